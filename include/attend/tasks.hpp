@@ -1,0 +1,33 @@
+// Built-in generated toy tasks (copy, reverse, sort, add, dates), deterministic given a seed.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace attend {
+
+// Source and target tokens; every built-in task is char-level and sources carry no </s>.
+struct Example {
+  std::vector<std::string> src, tgt;
+};
+
+struct TaskOptions {
+  std::string name = "dates";
+  std::size_t train_size = 0, valid_size = 0, test_size = 0;  // 0 = task default
+  int min_len = 0, max_len = 0;            // input length range of train/valid; 0 = task default
+  int test_min_len = 0, test_max_len = 0;  // 0 = same as min_len/max_len
+  std::uint64_t seed = 1;
+};
+
+struct TaskData {
+  std::vector<Example> train, valid, test;
+};
+
+// The three splits share no source string. Throws Error for an unknown name or impossible options.
+TaskData make_task(const TaskOptions& options);
+std::vector<std::string> task_names();
+std::string task_description(const std::string& name);
+Example task_example(const std::string& name, std::uint64_t seed = 1);
+
+}  // namespace attend

@@ -1,0 +1,45 @@
+// Tokenisation of text lines and the token <-> id vocabulary.
+#pragma once
+#include <cstddef>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace attend {
+
+// Char: one token per UTF-8 code point (a space is the token " ").
+// Space: whitespace-separated words.
+enum class Tokenizer { Char, Space };
+
+Tokenizer tokenizer_from_name(const std::string& name);
+std::string tokenizer_name(Tokenizer tokenizer);
+std::vector<std::string> tokenize(const std::string& line, Tokenizer tokenizer);
+// Char: concatenation; Space: joined with single spaces.
+std::string detokenize(const std::vector<std::string>& tokens, Tokenizer tokenizer);
+
+class Vocab {
+ public:
+  static constexpr int kPad = 0, kBos = 1, kEos = 2, kUnk = 3;
+
+  Vocab();  // the four specials only
+  // Tokens in id order, e.g. from a checkpoint: must start with the four specials, no duplicates.
+  explicit Vocab(std::vector<std::string> tokens);
+  // Specials, then tokens by frequency descending, ties by token ascending.
+  // max_size counts the specials; 0 means no limit.
+  static Vocab build(const std::vector<std::vector<std::string>>& sentences,
+                     std::size_t min_freq = 1, std::size_t max_size = 0);
+
+  int id(const std::string& token) const;  // kUnk if unknown
+  const std::string& token(int id) const;
+  std::size_t size() const { return tokens_.size(); }
+  const std::vector<std::string>& tokens() const { return tokens_; }
+  std::vector<int> encode(const std::vector<std::string>& tokens) const;
+  // Stops at </s>, skips <pad> and <s>.
+  std::vector<std::string> decode(const std::vector<int>& ids) const;
+
+ private:
+  std::vector<std::string> tokens_;
+  std::unordered_map<std::string, int> ids_;
+};
+
+}  // namespace attend
