@@ -120,16 +120,17 @@ LossStats Seq2Seq<T>::loss(const Batch& batch, Workspace<T>& ws, bool backward,
     // Scheduled sampling: each input is the reference token with probability teacher_forcing,
     // otherwise the model's own previous argmax.
     ws.logits.set_size(V, Tn * B);
-    Mat<T> step_logits;
+    std::vector<arma::uword> feed(B);
     const std::uint64_t keep = static_cast<std::uint64_t>(opt.teacher_forcing * 18446744073709551615.0);
     for (std::size_t t = 0; t < Tn; ++t) {
-      if (t > 0)
-        for (std::size_t b = 0; b < B; ++b)
-          if ((*opt.rng)() >= keep) ws.fed(t, b) = ws.logits.col((t - 1) * B + b).index_max();
-      decoder_->step(t, ws.fed.colptr(0) ? &ws.fed(t, 0) : nullptr, ws.dec);
-      (void)step_logits;
+      for (std::size_t b = 0; b < B; ++b) {
+        if (t > 0 && (*opt.rng)() >= keep) ws.fed(t, b) = ws.logits.col((t - 1) * B + b).index_max();
+        feed[b] = ws.fed(t, b);
+      }
+      decoder_->step(t, feed.data(), ws.dec);
+      Mat<T> logits_t = block(ws.logits, t * B, B);
+      decoder_->logits(t, 1, ws.dec, logits_t);
     }
-    decoder_->logits(0, Tn, ws.dec, ws.logits);
   }
   LossStats stats;
   stats.tokens = batch.real_target_tokens();

@@ -4,6 +4,7 @@
 #include <armadillo>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -40,11 +41,18 @@ class ParameterRegistry {
   Mat<T>& grad(std::size_t id) { return *grads_view_[id]; }
   const Mat<T>& grad(std::size_t id) const { return *grads_view_[id]; }
 
+  // The flat vectors may be modified in place, never re-seated: the views alias their memory.
   Col<T>& values() { return values_; }
   const Col<T>& values() const { return values_; }
   Col<T>& grads() { return grads_; }
   const Col<T>& grads() const { return grads_; }
   void zero_grad() { grads_.zeros(); }
+  // Copies v (same size) into the values, in place.
+  template <typename U>
+  void assign(const Col<U>& v) {
+    if (v.n_elem != values_.n_elem) throw std::invalid_argument("parameter vector size mismatch");
+    for (std::size_t i = 0; i < v.n_elem; ++i) values_[i] = static_cast<T>(v[i]);
+  }
 
   const std::vector<ParameterEntry>& entries() const { return entries_; }
   std::size_t size() const { return total_; }

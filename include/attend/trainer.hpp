@@ -1,0 +1,72 @@
+// Training loop and evaluation.
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "attend/data.hpp"
+#include "attend/optimizer.hpp"
+#include "attend/search.hpp"
+#include "attend/seq2seq.hpp"
+
+namespace attend {
+
+struct TrainOptions {
+  OptimizerConfig optimizer;
+  double clip = 5.0;             // global gradient norm; 0 = off
+  std::size_t batch = 64;
+  std::size_t steps = 0;         // total updates; 0 = use epochs
+  std::size_t epochs = 1;
+  double teacher_forcing = 1.0;
+  double label_smoothing = 0.0;
+  std::uint64_t seed = 1;        // batch order, dropout, scheduled sampling
+  std::size_t eval_every = 0;    // steps between validations; 0 = once per epoch
+  std::size_t patience = 0;      // stop after this many validations without improvement; 0 = never
+  double lr_decay = 1.0;         // multiply the learning rate by this when validation does not improve
+  bool keep_best = true;         // end with the parameters of the best validation
+};
+
+struct TrainProgress {
+  std::size_t step = 0, total_steps = 0, epoch = 0;
+  double loss = 0;               // mean loss over the steps since the previous report
+  double tokens_per_s = 0, elapsed_s = 0, eta_s = 0, lr = 0;
+};
+
+struct EvalResult {
+  double loss = 0;               // mean cross-entropy per target token (</s> included)
+  double perplexity = 0;
+  double token_accuracy = 0;     // teacher-forced argmax accuracy over target tokens
+  double exact_match = -1;       // greedy output equals the reference; −1 when not decoded
+  std::size_t examples = 0, tokens = 0;
+  std::vector<Hypothesis> hypotheses;  // greedy outputs when decoded, in data order
+};
+
+struct CurvePoint {
+  std::size_t step;
+  double value;
+};
+
+struct TrainResult {
+  std::vector<CurvePoint> train_loss;   // mean training loss between reports
+  std::vector<CurvePoint> valid_loss;
+  std::size_t steps = 0, tokens = 0;
+  double seconds = 0;
+  bool diverged = false;                // a loss became NaN or infinite; training stopped
+  bool stopped_early = false;
+  std::size_t best_step = 0;
+};
+
+using ProgressFn = std::function<void(const TrainProgress&)>;
+
+TrainResult train(Seq2Seq<float>& model, const std::vector<EncodedPair>& train_data,
+                  const std::vector<EncodedPair>& valid_data, const TrainOptions& options,
+                  const ProgressFn& progress = {});
+
+// Teacher-forced loss, perplexity and token accuracy; with `decode`, also greedy exact match.
+EvalResult evaluate(const Seq2Seq<float>& model, const std::vector<EncodedPair>& data,
+                    std::size_t batch, bool decode, const SearchOptions& search = {});
+
+// Sets the number of BLAS threads (OpenBLAS); 0 leaves the default.
+void set_blas_threads(std::size_t threads);
+
+}  // namespace attend

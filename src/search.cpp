@@ -1,0 +1,167 @@
+#include "attend/search.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "attend/error.hpp"
+#include "attend/vocab.hpp"
+
+namespace attend {
+
+namespace {
+
+// log-softmax of one logits column, in double; both searches use it so beam 1 = greedy exactly.
+template <typename T>
+void log_softmax(const T* z, std::size_t V, std::vector<double>& out) {
+  out.resize(V);
+  double mx = z[0];
+  for (std::size_t v = 1; v < V; ++v) mx = std::max(mx, double(z[v]));
+  double sum = 0;
+  for (std::size_t v = 0; v < V; ++v) sum += std::exp(double(z[v]) - mx);
+  const double lse = mx + std::log(sum);
+  for (std::size_t v = 0; v < V; ++v) out[v] = double(z[v]) - lse;
+}
+
+double length_penalty(std::size_t length, double alpha) {
+  return alpha == 0 ? 1.0 : std::pow((5.0 + double(length)) / 6.0, alpha);
+}
+
+template <typename T>
+std::vector<float> attention_column(const Mat<T>& w, std::size_t col, std::size_t len) {
+  std::vector<float> a(len);
+  for (std::size_t j = 0; j < len; ++j) a[j] = static_cast<float>(w(j, col));
+  return a;
+}
+
+}  // namespace
+
+std::size_t max_output_length(std::size_t src_len, const SearchOptions& opt) {
+  return static_cast<std::size_t>(std::ceil(opt.max_len_ratio * double(src_len))) + opt.max_len_extra;
+}
+
+template <typename T>
+std::vector<Hypothesis> greedy_search(const Seq2Seq<T>& model, const arma::umat& src,
+                                      const Lengths& len, const SearchOptions& opt,
+                                      Workspace<T>& ws) {
+  const std::size_t B = src.n_cols;
+  std::vector<std::size_t> limit(B);
+  std::size_t T_max = 1;
+  for (std::size_t b = 0; b < B; ++b) T_max = std::max(T_max, limit[b] = max_output_length(len[b], opt));
+  model.start_decoding(src, len, T_max, ws);
+  const Decoder<T>& dec = model.decoder();
+  std::vector<Hypothesis> out(B);
+  std::vector<arma::uword> feed(B, Vocab::kBos);
+  std::vector<double> logp;
+  std::size_t done = 0;
+  for (std::size_t t = 0; t < T_max && done < B; ++t) {
+    dec.step(t, feed.data(), ws.dec);
+    dec.logits(t, 1, ws.dec, ws.logits);
+    const Mat<T> w = dec.weights(t, ws.dec);
+    for (std::size_t b = 0; b < B; ++b) {
+      Hypothesis& h = out[b];
+      if (h.finished || t >= limit[b]) continue;
+      log_softmax(ws.logits.colptr(b), ws.logits.n_rows, logp);
+      const std::size_t y = std::max_element(logp.begin(), logp.end()) - logp.begin();
+      h.log_prob += logp[y];
+      if (opt.keep_attention && !w.is_empty()) h.attention.push_back(attention_column(w, b, len[b]));
+      if (y == Vocab::kEos) {
+        h.finished = true;
+        ++done;
+      } else {
+        h.tokens.push_back(static_cast<int>(y));
+        if (t + 1 == limit[b]) ++done;
+      }
+      feed[b] = y;
+    }
+  }
+  for (auto& h : out)
+    h.score = h.log_prob / length_penalty(h.tokens.size() + (h.finished ? 1 : 0), opt.length_penalty);
+  return out;
+}
+
+template <typename T>
+std::vector<Hypothesis> beam_search(const Seq2Seq<T>& model, const std::vector<int>& src,
+                                    const SearchOptions& opt, Workspace<T>& ws) {
+  if (src.empty()) throw Error("cannot translate an empty source");
+  const std::size_t k = std::max<std::size_t>(1, opt.beam), S = src.size();
+  const std::size_t T_max = max_output_length(S, opt);
+  arma::umat s(S, 1);
+  for (std::size_t j = 0; j < S; ++j) s(j, 0) = static_cast<arma::uword>(src[j]);
+  model.start_decoding_replicated(s, S, k, T_max, ws);
+  const Decoder<T>& dec = model.decoder();
+
+  std::vector<Hypothesis> alive(1), finished;
+  std::vector<arma::uword> feed(k, Vocab::kBos);
+  std::vector<double> logp;
+  struct Candidate { double log_prob; std::size_t parent; std::size_t token; };
+  std::vector<Candidate> cand;
+  for (std::size_t t = 0; t < T_max && !alive.empty() && finished.size() < k; ++t) {
+    dec.step(t, feed.data(), ws.dec);
+    dec.logits(t, 1, ws.dec, ws.logits);
+    const std::size_t V = ws.logits.n_rows;
+    cand.clear();
+    for (std::size_t i = 0; i < alive.size(); ++i) {
+      log_softmax(ws.logits.colptr(i), V, logp);
+      for (std::size_t v = 0; v < V; ++v) cand.push_back({alive[i].log_prob + logp[v], i, v});
+    }
+    // The 2k best; ties go to the earlier hypothesis and the lower token id.
+    const std::size_t n = std::min(cand.size(), 2 * k);
+    std::partial_sort(cand.begin(), cand.begin() + n, cand.end(), [](const Candidate& a, const Candidate& b) {
+      if (a.log_prob != b.log_prob) return a.log_prob > b.log_prob;
+      if (a.parent != b.parent) return a.parent < b.parent;
+      return a.token < b.token;
+    });
+    const Mat<T> w = dec.weights(t, ws.dec);
+    std::vector<Hypothesis> next;
+    std::vector<std::size_t> parents;
+    for (std::size_t r = 0; r < n && next.size() < k; ++r) {
+      const Candidate& c = cand[r];
+      Hypothesis h;
+      h.tokens = alive[c.parent].tokens;
+      h.log_prob = c.log_prob;
+      if (opt.keep_attention) {
+        h.attention = alive[c.parent].attention;
+        if (!w.is_empty()) h.attention.push_back(attention_column(w, c.parent, S));
+      }
+      if (c.token == Vocab::kEos) {
+        // Only an end within the k best finishes a hypothesis; a finished one is never extended.
+        if (r < k) {
+          h.finished = true;
+          h.score = h.log_prob / length_penalty(h.tokens.size() + 1, opt.length_penalty);
+          finished.push_back(std::move(h));
+        }
+        continue;
+      }
+      h.tokens.push_back(static_cast<int>(c.token));
+      parents.push_back(c.parent);
+      next.push_back(std::move(h));
+    }
+    for (std::size_t i = 0; i < next.size(); ++i) feed[i] = static_cast<arma::uword>(next[i].tokens.back());
+    parents.resize(k, parents.empty() ? 0 : parents[0]);
+    dec.reorder(t, parents, ws.dec);
+    alive = std::move(next);
+  }
+  if (finished.size() < opt.nbest || finished.empty())
+    for (auto& h : alive) {
+      h.score = h.log_prob / length_penalty(h.tokens.size(), opt.length_penalty);
+      finished.push_back(std::move(h));
+    }
+  std::stable_sort(finished.begin(), finished.end(),
+                   [](const Hypothesis& a, const Hypothesis& b) { return a.score > b.score; });
+  if (finished.size() > std::max<std::size_t>(1, opt.nbest)) finished.resize(std::max<std::size_t>(1, opt.nbest));
+  return finished;
+}
+
+template std::vector<Hypothesis> greedy_search(const Seq2Seq<float>&, const arma::umat&,
+                                               const Lengths&, const SearchOptions&,
+                                               Workspace<float>&);
+template std::vector<Hypothesis> greedy_search(const Seq2Seq<double>&, const arma::umat&,
+                                               const Lengths&, const SearchOptions&,
+                                               Workspace<double>&);
+template std::vector<Hypothesis> beam_search(const Seq2Seq<float>&, const std::vector<int>&,
+                                             const SearchOptions&, Workspace<float>&);
+template std::vector<Hypothesis> beam_search(const Seq2Seq<double>&, const std::vector<int>&,
+                                             const SearchOptions&, Workspace<double>&);
+
+}  // namespace attend
