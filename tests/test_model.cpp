@@ -187,7 +187,8 @@ TEST_CASE("models with the same seed start shared parameters from identical valu
 }
 
 TEST_CASE("GRU with Bahdanau attention learns reverse to at least 99% exact match", "[learning]") {
-  Toy toy = toy_task("reverse", 3000, 5, 15);
+  set_blas_threads(1);  // small GEMMs: one thread avoids the second one spinning
+  Toy toy = toy_task("reverse", 5000, 5, 15);
   Seq2Seq<float> model(config_for(toy, "gru", "bahdanau", 64), 1);
   train(model, toy.train, toy.valid, quick(1000));
   const EvalResult r = evaluate(model, toy.test, 250, true);
@@ -196,13 +197,14 @@ TEST_CASE("GRU with Bahdanau attention learns reverse to at least 99% exact matc
 }
 
 TEST_CASE("without attention reverse at lengths 20-30 is learned measurably worse", "[learning]") {
+  set_blas_threads(1);
   Toy toy = toy_task("reverse", 3000, 20, 30);
   auto accuracy = [&](const std::string& attention) {
     Seq2Seq<float> model(config_for(toy, "gru", attention, 64), 1);
-    train(model, toy.train, {}, quick(300));
+    train(model, toy.train, {}, quick(600));
     return evaluate(model, toy.test, 250, false).token_accuracy;
   };
   const double with = accuracy("bahdanau"), without = accuracy("none");
-  std::printf("learning: reverse 20-30, 300 steps: token accuracy bahdanau %.3f, none %.3f\n", with, without);
-  CHECK(with > without + 0.2);
+  std::printf("learning: reverse 20-30, 600 steps: token accuracy bahdanau %.3f, none %.3f\n", with, without);
+  CHECK(with > without + 0.3);
 }
