@@ -134,29 +134,37 @@ LossStats Seq2Seq<T>::loss(const Batch& batch, Workspace<T>& ws, bool backward,
   }
   LossStats stats;
   stats.tokens = batch.real_target_tokens();
-  if (backward) ws.dlogits.zeros(V, Tn * B);
+  if (backward) ws.dlogits.set_size(V, Tn * B);
   const double eps = opt.label_smoothing;
   const T inv_n = static_cast<T>(1.0 / std::max<std::size_t>(1, stats.tokens));
   for (std::size_t t = 0; t < Tn; ++t)
     for (std::size_t b = 0; b < B; ++b) {
-      if (t >= batch.tgt_len[b]) continue;
       const std::size_t col = t * B + b;
+      if (t >= batch.tgt_len[b]) {  // padding: no loss, no gradient
+        if (backward) ws.dlogits.col(col).zeros();
+        continue;
+      }
       const T* z = ws.logits.colptr(col);
       const arma::uword y = batch.tgt_out(t, b);
       T mx = z[0];
       std::size_t arg = 0;
       for (std::size_t v = 1; v < V; ++v)
         if (z[v] > mx) { mx = z[v]; arg = v; }
+      // One exp per logit: p_v = exp(z_v − max) / Σ, kept in the gradient column when training.
       double sum = 0;
-      for (std::size_t v = 0; v < V; ++v) sum += std::exp(static_cast<double>(z[v] - mx));
-      const double lse = mx + std::log(sum);
-      stats.nll_sum += lse - z[y];
+      if (backward) {
+        T* g = ws.dlogits.colptr(col);
+        for (std::size_t v = 0; v < V; ++v) sum += (g[v] = std::exp(z[v] - mx));
+      } else {
+        for (std::size_t v = 0; v < V; ++v) sum += std::exp(z[v] - mx);
+      }
+      stats.nll_sum += std::log(sum) - double(z[y] - mx);
       stats.correct += arg == y;
       if (!backward) continue;
       // d/dz of mean[(1−ε)(−log p_y) + ε·mean_v(−log p_v)] = p − (1−ε)·onehot(y) − ε/V
       T* g = ws.dlogits.colptr(col);
-      for (std::size_t v = 0; v < V; ++v)
-        g[v] = static_cast<T>(std::exp(z[v] - lse) - eps / V) * inv_n;
+      const T scale = static_cast<T>(1.0 / sum) * inv_n, smooth = static_cast<T>(eps / V) * inv_n;
+      for (std::size_t v = 0; v < V; ++v) g[v] = g[v] * scale - smooth;
       g[y] -= static_cast<T>(1 - eps) * inv_n;
     }
   if (!backward) return stats;
