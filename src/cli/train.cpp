@@ -1,0 +1,432 @@
+// `attend train`: generate a toy task, build the vocabularies and the model, train with a live
+// progress line, report held-out metrics with example attention maps, save the model.
+#include <attend/error.hpp>
+#include <attend/tasks.hpp>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "common.hpp"
+
+namespace attend::cli {
+
+// =================================================================================================
+// DEFAULTS OF `attend train` — every default value of the command is written here and only here
+// (--help shows them). Task fields at 0 mean "the task's own default".
+// =================================================================================================
+struct TrainSettings {
+  // task
+  std::string task = "dates";
+  std::size_t train_size = 0, valid_size = 0, test_size = 0;
+  int min_len = 0, max_len = 0, test_min_len = 0, test_max_len = 0;
+  // model
+  std::string cell = "gru";
+  std::string attention = "bahdanau";
+  std::string decoder = "auto";
+  std::size_t layers = 1;
+  bool bidirectional = false;
+  std::size_t emb = 32;
+  std::size_t hidden = 128;
+  double dropout = 0.0;
+  std::size_t window = 5;
+  std::size_t heads = 4;
+  std::string score = "general";
+  std::size_t max_src_len = 64;  // location attention: defaults to the longest source instead
+  std::string bridge = "copy";
+  bool reverse_source = false;
+  // optimisation
+  std::string optimizer = "adam";
+  double lr = 0.003;
+  double momentum = 0.0;
+  double clip = 5.0;
+  double teacher_forcing = 1.0;
+  double label_smoothing = 0.0;
+  std::size_t batch = 64;
+  std::size_t steps = 0;   // steps = epochs = 0: the task's default budget (below)
+  std::size_t epochs = 0;
+  std::size_t eval_every = 0;  // 0 = once per epoch
+  std::size_t patience = 0;    // 0 = never stop early
+  double lr_decay = 1.0;
+  std::uint64_t seed = 1;
+  std::size_t threads = 0;     // 0 = the BLAS library's default
+  // output
+  std::string model = "attend-model.h5";
+  std::string metrics_json;
+  std::string config_file;
+  bool quiet = false;
+};
+
+// Training steps when neither --steps nor --epochs is given.
+std::size_t default_steps(const std::string& /*task*/) { return 1500; }
+// =================================================================================================
+
+namespace {
+
+po::typed_value<Count>* opt(std::size_t* field) { return count_option(field); }
+template <typename T>
+po::typed_value<T>* opt(T* field) {
+  return po::value<T>(field)->default_value(*field);
+}
+po::typed_value<double>* opt(double* field) {
+  return po::value<double>(field)->default_value(*field, show(*field));
+}
+po::typed_value<bool>* flag(bool* field) {
+  return po::value<bool>(field)->default_value(*field)->implicit_value(true);
+}
+
+po::options_description task_options(TrainSettings& s) {
+  po::options_description d("Task (0 = the task's default)");
+  d.add_options()
+      ("task", opt(&s.task), "copy | reverse | sort | add | dates (see `attend tasks`)")
+      ("train-size", opt(&s.train_size), "training examples")
+      ("valid-size", opt(&s.valid_size), "validation examples")
+      ("test-size", opt(&s.test_size), "test examples")
+      ("min-len", opt(&s.min_len), "shortest train/valid input")
+      ("max-len", opt(&s.max_len), "longest train/valid input")
+      ("test-min-len", opt(&s.test_min_len), "shortest test input (0 = --min-len)")
+      ("test-max-len", opt(&s.test_max_len), "longest test input (0 = --max-len)");
+  return d;
+}
+
+po::options_description model_options(TrainSettings& s) {
+  po::options_description d("Model");
+  d.add_options()
+      ("cell", opt(&s.cell), "rnn | lstm | gru")
+      ("attention", opt(&s.attention),
+       "none | bahdanau | luong-dot | luong-general | luong-concat | location | scaled-dot | "
+       "local-m | local-p | multihead")
+      ("decoder", opt(&s.decoder), "auto | bahdanau | luong")
+      ("layers", opt(&s.layers), "recurrent layers in encoder and decoder")
+      ("bidirectional", flag(&s.bidirectional), "bidirectional encoder (--hidden split in two)")
+      ("emb", opt(&s.emb), "embedding size")
+      ("hidden", opt(&s.hidden), "model width")
+      ("dropout", opt(&s.dropout), "dropout on embeddings and between layers")
+      ("window", opt(&s.window), "half-width D of local-m / local-p attention")
+      ("heads", opt(&s.heads), "heads of multihead attention")
+      ("score", opt(&s.score), "base score of local attention: dot | general | concat")
+      ("max-src-len", opt(&s.max_src_len),
+       "longest source of location attention (default: the longest source in the data)")
+      ("bridge", opt(&s.bridge), "decoder initial state: none | copy | dense")
+      ("reverse-source", flag(&s.reverse_source), "feed the source reversed");
+  return d;
+}
+
+po::options_description training_options(TrainSettings& s) {
+  po::options_description d("Training");
+  d.add_options()
+      ("optimizer", opt(&s.optimizer), "adam | sgd")
+      ("lr", opt(&s.lr), "learning rate")
+      ("momentum", opt(&s.momentum), "SGD momentum")
+      ("clip", opt(&s.clip), "global gradient-norm clipping (0 = off)")
+      ("teacher-forcing", opt(&s.teacher_forcing), "probability of feeding the reference token")
+      ("label-smoothing", opt(&s.label_smoothing), "label smoothing")
+      ("batch", opt(&s.batch), "examples per batch")
+      ("steps", opt(&s.steps), "updates (0 with --epochs 0: the task's default budget)")
+      ("epochs", opt(&s.epochs), "epochs when --steps is 0")
+      ("eval-every", opt(&s.eval_every), "steps between validations (0 = once per epoch)")
+      ("patience", opt(&s.patience), "stop after this many validations without improvement (0 = never)")
+      ("lr-decay", opt(&s.lr_decay), "learning-rate factor when validation does not improve")
+      ("seed", opt(&s.seed), "seed of the data, the initial weights and the batch order")
+      ("threads", opt(&s.threads), "BLAS threads (0 = the library default)");
+  return d;
+}
+
+po::options_description output_options(TrainSettings& s) {
+  po::options_description d("Output");
+  d.add_options()
+      ("model", opt(&s.model), "where to save the trained model")
+      ("metrics-json", po::value<std::string>(&s.metrics_json), "write the run's metrics as JSON here")
+      ("config", po::value<std::string>(&s.config_file),
+       "read options from this file (`name = value` lines); the command line wins")
+      ("quiet,q", flag(&s.quiet), "no progress line and no examples")
+      ("help,h", "show this help");
+  return d;
+}
+
+// Fills s from the command line and the optional --config file; false for --help.
+bool parse_settings(const std::vector<std::string>& args, TrainSettings& s, po::variables_map& vm) {
+  po::options_description all;
+  all.add(task_options(s)).add(model_options(s)).add(training_options(s)).add(output_options(s));
+  const char* usage = "usage: attend train [options]\n\n"
+                      "Trains a model on a built-in toy task (default: dates -> ISO 8601) and saves it.";
+  if (!parse_command_line(args, all, usage, vm)) return false;
+  if (vm.count("config")) store_config_file(vm["config"].as<std::string>(), all, vm);
+  po::notify(vm);
+  return true;
+}
+
+TaskOptions task_of(const TrainSettings& s) {
+  TaskOptions t;
+  t.name = s.task;
+  t.train_size = s.train_size;
+  t.valid_size = s.valid_size;
+  t.test_size = s.test_size;
+  t.min_len = s.min_len;
+  t.max_len = s.max_len;
+  t.test_min_len = s.test_min_len;
+  t.test_max_len = s.test_max_len;
+  t.seed = s.seed;
+  return t;
+}
+
+ModelConfig model_config_of(const TrainSettings& s) {
+  ModelConfig c;
+  c.cell = s.cell;
+  c.attention = s.attention;
+  c.decoder = s.decoder;
+  c.score = s.score;
+  c.bridge = s.bridge;
+  c.layers = s.layers;
+  c.bidirectional = s.bidirectional;
+  c.emb = s.emb;
+  c.hidden = s.hidden;
+  c.dropout = s.dropout;
+  c.window = s.window;
+  c.heads = s.heads;
+  c.max_src_len = s.max_src_len;
+  c.reverse_source = s.reverse_source;
+  return c;
+}
+
+TrainOptions train_options_of(const TrainSettings& s) {
+  TrainOptions o;
+  o.optimizer.name = s.optimizer;
+  o.optimizer.lr = s.lr;
+  o.optimizer.momentum = s.momentum;
+  o.clip = s.clip;
+  o.batch = s.batch;
+  o.steps = s.steps;
+  o.epochs = s.epochs;
+  if (s.steps == 0 && s.epochs == 0) o.steps = default_steps(s.task);
+  o.teacher_forcing = s.teacher_forcing;
+  o.label_smoothing = s.label_smoothing;
+  o.seed = s.seed;
+  o.eval_every = s.eval_every;
+  o.patience = s.patience;
+  o.lr_decay = s.lr_decay;
+  return o;
+}
+
+// Checks the options the library's validate() does not see.
+void check_training_settings(const TrainSettings& s) {
+  if (s.optimizer != "adam" && s.optimizer != "sgd")
+    throw Error("unknown optimizer '" + s.optimizer + "' (valid: adam, sgd)");
+  if (!(s.lr > 0)) throw Error("--lr must be positive");
+  if (s.batch == 0) throw Error("--batch must be at least 1");
+  if (s.teacher_forcing < 0 || s.teacher_forcing > 1) throw Error("--teacher-forcing must be in [0, 1]");
+  if (s.label_smoothing < 0 || s.label_smoothing >= 1) throw Error("--label-smoothing must be in [0, 1)");
+}
+
+std::size_t longest_source(const std::vector<Example>& examples) {
+  std::size_t n = 0;
+  for (const auto& e : examples) n = std::max(n, e.src.size());
+  return n;
+}
+
+// Location attention needs one score row per source position: default to the longest source,
+// refuse a user's limit that some source exceeds.
+void fit_location_length(ModelConfig& c, const TaskData& data, bool user_given) {
+  if (c.attention != "location") return;
+  const std::size_t longest = std::max({longest_source(data.train), longest_source(data.valid),
+                                        longest_source(data.test)});
+  if (!user_given) {
+    c.max_src_len = longest;
+  } else if (c.max_src_len < longest) {
+    throw Error("location attention: the data has sources of " + std::to_string(longest) +
+                " tokens but --max-src-len is " + std::to_string(c.max_src_len) +
+                "; raise --max-src-len to at least " + std::to_string(longest));
+  }
+}
+
+std::vector<std::vector<std::string>> sides(const std::vector<Example>& examples, bool source) {
+  std::vector<std::vector<std::string>> out;
+  for (const auto& e : examples) out.push_back(source ? e.src : e.tgt);
+  return out;
+}
+
+// Progress on stderr: one line rewritten in place on a terminal, else a line every ~2 s.
+class ProgressPrinter {
+ public:
+  explicit ProgressPrinter(bool quiet) : quiet_(quiet), tty_(stderr_is_tty()) {}
+  void operator()(const TrainProgress& p) {
+    if (quiet_) return;
+    const double now = p.elapsed_s;
+    const bool last = p.step == p.total_steps;
+    if (tty_ && (now - last_print_ >= 0.1 || last)) {
+      std::cerr << "\r" << format_progress(p) << "\x1b[K" << std::flush;
+      last_print_ = now;
+      dirty_ = true;
+    } else if (!tty_ && (now - last_print_ >= 2.0 || last)) {
+      std::cerr << format_progress(p) << std::endl;
+      last_print_ = now;
+    }
+  }
+  void finish() {
+    if (dirty_) std::cerr << std::endl;
+    dirty_ = false;
+  }
+
+ private:
+  bool quiet_, tty_, dirty_ = false;
+  double last_print_ = 0;
+};
+
+std::string percent(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f%%", 100 * x);
+  return buf;
+}
+
+void print_header(const TrainSettings& s, const TaskData& data, const ModelBundle& b,
+                  const TrainOptions& o) {
+  std::cerr << "task " << s.task << ": " << data.train.size() << " train, " << data.valid.size()
+            << " valid, " << data.test.size() << " test examples; vocabularies "
+            << b.src_vocab.size() << " -> " << b.tgt_vocab.size() << "\n"
+            << "model: " << s.cell << " + " << s.attention << " attention ("
+            << b.model->config().decoder_style() << " decoder), hidden " << s.hidden << ", "
+            << format_thousands(double(b.model->params().size())) << " parameters; "
+            << (o.steps ? std::to_string(o.steps) + " steps" : std::to_string(o.epochs) + " epochs")
+            << " of batch " << o.batch << "\n";
+}
+
+void print_example(const Example& e, const Hypothesis& h, const ModelBundle& b) {
+  const auto out = b.tgt_vocab.decode(h.tokens);
+  const bool ok = h.finished && out == e.tgt;
+  std::cout << "\n" << detokenize(e.src, b.tokenizer) << "  \u2192  " << detokenize(out, b.tokenizer)
+            << (ok ? "  (correct)" : "  (expected " + detokenize(e.tgt, b.tokenizer) + ")") << "\n"
+            << attention_map(e.src, out, h.attention, b.model->config().reverse_source);
+}
+
+void print_test_report(const EvalResult& r, const TaskData& data, const ModelBundle& b,
+                       bool quiet) {
+  char ppl[32];
+  std::snprintf(ppl, sizeof ppl, "%.4f", r.perplexity);
+  std::cout << "test (" << r.examples << " examples): exact match " << percent(r.exact_match)
+            << "  token accuracy " << percent(r.token_accuracy) << "  perplexity " << ppl << "\n";
+  if (quiet) return;
+  for (std::size_t i = 0; i < 3 && i < data.test.size(); ++i)
+    print_example(data.test[i], r.hypotheses[i], b);
+  std::cout << "\n";
+}
+
+nlohmann::json config_json(const ModelConfig& c) {
+  return {{"cell", c.cell},       {"attention", c.attention},   {"decoder", c.decoder},
+          {"decoder_style", c.decoder_style()},                 {"score", c.score},
+          {"bridge", c.bridge},   {"layers", c.layers},         {"bidirectional", c.bidirectional},
+          {"emb", c.emb},         {"hidden", c.hidden},         {"dropout", c.dropout},
+          {"window", c.window},   {"heads", c.heads},           {"max_src_len", c.max_src_len},
+          {"reverse_source", c.reverse_source},                 {"src_vocab", c.src_vocab},
+          {"tgt_vocab", c.tgt_vocab}};
+}
+
+nlohmann::json options_json(const TrainSettings& s, const TrainOptions& o) {
+  return {{"task", s.task},           {"train_size", s.train_size},   {"valid_size", s.valid_size},
+          {"test_size", s.test_size}, {"min_len", s.min_len},         {"max_len", s.max_len},
+          {"test_min_len", s.test_min_len},                           {"test_max_len", s.test_max_len},
+          {"optimizer", o.optimizer.name},                            {"lr", o.optimizer.lr},
+          {"momentum", o.optimizer.momentum},                         {"clip", o.clip},
+          {"teacher_forcing", o.teacher_forcing},                     {"label_smoothing", o.label_smoothing},
+          {"batch", o.batch},         {"steps", o.steps},             {"epochs", o.epochs},
+          {"eval_every", o.eval_every},                               {"patience", o.patience},
+          {"lr_decay", o.lr_decay},   {"seed", o.seed},               {"threads", s.threads}};
+}
+
+nlohmann::json curve_json(const std::vector<CurvePoint>& curve) {
+  auto a = nlohmann::json::array();
+  for (const auto& p : curve) a.push_back({p.step, p.value});
+  return a;
+}
+
+void write_metrics(const std::string& path, const TrainSettings& s, const TrainOptions& o,
+                   const ModelConfig& c, const TrainResult& t, const EvalResult& r) {
+  nlohmann::json j = {
+      {"config", config_json(c)},
+      {"train", options_json(s, o)},
+      {"steps", t.steps},
+      {"seconds", t.seconds},
+      {"tokens_per_s", t.seconds > 0 ? t.tokens / t.seconds : 0.0},
+      {"test", {{"exact_match", r.exact_match}, {"token_accuracy", r.token_accuracy},
+                {"perplexity", r.perplexity}, {"examples", r.examples}}},
+      {"loss_curve", curve_json(t.train_loss)},
+      {"valid_curve", curve_json(t.valid_loss)},
+      {"diverged", t.diverged},
+      {"stopped_early", t.stopped_early},
+      {"best_step", t.best_step}};
+  write_file_atomic(path, j.dump(2) + "\n");
+}
+
+void record_info(ModelBundle& b, const TrainSettings& s, const TrainResult& t, const EvalResult& r) {
+  const TaskOptions task = task_of(s);
+  b.info = {{"task", s.task},
+            {"train-size", std::to_string(task.train_size)},
+            {"valid-size", std::to_string(task.valid_size)},
+            {"test-size", std::to_string(task.test_size)},
+            {"min-len", std::to_string(task.min_len)},
+            {"max-len", std::to_string(task.max_len)},
+            {"test-min-len", std::to_string(task.test_min_len)},
+            {"test-max-len", std::to_string(task.test_max_len)},
+            {"seed", std::to_string(s.seed)},
+            {"steps", std::to_string(t.steps)},
+            {"seconds", std::to_string(t.seconds)},
+            {"test-exact-match", std::to_string(r.exact_match)}};
+}
+
+void report_outcome(const TrainResult& t) {
+  if (t.diverged)
+    std::cerr << "attend: warning: the loss became NaN or infinite at step " << t.steps + 1
+              << "; training stopped there (try a lower --lr)\n";
+  else if (t.stopped_early)
+    std::cerr << "stopped early after " << t.steps << " steps (best validation at step "
+              << t.best_step << ")\n";
+}
+
+}  // namespace
+
+int run_train(const std::vector<std::string>& args) {
+  TrainSettings s;
+  po::variables_map vm;
+  if (!parse_settings(args, s, vm)) return 0;
+  check_training_settings(s);
+  ModelConfig config = model_config_of(s);
+  config.validate();  // fail before generating data
+  set_blas_threads(s.threads);
+
+  const TaskData data = make_task(task_of(s));
+  ModelBundle b;
+  b.tokenizer = Tokenizer::Char;
+  b.src_vocab = Vocab::build(sides(data.train, true));
+  b.tgt_vocab = Vocab::build(sides(data.train, false));
+  config.src_vocab = b.src_vocab.size();
+  config.tgt_vocab = b.tgt_vocab.size();
+  fit_location_length(config, data, !vm["max-src-len"].defaulted());
+  b.model = std::make_unique<Seq2Seq<float>>(config, s.seed);
+
+  const TrainOptions o = train_options_of(s);
+  if (!s.quiet) print_header(s, data, b, o);
+  ProgressPrinter printer(s.quiet);
+  const TrainResult t =
+      train(*b.model, encode_examples(data.train, b.src_vocab, b.tgt_vocab),
+            encode_examples(data.valid, b.src_vocab, b.tgt_vocab), o, std::ref(printer));
+  printer.finish();
+  report_outcome(t);
+
+  SearchOptions search;
+  search.keep_attention = !s.quiet;
+  const EvalResult r =
+      evaluate(*b.model, encode_examples(data.test, b.src_vocab, b.tgt_vocab), 128, true, search);
+  print_test_report(r, data, b, s.quiet);
+
+  record_info(b, s, t, r);
+  save_model(s.model, b);
+  std::cout << "model saved to " << s.model << "\n";
+  if (!s.metrics_json.empty()) {
+    write_metrics(s.metrics_json, s, o, config, t, r);
+    std::cout << "metrics written to " << s.metrics_json << "\n";
+  }
+  return 0;
+}
+
+}  // namespace attend::cli

@@ -1,0 +1,290 @@
+// `attend translate`, `attend eval` and `attend score`: use a trained model.
+#include <attend/error.hpp>
+#include <attend/tasks.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "common.hpp"
+
+namespace attend::cli {
+
+namespace {
+
+// ---- shared ---------------------------------------------------------------------------------
+
+void add_search_options(po::options_description& d, SearchOptions& s, bool nbest) {
+  d.add_options()
+      ("beam,k", count_option(&s.beam), "beam width (1 = greedy search)");
+  if (nbest)
+    d.add_options()("nbest,n", count_option(&s.nbest),
+                    "hypotheses per input, printed as score<TAB>translation when > 1");
+  d.add_options()
+      ("length-penalty", po::value<double>(&s.length_penalty)->default_value(0.0, "0"),
+       "GNMT length penalty alpha (0 = raw log-probability)")
+      ("max-len-ratio", po::value<double>(&s.max_len_ratio)->default_value(2.0, "2"),
+       "at most ratio * source length + 10 output tokens");
+}
+
+void check_search_options(const SearchOptions& s) {
+  if (s.beam == 0) throw Error("--beam must be at least 1");
+  if (s.nbest == 0) throw Error("--nbest must be at least 1");
+  if (s.nbest > s.beam)
+    throw Error("--nbest " + std::to_string(s.nbest) + " needs at least as wide a beam; use --beam " +
+                std::to_string(s.nbest));
+  if (!(s.max_len_ratio > 0)) throw Error("--max-len-ratio must be positive");
+}
+
+std::string format_score(double x) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.6f", x);
+  return buf;
+}
+
+// ---- translate ------------------------------------------------------------------------------
+
+struct Line {
+  std::string text;
+  std::vector<int> ids;  // empty for an empty line
+};
+
+// One list of hypotheses per line (empty for an empty line), greedy in one batch or beam per line.
+std::vector<std::vector<Hypothesis>> decode_lines(const ModelBundle& b, const std::vector<Line>& lines,
+                                                  const SearchOptions& opt, Workspace<float>& ws) {
+  std::vector<std::vector<Hypothesis>> out(lines.size());
+  std::vector<std::size_t> todo;
+  std::size_t S = 0;
+  for (std::size_t i = 0; i < lines.size(); ++i)
+    if (!lines[i].ids.empty()) todo.push_back(i), S = std::max(S, lines[i].ids.size());
+  if (todo.empty()) return out;
+  if (opt.beam > 1) {
+    for (std::size_t i : todo) out[i] = beam_search(*b.model, lines[i].ids, opt, ws);
+    return out;
+  }
+  arma::umat src(S, todo.size(), arma::fill::zeros);  // Vocab::kPad == 0
+  Lengths len(todo.size());
+  for (std::size_t c = 0; c < todo.size(); ++c) {
+    const auto& ids = lines[todo[c]].ids;
+    for (std::size_t j = 0; j < ids.size(); ++j) src(j, c) = static_cast<arma::uword>(ids[j]);
+    len[c] = ids.size();
+  }
+  auto hyps = greedy_search(*b.model, src, len, opt, ws);
+  for (std::size_t c = 0; c < todo.size(); ++c) out[todo[c]].push_back(std::move(hyps[c]));
+  return out;
+}
+
+void print_translation(const ModelBundle& b, const Line& line, const Hypothesis* h,
+                       std::size_t nbest, bool show_attention) {
+  const auto tokens = h ? b.tgt_vocab.decode(h->tokens) : std::vector<std::string>{};
+  if (nbest > 1) std::cout << format_score(h ? h->score : 0.0) << "\t";
+  std::cout << detokenize(tokens, b.tokenizer) << "\n";
+  if (show_attention && h)
+    std::cout << attention_map(tokenize(line.text, b.tokenizer), tokens, h->attention,
+                               b.model->config().reverse_source)
+              << "\n";
+}
+
+void print_lines(const ModelBundle& b, const std::vector<Line>& lines,
+                 const std::vector<std::vector<Hypothesis>>& hyps, const SearchOptions& opt,
+                 bool show_attention) {
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (hyps[i].empty())  // an empty input line: empty output(s)
+      for (std::size_t n = 0; n < opt.nbest; ++n) print_translation(b, lines[i], nullptr, opt.nbest, false);
+    for (const auto& h : hyps[i]) print_translation(b, lines[i], &h, opt.nbest, show_attention);
+  }
+  std::cout.flush();
+}
+
+}  // namespace
+
+int run_translate(const std::vector<std::string>& args) {
+  ModelOptions m;
+  SearchOptions opt;
+  bool show_attention = false;
+  po::options_description desc("Options");
+  add_model_options(desc, m);
+  add_search_options(desc, opt, true);
+  desc.add_options()
+      ("show-attention", po::bool_switch(&show_attention), "print an attention map after each translation")
+      ("help,h", "show this help");
+  po::variables_map vm;
+  const char* usage = "usage: attend translate --model M [options] < input > output\n\n"
+                      "Translates stdin line by line (an empty line gives an empty line).\n";
+  if (!parse_command_line(args, desc, usage, vm)) return 0;
+  po::notify(vm);
+  check_search_options(opt);
+  opt.keep_attention = show_attention;
+  const ModelBundle b = load_model_for(m, vm, "translate");
+
+  Workspace<float> ws;
+  const std::size_t batch = stdin_is_tty() ? 1 : 64;  // interactive: answer each line at once
+  std::vector<Line> pending;
+  std::string text;
+  for (std::size_t lineno = 1; std::getline(std::cin, text); ++lineno) {
+    chomp(text);
+    pending.push_back({text, encode_source(b, text, "input line " + std::to_string(lineno))});
+    if (pending.size() < batch) continue;
+    print_lines(b, pending, decode_lines(b, pending, opt, ws), opt, show_attention);
+    pending.clear();
+  }
+  print_lines(b, pending, decode_lines(b, pending, opt, ws), opt, show_attention);
+  return 0;
+}
+
+// ---- eval -----------------------------------------------------------------------------------
+
+namespace {
+
+struct EvalArgs {
+  std::string task, src, ref;
+  TaskOptions t;
+  std::size_t batch = 128;
+};
+
+void add_eval_options(po::options_description& d, EvalArgs& a) {
+  d.add_options()
+      ("task", po::value<std::string>(&a.task), "evaluate on this task's test split (default: the model's task)")
+      ("train-size", count_value(&a.t.train_size), "task option (default: as trained)")
+      ("valid-size", count_value(&a.t.valid_size), "task option (default: as trained)")
+      ("test-size", count_value(&a.t.test_size), "task option (default: as trained)")
+      ("min-len", po::value<int>(&a.t.min_len), "task option (default: as trained)")
+      ("max-len", po::value<int>(&a.t.max_len), "task option (default: as trained)")
+      ("test-min-len", po::value<int>(&a.t.test_min_len), "task option (default: as trained)")
+      ("test-max-len", po::value<int>(&a.t.test_max_len), "task option (default: as trained)")
+      ("seed", po::value<std::uint64_t>(&a.t.seed), "task seed (default: as trained, else 1)")
+      ("src", po::value<std::string>(&a.src), "source file, one sentence per line")
+      ("ref", po::value<std::string>(&a.ref), "reference file, one sentence per line")
+      ("batch", count_option(&a.batch), "examples per batch");
+}
+
+// A task option the user did not give takes the value recorded at training time (same task).
+template <typename T>
+void from_info(const po::variables_map& vm, const ModelBundle& b, const std::string& key, T& field) {
+  if (vm.count(key)) return;
+  const auto it = b.info.find(key);
+  if (it == b.info.end()) return;
+  try {
+    field = static_cast<T>(std::stoll(it->second));
+  } catch (const std::exception&) {
+    throw Error("the model's recorded " + key + " '" + it->second + "' is not a number");
+  }
+}
+
+std::vector<EncodedPair> task_pairs(const po::variables_map& vm, const ModelBundle& b, EvalArgs& a) {
+  const auto recorded = b.info.find("task");
+  if (a.task.empty() && recorded == b.info.end())
+    throw Error("the model records no task; give --task T or --src F --ref F");
+  if (a.task.empty()) a.task = recorded->second;
+  a.t.name = a.task;
+  if (recorded != b.info.end() && recorded->second == a.task) {
+    from_info(vm, b, "train-size", a.t.train_size);
+    from_info(vm, b, "valid-size", a.t.valid_size);
+    from_info(vm, b, "test-size", a.t.test_size);
+    from_info(vm, b, "min-len", a.t.min_len);
+    from_info(vm, b, "max-len", a.t.max_len);
+    from_info(vm, b, "test-min-len", a.t.test_min_len);
+    from_info(vm, b, "test-max-len", a.t.test_max_len);
+    from_info(vm, b, "seed", a.t.seed);
+  }
+  const auto pairs = encode_examples(make_task(a.t).test, b.src_vocab, b.tgt_vocab);
+  const std::size_t limit = source_limit(b.model->config());
+  for (std::size_t i = 0; i < pairs.size(); ++i)
+    if (limit && pairs[i].src.size() > limit)
+      throw Error("test example " + std::to_string(i + 1) + " of task " + a.task + " has " +
+                  std::to_string(pairs[i].src.size()) + " tokens, more than the model's --max-src-len " +
+                  std::to_string(limit));
+  return pairs;
+}
+
+std::vector<EncodedPair> file_pairs(const ModelBundle& b, const std::string& src_path,
+                                    const std::string& tgt_path) {
+  const auto src = read_lines(src_path), tgt = read_lines(tgt_path);
+  if (src.size() != tgt.size())
+    throw Error("'" + src_path + "' has " + std::to_string(src.size()) + " lines but '" + tgt_path +
+                "' has " + std::to_string(tgt.size()) + "; they must match line by line");
+  std::vector<EncodedPair> pairs(src.size());
+  for (std::size_t i = 0; i < src.size(); ++i) {
+    const std::string where = src_path + ":" + std::to_string(i + 1);
+    pairs[i].src = encode_source(b, src[i], where);
+    if (pairs[i].src.empty()) throw Error(where + ": empty source line");
+    pairs[i].tgt = b.tgt_vocab.encode(tokenize(tgt[i], b.tokenizer));
+  }
+  return pairs;
+}
+
+double beam_exact_match(const ModelBundle& b, const std::vector<EncodedPair>& pairs,
+                        SearchOptions opt) {
+  opt.nbest = 1;
+  Workspace<float> ws;
+  std::size_t exact = 0;
+  for (const auto& p : pairs) {
+    const auto h = beam_search(*b.model, p.src, opt, ws);
+    exact += !h.empty() && h[0].finished && h[0].tokens == p.tgt;
+  }
+  return pairs.empty() ? 0 : double(exact) / pairs.size();
+}
+
+void print_eval(const EvalResult& r) {
+  std::printf("exact match     %.2f%%\ntoken accuracy  %.2f%%\nperplexity      %.4f\nexamples        %zu\n",
+              100 * r.exact_match, 100 * r.token_accuracy, r.perplexity, r.examples);
+}
+
+}  // namespace
+
+int run_eval(const std::vector<std::string>& args) {
+  ModelOptions m;
+  SearchOptions opt;
+  EvalArgs a;
+  po::options_description desc("Options");
+  add_model_options(desc, m);
+  add_eval_options(desc, a);
+  add_search_options(desc, opt, false);
+  desc.add_options()("help,h", "show this help");
+  po::variables_map vm;
+  const char* usage =
+      "usage: attend eval --model M [--task T [task options] | --src F --ref F] [options]\n";
+  if (!parse_command_line(args, desc, usage, vm)) return 0;
+  po::notify(vm);
+  check_search_options(opt);
+  if (a.batch == 0) throw Error("--batch must be at least 1");
+  if (vm.count("src") != vm.count("ref")) throw Error("--src and --ref go together");
+  if (vm.count("src") && vm.count("task")) throw Error("give either --task or --src/--ref, not both");
+  const ModelBundle b = load_model_for(m, vm, "eval");
+
+  const auto pairs = vm.count("src") ? file_pairs(b, a.src, a.ref) : task_pairs(vm, b, a);
+  if (pairs.empty()) throw Error("nothing to evaluate: no examples");
+  EvalResult r = evaluate(*b.model, pairs, a.batch, opt.beam == 1, opt);
+  if (opt.beam > 1) r.exact_match = beam_exact_match(b, pairs, opt);
+  print_eval(r);
+  return 0;
+}
+
+// ---- score ----------------------------------------------------------------------------------
+
+int run_score(const std::vector<std::string>& args) {
+  ModelOptions m;
+  std::string src_path, tgt_path;
+  po::options_description desc("Options");
+  add_model_options(desc, m);
+  desc.add_options()
+      ("src", po::value<std::string>(&src_path), "source file, one sentence per line (required)")
+      ("tgt", po::value<std::string>(&tgt_path), "target file, one sentence per line (required)")
+      ("help,h", "show this help");
+  po::variables_map vm;
+  const char* usage = "usage: attend score --model M --src F --tgt F\n\n"
+                      "Prints ln p(target | source), </s> included, one line per pair.\n";
+  if (!parse_command_line(args, desc, usage, vm)) return 0;
+  po::notify(vm);
+  require(vm, "src", "score");
+  require(vm, "tgt", "score");
+  const ModelBundle b = load_model_for(m, vm, "score");
+
+  const auto pairs = file_pairs(b, src_path, tgt_path);
+  Workspace<float> ws;
+  for (std::size_t i = 0; i < pairs.size(); ++i) {
+    const LossStats s = b.model->loss(make_batch(pairs, {i}), ws, false);
+    std::cout << format_score(-s.nll_sum) << "\n";
+  }
+  return 0;
+}
+
+}  // namespace attend::cli
