@@ -1,4 +1,4 @@
-#include <map>
+#include <algorithm>
 
 #include "attend/error.hpp"
 #include "attention_builtin.hpp"
@@ -15,9 +15,10 @@ AttentionFactory<T> scored(const std::string& score, Locality locality) {
   };
 }
 
+// In registration order, so listings show the built-ins first.
 template <typename T>
-std::map<std::string, AttentionFactory<T>>& attention_table() {
-  static std::map<std::string, AttentionFactory<T>> table = {
+std::vector<std::pair<std::string, AttentionFactory<T>>>& attention_table() {
+  static std::vector<std::pair<std::string, AttentionFactory<T>>> table = {
       {"none", [](ParameterRegistry<T>&, const ModelConfig&, const std::string&) {
          return std::unique_ptr<Attention<T>>();
        }},
@@ -36,6 +37,20 @@ std::map<std::string, AttentionFactory<T>>& attention_table() {
   return table;
 }
 
+template <typename T>
+typename std::vector<std::pair<std::string, AttentionFactory<T>>>::iterator find_attention(
+    const std::string& name) {
+  auto& t = attention_table<T>();
+  return std::find_if(t.begin(), t.end(), [&](const auto& kv) { return kv.first == name; });
+}
+
+template <typename T>
+void set_attention(const std::string& name, AttentionFactory<T> f) {
+  auto it = find_attention<T>(name);
+  if (it != attention_table<T>().end()) it->second = std::move(f);
+  else attention_table<T>().emplace_back(name, std::move(f));
+}
+
 }  // namespace
 
 std::vector<std::string> attention_names() {
@@ -44,12 +59,14 @@ std::vector<std::string> attention_names() {
   return names;
 }
 
-bool attention_known(const std::string& name) { return attention_table<float>().count(name) > 0; }
+bool attention_known(const std::string& name) {
+  return find_attention<float>(name) != attention_table<float>().end();
+}
 
 template <typename T>
 std::unique_ptr<Attention<T>> make_attention(const std::string& name, ParameterRegistry<T>& params,
                                              const ModelConfig& config, const std::string& prefix) {
-  auto it = attention_table<T>().find(name);
+  auto it = find_attention<T>(name);
   if (it == attention_table<T>().end()) {
     std::string valid;
     for (const auto& n : attention_names()) valid += (valid.empty() ? "" : ", ") + n;
@@ -60,8 +77,8 @@ std::unique_ptr<Attention<T>> make_attention(const std::string& name, ParameterR
 
 void register_attention(const std::string& name, AttentionFactory<float> f32,
                         AttentionFactory<double> f64) {
-  attention_table<float>()[name] = std::move(f32);
-  attention_table<double>()[name] = std::move(f64);
+  set_attention<float>(name, std::move(f32));
+  set_attention<double>(name, std::move(f64));
 }
 
 template std::unique_ptr<Attention<float>> make_attention(const std::string&,

@@ -1,4 +1,4 @@
-#include <map>
+#include <algorithm>
 
 #include "attend/cell.hpp"
 #include "attend/error.hpp"
@@ -7,14 +7,20 @@
 namespace attend {
 
 namespace {
+// In registration order, so listings show the built-ins first.
 template <typename T>
-std::map<std::string, CellFactory<T>>& cell_table() {
-  static std::map<std::string, CellFactory<T>> table = {
+std::vector<std::pair<std::string, CellFactory<T>>>& cell_table() {
+  static std::vector<std::pair<std::string, CellFactory<T>>> table = {
       {"rnn", [] { return std::unique_ptr<Cell<T>>(new RnnCell<T>()); }},
       {"lstm", [] { return std::unique_ptr<Cell<T>>(new LstmCell<T>()); }},
       {"gru", [] { return std::unique_ptr<Cell<T>>(new GruCell<T>()); }},
   };
   return table;
+}
+template <typename T>
+typename std::vector<std::pair<std::string, CellFactory<T>>>::iterator find_cell(const std::string& name) {
+  auto& t = cell_table<T>();
+  return std::find_if(t.begin(), t.end(), [&](const auto& kv) { return kv.first == name; });
 }
 }  // namespace
 
@@ -26,7 +32,7 @@ std::vector<std::string> cell_names() {
 
 template <typename T>
 std::unique_ptr<Cell<T>> make_cell(const std::string& name) {
-  auto it = cell_table<T>().find(name);
+  auto it = find_cell<T>(name);
   if (it == cell_table<T>().end()) {
     std::string valid;
     for (const auto& n : cell_names()) valid += (valid.empty() ? "" : ", ") + n;
@@ -37,7 +43,9 @@ std::unique_ptr<Cell<T>> make_cell(const std::string& name) {
 
 template <typename T>
 void register_cell(const std::string& name, CellFactory<T> factory) {
-  cell_table<T>()[name] = std::move(factory);
+  auto it = find_cell<T>(name);
+  if (it != cell_table<T>().end()) it->second = std::move(factory);
+  else cell_table<T>().emplace_back(name, std::move(factory));
 }
 
 template std::unique_ptr<Cell<float>> make_cell<float>(const std::string&);

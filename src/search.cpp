@@ -27,10 +27,12 @@ double length_penalty(std::size_t length, double alpha) {
   return alpha == 0 ? 1.0 : std::pow((5.0 + double(length)) / 6.0, alpha);
 }
 
+// Weights over the source in its original order (the encoder saw it reversed with reverse_source).
 template <typename T>
-std::vector<float> attention_column(const Mat<T>& w, std::size_t col, std::size_t len) {
+std::vector<float> attention_column(const Mat<T>& w, std::size_t col, std::size_t len,
+                                    bool reversed) {
   std::vector<float> a(len);
-  for (std::size_t j = 0; j < len; ++j) a[j] = static_cast<float>(w(j, col));
+  for (std::size_t j = 0; j < len; ++j) a[reversed ? len - 1 - j : j] = static_cast<float>(w(j, col));
   return a;
 }
 
@@ -64,7 +66,7 @@ std::vector<Hypothesis> greedy_search(const Seq2Seq<T>& model, const arma::umat&
       log_softmax(ws.logits.colptr(b), ws.logits.n_rows, logp);
       const std::size_t y = std::max_element(logp.begin(), logp.end()) - logp.begin();
       h.log_prob += logp[y];
-      if (opt.keep_attention && !w.is_empty()) h.attention.push_back(attention_column(w, b, len[b]));
+      if (opt.keep_attention && !w.is_empty()) h.attention.push_back(attention_column(w, b, len[b], model.config().reverse_source));
       if (y == Vocab::kEos) {
         h.finished = true;
         ++done;
@@ -122,7 +124,7 @@ std::vector<Hypothesis> beam_search(const Seq2Seq<T>& model, const std::vector<i
       h.log_prob = c.log_prob;
       if (opt.keep_attention) {
         h.attention = alive[c.parent].attention;
-        if (!w.is_empty()) h.attention.push_back(attention_column(w, c.parent, S));
+        if (!w.is_empty()) h.attention.push_back(attention_column(w, c.parent, S, model.config().reverse_source));
       }
       if (c.token == Vocab::kEos) {
         // Only an end within the k best finishes a hypothesis; a finished one is never extended.

@@ -20,7 +20,8 @@ struct Hypothesis {
   double log_prob = 0;          // Σ log p over the emitted tokens, </s> included when finished
   double score = 0;             // log_prob / lp(length)
   bool finished = false;        // ended with </s> (else stopped at the length limit)
-  std::vector<std::vector<float>> attention;  // per emitted token (</s> included): S weights
+  std::vector<std::vector<float>> attention;  // per emitted token (</s> included): weights over
+                                              // the source positions in their original order
 };
 
 std::size_t max_output_length(std::size_t src_len, const SearchOptions& opt);

@@ -166,7 +166,7 @@ char shade(float weight) {
 }  // namespace
 
 std::string attention_map(const std::vector<std::string>& src, const std::vector<std::string>& out,
-                          const std::vector<std::vector<float>>& weights, bool reversed_source) {
+                          const std::vector<std::vector<float>>& weights) {
   std::vector<std::string> cols;
   std::size_t col_width = 1;
   for (const auto& t : src) {
@@ -185,8 +185,7 @@ std::string attention_map(const std::vector<std::string>& src, const std::vector
   for (std::size_t i = 0; i < out.size() && i < weights.size(); ++i) {
     s << pad(label(out[i]), row_width) << " |";
     for (std::size_t j = 0; j < S; ++j) {
-      const std::size_t k = reversed_source ? S - 1 - j : j;
-      const float w = k < weights[i].size() ? weights[i][k] : 0.0f;
+      const float w = j < weights[i].size() ? weights[i][j] : 0.0f;
       s << (j ? sep : "") << std::string(col_width, shade(w));
     }
     s << "|\n";

@@ -72,7 +72,7 @@ std::size_t source_limit(const ModelConfig& config);
 // Text attention map: a header row with the source tokens, then one row per output token whose
 // cells shade the weight of each source token with " .:-=+*#%@".
 std::string attention_map(const std::vector<std::string>& src, const std::vector<std::string>& out,
-                          const std::vector<std::vector<float>>& weights, bool reversed_source);
+                          const std::vector<std::vector<float>>& weights);
 
 // ---- progress ---------------------------------------------------------------------------------
 

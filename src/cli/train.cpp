@@ -297,7 +297,7 @@ void print_example(const Example& e, const Hypothesis& h, const ModelBundle& b) 
   const bool ok = h.finished && out == e.tgt;
   std::cout << "\n" << detokenize(e.src, b.tokenizer) << "  \u2192  " << detokenize(out, b.tokenizer)
             << (ok ? "  (correct)" : "  (expected " + detokenize(e.tgt, b.tokenizer) + ")") << "\n"
-            << attention_map(e.src, out, h.attention, b.model->config().reverse_source);
+            << attention_map(e.src, out, h.attention);
 }
 
 void print_test_report(const EvalResult& r, const TaskData& data, const ModelBundle& b,

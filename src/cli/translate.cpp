@@ -78,8 +78,7 @@ void print_translation(const ModelBundle& b, const Line& line, const Hypothesis*
   if (nbest > 1) std::cout << format_score(h ? h->score : 0.0) << "\t";
   std::cout << detokenize(tokens, b.tokenizer) << "\n";
   if (show_attention && h)
-    std::cout << attention_map(tokenize(line.text, b.tokenizer), tokens, h->attention,
-                               b.model->config().reverse_source)
+    std::cout << attention_map(tokenize(line.text, b.tokenizer), tokens, h->attention)
               << "\n";
 }
 
