@@ -108,7 +108,7 @@ class AdditiveScore final : public Score<T> {
         const T* k = K.colptr(b * m.S + j);
         const T* x = qw.colptr(b);
         T* u = U.colptr(b * m.S + j);
-        for (std::size_t i = 0; i < H_; ++i) u[i] = std::tanh(x[i] + k[i]);
+        for (std::size_t i = 0; i < H_; ++i) u[i] = tanh_fast(x[i] + k[i]);
         e(j, b) = dot(v, u, H_);
       }
   }

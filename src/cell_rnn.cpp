@@ -9,7 +9,7 @@ void RnnCell<T>::forward(const Mat<T>& xw, const Mat<T>& hw, const Mat<T>&, cons
   const T* a = xw.memptr();
   const T* b = hw.memptr();
   T* out = h.memptr();
-  for (std::size_t i = 0; i < h.n_elem; ++i) out[i] = std::tanh(a[i] + b[i]);
+  for (std::size_t i = 0; i < h.n_elem; ++i) out[i] = tanh_fast(a[i] + b[i]);
 }
 
 // dpre = dh ⊙ (1 − h²); the pre-activation is shared by xw and hw.

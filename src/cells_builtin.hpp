@@ -1,6 +1,7 @@
 // Built-in cells (internal). Gate rows follow PyTorch: LSTM i, f, g, o; GRU r, z, n.
 #pragma once
 #include "attend/cell.hpp"
+#include "kernels.hpp"
 
 namespace attend {
 
@@ -41,9 +42,5 @@ class GruCell final : public Cell<T> {
                 Mat<T>& dh_prev, Mat<T>& dc_prev) const override;
 };
 
-template <typename T>
-inline T sigmoid(T x) {
-  return T(1) / (T(1) + std::exp(-x));
-}
 
 }  // namespace attend

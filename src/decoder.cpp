@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "attend/error.hpp"
+#include "kernels.hpp"
 
 namespace attend {
 
@@ -145,7 +146,7 @@ void Decoder<T>::step(std::size_t t, const arma::uword* tokens, DecoderCache<T>&
     cat.rows(H, 2 * H - 1) = top;
     Mat<T> ht = block(cache.HT, (t + 1) * B, B);
     ht = params_.value(w_c_) * cat;  // (H × B)
-    ht.transform([](T x) { return std::tanh(x); });
+    for (std::size_t i = 0; i < ht.n_elem; ++i) ht[i] = tanh_fast(ht[i]);
     o = ht;
   } else if (style_ == DecoderStyle::Bahdanau) {
     o.rows(0, H - 1) = top;

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "attend/error.hpp"
+#include "kernels.hpp"
 
 namespace attend {
 
@@ -154,9 +155,9 @@ LossStats Seq2Seq<T>::loss(const Batch& batch, Workspace<T>& ws, bool backward,
       double sum = 0;
       if (backward) {
         T* g = ws.dlogits.colptr(col);
-        for (std::size_t v = 0; v < V; ++v) sum += (g[v] = std::exp(z[v] - mx));
+        for (std::size_t v = 0; v < V; ++v) sum += (g[v] = exp_fast(z[v] - mx));
       } else {
-        for (std::size_t v = 0; v < V; ++v) sum += std::exp(z[v] - mx);
+        for (std::size_t v = 0; v < V; ++v) sum += exp_fast(z[v] - mx);
       }
       stats.nll_sum += std::log(sum) - double(z[y] - mx);
       stats.correct += arg == y;
