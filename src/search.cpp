@@ -67,7 +67,7 @@ std::vector<Hypothesis> greedy_search(const Seq2Seq<T>& model, const arma::umat&
       const std::size_t y = std::max_element(logp.begin(), logp.end()) - logp.begin();
       h.log_prob += logp[y];
       if (opt.keep_attention && !w.is_empty()) h.attention.push_back(attention_column(w, b, len[b], model.config().reverse_source));
-      if (y == Vocab::kEos) {
+      if (y == Vocab::kEos && opt.stop_at_eos) {
         h.finished = true;
         ++done;
       } else {
@@ -126,7 +126,7 @@ std::vector<Hypothesis> beam_search(const Seq2Seq<T>& model, const std::vector<i
         h.attention = alive[c.parent].attention;
         if (!w.is_empty()) h.attention.push_back(attention_column(w, c.parent, S, model.config().reverse_source));
       }
-      if (c.token == Vocab::kEos) {
+      if (c.token == Vocab::kEos && opt.stop_at_eos) {
         // Only an end within the k best finishes a hypothesis; a finished one is never extended.
         if (r < k) {
           h.finished = true;

@@ -13,6 +13,7 @@ struct SearchOptions {
   double max_len_ratio = 2.0;   // at most ratio · source length + max_len_extra output tokens
   std::size_t max_len_extra = 10;
   bool keep_attention = false;
+  bool stop_at_eos = true;      // false: </s> is an ordinary token (fixed-length decoding, benchmarks)
 };
 
 struct Hypothesis {

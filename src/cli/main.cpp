@@ -7,6 +7,10 @@
 
 #include "common.hpp"
 
+namespace attend::cli {
+int run_bench(const std::vector<std::string>& args);
+}
+
 namespace {
 
 using attend::cli::Command;
@@ -23,6 +27,7 @@ const CommandEntry kCommands[] = {
     {"eval", attend::cli::run_eval, "exact match, token accuracy and perplexity on a test set"},
     {"score", attend::cli::run_score, "log-probability of each target line given its source"},
     {"tasks", attend::cli::run_tasks, "list the built-in toy tasks"},
+    {"bench", attend::cli::run_bench, "training and decoding speed of one model shape"},
 };
 
 void print_usage(std::ostream& out) {

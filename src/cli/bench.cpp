@@ -1,0 +1,195 @@
+// `attend bench`: training-step and decoding speed of one model shape on synthetic batches.
+// The length rule, the FLOP count and the timed work are documented in docs/performance.md;
+// bench/torch_bench.py times the PyTorch twin of the same model the same way.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <attend/error.hpp>
+#include <attend/search.hpp>
+#include <attend/trainer.hpp>
+#include <chrono>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "common.hpp"
+
+namespace attend::cli {
+
+namespace {
+
+struct BenchSettings {
+  ModelConfig model;
+  std::size_t batch = 64, src_len = 12, tgt_len = 12, vocab = 40;
+  std::size_t warmup = 3, iters = 20, threads = 0;
+  bool json = false;
+};
+
+// src_len[b] = S − (7b) mod (S/2 + 1), tgt_len[b] = T − (5b) mod (T/2 + 1), the last real target
+// token </s>; token ids drawn uniformly from the non-special ids.
+std::vector<EncodedPair> synthetic_batch(const BenchSettings& s) {
+  std::mt19937_64 rng(7);
+  std::vector<EncodedPair> data(s.batch);
+  for (std::size_t b = 0; b < s.batch; ++b) {
+    const std::size_t sl = s.src_len - (7 * b) % (s.src_len / 2 + 1);
+    const std::size_t tl = s.tgt_len - (5 * b) % (s.tgt_len / 2 + 1);
+    for (std::size_t i = 0; i < sl; ++i) data[b].src.push_back(4 + rng() % (s.vocab - 4));
+    for (std::size_t i = 0; i + 1 < tl; ++i) data[b].tgt.push_back(4 + rng() % (s.vocab - 4));
+  }
+  return data;
+}
+
+// GEMM FLOPs of one training step (forward and backward), counted on the padded shapes that are
+// computed: 2·m·n·k per product, three products per weight (forward, input gradient, weight
+// gradient). docs/performance.md writes the terms out.
+double gemm_flops(const ModelConfig& c, std::size_t B, std::size_t S, std::size_t T,
+                  std::size_t G) {
+  const double Ns = double(S * B), Nt = double(T * B), H = double(c.hidden), E = double(c.emb);
+  const double V = double(c.tgt_vocab), dirs = c.bidirectional ? 2 : 1, Hd = H / dirs;
+  const bool attention = c.attention != "none";
+  double f = 0;
+  for (std::size_t l = 0; l < c.layers; ++l) {
+    const double in = l == 0 ? E : H;
+    f += dirs * 3 * 2 * G * Hd * (in + Hd) * Ns;                      // encoder layer
+    const double din = l == 0 ? E + (attention ? H : 0) : H;
+    f += 3 * 2 * G * H * (din + H) * Nt;                               // decoder layer
+    if (c.bridge == "dense") f += 3 * 2 * H * H * B * (G == 4 ? 2 : 1);
+  }
+  const std::string style = c.decoder_style();
+  const double out_in = style == "bahdanau" ? 2 * H + E : H;
+  f += 3 * 2 * V * out_in * Nt;                                        // output layer
+  if (style == "luong") f += 3 * 2 * H * 2 * H * Nt;                   // W_c
+  const std::string& a = c.attention;
+  const std::string base = (a == "local-m" || a == "local-p") ? c.score : a;
+  if (base == "general" || base == "luong-general") f += 3 * 2 * H * H * Ns;
+  if (base == "bahdanau" || base == "concat" || base == "luong-concat")
+    f += 3 * 2 * H * H * (Ns + Nt);
+  if (a == "location") f += 3 * 2 * double(c.max_src_len) * H * Nt;
+  if (a == "local-p") f += 3 * 2 * H * H * Nt;
+  if (a == "multihead") f += 3 * 2 * 3 * H * H * (Ns + Nt) + 3 * 2 * H * H * Nt;
+  return f;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+template <typename F>
+double median_seconds(std::size_t warmup, std::size_t iters, F&& f) {
+  using Clock = std::chrono::steady_clock;
+  for (std::size_t i = 0; i < warmup; ++i) f();
+  std::vector<double> t;
+  for (std::size_t i = 0; i < iters; ++i) {
+    const auto start = Clock::now();
+    f();
+    t.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+  }
+  return median(t);
+}
+
+double peak_rss_mb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss / 1024.0;
+}
+
+}  // namespace
+
+int run_bench(const std::vector<std::string>& args) {
+  BenchSettings s;
+  s.model.attention = "luong-general";
+  po::options_description desc("Options");
+  desc.add_options()
+      ("cell", po::value(&s.model.cell)->default_value(s.model.cell), "rnn | lstm | gru")
+      ("attention", po::value(&s.model.attention)->default_value(s.model.attention), "attention strategy")
+      ("decoder", po::value(&s.model.decoder)->default_value(s.model.decoder), "auto | bahdanau | luong")
+      ("score", po::value(&s.model.score)->default_value(s.model.score), "base score of local attention")
+      ("layers", count_option(&s.model.layers), "recurrent layers")
+      ("bidirectional", po::bool_switch(&s.model.bidirectional), "bidirectional encoder")
+      ("emb", count_option(&s.model.emb), "embedding size E")
+      ("hidden", count_option(&s.model.hidden), "model width H")
+      ("heads", count_option(&s.model.heads), "heads of multihead attention")
+      ("window", count_option(&s.model.window), "window D of local attention")
+      ("batch", count_option(&s.batch), "batch size B")
+      ("src-len", count_option(&s.src_len), "longest source S")
+      ("tgt-len", count_option(&s.tgt_len), "longest target T, </s> included")
+      ("vocab", count_option(&s.vocab), "source and target vocabulary V")
+      ("warmup", count_option(&s.warmup), "untimed repetitions first")
+      ("iters", count_option(&s.iters), "timed repetitions (the median is reported)")
+      ("threads", count_option(&s.threads), "BLAS threads (0 = the library default)")
+      ("json", po::bool_switch(&s.json), "print one JSON object")
+      ("help,h", "show this help");
+  po::variables_map vm;
+  if (!parse_command_line(args, desc, "usage: attend bench [options]\n\nSpeed of one model shape "
+                                      "on synthetic batches (docs/performance.md).", vm))
+    return 0;
+  po::notify(vm);
+  if (s.vocab < 5 || s.batch < 1 || s.src_len < 1 || s.tgt_len < 2 || s.iters < 1)
+    throw Error("bench needs --vocab ≥ 5, --batch ≥ 1, --src-len ≥ 1, --tgt-len ≥ 2, --iters ≥ 1");
+  set_blas_threads(s.threads);
+  s.model.src_vocab = s.model.tgt_vocab = s.vocab;
+  s.model.max_src_len = std::max(s.model.max_src_len, s.src_len);
+  Seq2Seq<float> model(s.model, 1);
+  auto& P = model.params();
+  const auto data = synthetic_batch(s);
+  std::vector<std::size_t> all(s.batch);
+  for (std::size_t b = 0; b < s.batch; ++b) all[b] = b;
+  const Batch batch = make_batch(data, all);
+  Workspace<float> ws;
+  OptimizerConfig oc;
+  auto adam = make_optimizer<float>(oc, P.size());
+
+  const double train_s = median_seconds(s.warmup, s.iters, [&] {
+    P.zero_grad();
+    model.loss(batch, ws, true);
+    clip_global_norm(P.grads(), 5.0);
+    adam->step(P.values(), P.grads());
+  });
+  const double rss = peak_rss_mb();
+  const std::size_t G = make_cell<float>(s.model.cell)->gates();
+  const double flops = gemm_flops(s.model, s.batch, batch.src.n_rows, batch.tgt_in.n_rows, G);
+
+  SearchOptions fixed;  // exactly T steps: </s> does not stop a hypothesis
+  fixed.stop_at_eos = false;
+  fixed.max_len_ratio = 0;
+  fixed.max_len_extra = s.tgt_len;
+  const Batch one = make_batch(data, {0});
+  const double greedy1_s = median_seconds(s.warmup, s.iters, [&] {
+    greedy_search(model, one.src, one.src_len, fixed, ws);
+  });
+  const double greedyB_s = median_seconds(s.warmup, s.iters, [&] {
+    greedy_search(model, batch.src, batch.src_len, fixed, ws);
+  });
+  SearchOptions beam = fixed;
+  beam.beam = 5;
+  const double beam_s = median_seconds(s.warmup, s.iters, [&] { beam_search(model, data[0].src, beam, ws); });
+
+  nlohmann::json j = {
+      {"cell", s.model.cell}, {"attention", s.model.attention},
+      {"decoder", s.model.decoder_style()}, {"batch", s.batch}, {"src_len", s.src_len},
+      {"tgt_len", s.tgt_len}, {"vocab", s.vocab}, {"emb", s.model.emb},
+      {"hidden", s.model.hidden}, {"parameters", P.size()},
+      {"train_ms_per_step", 1000 * train_s},
+      {"train_tokens_per_s", batch.real_target_tokens() / train_s},
+      {"train_gflops", flops / train_s / 1e9}, {"gemm_gflop_per_step", flops / 1e9},
+      {"greedy_b1_sents_per_s", 1 / greedy1_s},
+      {"greedy_batch_sents_per_s", s.batch / greedyB_s},
+      {"beam5_b1_sents_per_s", 1 / beam_s}, {"peak_rss_mb", rss}};
+  if (s.json) {
+    std::cout << j.dump() << "\n";
+    return 0;
+  }
+  std::printf("%s + %s (%s decoder), B=%zu S=%zu T=%zu V=%zu E=%zu H=%zu, %zu parameters\n",
+              s.model.cell.c_str(), s.model.attention.c_str(), s.model.decoder_style().c_str(),
+              s.batch, s.src_len, s.tgt_len, s.vocab, s.model.emb, s.model.hidden, P.size());
+  std::printf("train step        %9.2f ms (median of %zu)\n", 1000 * train_s, s.iters);
+  std::printf("train throughput  %9.0f target tokens/s\n", batch.real_target_tokens() / train_s);
+  std::printf("GEMM              %9.1f GFLOP/s (%.3f GFLOP per step)\n", flops / train_s / 1e9, flops / 1e9);
+  std::printf("greedy, batch 1   %9.1f sentences/s\n", 1 / greedy1_s);
+  std::printf("greedy, batch %-3zu %9.1f sentences/s\n", s.batch, s.batch / greedyB_s);
+  std::printf("beam 5, batch 1   %9.1f sentences/s\n", 1 / beam_s);
+  std::printf("peak RSS          %9.1f MB (after training steps)\n", rss);
+  return 0;
+}
+
+}  // namespace attend::cli
