@@ -50,8 +50,6 @@ void MultiheadAttention<T>::forward(const Mat<T>& q, std::size_t, const Memory<T
   Mat<T>& o = step[2];
   o.zeros(H, B);
   weights.zeros(S, B);
-  const std::size_t len_max = S;
-  (void)len_max;
   for (std::size_t b = 0; b < B; ++b) {
     const std::size_t n = (*m.len)[b];
     for (std::size_t i = 0; i < heads_; ++i) {
@@ -93,7 +91,8 @@ void MultiheadAttention<T>::backward(const Mat<T>& dcontext, const Mat<T>& q, st
   d_o = params_.value(out_w_).t() * dcontext;  // (H × B)
   Mat<T>& dqp = step[4];
   dqp.zeros(3 * H, B);
-  std::vector<T> da(S);
+  thread_local std::vector<T> da;  // reused: no allocation per step
+  da.resize(S);
   for (std::size_t b = 0; b < B; ++b) {
     const std::size_t n = (*m.len)[b];
     for (std::size_t i = 0; i < heads_; ++i) {

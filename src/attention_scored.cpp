@@ -63,7 +63,9 @@ void ScoredAttention<T>::forward(const Mat<T>& q, std::size_t t, const Memory<T>
   e.set_size(S, B);
   score_->forward(q, m, batch, step, e);
 
-  Lengths lo(B), hi(B);  // small; B entries per step
+  thread_local Lengths lo, hi;  // reused: no allocation per step
+  lo.resize(B);
+  hi.resize(B);
   Mat<T>& win = step[kWindow];
   win.set_size(2, B);
   if (locality_ == Locality::Predictive) {
