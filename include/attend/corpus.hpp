@@ -1,0 +1,78 @@
+// Reading parallel text corpora: plain or gzip-compressed UTF-8 files, one sentence per line,
+// line N of the source file being the translation of line N of the target file.
+//
+// Every problem is an attend::Error "FILE:LINE: problem" (or "FILE: problem" when no line applies).
+// File-level problems (a missing or unreadable file, corrupt gzip data, different line counts)
+// are always errors. Line-level problems (invalid UTF-8, an empty line, a line longer than the
+// configured limit) are errors unless `skip_bad_lines` is on; then the pair is dropped and
+// counted in ParallelCorpus::skipped, with the first few problems kept as messages.
+#pragma once
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace attend {
+
+// Lines of a text file; a name ending in ".gz" is read through zlib. A trailing '\r' is removed
+// from each line (CRLF files). Throws Error for a missing or unreadable file and for damaged
+// gzip data ("FILE: corrupt gzip data after line N: <zlib's reason>"). No UTF-8 check.
+std::vector<std::string> read_text_lines(const std::string& path);
+
+// Byte offset of the first invalid UTF-8 sequence (overlong forms, surrogates and code points
+// above U+10FFFF are invalid), or std::string::npos when the text is valid.
+std::size_t find_invalid_utf8(const std::string& text);
+
+// Lower-cases A-Z and the upper-case letters of Latin-1, Latin Extended-A, Greek and Cyrillic
+// (the letters whose lower case is one code point of the same UTF-8 length class); other
+// characters are unchanged.
+std::string utf8_lowercase(const std::string& text);
+
+// Collapses runs of whitespace (space, tab, CR, LF, VT, FF and U+00A0) to one space and trims
+// both ends.
+std::string normalize_whitespace(const std::string& text);
+
+// Text transformations applied to every line after the checks, only when asked.
+struct TextOptions {
+  bool lowercase = false;
+  bool normalize = false;  // normalize_whitespace
+};
+std::string apply_text_options(const std::string& line, const TextOptions& options);
+
+// Length of a line in the unit the limits are stated in (default: whitespace-separated words).
+using LineLength = std::function<std::size_t(const std::string&)>;
+std::size_t count_words(const std::string& line);
+
+struct CorpusOptions {
+  std::size_t max_src_tokens = 0;  // longer lines are bad lines; 0 = no limit
+  std::size_t max_tgt_tokens = 0;
+  LineLength src_length;           // empty = count_words
+  LineLength tgt_length;
+  bool skip_bad_lines = false;     // drop and count bad pairs instead of failing
+  TextOptions text;
+  std::size_t max_messages = 5;    // problems kept in ParallelCorpus::problems
+};
+
+struct ParallelCorpus {
+  std::vector<std::string> src, tgt;  // the kept pairs, after TextOptions
+  std::vector<std::size_t> line_numbers;  // 1-based line of each kept pair in the files
+  std::size_t skipped = 0;            // bad pairs dropped (skip_bad_lines)
+  std::vector<std::string> problems;  // the first max_messages problems, "FILE:LINE: problem"
+  std::size_t size() const { return src.size(); }
+};
+
+ParallelCorpus read_parallel(const std::string& src_path, const std::string& tgt_path,
+                             const CorpusOptions& options = {});
+
+// One side only (e.g. sources to translate, or references): the same checks, one file.
+struct MonoCorpus {
+  std::vector<std::string> lines;
+  std::vector<std::size_t> line_numbers;
+  std::size_t skipped = 0;
+  std::vector<std::string> problems;
+};
+MonoCorpus read_monolingual(const std::string& path, std::size_t max_tokens = 0,
+                            const LineLength& length = {}, bool skip_bad_lines = false,
+                            const TextOptions& text = {}, bool allow_empty = false);
+
+}  // namespace attend
