@@ -6,6 +6,7 @@
 #include <new>
 
 #include "common.hpp"
+#include "compare.hpp"
 
 namespace attend::cli {
 int run_bench(const std::vector<std::string>& args);
@@ -27,6 +28,7 @@ const CommandEntry kCommands[] = {
     {"eval", attend::cli::run_eval, "exact match, token accuracy and perplexity on a test set"},
     {"score", attend::cli::run_score, "log-probability of each target line given its source"},
     {"tasks", attend::cli::run_tasks, "list the built-in toy tasks"},
+    {"compare", attend::cli::run_compare_command, "train a grid of cells x attention x seeds; report"},
     {"bench", attend::cli::run_bench, "training and decoding speed of one model shape"},
 };
 

@@ -1,0 +1,679 @@
+#include "attend/compare.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "attend/checkpoint.hpp"
+#include "attend/error.hpp"
+#include "attend/search.hpp"
+
+namespace attend {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+// ---- data sources -------------------------------------------------------------------------------
+
+DataSource task_source(const TaskOptions& task) {
+  DataSource s;
+  s.name = "task " + task.name;
+  s.signature = {{"task", task.name},
+                 {"train_size", std::to_string(task.train_size)},
+                 {"valid_size", std::to_string(task.valid_size)},
+                 {"test_size", std::to_string(task.test_size)},
+                 {"min_len", std::to_string(task.min_len)},
+                 {"max_len", std::to_string(task.max_len)},
+                 {"test_min_len", std::to_string(task.test_min_len)},
+                 {"test_max_len", std::to_string(task.test_max_len)}};
+  if (task.name == "copy" || task.name == "reverse" || task.name == "sort" || task.name == "dates")
+    s.alignment = task.name;
+  s.load = [task](std::uint64_t seed) {
+    TaskOptions t = task;
+    t.seed = seed;
+    TaskData d = make_task(t);
+    CompareData c;
+    std::vector<std::vector<std::string>> src, tgt;
+    for (const auto& e : d.train) src.push_back(e.src), tgt.push_back(e.tgt);
+    c.src_vocab = Vocab::build(src);
+    c.tgt_vocab = Vocab::build(tgt);
+    c.train = std::move(d.train);
+    c.valid = std::move(d.valid);
+    c.test = std::move(d.test);
+    return c;
+  };
+  return s;
+}
+
+// ---- the grid -----------------------------------------------------------------------------------
+
+std::string Variant::name() const {
+  return cell + "+" + attention + (decoder == "auto" || decoder.empty() ? "" : "/" + decoder);
+}
+
+std::string RunSpec::name() const {
+  std::string n = variant.name() + "-s" + std::to_string(seed);
+  std::replace(n.begin(), n.end(), '/', '_');  // a directory name
+  return n;
+}
+
+std::vector<RunSpec> grid_runs(const CompareOptions& o) {
+  std::vector<RunSpec> runs;
+  for (const auto& cell : o.cells)
+    for (const auto& attention : o.attentions)
+      for (const auto& decoder : o.decoders)
+        for (std::size_t i = 0; i < o.seeds; ++i)
+          runs.push_back({{cell, attention, decoder}, o.first_seed + i});
+  return runs;
+}
+
+namespace {
+
+std::string join(const std::vector<std::string>& v, const std::string& sep = ", ") {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
+  return s;
+}
+
+void check_axis(const std::vector<std::string>& axis, const std::string& option) {
+  if (axis.empty()) throw Error("the grid is empty: " + option + " names no value");
+  std::set<std::string> seen;
+  for (const auto& v : axis) {
+    if (v.empty()) throw Error(option + " has an empty name (check for a stray comma)");
+    if (!seen.insert(v).second) throw Error(option + " names '" + v + "' twice");
+  }
+}
+
+ModelConfig config_of(const CompareOptions& o, const Variant& v) {
+  ModelConfig c = o.model;
+  c.cell = v.cell;
+  c.attention = v.attention;
+  c.decoder = v.decoder;
+  return c;
+}
+
+}  // namespace
+
+void validate_grid(const CompareOptions& o) {
+  check_axis(o.cells, "--cells");
+  check_axis(o.attentions, "--attention");
+  check_axis(o.decoders, "--decoder");
+  if (o.seeds == 0) throw Error("the grid is empty: --seeds must be at least 1");
+  if (o.jobs == 0) throw Error("--jobs must be at least 1");
+  if (o.out_dir.empty()) throw Error("--out is required: the directory for the runs and the report");
+  for (const auto& cell : o.cells)
+    for (const auto& attention : o.attentions)
+      for (const auto& decoder : o.decoders) {
+        ModelConfig c = config_of(o, {cell, attention, decoder});
+        c.src_vocab = c.tgt_vocab = 8;  // the data is not known yet
+        try {
+          c.validate();
+        } catch (const Error& e) {
+          throw Error("variant " + Variant{cell, attention, decoder}.name() + ": " + e.what());
+        }
+      }
+}
+
+std::map<std::string, std::string> grid_signature(const CompareOptions& o, const DataSource& source) {
+  std::map<std::string, std::string> s;
+  s["grid.cells"] = join(o.cells, ",");
+  s["grid.attention"] = join(o.attentions, ",");
+  s["grid.decoder"] = join(o.decoders, ",");
+  s["grid.seeds"] = std::to_string(o.seeds);
+  s["grid.first_seed"] = std::to_string(o.first_seed);
+  for (const auto& [k, v] : o.model.to_map()) {
+    if (k == "cell" || k == "attention" || k == "decoder" || k == "src_vocab" || k == "tgt_vocab")
+      continue;
+    if (k == "max_src_len" && !o.max_src_len_given) continue;
+    s["model." + k] = v;
+  }
+  const TrainOptions& t = o.train;
+  auto num = [](double x) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.17g", x);
+    return std::string(buf);
+  };
+  s["train.optimizer"] = t.optimizer.name;
+  s["train.lr"] = num(t.optimizer.lr);
+  s["train.momentum"] = num(t.optimizer.momentum);
+  s["train.clip"] = num(t.clip);
+  s["train.batch"] = std::to_string(t.batch);
+  s["train.steps"] = std::to_string(t.steps);
+  s["train.epochs"] = std::to_string(t.epochs);
+  s["train.teacher_forcing"] = num(t.teacher_forcing);
+  s["train.label_smoothing"] = num(t.label_smoothing);
+  s["train.eval_every"] = std::to_string(t.eval_every);
+  s["train.patience"] = std::to_string(t.patience);
+  s["train.lr_decay"] = num(t.lr_decay);
+  s["data.source"] = source.name;
+  for (const auto& [k, v] : source.signature) s["data." + k] = v;
+  return s;
+}
+
+std::vector<std::string> signature_differences(const std::map<std::string, std::string>& stored,
+                                               const std::map<std::string, std::string>& current) {
+  std::vector<std::string> diff;
+  std::set<std::string> keys;
+  for (const auto& kv : stored) keys.insert(kv.first);
+  for (const auto& kv : current) keys.insert(kv.first);
+  for (const auto& k : keys) {
+    auto a = stored.find(k), b = current.find(k);
+    const std::string va = a == stored.end() ? "(absent)" : a->second;
+    const std::string vb = b == current.end() ? "(absent)" : b->second;
+    if (va != vb) diff.push_back(k + ": " + va + " \u2192 " + vb);
+  }
+  return diff;
+}
+
+// ---- alignment ----------------------------------------------------------------------------------
+
+std::vector<int> gold_alignment(const std::string& alignment, const std::vector<std::string>& src,
+                                const std::vector<std::string>& out) {
+  const int S = static_cast<int>(src.size());
+  std::vector<int> gold(out.size(), -1);
+  if (alignment == "copy") {
+    for (int i = 0; i < static_cast<int>(out.size()) && i < S; ++i) gold[i] = i;
+  } else if (alignment == "reverse") {
+    for (int i = 0; i < static_cast<int>(out.size()) && i < S; ++i) gold[i] = S - 1 - i;
+  } else if (alignment == "sort") {
+    // Output i is the source position of that character, first unused occurrence.
+    std::vector<bool> used(src.size(), false);
+    for (std::size_t i = 0; i < out.size(); ++i)
+      for (int j = 0; j < S; ++j)
+        if (!used[j] && src[j] == out[i]) {
+          used[j] = true;
+          gold[i] = j;
+          break;
+        }
+  } else if (alignment == "dates") {
+    // Only the year is aligned: the four output digits YYYY with the source's four-digit year
+    // (the formats with a two-digit year have no gold position).
+    if (out.size() < 4) return gold;
+    for (int j = 0; j + 4 <= S; ++j) {
+      bool match = true;
+      for (int k = 0; k < 4; ++k) match = match && src[j + k] == out[k];
+      const bool left_ok = j == 0 || !(src[j - 1].size() == 1 && std::isdigit(static_cast<unsigned char>(src[j - 1][0])));
+      const bool right_ok = j + 4 == S || !(src[j + 4].size() == 1 && std::isdigit(static_cast<unsigned char>(src[j + 4][0])));
+      if (match && left_ok && right_ok) {
+        for (int k = 0; k < 4; ++k) gold[k] = j + k;
+        break;
+      }
+    }
+  }
+  return gold;
+}
+
+// ---- results on disk ----------------------------------------------------------------------------
+
+namespace {
+
+json curve_json(const std::vector<CurvePoint>& c) {
+  json a = json::array();
+  for (const auto& p : c) a.push_back({p.step, std::isfinite(p.value) ? json(p.value) : json(nullptr)});
+  return a;
+}
+
+std::vector<CurvePoint> curve_from(const json& a) {
+  std::vector<CurvePoint> c;
+  for (const auto& p : a)
+    c.push_back({p.at(0).get<std::size_t>(), p.at(1).is_null() ? NAN : p.at(1).get<double>()});
+  return c;
+}
+
+json num_or_null(double x) { return std::isfinite(x) ? json(x) : json(nullptr); }
+double num_from(const json& j, const char* key, double fallback = NAN) {
+  if (!j.contains(key) || j.at(key).is_null()) return fallback;
+  return j.at(key).get<double>();
+}
+
+json to_json(const RunResult& r) {
+  json samples = json::array();
+  for (const auto& s : r.samples)
+    samples.push_back({{"index", s.index}, {"src", s.src}, {"out", s.out}, {"ref", s.ref},
+                       {"weights", s.weights}, {"correct", s.correct}});
+  return {{"complete", true},
+          {"run", r.spec.name()},
+          {"cell", r.spec.variant.cell},
+          {"attention", r.spec.variant.attention},
+          {"decoder", r.spec.variant.decoder},
+          {"seed", r.spec.seed},
+          {"status", r.status},
+          {"error", r.error},
+          {"test", {{"exact_match", num_or_null(r.exact_match)},
+                    {"token_accuracy", num_or_null(r.token_accuracy)},
+                    {"perplexity", num_or_null(r.perplexity)}}},
+          {"parameters", r.parameters},
+          {"steps", r.steps},
+          {"train_tokens", r.train_tokens},
+          {"seconds", r.seconds},
+          {"tokens_per_s", r.tokens_per_s},
+          {"train_min_len", r.train_min_len},
+          {"train_max_len", r.train_max_len},
+          {"loss_curve", curve_json(r.train_loss)},
+          {"valid_curve", curve_json(r.valid_loss)},
+          {"test_correct", r.test_correct},
+          {"test_src_len", r.test_src_len},
+          {"attention_entropy", r.attention_entropy},
+          {"uniform_entropy", r.uniform_entropy},
+          {"gold_mass", r.gold_mass},
+          {"samples", samples}};
+}
+
+RunResult from_json(const json& j, const RunSpec& spec) {
+  RunResult r;
+  r.spec = spec;
+  r.status = j.at("status").get<std::string>();
+  r.error = j.value("error", "");
+  const json& t = j.at("test");
+  r.exact_match = num_from(t, "exact_match");
+  r.token_accuracy = num_from(t, "token_accuracy");
+  r.perplexity = num_from(t, "perplexity");
+  r.parameters = j.at("parameters").get<std::size_t>();
+  r.steps = j.at("steps").get<std::size_t>();
+  r.train_tokens = j.at("train_tokens").get<std::size_t>();
+  r.seconds = j.at("seconds").get<double>();
+  r.tokens_per_s = j.at("tokens_per_s").get<double>();
+  r.train_min_len = j.at("train_min_len").get<int>();
+  r.train_max_len = j.at("train_max_len").get<int>();
+  r.train_loss = curve_from(j.at("loss_curve"));
+  r.valid_loss = curve_from(j.at("valid_curve"));
+  r.test_correct = j.at("test_correct").get<std::vector<int>>();
+  r.test_src_len = j.at("test_src_len").get<std::vector<int>>();
+  r.attention_entropy = j.at("attention_entropy").get<double>();
+  r.uniform_entropy = j.at("uniform_entropy").get<double>();
+  r.gold_mass = j.at("gold_mass").get<double>();
+  for (const auto& s : j.at("samples")) {
+    AttentionSample a;
+    a.index = s.at("index").get<std::size_t>();
+    a.src = s.at("src").get<std::vector<std::string>>();
+    a.out = s.at("out").get<std::vector<std::string>>();
+    a.ref = s.at("ref").get<std::vector<std::string>>();
+    a.weights = s.at("weights").get<std::vector<std::vector<float>>>();
+    a.correct = s.at("correct").get<bool>();
+    r.samples.push_back(std::move(a));
+  }
+  r.resumed = true;
+  return r;
+}
+
+void write_atomic(const fs::path& path, const std::string& content) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << content;
+    out.flush();
+    if (!out) throw Error("cannot write '" + tmp.string() + "'");
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) throw Error("cannot rename '" + tmp.string() + "' to '" + path.string() + "': " + ec.message());
+}
+
+// A finished run's results, or false when the run must (re)train.
+bool read_finished(const fs::path& dir, const RunSpec& spec, RunResult& r) {
+  const fs::path file = dir / "metrics.json";
+  if (!fs::exists(file)) return false;
+  try {
+    std::ifstream in(file);
+    const json j = json::parse(in);
+    if (!j.value("complete", false)) return false;
+    const std::string status = j.at("status").get<std::string>();
+    if (status != "ok" && status != "diverged") return false;
+    r = from_json(j, spec);
+    r.run_dir = dir.string();
+    return true;
+  } catch (const std::exception&) {
+    return false;  // damaged: train again
+  }
+}
+
+// ---- one run ------------------------------------------------------------------------------------
+
+std::size_t longest_source(const CompareData& d) {
+  std::size_t n = 0;
+  for (const auto* split : {&d.train, &d.valid, &d.test})
+    for (const auto& e : *split) n = std::max(n, e.src.size());
+  return n;
+}
+
+// Test sentences whose attention the report shows: spread over the source lengths.
+std::vector<std::size_t> sample_indices(const std::vector<Example>& test, std::size_t k) {
+  std::vector<std::size_t> order(test.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return test[a].src.size() < test[b].src.size(); });
+  std::vector<std::size_t> picks;
+  if (order.empty() || k == 0) return picks;
+  for (std::size_t i = 0; i < k; ++i) {
+    const std::size_t pos = k == 1 ? order.size() / 2 : (order.size() - 1) * (2 * i + 1) / (2 * k);
+    if (std::find(picks.begin(), picks.end(), order[pos]) == picks.end()) picks.push_back(order[pos]);
+  }
+  return picks;
+}
+
+void alignment_statistics(RunResult& r, const std::vector<Example>& test,
+                          const std::vector<Hypothesis>& hyps, const std::string& alignment,
+                          std::size_t max_sentences) {
+  double entropy = 0, uniform = 0, gold = 0;
+  std::size_t steps = 0, gold_steps = 0;
+  for (std::size_t i = 0; i < test.size() && i < max_sentences && i < hyps.size(); ++i) {
+    const auto& att = hyps[i].attention;
+    if (att.empty()) continue;
+    const auto g = gold_alignment(alignment, test[i].src, test[i].tgt);
+    for (std::size_t t = 0; t < att.size(); ++t) {
+      double h = 0;
+      for (float a : att[t])
+        if (a > 0) h -= double(a) * std::log(double(a));
+      entropy += h;
+      uniform += std::log(double(std::max<std::size_t>(1, att[t].size())));
+      ++steps;
+      if (t < g.size() && g[t] >= 0 && static_cast<std::size_t>(g[t]) < att[t].size()) {
+        gold += att[t][g[t]];
+        ++gold_steps;
+      }
+    }
+  }
+  if (steps) {
+    r.attention_entropy = entropy / steps;
+    r.uniform_entropy = uniform / steps;
+  }
+  if (gold_steps) r.gold_mass = gold / gold_steps;
+}
+
+std::string format_line(const RunSpec& spec, const TrainProgress& p) {
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "%s step %zu/%zu loss %.4f %.0f tok/s elapsed %.1fs", spec.name().c_str(),
+                p.step, p.total_steps, p.loss, p.tokens_per_s, p.elapsed_s);
+  return buf;
+}
+
+}  // namespace
+
+// ---- the runner ---------------------------------------------------------------------------------
+
+namespace {
+
+class Runner {
+ public:
+  Runner(const CompareOptions& o, const DataSource& s, const GridProgressFn& f)
+      : opt_(o), source_(s), progress_(f) {}
+
+  CompareResult run() {
+    validate_grid(opt_);
+    if (!source_.load) throw Error("the data source has no loader");
+    const fs::path out(opt_.out_dir);
+    std::error_code ec;
+    fs::create_directories(out, ec);
+    if (ec) throw Error("cannot create the output directory '" + out.string() + "': " + ec.message());
+    check_grid_file(out);
+
+    const auto specs = grid_runs(opt_);
+    results_.resize(specs.size());
+    std::vector<std::size_t> todo;
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      const fs::path dir = out / specs[i].name();
+      if (!opt_.force && read_finished(dir, specs[i], results_[i])) {
+        ++status_.skipped;
+        ++status_.finished;
+      } else {
+        results_[i].spec = specs[i];
+        results_[i].run_dir = dir.string();
+        todo.push_back(i);
+      }
+    }
+    status_.total_runs = specs.size();
+    start_ = Clock::now();
+    notify("");
+
+    const std::size_t jobs = std::max<std::size_t>(1, std::min(opt_.jobs, std::max<std::size_t>(1, todo.size())));
+    std::size_t threads = opt_.threads ? opt_.threads : std::max(1u, std::thread::hardware_concurrency());
+    set_blas_threads(std::max<std::size_t>(1, threads / jobs));
+
+    std::atomic<std::size_t> next{0};
+    auto worker = [&] {
+      for (std::size_t k; (k = next++) < todo.size();) execute(results_[todo[k]]);
+    };
+    if (jobs == 1) {
+      worker();
+    } else {
+      std::vector<std::thread> pool;
+      for (std::size_t j = 0; j < jobs; ++j) pool.emplace_back(worker);
+      for (auto& t : pool) t.join();
+    }
+
+    CompareResult r;
+    r.runs = std::move(results_);
+    r.alignment = source_.alignment;
+    r.data_name = source_.name;
+    r.seconds = seconds();
+    return r;
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  double seconds() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
+
+  void check_grid_file(const fs::path& out) {
+    const auto current = grid_signature(opt_, source_);
+    const fs::path file = out / "grid.json";
+    if (fs::exists(file) && !opt_.force) {
+      std::map<std::string, std::string> stored;
+      try {
+        std::ifstream in(file);
+        stored = json::parse(in).at("signature").get<std::map<std::string, std::string>>();
+      } catch (const std::exception& e) {
+        throw Error("'" + file.string() + "' is damaged (" + e.what() +
+                    "); remove it or pass --force to start this grid afresh");
+      }
+      const auto diff = signature_differences(stored, current);
+      if (!diff.empty()) {
+        std::string msg = "'" + out.string() + "' holds the results of a different grid (" +
+                          std::to_string(diff.size()) + (diff.size() > 1 ? " settings differ):" : " setting differs):");
+        for (const auto& d : diff) msg += "\n  " + d;
+        msg += "\nuse another --out directory, or --force to retrain every run of this grid there";
+        throw Error(msg);
+      }
+    }
+    write_atomic(file, json{{"signature", current}}.dump(2) + "\n");
+  }
+
+  std::shared_ptr<const CompareData> data_for(std::uint64_t seed) {
+    std::lock_guard<std::mutex> lock(data_mutex_);
+    auto it = data_.find(seed);
+    if (it != data_.end()) return it->second;
+    auto d = std::make_shared<const CompareData>(source_.load(seed));
+    data_[seed] = d;
+    return d;
+  }
+
+  void notify(const std::string& event) {
+    // Called with status_mutex_ held or before the workers start.
+    if (!progress_) return;
+    GridStatus s = status_;
+    s.running.clear();
+    for (const auto& kv : running_) s.running.push_back(kv.second);
+    s.elapsed_s = seconds();
+    s.event = event;
+    // ETA from the steps done in this invocation.
+    std::size_t done = done_steps_, remaining = 0;
+    const std::size_t per_run = expected_steps_ ? expected_steps_ : opt_.train.steps;
+    for (const auto& kv : running_) {
+      done += kv.second.progress.step;
+      remaining += kv.second.progress.total_steps - kv.second.progress.step;
+    }
+    const std::size_t pending = status_.total_runs - status_.finished - running_.size();
+    remaining += pending * per_run;
+    if (done > 0 && per_run > 0 && s.elapsed_s > 0) {
+      s.eta_s = remaining * (s.elapsed_s / double(done));
+    }
+    if (status_.finished == status_.total_runs) s.eta_s = 0;
+    progress_(s);
+  }
+
+  void execute(RunResult& r) {
+    const RunSpec spec = r.spec;
+    const std::string name = spec.name();
+    const fs::path dir(r.run_dir);
+    {
+      std::lock_guard<std::mutex> lock(status_mutex_);
+      GridStatus::Running run;
+      run.name = name;
+      run.progress.total_steps = opt_.train.steps;
+      running_[name] = run;
+      notify("");
+    }
+    std::string event;
+    try {
+      std::error_code ec;
+      fs::create_directories(dir, ec);
+      if (ec) throw Error("cannot create '" + dir.string() + "': " + ec.message());
+      std::ofstream log(dir / "train.log", std::ios::trunc);
+      train_one(r, log);
+      std::lock_guard<std::mutex> lock(status_mutex_);
+      done_steps_ += r.steps;
+      event = name + (r.status == "diverged" ? " diverged (NaN or infinite loss)" : " finished");
+    } catch (const std::exception& e) {
+      r.status = "failed";
+      r.error = e.what();
+      event = name + " failed: " + r.error;
+      std::ofstream(dir / "error.txt", std::ios::trunc) << r.error << "\n";
+    }
+    std::lock_guard<std::mutex> lock(status_mutex_);
+    running_.erase(name);
+    ++status_.finished;
+    if (r.status == "failed") ++status_.failed;
+    notify(event);
+  }
+
+  void train_one(RunResult& r, std::ostream& log) {
+    const RunSpec& spec = r.spec;
+    const auto data = data_for(spec.seed);
+    ModelConfig c = config_of(opt_, spec.variant);
+    c.src_vocab = data->src_vocab.size();
+    c.tgt_vocab = data->tgt_vocab.size();
+    if (c.attention == "location") {
+      const std::size_t longest = longest_source(*data);
+      if (!opt_.max_src_len_given) c.max_src_len = longest;
+      else if (c.max_src_len < longest)
+        throw Error("location attention: the data has sources of " + std::to_string(longest) +
+                    " tokens but --max-src-len is " + std::to_string(c.max_src_len));
+    }
+    ModelBundle b;
+    b.src_vocab = data->src_vocab;
+    b.tgt_vocab = data->tgt_vocab;
+    b.tokenizer = data->tokenizer;
+    b.model = std::make_unique<Seq2Seq<float>>(c, spec.seed);
+    r.parameters = b.model->params().size();
+    r.train_min_len = r.train_max_len = 0;
+    for (const auto& e : data->train) {
+      const int n = static_cast<int>(e.src.size());
+      r.train_min_len = r.train_min_len == 0 ? n : std::min(r.train_min_len, n);
+      r.train_max_len = std::max(r.train_max_len, n);
+    }
+    log << "run " << spec.name() << ": " << c.cell << " + " << c.attention << " ("
+        << c.decoder_style() << " decoder), seed " << spec.seed << ", " << r.parameters
+        << " parameters; " << data->train.size() << " train, " << data->valid.size() << " valid, "
+        << data->test.size() << " test examples\n";
+
+    TrainOptions o = opt_.train;
+    o.seed = spec.seed;
+    const auto train_data = encode_examples(data->train, b.src_vocab, b.tgt_vocab);
+    const auto valid_data = encode_examples(data->valid, b.src_vocab, b.tgt_vocab);
+    const auto test_data = encode_examples(data->test, b.src_vocab, b.tgt_vocab);
+    const std::string name = spec.name();
+    std::size_t last_logged = 0;
+    auto on_progress = [&](const TrainProgress& p) {
+      if (p.step - last_logged >= 100 || p.step == p.total_steps || last_logged == 0) {
+        log << format_line(spec, p) << "\n";
+        last_logged = p.step;
+      }
+      std::lock_guard<std::mutex> lock(status_mutex_);
+      if (!expected_steps_) expected_steps_ = p.total_steps;
+      running_[name].progress = p;
+      notify("");
+    };
+    const TrainResult t = train(*b.model, train_data, valid_data, o, on_progress);
+    r.steps = t.steps;
+    r.train_tokens = t.tokens;
+    r.seconds = t.seconds;
+    r.tokens_per_s = t.seconds > 0 ? t.tokens / t.seconds : 0;
+    r.train_loss = t.train_loss;
+    r.valid_loss = t.valid_loss;
+    r.test_src_len.clear();
+    for (const auto& e : data->test) r.test_src_len.push_back(static_cast<int>(e.src.size()));
+
+    if (t.diverged) {
+      r.status = "diverged";
+      r.exact_match = r.token_accuracy = r.perplexity = NAN;
+      log << "diverged: the loss became NaN or infinite at step " << t.steps + 1 << "\n";
+    } else {
+      SearchOptions search;
+      search.keep_attention = true;
+      const EvalResult e = evaluate(*b.model, test_data, 128, true, search);
+      r.exact_match = e.exact_match;
+      r.token_accuracy = e.token_accuracy;
+      r.perplexity = e.perplexity;
+      r.test_correct.resize(test_data.size());
+      for (std::size_t i = 0; i < test_data.size(); ++i)
+        r.test_correct[i] = e.hypotheses[i].finished && e.hypotheses[i].tokens == test_data[i].tgt;
+      alignment_statistics(r, data->test, e.hypotheses, source_.alignment, opt_.alignment_sentences);
+      for (std::size_t i : sample_indices(data->test, opt_.heatmap_sentences)) {
+        AttentionSample s;
+        s.index = i;
+        s.src = data->test[i].src;
+        s.ref = data->test[i].tgt;
+        s.out = b.tgt_vocab.decode(e.hypotheses[i].tokens);
+        s.weights = e.hypotheses[i].attention;
+        s.correct = r.test_correct[i] != 0;
+        r.samples.push_back(std::move(s));
+      }
+      r.status = std::isfinite(e.perplexity) ? "ok" : "diverged";
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "test: exact match %.4f token accuracy %.4f perplexity %.4f",
+                    r.exact_match, r.token_accuracy, r.perplexity);
+      log << buf << "\n";
+    }
+    b.info = {{"compare-run", spec.name()}, {"seed", std::to_string(spec.seed)},
+              {"steps", std::to_string(r.steps)}, {"status", r.status}};
+    {
+      // The HDF5 library is not built thread-safe on every system: one file at a time.
+      static std::mutex hdf5_mutex;
+      std::lock_guard<std::mutex> lock(hdf5_mutex);
+      save_model((fs::path(r.run_dir) / "model.h5").string(), b);
+    }
+    write_atomic(fs::path(r.run_dir) / "metrics.json", to_json(r).dump(1) + "\n");
+    log << "saved " << (fs::path(r.run_dir) / "model.h5").string() << "\n";
+  }
+
+  const CompareOptions& opt_;
+  const DataSource& source_;
+  GridProgressFn progress_;
+  std::vector<RunResult> results_;
+  std::mutex data_mutex_, status_mutex_;
+  std::map<std::uint64_t, std::shared_ptr<const CompareData>> data_;
+  std::map<std::string, GridStatus::Running> running_;
+  GridStatus status_;
+  std::size_t done_steps_ = 0, expected_steps_ = 0;
+  Clock::time_point start_ = Clock::now();
+};
+
+}  // namespace
+
+CompareResult run_compare(const CompareOptions& options, const DataSource& source,
+                          const GridProgressFn& progress) {
+  Runner runner(options, source, progress);
+  return runner.run();
+}
+
+}  // namespace attend
