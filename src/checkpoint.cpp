@@ -8,6 +8,23 @@ namespace attend {
 namespace {
 const char* kModelPrefix = "model.";
 const char* kInfoPrefix = "info.";
+const char* kTrainPrefix = "train_state.";
+const char* kSubwordSrc = "subword.src";
+const char* kSubwordTgt = "subword.tgt";
+
+std::vector<std::string> tokens_with(Tokenizer t, const std::shared_ptr<const SubwordModel>& m,
+                                     const std::string& line, const char* side) {
+  if (t != Tokenizer::Spm) return tokenize(line, t);
+  if (!m) throw Error(std::string("the spm tokenizer has no SentencePiece model for the ") + side);
+  return m->encode(line);
+}
+
+std::string text_with(Tokenizer t, const std::shared_ptr<const SubwordModel>& m,
+                      const std::vector<std::string>& tokens, const char* side) {
+  if (t != Tokenizer::Spm) return detokenize(tokens, t);
+  if (!m) throw Error(std::string("the spm tokenizer has no SentencePiece model for the ") + side);
+  return m->decode(tokens);
+}
 
 std::string shape_text(const std::vector<std::size_t>& s) {
   std::string t = "(";
@@ -15,6 +32,19 @@ std::string shape_text(const std::vector<std::size_t>& s) {
   return t + ")";
 }
 }  // namespace
+
+std::vector<std::string> ModelBundle::tokenize_source(const std::string& line) const {
+  return tokens_with(tokenizer, src_subword, line, "source");
+}
+std::vector<std::string> ModelBundle::tokenize_target(const std::string& line) const {
+  return tokens_with(tokenizer, tgt_subword, line, "target");
+}
+std::string ModelBundle::detokenize_source(const std::vector<std::string>& tokens) const {
+  return text_with(tokenizer, src_subword, tokens, "source");
+}
+std::string ModelBundle::detokenize_target(const std::vector<std::string>& tokens) const {
+  return text_with(tokenizer, tgt_subword, tokens, "target");
+}
 
 void save_model(const std::string& path, const ModelBundle& bundle) {
   if (!bundle.model) throw Error("cannot save checkpoint '" + path + "': no model");
@@ -24,6 +54,14 @@ void save_model(const std::string& path, const ModelBundle& bundle) {
   f.config["tokenizer"] = tokenizer_name(bundle.tokenizer);
   f.string_lists["vocab.src"] = bundle.src_vocab.tokens();
   f.string_lists["vocab.tgt"] = bundle.tgt_vocab.tokens();
+  if (bundle.tokenizer == Tokenizer::Spm) {
+    if (!bundle.src_subword || !bundle.tgt_subword)
+      throw Error("cannot save checkpoint '" + path + "': the spm tokenizer needs both SentencePiece models");
+    f.string_lists[kSubwordSrc] = {base64_encode(bundle.src_subword->serialized())};
+    f.string_lists[kSubwordTgt] = {base64_encode(bundle.tgt_subword->serialized())};
+  }
+  if (bundle.train_state)
+    for (const auto& kv : bundle.train_state->to_map()) f.config[kTrainPrefix + kv.first] = kv.second;
   const auto& P = bundle.model->params();
   for (std::size_t i = 0; i < P.entries().size(); ++i)
     f.tensors.push_back({P.entries()[i].name, P.torch_shape(i), P.torch_data(i)});
@@ -35,11 +73,13 @@ ModelBundle load_model(const std::string& path) {
   auto fail = [&](const std::string& problem) {
     return Error("checkpoint '" + path + "' is invalid: " + problem);
   };
-  std::map<std::string, std::string> cfg;
+  std::map<std::string, std::string> cfg, train_state;
   ModelBundle bundle;
+  const std::string train_prefix = kTrainPrefix;
   for (const auto& kv : f.config) {
     if (kv.first.rfind(kModelPrefix, 0) == 0) cfg[kv.first.substr(6)] = kv.second;
     else if (kv.first.rfind(kInfoPrefix, 0) == 0) bundle.info[kv.first.substr(5)] = kv.second;
+    else if (kv.first.rfind(train_prefix, 0) == 0) train_state[kv.first.substr(train_prefix.size())] = kv.second;
   }
   if (cfg.empty()) throw fail("it holds no model configuration");
   auto src = f.string_lists.find("vocab.src"), tgt = f.string_lists.find("vocab.tgt");
@@ -50,6 +90,19 @@ ModelBundle load_model(const std::string& path) {
     bundle.tgt_vocab = Vocab(tgt->second);
     auto tok = f.config.find("tokenizer");
     bundle.tokenizer = tokenizer_from_name(tok == f.config.end() ? "char" : tok->second);
+    if (bundle.tokenizer == Tokenizer::Spm) {
+      auto subword = [&](const char* name) {
+        const auto it = f.string_lists.find(name);
+        if (it == f.string_lists.end() || it->second.size() != 1)
+          throw Error(std::string("the spm tokenizer's SentencePiece model (") + name + ") is missing");
+        return std::make_shared<const SubwordModel>(SubwordModel::from_serialized(base64_decode(it->second[0])));
+      };
+      bundle.src_subword = subword(kSubwordSrc);
+      const auto& a = f.string_lists[kSubwordSrc];
+      const auto& b = f.string_lists[kSubwordTgt];
+      bundle.tgt_subword = a == b ? bundle.src_subword : subword(kSubwordTgt);
+    }
+    if (!train_state.empty()) bundle.train_state = TrainState::from_map(train_state);
     ModelConfig config = ModelConfig::from_map(cfg);
     if (config.src_vocab != bundle.src_vocab.size() || config.tgt_vocab != bundle.tgt_vocab.size())
       throw Error("vocabulary sizes do not match the configuration");

@@ -47,14 +47,22 @@ std::size_t utf8_length(const std::string& line, std::size_t i) {
 Tokenizer tokenizer_from_name(const std::string& name) {
   if (name == "char") return Tokenizer::Char;
   if (name == "space") return Tokenizer::Space;
-  throw Error("unknown tokenizer '" + name + "' (valid: char, space)");
+  if (name == "spm") return Tokenizer::Spm;
+  throw Error("unknown tokenizer '" + name + "' (valid: char, space, spm)");
 }
 
 std::string tokenizer_name(Tokenizer tokenizer) {
-  return tokenizer == Tokenizer::Char ? "char" : "space";
+  switch (tokenizer) {
+    case Tokenizer::Char: return "char";
+    case Tokenizer::Space: return "space";
+    case Tokenizer::Spm: return "spm";
+  }
+  return "char";
 }
 
 std::vector<std::string> tokenize(const std::string& line, Tokenizer tokenizer) {
+  if (tokenizer == Tokenizer::Spm)
+    throw Error("the spm tokenizer needs its SentencePiece model: tokenize through the model bundle");
   std::vector<std::string> tokens;
   if (tokenizer == Tokenizer::Char) {
     for (std::size_t i = 0; i < line.size();) {
@@ -77,6 +85,8 @@ std::vector<std::string> tokenize(const std::string& line, Tokenizer tokenizer) 
 }
 
 std::string detokenize(const std::vector<std::string>& tokens, Tokenizer tokenizer) {
+  if (tokenizer == Tokenizer::Spm)
+    throw Error("the spm tokenizer needs its SentencePiece model: detokenize through the model bundle");
   std::string out;
   for (std::size_t i = 0; i < tokens.size(); ++i) {
     if (tokenizer == Tokenizer::Space && i > 0) out += ' ';

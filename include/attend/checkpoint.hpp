@@ -3,9 +3,13 @@
 #pragma once
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "attend/seq2seq.hpp"
+#include "attend/subword.hpp"
+#include "attend/trainer.hpp"
 #include "attend/vocab.hpp"
 
 namespace attend {
@@ -15,6 +19,18 @@ struct ModelBundle {
   Vocab src_vocab, tgt_vocab;
   Tokenizer tokenizer = Tokenizer::Char;
   std::map<std::string, std::string> info;  // free-form facts: task, steps trained, metrics
+  // Tokenizer::Spm only: the SentencePiece models of each side (the same object when the
+  // vocabulary is shared). Saved inside the checkpoint.
+  std::shared_ptr<const SubwordModel> src_subword, tgt_subword;
+  // Where training stood when this file was saved (attend train --resume); absent in files
+  // written outside a training run.
+  std::optional<TrainState> train_state;
+
+  // Text <-> tokens with this bundle's tokenizer (SentencePiece for Spm).
+  std::vector<std::string> tokenize_source(const std::string& line) const;
+  std::vector<std::string> tokenize_target(const std::string& line) const;
+  std::string detokenize_source(const std::vector<std::string>& tokens) const;
+  std::string detokenize_target(const std::vector<std::string>& tokens) const;
 };
 
 // Atomic: a failed save leaves an existing file untouched.

@@ -1,6 +1,8 @@
 // Training loop and evaluation.
 #pragma once
 #include <functional>
+#include <limits>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -10,6 +12,26 @@
 #include "attend/seq2seq.hpp"
 
 namespace attend {
+
+// Where a run stands, so that it can be saved in a checkpoint and continued (--resume): the
+// step, the position in the current epoch's batch order, the random streams, the learning rate
+// and the early-stopping record. The optimizer's own moments (Adam's m and v) are not part of it:
+// the Optimizer interface does not expose them, so a resumed run restarts them from zero.
+struct TrainState {
+  std::size_t step = 0;          // updates done
+  std::size_t epoch = 0;         // epochs started (1-based once training has begun)
+  std::size_t next_batch = 0;    // batches of the current epoch already used
+  std::string epoch_rng;         // batch-order stream before the current epoch's order was drawn
+  std::string sample_rng;        // dropout / scheduled-sampling stream
+  double lr = 0;                 // current learning rate (after any decay)
+  double best_score = -std::numeric_limits<double>::infinity();  // best validation score so far
+  std::size_t best_step = 0, bad_evals = 0;
+
+  // As text key/value pairs ("step", "epoch", ...) for the checkpoint's configuration.
+  std::map<std::string, std::string> to_map() const;
+  // Throws Error naming the key for a missing or malformed value.
+  static TrainState from_map(const std::map<std::string, std::string>& map);
+};
 
 struct TrainOptions {
   OptimizerConfig optimizer;
@@ -24,6 +46,18 @@ struct TrainOptions {
   std::size_t patience = 0;      // stop after this many validations without improvement; 0 = never
   double lr_decay = 1.0;         // multiply the learning rate by this when validation does not improve
   bool keep_best = true;         // end with the parameters of the best validation
+  double max_seconds = 0;        // stop (after a final validation) once training took this long; 0 = no limit
+
+  // Validation hook: called every eval_every steps (and at the end) with the step and the
+  // validation loss; returns a score to maximise (e.g. BLEU) that then decides the best
+  // parameters, early stopping and LR decay instead of the negated validation loss.
+  std::function<double(std::size_t step, double valid_loss)> validate;
+  // Called after every validation with the state and whether it set a new best; the model's
+  // parameters are the current ones (e.g. to save the best checkpoint and the latest state).
+  std::function<void(const TrainState& state, bool improved)> after_validation;
+  // Continue a run: the model already holds the saved parameters; training goes on from
+  // resume->step with the saved random streams and learning rate (total steps as configured).
+  const TrainState* resume = nullptr;
 };
 
 struct TrainProgress {
@@ -53,7 +87,10 @@ struct TrainResult {
   double seconds = 0;
   bool diverged = false;                // a loss became NaN or infinite; training stopped
   bool stopped_early = false;
+  bool time_limit_reached = false;      // stopped by max_seconds
   std::size_t best_step = 0;
+  std::vector<CurvePoint> valid_score;  // what `validate` returned, when set
+  TrainState state;                     // where the run stood when it ended
 };
 
 using ProgressFn = std::function<void(const TrainProgress&)>;

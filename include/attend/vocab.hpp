@@ -9,7 +9,9 @@ namespace attend {
 
 // Char: one token per UTF-8 code point (a space is the token " ").
 // Space: whitespace-separated words.
-enum class Tokenizer { Char, Space };
+// Spm: SentencePiece pieces (subword.hpp); needs a trained model, so the free functions below
+// refuse it: use ModelBundle::tokenize_source / detokenize_target (checkpoint.hpp) instead.
+enum class Tokenizer { Char, Space, Spm };
 
 Tokenizer tokenizer_from_name(const std::string& name);
 std::string tokenizer_name(Tokenizer tokenizer);
