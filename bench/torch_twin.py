@@ -1,0 +1,456 @@
+"""A PyTorch twin of attend's seq2seq model (DESIGN.md §4-§6).
+
+`AttendTwin(config)` builds, from a dict with attend's ModelConfig keys, an nn.Module whose
+`state_dict()` has exactly the names and shapes of an attend checkpoint's `/state_dict` group
+(docs/checkpoint.md, "Parameter names and shapes"), and whose forward pass follows the equations
+of DESIGN.md. So weights move both ways between PyTorch and attend, and the two must agree on
+every log-probability.
+
+    from torch_twin import AttendTwin, save_attend_checkpoint
+    twin = AttendTwin({"cell": "gru", "attention": "bahdanau", "src_vocab": 11, "tgt_vocab": 12})
+    lp = twin.log_probs(src, src_len, tgt_in, tgt_out, tgt_len)   # (B,) summed log p
+    save_attend_checkpoint("model.h5", twin, src_tokens, tgt_tokens)
+
+Tensors are time-major like attend's batches: src (S, B), tgt_in / tgt_out (T, B), int64, <pad> = 0
+after each sequence; src_len / tgt_len (B,) with tgt_len counting the </s>.
+Dropout is not modelled (evaluation mode only).
+"""
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+PAD, BOS, EOS, UNK = 0, 1, 2, 3
+SPECIALS = ["<pad>", "<s>", "</s>", "<unk>"]
+
+# ModelConfig's keys and defaults (include/attend/config.hpp), in to_map's order.
+DEFAULTS = {
+    "cell": "gru",
+    "attention": "bahdanau",
+    "decoder": "auto",
+    "score": "general",
+    "bridge": "copy",
+    "layers": 1,
+    "bidirectional": False,
+    "emb": 64,
+    "hidden": 128,
+    "dropout": 0.0,
+    "window": 5,
+    "heads": 4,
+    "max_src_len": 64,
+    "reverse_source": False,
+    "src_vocab": 0,
+    "tgt_vocab": 0,
+}
+
+_RNN = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+ATTENTIONS = ["none", "bahdanau", "luong-dot", "luong-general", "luong-concat", "location",
+              "scaled-dot", "local-m", "local-p", "multihead"]
+
+
+def full_config(config):
+    """config with every ModelConfig key, values converted from text where needed."""
+    c = dict(DEFAULTS)
+    for k, v in config.items():
+        if k not in DEFAULTS:
+            raise ValueError(f"unknown configuration key '{k}'")
+        c[k] = v
+    for k in ("layers", "emb", "hidden", "window", "heads", "max_src_len", "src_vocab", "tgt_vocab"):
+        c[k] = int(c[k])
+    for k in ("bidirectional", "reverse_source"):
+        c[k] = c[k] not in (False, 0, "0", "false")
+    c["dropout"] = float(c["dropout"])
+    if c["cell"] not in _RNN:
+        raise ValueError(f"unknown cell '{c['cell']}'")
+    if c["attention"] not in ATTENTIONS:
+        raise ValueError(f"unknown attention '{c['attention']}'")
+    if c["bidirectional"] and c["hidden"] % 2:
+        raise ValueError("bidirectional needs an even hidden size")
+    return c
+
+
+def decoder_style(c):
+    if c["attention"] == "none":
+        return "none"
+    if c["decoder"] == "auto":
+        return "bahdanau" if c["attention"] == "bahdanau" else "luong"
+    return c["decoder"]
+
+
+def config_to_map(config):
+    """The text values attend's ModelConfig::to_map writes (checkpoint /config, prefixed "model.")."""
+    c = full_config(config)
+    out = {}
+    for k in DEFAULTS:
+        v = c[k]
+        if isinstance(v, bool):
+            out[k] = "1" if v else "0"
+        elif k == "dropout":
+            out[k] = f"{v:.6f}"  # std::to_string(double)
+        else:
+            out[k] = str(v)
+    return out
+
+
+def masked_softmax(e, mask):
+    """Softmax over dim 0 of e (S, B) where mask (S, B) is True; exactly 0 elsewhere."""
+    e = e.masked_fill(~mask, float("-inf"))
+    return torch.softmax(e, dim=0).masked_fill(~mask, 0.0)
+
+
+# ----------------------------------------------------------------------------- attention
+
+class _Scores(nn.Module):
+    """Score functions e_j(q, h_j) with their parameters (DESIGN.md §5). memory: (S, B, H), q: (B, H)."""
+
+    def __init__(self, kind, H):
+        super().__init__()
+        self.kind, self.H = kind, H
+        if kind == "bahdanau":
+            self.W_q = nn.Linear(H, H, bias=False)
+            self.W_k = nn.Linear(H, H, bias=False)
+            self.b = nn.Parameter(torch.zeros(H))
+            self.v = nn.Linear(H, 1, bias=False)
+        elif kind == "general":
+            self.W_a = nn.Linear(H, H, bias=False)
+        elif kind == "concat":
+            self.W_a = nn.Linear(2 * H, H, bias=False)
+            self.v = nn.Linear(H, 1, bias=False)
+        elif kind not in ("dot", "scaled-dot"):
+            raise ValueError(kind)
+
+    def scores(self, q, memory):
+        k = self.kind
+        if k == "dot":
+            return torch.einsum("bh,sbh->sb", q, memory)
+        if k == "scaled-dot":
+            return torch.einsum("bh,sbh->sb", q, memory) / math.sqrt(self.H)
+        if k == "general":
+            return torch.einsum("bh,sbh->sb", q, self.W_a(memory))
+        if k == "concat":
+            qq = q.unsqueeze(0).expand_as(memory)
+            return self.v(torch.tanh(self.W_a(torch.cat([qq, memory], dim=2)))).squeeze(2)
+        # bahdanau (additive)
+        return self.v(torch.tanh(self.W_q(q).unsqueeze(0) + self.W_k(memory) + self.b)).squeeze(2)
+
+
+class ScoredAttention(_Scores):
+    """bahdanau, luong-dot, luong-general, luong-concat, scaled-dot: a = masked softmax(e)."""
+
+    KIND = {"bahdanau": "bahdanau", "luong-dot": "dot", "luong-general": "general",
+            "luong-concat": "concat", "scaled-dot": "scaled-dot"}
+
+    def __init__(self, name, c):
+        super().__init__(self.KIND[name], c["hidden"])
+
+    def forward(self, q, memory, mask, src_len, t):
+        a = masked_softmax(self.scores(q, memory), mask)
+        return torch.einsum("sb,sbh->bh", a, memory), a
+
+
+class LocationAttention(nn.Module):
+    """e = W_a q, rows 0..S-1 (S = padded length of the batch), masked softmax over real positions."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.W_a = nn.Linear(c["hidden"], c["max_src_len"], bias=False)
+
+    def forward(self, q, memory, mask, src_len, t):
+        S = memory.shape[0]
+        if S > self.W_a.out_features:
+            raise ValueError(f"source length {S} exceeds max_src_len {self.W_a.out_features}")
+        e = self.W_a(q)[:, :S].t()
+        a = masked_softmax(e, mask)
+        return torch.einsum("sb,sbh->bh", a, memory), a
+
+
+class LocalAttention(_Scores):
+    """local-m / local-p (Luong et al. 2015) on the base score dot | general | concat."""
+
+    def __init__(self, name, c):
+        super().__init__(c["score"], c["hidden"])
+        self.predictive = name == "local-p"
+        self.D = c["window"]
+        if self.predictive:
+            H = c["hidden"]
+            self.W_p = nn.Linear(H, H, bias=False)
+            self.v_p = nn.Linear(H, 1, bias=False)
+
+    def forward(self, q, memory, mask, src_len, t):
+        S, B = memory.shape[0], memory.shape[1]
+        e = self.scores(q, memory)
+        last = (src_len - 1).to(e.dtype)                             # S_b - 1, (B,)
+        j = torch.arange(S, dtype=e.dtype).unsqueeze(1)              # (S, 1)
+        if self.predictive:
+            p = last * torch.sigmoid(self.v_p(torch.tanh(self.W_p(q))).squeeze(1))
+            lo = torch.clamp(torch.ceil(p - self.D), min=0)
+            hi = torch.minimum(torch.floor(p + self.D), last)
+        else:
+            p = torch.minimum(torch.full_like(last, float(t)), last)
+            lo = torch.clamp(p - self.D, min=0)
+            hi = torch.minimum(p + self.D, last)
+        window = mask & (j >= lo.detach()) & (j <= hi.detach())
+        a = masked_softmax(e, window)
+        if self.predictive:
+            sigma = self.D / 2.0
+            a = a * torch.exp(-((j - p) ** 2) / (2 * sigma * sigma))
+        return torch.einsum("sb,sbh->bh", a, memory), a
+
+
+class MultiheadAttention(nn.MultiheadAttention):
+    """nn.MultiheadAttention(H, heads): query = decoder state, key = value = memory."""
+
+    def __init__(self, c):
+        super().__init__(c["hidden"], c["heads"])
+
+    def forward(self, q, memory, mask, src_len, t):
+        out, w = super().forward(q.unsqueeze(0), memory, memory, key_padding_mask=~mask.t(),
+                                 need_weights=True, average_attn_weights=True)
+        return out.squeeze(0), w.squeeze(1).t()
+
+
+def make_attention(c):
+    name = c["attention"]
+    if name in ScoredAttention.KIND:
+        return ScoredAttention(name, c)
+    if name == "location":
+        return LocationAttention(c)
+    if name in ("local-m", "local-p"):
+        if c["score"] not in ("dot", "general", "concat"):
+            raise ValueError(f"unknown score '{c['score']}' for local attention")
+        return LocalAttention(name, c)
+    if name == "multihead":
+        return MultiheadAttention(c)
+    raise ValueError(name)
+
+
+# ----------------------------------------------------------------------------- model parts
+
+class Encoder(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.c = c
+        self.embedding = nn.Embedding(c["src_vocab"], c["emb"])
+        Hd = c["hidden"] // 2 if c["bidirectional"] else c["hidden"]
+        self.rnn = _RNN[c["cell"]](c["emb"], Hd, num_layers=c["layers"],
+                                   bidirectional=c["bidirectional"])
+
+    def forward(self, src, src_len):
+        """memory (S, B, H), final h and c per layer: lists of (B, H) ([fwd_last; bwd_first])."""
+        if self.c["reverse_source"]:
+            src = src.clone()
+            for b, n in enumerate(src_len.tolist()):
+                src[:n, b] = src[:n, b].flip(0)
+        S, B = src.shape
+        packed = pack_padded_sequence(self.embedding(src), src_len.cpu(), enforce_sorted=False)
+        out, state = self.rnn(packed)
+        memory, _ = pad_packed_sequence(out, total_length=S)
+        h_n, c_n = state if isinstance(state, tuple) else (state, None)
+        dirs = 2 if self.c["bidirectional"] else 1
+
+        def per_layer(x):
+            if x is None:
+                return None
+            return [torch.cat([x[l * dirs + d] for d in range(dirs)], dim=1)
+                    for l in range(self.c["layers"])]
+
+        return memory, per_layer(h_n), per_layer(c_n)
+
+
+class Bridge(nn.Module):
+    """none: zeros; copy: the encoder's final states; dense: tanh(W h + b) (and c for LSTM)."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.kind = c["bridge"]
+        if self.kind not in ("none", "copy", "dense"):
+            raise ValueError(f"unknown bridge '{self.kind}'")
+        H, L = c["hidden"], c["layers"]
+        if self.kind == "dense":
+            self.h = nn.ModuleList(nn.Linear(H, H) for _ in range(L))
+            if c["cell"] == "lstm":
+                self.c = nn.ModuleList(nn.Linear(H, H) for _ in range(L))
+
+    def forward(self, h, c):
+        if self.kind == "none":
+            return [torch.zeros_like(x) for x in h], (None if c is None else [torch.zeros_like(x) for x in c])
+        if self.kind == "copy":
+            return h, c
+        return ([torch.tanh(f(x)) for f, x in zip(self.h, h)],
+                None if c is None else [torch.tanh(f(x)) for f, x in zip(self.c, c)])
+
+
+class Decoder(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.c = c
+        self.style = decoder_style(c)
+        if self.style not in ("none", "bahdanau", "luong"):
+            raise ValueError(f"unknown decoder style '{self.style}'")
+        E, H = c["emb"], c["hidden"]
+        self.embedding = nn.Embedding(c["tgt_vocab"], E)
+        self.rnn = _RNN[c["cell"]](E if self.style == "none" else E + H, H, num_layers=c["layers"])
+        if self.style != "none":
+            self.attention = make_attention(c)
+        if self.style == "luong":
+            self.W_c = nn.Linear(2 * H, H, bias=False)
+        self.out = nn.Linear(2 * H + E if self.style == "bahdanau" else H, c["tgt_vocab"])
+
+    def forward(self, tgt_in, memory, src_len, h0, c0, keep_attention=False):
+        """Teacher-forced logits (T, B, V) (and attention weights (T, S, B) if asked)."""
+        T, B = tgt_in.shape
+        S = memory.shape[0]
+        mask = torch.arange(S).unsqueeze(1) < src_len.unsqueeze(0)       # (S, B)
+        lstm = c0 is not None
+        h = torch.stack(h0)                                              # (L, B, H)
+        state = (h, torch.stack(c0)) if lstm else h
+        emb = self.embedding(tgt_in)
+        h_tilde = memory.new_zeros(B, self.c["hidden"])
+        logits, weights = [], []
+        for t in range(T):
+            x = emb[t]
+            if self.style == "bahdanau":
+                top = (state[0] if lstm else state)[-1]
+                ctx, a = self.attention(top, memory, mask, src_len, t)
+                _, state = self.rnn(torch.cat([x, ctx], dim=1).unsqueeze(0), state)
+                s = (state[0] if lstm else state)[-1]
+                logits.append(self.out(torch.cat([s, ctx, x], dim=1)))
+            elif self.style == "luong":
+                _, state = self.rnn(torch.cat([x, h_tilde], dim=1).unsqueeze(0), state)
+                top = (state[0] if lstm else state)[-1]
+                ctx, a = self.attention(top, memory, mask, src_len, t)
+                h_tilde = torch.tanh(self.W_c(torch.cat([ctx, top], dim=1)))
+                logits.append(self.out(h_tilde))
+            else:
+                _, state = self.rnn(x.unsqueeze(0), state)
+                logits.append(self.out((state[0] if lstm else state)[-1]))
+                a = None
+            if keep_attention and a is not None:
+                weights.append(a)
+        logits = torch.stack(logits)
+        return (logits, torch.stack(weights)) if keep_attention else logits
+
+
+class AttendTwin(nn.Module):
+    """attend's Seq2Seq in PyTorch; state_dict names and shapes are attend's checkpoint names."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = full_config(config)
+        c = self.config
+        if c["src_vocab"] < 4 or c["tgt_vocab"] < 4:
+            raise ValueError("src_vocab and tgt_vocab must include the four specials")
+        self.encoder = Encoder(c)
+        self.bridge = Bridge(c)  # parameters (bridge.h.{l}.*, bridge.c.{l}.*) only when dense
+        self.decoder = Decoder(c)
+
+    def logits(self, src, src_len, tgt_in, keep_attention=False):
+        memory, h, c = self.encoder(src, src_len)
+        h0, c0 = self.bridge(h, c)
+        return self.decoder(tgt_in, memory, src_len, h0, c0, keep_attention)
+
+    def forward(self, src, src_len, tgt_in):
+        return self.logits(src, src_len, tgt_in)
+
+    def token_log_probs(self, src, src_len, tgt_in, tgt_out, tgt_len):
+        """(T, B) log p(tgt_out[t, b]), zero at padded target positions."""
+        lp = torch.log_softmax(self.logits(src, src_len, tgt_in), dim=2)
+        tok = lp.gather(2, tgt_out.unsqueeze(2)).squeeze(2)
+        real = torch.arange(tgt_out.shape[0]).unsqueeze(1) < tgt_len.unsqueeze(0)
+        return tok * real
+
+    def log_probs(self, src, src_len, tgt_in, tgt_out, tgt_len):
+        """(B,) per-example Σ log p over the real target tokens (</s> included)."""
+        return self.token_log_probs(src, src_len, tgt_in, tgt_out, tgt_len).sum(0)
+
+    def loss(self, src, src_len, tgt_in, tgt_out, tgt_len):
+        """Mean cross-entropy over the real target tokens of the batch."""
+        return -self.token_log_probs(src, src_len, tgt_in, tgt_out, tgt_len).sum() / tgt_len.sum()
+
+
+# ----------------------------------------------------------------------------- batches, checkpoints
+
+def make_batch(pairs):
+    """attend::make_batch: pairs of (src ids, tgt ids without </s>) -> time-major padded tensors."""
+    B = len(pairs)
+    S = max(len(s) for s, _ in pairs)
+    T = max(len(t) for _, t in pairs) + 1
+    src = torch.full((S, B), PAD, dtype=torch.long)
+    tgt_in = torch.full((T, B), PAD, dtype=torch.long)
+    tgt_out = torch.full((T, B), PAD, dtype=torch.long)
+    for b, (s, t) in enumerate(pairs):
+        if not s:
+            raise ValueError("empty source")
+        src[:len(s), b] = torch.tensor(s)
+        tgt_in[:len(t) + 1, b] = torch.tensor([BOS] + list(t))
+        tgt_out[:len(t) + 1, b] = torch.tensor(list(t) + [EOS])
+    src_len = torch.tensor([len(s) for s, _ in pairs])
+    tgt_len = torch.tensor([len(t) + 1 for _, t in pairs])
+    return src, src_len, tgt_in, tgt_out, tgt_len
+
+
+def save_attend_checkpoint(path, twin, src_tokens, tgt_tokens, tokenizer="space", info=None,
+                           libver=("earliest", "v108")):
+    """Writes twin's config, vocabularies (tokens after the four specials) and weights as an attend
+    checkpoint (docs/checkpoint.md, format version 1). libver is h5py's file-format bounds: the
+    default is the HDF5 1.8 format attend itself writes; ("v110", "v110") gives files about four
+    times smaller for tiny models (a single-chunk index instead of a B-tree per tensor)."""
+    import zlib
+
+    import h5py
+    import numpy as np
+
+    src_vocab = SPECIALS + list(src_tokens)
+    tgt_vocab = SPECIALS + list(tgt_tokens)
+    if len(src_vocab) != twin.config["src_vocab"] or len(tgt_vocab) != twin.config["tgt_vocab"]:
+        raise ValueError("vocabulary sizes do not match the configuration")
+    # Built through h5py's low-level API so that no object records a modification time: the same
+    # weights give the same bytes. Groups record link creation order, so tensors load in order.
+    bounds = {"earliest": h5py.h5f.LIBVER_EARLIEST, "v108": h5py.h5f.LIBVER_V18,
+              "v110": h5py.h5f.LIBVER_V110, "latest": h5py.h5f.LIBVER_LATEST}
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_libver_bounds(bounds[libver[0]], bounds[libver[1]])
+    fcpl = h5py.h5p.create(h5py.h5p.FILE_CREATE)
+    fcpl.set_obj_track_times(False)
+    gcpl = h5py.h5p.create(h5py.h5p.GROUP_CREATE)
+    gcpl.set_link_creation_order(h5py.h5p.CRT_ORDER_TRACKED | h5py.h5p.CRT_ORDER_INDEXED)
+    gcpl.set_obj_track_times(False)
+
+    def group(parent, name):
+        return h5py.Group(h5py.h5g.create(parent.id, name.encode(), gcpl=gcpl))
+
+    with h5py.File(h5py.h5f.create(path.encode(), h5py.h5f.ACC_TRUNC, fcpl=fcpl, fapl=fapl)) as f:
+        f.attrs["format"] = "attend-checkpoint"
+        f.attrs["format_version"] = np.int32(1)
+        cfg = group(f, "config")
+        for k, v in config_to_map(twin.config).items():
+            cfg.attrs["model." + k] = v
+        for k, v in (info or {}).items():
+            cfg.attrs["info." + k] = str(v)
+        cfg.attrs["tokenizer"] = tokenizer
+        strings = group(f, "strings")
+        for name, vocab in (("vocab.src", src_vocab), ("vocab.tgt", tgt_vocab)):
+            ds = strings.create_dataset(name, data=vocab, dtype=h5py.string_dtype(), track_times=False)
+            ds.attrs["crc32"] = np.uint32(zlib.crc32(b"\0".join(s.encode() for s in vocab)))
+        sd = group(f, "state_dict")
+        for name, tensor in twin.state_dict().items():
+            a = tensor.detach().to(torch.float32).cpu().numpy()
+            sd.create_dataset(name, data=a, chunks=a.shape, fletcher32=True, track_times=False)
+
+
+def load_attend_checkpoint(path):
+    """(AttendTwin, src vocab, tgt vocab) from an attend checkpoint."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        if f.attrs.get("format") != "attend-checkpoint":
+            raise ValueError(f"{path} is not an attend checkpoint")
+        cfg = {k[len("model."):]: v for k, v in f["config"].attrs.items() if k.startswith("model.")}
+        vocab_src = f["strings/vocab.src"].asstr()[()].tolist()
+        vocab_tgt = f["strings/vocab.tgt"].asstr()[()].tolist()
+        sd = {name: torch.from_numpy(ds[()]) for name, ds in f["state_dict"].items()}
+    twin = AttendTwin(cfg)
+    twin.load_state_dict(sd)
+    return twin, vocab_src, vocab_tgt

@@ -1,0 +1,162 @@
+// Whole-model checks against PyTorch: tests/fixtures/seq2seq_<name>.h5 are attend checkpoints written
+// from bench/torch_twin.py (attend's model in PyTorch, DESIGN.md §4-§6) with random float32 weights;
+// seq2seq_<name>.json hold the batch and PyTorch's per-example Σ log p over the real target tokens
+// (float64 from the float32 weights) and the mean loss. Regenerate with
+// tests/fixtures/make_seq2seq_fixtures.py. Together the configurations cover every attention
+// strategy, both decoder styles (and `none`), all three cells, every bridge, bidirectional and
+// 2-layer models and reversed sources.
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "attend/checkpoint.hpp"
+#include "attend/data.hpp"
+#include "attend/seq2seq.hpp"
+
+using namespace attend;
+using json = nlohmann::json;
+
+namespace {
+
+const std::vector<std::string> kConfigs = {
+    "gru_bahdanau_bi2_dense",   "lstm_luong_general",       "rnn_luong_dot_bi",
+    "gru_luong_concat",         "lstm_location",            "gru_scaled_dot",
+    "lstm_local_m_general",     "gru_local_p_concat",       "gru_multihead_h2",
+    "lstm_none_reverse",        "gru_bahdanau_luong_style", "lstm_luong_dot_bahdanau_style",
+    "lstm_local_p_dot_bi_dense_reverse"};
+
+// Configurations where attend is known to disagree with PyTorch (DESIGN.md); their checks are
+// reported, not enforced, until the library is fixed. Empty: every configuration agrees.
+const std::vector<std::string> kKnownMismatch = {};
+
+bool known_mismatch(const std::string& name) {
+  for (const auto& n : kKnownMismatch)
+    if (n == name) return true;
+  return false;
+}
+
+std::string path_of(const std::string& name, const char* ext) {
+  return std::string(ATTEND_FIXTURE_DIR) + "/seq2seq_" + name + ext;
+}
+
+struct Fixture {
+  std::vector<EncodedPair> pairs;
+  std::vector<double> log_probs;  // PyTorch, float64
+  double loss = 0;
+};
+
+Fixture load_fixture(const std::string& name) {
+  std::ifstream in(path_of(name, ".json"));
+  REQUIRE(in.good());
+  const json j = json::parse(in);
+  REQUIRE(j.at("case").get<std::string>() == name);
+  Fixture f;
+  const auto src = j.at("src").get<std::vector<std::vector<int>>>();
+  const auto tgt = j.at("tgt").get<std::vector<std::vector<int>>>();
+  REQUIRE(src.size() == tgt.size());
+  for (std::size_t i = 0; i < src.size(); ++i) f.pairs.push_back({src[i], tgt[i]});
+  f.log_probs = j.at("log_probs").get<std::vector<double>>();
+  REQUIRE(f.log_probs.size() == f.pairs.size());
+  f.loss = j.at("loss").get<double>();
+  return f;
+}
+
+double rel_diff(double a, double b) { return std::abs(a - b) / std::max(1.0, std::abs(b)); }
+
+// Σ log p of example i alone (a one-example batch), and the whole batch's mean loss.
+template <typename T>
+double example_log_prob(const Seq2Seq<T>& model, const Fixture& f, std::size_t i) {
+  Workspace<T> ws;
+  const Batch batch = make_batch(f.pairs, {i});
+  return -model.loss(batch, ws, false).nll_sum;
+}
+
+template <typename T>
+double batch_loss(const Seq2Seq<T>& model, const Fixture& f) {
+  std::vector<std::size_t> all;
+  for (std::size_t i = 0; i < f.pairs.size(); ++i) all.push_back(i);
+  Workspace<T> ws;
+  return model.loss(make_batch(f.pairs, all), ws, false).mean();
+}
+
+// Compares within tol; a known mismatch is reported with its values instead of failing.
+void check(const std::string& name, const std::string& what, double attend, double torch,
+           double tol) {
+  const double d = rel_diff(attend, torch);
+  INFO("configuration " << name << ", " << what << ": attend " << attend << ", PyTorch " << torch
+                        << ", relative difference " << d);
+  if (known_mismatch(name)) {
+    if (d > tol) WARN("KNOWN MISMATCH (library bug, see tests/test_pytorch_seq2seq.cpp): " << name);
+    return;
+  }
+  CHECK(d <= tol);
+}
+
+}  // namespace
+
+TEST_CASE("every seq2seq fixture checkpoint loads with its configuration and vocabularies",
+          "[pytorch-seq2seq]") {
+  for (const auto& name : kConfigs) {
+    INFO("configuration " << name);
+    ModelBundle b = load_model(path_of(name, ".h5"));
+    REQUIRE(b.model);
+    CHECK(b.model->config().emb == 5);
+    CHECK(b.model->config().hidden == 6);
+    CHECK(b.src_vocab.size() == 11);
+    CHECK(b.tgt_vocab.size() == 12);
+    CHECK(b.src_vocab.token(4) == "s4");
+    CHECK(b.tgt_vocab.token(11) == "t11");
+    CHECK(b.tokenizer == Tokenizer::Space);
+  }
+}
+
+TEST_CASE("attend reproduces PyTorch's log-probabilities for every fixture configuration",
+          "[pytorch-seq2seq]") {
+  double worst = 0;
+  for (const auto& name : kConfigs) {
+    INFO("configuration " << name);
+    const Fixture f = load_fixture(name);
+    ModelBundle b = load_model(path_of(name, ".h5"));
+    Seq2Seq<double> d(b.model->config(), 1);
+    d.params().assign(b.model->params().values());
+    for (std::size_t i = 0; i < f.pairs.size(); ++i) {
+      const double lp = example_log_prob(d, f, i);
+      if (!known_mismatch(name)) worst = std::max(worst, rel_diff(lp, f.log_probs[i]));
+      check(name, "example " + std::to_string(i) + " (double)", lp, f.log_probs[i], 1e-9);
+    }
+  }
+  SUCCEED("largest relative difference in double precision: " << worst);  // shown with -s
+}
+
+TEST_CASE("attend's float model matches PyTorch's log-probabilities to float precision",
+          "[pytorch-seq2seq]") {
+  double worst = 0;
+  for (const auto& name : kConfigs) {
+    INFO("configuration " << name);
+    const Fixture f = load_fixture(name);
+    ModelBundle b = load_model(path_of(name, ".h5"));
+    for (std::size_t i = 0; i < f.pairs.size(); ++i) {
+      const double lp = example_log_prob(*b.model, f, i);
+      if (!known_mismatch(name)) worst = std::max(worst, rel_diff(lp, f.log_probs[i]));
+      check(name, "example " + std::to_string(i) + " (float)", lp, f.log_probs[i], 1e-4);
+    }
+  }
+  SUCCEED("largest relative difference in single precision: " << worst);  // shown with -s
+}
+
+TEST_CASE("attend's padded batch loss equals PyTorch's mean cross-entropy", "[pytorch-seq2seq]") {
+  for (const auto& name : kConfigs) {
+    INFO("configuration " << name);
+    const Fixture f = load_fixture(name);
+    ModelBundle b = load_model(path_of(name, ".h5"));
+    Seq2Seq<double> d(b.model->config(), 1);
+    d.params().assign(b.model->params().values());
+    check(name, "batch mean loss (double)", batch_loss(d, f), f.loss, 1e-9);
+    check(name, "batch mean loss (float)", batch_loss(*b.model, f), f.loss, 1e-4);
+  }
+}
