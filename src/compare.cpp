@@ -399,6 +399,21 @@ std::string format_line(const RunSpec& spec, const TrainProgress& p) {
 
 }  // namespace
 
+std::unique_ptr<Seq2Seq<float>> build_model(const CompareOptions& o, const Variant& v,
+                                            std::uint64_t seed, const CompareData& data) {
+  ModelConfig c = config_of(o, v);
+  c.src_vocab = data.src_vocab.size();
+  c.tgt_vocab = data.tgt_vocab.size();
+  if (c.attention == "location") {
+    const std::size_t longest = longest_source(data);
+    if (!o.max_src_len_given) c.max_src_len = longest;
+    else if (c.max_src_len < longest)
+      throw Error("location attention: the data has sources of " + std::to_string(longest) +
+                  " tokens but --max-src-len is " + std::to_string(c.max_src_len));
+  }
+  return std::make_unique<Seq2Seq<float>>(c, seed);
+}
+
 // ---- the runner ---------------------------------------------------------------------------------
 
 namespace {
@@ -559,21 +574,12 @@ class Runner {
   void train_one(RunResult& r, std::ostream& log) {
     const RunSpec& spec = r.spec;
     const auto data = data_for(spec.seed);
-    ModelConfig c = config_of(opt_, spec.variant);
-    c.src_vocab = data->src_vocab.size();
-    c.tgt_vocab = data->tgt_vocab.size();
-    if (c.attention == "location") {
-      const std::size_t longest = longest_source(*data);
-      if (!opt_.max_src_len_given) c.max_src_len = longest;
-      else if (c.max_src_len < longest)
-        throw Error("location attention: the data has sources of " + std::to_string(longest) +
-                    " tokens but --max-src-len is " + std::to_string(c.max_src_len));
-    }
     ModelBundle b;
     b.src_vocab = data->src_vocab;
     b.tgt_vocab = data->tgt_vocab;
     b.tokenizer = data->tokenizer;
-    b.model = std::make_unique<Seq2Seq<float>>(c, spec.seed);
+    b.model = build_model(opt_, spec.variant, spec.seed, *data);
+    const ModelConfig& c = b.model->config();
     r.parameters = b.model->params().size();
     r.train_min_len = r.train_max_len = 0;
     for (const auto& e : data->train) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "attend/config.hpp"
+#include "attend/seq2seq.hpp"
 #include "attend/tasks.hpp"
 #include "attend/trainer.hpp"
 #include "attend/vocab.hpp"
@@ -138,6 +139,12 @@ struct CompareResult {
 // is called (serialised) from the worker threads.
 CompareResult run_compare(const CompareOptions& options, const DataSource& source,
                           const GridProgressFn& progress = {});
+
+// The model of one run, exactly as run_compare builds it: the shared model options with the
+// variant's cell, attention and decoder, vocabulary sizes from the data, parameters from the
+// seed. Parameters two variants share by name start identical for the same seed.
+std::unique_ptr<Seq2Seq<float>> build_model(const CompareOptions& options, const Variant& variant,
+                                            std::uint64_t seed, const CompareData& data);
 
 // Alignment helpers (also used by the report): the gold source position of each output position
 // for a task with a known alignment, −1 where none is defined. `out` is the reference output.
