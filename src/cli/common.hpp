@@ -20,6 +20,7 @@ int run_translate(const std::vector<std::string>& args);
 int run_eval(const std::vector<std::string>& args);
 int run_score(const std::vector<std::string>& args);
 int run_tasks(const std::vector<std::string>& args);
+int run_bleu(const std::vector<std::string>& args);
 
 // ---- options --------------------------------------------------------------------------------
 

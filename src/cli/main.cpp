@@ -28,6 +28,7 @@ const CommandEntry kCommands[] = {
     {"eval", attend::cli::run_eval, "exact match, token accuracy and perplexity on a test set"},
     {"score", attend::cli::run_score, "log-probability of each target line given its source"},
     {"tasks", attend::cli::run_tasks, "list the built-in toy tasks"},
+    {"bleu", attend::cli::run_bleu, "corpus BLEU of hypotheses against references (sacreBLEU's default)"},
     {"compare", attend::cli::run_compare_command, "train a grid of cells x attention x seeds; report"},
     {"bench", attend::cli::run_bench, "training and decoding speed of one model shape"},
 };
