@@ -551,7 +551,10 @@ std::string line_chart(const std::string& id, const std::string& title, const st
   if (x1 == x0) x0 -= 0.5, x1 += 0.5;
   if (std::isfinite(ymin_fixed)) y0 = ty(ymin_fixed);
   if (std::isfinite(ymax_fixed)) y1 = ty(ymax_fixed);
-  if (log_y) y0 = std::floor(y0 * 2) / 2, y1 = std::ceil(y1 * 2) / 2;
+  if (log_y) {
+    const double pad = std::max(0.02, 0.04 * (y1 - y0));
+    y0 -= pad, y1 += pad;
+  }
   if (y1 <= y0) y1 = y0 + 1;
   auto px = [&](double x) { return L + (x - x0) / (x1 - x0) * (W - L - R); };
   auto py = [&](double y) { return Tp + (1 - (ty(y) - y0) / (y1 - y0)) * (H - Tp - B); };
@@ -567,8 +570,12 @@ std::string line_chart(const std::string& id, const std::string& title, const st
   }
   // Axes and grid.
   if (log_y) {
+    // Decade ticks with as many intermediate values as keep at least four labels.
+    std::vector<double> mults{1, 2, 5};
+    if (y1 - y0 < 1.2) mults = {1, 1.5, 2, 3, 4, 5, 7};
+    if (y1 - y0 < 0.5) mults = {1, 1.2, 1.4, 1.6, 1.8, 2, 2.5, 3, 3.5, 4, 5, 6, 7, 8, 9};
     for (int e = int(std::floor(y0)); e <= int(std::ceil(y1)); ++e)
-      for (double m : {1.0, 2.0, 5.0}) {
+      for (double m : mults) {
         const double v = m * std::pow(10.0, e), lv = std::log10(v);
         if (lv < y0 - 1e-9 || lv > y1 + 1e-9) continue;
         const double y = py(v);
@@ -665,7 +672,7 @@ body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:24px
 h1{font-size:24px;margin-bottom:4px}h2{font-size:19px;margin-top:34px;border-bottom:1px solid #ddd;padding-bottom:4px}
 .sub{color:#555;margin-top:0}.howto{background:#f4f7fb;border-left:4px solid #1f77b4;padding:10px 16px;margin:16px 0}
 table{border-collapse:collapse;font-size:13px;margin:8px 0}th,td{border:1px solid #ccc;padding:4px 8px;text-align:right;white-space:nowrap}
-th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}tr.best td{background:#eef7ee;font-weight:600}
+th{background:#f0f0f0;white-space:normal;vertical-align:bottom}.wide{overflow-x:auto}td:first-child,th:first-child{text-align:left}tr.best td{background:#eef7ee;font-weight:600}
 .swatch{display:inline-block;width:12px;height:12px;border-radius:2px;margin-right:6px;vertical-align:-1px}
 .charts{display:flex;flex-wrap:wrap;gap:12px}.charts figure{margin:0;border:1px solid #e5e5e5;padding:4px}
 figcaption{font-size:12px;color:#555;max-width:630px;padding:4px}
@@ -728,7 +735,7 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
        "when the task has one.</div>\n";
 
   // Results table.
-  o << "<h2>Results</h2>\n<table><tr><th>variant</th><th>runs ok</th><th>exact match %</th><th>token accuracy %</th><th>perplexity</th>";
+  o << "<h2 id=\"results\">Results</h2>\n<div class=\"wide\"><table><tr><th>variant</th><th>runs ok</th><th>exact match %</th><th>token accuracy %</th><th>perplexity</th>";
   for (const auto& b : s.buckets) o << "<th>EM % len " << b.label() << "</th>";
   o << "<th>parameters</th><th>train time</th><th>tokens/s</th><th>\u0394EM vs best</th><th>p</th></tr>\n";
   for (const auto& v : s.variants) {
@@ -741,7 +748,7 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
       << (v.tokens_per_s.n ? fmt("%.0f", v.tokens_per_s.mean) : "—") << "</td><td>" << delta_text(v) << "</td><td>" << p_text(v)
       << "</td></tr>\n";
   }
-  o << "</table>\n";
+  o << "</table></div>\n";
   for (const auto& v : s.variants)
     for (const auto& n : v.notes) o << "<p class=\"note\">\u2020 " << esc(v.name) << ": " << esc(n) << "</p>\n";
   if (!s.failures.empty()) {
@@ -752,7 +759,7 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
   o << "<p style=\"font-size:12px;color:#555\">Significance test: " << esc(bootstrap_method()) << " \u0394EM is in percentage points.</p>\n";
 
   // Curves.
-  o << "<h2>Learning curves and accuracy by length</h2>\n<div class=\"charts\">";
+  o << "<h2 id=\"curves\">Learning curves and accuracy by length</h2>\n<div class=\"charts\">";
   {
     std::vector<Series> tr, va;
     for (const auto& v : s.variants) {
@@ -803,7 +810,7 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
   o << "</div>\n";
 
   // Alignment statistics.
-  o << "<h2>Alignment statistics</h2>\n<p>" << esc(s.alignment_note) << " Computed on the greedy outputs of up to the "
+  o << "<h2 id=\"alignment\">Alignment statistics</h2>\n<p>" << esc(s.alignment_note) << " Computed on the greedy outputs of up to the "
        "first 300 test sentences. <b>Entropy</b> (nats) of each output token's attention distribution: 0 = all weight "
        "on one source token; ln S (the \u201cuniform\u201d column) = spread evenly. <b>Mass on gold</b>: mean weight on the "
        "known correct source position (higher = sharper, correctly placed attention).</p>\n"
@@ -832,7 +839,7 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
         if (sentences.empty())
           for (const auto& smp : r->samples) sentences.push_back(smp.index);
       }
-  o << "<h2>Attention heatmaps (seed " << seed0 << ")</h2>\n<p>The same test inputs for every variant. Rows: the "
+  o << "<h2 id=\"heatmaps\">Attention heatmaps (seed " << seed0 << ")</h2>\n<p>The same test inputs for every variant. Rows: the "
        "tokens the model produced (greedy decoding, ending with &lt;/s&gt;); columns: the source tokens; cell darkness "
        "= attention weight (<span class=\"legendbar\"></span> 0 \u2192 1; hover a cell for its value). "
        "<span style=\"color:#f5a623\">\u25cf</span> = known correct source position. \u2713/\u2717: output equals the reference or not.</p>\n";
@@ -883,7 +890,7 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
   }
   o << "</table>\n<p style=\"font-size:12px;color:#777\">Written by <span class=\"mono\">attend compare</span>. "
        "This file is self-contained: no network access is needed to view it.</p>\n";
-  o << "<pre id=\"render-check\"></pre>\n<script>" << kJs << "</script>\n</body></html>\n";
+  o << "<p style=\"font-size:11px;color:#999;margin-bottom:0\">What this page drew (filled in by its script; read by attend's headless-browser test):</p><pre id=\"render-check\"></pre>\n<script>" << kJs << "</script>\n</body></html>\n";
 }
 
 std::vector<std::string> write_reports(const CompareSummary& s, const CompareResult& result, const std::string& dir) {
