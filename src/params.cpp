@@ -48,6 +48,20 @@ void ParameterRegistry<T>::allocate(std::uint64_t seed) {
 }
 
 template <typename T>
+void ParameterRegistry<T>::share_values(ParameterRegistry& owner) {
+  if (!allocated_ || !owner.allocated_ || owner.total_ != total_ ||
+      owner.entries_.size() != entries_.size())
+    throw Error("cannot share parameters between registries of different models");
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    const auto& e = entries_[i];
+    if (e.name != owner.entries_[i].name || e.offset != owner.entries_[i].offset)
+      throw Error("cannot share parameters between registries of different models");
+    values_view_[i].reset(new Mat<T>(owner.values_.memptr() + e.offset, e.rows, e.cols, false, true));
+  }
+  values_.reset();
+}
+
+template <typename T>
 long ParameterRegistry<T>::find(const std::string& name) const {
   for (std::size_t i = 0; i < entries_.size(); ++i)
     if (entries_[i].name == name) return static_cast<long>(i);

@@ -137,7 +137,8 @@ LossStats Seq2Seq<T>::loss(const Batch& batch, Workspace<T>& ws, bool backward,
   stats.tokens = batch.real_target_tokens();
   if (backward) ws.dlogits.set_size(V, Tn * B);
   const double eps = opt.label_smoothing;
-  const T inv_n = static_cast<T>(1.0 / std::max<std::size_t>(1, stats.tokens));
+  const std::size_t n = opt.normalizer ? opt.normalizer : stats.tokens;
+  const T inv_n = static_cast<T>(1.0 / std::max<std::size_t>(1, n));
   for (std::size_t t = 0; t < Tn; ++t)
     for (std::size_t b = 0; b < B; ++b) {
       const std::size_t col = t * B + b;

@@ -1,6 +1,7 @@
 // Behaviour of the assembled model: decoding, scoring, determinism, float = double.
 #include <catch2/catch.hpp>
 
+#include "attend/parallel.hpp"
 #include "attend/search.hpp"
 #include "attend/tasks.hpp"
 #include "attend/trainer.hpp"
@@ -207,4 +208,28 @@ TEST_CASE("without attention reverse at lengths 20-30 is learned measurably wors
   const double with = accuracy("bahdanau"), without = accuracy("none");
   std::printf("learning: reverse 20-30, 600 steps: token accuracy bahdanau %.3f, none %.3f\n", with, without);
   CHECK(with > without + 0.3);
+}
+
+TEST_CASE("data-parallel shards compute the same loss and gradient as one pass", "[model]") {
+  Toy toy = toy_task("reverse", 200, 3, 12);
+  for (const std::string attention : {"none", "bahdanau", "local-p", "multihead"}) {
+    ModelConfig c = config_for(toy, "lstm", attention);
+    c.bidirectional = true;
+    Seq2Seq<double> model(c, 4);
+    Workspace<double> ws;
+    std::vector<std::size_t> idx(13);
+    for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+    const Batch b = make_batch(toy.valid, idx);
+    model.params().zero_grad();
+    const LossStats one = model.loss(b, ws, true);
+    const arma::vec g1 = model.params().grads();
+    ParallelLoss<double> parallel(model, 3, 1);
+    model.params().zero_grad();
+    const LossStats three = parallel.loss(b, true, {});
+    INFO(attention);
+    CHECK(three.tokens == one.tokens);
+    CHECK(three.correct == one.correct);
+    CHECK(three.nll_sum == Approx(one.nll_sum).epsilon(1e-12));
+    CHECK(arma::norm(model.params().grads() - g1) <= 1e-12 * arma::norm(g1));
+  }
 }

@@ -35,6 +35,9 @@ class ParameterRegistry {
   // parameter of the same name and shape starts identical in every model built with that seed.
   void allocate(std::uint64_t seed);
   bool allocated() const { return allocated_; }
+  // Makes this registry read and write `owner`'s values (same entries required) while keeping
+  // gradients of its own: a replica for data-parallel shards.
+  void share_values(ParameterRegistry& owner);
 
   Mat<T>& value(std::size_t id) { return *values_view_[id]; }
   const Mat<T>& value(std::size_t id) const { return *values_view_[id]; }

@@ -35,6 +35,7 @@ struct TrainStepOptions {
   double teacher_forcing = 1.0;  // probability of feeding the reference token (else the argmax)
   double label_smoothing = 0.0;
   std::mt19937_64* rng = nullptr;  // dropout and scheduled sampling; nullptr = evaluation mode
+  std::size_t normalizer = 0;      // tokens the mean is taken over; 0 = the batch's real target tokens
 };
 
 template <typename T>

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <attend/error.hpp>
+#include <attend/parallel.hpp>
 #include <attend/search.hpp>
 #include <attend/trainer.hpp>
 #include <chrono>
@@ -116,7 +117,7 @@ int run_bench(const std::vector<std::string>& args) {
       ("vocab", count_option(&s.vocab), "source and target vocabulary V")
       ("warmup", count_option(&s.warmup), "untimed repetitions first")
       ("iters", count_option(&s.iters), "timed repetitions (the median is reported)")
-      ("threads", count_option(&s.threads), "BLAS threads (0 = the library default)")
+      ("threads", count_option(&s.threads), "threads: training runs this many data-parallel shards with one BLAS thread each; decoding uses this many BLAS threads (0 = 2)")
       ("json", po::bool_switch(&s.json), "print one JSON object")
       ("help,h", "show this help");
   po::variables_map vm;
@@ -126,7 +127,7 @@ int run_bench(const std::vector<std::string>& args) {
   po::notify(vm);
   if (s.vocab < 5 || s.batch < 1 || s.src_len < 1 || s.tgt_len < 2 || s.iters < 1)
     throw Error("bench needs --vocab ≥ 5, --batch ≥ 1, --src-len ≥ 1, --tgt-len ≥ 2, --iters ≥ 1");
-  set_blas_threads(s.threads);
+  const std::size_t threads = s.threads ? s.threads : 2;
   s.model.src_vocab = s.model.tgt_vocab = s.vocab;
   s.model.max_src_len = std::max(s.model.max_src_len, s.src_len);
   Seq2Seq<float> model(s.model, 1);
@@ -139,9 +140,11 @@ int run_bench(const std::vector<std::string>& args) {
   OptimizerConfig oc;
   auto adam = make_optimizer<float>(oc, P.size());
 
+  set_blas_threads(1);
+  ParallelLoss<float> parallel(model, threads, 1);
   const double train_s = median_seconds(s.warmup, s.iters, [&] {
     P.zero_grad();
-    model.loss(batch, ws, true);
+    parallel.loss(batch, true, {});
     clip_global_norm(P.grads(), 5.0);
     adam->step(P.values(), P.grads());
   });
@@ -149,6 +152,7 @@ int run_bench(const std::vector<std::string>& args) {
   const std::size_t G = make_cell<float>(s.model.cell)->gates();
   const double flops = gemm_flops(s.model, s.batch, batch.src.n_rows, batch.tgt_in.n_rows, G);
 
+  set_blas_threads(threads);
   SearchOptions fixed;  // exactly T steps: </s> does not stop a hypothesis
   fixed.stop_at_eos = false;
   fixed.max_len_ratio = 0;
@@ -168,7 +172,7 @@ int run_bench(const std::vector<std::string>& args) {
       {"cell", s.model.cell}, {"attention", s.model.attention},
       {"decoder", s.model.decoder_style()}, {"batch", s.batch}, {"src_len", s.src_len},
       {"tgt_len", s.tgt_len}, {"vocab", s.vocab}, {"emb", s.model.emb},
-      {"hidden", s.model.hidden}, {"parameters", P.size()},
+      {"hidden", s.model.hidden}, {"parameters", P.size()}, {"threads", threads},
       {"train_ms_per_step", 1000 * train_s},
       {"train_tokens_per_s", batch.real_target_tokens() / train_s},
       {"train_gflops", flops / train_s / 1e9}, {"gemm_gflop_per_step", flops / 1e9},
