@@ -79,9 +79,16 @@ std::unique_ptr<Optimizer<T>> make_optimizer(const OptimizerConfig& config, std:
 
 template <typename T>
 double clip_global_norm(Col<T>& grads, double max_norm) {
+  // Σ g² in blocks: each block's sum in T (vectorised), the blocks added in double.
   double sq = 0;
   const T* g = grads.memptr();
-  for (std::size_t i = 0; i < grads.n_elem; ++i) sq += double(g[i]) * double(g[i]);
+  for (std::size_t start = 0; start < grads.n_elem; start += 4096) {
+    const std::size_t end = std::min<std::size_t>(grads.n_elem, start + 4096);
+    T block_sum = 0;
+#pragma omp simd reduction(+ : block_sum)
+    for (std::size_t i = start; i < end; ++i) block_sum += g[i] * g[i];
+    sq += double(block_sum);
+  }
   const double norm = std::sqrt(sq);
   if (max_norm > 0 && norm > max_norm) grads *= static_cast<T>(max_norm / norm);
   return norm;

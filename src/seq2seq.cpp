@@ -136,6 +136,7 @@ LossStats Seq2Seq<T>::loss(const Batch& batch, Workspace<T>& ws, bool backward,
   LossStats stats;
   stats.tokens = batch.real_target_tokens();
   if (backward) ws.dlogits.set_size(V, Tn * B);
+  else ws.scratch.set_size(V);
   const double eps = opt.label_smoothing;
   const std::size_t n = opt.normalizer ? opt.normalizer : stats.tokens;
   const T inv_n = static_cast<T>(1.0 / std::max<std::size_t>(1, n));
@@ -149,23 +150,23 @@ LossStats Seq2Seq<T>::loss(const Batch& batch, Workspace<T>& ws, bool backward,
       const T* z = ws.logits.colptr(col);
       const arma::uword y = batch.tgt_out(t, b);
       T mx = z[0];
+#pragma omp simd reduction(max : mx)
+      for (std::size_t v = 1; v < V; ++v) mx = z[v] > mx ? z[v] : mx;
       std::size_t arg = 0;
-      for (std::size_t v = 1; v < V; ++v)
-        if (z[v] > mx) { mx = z[v]; arg = v; }
+      while (z[arg] != mx) ++arg;  // the first maximum
       // One exp per logit: p_v = exp(z_v − max) / Σ, kept in the gradient column when training.
-      double sum = 0;
-      if (backward) {
-        T* g = ws.dlogits.colptr(col);
-        for (std::size_t v = 0; v < V; ++v) sum += (g[v] = exp_fast(z[v] - mx));
-      } else {
-        for (std::size_t v = 0; v < V; ++v) sum += exp_fast(z[v] - mx);
+      T* g = backward ? ws.dlogits.colptr(col) : ws.scratch.memptr();
+      T sum = 0;
+#pragma omp simd reduction(+ : sum)
+      for (std::size_t v = 0; v < V; ++v) {
+        g[v] = exp_fast(z[v] - mx);
+        sum += g[v];
       }
-      stats.nll_sum += std::log(sum) - double(z[y] - mx);
+      stats.nll_sum += std::log(double(sum)) - double(z[y] - mx);
       stats.correct += arg == y;
       if (!backward) continue;
       // d/dz of mean[(1−ε)(−log p_y) + ε·mean_v(−log p_v)] = p − (1−ε)·onehot(y) − ε/V
-      T* g = ws.dlogits.colptr(col);
-      const T scale = static_cast<T>(1.0 / sum) * inv_n, smooth = static_cast<T>(eps / V) * inv_n;
+      const T scale = static_cast<T>(1.0 / double(sum)) * inv_n, smooth = static_cast<T>(eps / V) * inv_n;
       for (std::size_t v = 0; v < V; ++v) g[v] = g[v] * scale - smooth;
       g[y] -= static_cast<T>(1 - eps) * inv_n;
     }

@@ -22,6 +22,7 @@ struct Workspace {
   DecoderCache<T> dec;
   arma::umat fed;                         // decoder input tokens actually fed (T × B)
   Mat<T> logits, dlogits;                 // V × T·B
+  Col<T> scratch;                         // V: probabilities when not training
 };
 
 struct LossStats {
