@@ -1,10 +1,12 @@
 // attend compare: the grid runner (same data and initial values per seed, resume, grid.json
 // check, failures, threads), the summary (means over seeds, diverged runs excluded with a note,
 // paired bootstrap), the report writers and the attention exports.
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -383,4 +385,56 @@ TEST_CASE("attention of one hypothesis exports as SVG, JSON and CSV", "[compare]
   CHECK(j["output"] == nlohmann::json({"x", "y", "</s>"}));
   CHECK(j["weights"][1][1].get<double>() == Approx(0.8));
   CHECK(csv.str() == "output\\source,a,\",\"\nx,0.9,0.1\ny,0.2,0.8\n</s>,0.5,0.5\n");
+}
+
+namespace {
+
+struct CliRun {
+  int status = -1;
+  std::string out, err;
+};
+
+CliRun cli(const std::string& args, const TempDir& dir) {
+  const std::string out = dir.str("stdout.txt"), err = dir.str("stderr.txt");
+  const std::string cmd = "cd '" + dir.str() + "' && '" + std::string(ATTEND_CLI_PATH) + "' " + args +
+                          " > '" + out + "' 2> '" + err + "'";
+  const int s = std::system(cmd.c_str());
+  CliRun r;
+  r.status = WIFEXITED(s) ? WEXITSTATUS(s) : -1;
+  r.out = slurp(out);
+  r.err = slurp(err);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("attend compare on the command line: a tiny grid, resume, bad input", "[compare][cli]") {
+  TempDir dir;
+  const std::string grid =
+      "compare --task copy --train-size 200 --valid-size 20 --test-size 30 --min-len 3 --max-len 6 "
+      "--cells gru --attention none,luong-dot --seeds 1 --steps 20 --hidden 16 --emb 8 --threads 1 --out g";
+  CliRun r = cli(grid, dir);
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK_THAT(r.out, Catch::Contains("| gru+none | 1/1 |") && Catch::Contains("gru+luong-dot") &&
+                        Catch::Contains("report.html"));
+  CHECK_THAT(r.err, Catch::Contains("gru+luong-dot-s1 finished"));
+  for (const char* f : {"g/REPORT.md", "g/results.csv", "g/results.json", "g/report.html", "g/grid.json",
+                        "g/gru+none-s1/model.h5", "g/gru+none-s1/metrics.json", "g/gru+none-s1/train.log"})
+    CHECK(fs::exists(dir.str(f)));
+  r = cli(grid, dir);
+  CHECK(r.status == 0);
+  CHECK_THAT(r.err, Catch::Contains("2 from earlier") && !Catch::Contains("finished"));
+  r = cli(grid + " --lr 0.01", dir);
+  CHECK(r.status == 2);
+  CHECK_THAT(r.err, Catch::Contains("different grid") && Catch::Contains("train.lr") && Catch::Contains("--force"));
+  r = cli("compare --attention none,bogus --out x", dir);
+  CHECK(r.status == 2);
+  CHECK_THAT(r.err, Catch::Contains("unknown attention 'bogus'"));
+  r = cli("compare --cells , --out x", dir);
+  CHECK(r.status == 2);
+  CHECK_THAT(r.err, Catch::Contains("empty"));
+  r = cli("compare --task reverse", dir);
+  CHECK(r.status == 2);
+  CHECK_THAT(r.err, Catch::Contains("--out is required"));
 }
