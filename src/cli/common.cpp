@@ -9,6 +9,7 @@
 #include <iostream>
 #include <sstream>
 
+#include <attend/corpus.hpp>
 #include <attend/error.hpp>
 
 namespace attend::cli {
@@ -121,13 +122,44 @@ std::size_t source_limit(const ModelConfig& config) {
 
 std::vector<int> encode_source(const ModelBundle& bundle, const std::string& line,
                                const std::string& where) {
-  std::vector<int> ids = bundle.src_vocab.encode(tokenize(line, bundle.tokenizer));
+  std::vector<int> ids = bundle.src_vocab.encode(bundle.tokenize_source(line));
   const std::size_t limit = source_limit(bundle.model->config());
   if (limit && ids.size() > limit)
     throw Error(where + ": the source has " + std::to_string(ids.size()) +
                 " tokens but this model's location attention handles at most --max-src-len " +
                 std::to_string(limit) + "; shorten the line or train with a larger --max-src-len");
   return ids;
+}
+
+std::string prepare_input(const ModelBundle& bundle, const std::string& line) {
+  TextOptions t;
+  const auto flag = [&](const char* key) {
+    const auto it = bundle.info.find(key);
+    return it != bundle.info.end() && it->second == "1";
+  };
+  t.lowercase = flag("lowercase");
+  t.normalize = flag("normalize");
+  return apply_text_options(line, t);
+}
+
+std::vector<std::string> translate_encoded(const ModelBundle& b, const std::vector<EncodedPair>& pairs,
+                                           const SearchOptions& opt) {
+  std::vector<std::string> out(pairs.size());
+  if (pairs.empty()) return out;
+  if (opt.beam <= 1) {
+    const EvalResult r = evaluate(*b.model, pairs, 128, true, opt);
+    for (std::size_t i = 0; i < pairs.size(); ++i)
+      out[i] = b.detokenize_target(b.tgt_vocab.decode(r.hypotheses[i].tokens));
+    return out;
+  }
+  Workspace<float> ws;
+  SearchOptions one = opt;
+  one.nbest = 1;
+  for (std::size_t i = 0; i < pairs.size(); ++i) {
+    const auto h = beam_search(*b.model, pairs[i].src, one, ws);
+    out[i] = h.empty() ? "" : b.detokenize_target(b.tgt_vocab.decode(h[0].tokens));
+  }
+  return out;
 }
 
 namespace {

@@ -67,6 +67,13 @@ void write_file_atomic(const std::string& path, const std::string& content);
 // Source ids of one line; throws Error "WHERE: ..." when the line does not fit location attention.
 std::vector<int> encode_source(const ModelBundle& bundle, const std::string& line,
                                const std::string& where);
+// Detokenised best translations of encoded sources: greedy in batches (beam 1) or beam search.
+std::vector<std::string> translate_encoded(const ModelBundle& bundle,
+                                           const std::vector<EncodedPair>& pairs,
+                                           const SearchOptions& opt);
+// The text options the model was trained with (info "lowercase" / "normalize"), applied to
+// input lines the same way.
+std::string prepare_input(const ModelBundle& bundle, const std::string& line);
 // The length limit on sources (location attention), 0 = none.
 std::size_t source_limit(const ModelConfig& config);
 

@@ -1,6 +1,9 @@
 // `attend train`: generate a toy task, build the vocabularies and the model, train with a live
 // progress line, report held-out metrics with example attention maps, save the model.
+#include <attend/bleu.hpp>
+#include <attend/corpus.hpp>
 #include <attend/error.hpp>
+#include <attend/subword.hpp>
 #include <attend/tasks.hpp>
 #include <chrono>
 #include <cmath>
@@ -8,6 +11,7 @@
 #include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "common.hpp"
 
@@ -52,6 +56,25 @@ struct TrainSettings {
   double lr_decay = 1.0;
   std::uint64_t seed = 1;
   std::size_t threads = 0;     // 0 = the BLAS library's default
+  // parallel text files (instead of a task)
+  std::string train_src, train_tgt, valid_src, valid_tgt, test_src, test_tgt;
+  std::string tokenizer;            // "" = char for a task, space for files
+  std::size_t spm_vocab = 8000;
+  std::string spm_type = "bpe";
+  bool shared_vocab = false;
+  std::size_t min_freq = 1;
+  std::size_t max_vocab = 0;        // 0 = no limit (counts the 4 specials)
+  std::size_t max_src_tokens = 0;   // drop training pairs with longer sources; 0 = keep all
+  std::size_t max_tgt_tokens = 0;
+  std::size_t max_line_tokens = 1000;  // a longer line in any file is a bad line
+  bool lowercase = false;
+  bool normalize = false;
+  bool skip_bad_lines = false;
+  std::size_t bleu_every = 0;       // 0 = at every validation (--eval-every, default once per epoch)
+  std::string resume;
+  double time_limit = 0;            // seconds; 0 = none
+  std::size_t beam = 1;             // test-set decoding at the end
+  double length_penalty = 0.0;
   // output
   std::string model = "attend-model.h5";
   std::string metrics_json;
@@ -88,6 +111,39 @@ po::options_description task_options(TrainSettings& s) {
       ("max-len", opt(&s.max_len), "longest train/valid input")
       ("test-min-len", opt(&s.test_min_len), "shortest test input (0 = --min-len)")
       ("test-max-len", opt(&s.test_max_len), "longest test input (0 = --max-len)");
+  return d;
+}
+
+po::options_description file_options(TrainSettings& s) {
+  po::options_description d("Parallel text files (instead of --task; plain or .gz UTF-8, one sentence per line)");
+  d.add_options()
+      ("train-src", po::value<std::string>(&s.train_src), "training sources")
+      ("train-tgt", po::value<std::string>(&s.train_tgt), "training targets")
+      ("valid-src", po::value<std::string>(&s.valid_src), "validation sources")
+      ("valid-tgt", po::value<std::string>(&s.valid_tgt), "validation targets")
+      ("test-src", po::value<std::string>(&s.test_src), "test sources (optional; BLEU at the end)")
+      ("test-tgt", po::value<std::string>(&s.test_tgt), "test targets")
+      ("tokenizer", po::value<std::string>(&s.tokenizer), "space | char | spm (default: char for a task, space for files)")
+      ("spm-vocab", opt(&s.spm_vocab), "SentencePiece pieces per model (--tokenizer spm)")
+      ("spm-type", opt(&s.spm_type), "SentencePiece model: bpe | unigram")
+      ("shared-vocab", flag(&s.shared_vocab), "one vocabulary (and one SentencePiece model) for both sides")
+      ("min-freq", opt(&s.min_freq), "keep tokens seen at least this often in training")
+      ("max-vocab", opt(&s.max_vocab), "largest vocabulary, the 4 specials included (0 = no limit)")
+      ("max-src-tokens", opt(&s.max_src_tokens),
+       "length filter: drop training pairs whose source has more tokens (0 = keep all)")
+      ("max-tgt-tokens", opt(&s.max_tgt_tokens),
+       "length filter: drop training pairs whose target has more tokens (0 = keep all)")
+      ("max-line-tokens", opt(&s.max_line_tokens),
+       "a line with more tokens (words for spm) in any file is a bad line (0 = no limit)")
+      ("lowercase", flag(&s.lowercase), "lower-case all text")
+      ("normalize", flag(&s.normalize), "collapse runs of whitespace and trim lines")
+      ("skip-bad-lines", flag(&s.skip_bad_lines),
+       "drop pairs with empty, over-long or invalid UTF-8 lines with a warning instead of failing")
+      ("bleu-every", opt(&s.bleu_every), "validate (perplexity and greedy BLEU) every N steps (0 = --eval-every)")
+      ("resume", po::value<std::string>(&s.resume), "continue the run saved in this checkpoint")
+      ("time-limit", opt(&s.time_limit), "stop training after this many seconds (0 = no limit)")
+      ("beam", opt(&s.beam), "beam width for the test set at the end")
+      ("length-penalty", opt(&s.length_penalty), "GNMT length penalty for the test set at the end");
   return d;
 }
 
@@ -149,9 +205,13 @@ po::options_description output_options(TrainSettings& s) {
 // Fills s from the command line and the optional --config file; false for --help.
 bool parse_settings(const std::vector<std::string>& args, TrainSettings& s, po::variables_map& vm) {
   po::options_description all;
-  all.add(task_options(s)).add(model_options(s)).add(training_options(s)).add(output_options(s));
-  const char* usage = "usage: attend train [options]\n\n"
-                      "Trains a model on a built-in toy task (default: dates -> ISO 8601) and saves it.";
+  all.add(task_options(s)).add(file_options(s)).add(model_options(s)).add(training_options(s))
+      .add(output_options(s));
+  const char* usage =
+      "usage: attend train [options]\n"
+      "       attend train --train-src F --train-tgt F --valid-src F --valid-tgt F [options]\n\n"
+      "Trains a model on a built-in toy task (default: dates -> ISO 8601) or on parallel text files\n"
+      "and saves it.";
   if (!parse_command_line(args, all, usage, vm)) return false;
   if (vm.count("config")) store_config_file(vm["config"].as<std::string>(), all, vm);
   po::notify(vm);
@@ -383,6 +443,267 @@ void report_outcome(const TrainResult& t) {
               << t.best_step << ")\n";
 }
 
+// ---- training on parallel text files ------------------------------------------------------------
+
+std::size_t code_points(const std::string& line) {
+  std::size_t n = 0;
+  for (unsigned char c : line) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+struct FileData {
+  ParallelCorpus train, valid, test;
+  std::size_t filtered = 0;  // training pairs dropped by --max-src-tokens / --max-tgt-tokens
+  TaskData tokens;           // the same pairs as tokens
+};
+
+ParallelCorpus read_split(const TrainSettings& s, const std::string& src, const std::string& tgt,
+                          const char* split) {
+  CorpusOptions o;
+  o.max_src_tokens = o.max_tgt_tokens = s.max_line_tokens;
+  if (s.tokenizer == "char") o.src_length = o.tgt_length = code_points;
+  o.skip_bad_lines = s.skip_bad_lines;
+  o.text.lowercase = s.lowercase;
+  o.text.normalize = s.normalize;
+  ParallelCorpus c = read_parallel(src, tgt, o);
+  if (c.skipped) {
+    std::cerr << "attend: warning: skipped " << c.skipped << " bad " << split << " pair"
+              << (c.skipped == 1 ? "" : "s") << " (--skip-bad-lines); first:";
+    for (const auto& p : c.problems) std::cerr << "\n  " << p;
+    std::cerr << "\n";
+  }
+  if (c.size() == 0) throw Error(std::string("no usable ") + split + " pairs in '" + src + "' / '" + tgt + "'");
+  return c;
+}
+
+void check_file_settings(const TrainSettings& s, const po::variables_map& vm) {
+  const bool any = !s.train_src.empty() || !s.train_tgt.empty() || !s.valid_src.empty() || !s.valid_tgt.empty();
+  if (!any) return;
+  for (const char* name : {"train-src", "train-tgt", "valid-src", "valid-tgt"})
+    if (!vm.count(name)) throw Error(std::string("--") + name + " is required when training on files");
+  if (s.test_src.empty() != s.test_tgt.empty()) throw Error("--test-src and --test-tgt go together");
+  if (!vm["task"].defaulted()) throw Error("give either --task or --train-src/--train-tgt files, not both");
+  if (s.tokenizer != "space" && s.tokenizer != "char" && s.tokenizer != "spm")
+    throw Error("unknown tokenizer '" + s.tokenizer + "' (valid: space, char, spm)");
+  if (s.beam == 0) throw Error("--beam must be at least 1");
+}
+
+// Tokenizer, SentencePiece models and vocabularies from the training side (or from the resumed
+// checkpoint, which already has them).
+void build_text_side(const TrainSettings& s, const ParallelCorpus& train, ModelBundle& b) {
+  b.tokenizer = tokenizer_from_name(s.tokenizer);
+  if (b.tokenizer == Tokenizer::Spm) {
+    SubwordOptions so;
+    so.vocab_size = s.spm_vocab;
+    so.model_type = s.spm_type;
+    so.seed = s.seed;
+    if (s.shared_vocab) {
+      std::vector<std::string> both(train.src);
+      both.insert(both.end(), train.tgt.begin(), train.tgt.end());
+      b.src_subword = b.tgt_subword = std::make_shared<const SubwordModel>(SubwordModel::train(both, so));
+    } else {
+      b.src_subword = std::make_shared<const SubwordModel>(SubwordModel::train(train.src, so));
+      b.tgt_subword = std::make_shared<const SubwordModel>(SubwordModel::train(train.tgt, so));
+    }
+  }
+}
+
+std::vector<Example> tokenize_corpus(const ModelBundle& b, const ParallelCorpus& c) {
+  std::vector<Example> out(c.size());
+  for (std::size_t i = 0; i < c.size(); ++i) {
+    out[i].src = b.tokenize_source(c.src[i]);
+    out[i].tgt = b.tokenize_target(c.tgt[i]);
+  }
+  return out;
+}
+
+void build_vocabularies(const TrainSettings& s, const std::vector<Example>& train, ModelBundle& b) {
+  auto src = sides(train, true), tgt = sides(train, false);
+  if (s.shared_vocab) {
+    src.insert(src.end(), tgt.begin(), tgt.end());
+    b.src_vocab = b.tgt_vocab = Vocab::build(src, s.min_freq, s.max_vocab);
+  } else {
+    b.src_vocab = Vocab::build(src, s.min_freq, s.max_vocab);
+    b.tgt_vocab = Vocab::build(tgt, s.min_freq, s.max_vocab);
+  }
+}
+
+std::string fixed(double x, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, x);
+  return buf;
+}
+
+int run_train_files(TrainSettings& s, const po::variables_map& vm) {
+  ModelBundle b;
+  ModelConfig config;
+  std::optional<TrainState> resume_state;
+  if (!s.resume.empty()) {
+    b = load_model(s.resume);
+    if (!b.train_state)
+      throw Error("'" + s.resume + "' holds no training state to resume (it was not saved by a training run on files)");
+    resume_state = b.train_state;
+    config = b.model->config();
+    s.tokenizer = tokenizer_name(b.tokenizer);
+    if (vm["model"].defaulted()) s.model = s.resume;
+  } else {
+    if (s.tokenizer.empty()) s.tokenizer = "space";
+    config = model_config_of(s);
+    config.validate();
+  }
+  check_file_settings(s, vm);
+  set_blas_threads(s.threads);
+
+  FileData d;
+  d.train = read_split(s, s.train_src, s.train_tgt, "training");
+  d.valid = read_split(s, s.valid_src, s.valid_tgt, "validation");
+  if (!s.test_src.empty()) d.test = read_split(s, s.test_src, s.test_tgt, "test");
+  if (!resume_state) build_text_side(s, d.train, b);
+  d.tokens.train = tokenize_corpus(b, d.train);
+  // Length filter on the training pairs, in model tokens.
+  if (s.max_src_tokens || s.max_tgt_tokens) {
+    std::vector<Example> kept;
+    for (auto& e : d.tokens.train) {
+      const bool long_src = s.max_src_tokens && e.src.size() > s.max_src_tokens;
+      const bool long_tgt = s.max_tgt_tokens && e.tgt.size() > s.max_tgt_tokens;
+      if (long_src || long_tgt) ++d.filtered;
+      else kept.push_back(std::move(e));
+    }
+    d.tokens.train.swap(kept);
+    if (d.tokens.train.empty()) throw Error("the length filter (--max-src-tokens / --max-tgt-tokens) dropped every training pair");
+  }
+  d.tokens.valid = tokenize_corpus(b, d.valid);
+  d.tokens.test = tokenize_corpus(b, d.test);
+  if (!resume_state) {
+    build_vocabularies(s, d.tokens.train, b);
+    config.src_vocab = b.src_vocab.size();
+    config.tgt_vocab = b.tgt_vocab.size();
+    fit_location_length(config, d.tokens, !vm["max-src-len"].defaulted());
+    b.model = std::make_unique<Seq2Seq<float>>(config, s.seed);
+  }
+  const auto train_pairs = encode_examples(d.tokens.train, b.src_vocab, b.tgt_vocab);
+  const auto valid_pairs = encode_examples(d.tokens.valid, b.src_vocab, b.tgt_vocab);
+  const auto test_pairs = encode_examples(d.tokens.test, b.src_vocab, b.tgt_vocab);
+  const std::size_t limit = source_limit(config);
+  for (const auto* split : {&valid_pairs, &test_pairs})
+    for (const auto& p : *split)
+      if (limit && p.src.size() > limit)
+        throw Error("a source has " + std::to_string(p.src.size()) + " tokens, more than the model's --max-src-len " +
+                    std::to_string(limit));
+
+  TrainOptions o = train_options_of(s);
+  if (s.bleu_every) o.eval_every = s.bleu_every;
+  o.max_seconds = s.time_limit;
+  if (resume_state) o.resume = &*resume_state;
+  if (!s.quiet) {
+    std::cerr << "data: " << train_pairs.size() << " training pairs";
+    if (d.filtered) std::cerr << " (" << d.filtered << " longer than the length filter dropped)";
+    std::cerr << ", " << valid_pairs.size() << " valid, " << test_pairs.size() << " test; tokenizer "
+              << s.tokenizer << "; vocabularies " << b.src_vocab.size() << " -> " << b.tgt_vocab.size()
+              << (s.shared_vocab ? " (shared)" : "") << "\n"
+              << "model: " << config.cell << " + " << config.attention << " attention ("
+              << config.decoder_style() << " decoder), hidden " << config.hidden << ", "
+              << format_thousands(double(b.model->params().size())) << " parameters; "
+              << (o.steps ? std::to_string(o.steps) + " steps" : std::to_string(o.epochs) + " epochs")
+              << " of batch " << o.batch;
+    if (o.max_seconds > 0) std::cerr << ", at most " << format_duration(o.max_seconds);
+    if (resume_state) std::cerr << "; resuming " << s.resume << " at step " << resume_state->step;
+    std::cerr << "\n";
+  }
+
+  ProgressPrinter printer(s.quiet);
+  std::optional<TrainState> best_state;
+  std::vector<CurvePoint> valid_bleu;
+  o.validate = [&](std::size_t step, double valid_loss) {
+    const auto hyps = translate_encoded(b, valid_pairs, SearchOptions{});
+    const double bleu = corpus_bleu(hyps, {d.valid.tgt}).score;
+    valid_bleu.push_back({step, bleu});
+    printer.finish();
+    if (!s.quiet)
+      std::cerr << "validation at step " << step << ": perplexity " << fixed(std::exp(valid_loss), 3)
+                << "  BLEU " << fixed(bleu, 2) << " (greedy)\n";
+    return bleu;
+  };
+  o.after_validation = [&](const TrainState& st, bool improved) {
+    b.train_state = st;
+    b.info["steps"] = std::to_string(st.step);
+    if (improved) {
+      best_state = st;
+      save_model(s.model, b);
+      if (!s.quiet) std::cerr << "  new best: saved " << s.model << "\n";
+    }
+    save_model(s.model + ".last", b);
+  };
+
+  const TrainResult t = train(*b.model, train_pairs, valid_pairs, o, std::ref(printer));
+  printer.finish();
+  report_outcome(t);
+  if (t.time_limit_reached && !s.quiet)
+    std::cerr << "time limit reached after " << t.steps << " steps (" << format_duration(t.seconds) << ")\n";
+
+  // The model now holds the best parameters (keep_best); evaluate them.
+  const EvalResult vr = evaluate(*b.model, valid_pairs, 128, false);
+  nlohmann::json test_json = nullptr;
+  b.info["task"] = "files";
+  b.info["lowercase"] = s.lowercase ? "1" : "0";
+  b.info["normalize"] = s.normalize ? "1" : "0";
+  b.info["train-src"] = s.train_src;
+  b.info["train-tgt"] = s.train_tgt;
+  b.info["seconds"] = std::to_string(t.seconds);
+  b.info["best-step"] = std::to_string(t.best_step);
+  b.info["valid-perplexity"] = std::to_string(vr.perplexity);
+  if (!valid_bleu.empty()) {
+    double best = -1;
+    for (const auto& p : valid_bleu) best = std::max(best, p.value);
+    b.info["valid-bleu"] = std::to_string(best);
+  }
+  std::cout << "valid (" << vr.examples << " pairs): perplexity " << fixed(vr.perplexity, 3);
+  if (b.info.count("valid-bleu")) std::cout << "  best greedy BLEU " << fixed(std::stod(b.info["valid-bleu"]), 2);
+  std::cout << "\n";
+  if (!test_pairs.empty()) {
+    SearchOptions so;
+    so.beam = s.beam;
+    so.length_penalty = s.length_penalty;
+    const auto hyps = translate_encoded(b, test_pairs, so);
+    const BleuScore bleu = corpus_bleu(hyps, {d.test.tgt});
+    const EvalResult tr = evaluate(*b.model, test_pairs, 128, false);
+    std::cout << "test (" << test_pairs.size() << " pairs, beam " << s.beam << "): " << bleu.format()
+              << "  perplexity " << fixed(tr.perplexity, 3) << "\n";
+    b.info["test-bleu"] = std::to_string(bleu.score);
+    test_json = {{"bleu", bleu.score}, {"bleu_line", bleu.format()}, {"perplexity", tr.perplexity},
+                 {"beam", s.beam}, {"examples", test_pairs.size()}};
+    if (!s.quiet)
+      for (std::size_t i = 0; i < 3 && i < hyps.size(); ++i)
+        std::cout << "\n  " << d.test.src[i] << "\n  \u2192 " << hyps[i] << "\n    (reference: " << d.test.tgt[i] << ")\n";
+  }
+  b.train_state = best_state ? best_state : std::optional<TrainState>(t.state);
+  save_model(s.model, b);
+  std::cout << "model saved to " << s.model << "\n";
+  if (!s.metrics_json.empty()) {
+    nlohmann::json j = {{"config", config_json(config)},
+                        {"train", options_json(s, o)},
+                        {"data", {{"train", train_pairs.size()}, {"valid", valid_pairs.size()},
+                                  {"test", test_pairs.size()}, {"filtered", d.filtered},
+                                  {"skipped", d.train.skipped + d.valid.skipped + d.test.skipped},
+                                  {"tokenizer", s.tokenizer}}},
+                        {"steps", t.steps},
+                        {"seconds", t.seconds},
+                        {"tokens_per_s", t.seconds > 0 ? t.tokens / t.seconds : 0.0},
+                        {"valid", {{"perplexity", vr.perplexity}}},
+                        {"valid_bleu_curve", curve_json(valid_bleu)},
+                        {"test", test_json},
+                        {"loss_curve", curve_json(t.train_loss)},
+                        {"valid_curve", curve_json(t.valid_loss)},
+                        {"diverged", t.diverged},
+                        {"stopped_early", t.stopped_early},
+                        {"time_limit_reached", t.time_limit_reached},
+                        {"best_step", t.best_step}};
+    write_file_atomic(s.metrics_json, j.dump(2) + "\n");
+    std::cout << "metrics written to " << s.metrics_json << "\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 int run_train(const std::vector<std::string>& args) {
@@ -390,6 +711,11 @@ int run_train(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (!parse_settings(args, s, vm)) return 0;
   check_training_settings(s);
+  if (vm.count("train-src") || vm.count("train-tgt") || vm.count("valid-src") || vm.count("valid-tgt") ||
+      vm.count("resume"))
+    return run_train_files(s, vm);
+  if (!s.tokenizer.empty() && s.tokenizer != "char")
+    throw Error("--tokenizer applies to training on files (--train-src ...); built-in tasks use char");
   ModelConfig config = model_config_of(s);
   config.validate();  // fail before generating data
   set_blas_threads(s.threads);

@@ -1,8 +1,11 @@
 // `attend translate`, `attend eval` and `attend score`: use a trained model.
+#include <attend/bleu.hpp>
+#include <attend/corpus.hpp>
 #include <attend/error.hpp>
 #include <attend/tasks.hpp>
 #include <cstdio>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "common.hpp"
 
@@ -76,9 +79,9 @@ void print_translation(const ModelBundle& b, const Line& line, const Hypothesis*
                        std::size_t nbest, bool show_attention) {
   const auto tokens = h ? b.tgt_vocab.decode(h->tokens) : std::vector<std::string>{};
   if (nbest > 1) std::cout << format_score(h ? h->score : 0.0) << "\t";
-  std::cout << detokenize(tokens, b.tokenizer) << "\n";
+  std::cout << b.detokenize_target(tokens) << "\n";
   if (show_attention && h)
-    std::cout << attention_map(tokenize(line.text, b.tokenizer), tokens, h->attention)
+    std::cout << attention_map(b.tokenize_source(line.text), tokens, h->attention)
               << "\n";
 }
 
@@ -120,6 +123,7 @@ int run_translate(const std::vector<std::string>& args) {
   std::string text;
   for (std::size_t lineno = 1; std::getline(std::cin, text); ++lineno) {
     chomp(text);
+    text = prepare_input(b, text);
     pending.push_back({text, encode_source(b, text, "input line " + std::to_string(lineno))});
     if (pending.size() < batch) continue;
     print_lines(b, pending, decode_lines(b, pending, opt, ws), opt, show_attention);
@@ -137,6 +141,8 @@ struct EvalArgs {
   std::string task, src, ref;
   TaskOptions t;
   std::size_t batch = 128;
+  std::string out, metrics_json;
+  bool lowercase_bleu = false, skip_bad_lines = false;
 };
 
 void add_eval_options(po::options_description& d, EvalArgs& a) {
@@ -152,7 +158,12 @@ void add_eval_options(po::options_description& d, EvalArgs& a) {
       ("seed", po::value<std::uint64_t>(&a.t.seed), "task seed (default: as trained, else 1)")
       ("src", po::value<std::string>(&a.src), "source file, one sentence per line")
       ("ref", po::value<std::string>(&a.ref), "reference file, one sentence per line")
-      ("batch", count_option(&a.batch), "examples per batch");
+      ("batch", count_option(&a.batch), "examples per batch")
+      ("out,o", po::value<std::string>(&a.out), "with --src/--ref: write the translations here (atomically)")
+      ("metrics-json", po::value<std::string>(&a.metrics_json), "write the metrics as JSON here")
+      ("lc", po::bool_switch(&a.lowercase_bleu), "with --src/--ref: lower-cased BLEU (sacreBLEU -lc)")
+      ("skip-bad-lines", po::bool_switch(&a.skip_bad_lines),
+       "with --src/--ref: drop pairs with empty or invalid UTF-8 lines (warning with the count)");
 }
 
 // A task option the user did not give takes the value recorded at training time (same task).
@@ -194,20 +205,39 @@ std::vector<EncodedPair> task_pairs(const po::variables_map& vm, const ModelBund
   return pairs;
 }
 
-std::vector<EncodedPair> file_pairs(const ModelBundle& b, const std::string& src_path,
-                                    const std::string& tgt_path) {
-  const auto src = read_lines(src_path), tgt = read_lines(tgt_path);
-  if (src.size() != tgt.size())
-    throw Error("'" + src_path + "' has " + std::to_string(src.size()) + " lines but '" + tgt_path +
-                "' has " + std::to_string(tgt.size()) + "; they must match line by line");
-  std::vector<EncodedPair> pairs(src.size());
-  for (std::size_t i = 0; i < src.size(); ++i) {
-    const std::string where = src_path + ":" + std::to_string(i + 1);
-    pairs[i].src = encode_source(b, src[i], where);
+// The pairs of two parallel files (plain or .gz) with the checks of attend train; the text
+// options the model was trained with are applied to both sides.
+ParallelCorpus read_file_corpus(const ModelBundle& b, const std::string& src_path,
+                                const std::string& tgt_path, bool skip_bad_lines) {
+  CorpusOptions o;
+  o.skip_bad_lines = skip_bad_lines;
+  ParallelCorpus c = read_parallel(src_path, tgt_path, o);
+  for (auto& line : c.src) line = prepare_input(b, line);
+  for (auto& line : c.tgt) line = prepare_input(b, line);
+  if (c.skipped) {
+    std::cerr << "attend: warning: skipped " << c.skipped << " bad pair" << (c.skipped == 1 ? "" : "s")
+              << " (--skip-bad-lines); first:";
+    for (const auto& p : c.problems) std::cerr << "\n  " << p;
+    std::cerr << "\n";
+  }
+  return c;
+}
+
+std::vector<EncodedPair> encode_corpus(const ModelBundle& b, const ParallelCorpus& c,
+                                       const std::string& src_path) {
+  std::vector<EncodedPair> pairs(c.size());
+  for (std::size_t i = 0; i < c.size(); ++i) {
+    const std::string where = src_path + ":" + std::to_string(c.line_numbers[i]);
+    pairs[i].src = encode_source(b, c.src[i], where);
     if (pairs[i].src.empty()) throw Error(where + ": empty source line");
-    pairs[i].tgt = b.tgt_vocab.encode(tokenize(tgt[i], b.tokenizer));
+    pairs[i].tgt = b.tgt_vocab.encode(b.tokenize_target(c.tgt[i]));
   }
   return pairs;
+}
+
+std::vector<EncodedPair> file_pairs(const ModelBundle& b, const std::string& src_path,
+                                    const std::string& tgt_path) {
+  return encode_corpus(b, read_file_corpus(b, src_path, tgt_path, false), src_path);
 }
 
 double beam_exact_match(const ModelBundle& b, const std::vector<EncodedPair>& pairs,
@@ -220,6 +250,43 @@ double beam_exact_match(const ModelBundle& b, const std::vector<EncodedPair>& pa
     exact += !h.empty() && h[0].finished && h[0].tokens == p.tgt;
   }
   return pairs.empty() ? 0 : double(exact) / pairs.size();
+}
+
+// attend eval --src F --ref F: BLEU of the detokenised translations, perplexity of the references.
+int eval_files(const ModelBundle& b, const EvalArgs& a, const SearchOptions& opt) {
+  const ParallelCorpus c = read_file_corpus(b, a.src, a.ref, a.skip_bad_lines);
+  if (c.size() == 0) throw Error("nothing to evaluate: no pairs in '" + a.src + "'");
+  const auto pairs = encode_corpus(b, c, a.src);
+  const EvalResult r = evaluate(*b.model, pairs, a.batch, false);
+  const auto hyps = translate_encoded(b, pairs, opt);
+  const BleuScore bleu = corpus_bleu(hyps, {c.tgt}, a.lowercase_bleu);
+  if (!a.out.empty()) {
+    std::string text;
+    for (const auto& h : hyps) text += h + "\n";
+    write_file_atomic(a.out, text);
+  }
+  std::printf("%s%s\nperplexity      %.4f\ntoken accuracy  %.2f%%\nlines           %zu\n",
+              bleu.format().c_str(), a.lowercase_bleu ? " (lower-cased)" : "", r.perplexity,
+              100 * r.token_accuracy, pairs.size());
+  if (c.skipped) std::printf("skipped lines   %zu\n", c.skipped);
+  if (!a.metrics_json.empty())
+    write_file_atomic(a.metrics_json,
+                      nlohmann::json({{"bleu", bleu.score},
+                                      {"bleu_line", bleu.format()},
+                                      {"bleu_lowercase", a.lowercase_bleu},
+                                      {"precisions", bleu.precisions},
+                                      {"bp", bleu.bp},
+                                      {"hyp_len", bleu.hyp_len},
+                                      {"ref_len", bleu.ref_len},
+                                      {"perplexity", r.perplexity},
+                                      {"token_accuracy", r.token_accuracy},
+                                      {"lines", pairs.size()},
+                                      {"skipped", c.skipped},
+                                      {"beam", opt.beam},
+                                      {"length_penalty", opt.length_penalty},
+                                      {"max_len_ratio", opt.max_len_ratio}})
+                              .dump(2) + "\n");
+  return 0;
 }
 
 void print_eval(const EvalResult& r) {
@@ -240,7 +307,8 @@ int run_eval(const std::vector<std::string>& args) {
   desc.add_options()("help,h", "show this help");
   po::variables_map vm;
   const char* usage =
-      "usage: attend eval --model M [--task T [task options] | --src F --ref F] [options]\n";
+      "usage: attend eval --model M [--task T [task options] | --src F --ref F [--out F]] [options]\n\n"
+      "With --src/--ref: BLEU (sacreBLEU's default), perplexity of the references, line count.\n";
   if (!parse_command_line(args, desc, usage, vm)) return 0;
   po::notify(vm);
   check_search_options(opt);
@@ -249,11 +317,19 @@ int run_eval(const std::vector<std::string>& args) {
   if (vm.count("src") && vm.count("task")) throw Error("give either --task or --src/--ref, not both");
   const ModelBundle b = load_model_for(m, vm, "eval");
 
-  const auto pairs = vm.count("src") ? file_pairs(b, a.src, a.ref) : task_pairs(vm, b, a);
+  if (vm.count("src")) return eval_files(b, a, opt);
+  if (!a.out.empty()) throw Error("--out needs --src/--ref");
+  const auto pairs = task_pairs(vm, b, a);
   if (pairs.empty()) throw Error("nothing to evaluate: no examples");
   EvalResult r = evaluate(*b.model, pairs, a.batch, opt.beam == 1, opt);
   if (opt.beam > 1) r.exact_match = beam_exact_match(b, pairs, opt);
   print_eval(r);
+  if (!a.metrics_json.empty())
+    write_file_atomic(a.metrics_json, nlohmann::json({{"exact_match", r.exact_match},
+                                                      {"token_accuracy", r.token_accuracy},
+                                                      {"perplexity", r.perplexity},
+                                                      {"examples", r.examples},
+                                                      {"beam", opt.beam}}).dump(2) + "\n");
   return 0;
 }
 
