@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "attend/error.hpp"
+#include "attend/parallel.hpp"
 
 namespace attend {
 
@@ -131,7 +132,7 @@ TrainResult train(Seq2Seq<float>& model, const std::vector<EncodedPair>& train_d
   const std::size_t eval_every = opt.eval_every ? opt.eval_every : per_epoch;
 
   TrainResult result;
-  Workspace<float> ws;
+  ParallelLoss<float> parallel(model, opt.threads, opt.seed);
   TrainStepOptions step_opt;
   step_opt.teacher_forcing = opt.teacher_forcing;
   step_opt.label_smoothing = opt.label_smoothing;
@@ -189,7 +190,7 @@ TrainResult train(Seq2Seq<float>& model, const std::vector<EncodedPair>& train_d
     }
     const Batch b = make_batch(train_data, batches[next_batch++]);
     P.zero_grad();
-    const LossStats s = model.loss(b, ws, true, step_opt);
+    const LossStats s = parallel.loss(b, true, step_opt);
     const double loss = s.mean();
     if (!std::isfinite(loss)) {
       result.diverged = true;

@@ -46,6 +46,7 @@ struct TrainOptions {
   std::size_t patience = 0;      // stop after this many validations without improvement; 0 = never
   double lr_decay = 1.0;         // multiply the learning rate by this when validation does not improve
   bool keep_best = true;         // end with the parameters of the best validation
+  std::size_t threads = 1;       // data-parallel shards per batch (use one BLAS thread with > 1)
   double max_seconds = 0;        // stop (after a final validation) once training took this long; 0 = no limit
 
   // Validation hook: called every eval_every steps (and at the end) with the step and the
