@@ -621,7 +621,7 @@ int run_train_files(TrainSettings& s, const po::variables_map& vm) {
     printer.finish();
     if (!s.quiet)
       std::cerr << "validation at step " << step << ": perplexity " << fixed(std::exp(valid_loss), 3)
-                << "  BLEU " << fixed(bleu, 2) << " (greedy)\n";
+                << "  BLEU " << fixed(bleu, 2) << " (greedy" << (s.lowercase ? ", lower-cased text" : "") << ")\n";
     return bleu;
   };
   o.after_validation = [&](const TrainState& st, bool improved) {
@@ -667,7 +667,8 @@ int run_train_files(TrainSettings& s, const po::variables_map& vm) {
     const auto hyps = translate_encoded(b, test_pairs, so);
     const BleuScore bleu = corpus_bleu(hyps, {d.test.tgt});
     const EvalResult tr = evaluate(*b.model, test_pairs, 128, false);
-    std::cout << "test (" << test_pairs.size() << " pairs, beam " << s.beam << "): " << bleu.format()
+    std::cout << "test (" << test_pairs.size() << " pairs, beam " << s.beam
+              << (s.lowercase ? ", lower-cased text" : "") << "): " << bleu.format()
               << "  perplexity " << fixed(tr.perplexity, 3) << "\n";
     b.info["test-bleu"] = std::to_string(bleu.score);
     test_json = {{"bleu", bleu.score}, {"bleu_line", bleu.format()}, {"perplexity", tr.perplexity},

@@ -205,15 +205,14 @@ std::vector<EncodedPair> task_pairs(const po::variables_map& vm, const ModelBund
   return pairs;
 }
 
-// The pairs of two parallel files (plain or .gz) with the checks of attend train; the text
-// options the model was trained with are applied to both sides.
+// The pairs of two parallel files (plain or .gz) with the checks of attend train, as written
+// (BLEU compares with the references as written; --lc lower-cases both sides).
 ParallelCorpus read_file_corpus(const ModelBundle& b, const std::string& src_path,
                                 const std::string& tgt_path, bool skip_bad_lines) {
   CorpusOptions o;
   o.skip_bad_lines = skip_bad_lines;
   ParallelCorpus c = read_parallel(src_path, tgt_path, o);
-  for (auto& line : c.src) line = prepare_input(b, line);
-  for (auto& line : c.tgt) line = prepare_input(b, line);
+  (void)b;
   if (c.skipped) {
     std::cerr << "attend: warning: skipped " << c.skipped << " bad pair" << (c.skipped == 1 ? "" : "s")
               << " (--skip-bad-lines); first:";
@@ -228,9 +227,10 @@ std::vector<EncodedPair> encode_corpus(const ModelBundle& b, const ParallelCorpu
   std::vector<EncodedPair> pairs(c.size());
   for (std::size_t i = 0; i < c.size(); ++i) {
     const std::string where = src_path + ":" + std::to_string(c.line_numbers[i]);
-    pairs[i].src = encode_source(b, c.src[i], where);
+    // The text options the model was trained with (--lowercase, --normalize) apply to both sides.
+    pairs[i].src = encode_source(b, prepare_input(b, c.src[i]), where);
     if (pairs[i].src.empty()) throw Error(where + ": empty source line");
-    pairs[i].tgt = b.tgt_vocab.encode(b.tokenize_target(c.tgt[i]));
+    pairs[i].tgt = b.tgt_vocab.encode(b.tokenize_target(prepare_input(b, c.tgt[i])));
   }
   return pairs;
 }
