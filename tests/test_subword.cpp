@@ -5,6 +5,9 @@
 #include <attend/checkpoint.hpp>
 #include <attend/error.hpp>
 #include <attend/subword.hpp>
+#include <attend/tasks.hpp>
+#include <attend/trainer.hpp>
+#include <optional>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <string>
@@ -103,4 +106,51 @@ TEST_CASE("a checkpoint keeps the SentencePiece models and the training state", 
   CHECK(l.train_state->best_score == 31.5);
   CHECK(l.train_state->bad_evals == 1);
   CHECK_THROWS_AS(attend::tokenize("x", attend::Tokenizer::Spm), attend::Error);
+}
+
+TEST_CASE("resuming from a saved TrainState continues the same run (SGD: bit-identical)", "[subword][resume]") {
+  attend::TaskOptions t;
+  t.name = "reverse";
+  t.train_size = 300;
+  t.valid_size = 20;
+  const auto d = attend::make_task(t);
+  std::vector<std::vector<std::string>> s, g;
+  for (const auto& e : d.train) s.push_back(e.src), g.push_back(e.tgt);
+  const auto sv = attend::Vocab::build(s), tv = attend::Vocab::build(g);
+  const auto train = attend::encode_examples(d.train, sv, tv);
+  const auto valid = attend::encode_examples(d.valid, sv, tv);
+  attend::ModelConfig c;
+  c.emb = 8;
+  c.hidden = 12;
+  c.src_vocab = sv.size();
+  c.tgt_vocab = tv.size();
+  attend::TrainOptions o;
+  o.optimizer.name = "sgd";  // no optimizer state, so a resumed run must match exactly
+  o.optimizer.lr = 0.1;
+  o.batch = 32;              // 10 batches per epoch: the resume point (step 13) is mid-epoch
+  o.steps = 26;
+  o.eval_every = 13;
+  o.keep_best = false;
+
+  attend::Seq2Seq<float> whole(c, 3);
+  attend::train(whole, train, valid, o);
+
+  attend::Seq2Seq<float> first(c, 3);
+  std::optional<attend::TrainState> saved;
+  auto half = o;
+  half.steps = 13;
+  half.after_validation = [&](const attend::TrainState& st, bool) { saved = st; };
+  attend::train(first, train, valid, half);
+  REQUIRE(saved);
+  CHECK(saved->step == 13);
+  CHECK(saved->epoch == 2);
+  CHECK(saved->next_batch == 3);
+
+  attend::Seq2Seq<float> second(c, 99);  // different initial values, overwritten below
+  second.params().assign(first.params().values());
+  auto rest = o;
+  rest.resume = &*saved;
+  const auto r = attend::train(second, train, valid, rest);
+  CHECK(r.steps == 26);
+  CHECK(arma::approx_equal(second.params().values(), whole.params().values(), "absdiff", 0.0f));
 }
