@@ -350,3 +350,40 @@ TEST_CASE("translate of a line longer than location's --max-src-len exits 2 nami
   CHECK(contains(r.err, "line 2"));
   CHECK(contains(r.err, "--max-src-len"));
 }
+
+TEST_CASE("translate exports each hypothesis's attention as JSON with one row per output token",
+          "[cli]") {
+  const TrainedModel& m = trained();
+  const Run r = attend(m.dir, "translate --beam 2 --nbest 2 --show-attention --attention-format json --model " +
+                                  quote(m.model), "abcd\n");
+  REQUIRE(r.status == 0);
+  std::vector<nlohmann::json> objects;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);)
+    if (!line.empty() && line[0] == '{') objects.push_back(nlohmann::json::parse(line));
+  REQUIRE(objects.size() == 2);
+  for (const auto& j : objects) {
+    CHECK(j["source"].size() == 4);
+    CHECK(j["weights"].size() == j["output"].size());
+    for (const auto& row : j["weights"]) {
+      REQUIRE(row.size() == 4);
+      double sum = 0;
+      for (const auto& w : row) sum += w.get<double>();
+      CHECK(sum == Approx(1.0).epsilon(1e-4));
+    }
+  }
+}
+
+TEST_CASE("translate exports attention as CSV and SVG, and rejects an unknown format", "[cli]") {
+  const TrainedModel& m = trained();
+  const Run csv = attend(m.dir, "translate --show-attention --attention-format csv --model " + quote(m.model), "abc\n");
+  REQUIRE(csv.status == 0);
+  CHECK(contains(csv.out, "output\\source,a,b,c"));
+  const Run svg = attend(m.dir, "translate --show-attention --attention-format svg --model " + quote(m.model), "abc\n");
+  REQUIRE(svg.status == 0);
+  CHECK(contains(svg.out, "<svg"));
+  CHECK(contains(svg.out, "<rect"));
+  const Run bad = attend(m.dir, "translate --show-attention --attention-format png --model " + quote(m.model), "abc\n");
+  CHECK(bad.status == 2);
+  CHECK(contains(bad.err, "svg, json, csv"));
+}

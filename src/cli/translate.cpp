@@ -2,6 +2,7 @@
 #include <attend/bleu.hpp>
 #include <attend/corpus.hpp>
 #include <attend/error.hpp>
+#include <attend/report.hpp>
 #include <attend/tasks.hpp>
 #include <cstdio>
 #include <iostream>
@@ -75,14 +76,24 @@ std::vector<std::vector<Hypothesis>> decode_lines(const ModelBundle& b, const st
   return out;
 }
 
+// How --show-attention prints the weights after each translation: a text map, or an export
+// for plotting elsewhere (report.hpp).
+std::string g_attention_format = "text";
+
 void print_translation(const ModelBundle& b, const Line& line, const Hypothesis* h,
                        std::size_t nbest, bool show_attention) {
   const auto tokens = h ? b.tgt_vocab.decode(h->tokens) : std::vector<std::string>{};
   if (nbest > 1) std::cout << format_score(h ? h->score : 0.0) << "\t";
   std::cout << b.detokenize_target(tokens) << "\n";
-  if (show_attention && h)
-    std::cout << attention_map(b.tokenize_source(line.text), tokens, h->attention)
-              << "\n";
+  if (!show_attention || !h) return;
+  const auto src = b.tokenize_source(line.text);
+  auto out = tokens;
+  if (h->finished) out.push_back("</s>");  // the weights include the step that emitted </s>
+  if (g_attention_format == "svg") write_attention_svg(*h, src, out, std::cout);
+  else if (g_attention_format == "json") write_attention_json(*h, src, out, std::cout);
+  else if (g_attention_format == "csv") write_attention_csv(*h, src, out, std::cout);
+  else std::cout << attention_map(src, tokens, h->attention);
+  std::cout << "\n";
 }
 
 void print_lines(const ModelBundle& b, const std::vector<Line>& lines,
@@ -106,7 +117,9 @@ int run_translate(const std::vector<std::string>& args) {
   add_model_options(desc, m);
   add_search_options(desc, opt, true);
   desc.add_options()
-      ("show-attention", po::bool_switch(&show_attention), "print an attention map after each translation")
+      ("show-attention", po::bool_switch(&show_attention), "print the attention after each translation (each n-best hypothesis)")
+      ("attention-format", po::value(&g_attention_format)->default_value("text"),
+       "text (a map of shades) | svg | json | csv")
       ("help,h", "show this help");
   po::variables_map vm;
   const char* usage = "usage: attend translate --model M [options] < input > output\n\n"
@@ -114,6 +127,9 @@ int run_translate(const std::vector<std::string>& args) {
   if (!parse_command_line(args, desc, usage, vm)) return 0;
   po::notify(vm);
   check_search_options(opt);
+  if (g_attention_format != "text" && g_attention_format != "svg" && g_attention_format != "json" &&
+      g_attention_format != "csv")
+    throw Error("unknown --attention-format '" + g_attention_format + "' (valid: text, svg, json, csv)");
   opt.keep_attention = show_attention;
   const ModelBundle b = load_model_for(m, vm, "translate");
 
