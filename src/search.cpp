@@ -6,20 +6,24 @@
 
 #include "attend/error.hpp"
 #include "attend/vocab.hpp"
+#include "kernels.hpp"
 
 namespace attend {
 
 namespace {
 
-// log-softmax of one logits column, in double; both searches use it so beam 1 = greedy exactly.
+// log-softmax of one logits column: out_v = z_v − log Σ exp(z); both searches use it, so beam 1
+// equals greedy exactly. The exponentials are summed in T (vectorised), the result kept in double.
 template <typename T>
 void log_softmax(const T* z, std::size_t V, std::vector<double>& out) {
   out.resize(V);
-  double mx = z[0];
-  for (std::size_t v = 1; v < V; ++v) mx = std::max(mx, double(z[v]));
-  double sum = 0;
-  for (std::size_t v = 0; v < V; ++v) sum += std::exp(double(z[v]) - mx);
-  const double lse = mx + std::log(sum);
+  T mx = z[0];
+#pragma omp simd reduction(max : mx)
+  for (std::size_t v = 1; v < V; ++v) mx = z[v] > mx ? z[v] : mx;
+  T sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (std::size_t v = 0; v < V; ++v) sum += exp_fast(z[v] - mx);
+  const double lse = double(mx) + std::log(double(sum));
   for (std::size_t v = 0; v < V; ++v) out[v] = double(z[v]) - lse;
 }
 
