@@ -163,7 +163,7 @@ TEST_CASE("a missing file and an unreadable .gz: exit 2 naming the file", "[cli-
   CHECK(contains(r.err, "broken.src.gz: not gzip data"));
 }
 
-TEST_CASE("--skip-bad-lines drops bad pairs with a counted warning and exit 0", "[cli-corpus]") {
+TEST_CASE("skip-bad-lines drops bad pairs with a counted warning and exit 0", "[cli-corpus]") {
   Corpus c;
   const auto s = c.dir.file("bad.src"), t = c.dir.file("bad.tgt");
   std::string ss, tt;
