@@ -18,6 +18,8 @@ of the work differs, and the loss is checked once against twin.loss):
 - attention keys (W_k H for bahdanau, W_a H for general scores) are computed once per batch, not
   once per step;
 - without attention the decoder RNN runs over the whole target sequence in one call.
+`--form plain` times the training step as the twin's module is written instead (twin.loss: output
+layer and keys once per step), the way a PyTorch user would first write the equations.
 """
 import argparse
 import json
@@ -281,6 +283,9 @@ def parse(argv):
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--iters", type=int, default=20)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    p.add_argument("--form", choices=("fused", "plain"), default="fused",
+                   help="training step: fused (output layer once per batch, keys once per batch) "
+                        "or plain (twin.loss: the textbook per-step module)")
     p.add_argument("--json", action="store_true")
     a = p.parse_args(argv)
     if a.vocab < 5 or a.batch < 1 or a.src_len < 1 or a.tgt_len < 2 or a.iters < 1:
@@ -313,9 +318,11 @@ def main(argv=None):
     params = list(twin.parameters())
     opt = torch.optim.Adam(params, lr=1e-3)
 
+    loss_fn = fast_loss if a.form == "fused" else lambda tw, *b: tw.loss(*b)
+
     def train_step():
         opt.zero_grad()
-        loss = fast_loss(twin, src, src_len, tgt_in, tgt_out, tgt_len)
+        loss = loss_fn(twin, src, src_len, tgt_in, tgt_out, tgt_len)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 5.0)
         opt.step()
@@ -332,7 +339,7 @@ def main(argv=None):
     beam_s = median_seconds(a.warmup, a.iters, lambda: beam(twin, src1, len1, T))
 
     j = {"tool": "pytorch", "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
+         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""), "form": a.form,
          "cell": a.cell, "attention": a.attention, "decoder": decoder_style(config),
          "batch": a.batch, "src_len": a.src_len, "tgt_len": a.tgt_len, "vocab": a.vocab,
          "emb": a.emb, "hidden": a.hidden, "parameters": sum(p.numel() for p in params),
