@@ -3,6 +3,8 @@
 #include "attend/checkpoint_file.hpp"
 #include "attend/error.hpp"
 
+#include <map>
+
 namespace attend {
 
 namespace {
@@ -65,6 +67,10 @@ void save_model(const std::string& path, const ModelBundle& bundle) {
   const auto& P = bundle.model->params();
   for (std::size_t i = 0; i < P.entries().size(); ++i)
     f.tensors.push_back({P.entries()[i].name, P.torch_shape(i), P.torch_data(i)});
+  if (bundle.train_state)
+    for (const auto& [buffer, flat] : bundle.train_state->optimizer.buffers)
+      for (std::size_t i = 0; i < P.entries().size(); ++i)
+        f.optimizer.push_back({P.entries()[i].name + "." + buffer, P.torch_shape(i), P.torch_data(i, flat)});
   save_checkpoint_file(path, f);
 }
 
@@ -126,6 +132,28 @@ ModelBundle load_model(const std::string& path) {
       if (!f.find(e.name)) throw fail("tensor '" + e.name + "' is missing");
   for (std::size_t i = 0; i < P.size(); ++i)
     if (!std::isfinite(P.values()[i])) throw fail("a parameter is not a finite number");
+  if (!f.optimizer.empty()) {
+    if (!bundle.train_state) throw fail("it holds optimizer state but no training state");
+    auto& buffers = bundle.train_state->optimizer.buffers;
+    std::map<std::string, std::size_t> covered;
+    for (const Tensor& t : f.optimizer) {
+      const std::size_t dot = t.name.rfind('.');
+      const long id = dot == std::string::npos ? -1 : P.find(t.name.substr(0, dot));
+      if (id < 0) throw fail("optimizer state '" + t.name + "' names no parameter of this model");
+      if (t.shape != P.torch_shape(id))
+        throw fail("optimizer state '" + t.name + "' has shape " + shape_text(t.shape) + ", expected " +
+                   shape_text(P.torch_shape(id)));
+      const std::string buffer = t.name.substr(dot + 1);
+      Col<float>& flat = buffers[buffer];
+      if (flat.is_empty()) flat.zeros(P.size());
+      P.set_from_torch_data(id, t.data, flat);
+      ++covered[buffer];
+    }
+    for (const auto& [buffer, count] : covered)
+      if (count != P.entries().size())
+        throw fail("optimizer state '" + buffer + "' covers " + std::to_string(count) + " of " +
+                   std::to_string(P.entries().size()) + " parameters");
+  }
   return bundle;
 }
 

@@ -125,15 +125,17 @@ void validate(const CheckpointFile& ck, const std::string& path) {
     for (const std::string& s : list)
       if (has_nul(s)) throw Error(prefix + "string list " + quoted(name) + " holds a NUL character");
   }
-  std::set<std::string> seen;
-  for (const Tensor& t : ck.tensors) {
-    if (!valid_object_name(t.name))
-      throw Error(prefix + "tensor name " + quoted(t.name) + " is empty, '.', or holds '/' or NUL");
-    if (!seen.insert(t.name).second) throw Error(prefix + "tensor " + quoted(t.name) + " appears twice");
-    if (t.data.size() != element_count(t.shape))
-      throw Error(prefix + "tensor " + quoted(t.name) + " has " + std::to_string(t.data.size()) +
-                  " values but its shape " + shape_text(t.shape) + " needs " +
-                  std::to_string(element_count(t.shape)));
+  for (const auto* list : {&ck.tensors, &ck.optimizer}) {
+    std::set<std::string> seen;
+    for (const Tensor& t : *list) {
+      if (!valid_object_name(t.name))
+        throw Error(prefix + "tensor name " + quoted(t.name) + " is empty, '.', or holds '/' or NUL");
+      if (!seen.insert(t.name).second) throw Error(prefix + "tensor " + quoted(t.name) + " appears twice");
+      if (t.data.size() != element_count(t.shape))
+        throw Error(prefix + "tensor " + quoted(t.name) + " has " + std::to_string(t.data.size()) +
+                    " values but its shape " + shape_text(t.shape) + " needs " +
+                    std::to_string(element_count(t.shape)));
+    }
   }
 }
 
@@ -248,6 +250,10 @@ void write_hdf5(const Guard& g, const std::string& file_name, const CheckpointFi
     for (const auto& [name, list] : ck.string_lists) write_string_list(g, strings.get(), name, list);
     Handle state = ordered_group(g, file.get(), "state_dict");
     for (const Tensor& t : ck.tensors) write_tensor(g, state.get(), t);
+    if (!ck.optimizer.empty()) {
+      Handle optimizer = ordered_group(g, file.get(), "optimizer");
+      for (const Tensor& t : ck.optimizer) write_tensor(g, optimizer.get(), t);
+    }
   }
   g.check(H5Fflush(file.get(), H5F_SCOPE_GLOBAL), "cannot flush " + quoted(file_name));
   g.check(file.close(), "cannot close " + quoted(file_name));
@@ -321,6 +327,12 @@ class Reader {
       for (const std::string& name : members(state.get())) {
         Handle ds = open_dataset(state.get(), "state_dict", name);
         ck.tensors.push_back(read_tensor(ds.get(), name));
+      }
+    }
+    if (Handle optimizer = open_group(file.get(), "optimizer"); optimizer.get() >= 0) {
+      for (const std::string& name : members(optimizer.get())) {
+        Handle ds = open_dataset(optimizer.get(), "optimizer", name);
+        ck.optimizer.push_back(read_tensor(ds.get(), name));
       }
     }
     return ck;

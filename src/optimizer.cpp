@@ -8,6 +8,17 @@ namespace attend {
 
 namespace {
 
+template <typename T>
+void restore_buffer(const OptimizerState<T>& s, const char* name, Col<T>& into, const char* optimizer) {
+  const auto it = s.buffers.find(name);
+  if (it == s.buffers.end())
+    throw Error(std::string("the saved ") + optimizer + " state has no '" + name + "' (saved by another optimizer?)");
+  if (it->second.n_elem != into.n_elem)
+    throw Error(std::string("the saved ") + optimizer + " state '" + name + "' has " +
+                std::to_string(it->second.n_elem) + " values, the model " + std::to_string(into.n_elem));
+  into = it->second;
+}
+
 // Adam (Kingma & Ba 2015), bias-corrected, one fused loop over the flat parameter vector:
 //   m = β1 m + (1−β1) g;  v = β2 v + (1−β2) g²;  θ −= lr · m̂ / (√v̂ + ε)
 template <typename T>
@@ -30,6 +41,12 @@ class Adam final : public Optimizer<T> {
       v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
       w[i] -= step * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
     }
+  }
+  OptimizerState<T> state() const override { return {t_, {{"exp_avg", m_}, {"exp_avg_sq", v_}}}; }
+  void restore(const OptimizerState<T>& s) override {
+    restore_buffer(s, "exp_avg", m_, "adam");
+    restore_buffer(s, "exp_avg_sq", v_, "adam");
+    t_ = s.steps;
   }
 
  private:
@@ -60,6 +77,14 @@ class Sgd final : public Optimizer<T> {
       u[i] = mu * u[i] + g[i];
       w[i] -= lr * u[i];
     }
+  }
+  OptimizerState<T> state() const override {
+    OptimizerState<T> s;
+    if (momentum_ > 0) s.buffers["momentum_buffer"] = u_;
+    return s;
+  }
+  void restore(const OptimizerState<T>& s) override {
+    if (momentum_ > 0) restore_buffer(s, "momentum_buffer", u_, "sgd");
   }
 
  private:

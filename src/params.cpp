@@ -78,10 +78,9 @@ std::vector<std::size_t> ParameterRegistry<T>::torch_shape(std::size_t id) const
   }
 }
 
+namespace {
 template <typename T>
-std::vector<float> ParameterRegistry<T>::torch_data(std::size_t id) const {
-  const auto& e = entries_.at(id);
-  const Mat<T>& m = value(id);
+std::vector<float> row_major(const ParameterEntry& e, const Mat<T>& m) {
   std::vector<float> out(e.rows * e.cols);
   if (e.layout == TorchLayout::Matrix) {
     for (std::size_t r = 0; r < e.rows; ++r)
@@ -93,18 +92,46 @@ std::vector<float> ParameterRegistry<T>::torch_data(std::size_t id) const {
 }
 
 template <typename T>
-void ParameterRegistry<T>::set_from_torch_data(std::size_t id, const std::vector<float>& data) {
-  const auto& e = entries_.at(id);
+void from_row_major(const ParameterEntry& e, const std::vector<float>& data, Mat<T>& m) {
   if (data.size() != e.rows * e.cols)
     throw Error("parameter '" + e.name + "' expects " + std::to_string(e.rows * e.cols) +
                 " values, got " + std::to_string(data.size()));
-  Mat<T>& m = value(id);
   if (e.layout == TorchLayout::Matrix) {
     for (std::size_t r = 0; r < e.rows; ++r)
       for (std::size_t c = 0; c < e.cols; ++c) m(r, c) = static_cast<T>(data[r * e.cols + c]);
   } else {
     for (std::size_t i = 0; i < data.size(); ++i) m.memptr()[i] = static_cast<T>(data[i]);
   }
+}
+}  // namespace
+
+template <typename T>
+std::vector<float> ParameterRegistry<T>::torch_data(std::size_t id) const {
+  return row_major(entries_.at(id), value(id));
+}
+
+template <typename T>
+void ParameterRegistry<T>::set_from_torch_data(std::size_t id, const std::vector<float>& data) {
+  from_row_major(entries_.at(id), data, value(id));
+}
+
+template <typename T>
+std::vector<float> ParameterRegistry<T>::torch_data(std::size_t id, const Col<T>& flat) const {
+  const auto& e = entries_.at(id);
+  if (flat.n_elem != total_) throw Error("a flat vector of " + std::to_string(flat.n_elem) +
+                                         " values does not match " + std::to_string(total_) + " parameters");
+  const Mat<T> m(const_cast<T*>(flat.memptr()) + e.offset, e.rows, e.cols, false, true);
+  return row_major(e, m);
+}
+
+template <typename T>
+void ParameterRegistry<T>::set_from_torch_data(std::size_t id, const std::vector<float>& data,
+                                               Col<T>& flat) const {
+  const auto& e = entries_.at(id);
+  if (flat.n_elem != total_) throw Error("a flat vector of " + std::to_string(flat.n_elem) +
+                                         " values does not match " + std::to_string(total_) + " parameters");
+  Mat<T> m(flat.memptr() + e.offset, e.rows, e.cols, false, true);
+  from_row_major(e, data, m);
 }
 
 template class ParameterRegistry<float>;

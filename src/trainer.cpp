@@ -75,7 +75,7 @@ std::map<std::string, std::string> TrainState::to_map() const {
           {"next_batch", std::to_string(next_batch)}, {"epoch_rng", epoch_rng},
           {"sample_rng", sample_rng},               {"lr", lr_text.str()},
           {"best_score", best_text.str()},          {"best_step", std::to_string(best_step)},
-          {"bad_evals", std::to_string(bad_evals)}};
+          {"bad_evals", std::to_string(bad_evals)},   {"optimizer_steps", std::to_string(optimizer.steps)}};
 }
 
 TrainState TrainState::from_map(const std::map<std::string, std::string>& m) {
@@ -111,6 +111,7 @@ TrainState TrainState::from_map(const std::map<std::string, std::string>& m) {
   s.best_score = real("best_score");
   s.best_step = count("best_step");
   s.bad_evals = count("bad_evals");
+  if (m.count("optimizer_steps")) s.optimizer.steps = count("optimizer_steps");
   return s;
 }
 
@@ -161,6 +162,7 @@ TrainResult train(Seq2Seq<float>& model, const std::vector<EncodedPair>& train_d
     epoch = r.epoch;
     first_step = r.step + 1;
     optimizer->lr = r.lr;
+    if (r.optimizer.steps > 0 || !r.optimizer.buffers.empty()) optimizer->restore(r.optimizer);
     best = r.best_score;
     bad_evals = r.bad_evals;
     result.best_step = r.best_step;
@@ -178,6 +180,7 @@ TrainResult train(Seq2Seq<float>& model, const std::vector<EncodedPair>& train_d
     st.best_score = best;
     st.best_step = result.best_step;
     st.bad_evals = bad_evals;
+    st.optimizer = optimizer->state();
     return st;
   };
 

@@ -19,6 +19,8 @@ struct CheckpointFile {
   std::map<std::string, std::string> config;                     // key -> value text
   std::map<std::string, std::vector<std::string>> string_lists;  // e.g. "vocab.src", "vocab.tgt"
   std::vector<Tensor> tensors;                                   // loaded in the order saved
+  // Optimizer state for resuming, per parameter ("<tensor name>.exp_avg", ...), in /optimizer.
+  std::vector<Tensor> optimizer;
 
   const Tensor* find(const std::string& name) const;  // nullptr if absent
 };

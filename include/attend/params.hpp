@@ -66,6 +66,9 @@ class ParameterRegistry {
   // Entry values in PyTorch's row-major order, and back.
   std::vector<float> torch_data(std::size_t id) const;
   void set_from_torch_data(std::size_t id, const std::vector<float>& data);
+  // The same for the entry's slice of any flat vector laid out like values() (e.g. Adam's moments).
+  std::vector<float> torch_data(std::size_t id, const Col<T>& flat) const;
+  void set_from_torch_data(std::size_t id, const std::vector<float>& data, Col<T>& flat) const;
 
  private:
   std::vector<ParameterEntry> entries_;

@@ -15,8 +15,7 @@ namespace attend {
 
 // Where a run stands, so that it can be saved in a checkpoint and continued (--resume): the
 // step, the position in the current epoch's batch order, the random streams, the learning rate
-// and the early-stopping record. The optimizer's own moments (Adam's m and v) are not part of it:
-// the Optimizer interface does not expose them, so a resumed run restarts them from zero.
+// the early-stopping record and the optimizer's own variables (Adam's moments and step count).
 struct TrainState {
   std::size_t step = 0;          // updates done
   std::size_t epoch = 0;         // epochs started (1-based once training has begun)
@@ -26,8 +25,10 @@ struct TrainState {
   double lr = 0;                 // current learning rate (after any decay)
   double best_score = -std::numeric_limits<double>::infinity();  // best validation score so far
   std::size_t best_step = 0, bad_evals = 0;
+  OptimizerState<float> optimizer;  // empty in checkpoints written before it was saved
 
-  // As text key/value pairs ("step", "epoch", ...) for the checkpoint's configuration.
+  // As text key/value pairs ("step", "epoch", ..., "optimizer_steps") for the checkpoint's
+  // configuration; the optimizer's buffers are tensors of their own (see save_model).
   std::map<std::string, std::string> to_map() const;
   // Throws Error naming the key for a missing or malformed value.
   static TrainState from_map(const std::map<std::string, std::string>& map);
