@@ -2,13 +2,35 @@
 // own workspace and gradient buffer, the parameters shared. With one BLAS thread per shard both
 // cores work on everything (GEMMs, gate loops, attention, softmax) and no thread spins waiting.
 #pragma once
+#include <functional>
 #include <memory>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "attend/seq2seq.hpp"
 
 namespace attend {
+
+// Persistent worker threads for the shards: created once, so a worker stays on its core between
+// steps instead of being created anew (and first scheduled beside its creator) at every batch.
+class ShardPool {
+ public:
+  explicit ShardPool(std::size_t workers);
+  ~ShardPool();
+  ShardPool(const ShardPool&) = delete;
+  ShardPool& operator=(const ShardPool&) = delete;
+  std::size_t workers() const { return threads_.size(); }
+  // Runs job(1) … job(n − 1) on the workers (n − 1 ≤ workers()) and job(0) on the calling
+  // thread; returns when all have finished. job must not throw.
+  void run(std::size_t n, const std::function<void(std::size_t)>& job);
+
+ private:
+  struct State;
+  void work(std::size_t id);
+  std::unique_ptr<State> state_;
+  std::vector<std::thread> threads_;
+};
 
 // Columns [first, first + count) of a batch, trimmed to their longest source and target.
 Batch slice_batch(const Batch& batch, std::size_t first, std::size_t count);
@@ -30,6 +52,7 @@ class ParallelLoss {
   std::vector<std::unique_ptr<Seq2Seq<T>>> replicas_;  // shard s ≥ 1 runs replicas_[s − 1]
   std::vector<Workspace<T>> workspaces_;
   std::vector<std::mt19937_64> rngs_;
+  std::unique_ptr<ShardPool> pool_;
 };
 
 }  // namespace attend
