@@ -12,19 +12,40 @@ namespace attend {
 
 namespace {
 
-// log-softmax of one logits column: out_v = z_v − log Σ exp(z); both searches use it, so beam 1
-// equals greedy exactly. The exponentials are summed in T (vectorised), the result kept in double.
+// log Σ exp(z) of one logits column, so log p(v) = z_v − log Σ exp(z); both searches use it, so
+// beam 1 equals greedy exactly. The exponentials are summed in T (vectorised), the result in double.
 template <typename T>
-void log_softmax(const T* z, std::size_t V, std::vector<double>& out) {
-  out.resize(V);
+double log_sum_exp(const T* z, std::size_t V) {
   T mx = z[0];
 #pragma omp simd reduction(max : mx)
   for (std::size_t v = 1; v < V; ++v) mx = z[v] > mx ? z[v] : mx;
   T sum = 0;
 #pragma omp simd reduction(+ : sum)
   for (std::size_t v = 0; v < V; ++v) sum += exp_fast(z[v] - mx);
-  const double lse = double(mx) + std::log(double(sum));
-  for (std::size_t v = 0; v < V; ++v) out[v] = double(z[v]) - lse;
+  return double(mx) + std::log(double(sum));
+}
+
+// The m largest entries of z (ties: lower index first), in that order.
+template <typename T>
+void top_tokens(const T* z, std::size_t V, std::size_t m, std::vector<std::size_t>& top) {
+  m = std::min(m, V);
+  top.clear();
+  for (std::size_t v = 0; v < V; ++v) {
+    if (top.size() == m && !(z[v] > z[top.back()])) continue;
+    if (top.size() == m) top.pop_back();
+    std::size_t at = top.size();
+    while (at > 0 && z[v] > z[top[at - 1]]) --at;
+    top.insert(top.begin() + at, v);
+  }
+}
+
+// Greedy's choice without the whole log-softmax: the first largest logit and its log-probability,
+// exactly the number beam search computes for it.
+template <typename T>
+std::size_t best_token(const T* z, std::size_t V, double& log_prob) {
+  const std::size_t y = std::max_element(z, z + V) - z;
+  log_prob = double(z[y]) - log_sum_exp(z, V);
+  return y;
 }
 
 double length_penalty(std::size_t length, double alpha) {
@@ -58,18 +79,17 @@ std::vector<Hypothesis> greedy_search(const Seq2Seq<T>& model, const arma::umat&
   const Decoder<T>& dec = model.decoder();
   std::vector<Hypothesis> out(B);
   std::vector<arma::uword> feed(B, Vocab::kBos);
-  std::vector<double> logp;
   std::size_t done = 0;
   for (std::size_t t = 0; t < T_max && done < B; ++t) {
     dec.step(t, feed.data(), ws.dec);
     dec.logits(t, 1, ws.dec, ws.logits);
-    const Mat<T> w = dec.weights(t, ws.dec);
+    const Mat<T> w = opt.keep_attention ? dec.weights(t, ws.dec) : Mat<T>();
     for (std::size_t b = 0; b < B; ++b) {
       Hypothesis& h = out[b];
       if (h.finished || t >= limit[b]) continue;
-      log_softmax(ws.logits.colptr(b), ws.logits.n_rows, logp);
-      const std::size_t y = std::max_element(logp.begin(), logp.end()) - logp.begin();
-      h.log_prob += logp[y];
+      double log_prob;
+      const std::size_t y = best_token(ws.logits.colptr(b), ws.logits.n_rows, log_prob);
+      h.log_prob += log_prob;
       if (opt.keep_attention && !w.is_empty()) h.attention.push_back(attention_column(w, b, len[b], model.config().reverse_source));
       if (y == Vocab::kEos && opt.stop_at_eos) {
         h.finished = true;
@@ -99,7 +119,7 @@ std::vector<Hypothesis> beam_search(const Seq2Seq<T>& model, const std::vector<i
 
   std::vector<Hypothesis> alive(1), finished;
   std::vector<arma::uword> feed(k, Vocab::kBos);
-  std::vector<double> logp;
+  std::vector<std::size_t> top;
   struct Candidate { double log_prob; std::size_t parent; std::size_t token; };
   std::vector<Candidate> cand;
   for (std::size_t t = 0; t < T_max && !alive.empty() && finished.size() < k; ++t) {
@@ -108,8 +128,11 @@ std::vector<Hypothesis> beam_search(const Seq2Seq<T>& model, const std::vector<i
     const std::size_t V = ws.logits.n_rows;
     cand.clear();
     for (std::size_t i = 0; i < alive.size(); ++i) {
-      log_softmax(ws.logits.colptr(i), V, logp);
-      for (std::size_t v = 0; v < V; ++v) cand.push_back({alive[i].log_prob + logp[v], i, v});
+      // Only a row's 2k best tokens can be among the 2k best candidates overall.
+      const T* z = ws.logits.colptr(i);
+      top_tokens(z, V, 2 * k, top);
+      const double lse = log_sum_exp(z, V);
+      for (std::size_t v : top) cand.push_back({alive[i].log_prob + (double(z[v]) - lse), i, v});
     }
     // The 2k best; ties go to the earlier hypothesis and the lower token id.
     const std::size_t n = std::min(cand.size(), 2 * k);
