@@ -228,7 +228,7 @@ def describe(args, cases):
         f"- attend: {args.attend} at commit {git('rev-parse', '--short', 'HEAD')}"
         + (" (working tree modified)" if git("status", "--porcelain", "--untracked-files=no") else ""),
         "- repetitions: " + "; ".join(f"{s} warmup {w}, median of {i}" for s, w, i in iters),
-        "- attend settings tried: `--threads 1`, `--threads 2` (OpenBLAS threads)",
+        "- attend settings tried: `--threads 1`, `--threads 2` (training: that many data-parallel shards with one BLAS thread each; decoding: that many BLAS threads)",
     ]
     if not args.attend_only:
         lines.append(f"- PyTorch: {torch_version} via {args.python} bench/torch_bench.py")
