@@ -88,7 +88,7 @@ def best_of_each(runs):
 
 
 def measure(args, shape_name, cell, attention, shape):
-    warmup = args.warmup if args.warmup is not None else (3 if shape_name == "toy" else 2)
+    warmup = args.warmup if args.warmup is not None else (10 if shape_name == "toy" else 2)
     iters = args.iters if args.iters is not None else (20 if shape_name == "toy" else 5)
     flags = case_flags(cell, attention, shape, warmup, iters)
     out = {"shape": shape_name, "cell": cell, "attention": attention, "warmup": warmup,
@@ -253,7 +253,7 @@ def main(argv=None):
     p.add_argument("--out", default=str(HERE / "results.md"), help="Markdown table (default bench/results.md)")
     p.add_argument("--json-out", help="also write every run's JSON here")
     p.add_argument("--iters", type=int, help="timed repetitions (default 20 toy, 5 small-real)")
-    p.add_argument("--warmup", type=int, help="untimed repetitions (default 3 toy, 2 small-real)")
+    p.add_argument("--warmup", type=int, help="untimed repetitions (default 10 toy, 2 small-real)")
     p.add_argument("--quick", action="store_true", help="two cases only (a smoke run)")
     p.add_argument("--attend-only", action="store_true", help="attend alone, no PyTorch")
     p.add_argument("--attend", default=str(ROOT / "build" / "attend"), help="the attend binary")
