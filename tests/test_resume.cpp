@@ -56,13 +56,13 @@ attend::TrainOptions options(const std::string& optimizer, double lr, double mom
   return o;
 }
 
-// Trains 26 steps at once, and 13 + 13 with a resume in between (through a checkpoint file when
-// `via` names one); returns the largest difference of the final parameters.
-float resumed_difference(const attend::TrainOptions& o, const std::string& via = "") {
-  const Setup d = reverse_task();
-  attend::Seq2Seq<float> whole(d.config, 3);
-  attend::train(whole, d.train, d.valid, o);
+// The first 13 of o.steps = 26 updates and the TrainState saved at their validation.
+struct FirstHalf {
+  arma::Col<float> values;
+  attend::TrainState state;
+};
 
+FirstHalf first_half(const Setup& d, const attend::TrainOptions& o) {
   attend::Seq2Seq<float> first(d.config, 3);
   std::optional<attend::TrainState> saved;
   auto half = o;
@@ -73,29 +73,43 @@ float resumed_difference(const attend::TrainOptions& o, const std::string& via =
   CHECK(saved->step == 13);
   CHECK(saved->epoch == 2);
   CHECK(saved->next_batch == 3);
+  return {first.params().values(), *saved};
+}
 
+// The largest difference between the parameters after 26 uninterrupted updates and after the
+// second 13 resumed from `state` (the first half's parameters in `values`).
+float difference_after_resume(const Setup& d, const attend::TrainOptions& o, const arma::Col<float>& values,
+                              const attend::TrainState& state) {
+  attend::Seq2Seq<float> whole(d.config, 3);
+  attend::train(whole, d.train, d.valid, o);
   attend::Seq2Seq<float> second(d.config, 99);  // different initial values, overwritten below
-  second.params().assign(first.params().values());
-  attend::TrainState state = *saved;
-  if (!via.empty()) {
-    attend::ModelBundle b;
-    b.model = std::make_unique<attend::Seq2Seq<float>>(d.config, 3);
-    b.model->params().assign(first.params().values());
-    b.src_vocab = d.src_vocab;
-    b.tgt_vocab = d.tgt_vocab;
-    b.tokenizer = attend::Tokenizer::Space;
-    b.train_state = *saved;
-    attend::save_model(via, b);
-    attend::ModelBundle l = attend::load_model(via);
-    REQUIRE(l.train_state);
-    state = *l.train_state;
-    second.params().assign(l.model->params().values());
-  }
+  second.params().assign(values);
   auto rest = o;
   rest.resume = &state;
   const auto r = attend::train(second, d.train, d.valid, rest);
   CHECK(r.steps == 26);
   return arma::abs(second.params().values() - whole.params().values()).max();
+}
+
+// Resumes in memory, or through a checkpoint file when `via` names one.
+float resumed_difference(const attend::TrainOptions& o, const std::string& via = "") {
+  const Setup d = reverse_task();
+  FirstHalf h = first_half(d, o);
+  if (!via.empty()) {
+    attend::ModelBundle b;
+    b.model = std::make_unique<attend::Seq2Seq<float>>(d.config, 3);
+    b.model->params().assign(h.values);
+    b.src_vocab = d.src_vocab;
+    b.tgt_vocab = d.tgt_vocab;
+    b.tokenizer = attend::Tokenizer::Space;
+    b.train_state = h.state;
+    attend::save_model(via, b);
+    attend::ModelBundle l = attend::load_model(via);
+    REQUIRE(l.train_state);
+    h.state = *l.train_state;
+    h.values = l.model->params().values();
+  }
+  return difference_after_resume(d, o, h.values, h.state);
 }
 
 std::string temp_file(const std::string& name) {
@@ -123,24 +137,12 @@ TEST_CASE("resuming Adam through a checkpoint file continues the same run bit fo
 }
 
 TEST_CASE("a resumed Adam run without its moments differs from the uninterrupted one", "[resume]") {
-  // The check above can fail: dropping the moments changes the result.
+  // The checks above can fail: dropping the moments changes the result.
   const Setup d = reverse_task();
-  auto o = options("adam", 0.01, 0);
-  attend::Seq2Seq<float> whole(d.config, 3);
-  attend::train(whole, d.train, d.valid, o);
-  attend::Seq2Seq<float> first(d.config, 3);
-  std::optional<attend::TrainState> saved;
-  auto half = o;
-  half.steps = 13;
-  half.after_validation = [&](const attend::TrainState& st, bool) { saved = st; };
-  attend::train(first, d.train, d.valid, half);
-  REQUIRE(saved);
-  saved->optimizer = {};
-  attend::Seq2Seq<float> second(d.config, 3);
-  second.params().assign(first.params().values());
-  o.resume = &*saved;
-  attend::train(second, d.train, d.valid, o);
-  CHECK(arma::abs(second.params().values() - whole.params().values()).max() > 1e-4f);
+  const auto o = options("adam", 0.01, 0);
+  FirstHalf h = first_half(d, o);
+  h.state.optimizer = {};
+  CHECK(difference_after_resume(d, o, h.values, h.state) > 1e-4f);
 }
 
 TEST_CASE("the checkpoint stores Adam's moments per parameter under PyTorch's state names", "[resume][checkpoint]") {
