@@ -14,7 +14,9 @@
 #include <sstream>
 #include <thread>
 
+#include "attend/bleu.hpp"
 #include "attend/checkpoint.hpp"
+#include "attend/corpus.hpp"
 #include "attend/error.hpp"
 #include "attend/search.hpp"
 
@@ -52,6 +54,179 @@ DataSource task_source(const TaskOptions& task) {
     c.test = std::move(d.test);
     return c;
   };
+  return s;
+}
+
+namespace {
+
+std::size_t code_points(const std::string& line) {
+  std::size_t n = 0;
+  for (unsigned char c : line) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+// A file's size and FNV-1a 64 checksum (hex): a different corpus is a different grid.
+std::pair<std::uintmax_t, std::string> file_identity(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot open");
+  std::uint64_t h = 1469598103934665603ull;
+  std::uintmax_t size = 0;
+  char buf[1 << 16];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    for (std::streamsize i = 0; i < in.gcount(); ++i) {
+      h ^= static_cast<unsigned char>(buf[i]);
+      h *= 1099511628211ull;
+    }
+    size += static_cast<std::uintmax_t>(in.gcount());
+  }
+  char hex[20];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return {size, hex};
+}
+
+// One split with the checks of `attend train` (the same CorpusOptions, hence the same errors).
+ParallelCorpus read_split(const CorpusSourceOptions& o, const std::string& src, const std::string& tgt,
+                          const std::string& split, std::vector<std::string>& warnings) {
+  CorpusOptions c;
+  c.max_src_tokens = c.max_tgt_tokens = o.max_line_tokens;
+  if (o.tokenizer == "char") c.src_length = c.tgt_length = code_points;
+  c.skip_bad_lines = o.skip_bad_lines;
+  c.text.lowercase = o.lowercase;
+  c.text.normalize = o.normalize;
+  ParallelCorpus p = read_parallel(src, tgt, c);
+  if (p.skipped) {
+    std::string w = "skipped " + std::to_string(p.skipped) + " bad " + split + " pair" +
+                    (p.skipped == 1 ? "" : "s") + " (--skip-bad-lines); first:";
+    for (const auto& problem : p.problems) w += "\n  " + problem;
+    warnings.push_back(w);
+  }
+  if (p.size() == 0) throw Error("no usable " + split + " pairs in '" + src + "' / '" + tgt + "'");
+  return p;
+}
+
+std::string yes_no(bool b) { return b ? "1" : "0"; }
+
+}  // namespace
+
+DataSource corpus_source(const CorpusSourceOptions& o) {
+  const std::vector<std::pair<const char*, const std::string*>> files{
+      {"train-src", &o.train_src}, {"train-tgt", &o.train_tgt}, {"valid-src", &o.valid_src},
+      {"valid-tgt", &o.valid_tgt}, {"test-src", &o.test_src},   {"test-tgt", &o.test_tgt}};
+  for (const auto& [option, path] : files)
+    if (path->empty())
+      throw Error(std::string("--") + option + " is required for a grid on files (the test pair is what BLEU is measured on)");
+  if (o.tokenizer != "space" && o.tokenizer != "char" && o.tokenizer != "spm")
+    throw Error("unknown tokenizer '" + o.tokenizer + "' (valid: space, char, spm)");
+
+  DataSource s;
+  auto d = std::make_shared<CompareData>();
+  const ParallelCorpus train = read_split(o, o.train_src, o.train_tgt, "training", s.warnings);
+  const ParallelCorpus valid = read_split(o, o.valid_src, o.valid_tgt, "validation", s.warnings);
+  const ParallelCorpus test = read_split(o, o.test_src, o.test_tgt, "test", s.warnings);
+
+  // The text side, once for the whole grid: tokenizer, SentencePiece models, vocabularies.
+  ModelBundle text;
+  text.tokenizer = tokenizer_from_name(o.tokenizer);
+  if (text.tokenizer == Tokenizer::Spm) {
+    SubwordOptions so;
+    so.vocab_size = o.spm_vocab;
+    so.model_type = o.spm_type;
+    so.seed = o.seed;
+    if (o.shared_vocab) {
+      std::vector<std::string> both(train.src);
+      both.insert(both.end(), train.tgt.begin(), train.tgt.end());
+      text.src_subword = text.tgt_subword = std::make_shared<const SubwordModel>(SubwordModel::train(both, so));
+    } else {
+      text.src_subword = std::make_shared<const SubwordModel>(SubwordModel::train(train.src, so));
+      text.tgt_subword = std::make_shared<const SubwordModel>(SubwordModel::train(train.tgt, so));
+    }
+  }
+  auto tokenize = [&](const ParallelCorpus& c) {
+    std::vector<Example> out(c.size());
+    for (std::size_t i = 0; i < c.size(); ++i) {
+      out[i].src = text.tokenize_source(c.src[i]);
+      out[i].tgt = text.tokenize_target(c.tgt[i]);
+    }
+    return out;
+  };
+  // The length filter on training pairs, in model tokens; the length range in words.
+  std::size_t filtered = 0;
+  std::vector<Example> all = tokenize(train);
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const bool long_src = o.max_src_tokens && all[i].src.size() > o.max_src_tokens;
+    const bool long_tgt = o.max_tgt_tokens && all[i].tgt.size() > o.max_tgt_tokens;
+    if (long_src || long_tgt) {
+      ++filtered;
+      continue;
+    }
+    d->train.push_back(std::move(all[i]));
+    const int words = static_cast<int>(count_words(train.src[i]));
+    d->train_min_words = d->train.size() == 1 ? words : std::min(d->train_min_words, words);
+    d->train_max_words = std::max(d->train_max_words, words);
+  }
+  if (d->train.empty())
+    throw Error("the length filter (--max-src-tokens / --max-tgt-tokens) dropped every training pair");
+  d->valid = tokenize(valid);
+  d->test = tokenize(test);
+  std::vector<std::vector<std::string>> src, tgt;
+  for (const auto& e : d->train) src.push_back(e.src), tgt.push_back(e.tgt);
+  if (o.shared_vocab) {
+    src.insert(src.end(), tgt.begin(), tgt.end());
+    d->src_vocab = d->tgt_vocab = Vocab::build(src, o.min_freq, o.max_vocab);
+  } else {
+    d->src_vocab = Vocab::build(src, o.min_freq, o.max_vocab);
+    d->tgt_vocab = Vocab::build(tgt, o.min_freq, o.max_vocab);
+  }
+  d->tokenizer = text.tokenizer;
+  d->src_subword = text.src_subword;
+  d->tgt_subword = text.tgt_subword;
+  d->valid_ref_text = valid.tgt;
+  d->test_src_text = test.src;
+  d->test_ref_text = test.tgt;
+  d->info = {{"task", "files"},           {"lowercase", yes_no(o.lowercase)},
+             {"normalize", yes_no(o.normalize)}, {"train-src", o.train_src},
+             {"train-tgt", o.train_tgt}};
+
+  s.name = "corpus " + fs::path(o.train_src).filename().string() + " \u2192 " +
+           fs::path(o.train_tgt).filename().string();
+  s.corpus = true;
+  s.signature["tokenizer"] = o.tokenizer;
+  if (text.tokenizer == Tokenizer::Spm) {
+    s.signature["spm_vocab"] = std::to_string(o.spm_vocab);
+    s.signature["spm_type"] = o.spm_type;
+    s.signature["spm_seed"] = std::to_string(o.seed);
+  }
+  s.signature["shared_vocab"] = yes_no(o.shared_vocab);
+  s.signature["min_freq"] = std::to_string(o.min_freq);
+  s.signature["max_vocab"] = std::to_string(o.max_vocab);
+  s.signature["max_src_tokens"] = std::to_string(o.max_src_tokens);
+  s.signature["max_tgt_tokens"] = std::to_string(o.max_tgt_tokens);
+  s.signature["max_line_tokens"] = std::to_string(o.max_line_tokens);
+  s.signature["lowercase"] = yes_no(o.lowercase);
+  s.signature["normalize"] = yes_no(o.normalize);
+  s.signature["skip_bad_lines"] = yes_no(o.skip_bad_lines);
+  for (const auto& [option, path] : files) {
+    std::string key(option);
+    std::replace(key.begin(), key.end(), '-', '_');
+    const auto [size, checksum] = file_identity(*path);
+    s.signature[key] = fs::absolute(*path).lexically_normal().string();
+    s.signature[key + ".bytes"] = std::to_string(size);
+    s.signature[key + ".fnv1a64"] = checksum;
+  }
+
+  std::ostringstream desc;
+  desc << d->train.size() << " training pairs";
+  if (filtered) desc << " (" << filtered << " longer than the length filter dropped)";
+  desc << ", " << d->valid.size() << " validation, " << d->test.size() << " test; tokenizer " << o.tokenizer;
+  if (text.tokenizer == Tokenizer::Spm)
+    desc << " (" << o.spm_type << ", " << text.src_subword->size() << " pieces"
+         << (o.shared_vocab ? ", shared" : "") << ")";
+  desc << "; vocabularies " << d->src_vocab.size() << " \u2192 " << d->tgt_vocab.size()
+       << (o.shared_vocab ? " (shared)" : "");
+  s.description = desc.str();
+  std::shared_ptr<const CompareData> shared = d;
+  s.shared = shared;
+  s.load = [shared](std::uint64_t) { return *shared; };
   return s;
 }
 
@@ -155,6 +330,14 @@ std::map<std::string, std::string> grid_signature(const CompareOptions& o, const
   s["train.eval_every"] = std::to_string(t.eval_every);
   s["train.patience"] = std::to_string(t.patience);
   s["train.lr_decay"] = num(t.lr_decay);
+  if (source.corpus) {
+    // Only a corpus grid has these; a toy grid's signature stays as it was.
+    s["train.bleu_every"] = std::to_string(o.bleu_every);
+    s["train.time_limit"] = num(o.time_limit);
+    s["eval.beam"] = std::to_string(o.beam);
+    s["eval.length_penalty"] = num(o.length_penalty);
+    s["eval.bleu_lowercase"] = o.bleu_lowercase ? "1" : "0";
+  }
   s["data.source"] = source.name;
   for (const auto& [k, v] : source.signature) s["data." + k] = v;
   return s;
@@ -173,6 +356,30 @@ std::vector<std::string> signature_differences(const std::map<std::string, std::
     if (va != vb) diff.push_back(k + ": " + va + " \u2192 " + vb);
   }
   return diff;
+}
+
+// ---- BLEU statistics ----------------------------------------------------------------------------
+
+BleuStats& BleuStats::operator+=(const BleuStats& o) {
+  for (std::size_t n = 0; n < 4; ++n) counts[n] += o.counts[n], totals[n] += o.totals[n];
+  hyp_len += o.hyp_len;
+  ref_len += o.ref_len;
+  return *this;
+}
+
+BleuStats bleu_stats(const std::string& hyp, const std::string& ref, bool lowercase) {
+  // corpus_bleu sums exactly these per-sentence quantities over the corpus.
+  const BleuScore b = corpus_bleu({hyp}, {{ref}}, lowercase);
+  BleuStats s;
+  s.counts = b.counts;
+  s.totals = b.totals;
+  s.hyp_len = b.hyp_len;
+  s.ref_len = b.ref_len;
+  return s;
+}
+
+double bleu_score(const BleuStats& t) {
+  return bleu_from_counts(t.counts, t.totals, t.hyp_len, t.ref_len).score;
 }
 
 // ---- alignment ----------------------------------------------------------------------------------
@@ -238,10 +445,13 @@ double num_from(const json& j, const char* key, double fallback = NAN) {
 
 json to_json(const RunResult& r) {
   json samples = json::array();
-  for (const auto& s : r.samples)
-    samples.push_back({{"index", s.index}, {"src", s.src}, {"out", s.out}, {"ref", s.ref},
-                       {"weights", s.weights}, {"correct", s.correct}});
-  return {{"complete", true},
+  for (const auto& s : r.samples) {
+    json x = {{"index", s.index}, {"src", s.src}, {"out", s.out}, {"ref", s.ref},
+              {"weights", s.weights}, {"correct", s.correct}};
+    if (r.corpus) x["text"] = {{"src", s.src_text}, {"out", s.out_text}, {"ref", s.ref_text}};
+    samples.push_back(x);
+  }
+  json j = {{"complete", true},
           {"run", r.spec.name()},
           {"cell", r.spec.variant.cell},
           {"attention", r.spec.variant.attention},
@@ -267,6 +477,21 @@ json to_json(const RunResult& r) {
           {"uniform_entropy", r.uniform_entropy},
           {"gold_mass", r.gold_mass},
           {"samples", samples}};
+  if (r.corpus) {
+    // Per test sentence: clipped matches of orders 1-4, hypothesis n-grams of orders 1-4,
+    // hypothesis length, reference length.
+    json stats = json::array();
+    for (const auto& b : r.test_bleu)
+      stats.push_back({b.counts[0], b.counts[1], b.counts[2], b.counts[3], b.totals[0], b.totals[1],
+                       b.totals[2], b.totals[3], b.hyp_len, b.ref_len});
+    j["corpus"] = true;
+    j["test"]["bleu"] = num_or_null(r.bleu);
+    j["test"]["bleu_line"] = r.bleu_line;
+    j["test_bleu_stats"] = stats;
+    j["valid_bleu_curve"] = curve_json(r.valid_bleu);
+    j["time_limit_reached"] = r.time_limit_reached;
+  }
+  return j;
 }
 
 RunResult from_json(const json& j, const RunSpec& spec) {
@@ -300,7 +525,29 @@ RunResult from_json(const json& j, const RunSpec& spec) {
     a.ref = s.at("ref").get<std::vector<std::string>>();
     a.weights = s.at("weights").get<std::vector<std::vector<float>>>();
     a.correct = s.at("correct").get<bool>();
+    if (s.contains("text")) {
+      a.src_text = s.at("text").at("src").get<std::string>();
+      a.out_text = s.at("text").at("out").get<std::string>();
+      a.ref_text = s.at("text").at("ref").get<std::string>();
+    }
     r.samples.push_back(std::move(a));
+  }
+  if (j.value("corpus", false)) {
+    r.corpus = true;
+    r.bleu = num_from(t, "bleu");
+    r.bleu_line = t.value("bleu_line", "");
+    for (const auto& x : j.at("test_bleu_stats")) {
+      BleuStats b;
+      for (std::size_t n = 0; n < 4; ++n) {
+        b.counts[n] = x.at(n).get<std::size_t>();
+        b.totals[n] = x.at(4 + n).get<std::size_t>();
+      }
+      b.hyp_len = x.at(8).get<std::size_t>();
+      b.ref_len = x.at(9).get<std::size_t>();
+      r.test_bleu.push_back(b);
+    }
+    r.valid_bleu = curve_from(j.at("valid_bleu_curve"));
+    r.time_limit_reached = j.value("time_limit_reached", false);
   }
   r.resumed = true;
   return r;
@@ -346,10 +593,10 @@ std::size_t longest_source(const CompareData& d) {
   return n;
 }
 
-// Test sentences whose attention the report shows: spread over the source lengths.
-std::vector<std::size_t> sample_indices(const std::vector<Example>& test, std::size_t k) {
-  std::vector<std::size_t> order(test.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+// Test sentences whose attention the report shows: spread over the source lengths of the
+// candidates.
+std::vector<std::size_t> spread_by_length(const std::vector<Example>& test, std::vector<std::size_t> order,
+                                          std::size_t k) {
   std::stable_sort(order.begin(), order.end(),
                    [&](std::size_t a, std::size_t b) { return test[a].src.size() < test[b].src.size(); });
   std::vector<std::size_t> picks;
@@ -359,6 +606,49 @@ std::vector<std::size_t> sample_indices(const std::vector<Example>& test, std::s
     if (std::find(picks.begin(), picks.end(), order[pos]) == picks.end()) picks.push_back(order[pos]);
   }
   return picks;
+}
+
+std::vector<std::size_t> sample_indices(const std::vector<Example>& test, std::size_t k) {
+  std::vector<std::size_t> order(test.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  return spread_by_length(test, order, k);
+}
+
+// A corpus: heatmaps stay legible up to about 30 tokens a side, so the picks are spread over the
+// sentences of 3-30 tokens (all sentences when there are none).
+std::vector<std::size_t> corpus_sample_indices(const std::vector<Example>& test, std::size_t k) {
+  std::vector<std::size_t> order;
+  for (std::size_t i = 0; i < test.size(); ++i)
+    if (test[i].src.size() >= 3 && test[i].src.size() <= 30 && test[i].tgt.size() <= 30) order.push_back(i);
+  if (order.empty()) return sample_indices(test, k);
+  return spread_by_length(test, order, k);
+}
+
+// The detokenised text of a hypothesis. SentencePiece models are shared by the grid's threads;
+// one decode at a time keeps that safe whatever the library guarantees.
+std::string output_text(const ModelBundle& b, const Hypothesis& h) {
+  static std::mutex spm_mutex;
+  const auto tokens = b.tgt_vocab.decode(h.tokens);
+  if (b.tokenizer != Tokenizer::Spm) return b.detokenize_target(tokens);
+  std::lock_guard<std::mutex> lock(spm_mutex);
+  return b.detokenize_target(tokens);
+}
+
+// Test-set hypotheses with attention: the greedy ones, or beam search's best per sentence.
+std::vector<Hypothesis> beam_hypotheses(const Seq2Seq<float>& model, const std::vector<EncodedPair>& data,
+                                        std::size_t beam, double length_penalty) {
+  SearchOptions so;
+  so.beam = beam;
+  so.nbest = 1;
+  so.length_penalty = length_penalty;
+  so.keep_attention = true;
+  Workspace<float> ws;
+  std::vector<Hypothesis> out(data.size());
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    auto h = beam_search(model, data[i].src, so, ws);
+    if (!h.empty()) out[i] = std::move(h[0]);
+  }
+  return out;
 }
 
 void alignment_statistics(RunResult& r, const std::vector<Example>& test,
@@ -425,7 +715,12 @@ class Runner {
 
   CompareResult run() {
     validate_grid(opt_);
-    if (!source_.load) throw Error("the data source has no loader");
+    if (!source_.load && !source_.shared) throw Error("the data source has no loader");
+    if (opt_.beam == 0) throw Error("--beam must be at least 1");
+    if (!source_.corpus && (opt_.beam != 1 || opt_.length_penalty != 0 || opt_.bleu_lowercase ||
+                            opt_.bleu_every != 0 || opt_.time_limit != 0))
+      throw Error("--beam, --length-penalty, --lc, --bleu-every and --time-limit apply to a grid on "
+                  "files (--train-src ...), not to a built-in task");
     const fs::path out(opt_.out_dir);
     std::error_code ec;
     fs::create_directories(out, ec);
@@ -471,6 +766,10 @@ class Runner {
     r.alignment = source_.alignment;
     r.data_name = source_.name;
     r.seconds = seconds();
+    r.corpus = source_.corpus;
+    r.data_description = source_.description;
+    r.bleu_lowercase = opt_.bleu_lowercase;
+    r.beam = opt_.beam;
     return r;
   }
 
@@ -504,6 +803,7 @@ class Runner {
   }
 
   std::shared_ptr<const CompareData> data_for(std::uint64_t seed) {
+    if (source_.shared) return source_.shared;
     std::lock_guard<std::mutex> lock(data_mutex_);
     auto it = data_.find(seed);
     if (it != data_.end()) return it->second;
@@ -578,6 +878,8 @@ class Runner {
     b.src_vocab = data->src_vocab;
     b.tgt_vocab = data->tgt_vocab;
     b.tokenizer = data->tokenizer;
+    b.src_subword = data->src_subword;
+    b.tgt_subword = data->tgt_subword;
     b.model = build_model(opt_, spec.variant, spec.seed, *data);
     const ModelConfig& c = b.model->config();
     r.parameters = b.model->params().size();
@@ -587,6 +889,7 @@ class Runner {
       r.train_min_len = r.train_min_len == 0 ? n : std::min(r.train_min_len, n);
       r.train_max_len = std::max(r.train_max_len, n);
     }
+    if (source_.corpus) r.train_min_len = data->train_min_words, r.train_max_len = data->train_max_words;
     log << "run " << spec.name() << ": " << c.cell << " + " << c.attention << " ("
         << c.decoder_style() << " decoder), seed " << spec.seed << ", " << r.parameters
         << " parameters; " << data->train.size() << " train, " << data->valid.size() << " valid, "
@@ -609,7 +912,25 @@ class Runner {
       running_[name].progress = p;
       notify("");
     };
+    r.corpus = source_.corpus;
+    if (source_.corpus) {
+      // As `attend train` on files: greedy BLEU on the validation lines decides the kept parameters.
+      if (opt_.bleu_every) o.eval_every = opt_.bleu_every;
+      o.max_seconds = opt_.time_limit;
+      o.validate = [&](std::size_t step, double valid_loss) {
+        const EvalResult v = evaluate(*b.model, valid_data, 128, true);
+        std::vector<std::string> hyps(v.hypotheses.size());
+        for (std::size_t i = 0; i < hyps.size(); ++i) hyps[i] = output_text(b, v.hypotheses[i]);
+        const double bleu = corpus_bleu(hyps, {data->valid_ref_text}, opt_.bleu_lowercase).score;
+        r.valid_bleu.push_back({step, bleu});
+        char buf[160];
+        std::snprintf(buf, sizeof buf, "validation at step %zu: loss %.4f greedy BLEU %.2f", step, valid_loss, bleu);
+        log << buf << "\n";
+        return bleu;
+      };
+    }
     const TrainResult t = train(*b.model, train_data, valid_data, o, on_progress);
+    r.time_limit_reached = t.time_limit_reached;
     r.steps = t.steps;
     r.train_tokens = t.tokens;
     r.seconds = t.seconds;
@@ -617,12 +938,16 @@ class Runner {
     r.train_loss = t.train_loss;
     r.valid_loss = t.valid_loss;
     r.test_src_len.clear();
-    for (const auto& e : data->test) r.test_src_len.push_back(static_cast<int>(e.src.size()));
+    for (std::size_t i = 0; i < data->test.size(); ++i)
+      r.test_src_len.push_back(static_cast<int>(source_.corpus ? count_words(data->test_src_text[i])
+                                                                : data->test[i].src.size()));
 
     if (t.diverged) {
       r.status = "diverged";
       r.exact_match = r.token_accuracy = r.perplexity = NAN;
       log << "diverged: the loss became NaN or infinite at step " << t.steps + 1 << "\n";
+    } else if (source_.corpus) {
+      score_corpus(r, b, *data, test_data, log);
     } else {
       SearchOptions search;
       search.keep_attention = true;
@@ -650,8 +975,12 @@ class Runner {
                     r.exact_match, r.token_accuracy, r.perplexity);
       log << buf << "\n";
     }
-    b.info = {{"compare-run", spec.name()}, {"seed", std::to_string(spec.seed)},
-              {"steps", std::to_string(r.steps)}, {"status", r.status}};
+    b.info = data->info;
+    b.info["compare-run"] = spec.name();
+    b.info["seed"] = std::to_string(spec.seed);
+    b.info["steps"] = std::to_string(r.steps);
+    b.info["status"] = r.status;
+    if (r.corpus && std::isfinite(r.bleu)) b.info["test-bleu"] = std::to_string(r.bleu);
     {
       // The HDF5 library is not built thread-safe on every system: one file at a time.
       static std::mutex hdf5_mutex;
@@ -660,6 +989,57 @@ class Runner {
     }
     write_atomic(fs::path(r.run_dir) / "metrics.json", to_json(r).dump(1) + "\n");
     log << "saved " << (fs::path(r.run_dir) / "model.h5").string() << "\n";
+  }
+
+  // The test figures of a corpus run: detokenised BLEU (greedy or beam) with per-sentence
+  // statistics, token accuracy and perplexity of the references (teacher-forced), attention
+  // entropy and a few attention samples with their text.
+  void score_corpus(RunResult& r, const ModelBundle& b, const CompareData& data,
+                    const std::vector<EncodedPair>& test_data, std::ostream& log) const {
+    SearchOptions search;
+    search.keep_attention = true;
+    EvalResult e = evaluate(*b.model, test_data, 128, true, search);
+    std::vector<Hypothesis> hyps =
+        opt_.beam > 1 ? beam_hypotheses(*b.model, test_data, opt_.beam, opt_.length_penalty) : std::move(e.hypotheses);
+    r.token_accuracy = e.token_accuracy;
+    r.perplexity = e.perplexity;
+    std::vector<std::string> texts(hyps.size());
+    BleuStats total;
+    r.test_bleu.resize(hyps.size());
+    r.test_correct.resize(hyps.size());
+    std::size_t exact = 0;
+    for (std::size_t i = 0; i < hyps.size(); ++i) {
+      texts[i] = output_text(b, hyps[i]);
+      r.test_bleu[i] = bleu_stats(texts[i], data.test_ref_text[i], opt_.bleu_lowercase);
+      total += r.test_bleu[i];
+      r.test_correct[i] = hyps[i].finished && hyps[i].tokens == test_data[i].tgt;
+      exact += r.test_correct[i];
+    }
+    r.exact_match = hyps.empty() ? 0 : double(exact) / hyps.size();
+    r.bleu = bleu_score(total);
+    r.bleu_line = bleu_from_counts(total.counts, total.totals, total.hyp_len, total.ref_len).format();
+    alignment_statistics(r, data.test, hyps, "", opt_.alignment_sentences);
+    for (std::size_t i : corpus_sample_indices(data.test, opt_.heatmap_sentences)) {
+      AttentionSample s;
+      s.index = i;
+      s.src = data.test[i].src;
+      s.ref = data.test[i].tgt;
+      s.out = b.tgt_vocab.decode(hyps[i].tokens);
+      s.weights = hyps[i].attention;
+      s.correct = r.test_correct[i] != 0;
+      s.src_text = data.test_src_text[i];
+      s.ref_text = data.test_ref_text[i];
+      s.out_text = texts[i];
+      r.samples.push_back(std::move(s));
+    }
+    r.status = std::isfinite(e.perplexity) ? "ok" : "diverged";
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "test (%zu pairs, %s%s): ", hyps.size(),
+                  opt_.beam > 1 ? ("beam " + std::to_string(opt_.beam)).c_str() : "greedy",
+                  opt_.bleu_lowercase ? ", lower-cased BLEU" : "");
+    log << buf << r.bleu_line;
+    std::snprintf(buf, sizeof buf, "; token accuracy %.4f perplexity %.4f", r.token_accuracy, r.perplexity);
+    log << buf << "\n";
   }
 
   const CompareOptions& opt_;

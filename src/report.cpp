@@ -147,6 +147,56 @@ std::string bootstrap_method() {
          "observed difference, at least as far from 0 as the observed difference.";
 }
 
+BootstrapResult paired_bootstrap_bleu(const std::vector<std::vector<BleuStats>>& a,
+                                      const std::vector<std::vector<BleuStats>>& b,
+                                      std::size_t resamples, std::uint64_t seed) {
+  if (a.size() != b.size()) throw Error("paired bootstrap: the two systems have different numbers of runs");
+  BootstrapResult r;
+  r.resamples = resamples;
+  if (a.empty()) return r;
+  const std::size_t n = a[0].size();
+  for (std::size_t k = 0; k < a.size(); ++k)
+    if (a[k].size() != n || b[k].size() != n)
+      throw Error("paired bootstrap: the runs have different numbers of test sentences");
+  r.items = n;
+  if (n == 0) return r;
+  // Mean over seeds of BLEU(a) − BLEU(b) on the sentences idx (all when null).
+  auto delta_of = [&](const std::vector<std::size_t>* idx) {
+    double d = 0;
+    for (std::size_t k = 0; k < a.size(); ++k) {
+      BleuStats sa, sb;
+      if (idx) {
+        for (std::size_t i : *idx) sa += a[k][i], sb += b[k][i];
+      } else {
+        for (std::size_t i = 0; i < n; ++i) sa += a[k][i], sb += b[k][i];
+      }
+      d += bleu_score(sa) - bleu_score(sb);
+    }
+    return d / double(a.size());
+  };
+  r.delta = delta_of(nullptr);
+  std::mt19937_64 rng(seed);
+  std::vector<std::size_t> idx(n);
+  std::size_t extreme = 0;
+  for (std::size_t k = 0; k < resamples; ++k) {
+    for (auto& i : idx) i = rng() % n;
+    // Centred on the observed difference: the null distribution of the difference.
+    if (std::fabs(delta_of(&idx) - r.delta) >= std::fabs(r.delta) - 1e-12) ++extreme;
+  }
+  r.p_value = r.delta == 0 ? 1.0 : double(extreme + 1) / double(resamples + 1);
+  return r;
+}
+
+std::string bootstrap_bleu_method() {
+  return "paired bootstrap resampling over test sentences (Koehn, 2004) on corpus BLEU: each of 1000 "
+         "resamples (fixed seed 12345) draws as many test sentences as the test set has, with "
+         "replacement and the same sentences for every seed, recomputes each variant's corpus BLEU "
+         "from the summed n-gram statistics of the sample, and averages the difference to the best "
+         "variant over the seeds where both trained; two-sided p-value = share of resampled "
+         "differences, centred on the observed difference, at least as far from 0 as the observed "
+         "difference.";
+}
+
 std::string LengthBucket::label() const {
   return lo == hi ? std::to_string(lo) : std::to_string(lo) + "\u2013" + std::to_string(hi);
 }
@@ -173,6 +223,30 @@ double bucket_em(const RunResult& r, int lo, int hi) {
   return n ? double(c) / n : NAN;
 }
 
+// Corpus BLEU of the test sentences whose source length is in [lo, hi]; NaN when there are none.
+double bucket_bleu(const RunResult& r, int lo, int hi) {
+  BleuStats t;
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < r.test_bleu.size() && i < r.test_src_len.size(); ++i)
+    if (r.test_src_len[i] >= lo && r.test_src_len[i] <= hi) ++n, t += r.test_bleu[i];
+  return n ? bleu_score(t) : NAN;
+}
+
+// Buckets holding about equal numbers of sentences: the k-th ends at the k/B quantile.
+std::vector<LengthBucket> quantile_buckets(std::vector<int> lengths, std::size_t max_buckets) {
+  std::vector<LengthBucket> out;
+  if (lengths.empty() || max_buckets == 0) return out;
+  std::sort(lengths.begin(), lengths.end());
+  const std::size_t n = lengths.size(), B = max_buckets;
+  int prev = lengths[0] - 1;
+  for (std::size_t k = 1; k <= B; ++k) {
+    const int hi = lengths[(k * n + B - 1) / B - 1];
+    if (hi > prev) out.push_back({prev + 1, hi});
+    prev = std::max(prev, hi);
+  }
+  return out;
+}
+
 }  // namespace
 
 CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
@@ -193,6 +267,13 @@ CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
     s.alignment_note = "copy: output position i is aligned with source position i.";
   else
     s.alignment_note = "this data has no known alignment; only the entropy is shown.";
+  s.corpus = result.corpus;
+  s.data_description = result.data_description;
+  s.bleu_lowercase = result.bleu_lowercase;
+  s.beam = result.beam;
+  if (s.corpus)
+    s.alignment_note = "A corpus has no gold (reference) alignment, so the mass on the gold position "
+                       "cannot be computed and is not shown; only the entropy of the attention is.";
 
   // Variants in grid order.
   std::map<std::string, std::size_t> index;
@@ -221,7 +302,13 @@ CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
   }
   s.test_min_len = lo;
   s.test_max_len = hi;
-  if (hi > 0) {
+  if (s.corpus) {
+    for (const auto& r : result.runs)
+      if (r.status == "ok") {
+        s.buckets = quantile_buckets(r.test_src_len, max_buckets);
+        break;
+      }
+  } else if (hi > 0) {
     const int span = hi - lo + 1;
     const int buckets = std::max(1, std::min<int>(static_cast<int>(max_buckets), span));
     const int width = (span + buckets - 1) / buckets;
@@ -229,9 +316,9 @@ CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
   }
 
   for (auto& v : s.variants) {
-    std::vector<double> em, ta, ppl, sec, tps, ent, uni, gold;
+    std::vector<double> em, ta, ppl, sec, tps, ent, uni, gold, bleu;
     std::vector<std::vector<double>> by(s.buckets.size());
-    std::vector<const std::vector<CurvePoint>*> tl, vl;
+    std::vector<const std::vector<CurvePoint>*> tl, vl, vb;
     for (const RunResult* r : v.runs) {
       if (r->parameters) v.parameters = r->parameters;
       const std::string seed = "seed " + std::to_string(r->spec.seed);
@@ -256,12 +343,19 @@ CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
       if (r->attention_entropy >= 0) ent.push_back(r->attention_entropy), uni.push_back(r->uniform_entropy);
       if (r->gold_mass >= 0) gold.push_back(r->gold_mass);
       for (std::size_t k = 0; k < s.buckets.size(); ++k) {
-        const double x = bucket_em(*r, s.buckets[k].lo, s.buckets[k].hi);
+        const double x = s.corpus ? bucket_bleu(*r, s.buckets[k].lo, s.buckets[k].hi)
+                                  : bucket_em(*r, s.buckets[k].lo, s.buckets[k].hi);
         if (std::isfinite(x)) by[k].push_back(x);
       }
       tl.push_back(&r->train_loss);
       vl.push_back(&r->valid_loss);
+      if (s.corpus) {
+        bleu.push_back(r->bleu);
+        vb.push_back(&r->valid_bleu);
+      }
     }
+    v.bleu = mean_std(bleu);
+    if (s.corpus) v.mean_valid_bleu = mean_curve(vb);
     v.exact_match = mean_std(em);
     v.token_accuracy = mean_std(ta);
     v.perplexity = mean_std(ppl);
@@ -276,12 +370,13 @@ CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
     v.mean_valid_loss = mean_curve(vl);
   }
 
-  // The best variant: highest mean exact match, then lowest perplexity.
+  // The best variant: highest mean exact match (corpus: BLEU), then lowest perplexity.
+  auto score = [&](const VariantSummary& v) { return s.corpus ? v.bleu.mean : v.exact_match.mean; };
   VariantSummary* best = nullptr;
   for (auto& v : s.variants) {
     if (v.ok == 0) continue;
-    if (!best || v.exact_match.mean > best->exact_match.mean ||
-        (v.exact_match.mean == best->exact_match.mean && v.perplexity.mean < best->perplexity.mean))
+    if (!best || score(v) > score(*best) ||
+        (score(v) == score(*best) && v.perplexity.mean < best->perplexity.mean))
       best = &v;
   }
   if (best) {
@@ -292,6 +387,20 @@ CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
       if (r->status == "ok") best_runs[r->spec.seed] = r;
     for (auto& v : s.variants) {
       if (&v == best) continue;
+      if (s.corpus) {
+        std::vector<std::vector<BleuStats>> a, b;
+        for (const RunResult* r : v.runs) {
+          auto it = best_runs.find(r->spec.seed);
+          if (r->status != "ok" || it == best_runs.end()) continue;
+          if (r->test_bleu.size() != it->second->test_bleu.size()) continue;
+          a.push_back(r->test_bleu);
+          b.push_back(it->second->test_bleu);
+        }
+        if (a.empty()) continue;
+        v.vs_best = paired_bootstrap_bleu(a, b, s.resamples, s.bootstrap_seed);
+        v.compared = true;
+        continue;
+      }
       std::vector<double> a, b;
       std::vector<int> strata;
       for (const RunResult* r : v.runs) {
@@ -314,7 +423,99 @@ CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
 
 // ---- text reports -------------------------------------------------------------------------------
 
+namespace {
+
+std::string bleu_ms(const MeanStd& m) { return num_ms(m, "%.2f"); }
+
+std::string delta_bleu_text(const VariantSummary& v) {
+  if (v.is_best || !v.compared) return "—";
+  return fmt("%+.2f", v.vs_best.delta);
+}
+
+// What the BLEU figures are, in one sentence.
+std::string bleu_definition(const CompareSummary& s) {
+  return std::string("BLEU: corpus BLEU of the detokenised test outputs (") +
+         (s.beam > 1 ? "beam " + std::to_string(s.beam) : std::string("greedy decoding")) +
+         ") against the test references, computed as sacreBLEU does by default (13a tokenisation, "
+         "exp smoothing" + (s.bleu_lowercase ? ", lower-cased" : "") + ")";
+}
+
+void write_markdown_corpus(const CompareSummary& s, std::ostream& out) {
+  out << "# attend compare: " << s.data_name << "\n\n";
+  if (!s.data_description.empty()) out << "Data: " << s.data_description << ".\n\n";
+  out << bleu_definition(s) << ". Token accuracy (%) and perplexity of the test references under "
+         "the model (teacher-forced). BLEU by source length in words, in buckets holding about equal "
+         "numbers of test sentences. Mean \u00b1 sample standard deviation over the seeds that trained "
+         "without diverging (runs column: successful/all). Source lengths in training: "
+      << s.train_min_len << "\u2013" << s.train_max_len << " words; in the test split: " << s.test_min_len
+      << "\u2013" << s.test_max_len << ".\n\n";
+  out << "| variant | runs | BLEU | token acc. | perplexity |";
+  for (const auto& b : s.buckets) out << " BLEU len " << b.label() << " |";
+  out << " parameters | train time | tokens/s | \u0394BLEU vs best | p |\n|---|---|---|---|---|";
+  for (std::size_t i = 0; i < s.buckets.size(); ++i) out << "---|";
+  out << "---|---|---|---|---|\n";
+  for (const auto& v : s.variants) {
+    out << "| " << v.name << (v.is_best ? " **(best)**" : "") << (v.notes.empty() ? "" : " \u2020")
+        << " | " << v.ok << "/" << v.runs.size() << " | " << bleu_ms(v.bleu) << " | "
+        << pct_ms(v.token_accuracy) << " | " << num_ms(v.perplexity) << " |";
+    for (const auto& b : v.by_length) out << " " << bleu_ms(b) << " |";
+    out << " " << v.parameters << " | " << (v.seconds.n ? duration(v.seconds.mean) : "—") << " | "
+        << (v.tokens_per_s.n ? fmt("%.0f", v.tokens_per_s.mean) : "—") << " | " << delta_bleu_text(v)
+        << " | " << p_text(v) << " |\n";
+  }
+  bool any_note = false;
+  for (const auto& v : s.variants)
+    for (const auto& n : v.notes) {
+      if (!any_note) out << "\n\u2020 Notes:\n\n";
+      any_note = true;
+      out << "- " << v.name << ": " << n << "\n";
+    }
+  out << "\nSignificance: " << bootstrap_bleu_method() << "\n";
+  out << "\n## Alignment\n\n" << s.alignment_note
+      << " Entropy in nats per output token (a uniform distribution over the source has ln S; "
+         "the column gives that mean for comparison).\n\n"
+      << "| variant | attention entropy | uniform entropy |\n|---|---|---|\n";
+  for (const auto& v : s.variants) {
+    if (!v.has_attention) {
+      out << "| " << v.name << " | no attention | — |\n";
+      continue;
+    }
+    out << "| " << v.name << " | " << num_ms(v.attention_entropy) << " | " << num_ms(v.uniform_entropy) << " |\n";
+  }
+  if (!s.failures.empty()) {
+    out << "\n## Failed runs\n\n";
+    for (const auto& [run, err] : s.failures) out << "- " << run << ": " << err << "\n";
+  }
+}
+
+void write_csv_corpus(const CompareSummary& s, std::ostream& out) {
+  out << "variant,cell,attention,decoder,runs,runs_ok,runs_diverged,runs_failed,bleu_mean,bleu_std,"
+         "token_accuracy_mean,token_accuracy_std,perplexity_mean,perplexity_std";
+  for (const auto& b : s.buckets)
+    out << ",bleu_len_" << b.lo << "_" << b.hi << "_mean,bleu_len_" << b.lo << "_" << b.hi << "_std";
+  out << ",parameters,train_seconds_mean,tokens_per_s_mean,delta_bleu_vs_best,p_value_vs_best,"
+         "attention_entropy_mean,best,notes\n";
+  auto n = [](const MeanStd& m, bool sd) { return m.n ? fmt("%.6g", sd ? m.std : m.mean) : std::string(); };
+  for (const auto& v : s.variants) {
+    out << csv_field(v.name) << "," << v.variant.cell << "," << v.variant.attention << ","
+        << v.variant.decoder << "," << v.runs.size() << "," << v.ok << "," << v.diverged << ","
+        << v.failed << "," << n(v.bleu, false) << "," << n(v.bleu, true) << ","
+        << n(v.token_accuracy, false) << "," << n(v.token_accuracy, true) << ","
+        << n(v.perplexity, false) << "," << n(v.perplexity, true);
+    for (const auto& b : v.by_length) out << "," << n(b, false) << "," << n(b, true);
+    std::string notes;
+    for (const auto& x : v.notes) notes += (notes.empty() ? "" : "; ") + x;
+    out << "," << v.parameters << "," << n(v.seconds, false) << "," << n(v.tokens_per_s, false)
+        << "," << (v.compared ? fmt("%.6g", v.vs_best.delta) : "") << ","
+        << (v.compared ? fmt("%.6g", v.vs_best.p_value) : "") << "," << n(v.attention_entropy, false)
+        << "," << (v.is_best ? 1 : 0) << "," << csv_field(notes) << "\n";
+  }
+}
+
+}  // namespace
+
 void write_markdown(const CompareSummary& s, std::ostream& out) {
+  if (s.corpus) return write_markdown_corpus(s, out);
   out << "# attend compare: " << s.data_name << "\n\n";
   out << "Exact match (EM), token accuracy and EM by source length in %, mean \u00b1 sample standard "
          "deviation over the seeds that trained without diverging (runs column: successful/all). "
@@ -363,6 +564,7 @@ void write_markdown(const CompareSummary& s, std::ostream& out) {
 }
 
 void write_csv(const CompareSummary& s, std::ostream& out) {
+  if (s.corpus) return write_csv_corpus(s, out);
   out << "variant,cell,attention,decoder,runs,runs_ok,runs_diverged,runs_failed,exact_match_mean,"
          "exact_match_std,token_accuracy_mean,token_accuracy_std,perplexity_mean,perplexity_std";
   for (const auto& b : s.buckets)
@@ -404,6 +606,13 @@ void write_json(const CompareSummary& s, std::ostream& out) {
   j["significance_method"] = bootstrap_method();
   j["alignment"] = s.alignment;
   j["alignment_note"] = s.alignment_note;
+  if (s.corpus) {
+    j["metric"] = "bleu";
+    j["bleu_definition"] = bleu_definition(s);
+    j["significance_method"] = bootstrap_bleu_method();
+    j["data_description"] = s.data_description;
+    j["length_unit"] = "words";
+  }
   j["variants"] = json::array();
   for (const auto& v : s.variants) {
     json x = {{"variant", v.name},
@@ -425,21 +634,29 @@ void write_json(const CompareSummary& s, std::ostream& out) {
               {"gold_mass", ms_json(v.gold_mass)},
               {"best", v.is_best},
               {"notes", v.notes}};
+    const char* by_key = s.corpus ? "bleu" : "exact_match";
     json by = json::array();
     for (std::size_t k = 0; k < v.by_length.size(); ++k)
-      by.push_back({{"lengths", {s.buckets[k].lo, s.buckets[k].hi}}, {"exact_match", ms_json(v.by_length[k])}});
-    x["exact_match_by_length"] = by;
+      by.push_back({{"lengths", {s.buckets[k].lo, s.buckets[k].hi}}, {by_key, ms_json(v.by_length[k])}});
+    x[s.corpus ? "bleu_by_length" : "exact_match_by_length"] = by;
+    if (s.corpus) x["bleu"] = ms_json(v.bleu);
     if (v.compared)
-      x["vs_best"] = {{"delta_exact_match", v.vs_best.delta}, {"p_value", v.vs_best.p_value},
+      x["vs_best"] = {{s.corpus ? "delta_bleu" : "delta_exact_match", v.vs_best.delta}, {"p_value", v.vs_best.p_value},
                       {"items", v.vs_best.items}, {"resamples", v.vs_best.resamples}};
     json runs = json::array();
-    for (const RunResult* r : v.runs)
-      runs.push_back({{"run", r->spec.name()},
-                      {"seed", r->spec.seed},
-                      {"status", r->status},
-                      {"error", r->error},
-                      {"exact_match", std::isfinite(r->exact_match) ? json(r->exact_match) : json(nullptr)},
-                      {"seconds", r->seconds}});
+    for (const RunResult* r : v.runs) {
+      json run = {{"run", r->spec.name()},
+                  {"seed", r->spec.seed},
+                  {"status", r->status},
+                  {"error", r->error},
+                  {"exact_match", std::isfinite(r->exact_match) ? json(r->exact_match) : json(nullptr)},
+                  {"seconds", r->seconds}};
+      if (s.corpus) {
+        run["bleu"] = std::isfinite(r->bleu) ? json(r->bleu) : json(nullptr);
+        run["bleu_line"] = r->bleu_line;
+      }
+      runs.push_back(run);
+    }
     x["runs_detail"] = runs;
     j["variants"].push_back(x);
   }
@@ -471,24 +688,36 @@ std::string heatmap_svg(const std::vector<std::string>& src, const std::vector<s
                         const std::string& title, bool standalone) {
   const std::size_t S = src.size(), T = weights.size();
   auto label_of = [&](std::size_t i) { return i < out.size() ? token_label(out[i]) : std::string("</s>"); };
-  std::size_t maxlab = 1;
+  std::size_t maxlab = 1, maxsrc = 1;
   for (std::size_t i = 0; i < T; ++i) maxlab = std::max(maxlab, label_of(i).size());
-  for (const auto& t : src) maxlab = std::max(maxlab, token_label(t).size());
+  for (const auto& t : src) maxlab = std::max(maxlab, token_label(t).size()), maxsrc = std::max(maxsrc, token_label(t).size());
+  // Words and subword pieces (corpora) need more room than single characters: wider row labels
+  // and slanted column labels. Labels of up to 6 bytes (every toy task) keep the compact layout.
+  const bool words = maxlab > 6;
+  const bool slant = maxsrc > 2 && words;
   const double cell = std::clamp(360.0 / double(std::max<std::size_t>({S, T, 1})), 9.0, 18.0);
-  const double left = 26 + 7.0 * std::min<std::size_t>(maxlab, 6), top = (title.empty() ? 0 : 18) + 36;
+  const double left = 26 + 7.0 * std::min<std::size_t>(maxlab, words ? 14 : 6);
+  const double top = (title.empty() ? 0 : 18) + (slant ? 14 + 5.5 * double(std::min<std::size_t>(maxsrc, 14)) : 36);
   const double w = left + cell * S + 10, h = top + cell * T + 10;
   std::ostringstream o;
   o << "<svg class=\"heatmap\" " << (standalone ? "xmlns=\"http://www.w3.org/2000/svg\" " : "")
     << "width=\"" << w << "\" height=\"" << h << "\" viewBox=\"0 0 " << w << " " << h
     << "\" font-family=\"sans-serif\" role=\"img\">";
   if (!title.empty()) o << "<text x=\"" << left << "\" y=\"13\" font-size=\"12\" font-weight=\"bold\">" << esc(title) << "</text>";
-  o << "<text x=\"" << left + cell * S / 2 << "\" y=\"" << top - 24 << "\" font-size=\"10\" fill=\"#555\" text-anchor=\"middle\">source \u2192</text>";
+  o << "<text x=\"" << left + cell * S / 2 << "\" y=\"" << (slant ? (title.empty() ? 0 : 18) + 10 : top - 24)
+    << "\" font-size=\"10\" fill=\"#555\" text-anchor=\"middle\">source \u2192</text>";
   o << "<text x=\"10\" y=\"" << top + cell * T / 2 << "\" font-size=\"10\" fill=\"#555\" text-anchor=\"middle\" transform=\"rotate(-90 10 "
     << top + cell * T / 2 << ")\">output \u2193</text>";
   const double fs = std::min(12.0, cell * 0.8);
-  for (std::size_t j = 0; j < S; ++j)
-    o << "<text class=\"xlab\" x=\"" << left + cell * (j + 0.5) << "\" y=\"" << top - 4 << "\" font-size=\"" << fs
-      << "\" text-anchor=\"middle\">" << esc(token_label(src[j])) << "</text>";
+  for (std::size_t j = 0; j < S; ++j) {
+    const double x = left + cell * (j + 0.5);
+    if (slant)
+      o << "<text class=\"xlab\" x=\"" << x << "\" y=\"" << top - 4 << "\" font-size=\"" << fs
+        << "\" text-anchor=\"start\" transform=\"rotate(-60 " << x << " " << top - 4 << ")\">" << esc(token_label(src[j])) << "</text>";
+    else
+      o << "<text class=\"xlab\" x=\"" << x << "\" y=\"" << top - 4 << "\" font-size=\"" << fs
+        << "\" text-anchor=\"middle\">" << esc(token_label(src[j])) << "</text>";
+  }
   for (std::size_t i = 0; i < T; ++i)
     o << "<text class=\"ylab\" x=\"" << left - 4 << "\" y=\"" << top + cell * (i + 0.5) + fs * 0.35 << "\" font-size=\"" << fs
       << "\" text-anchor=\"end\">" << esc(label_of(i)) << "</text>";
@@ -718,35 +947,53 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
   o << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>attend compare: "
     << esc(s.data_name) << "</title><style>" << kCss << "</style></head><body>\n";
   o << "<h1>Attention variants compared: " << esc(s.data_name) << "</h1>\n";
+  const std::string unit = s.corpus ? "words" : "tokens";
   o << "<p class=\"sub\">" << s.variants.size() << " variants \u00d7 " << seeds << " seed" << (seeds > 1 ? "s" : "")
-    << " = " << s.total_runs << " training runs, up to " << steps << " updates each. Training sources have "
-    << s.train_min_len << "\u2013" << s.train_max_len << " tokens; test sources " << s.test_min_len << "\u2013"
+    << " = " << s.total_runs << " training runs, up to " << steps << " updates each. "
+    << (s.data_description.empty() ? "" : esc(s.data_description) + ". ") << "Training sources have "
+    << s.train_min_len << "\u2013" << s.train_max_len << " " << unit << "; test sources " << s.test_min_len << "\u2013"
     << s.test_max_len << ". Best variant: <b>" << esc(s.best.empty() ? "none (no successful run)" : s.best) << "</b>.</p>\n";
-  o << "<div class=\"howto\"><b>How to read this page.</b> Every variant (an encoder/decoder cell with an attention "
-       "mechanism) was trained on the same data, in the same batch order, from the same initial values of the parts "
-       "they share, once per seed; only the mechanism differs. <b>Exact match</b> is the share of test inputs whose "
-       "whole greedy output equals the reference; \u00b1 is the standard deviation over seeds. The <b>p</b> column says "
-       "how likely a difference this large to the best variant would be by chance (paired bootstrap over test "
-       "sentences; below 0.05 is usually called significant). The <b>learning curves</b> show the training loss "
-       "(lower is better) as training proceeds. <b>Accuracy by length</b> shows exact match for each source length; "
-       "the green band marks the lengths seen in training, so points right of it measure extrapolation. The "
-       "<b>heatmaps</b> show, for the same test inputs, where each model looked: one row per output token, one column "
-       "per source token, darker = more attention weight; orange dots mark the known correct source position "
-       "when the task has one.</div>\n";
+  if (s.corpus)
+    o << "<div class=\"howto\"><b>How to read this page.</b> Every variant (an encoder/decoder cell with an attention "
+         "mechanism) was trained on the same sentence pairs with the same tokenizer and vocabularies, in the same batch "
+         "order, from the same initial values of the parts they share, once per seed; only the mechanism differs. "
+         "<b>BLEU</b> (0\u2013100, higher is better) measures how many words and word sequences of the outputs also "
+         "occur in the reference translations of the test set; \u00b1 is the standard deviation over seeds. "
+         "<b>Perplexity</b> says how surprised the model is by the reference translations (lower is better). The "
+         "<b>p</b> column says how likely a BLEU difference this large to the best variant would be by chance (paired "
+         "bootstrap over test sentences; below 0.05 is usually called significant). The <b>learning curves</b> show "
+         "the training loss and the validation BLEU as training proceeds. <b>BLEU by length</b> shows the score for "
+         "short and long source sentences separately. The <b>heatmaps</b> show, for the same test sentences, where "
+         "each model looked: one row per output token, one column per source token, darker = more attention weight. "
+         "A corpus has no reference alignment, so there are no gold marks.</div>\n";
+  else
+    o << "<div class=\"howto\"><b>How to read this page.</b> Every variant (an encoder/decoder cell with an attention "
+         "mechanism) was trained on the same data, in the same batch order, from the same initial values of the parts "
+         "they share, once per seed; only the mechanism differs. <b>Exact match</b> is the share of test inputs whose "
+         "whole greedy output equals the reference; \u00b1 is the standard deviation over seeds. The <b>p</b> column says "
+         "how likely a difference this large to the best variant would be by chance (paired bootstrap over test "
+         "sentences; below 0.05 is usually called significant). The <b>learning curves</b> show the training loss "
+         "(lower is better) as training proceeds. <b>Accuracy by length</b> shows exact match for each source length; "
+         "the green band marks the lengths seen in training, so points right of it measure extrapolation. The "
+         "<b>heatmaps</b> show, for the same test inputs, where each model looked: one row per output token, one column "
+         "per source token, darker = more attention weight; orange dots mark the known correct source position "
+         "when the task has one.</div>\n";
 
   // Results table.
-  o << "<h2 id=\"results\">Results</h2>\n<div class=\"wide\"><table><tr><th>variant</th><th>runs ok</th><th>exact match %</th><th>token accuracy %</th><th>perplexity</th>";
-  for (const auto& b : s.buckets) o << "<th>EM % len " << b.label() << "</th>";
-  o << "<th>parameters</th><th>train time</th><th>tokens/s</th><th>\u0394EM vs best</th><th>p</th></tr>\n";
+  o << "<h2 id=\"results\">Results</h2>\n<div class=\"wide\"><table><tr><th>variant</th><th>runs ok</th><th>"
+    << (s.corpus ? "BLEU" : "exact match %") << "</th><th>token accuracy %</th><th>perplexity</th>";
+  for (const auto& b : s.buckets) o << "<th>" << (s.corpus ? "BLEU" : "EM %") << " len " << b.label() << "</th>";
+  o << "<th>parameters</th><th>train time</th><th>tokens/s</th><th>" << (s.corpus ? "\u0394BLEU" : "\u0394EM")
+    << " vs best</th><th>p</th></tr>\n";
   for (const auto& v : s.variants) {
     o << "<tr" << (v.is_best ? " class=\"best\"" : "") << "><td><span class=\"swatch\" style=\"background:" << color[v.name]
       << "\"></span>" << esc(v.name) << (v.notes.empty() ? "" : " <span class=\"note\">\u2020</span>") << "</td><td>" << v.ok << "/"
-      << v.runs.size() << "</td><td>" << pct_ms(v.exact_match) << "</td><td>" << pct_ms(v.token_accuracy) << "</td><td>"
-      << num_ms(v.perplexity) << "</td>";
-    for (const auto& b : v.by_length) o << "<td>" << pct_ms(b) << "</td>";
+      << v.runs.size() << "</td><td>" << (s.corpus ? bleu_ms(v.bleu) : pct_ms(v.exact_match)) << "</td><td>"
+      << pct_ms(v.token_accuracy) << "</td><td>" << num_ms(v.perplexity) << "</td>";
+    for (const auto& b : v.by_length) o << "<td>" << (s.corpus ? bleu_ms(b) : pct_ms(b)) << "</td>";
     o << "<td>" << v.parameters << "</td><td>" << (v.seconds.n ? duration(v.seconds.mean) : "—") << "</td><td>"
-      << (v.tokens_per_s.n ? fmt("%.0f", v.tokens_per_s.mean) : "—") << "</td><td>" << delta_text(v) << "</td><td>" << p_text(v)
-      << "</td></tr>\n";
+      << (v.tokens_per_s.n ? fmt("%.0f", v.tokens_per_s.mean) : "—") << "</td><td>"
+      << (s.corpus ? delta_bleu_text(v) : delta_text(v)) << "</td><td>" << p_text(v) << "</td></tr>\n";
   }
   o << "</table></div>\n";
   for (const auto& v : s.variants)
@@ -756,10 +1003,14 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
     for (const auto& [run, err] : s.failures) o << "<li class=\"note\">" << esc(run) << ": " << esc(err) << "</li>";
     o << "</ul>\n";
   }
-  o << "<p style=\"font-size:12px;color:#555\">Significance test: " << esc(bootstrap_method()) << " \u0394EM is in percentage points.</p>\n";
+  if (s.corpus)
+    o << "<p style=\"font-size:12px;color:#555\">" << esc(bleu_definition(s)) << ". Significance test: "
+      << esc(bootstrap_bleu_method()) << " \u0394BLEU is in BLEU points.</p>\n";
+  else
+    o << "<p style=\"font-size:12px;color:#555\">Significance test: " << esc(bootstrap_method()) << " \u0394EM is in percentage points.</p>\n";
 
   // Curves.
-  o << "<h2 id=\"curves\">Learning curves and accuracy by length</h2>\n<div class=\"charts\">";
+  o << "<h2 id=\"curves\">Learning curves and " << (s.corpus ? "BLEU" : "accuracy") << " by length</h2>\n<div class=\"charts\">";
   {
     std::vector<Series> tr, va;
     for (const auto& v : s.variants) {
@@ -785,40 +1036,72 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
     if (!va.empty())
       o << "<figure>" << line_chart("curve-valid", "Validation loss", "training step (updates)",
                                     "cross-entropy per token (log scale)", va, true)
-        << "<figcaption>Loss on the validation split (same lengths as training), mean over seeds.</figcaption></figure>";
-    // Exact match per source length.
-    std::vector<Series> len;
-    for (const auto& v : s.variants) {
-      Series m{v.name, color[v.name], {}, 2.2, 1, false, true, true};
-      for (int L = s.test_min_len; L <= s.test_max_len && L > 0; ++L) {
-        std::vector<double> per_run;
-        for (const RunResult* r : v.runs)
-          if (r->status == "ok") {
-            const double x = bucket_em(*r, L, L);
-            if (std::isfinite(x)) per_run.push_back(100 * x);
-          }
-        if (!per_run.empty()) m.points.push_back({double(L), mean_std(per_run).mean});
+        << "<figcaption>Loss on the validation split" << (s.corpus ? "" : " (same lengths as training)")
+        << ", mean over seeds.</figcaption></figure>";
+    if (s.corpus) {
+      std::vector<Series> vb, len;
+      for (const auto& v : s.variants) {
+        Series q{v.name, color[v.name], {}, 2.2, 1, false, true, true};
+        for (const auto& c : v.mean_valid_bleu) q.points.push_back({double(c.step), c.value});
+        if (!q.points.empty()) vb.push_back(q);
+        Series m{v.name, color[v.name], {}, 2.2, 1, false, true, true};
+        for (std::size_t k = 0; k < s.buckets.size() && k < v.by_length.size(); ++k)
+          if (v.by_length[k].n) m.points.push_back({(s.buckets[k].lo + s.buckets[k].hi) / 2.0, v.by_length[k].mean});
+        len.push_back(m);
       }
-      len.push_back(m);
+      if (!vb.empty())
+        o << "<figure>" << line_chart("curve-valid-bleu", "Validation BLEU", "training step (updates)",
+                                      "BLEU (greedy)", vb, false)
+          << "<figcaption>Greedy BLEU on the validation sentences at each validation, mean over seeds. Each run "
+             "keeps the parameters of its best validation BLEU.</figcaption></figure>";
+      std::string buckets;
+      for (const auto& b : s.buckets) buckets += (buckets.empty() ? "" : ", ") + b.label();
+      o << "<figure>" << line_chart("curve-length", "BLEU by source length (test split)", "source length (words)",
+                                    "BLEU", len, false, 0)
+        << "<figcaption>Corpus BLEU of the test sentences in each source-length bucket (" << esc(buckets)
+        << " words; each holds about the same number of sentences), plotted at the bucket's middle, mean over "
+           "seeds.</figcaption></figure>";
+    } else {
+      // Exact match per source length.
+      std::vector<Series> len;
+      for (const auto& v : s.variants) {
+        Series m{v.name, color[v.name], {}, 2.2, 1, false, true, true};
+        for (int L = s.test_min_len; L <= s.test_max_len && L > 0; ++L) {
+          std::vector<double> per_run;
+          for (const RunResult* r : v.runs)
+            if (r->status == "ok") {
+              const double x = bucket_em(*r, L, L);
+              if (std::isfinite(x)) per_run.push_back(100 * x);
+            }
+          if (!per_run.empty()) m.points.push_back({double(L), mean_std(per_run).mean});
+        }
+        len.push_back(m);
+      }
+      o << "<figure>" << line_chart("curve-length", "Exact match by source length (test split)", "source length (tokens)",
+                                    "exact match %", len, false, 0, 100,
+                                    {double(s.train_min_len), double(s.train_max_len)}, "lengths seen in training")
+        << "<figcaption>Share of test inputs of each length translated exactly right, mean over seeds. The shaded band "
+           "is the range of training lengths; outside it the model extrapolates.</figcaption></figure>";
     }
-    o << "<figure>" << line_chart("curve-length", "Exact match by source length (test split)", "source length (tokens)",
-                                  "exact match %", len, false, 0, 100,
-                                  {double(s.train_min_len), double(s.train_max_len)}, "lengths seen in training")
-      << "<figcaption>Share of test inputs of each length translated exactly right, mean over seeds. The shaded band "
-         "is the range of training lengths; outside it the model extrapolates.</figcaption></figure>";
   }
   o << "</div>\n";
 
-  // Alignment statistics.
-  o << "<h2 id=\"alignment\">Alignment statistics</h2>\n<p>" << esc(s.alignment_note) << " Computed on the greedy outputs of up to the "
-       "first 300 test sentences. <b>Entropy</b> (nats) of each output token's attention distribution: 0 = all weight "
-       "on one source token; ln S (the \u201cuniform\u201d column) = spread evenly. <b>Mass on gold</b>: mean weight on the "
-       "known correct source position (higher = sharper, correctly placed attention).</p>\n"
-    << "<table><tr><th>variant</th><th>attention entropy</th><th>uniform entropy (ln S)</th><th>mass on gold position %</th></tr>\n";
+  // Alignment statistics (a corpus has no gold alignment: entropy only, and the report says so).
+  o << "<h2 id=\"alignment\">Alignment statistics</h2>\n<p>" << esc(s.alignment_note) << " Computed on the "
+    << (s.beam > 1 ? "beam-search" : "greedy") << " outputs of up to the first 300 test sentences. <b>Entropy</b> (nats) "
+       "of each output token's attention distribution: 0 = all weight on one source token; ln S (the \u201cuniform\u201d "
+       "column) = spread evenly."
+    << (s.corpus ? "" : " <b>Mass on gold</b>: mean weight on the known correct source position (higher = sharper, "
+                        "correctly placed attention).")
+    << "</p>\n<table><tr><th>variant</th><th>attention entropy</th><th>uniform entropy (ln S)</th><th>mass on gold position"
+    << (s.corpus ? "" : " %") << "</th></tr>\n";
   for (const auto& v : s.variants) {
     o << "<tr><td><span class=\"swatch\" style=\"background:" << color[v.name] << "\"></span>" << esc(v.name) << "</td>";
     if (!v.has_attention)
       o << "<td colspan=\"3\" style=\"text-align:center;color:#777\">" << (v.ok ? "no attention mechanism" : "no successful run") << "</td></tr>\n";
+    else if (s.corpus)
+      o << "<td>" << num_ms(v.attention_entropy) << "</td><td>" << num_ms(v.uniform_entropy)
+        << "</td><td style=\"color:#777\">not available: no gold alignment for a corpus</td></tr>\n";
     else
       o << "<td>" << num_ms(v.attention_entropy) << "</td><td>" << num_ms(v.uniform_entropy) << "</td><td>"
         << (v.gold_mass.n ? pct_ms(v.gold_mass) : "—") << "</td></tr>\n";
@@ -839,10 +1122,17 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
         if (sentences.empty())
           for (const auto& smp : r->samples) sentences.push_back(smp.index);
       }
-  o << "<h2 id=\"heatmaps\">Attention heatmaps (seed " << seed0 << ")</h2>\n<p>The same test inputs for every variant. Rows: the "
-       "tokens the model produced (greedy decoding, ending with &lt;/s&gt;); columns: the source tokens; cell darkness "
-       "= attention weight (<span class=\"legendbar\"></span> 0 \u2192 1; hover a cell for its value). "
-       "<span style=\"color:#f5a623\">\u25cf</span> = known correct source position. \u2713/\u2717: output equals the reference or not.</p>\n";
+  if (s.corpus)
+    o << "<h2 id=\"heatmaps\">Attention heatmaps (seed " << seed0 << ")</h2>\n<p>The same test sentences for every variant "
+         "(spread over the source lengths among those of at most 30 tokens). Rows: the tokens the model produced ("
+      << (s.beam > 1 ? "beam search" : "greedy decoding") << ", ending with &lt;/s&gt;); columns: the source tokens as "
+         "the model sees them (after tokenisation); cell darkness = attention weight (<span class=\"legendbar\"></span> "
+         "0 \u2192 1; hover a cell for its value). Above each map: the model's output as text.</p>\n";
+  else
+    o << "<h2 id=\"heatmaps\">Attention heatmaps (seed " << seed0 << ")</h2>\n<p>The same test inputs for every variant. Rows: the "
+         "tokens the model produced (greedy decoding, ending with &lt;/s&gt;); columns: the source tokens; cell darkness "
+         "= attention weight (<span class=\"legendbar\"></span> 0 \u2192 1; hover a cell for its value). "
+         "<span style=\"color:#f5a623\">\u25cf</span> = known correct source position. \u2713/\u2717: output equals the reference or not.</p>\n";
   for (std::size_t n = 0; n < sentences.size(); ++n) {
     const AttentionSample* ref = nullptr;
     for (const auto* r : first)
@@ -850,8 +1140,12 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
         for (const auto& smp : r->samples)
           if (smp.index == sentences[n] && !ref) ref = &smp;
     if (!ref) continue;
-    o << "<div class=\"sentence\"><h3>Test input #" << ref->index << " (" << ref->src.size() << " tokens): <span class=\"mono\">"
-      << esc(joined(ref->src)) << "</span> \u2192 reference <span class=\"mono\">" << esc(joined(ref->ref)) << "</span></h3><div class=\"maps\">";
+    if (s.corpus)
+      o << "<div class=\"sentence\"><h3>Test sentence #" << ref->index + 1 << " (" << ref->src.size() << " tokens): <span class=\"mono\">"
+        << esc(ref->src_text) << "</span> \u2192 reference <span class=\"mono\">" << esc(ref->ref_text) << "</span></h3><div class=\"maps\">";
+    else
+      o << "<div class=\"sentence\"><h3>Test input #" << ref->index << " (" << ref->src.size() << " tokens): <span class=\"mono\">"
+        << esc(joined(ref->src)) << "</span> \u2192 reference <span class=\"mono\">" << esc(joined(ref->ref)) << "</span></h3><div class=\"maps\">";
     const auto gold = gold_alignment(s.alignment, ref->src, ref->ref);
     for (std::size_t k = 0; k < s.variants.size(); ++k) {
       const auto& v = s.variants[k];
@@ -865,8 +1159,11 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
         o << "<div class=\"none\">no successful run with seed " << seed0 << "</div></div>";
         continue;
       }
-      o << "<div class=\"outp\">" << (smp->correct ? "<span class=\"ok\">\u2713</span> " : "<span class=\"bad\">\u2717</span> ")
-        << esc(joined(smp->out)) << "</div>";
+      if (s.corpus)
+        o << "<div class=\"outp\">" << esc(smp->out_text) << "</div>";
+      else
+        o << "<div class=\"outp\">" << (smp->correct ? "<span class=\"ok\">\u2713</span> " : "<span class=\"bad\">\u2717</span> ")
+          << esc(joined(smp->out)) << "</div>";
       if (smp->weights.empty())
         o << "<div class=\"none\">No attention: this variant decodes from the encoder's final state alone, so there is "
              "nothing to draw.</div>";
@@ -878,13 +1175,14 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
   }
 
   // Every run.
-  o << "<h2>Every run</h2>\n<table><tr><th>run</th><th>status</th><th>exact match %</th><th>token accuracy %</th><th>perplexity</th>"
-       "<th>steps</th><th>train time</th><th>directory</th></tr>\n";
+  o << "<h2>Every run</h2>\n<table><tr><th>run</th><th>status</th><th>" << (s.corpus ? "BLEU" : "exact match %")
+    << "</th><th>token accuracy %</th><th>perplexity</th><th>steps</th><th>train time</th><th>directory</th></tr>\n";
   for (const auto& r : result.runs) {
     const bool ok = r.status == "ok";
     o << "<tr><td>" << esc(r.spec.name()) << "</td><td" << (ok ? "" : " class=\"note\"") << ">" << esc(r.status)
-      << (r.status == "failed" ? ": " + esc(r.error) : "") << (r.resumed ? " (earlier invocation)" : "") << "</td><td>"
-      << (ok ? pct(r.exact_match) : "—") << "</td><td>" << (ok ? pct(r.token_accuracy) : "—") << "</td><td>"
+      << (r.status == "failed" ? ": " + esc(r.error) : "") << (r.resumed ? " (earlier invocation)" : "")
+      << (r.time_limit_reached ? " (time limit)" : "") << "</td><td>"
+      << (ok ? (s.corpus ? fmt("%.2f", r.bleu) : pct(r.exact_match)) : "—") << "</td><td>" << (ok ? pct(r.token_accuracy) : "—") << "</td><td>"
       << (ok ? fmt("%.3f", r.perplexity) : "—") << "</td><td>" << r.steps << "</td><td>" << duration(r.seconds)
       << "</td><td class=\"mono\" style=\"text-align:left\">" << esc(r.run_dir) << "</td></tr>\n";
   }

@@ -1,10 +1,13 @@
 // attend compare: the grid runner (same data and initial values per seed, resume, grid.json
 // check, failures, threads), the summary (means over seeds, diverged runs excluded with a note,
-// paired bootstrap), the report writers and the attention exports.
+// paired bootstrap), the report writers and the attention exports; grids on parallel text files
+// (tiny synthetic corpora written by the tests: BLEU, per-sentence statistics, BLEU bootstrap,
+// changed-corpus detection, bad input).
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -12,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "attend/bleu.hpp"
 #include "attend/compare.hpp"
 #include "attend/error.hpp"
 #include "attend/report.hpp"
@@ -437,4 +441,260 @@ TEST_CASE("attend compare on the command line: a tiny grid, resume, bad input", 
   r = cli("compare --task reverse", dir);
   CHECK(r.status == 2);
   CHECK_THAT(r.err, Catch::Contains("--out is required"));
+}
+
+// ---- grids on parallel text files ----------------------------------------------------------------
+
+namespace {
+
+void write_file(const std::string& path, const std::string& content) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
+}
+
+// Synthetic sentence pair i: 2-6 words from a small vocabulary; the target is the source reversed
+// and upper-cased, so word order and lengths vary like a (very easy) translation task.
+std::pair<std::string, std::string> synthetic_pair(int i) {
+  static const char* kWords[] = {"red", "blue", "cat", "dog", "sun", "moon", "tree", "hill", "sea", "road"};
+  const int n = 2 + (i * 7 + i / 3) % 5;
+  std::vector<std::string> w;
+  for (int k = 0; k < n; ++k) w.push_back(kWords[(i * 3 + k * 7 + k * i) % 10]);
+  std::string src, tgt;
+  for (int k = 0; k < n; ++k) {
+    src += (k ? " " : "") + w[k];
+    std::string up = w[n - 1 - k];
+    for (auto& c : up) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    tgt += (k ? " " : "") + up;
+  }
+  return {src, tgt};
+}
+
+// Writes train (60 pairs), valid (16) and test (20) files into dir.
+CorpusSourceOptions synthetic_corpus(const TempDir& dir) {
+  auto split = [&](const std::string& name, int from, int count) {
+    std::string s, t;
+    for (int i = from; i < from + count; ++i) {
+      const auto [a, b] = synthetic_pair(i);
+      s += a + "\n";
+      t += b + "\n";
+    }
+    write_file(dir.str(name + ".src"), s);
+    write_file(dir.str(name + ".tgt"), t);
+  };
+  split("train", 0, 60);
+  split("valid", 100, 16);
+  split("test", 200, 20);
+  CorpusSourceOptions c;
+  c.train_src = dir.str("train.src");
+  c.train_tgt = dir.str("train.tgt");
+  c.valid_src = dir.str("valid.src");
+  c.valid_tgt = dir.str("valid.tgt");
+  c.test_src = dir.str("test.src");
+  c.test_tgt = dir.str("test.tgt");
+  return c;
+}
+
+CompareOptions tiny_corpus_grid(const std::string& out) {
+  CompareOptions o = tiny_grid(out);
+  o.seeds = 1;
+  o.train.steps = 12;
+  o.train.batch = 16;
+  o.heatmap_sentences = 2;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("per-sentence BLEU statistics sum to the corpus BLEU of the whole test set", "[compare]") {
+  const std::vector<std::string> hyps{"the cat sat on the mat", "a dog", "", "it is raining today ."};
+  const std::vector<std::string> refs{"the cat sat on a mat", "the dog barked", "nothing", "It is raining today."};
+  BleuStats total;
+  for (std::size_t i = 0; i < hyps.size(); ++i) total += bleu_stats(hyps[i], refs[i]);
+  CHECK(bleu_score(total) == Approx(corpus_bleu(hyps, {refs}).score));
+  BleuStats lc;
+  for (std::size_t i = 0; i < hyps.size(); ++i) lc += bleu_stats(hyps[i], refs[i], true);
+  CHECK(bleu_score(lc) == Approx(corpus_bleu(hyps, {refs}, true).score));
+  CHECK(bleu_score(lc) > bleu_score(total));  // "It" matches "it" only when lower-cased
+}
+
+TEST_CASE("BLEU bootstrap: a variant against itself has p = 1, a clearly worse one a small p",
+          "[compare]") {
+  std::vector<BleuStats> good, worse;
+  for (int i = 0; i < 120; ++i) {
+    const std::string ref = synthetic_pair(i).second + " END OF LINE " + std::to_string(i % 7);
+    good.push_back(bleu_stats(ref, ref));
+    // Worse: the second half of every reference missing, and a wrong word in front.
+    worse.push_back(bleu_stats("WRONG " + ref.substr(0, ref.size() / 2), ref));
+  }
+  const BootstrapResult self = paired_bootstrap_bleu({good, good}, {good, good});
+  CHECK(self.delta == 0);
+  CHECK(self.p_value == 1.0);
+  const BootstrapResult r = paired_bootstrap_bleu({good, good}, {worse, worse});
+  CHECK(r.delta > 20);
+  CHECK(r.p_value < 0.01);
+  CHECK(r.items == 120);
+  CHECK(r.resamples == 1000);
+  CHECK(paired_bootstrap_bleu({good}, {worse}).p_value == r.p_value);  // fixed seed; same per-seed data
+  CHECK_THROWS_AS(paired_bootstrap_bleu({good}, {good, good}), Error);
+}
+
+TEST_CASE("a corpus grid trains every variant on one shared text side and reports BLEU", "[compare]") {
+  TempDir dir;
+  const CorpusSourceOptions files = synthetic_corpus(dir);
+  const DataSource source = corpus_source(files);
+  REQUIRE(source.corpus);
+  REQUIRE(source.shared);
+  CHECK(source.shared->train.size() == 60);
+  CHECK(source.shared->test_ref_text.size() == 20);
+  CHECK(source.signature.count("test_tgt.fnv1a64"));
+  CHECK_THAT(source.description, Catch::Contains("60 training pairs"));
+  // The same data for every seed; shared parameters start identical within a seed.
+  CompareOptions o = tiny_corpus_grid(dir.str("grid"));
+  CHECK(source.load(1).train[7].src == source.load(2).train[7].src);
+  auto a = build_model(o, {"gru", "none"}, 1, *source.shared);
+  auto b = build_model(o, {"gru", "luong-general"}, 1, *source.shared);
+  const long ia = a->params().find("encoder.rnn.weight_hh_l0"), ib = b->params().find("encoder.rnn.weight_hh_l0");
+  REQUIRE(ia >= 0);
+  CHECK(arma::approx_equal(a->params().value(ia), b->params().value(ib), "absdiff", 0.0));
+
+  const CompareResult r = run_compare(o, source);
+  REQUIRE(r.runs.size() == 2);
+  CHECK(r.corpus);
+  for (const auto& run : r.runs) {
+    INFO(run.spec.name() << " " << run.error);
+    REQUIRE(run.status == "ok");
+    CHECK(run.corpus);
+    CHECK(run.bleu >= 0);
+    CHECK(run.bleu <= 100);
+    CHECK(run.test_bleu.size() == 20);
+    CHECK_THAT(run.bleu_line, Catch::StartsWith("BLEU = "));
+    CHECK_FALSE(run.valid_bleu.empty());
+    CHECK(run.test_src_len.size() == 20);
+    CHECK(fs::exists(fs::path(run.run_dir) / "model.h5"));
+    CHECK_THAT(slurp((fs::path(run.run_dir) / "metrics.json").string()), Catch::Contains("\"bleu\""));
+    CHECK_THAT(slurp((fs::path(run.run_dir) / "train.log").string()), Catch::Contains("BLEU = "));
+  }
+  CHECK(r.runs[0].attention_entropy < 0);   // none
+  CHECK(r.runs[1].attention_entropy >= 0);  // luong-general: entropy ...
+  CHECK(r.runs[1].gold_mass < 0);           // ... but no gold alignment for a corpus
+  REQUIRE(r.runs[1].samples.size() == 2);
+  CHECK_FALSE(r.runs[1].samples[0].src_text.empty());
+  CHECK(r.runs[1].samples[0].weights.size() >= 1);
+
+  const CompareSummary s = summarize(r);
+  CHECK(s.corpus);
+  CHECK_FALSE(s.buckets.empty());
+  CHECK(s.variants[0].bleu.n == 1);
+  const auto files_written = write_reports(s, r, o.out_dir);
+  CHECK(files_written.size() == 4);
+  const std::string md = slurp(dir.str("grid/REPORT.md")), csv = slurp(dir.str("grid/results.csv")),
+                    html = slurp(dir.str("grid/report.html"));
+  CHECK_THAT(md, Catch::Contains("| variant | runs | BLEU |") && Catch::Contains("BLEU len ") &&
+                     Catch::Contains("\u0394BLEU vs best") && Catch::Contains("Koehn, 2004") &&
+                     Catch::Contains("no gold"));
+  CHECK_THAT(csv, Catch::StartsWith("variant,cell,attention,decoder,runs,runs_ok,runs_diverged,runs_failed,bleu_mean"));
+  CHECK_THAT(html, Catch::Contains("id=\"curve-valid-bleu\"") && Catch::Contains("BLEU by source length") &&
+                       Catch::Contains("class=\"hm-cell\"") && Catch::Contains("no gold alignment for a corpus"));
+  CHECK(html.find("mass on gold position %") == std::string::npos);  // no number where there is no alignment
+  const auto j = nlohmann::json::parse(slurp(dir.str("grid/results.json")));
+  CHECK(j["metric"] == "bleu");
+  CHECK(j["variants"][0].contains("bleu_by_length"));
+
+  // Re-running skips the finished runs and reads back the same figures.
+  std::size_t events = 0;
+  const CompareResult again = run_compare(o, source, [&](const GridStatus& g) { events += !g.event.empty(); });
+  CHECK(events == 0);
+  for (std::size_t i = 0; i < 2; ++i) {
+    CHECK(again.runs[i].resumed);
+    CHECK(again.runs[i].bleu == r.runs[i].bleu);
+    CHECK(again.runs[i].test_bleu.size() == 20);
+    CHECK(again.runs[i].samples[0].out_text == r.runs[i].samples[0].out_text);
+  }
+  CHECK(summarize(again).variants[1].vs_best.p_value == s.variants[1].vs_best.p_value);
+}
+
+TEST_CASE("a changed corpus file makes a different grid, refused unless forced", "[compare]") {
+  TempDir dir;
+  CorpusSourceOptions files = synthetic_corpus(dir);
+  CompareOptions o = tiny_corpus_grid(dir.str("grid"));
+  o.attentions = {"luong-dot"};
+  o.train.steps = 2;
+  REQUIRE(run_compare(o, corpus_source(files)).runs[0].status == "ok");
+  // Same size, one letter different: only the checksum can tell.
+  std::string text = slurp(files.test_tgt);
+  const auto at = text.find("RED");
+  REQUIRE(at != std::string::npos);
+  text[at] = 'B';
+  write_file(files.test_tgt, text);
+  CHECK_THROWS_WITH(run_compare(o, corpus_source(files)),
+                    Catch::Contains("different grid") && Catch::Contains("data.test_tgt.fnv1a64") &&
+                        !Catch::Contains("data.test_tgt.bytes"));
+  // Another file with the same content elsewhere is another corpus path.
+  fs::copy_file(files.train_src, dir.str("copy.src"));
+  files.train_src = dir.str("copy.src");
+  CHECK_THROWS_WITH(run_compare(o, corpus_source(files)), Catch::Contains("data.train_src:"));
+  o.force = true;
+  CHECK(run_compare(o, corpus_source(files)).runs[0].status == "ok");
+}
+
+TEST_CASE("attend compare on parallel files: spm grid with BLEU table, resume, bad input exits 2",
+          "[compare][cli]") {
+  TempDir dir;
+  synthetic_corpus(dir);
+  const std::string files =
+      "--train-src train.src --train-tgt train.tgt --valid-src valid.src --valid-tgt valid.tgt "
+      "--test-src test.src --test-tgt test.tgt ";
+  const std::string grid = "compare " + files +
+                           "--tokenizer spm --spm-vocab 60 --shared-vocab --cells gru --attention none,luong-dot "
+                           "--seeds 1 --steps 8 --batch 16 --hidden 16 --emb 8 --threads 1 --jobs 2 --out g";
+  CliRun r = cli(grid, dir);
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK_THAT(r.out, Catch::Contains("| gru+none | 1/1 |") && Catch::Contains("| variant | runs | BLEU |"));
+  CHECK_THAT(r.err, Catch::Contains("tokenizer spm") && Catch::Contains("gru+luong-dot-s1 finished"));
+  CHECK(fs::exists(dir.str("g/gru+luong-dot-s1/model.h5")));
+  r = cli(grid, dir);
+  CHECK(r.status == 0);
+  CHECK_THAT(r.err, Catch::Contains("2 from earlier") && !Catch::Contains("finished"));
+
+  // Bad input: as `attend train`, exit 2 naming the file (and the line).
+  write_file(dir.str("short.tgt"), "A\nB\n");
+  r = cli("compare --train-src train.src --train-tgt short.tgt --valid-src valid.src --valid-tgt valid.tgt "
+          "--test-src test.src --test-tgt test.tgt --out bad", dir);
+  CHECK(r.status == 2);
+  CHECK_THAT(r.err, Catch::Contains("train.src' has 60 lines") && Catch::Contains("short.tgt' has 2"));
+  r = cli("compare --train-src train.src --train-tgt train.tgt --valid-src valid.src --valid-tgt valid.tgt "
+          "--test-src missing.src --test-tgt test.tgt --out bad", dir);
+  CHECK(r.status == 2);
+  CHECK_THAT(r.err, Catch::Contains("missing.src: cannot open"));
+  std::string v = slurp(dir.str("valid.src"));
+  v.replace(v.find('\n') + 1, 0, "\n");  // an empty line 2, one line too many
+  v.erase(v.rfind('\n', v.size() - 2) + 1);  // drop the last line to keep the count
+  write_file(dir.str("empty_line.src"), v);
+  r = cli("compare --train-src train.src --train-tgt train.tgt --valid-src empty_line.src --valid-tgt valid.tgt "
+          "--test-src test.src --test-tgt test.tgt --out bad", dir);
+  CHECK(r.status == 2);
+  CHECK_THAT(r.err, Catch::Contains("empty_line.src:2: empty line"));
+  r = cli("compare " + files.substr(0, files.find("--test-src")) + "--out bad", dir);
+  CHECK(r.status == 2);
+  CHECK_THAT(r.err, Catch::Contains("--test-src is required"));
+  r = cli("compare --task copy --beam 2 --out bad", dir);
+  CHECK(r.status == 2);
+  CHECK_THAT(r.err, Catch::Contains("--beam applies to a grid on parallel files"));
+}
+
+TEST_CASE("train and compare define their shared options once, with the same names and defaults",
+          "[compare][cli]") {
+  TempDir dir;
+  const CliRun train = cli("train --help", dir), compare = cli("compare --help", dir);
+  REQUIRE(train.status == 0);
+  REQUIRE(compare.status == 0);
+  for (const char* option : {"--hidden arg (=128)", "--lr arg (=0.003)", "--batch arg (=64)", "--steps arg (=0)",
+                             "--spm-vocab arg (=8000)", "--max-line-tokens arg (=1000)", "--task arg (=dates)",
+                             "--bridge arg (=copy)", "--beam arg (=1)", "--train-src arg", "--skip-bad-lines"}) {
+    INFO(option);
+    CHECK_THAT(train.out, Catch::Contains(option));
+    CHECK_THAT(compare.out, Catch::Contains(option));
+  }
+  CHECK_THAT(train.out, Catch::Contains("--attention arg (=bahdanau)") && Catch::Contains("--resume"));
+  CHECK_THAT(compare.out, Catch::Contains("--attention arg (=none,bahdanau)") && Catch::Contains("--lc"));
 }

@@ -32,6 +32,17 @@ BootstrapResult paired_bootstrap(const std::vector<double>& a, const std::vector
                                  std::size_t resamples = 1000, std::uint64_t seed = 12345);
 std::string bootstrap_method();  // one sentence naming the method, for reports
 
+// Paired bootstrap resampling on corpus BLEU (Koehn 2004), for corpus grids. a[k] and b[k] hold
+// the per-sentence BLEU statistics of the two systems in seed k, on the same test sentences.
+// Each resample draws N sentence indices with replacement (the same indices for every seed) and
+// recomputes each system's corpus BLEU from the summed statistics of the sample; the statistic is
+// the mean over seeds of BLEU(a) − BLEU(b), in BLEU points. The p-value is as paired_bootstrap's:
+// two-sided, resampled differences centred on the observed one; 1 when the difference is 0.
+BootstrapResult paired_bootstrap_bleu(const std::vector<std::vector<BleuStats>>& a,
+                                      const std::vector<std::vector<BleuStats>>& b,
+                                      std::size_t resamples = 1000, std::uint64_t seed = 12345);
+std::string bootstrap_bleu_method();
+
 // ---- the summary of a grid ------------------------------------------------------------------
 
 struct LengthBucket {
@@ -45,13 +56,17 @@ struct VariantSummary {
   std::vector<const RunResult*> runs;  // every run of the variant, in seed order
   std::size_t ok = 0, diverged = 0, failed = 0;
   MeanStd exact_match, token_accuracy, perplexity, seconds, tokens_per_s;
+  MeanStd bleu;                    // corpus grids: test BLEU (0–100)
   MeanStd attention_entropy, uniform_entropy, gold_mass;
   std::size_t parameters = 0;
-  std::vector<MeanStd> by_length;  // exact match per bucket (CompareSummary::buckets)
+  // Per bucket (CompareSummary::buckets): exact match (0–1), or BLEU (0–100) in a corpus grid.
+  std::vector<MeanStd> by_length;
   std::vector<CurvePoint> mean_train_loss, mean_valid_loss;  // mean over successful seeds
+  std::vector<CurvePoint> mean_valid_bleu;                   // corpus grids
   bool has_attention = false;
   bool is_best = false;
-  BootstrapResult vs_best;   // this variant against the best (p = 1 for the best itself)
+  BootstrapResult vs_best;   // this variant against the best (p = 1 for the best itself);
+                             // delta in exact match (0–1), or in BLEU points for a corpus grid
   bool compared = false;     // vs_best is meaningful (both have paired successful runs)
   std::vector<std::string> notes;  // e.g. "seed 2 diverged (NaN loss), excluded from the mean"
 };
@@ -60,8 +75,12 @@ struct CompareSummary {
   std::vector<VariantSummary> variants;
   std::vector<LengthBucket> buckets;
   std::vector<std::pair<std::string, std::string>> failures;  // run name, error
-  std::string best;              // name of the variant with the highest mean exact match
+  std::string best;              // highest mean exact match (corpus grids: highest mean BLEU)
   std::string alignment, alignment_note, data_name;
+  bool corpus = false;           // BLEU metrics; lengths in words; buckets of equal size
+  std::string data_description;
+  bool bleu_lowercase = false;
+  std::size_t beam = 1;
   int train_min_len = 0, train_max_len = 0, test_min_len = 0, test_max_len = 0;
   std::size_t resamples = 1000;
   std::uint64_t bootstrap_seed = 12345;
@@ -69,7 +88,9 @@ struct CompareSummary {
 };
 
 // Groups runs by variant, averages over seeds (diverged and failed runs excluded, with a note),
-// finds the best variant and tests every other against it.
+// finds the best variant and tests every other against it. Length buckets: equal width over the
+// test lengths for a toy task; for a corpus, up to max_buckets buckets holding about equal
+// numbers of test sentences (lengths are long-tailed there).
 CompareSummary summarize(const CompareResult& result, std::size_t max_buckets = 6);
 
 // Writers. Text tables name the metric and the ± convention; the HTML page is self-contained

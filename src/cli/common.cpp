@@ -67,6 +67,160 @@ void require(const po::variables_map& vm, const std::string& name, const std::st
                 " --help)");
 }
 
+po::typed_value<Count>* opt(std::size_t* field) { return count_option(field); }
+
+po::typed_value<double>* opt(double* field) {
+  return po::value<double>(field)->default_value(*field, show(*field));
+}
+
+po::typed_value<bool>* flag(bool* field) {
+  return po::value<bool>(field)->default_value(*field)->implicit_value(true);
+}
+
+// ---- option groups shared by train and compare ----------------------------------------------
+
+po::options_description task_options(TaskSettings& s) {
+  po::options_description d("Task (0 = the task's default)");
+  d.add_options()
+      ("task", opt(&s.task), "copy | reverse | sort | add | dates (see `attend tasks`)")
+      ("train-size", opt(&s.train_size), "training examples")
+      ("valid-size", opt(&s.valid_size), "validation examples")
+      ("test-size", opt(&s.test_size), "test examples")
+      ("min-len", opt(&s.min_len), "shortest train/valid input")
+      ("max-len", opt(&s.max_len), "longest train/valid input")
+      ("test-min-len", opt(&s.test_min_len), "shortest test input (0 = --min-len)")
+      ("test-max-len", opt(&s.test_max_len), "longest test input (0 = --max-len)");
+  return d;
+}
+
+TaskOptions task_options_of(const TaskSettings& s) {
+  TaskOptions t;
+  t.name = s.task;
+  t.train_size = s.train_size;
+  t.valid_size = s.valid_size;
+  t.test_size = s.test_size;
+  t.min_len = s.min_len;
+  t.max_len = s.max_len;
+  t.test_min_len = s.test_min_len;
+  t.test_max_len = s.test_max_len;
+  return t;
+}
+
+void add_architecture_options(po::options_description& d, ArchitectureSettings& s) {
+  d.add_options()
+      ("layers", opt(&s.layers), "recurrent layers in encoder and decoder")
+      ("bidirectional", flag(&s.bidirectional), "bidirectional encoder (--hidden split in two)")
+      ("emb", opt(&s.emb), "embedding size")
+      ("hidden", opt(&s.hidden), "model width")
+      ("dropout", opt(&s.dropout), "dropout on embeddings and between layers")
+      ("window", opt(&s.window), "half-width D of local-m / local-p attention")
+      ("heads", opt(&s.heads), "heads of multihead attention")
+      ("score", opt(&s.score), "base score of local attention: dot | general | concat")
+      ("max-src-len", opt(&s.max_src_len),
+       "longest source of location attention (default: the longest source in the data)")
+      ("bridge", opt(&s.bridge), "decoder initial state: none | copy | dense")
+      ("reverse-source", flag(&s.reverse_source), "feed the source reversed");
+}
+
+void apply_architecture(const ArchitectureSettings& s, ModelConfig& c) {
+  c.score = s.score;
+  c.bridge = s.bridge;
+  c.layers = s.layers;
+  c.bidirectional = s.bidirectional;
+  c.emb = s.emb;
+  c.hidden = s.hidden;
+  c.dropout = s.dropout;
+  c.window = s.window;
+  c.heads = s.heads;
+  c.max_src_len = s.max_src_len;
+  c.reverse_source = s.reverse_source;
+}
+
+void add_optimization_options(po::options_description& d, OptimizationSettings& s) {
+  d.add_options()
+      ("optimizer", opt(&s.optimizer), "adam | sgd")
+      ("lr", opt(&s.lr), "learning rate")
+      ("momentum", opt(&s.momentum), "SGD momentum")
+      ("clip", opt(&s.clip), "global gradient-norm clipping (0 = off)")
+      ("teacher-forcing", opt(&s.teacher_forcing), "probability of feeding the reference token")
+      ("label-smoothing", opt(&s.label_smoothing), "label smoothing")
+      ("batch", opt(&s.batch), "examples per batch")
+      ("steps", opt(&s.steps), ("updates (0 with --epochs 0: " + std::to_string(kDefaultSteps) + ")").c_str())
+      ("epochs", opt(&s.epochs), "epochs when --steps is 0")
+      ("eval-every", opt(&s.eval_every), "steps between validations (0 = once per epoch)")
+      ("patience", opt(&s.patience), "stop after this many validations without improvement (0 = never)")
+      ("lr-decay", opt(&s.lr_decay), "learning-rate factor when validation does not improve");
+}
+
+void check_optimization(const OptimizationSettings& s) {
+  if (s.optimizer != "adam" && s.optimizer != "sgd")
+    throw Error("unknown optimizer '" + s.optimizer + "' (valid: adam, sgd)");
+  if (!(s.lr > 0)) throw Error("--lr must be positive");
+  if (s.batch == 0) throw Error("--batch must be at least 1");
+  if (s.teacher_forcing < 0 || s.teacher_forcing > 1) throw Error("--teacher-forcing must be in [0, 1]");
+  if (s.label_smoothing < 0 || s.label_smoothing >= 1) throw Error("--label-smoothing must be in [0, 1)");
+}
+
+TrainOptions to_train_options(const OptimizationSettings& s) {
+  TrainOptions o;
+  o.optimizer.name = s.optimizer;
+  o.optimizer.lr = s.lr;
+  o.optimizer.momentum = s.momentum;
+  o.clip = s.clip;
+  o.batch = s.batch;
+  o.steps = s.steps;
+  o.epochs = s.epochs;
+  if (s.steps == 0 && s.epochs == 0) o.steps = kDefaultSteps;
+  o.teacher_forcing = s.teacher_forcing;
+  o.label_smoothing = s.label_smoothing;
+  o.eval_every = s.eval_every;
+  o.patience = s.patience;
+  o.lr_decay = s.lr_decay;
+  return o;
+}
+
+void add_corpus_options(po::options_description& d, CorpusSettings& s, const std::string& test_help) {
+  d.add_options()
+      ("train-src", po::value<std::string>(&s.train_src), "training sources")
+      ("train-tgt", po::value<std::string>(&s.train_tgt), "training targets")
+      ("valid-src", po::value<std::string>(&s.valid_src), "validation sources")
+      ("valid-tgt", po::value<std::string>(&s.valid_tgt), "validation targets")
+      ("test-src", po::value<std::string>(&s.test_src), test_help.c_str())
+      ("test-tgt", po::value<std::string>(&s.test_tgt), "test targets")
+      ("tokenizer", po::value<std::string>(&s.tokenizer), "space | char | spm (default: char for a task, space for files)")
+      ("spm-vocab", opt(&s.spm_vocab), "SentencePiece pieces per model (--tokenizer spm)")
+      ("spm-type", opt(&s.spm_type), "SentencePiece model: bpe | unigram")
+      ("shared-vocab", flag(&s.shared_vocab), "one vocabulary (and one SentencePiece model) for both sides")
+      ("min-freq", opt(&s.min_freq), "keep tokens seen at least this often in training")
+      ("max-vocab", opt(&s.max_vocab), "largest vocabulary, the 4 specials included (0 = no limit)")
+      ("max-src-tokens", opt(&s.max_src_tokens),
+       "length filter: drop training pairs whose source has more tokens (0 = keep all)")
+      ("max-tgt-tokens", opt(&s.max_tgt_tokens),
+       "length filter: drop training pairs whose target has more tokens (0 = keep all)")
+      ("max-line-tokens", opt(&s.max_line_tokens),
+       "a line with more tokens (words for spm) in any file is a bad line (0 = no limit)")
+      ("lowercase", flag(&s.lowercase), "lower-case all text")
+      ("normalize", flag(&s.normalize), "collapse runs of whitespace and trim lines")
+      ("skip-bad-lines", flag(&s.skip_bad_lines),
+       "drop pairs with empty, over-long or invalid UTF-8 lines with a warning instead of failing")
+      ("bleu-every", opt(&s.bleu_every), "validate (perplexity and greedy BLEU) every N steps (0 = --eval-every)")
+      ("time-limit", opt(&s.time_limit), "stop training after this many seconds (0 = no limit)")
+      ("beam", opt(&s.beam), "beam width for the test set at the end")
+      ("length-penalty", opt(&s.length_penalty), "GNMT length penalty for the test set at the end");
+}
+
+std::vector<std::string> corpus_options_given(const po::variables_map& vm) {
+  static const char* kNames[] = {"train-src", "train-tgt", "valid-src", "valid-tgt", "test-src",
+                                 "test-tgt", "tokenizer", "spm-vocab", "spm-type", "shared-vocab",
+                                 "min-freq", "max-vocab", "max-src-tokens", "max-tgt-tokens",
+                                 "max-line-tokens", "lowercase", "normalize", "skip-bad-lines",
+                                 "bleu-every", "time-limit", "beam", "length-penalty"};
+  std::vector<std::string> given;
+  for (const char* name : kNames)
+    if (vm.count(name) && !vm[name].defaulted()) given.push_back(std::string("--") + name);
+  return given;
+}
+
 void add_model_options(po::options_description& desc, ModelOptions& o) {
   desc.add_options()
       ("model,m", po::value<std::string>(&o.model), "model file written by `attend train` (required)")

@@ -3,6 +3,7 @@
 #include <attend/compare.hpp>
 #include <attend/error.hpp>
 #include <attend/report.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <mutex>
@@ -15,13 +16,9 @@ namespace attend::cli {
 
 namespace {
 
-// Defaults: the same option names and defaults as `attend train` (src/cli/train.cpp), plus the
-// grid axes. Kept here so that compare does not depend on train.cpp's internals.
-struct CompareSettings {
-  // task
-  std::string task = "dates";
-  std::size_t train_size = 0, valid_size = 0, test_size = 0;
-  int min_len = 0, max_len = 0, test_min_len = 0, test_max_len = 0;
+// The grid axes and compare's own options; the task, model, training and file options are the
+// ones `attend train` has (common.hpp), with the same names and defaults.
+struct CompareSettings : TaskSettings, ArchitectureSettings, OptimizationSettings, CorpusSettings {
   // grid
   std::string cells = "gru";
   std::string attention = "none,bahdanau";
@@ -31,50 +28,15 @@ struct CompareSettings {
   bool force = false;
   std::string out;
   std::size_t heatmaps = 3;
-  // model
-  std::size_t layers = 1;
-  bool bidirectional = false;
-  std::size_t emb = 32;
-  std::size_t hidden = 128;
-  double dropout = 0.0;
-  std::size_t window = 5;
-  std::size_t heads = 4;
-  std::string score = "general";
-  std::size_t max_src_len = 64;
-  std::string bridge = "copy";
-  bool reverse_source = false;
-  // optimisation
-  std::string optimizer = "adam";
-  double lr = 0.003;
-  double momentum = 0.0;
-  double clip = 5.0;
-  double teacher_forcing = 1.0;
-  double label_smoothing = 0.0;
-  std::size_t batch = 64;
-  std::size_t steps = 0;
-  std::size_t epochs = 0;
-  std::size_t eval_every = 0;
-  std::size_t patience = 0;
-  double lr_decay = 1.0;
+  // training
   std::uint64_t seed = 1;
   std::size_t threads = 0;
+  // evaluation on files
+  bool lowercase_bleu = false;
+  // output
   bool quiet = false;
   std::string config_file;
 };
-
-constexpr std::size_t kDefaultSteps = 1500;  // as `attend train` when neither --steps nor --epochs
-
-po::typed_value<Count>* opt(std::size_t* field) { return count_option(field); }
-template <typename T>
-po::typed_value<T>* opt(T* field) {
-  return po::value<T>(field)->default_value(*field);
-}
-po::typed_value<double>* opt(double* field) {
-  return po::value<double>(field)->default_value(*field, show(*field));
-}
-po::typed_value<bool>* flag(bool* field) {
-  return po::value<bool>(field)->default_value(*field)->implicit_value(true);
-}
 
 po::options_description all_options(CompareSettings& s) {
   po::options_description grid("Grid (comma-separated lists)");
@@ -90,44 +52,17 @@ po::options_description all_options(CompareSettings& s) {
       ("jobs,j", opt(&s.jobs), "trainings at once (BLAS threads are divided between them)")
       ("force", flag(&s.force), "retrain every run even if --out holds results (of this or another grid)")
       ("heatmaps", opt(&s.heatmaps), "test sentences whose attention the HTML report shows");
-  po::options_description task("Task (0 = the task's default)");
-  task.add_options()
-      ("task", opt(&s.task), "copy | reverse | sort | add | dates (see `attend tasks`)")
-      ("train-size", opt(&s.train_size), "training examples")
-      ("valid-size", opt(&s.valid_size), "validation examples")
-      ("test-size", opt(&s.test_size), "test examples")
-      ("min-len", opt(&s.min_len), "shortest train/valid input")
-      ("max-len", opt(&s.max_len), "longest train/valid input")
-      ("test-min-len", opt(&s.test_min_len), "shortest test input (0 = --min-len)")
-      ("test-max-len", opt(&s.test_max_len), "longest test input (0 = --max-len)");
+  po::options_description files(
+      "Parallel text files (instead of --task; plain or .gz UTF-8, one sentence per line; the text side "
+      "is built once for the whole grid)");
+  add_corpus_options(files, s, "test sources (required with files: BLEU is measured on them)");
+  files.add_options()
+      ("lc", flag(&s.lowercase_bleu), "lower-cased BLEU (sacreBLEU -lc), for validation and test");
   po::options_description model("Model (shared by every variant)");
-  model.add_options()
-      ("layers", opt(&s.layers), "recurrent layers in encoder and decoder")
-      ("bidirectional", flag(&s.bidirectional), "bidirectional encoder (--hidden split in two)")
-      ("emb", opt(&s.emb), "embedding size")
-      ("hidden", opt(&s.hidden), "model width")
-      ("dropout", opt(&s.dropout), "dropout on embeddings and between layers")
-      ("window", opt(&s.window), "half-width D of local-m / local-p attention")
-      ("heads", opt(&s.heads), "heads of multihead attention")
-      ("score", opt(&s.score), "base score of local attention: dot | general | concat")
-      ("max-src-len", opt(&s.max_src_len),
-       "longest source of location attention (default: the longest source in the data)")
-      ("bridge", opt(&s.bridge), "decoder initial state: none | copy | dense")
-      ("reverse-source", flag(&s.reverse_source), "feed the source reversed");
+  add_architecture_options(model, s);
   po::options_description train("Training (shared by every run)");
+  add_optimization_options(train, s);
   train.add_options()
-      ("optimizer", opt(&s.optimizer), "adam | sgd")
-      ("lr", opt(&s.lr), "learning rate")
-      ("momentum", opt(&s.momentum), "SGD momentum")
-      ("clip", opt(&s.clip), "global gradient-norm clipping (0 = off)")
-      ("teacher-forcing", opt(&s.teacher_forcing), "probability of feeding the reference token")
-      ("label-smoothing", opt(&s.label_smoothing), "label smoothing")
-      ("batch", opt(&s.batch), "examples per batch")
-      ("steps", opt(&s.steps), "updates per run (0 with --epochs 0: 1500)")
-      ("epochs", opt(&s.epochs), "epochs when --steps is 0")
-      ("eval-every", opt(&s.eval_every), "steps between validations (0 = once per epoch)")
-      ("patience", opt(&s.patience), "stop after this many validations without improvement (0 = never)")
-      ("lr-decay", opt(&s.lr_decay), "learning-rate factor when validation does not improve")
       ("seed", opt(&s.seed), "first seed (data, initial weights and batch order of a run)")
       ("threads", opt(&s.threads), "BLAS threads in total (0 = all cores), divided by --jobs");
   po::options_description output("Output");
@@ -137,7 +72,7 @@ po::options_description all_options(CompareSettings& s) {
       ("quiet,q", flag(&s.quiet), "no live display")
       ("help,h", "show this help");
   po::options_description all;
-  all.add(grid).add(task).add(model).add(train).add(output);
+  all.add(grid).add(task_options(s)).add(files).add(model).add(train).add(output);
   return all;
 }
 
@@ -159,12 +94,7 @@ std::vector<std::string> split_list(const std::string& s) {
 }
 
 CompareOptions options_of(const CompareSettings& s, const po::variables_map& vm) {
-  if (s.optimizer != "adam" && s.optimizer != "sgd")
-    throw Error("unknown optimizer '" + s.optimizer + "' (valid: adam, sgd)");
-  if (!(s.lr > 0)) throw Error("--lr must be positive");
-  if (s.batch == 0) throw Error("--batch must be at least 1");
-  if (s.teacher_forcing < 0 || s.teacher_forcing > 1) throw Error("--teacher-forcing must be in [0, 1]");
-  if (s.label_smoothing < 0 || s.label_smoothing >= 1) throw Error("--label-smoothing must be in [0, 1)");
+  check_optimization(s);
   CompareOptions o;
   o.cells = split_list(s.cells);
   o.attentions = split_list(s.attention);
@@ -176,47 +106,62 @@ CompareOptions options_of(const CompareSettings& s, const po::variables_map& vm)
   o.threads = s.threads;
   o.force = s.force;
   o.heatmap_sentences = s.heatmaps;
-  ModelConfig& c = o.model;
-  c.score = s.score;
-  c.bridge = s.bridge;
-  c.layers = s.layers;
-  c.bidirectional = s.bidirectional;
-  c.emb = s.emb;
-  c.hidden = s.hidden;
-  c.dropout = s.dropout;
-  c.window = s.window;
-  c.heads = s.heads;
-  c.max_src_len = s.max_src_len;
-  c.reverse_source = s.reverse_source;
+  apply_architecture(s, o.model);
   o.max_src_len_given = !vm["max-src-len"].defaulted();
-  TrainOptions& t = o.train;
-  t.optimizer.name = s.optimizer;
-  t.optimizer.lr = s.lr;
-  t.optimizer.momentum = s.momentum;
-  t.clip = s.clip;
-  t.batch = s.batch;
-  t.steps = s.steps;
-  t.epochs = s.epochs;
-  if (s.steps == 0 && s.epochs == 0) t.steps = kDefaultSteps;
-  t.teacher_forcing = s.teacher_forcing;
-  t.label_smoothing = s.label_smoothing;
-  t.eval_every = s.eval_every;
-  t.patience = s.patience;
-  t.lr_decay = s.lr_decay;
+  o.train = to_train_options(s);
+  o.bleu_lowercase = s.lowercase_bleu;
+  o.beam = s.beam;
+  o.length_penalty = s.length_penalty;
+  o.bleu_every = s.bleu_every;
+  o.time_limit = s.time_limit;
   return o;
 }
 
-TaskOptions task_of(const CompareSettings& s) {
-  TaskOptions t;
-  t.name = s.task;
-  t.train_size = s.train_size;
-  t.valid_size = s.valid_size;
-  t.test_size = s.test_size;
-  t.min_len = s.min_len;
-  t.max_len = s.max_len;
-  t.test_min_len = s.test_min_len;
-  t.test_max_len = s.test_max_len;
-  return t;
+bool on_files(const po::variables_map& vm) {
+  for (const char* name : {"train-src", "train-tgt", "valid-src", "valid-tgt", "test-src", "test-tgt"})
+    if (vm.count(name)) return true;
+  return false;
+}
+
+// The data of the grid: parallel files (read, tokenised and turned into vocabularies here, once)
+// or a built-in task. Bad files throw Error naming file and line (exit status 2).
+DataSource data_source(const CompareSettings& s, const po::variables_map& vm) {
+  if (!on_files(vm)) {
+    std::vector<std::string> given = corpus_options_given(vm);
+    if (vm.count("lc") && !vm["lc"].defaulted()) given.push_back("--lc");
+    given.erase(std::remove(given.begin(), given.end(), std::string("--tokenizer")), given.end());
+    if (!s.tokenizer.empty() && s.tokenizer != "char")
+      throw Error("--tokenizer applies to a grid on files (--train-src ...); built-in tasks use char");
+    if (!given.empty())
+      throw Error(given[0] + " applies to a grid on parallel files (--train-src ...), not to a built-in task");
+    return task_source(task_options_of(s));
+  }
+  if (!vm["task"].defaulted()) throw Error("give either --task or --train-src/--train-tgt files, not both");
+  if (s.beam == 0) throw Error("--beam must be at least 1");
+  CorpusSourceOptions c;
+  c.train_src = s.train_src;
+  c.train_tgt = s.train_tgt;
+  c.valid_src = s.valid_src;
+  c.valid_tgt = s.valid_tgt;
+  c.test_src = s.test_src;
+  c.test_tgt = s.test_tgt;
+  c.tokenizer = s.tokenizer.empty() ? "space" : s.tokenizer;
+  c.spm_vocab = s.spm_vocab;
+  c.spm_type = s.spm_type;
+  c.shared_vocab = s.shared_vocab;
+  c.min_freq = s.min_freq;
+  c.max_vocab = s.max_vocab;
+  c.max_src_tokens = s.max_src_tokens;
+  c.max_tgt_tokens = s.max_tgt_tokens;
+  c.max_line_tokens = s.max_line_tokens;
+  c.lowercase = s.lowercase;
+  c.normalize = s.normalize;
+  c.skip_bad_lines = s.skip_bad_lines;
+  c.seed = s.seed;
+  if (!s.quiet) std::cerr << "reading the corpus and building the vocabularies (once for the whole grid)\n";
+  DataSource source = corpus_source(c);
+  for (const auto& w : source.warnings) std::cerr << "attend: warning: " << w << "\n";
+  return source;
 }
 
 // The live display on stderr: one line per running run plus the grid line, redrawn in place on
@@ -297,23 +242,27 @@ int run_compare_command(const std::vector<std::string>& args) {
   const auto desc = all_options(s);
   const char* usage =
       "usage: attend compare --out DIR [--cells gru,lstm] [--attention none,bahdanau,...] "
-      "[--decoder auto,luong] [--seeds N] [--jobs N] [options]\n\n"
+      "[--decoder auto,luong] [--seeds N] [--jobs N] [options]\n"
+      "       attend compare --out DIR --train-src F --train-tgt F --valid-src F --valid-tgt F "
+      "--test-src F --test-tgt F [options]\n\n"
       "Trains every cell x attention x decoder style x seed on the same data (same batches and the\n"
       "same initial values of shared parameters per seed), resumable under --out, and writes\n"
-      "REPORT.md, results.csv, results.json and report.html there.";
+      "REPORT.md, results.csv, results.json and report.html there. On a built-in task the metric is\n"
+      "exact match; on parallel files it is corpus BLEU on the test files.";
   if (!parse_command_line(args, desc, usage, vm)) return 0;
   if (vm.count("config")) store_config_file(vm["config"].as<std::string>(), desc, vm);
   po::notify(vm);
   require(vm, "out", "compare");
   const CompareOptions o = options_of(s, vm);
   validate_grid(o);
-  const DataSource source = task_source(task_of(s));
+  const DataSource source = data_source(s, vm);
 
   const std::size_t runs = grid_runs(o).size();
   if (!s.quiet)
     std::cerr << "grid: " << o.cells.size() * o.attentions.size() * o.decoders.size() << " variants x "
               << o.seeds << " seeds = " << runs << " runs of " << (o.train.steps ? std::to_string(o.train.steps) + " steps" : std::to_string(o.train.epochs) + " epochs")
               << " on " << source.name << ", " << o.jobs << " at a time; results in " << o.out_dir << "\n";
+  if (!s.quiet && !source.description.empty()) std::cerr << "data: " << source.description << "\n";
   GridDisplay display(s.quiet);
   const CompareResult result = attend::run_compare(o, source, std::ref(display));
   display.finish();

@@ -18,132 +18,34 @@
 namespace attend::cli {
 
 // =================================================================================================
-// DEFAULTS OF `attend train` — every default value of the command is written here and only here
-// (--help shows them). Task fields at 0 mean "the task's own default".
+// DEFAULTS OF `attend train` — the defaults of the options `attend compare` shares (task, model
+// shape, optimisation, parallel files) are in common.hpp; those of train's own options are here.
+// --help shows them all.
 // =================================================================================================
-struct TrainSettings {
-  // task
-  std::string task = "dates";
-  std::size_t train_size = 0, valid_size = 0, test_size = 0;
-  int min_len = 0, max_len = 0, test_min_len = 0, test_max_len = 0;
+struct TrainSettings : TaskSettings, ArchitectureSettings, OptimizationSettings, CorpusSettings {
   // model
   std::string cell = "gru";
   std::string attention = "bahdanau";
   std::string decoder = "auto";
-  std::size_t layers = 1;
-  bool bidirectional = false;
-  std::size_t emb = 32;
-  std::size_t hidden = 128;
-  double dropout = 0.0;
-  std::size_t window = 5;
-  std::size_t heads = 4;
-  std::string score = "general";
-  std::size_t max_src_len = 64;  // location attention: defaults to the longest source instead
-  std::string bridge = "copy";
-  bool reverse_source = false;
-  // optimisation
-  std::string optimizer = "adam";
-  double lr = 0.003;
-  double momentum = 0.0;
-  double clip = 5.0;
-  double teacher_forcing = 1.0;
-  double label_smoothing = 0.0;
-  std::size_t batch = 64;
-  std::size_t steps = 0;   // steps = epochs = 0: the task's default budget (below)
-  std::size_t epochs = 0;
-  std::size_t eval_every = 0;  // 0 = once per epoch
-  std::size_t patience = 0;    // 0 = never stop early
-  double lr_decay = 1.0;
+  // training
   std::uint64_t seed = 1;
   std::size_t threads = 0;     // 0 = the BLAS library's default
-  // parallel text files (instead of a task)
-  std::string train_src, train_tgt, valid_src, valid_tgt, test_src, test_tgt;
-  std::string tokenizer;            // "" = char for a task, space for files
-  std::size_t spm_vocab = 8000;
-  std::string spm_type = "bpe";
-  bool shared_vocab = false;
-  std::size_t min_freq = 1;
-  std::size_t max_vocab = 0;        // 0 = no limit (counts the 4 specials)
-  std::size_t max_src_tokens = 0;   // drop training pairs with longer sources; 0 = keep all
-  std::size_t max_tgt_tokens = 0;
-  std::size_t max_line_tokens = 1000;  // a longer line in any file is a bad line
-  bool lowercase = false;
-  bool normalize = false;
-  bool skip_bad_lines = false;
-  std::size_t bleu_every = 0;       // 0 = at every validation (--eval-every, default once per epoch)
   std::string resume;
-  double time_limit = 0;            // seconds; 0 = none
-  std::size_t beam = 1;             // test-set decoding at the end
-  double length_penalty = 0.0;
   // output
   std::string model = "attend-model.h5";
   std::string metrics_json;
   std::string config_file;
   bool quiet = false;
 };
-
-// Training steps when neither --steps nor --epochs is given.
-std::size_t default_steps(const std::string& /*task*/) { return 1500; }
 // =================================================================================================
 
 namespace {
 
-po::typed_value<Count>* opt(std::size_t* field) { return count_option(field); }
-template <typename T>
-po::typed_value<T>* opt(T* field) {
-  return po::value<T>(field)->default_value(*field);
-}
-po::typed_value<double>* opt(double* field) {
-  return po::value<double>(field)->default_value(*field, show(*field));
-}
-po::typed_value<bool>* flag(bool* field) {
-  return po::value<bool>(field)->default_value(*field)->implicit_value(true);
-}
-
-po::options_description task_options(TrainSettings& s) {
-  po::options_description d("Task (0 = the task's default)");
-  d.add_options()
-      ("task", opt(&s.task), "copy | reverse | sort | add | dates (see `attend tasks`)")
-      ("train-size", opt(&s.train_size), "training examples")
-      ("valid-size", opt(&s.valid_size), "validation examples")
-      ("test-size", opt(&s.test_size), "test examples")
-      ("min-len", opt(&s.min_len), "shortest train/valid input")
-      ("max-len", opt(&s.max_len), "longest train/valid input")
-      ("test-min-len", opt(&s.test_min_len), "shortest test input (0 = --min-len)")
-      ("test-max-len", opt(&s.test_max_len), "longest test input (0 = --max-len)");
-  return d;
-}
-
 po::options_description file_options(TrainSettings& s) {
   po::options_description d("Parallel text files (instead of --task; plain or .gz UTF-8, one sentence per line)");
+  add_corpus_options(d, s, "test sources (optional; BLEU at the end)");
   d.add_options()
-      ("train-src", po::value<std::string>(&s.train_src), "training sources")
-      ("train-tgt", po::value<std::string>(&s.train_tgt), "training targets")
-      ("valid-src", po::value<std::string>(&s.valid_src), "validation sources")
-      ("valid-tgt", po::value<std::string>(&s.valid_tgt), "validation targets")
-      ("test-src", po::value<std::string>(&s.test_src), "test sources (optional; BLEU at the end)")
-      ("test-tgt", po::value<std::string>(&s.test_tgt), "test targets")
-      ("tokenizer", po::value<std::string>(&s.tokenizer), "space | char | spm (default: char for a task, space for files)")
-      ("spm-vocab", opt(&s.spm_vocab), "SentencePiece pieces per model (--tokenizer spm)")
-      ("spm-type", opt(&s.spm_type), "SentencePiece model: bpe | unigram")
-      ("shared-vocab", flag(&s.shared_vocab), "one vocabulary (and one SentencePiece model) for both sides")
-      ("min-freq", opt(&s.min_freq), "keep tokens seen at least this often in training")
-      ("max-vocab", opt(&s.max_vocab), "largest vocabulary, the 4 specials included (0 = no limit)")
-      ("max-src-tokens", opt(&s.max_src_tokens),
-       "length filter: drop training pairs whose source has more tokens (0 = keep all)")
-      ("max-tgt-tokens", opt(&s.max_tgt_tokens),
-       "length filter: drop training pairs whose target has more tokens (0 = keep all)")
-      ("max-line-tokens", opt(&s.max_line_tokens),
-       "a line with more tokens (words for spm) in any file is a bad line (0 = no limit)")
-      ("lowercase", flag(&s.lowercase), "lower-case all text")
-      ("normalize", flag(&s.normalize), "collapse runs of whitespace and trim lines")
-      ("skip-bad-lines", flag(&s.skip_bad_lines),
-       "drop pairs with empty, over-long or invalid UTF-8 lines with a warning instead of failing")
-      ("bleu-every", opt(&s.bleu_every), "validate (perplexity and greedy BLEU) every N steps (0 = --eval-every)")
-      ("resume", po::value<std::string>(&s.resume), "continue the run saved in this checkpoint")
-      ("time-limit", opt(&s.time_limit), "stop training after this many seconds (0 = no limit)")
-      ("beam", opt(&s.beam), "beam width for the test set at the end")
-      ("length-penalty", opt(&s.length_penalty), "GNMT length penalty for the test set at the end");
+      ("resume", po::value<std::string>(&s.resume), "continue the run saved in this checkpoint");
   return d;
 }
 
@@ -154,37 +56,15 @@ po::options_description model_options(TrainSettings& s) {
       ("attention", opt(&s.attention),
        "none | bahdanau | luong-dot | luong-general | luong-concat | location | scaled-dot | "
        "local-m | local-p | multihead")
-      ("decoder", opt(&s.decoder), "auto | bahdanau | luong")
-      ("layers", opt(&s.layers), "recurrent layers in encoder and decoder")
-      ("bidirectional", flag(&s.bidirectional), "bidirectional encoder (--hidden split in two)")
-      ("emb", opt(&s.emb), "embedding size")
-      ("hidden", opt(&s.hidden), "model width")
-      ("dropout", opt(&s.dropout), "dropout on embeddings and between layers")
-      ("window", opt(&s.window), "half-width D of local-m / local-p attention")
-      ("heads", opt(&s.heads), "heads of multihead attention")
-      ("score", opt(&s.score), "base score of local attention: dot | general | concat")
-      ("max-src-len", opt(&s.max_src_len),
-       "longest source of location attention (default: the longest source in the data)")
-      ("bridge", opt(&s.bridge), "decoder initial state: none | copy | dense")
-      ("reverse-source", flag(&s.reverse_source), "feed the source reversed");
+      ("decoder", opt(&s.decoder), "auto | bahdanau | luong");
+  add_architecture_options(d, s);
   return d;
 }
 
 po::options_description training_options(TrainSettings& s) {
   po::options_description d("Training");
+  add_optimization_options(d, s);
   d.add_options()
-      ("optimizer", opt(&s.optimizer), "adam | sgd")
-      ("lr", opt(&s.lr), "learning rate")
-      ("momentum", opt(&s.momentum), "SGD momentum")
-      ("clip", opt(&s.clip), "global gradient-norm clipping (0 = off)")
-      ("teacher-forcing", opt(&s.teacher_forcing), "probability of feeding the reference token")
-      ("label-smoothing", opt(&s.label_smoothing), "label smoothing")
-      ("batch", opt(&s.batch), "examples per batch")
-      ("steps", opt(&s.steps), "updates (0 with --epochs 0: the task's default budget)")
-      ("epochs", opt(&s.epochs), "epochs when --steps is 0")
-      ("eval-every", opt(&s.eval_every), "steps between validations (0 = once per epoch)")
-      ("patience", opt(&s.patience), "stop after this many validations without improvement (0 = never)")
-      ("lr-decay", opt(&s.lr_decay), "learning-rate factor when validation does not improve")
       ("seed", opt(&s.seed), "seed of the data, the initial weights and the batch order")
       ("threads", opt(&s.threads), "BLAS threads (0 = the library default)");
   return d;
@@ -219,15 +99,7 @@ bool parse_settings(const std::vector<std::string>& args, TrainSettings& s, po::
 }
 
 TaskOptions task_of(const TrainSettings& s) {
-  TaskOptions t;
-  t.name = s.task;
-  t.train_size = s.train_size;
-  t.valid_size = s.valid_size;
-  t.test_size = s.test_size;
-  t.min_len = s.min_len;
-  t.max_len = s.max_len;
-  t.test_min_len = s.test_min_len;
-  t.test_max_len = s.test_max_len;
+  TaskOptions t = task_options_of(s);
   t.seed = s.seed;
   return t;
 }
@@ -237,48 +109,18 @@ ModelConfig model_config_of(const TrainSettings& s) {
   c.cell = s.cell;
   c.attention = s.attention;
   c.decoder = s.decoder;
-  c.score = s.score;
-  c.bridge = s.bridge;
-  c.layers = s.layers;
-  c.bidirectional = s.bidirectional;
-  c.emb = s.emb;
-  c.hidden = s.hidden;
-  c.dropout = s.dropout;
-  c.window = s.window;
-  c.heads = s.heads;
-  c.max_src_len = s.max_src_len;
-  c.reverse_source = s.reverse_source;
+  apply_architecture(s, c);
   return c;
 }
 
 TrainOptions train_options_of(const TrainSettings& s) {
-  TrainOptions o;
-  o.optimizer.name = s.optimizer;
-  o.optimizer.lr = s.lr;
-  o.optimizer.momentum = s.momentum;
-  o.clip = s.clip;
-  o.batch = s.batch;
-  o.steps = s.steps;
-  o.epochs = s.epochs;
-  if (s.steps == 0 && s.epochs == 0) o.steps = default_steps(s.task);
-  o.teacher_forcing = s.teacher_forcing;
-  o.label_smoothing = s.label_smoothing;
+  TrainOptions o = to_train_options(s);
   o.seed = s.seed;
-  o.eval_every = s.eval_every;
-  o.patience = s.patience;
-  o.lr_decay = s.lr_decay;
   return o;
 }
 
 // Checks the options the library's validate() does not see.
-void check_training_settings(const TrainSettings& s) {
-  if (s.optimizer != "adam" && s.optimizer != "sgd")
-    throw Error("unknown optimizer '" + s.optimizer + "' (valid: adam, sgd)");
-  if (!(s.lr > 0)) throw Error("--lr must be positive");
-  if (s.batch == 0) throw Error("--batch must be at least 1");
-  if (s.teacher_forcing < 0 || s.teacher_forcing > 1) throw Error("--teacher-forcing must be in [0, 1]");
-  if (s.label_smoothing < 0 || s.label_smoothing >= 1) throw Error("--label-smoothing must be in [0, 1)");
-}
+void check_training_settings(const TrainSettings& s) { check_optimization(s); }
 
 std::size_t longest_source(const std::vector<Example>& examples) {
   std::size_t n = 0;
