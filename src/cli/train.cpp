@@ -12,6 +12,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <thread>
 
 #include "common.hpp"
 
@@ -66,7 +67,8 @@ po::options_description training_options(TrainSettings& s) {
   add_optimization_options(d, s);
   d.add_options()
       ("seed", opt(&s.seed), "seed of the data, the initial weights and the batch order")
-      ("threads", opt(&s.threads), "BLAS threads (0 = the library default)");
+      ("threads", opt(&s.threads), "training: this many data-parallel shards with one BLAS thread each; "
+                                   "decoding: this many BLAS threads (0 = one per core)");
   return d;
 }
 
@@ -113,11 +115,28 @@ ModelConfig model_config_of(const TrainSettings& s) {
   return c;
 }
 
+// --threads N: training runs each batch as N data-parallel shards with one BLAS thread each, so
+// both cores work on everything and no BLAS worker spins between small products
+// (docs/performance.md); decoding and evaluation outside the training loop use N BLAS threads.
+std::size_t training_shards(const TrainSettings& s) {
+  return s.threads ? s.threads : std::max(1u, std::thread::hardware_concurrency());
+}
+
 TrainOptions train_options_of(const TrainSettings& s) {
   TrainOptions o = to_train_options(s);
   o.seed = s.seed;
+  o.threads = training_shards(s);
   return o;
 }
+
+// The training loop's BLAS threads: one per shard while it runs, --threads again afterwards.
+struct TrainingThreads {
+  explicit TrainingThreads(const TrainSettings& s) : threads(s.threads) {
+    set_blas_threads(training_shards(s) > 1 ? 1 : threads);
+  }
+  ~TrainingThreads() { set_blas_threads(threads); }
+  std::size_t threads;
+};
 
 // Checks the options the library's validate() does not see.
 void check_training_settings(const TrainSettings& s) { check_optimization(s); }
@@ -477,7 +496,10 @@ int run_train_files(TrainSettings& s, const po::variables_map& vm) {
     save_model(s.model + ".last", b);
   };
 
-  const TrainResult t = train(*b.model, train_pairs, valid_pairs, o, std::ref(printer));
+  const TrainResult t = [&] {
+    TrainingThreads threads(s);
+    return train(*b.model, train_pairs, valid_pairs, o, std::ref(printer));
+  }();
   printer.finish();
   report_outcome(t);
   if (t.time_limit_reached && !s.quiet)
@@ -576,9 +598,11 @@ int run_train(const std::vector<std::string>& args) {
   const TrainOptions o = train_options_of(s);
   if (!s.quiet) print_header(s, data, b, o);
   ProgressPrinter printer(s.quiet);
-  const TrainResult t =
-      train(*b.model, encode_examples(data.train, b.src_vocab, b.tgt_vocab),
-            encode_examples(data.valid, b.src_vocab, b.tgt_vocab), o, std::ref(printer));
+  const TrainResult t = [&] {
+    TrainingThreads threads(s);
+    return train(*b.model, encode_examples(data.train, b.src_vocab, b.tgt_vocab),
+                 encode_examples(data.valid, b.src_vocab, b.tgt_vocab), o, std::ref(printer));
+  }();
   printer.finish();
   report_outcome(t);
 
