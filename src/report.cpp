@@ -440,100 +440,63 @@ std::string bleu_definition(const CompareSummary& s) {
          "exp smoothing" + (s.bleu_lowercase ? ", lower-cased" : "") + ")";
 }
 
-void write_markdown_corpus(const CompareSummary& s, std::ostream& out) {
-  out << "# attend compare: " << s.data_name << "\n\n";
-  if (!s.data_description.empty()) out << "Data: " << s.data_description << ".\n\n";
-  out << bleu_definition(s) << ". Token accuracy (%) and perplexity of the test references under "
-         "the model (teacher-forced). BLEU by source length in words, in buckets holding about equal "
-         "numbers of test sentences. Mean \u00b1 sample standard deviation over the seeds that trained "
-         "without diverging (runs column: successful/all). Source lengths in training: "
-      << s.train_min_len << "\u2013" << s.train_max_len << " words; in the test split: " << s.test_min_len
-      << "\u2013" << s.test_max_len << ".\n\n";
-  out << "| variant | runs | BLEU | token acc. | perplexity |";
-  for (const auto& b : s.buckets) out << " BLEU len " << b.label() << " |";
-  out << " parameters | train time | tokens/s | \u0394BLEU vs best | p |\n|---|---|---|---|---|";
-  for (std::size_t i = 0; i < s.buckets.size(); ++i) out << "---|";
-  out << "---|---|---|---|---|\n";
-  for (const auto& v : s.variants) {
-    out << "| " << v.name << (v.is_best ? " **(best)**" : "") << (v.notes.empty() ? "" : " \u2020")
-        << " | " << v.ok << "/" << v.runs.size() << " | " << bleu_ms(v.bleu) << " | "
-        << pct_ms(v.token_accuracy) << " | " << num_ms(v.perplexity) << " |";
-    for (const auto& b : v.by_length) out << " " << bleu_ms(b) << " |";
-    out << " " << v.parameters << " | " << (v.seconds.n ? duration(v.seconds.mean) : "—") << " | "
-        << (v.tokens_per_s.n ? fmt("%.0f", v.tokens_per_s.mean) : "—") << " | " << delta_bleu_text(v)
-        << " | " << p_text(v) << " |\n";
-  }
-  bool any_note = false;
-  for (const auto& v : s.variants)
-    for (const auto& n : v.notes) {
-      if (!any_note) out << "\n\u2020 Notes:\n\n";
-      any_note = true;
-      out << "- " << v.name << ": " << n << "\n";
-    }
-  out << "\nSignificance: " << bootstrap_bleu_method() << "\n";
-  out << "\n## Alignment\n\n" << s.alignment_note
-      << " Entropy in nats per output token (a uniform distribution over the source has ln S; "
-         "the column gives that mean for comparison).\n\n"
-      << "| variant | attention entropy | uniform entropy |\n|---|---|---|\n";
-  for (const auto& v : s.variants) {
-    if (!v.has_attention) {
-      out << "| " << v.name << " | no attention | — |\n";
-      continue;
-    }
-    out << "| " << v.name << " | " << num_ms(v.attention_entropy) << " | " << num_ms(v.uniform_entropy) << " |\n";
-  }
-  if (!s.failures.empty()) {
-    out << "\n## Failed runs\n\n";
-    for (const auto& [run, err] : s.failures) out << "- " << run << ": " << err << "\n";
-  }
+// The headline metric of a grid: exact match on toy tasks, corpus BLEU on parallel files. The
+// Markdown and CSV writers are the same for both apart from what this names.
+struct Headline {
+  const char* column;     // Markdown column, e.g. "exact match"
+  const char* by_length;  // prefix of the by-length columns, e.g. "EM len"
+  const char* delta;      // "ΔEM vs best"
+  const char* csv;        // CSV stem, e.g. "exact_match"
+  const char* csv_len;    // CSV by-length stem, e.g. "em_len"
+  const char* csv_delta;  // "delta_em_vs_best"
+  const MeanStd VariantSummary::*value;
+  std::string (*format)(const MeanStd&);
+  std::string (*delta_text)(const VariantSummary&);
+};
+
+Headline headline_of(const CompareSummary& s) {
+  if (s.corpus)
+    return {"BLEU", "BLEU len", "\u0394BLEU vs best", "bleu", "bleu_len", "delta_bleu_vs_best",
+            &VariantSummary::bleu, bleu_ms, delta_bleu_text};
+  return {"exact match", "EM len", "\u0394EM vs best", "exact_match", "em_len", "delta_em_vs_best",
+          &VariantSummary::exact_match, pct_ms, delta_text};
 }
 
-void write_csv_corpus(const CompareSummary& s, std::ostream& out) {
-  out << "variant,cell,attention,decoder,runs,runs_ok,runs_diverged,runs_failed,bleu_mean,bleu_std,"
-         "token_accuracy_mean,token_accuracy_std,perplexity_mean,perplexity_std";
-  for (const auto& b : s.buckets)
-    out << ",bleu_len_" << b.lo << "_" << b.hi << "_mean,bleu_len_" << b.lo << "_" << b.hi << "_std";
-  out << ",parameters,train_seconds_mean,tokens_per_s_mean,delta_bleu_vs_best,p_value_vs_best,"
-         "attention_entropy_mean,best,notes\n";
-  auto n = [](const MeanStd& m, bool sd) { return m.n ? fmt("%.6g", sd ? m.std : m.mean) : std::string(); };
-  for (const auto& v : s.variants) {
-    out << csv_field(v.name) << "," << v.variant.cell << "," << v.variant.attention << ","
-        << v.variant.decoder << "," << v.runs.size() << "," << v.ok << "," << v.diverged << ","
-        << v.failed << "," << n(v.bleu, false) << "," << n(v.bleu, true) << ","
-        << n(v.token_accuracy, false) << "," << n(v.token_accuracy, true) << ","
-        << n(v.perplexity, false) << "," << n(v.perplexity, true);
-    for (const auto& b : v.by_length) out << "," << n(b, false) << "," << n(b, true);
-    std::string notes;
-    for (const auto& x : v.notes) notes += (notes.empty() ? "" : "; ") + x;
-    out << "," << v.parameters << "," << n(v.seconds, false) << "," << n(v.tokens_per_s, false)
-        << "," << (v.compared ? fmt("%.6g", v.vs_best.delta) : "") << ","
-        << (v.compared ? fmt("%.6g", v.vs_best.p_value) : "") << "," << n(v.attention_entropy, false)
-        << "," << (v.is_best ? 1 : 0) << "," << csv_field(notes) << "\n";
-  }
-}
+// Gold-aligned attention mass exists only for toy tasks with a known alignment.
+bool has_gold(const CompareSummary& s) { return !s.corpus; }
 
 }  // namespace
 
 void write_markdown(const CompareSummary& s, std::ostream& out) {
-  if (s.corpus) return write_markdown_corpus(s, out);
+  const Headline h = headline_of(s);
   out << "# attend compare: " << s.data_name << "\n\n";
-  out << "Exact match (EM), token accuracy and EM by source length in %, mean \u00b1 sample standard "
-         "deviation over the seeds that trained without diverging (runs column: successful/all). "
-         "Source lengths in training: "
-      << s.train_min_len << "\u2013" << s.train_max_len << "; in the test split: " << s.test_min_len
-      << "\u2013" << s.test_max_len << ".\n\n";
-  out << "| variant | runs | exact match | token acc. | perplexity |";
-  for (const auto& b : s.buckets) out << " EM len " << b.label() << " |";
-  out << " parameters | train time | tokens/s | \u0394EM vs best | p |\n|---|---|---|---|---|";
+  if (s.corpus) {
+    if (!s.data_description.empty()) out << "Data: " << s.data_description << ".\n\n";
+    out << bleu_definition(s) << ". Token accuracy (%) and perplexity of the test references under "
+           "the model (teacher-forced). BLEU by source length in words, in buckets holding about equal "
+           "numbers of test sentences. Mean \u00b1 sample standard deviation over the seeds that trained "
+           "without diverging (runs column: successful/all). Source lengths in training: "
+        << s.train_min_len << "\u2013" << s.train_max_len << " words; in the test split: " << s.test_min_len
+        << "\u2013" << s.test_max_len << ".\n\n";
+  } else {
+    out << "Exact match (EM), token accuracy and EM by source length in %, mean \u00b1 sample standard "
+           "deviation over the seeds that trained without diverging (runs column: successful/all). "
+           "Source lengths in training: "
+        << s.train_min_len << "\u2013" << s.train_max_len << "; in the test split: " << s.test_min_len
+        << "\u2013" << s.test_max_len << ".\n\n";
+  }
+  out << "| variant | runs | " << h.column << " | token acc. | perplexity |";
+  for (const auto& b : s.buckets) out << " " << h.by_length << " " << b.label() << " |";
+  out << " parameters | train time | tokens/s | " << h.delta << " | p |\n|---|---|---|---|---|";
   for (std::size_t i = 0; i < s.buckets.size(); ++i) out << "---|";
   out << "---|---|---|---|---|\n";
   for (const auto& v : s.variants) {
     out << "| " << v.name << (v.is_best ? " **(best)**" : "") << (v.notes.empty() ? "" : " \u2020")
-        << " | " << v.ok << "/" << v.runs.size() << " | " << pct_ms(v.exact_match) << " | "
+        << " | " << v.ok << "/" << v.runs.size() << " | " << h.format(v.*h.value) << " | "
         << pct_ms(v.token_accuracy) << " | " << num_ms(v.perplexity) << " |";
-    for (const auto& b : v.by_length) out << " " << pct_ms(b) << " |";
+    for (const auto& b : v.by_length) out << " " << h.format(b) << " |";
     out << " " << v.parameters << " | " << (v.seconds.n ? duration(v.seconds.mean) : "—") << " | "
-        << (v.tokens_per_s.n ? fmt("%.0f", v.tokens_per_s.mean) : "—") << " | " << delta_text(v)
+        << (v.tokens_per_s.n ? fmt("%.0f", v.tokens_per_s.mean) : "—") << " | " << h.delta_text(v)
         << " | " << p_text(v) << " |\n";
   }
   bool any_note = false;
@@ -543,19 +506,20 @@ void write_markdown(const CompareSummary& s, std::ostream& out) {
       any_note = true;
       out << "- " << v.name << ": " << n << "\n";
     }
-  out << "\nSignificance: " << bootstrap_method() << "\n";
+  out << "\nSignificance: " << (s.corpus ? bootstrap_bleu_method() : bootstrap_method()) << "\n";
   out << "\n## Alignment\n\n" << s.alignment_note
       << " Entropy in nats per output token (a uniform distribution over the source has ln S; "
          "the column gives that mean for comparison).\n\n"
-      << "| variant | attention entropy | uniform entropy | mass on gold position |\n|---|---|---|---|\n";
+      << "| variant | attention entropy | uniform entropy |"
+      << (has_gold(s) ? " mass on gold position |\n|---|---|---|---|\n" : "\n|---|---|---|\n");
   for (const auto& v : s.variants) {
     if (!v.has_attention) {
-      out << "| " << v.name << " | no attention | — | — |\n";
+      out << "| " << v.name << " | no attention | — |" << (has_gold(s) ? " — |\n" : "\n");
       continue;
     }
-    out << "| " << v.name << " | " << num_ms(v.attention_entropy) << " | "
-        << num_ms(v.uniform_entropy) << " | " << (v.gold_mass.n ? pct_ms(v.gold_mass) + "%" : "—")
-        << " |\n";
+    out << "| " << v.name << " | " << num_ms(v.attention_entropy) << " | " << num_ms(v.uniform_entropy) << " |";
+    if (has_gold(s)) out << " " << (v.gold_mass.n ? pct_ms(v.gold_mass) + "%" : "—") << " |";
+    out << "\n";
   }
   if (!s.failures.empty()) {
     out << "\n## Failed runs\n\n";
@@ -564,18 +528,19 @@ void write_markdown(const CompareSummary& s, std::ostream& out) {
 }
 
 void write_csv(const CompareSummary& s, std::ostream& out) {
-  if (s.corpus) return write_csv_corpus(s, out);
-  out << "variant,cell,attention,decoder,runs,runs_ok,runs_diverged,runs_failed,exact_match_mean,"
-         "exact_match_std,token_accuracy_mean,token_accuracy_std,perplexity_mean,perplexity_std";
+  const Headline h = headline_of(s);
+  out << "variant,cell,attention,decoder,runs,runs_ok,runs_diverged,runs_failed," << h.csv << "_mean,"
+      << h.csv << "_std,token_accuracy_mean,token_accuracy_std,perplexity_mean,perplexity_std";
   for (const auto& b : s.buckets)
-    out << ",em_len_" << b.lo << "_" << b.hi << "_mean,em_len_" << b.lo << "_" << b.hi << "_std";
-  out << ",parameters,train_seconds_mean,tokens_per_s_mean,delta_em_vs_best,p_value_vs_best,"
-         "attention_entropy_mean,gold_mass_mean,best,notes\n";
+    out << "," << h.csv_len << "_" << b.lo << "_" << b.hi << "_mean," << h.csv_len << "_" << b.lo << "_" << b.hi << "_std";
+  out << ",parameters,train_seconds_mean,tokens_per_s_mean," << h.csv_delta << ",p_value_vs_best,"
+      << "attention_entropy_mean," << (has_gold(s) ? "gold_mass_mean," : "") << "best,notes\n";
   auto n = [](const MeanStd& m, bool sd) { return m.n ? fmt("%.6g", sd ? m.std : m.mean) : std::string(); };
   for (const auto& v : s.variants) {
+    const MeanStd& value = v.*h.value;
     out << csv_field(v.name) << "," << v.variant.cell << "," << v.variant.attention << ","
         << v.variant.decoder << "," << v.runs.size() << "," << v.ok << "," << v.diverged << ","
-        << v.failed << "," << n(v.exact_match, false) << "," << n(v.exact_match, true) << ","
+        << v.failed << "," << n(value, false) << "," << n(value, true) << ","
         << n(v.token_accuracy, false) << "," << n(v.token_accuracy, true) << ","
         << n(v.perplexity, false) << "," << n(v.perplexity, true);
     for (const auto& b : v.by_length) out << "," << n(b, false) << "," << n(b, true);
@@ -584,7 +549,8 @@ void write_csv(const CompareSummary& s, std::ostream& out) {
     out << "," << v.parameters << "," << n(v.seconds, false) << "," << n(v.tokens_per_s, false)
         << "," << (v.compared ? fmt("%.6g", v.vs_best.delta) : "") << ","
         << (v.compared ? fmt("%.6g", v.vs_best.p_value) : "") << "," << n(v.attention_entropy, false)
-        << "," << n(v.gold_mass, false) << "," << (v.is_best ? 1 : 0) << "," << csv_field(notes) << "\n";
+        << "," << (has_gold(s) ? n(v.gold_mass, false) + "," : "") << (v.is_best ? 1 : 0) << ","
+        << csv_field(notes) << "\n";
   }
 }
 
