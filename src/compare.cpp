@@ -132,14 +132,9 @@ DataSource corpus_source(const CorpusSourceOptions& o) {
     so.vocab_size = o.spm_vocab;
     so.model_type = o.spm_type;
     so.seed = o.seed;
-    if (o.shared_vocab) {
-      std::vector<std::string> both(train.src);
-      both.insert(both.end(), train.tgt.begin(), train.tgt.end());
-      text.src_subword = text.tgt_subword = std::make_shared<const SubwordModel>(SubwordModel::train(both, so));
-    } else {
-      text.src_subword = std::make_shared<const SubwordModel>(SubwordModel::train(train.src, so));
-      text.tgt_subword = std::make_shared<const SubwordModel>(SubwordModel::train(train.tgt, so));
-    }
+    const SubwordPair models = train_subword_pair(train.src, train.tgt, so, o.shared_vocab);
+    text.src_subword = models.src;
+    text.tgt_subword = models.tgt;
   }
   auto tokenize = [&](const ParallelCorpus& c) {
     std::vector<Example> out(c.size());

@@ -171,4 +171,18 @@ std::string base64_decode(const std::string& text) {
   return out;
 }
 
+SubwordPair train_subword_pair(const std::vector<std::string>& src, const std::vector<std::string>& tgt,
+                               const SubwordOptions& options, bool shared) {
+  SubwordPair p;
+  if (shared) {
+    std::vector<std::string> both(src);
+    both.insert(both.end(), tgt.begin(), tgt.end());
+    p.src = p.tgt = std::make_shared<const SubwordModel>(SubwordModel::train(both, options));
+  } else {
+    p.src = std::make_shared<const SubwordModel>(SubwordModel::train(src, options));
+    p.tgt = std::make_shared<const SubwordModel>(SubwordModel::train(tgt, options));
+  }
+  return p;
+}
+
 }  // namespace attend

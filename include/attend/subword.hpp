@@ -43,6 +43,14 @@ class SubwordModel {
 };
 
 // RFC 4648 base64 with '=' padding (how checkpoints store binary blobs in string lists).
+// The models of both sides of a training corpus: one trained on both sides together when shared
+// (then src and tgt are the same model), else one per side.
+struct SubwordPair {
+  std::shared_ptr<const SubwordModel> src, tgt;
+};
+SubwordPair train_subword_pair(const std::vector<std::string>& src, const std::vector<std::string>& tgt,
+                               const SubwordOptions& options, bool shared);
+
 std::string base64_encode(const std::string& bytes);
 // Throws Error for characters outside the alphabet or a wrong length.
 std::string base64_decode(const std::string& text);

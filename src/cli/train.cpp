@@ -358,14 +358,9 @@ void build_text_side(const TrainSettings& s, const ParallelCorpus& train, ModelB
     so.vocab_size = s.spm_vocab;
     so.model_type = s.spm_type;
     so.seed = s.seed;
-    if (s.shared_vocab) {
-      std::vector<std::string> both(train.src);
-      both.insert(both.end(), train.tgt.begin(), train.tgt.end());
-      b.src_subword = b.tgt_subword = std::make_shared<const SubwordModel>(SubwordModel::train(both, so));
-    } else {
-      b.src_subword = std::make_shared<const SubwordModel>(SubwordModel::train(train.src, so));
-      b.tgt_subword = std::make_shared<const SubwordModel>(SubwordModel::train(train.tgt, so));
-    }
+    const SubwordPair models = train_subword_pair(train.src, train.tgt, so, s.shared_vocab);
+    b.src_subword = models.src;
+    b.tgt_subword = models.tgt;
   }
 }
 
