@@ -165,13 +165,9 @@ DataSource corpus_source(const CorpusSourceOptions& o) {
   d->test = tokenize(test);
   std::vector<std::vector<std::string>> src, tgt;
   for (const auto& e : d->train) src.push_back(e.src), tgt.push_back(e.tgt);
-  if (o.shared_vocab) {
-    src.insert(src.end(), tgt.begin(), tgt.end());
-    d->src_vocab = d->tgt_vocab = Vocab::build(src, o.min_freq, o.max_vocab);
-  } else {
-    d->src_vocab = Vocab::build(src, o.min_freq, o.max_vocab);
-    d->tgt_vocab = Vocab::build(tgt, o.min_freq, o.max_vocab);
-  }
+  VocabPair vocabs = build_vocab_pair(src, tgt, o.shared_vocab, o.min_freq, o.max_vocab);
+  d->src_vocab = std::move(vocabs.src);
+  d->tgt_vocab = std::move(vocabs.tgt);
   d->tokenizer = text.tokenizer;
   d->src_subword = text.src_subword;
   d->tgt_subword = text.tgt_subword;

@@ -160,4 +160,19 @@ std::vector<std::string> Vocab::decode(const std::vector<int>& ids) const {
   return tokens;
 }
 
+VocabPair build_vocab_pair(const std::vector<std::vector<std::string>>& src,
+                           const std::vector<std::vector<std::string>>& tgt, bool shared,
+                           std::size_t min_freq, std::size_t max_size) {
+  VocabPair p;
+  if (shared) {
+    std::vector<std::vector<std::string>> both(src);
+    both.insert(both.end(), tgt.begin(), tgt.end());
+    p.src = p.tgt = Vocab::build(both, min_freq, max_size);
+  } else {
+    p.src = Vocab::build(src, min_freq, max_size);
+    p.tgt = Vocab::build(tgt, min_freq, max_size);
+  }
+  return p;
+}
+
 }  // namespace attend

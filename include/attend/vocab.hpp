@@ -44,4 +44,13 @@ class Vocab {
   std::unordered_map<std::string, int> ids_;
 };
 
+struct VocabPair {
+  Vocab src, tgt;
+};
+// The vocabularies of tokenised training pairs: one built from both sides when shared (then src
+// and tgt are equal), else one per side.
+VocabPair build_vocab_pair(const std::vector<std::vector<std::string>>& src,
+                           const std::vector<std::vector<std::string>>& tgt, bool shared,
+                           std::size_t min_freq = 1, std::size_t max_size = 0);
+
 }  // namespace attend

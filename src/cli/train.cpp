@@ -374,14 +374,9 @@ std::vector<Example> tokenize_corpus(const ModelBundle& b, const ParallelCorpus&
 }
 
 void build_vocabularies(const TrainSettings& s, const std::vector<Example>& train, ModelBundle& b) {
-  auto src = sides(train, true), tgt = sides(train, false);
-  if (s.shared_vocab) {
-    src.insert(src.end(), tgt.begin(), tgt.end());
-    b.src_vocab = b.tgt_vocab = Vocab::build(src, s.min_freq, s.max_vocab);
-  } else {
-    b.src_vocab = Vocab::build(src, s.min_freq, s.max_vocab);
-    b.tgt_vocab = Vocab::build(tgt, s.min_freq, s.max_vocab);
-  }
+  VocabPair vocabs = build_vocab_pair(sides(train, true), sides(train, false), s.shared_vocab, s.min_freq, s.max_vocab);
+  b.src_vocab = std::move(vocabs.src);
+  b.tgt_vocab = std::move(vocabs.tgt);
 }
 
 std::string fixed(double x, int digits) {
