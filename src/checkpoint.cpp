@@ -48,6 +48,15 @@ std::string ModelBundle::detokenize_target(const std::vector<std::string>& token
   return text_with(tokenizer, tgt_subword, tokens, "target");
 }
 
+std::vector<Example> tokenize_corpus(const ModelBundle& b, const ParallelCorpus& c) {
+  std::vector<Example> out(c.size());
+  for (std::size_t i = 0; i < c.size(); ++i) {
+    out[i].src = b.tokenize_source(c.src[i]);
+    out[i].tgt = b.tokenize_target(c.tgt[i]);
+  }
+  return out;
+}
+
 void save_model(const std::string& path, const ModelBundle& bundle) {
   if (!bundle.model) throw Error("cannot save checkpoint '" + path + "': no model");
   CheckpointFile f;

@@ -136,17 +136,9 @@ DataSource corpus_source(const CorpusSourceOptions& o) {
     text.src_subword = models.src;
     text.tgt_subword = models.tgt;
   }
-  auto tokenize = [&](const ParallelCorpus& c) {
-    std::vector<Example> out(c.size());
-    for (std::size_t i = 0; i < c.size(); ++i) {
-      out[i].src = text.tokenize_source(c.src[i]);
-      out[i].tgt = text.tokenize_target(c.tgt[i]);
-    }
-    return out;
-  };
   // The length filter on training pairs, in model tokens; the length range in words.
   std::size_t filtered = 0;
-  std::vector<Example> all = tokenize(train);
+  std::vector<Example> all = tokenize_corpus(text, train);
   for (std::size_t i = 0; i < all.size(); ++i) {
     const bool long_src = o.max_src_tokens && all[i].src.size() > o.max_src_tokens;
     const bool long_tgt = o.max_tgt_tokens && all[i].tgt.size() > o.max_tgt_tokens;
@@ -161,8 +153,8 @@ DataSource corpus_source(const CorpusSourceOptions& o) {
   }
   if (d->train.empty())
     throw Error("the length filter (--max-src-tokens / --max-tgt-tokens) dropped every training pair");
-  d->valid = tokenize(valid);
-  d->test = tokenize(test);
+  d->valid = tokenize_corpus(text, valid);
+  d->test = tokenize_corpus(text, test);
   std::vector<std::vector<std::string>> src, tgt;
   for (const auto& e : d->train) src.push_back(e.src), tgt.push_back(e.tgt);
   VocabPair vocabs = build_vocab_pair(src, tgt, o.shared_vocab, o.min_freq, o.max_vocab);

@@ -115,23 +115,25 @@ void ParameterRegistry<T>::set_from_torch_data(std::size_t id, const std::vector
   from_row_major(entries_.at(id), data, value(id));
 }
 
+// Entry e's slice of a flat vector laid out like the values, as a matrix aliasing its memory.
+template <typename T>
+Mat<T> entry_view(const ParameterEntry& e, const Col<T>& flat, std::size_t total) {
+  if (flat.n_elem != total)
+    throw Error("a flat vector of " + std::to_string(flat.n_elem) + " values does not match " +
+                std::to_string(total) + " parameters");
+  return Mat<T>(const_cast<T*>(flat.memptr()) + e.offset, e.rows, e.cols, false, true);
+}
+
 template <typename T>
 std::vector<float> ParameterRegistry<T>::torch_data(std::size_t id, const Col<T>& flat) const {
-  const auto& e = entries_.at(id);
-  if (flat.n_elem != total_) throw Error("a flat vector of " + std::to_string(flat.n_elem) +
-                                         " values does not match " + std::to_string(total_) + " parameters");
-  const Mat<T> m(const_cast<T*>(flat.memptr()) + e.offset, e.rows, e.cols, false, true);
-  return row_major(e, m);
+  return row_major(entries_.at(id), entry_view(entries_.at(id), flat, total_));
 }
 
 template <typename T>
 void ParameterRegistry<T>::set_from_torch_data(std::size_t id, const std::vector<float>& data,
                                                Col<T>& flat) const {
-  const auto& e = entries_.at(id);
-  if (flat.n_elem != total_) throw Error("a flat vector of " + std::to_string(flat.n_elem) +
-                                         " values does not match " + std::to_string(total_) + " parameters");
-  Mat<T> m(flat.memptr() + e.offset, e.rows, e.cols, false, true);
-  from_row_major(e, data, m);
+  Mat<T> m = entry_view(entries_.at(id), flat, total_);
+  from_row_major(entries_.at(id), data, m);
 }
 
 template class ParameterRegistry<float>;

@@ -83,7 +83,7 @@ std::vector<Hypothesis> greedy_search(const Seq2Seq<T>& model, const arma::umat&
   for (std::size_t t = 0; t < T_max && done < B; ++t) {
     dec.step(t, feed.data(), ws.dec);
     dec.logits(t, 1, ws.dec, ws.logits);
-    const Mat<T> w = opt.keep_attention ? dec.weights(t, ws.dec) : Mat<T>();
+    const Mat<T> w = dec.weights(t, ws.dec);
     for (std::size_t b = 0; b < B; ++b) {
       Hypothesis& h = out[b];
       if (h.finished || t >= limit[b]) continue;

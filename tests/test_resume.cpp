@@ -173,3 +173,27 @@ TEST_CASE("the checkpoint stores Adam's moments per parameter under PyTorch's st
   CHECK(arma::approx_equal(l.train_state->optimizer.buffers.at("exp_avg"), st.optimizer.buffers["exp_avg"], "absdiff", 0.0f));
   CHECK(arma::approx_equal(l.train_state->optimizer.buffers.at("exp_avg_sq"), st.optimizer.buffers["exp_avg_sq"], "absdiff", 0.0f));
 }
+
+TEST_CASE("a checkpoint whose optimizer state does not fit the model is refused by name", "[resume][checkpoint]") {
+  const Setup d = reverse_task();
+  attend::ModelBundle b;
+  b.model = std::make_unique<attend::Seq2Seq<float>>(d.config, 3);
+  b.src_vocab = d.src_vocab;
+  b.tgt_vocab = d.tgt_vocab;
+  b.tokenizer = attend::Tokenizer::Space;
+  b.train_state = attend::TrainState{};
+  b.train_state->optimizer.buffers["exp_avg"].zeros(b.model->params().size());
+  const std::string path = temp_file("bad_moments.h5");
+  attend::save_model(path, b);
+  attend::CheckpointFile f = attend::load_checkpoint_file(path);
+  REQUIRE_FALSE(f.optimizer.empty());
+  attend::CheckpointFile misshapen = f;
+  misshapen.optimizer[0].shape = {f.optimizer[0].data.size(), 1};
+  attend::save_checkpoint_file(path, misshapen);
+  CHECK_THROWS_WITH(attend::load_model(path), Catch::Contains("optimizer state '" + f.optimizer[0].name + "' has shape"));
+  attend::CheckpointFile partial = f;
+  partial.optimizer.pop_back();
+  attend::save_checkpoint_file(path, partial);
+  CHECK_THROWS_WITH(attend::load_model(path), Catch::Contains("optimizer state 'exp_avg' covers"));
+  fs::remove(path);
+}

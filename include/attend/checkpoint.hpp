@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "attend/corpus.hpp"
 #include "attend/seq2seq.hpp"
 #include "attend/subword.hpp"
 #include "attend/trainer.hpp"
@@ -32,6 +33,9 @@ struct ModelBundle {
   std::string detokenize_source(const std::vector<std::string>& tokens) const;
   std::string detokenize_target(const std::vector<std::string>& tokens) const;
 };
+
+// Every line pair of a corpus in the bundle's tokens (SentencePiece pieces for Spm).
+std::vector<Example> tokenize_corpus(const ModelBundle& bundle, const ParallelCorpus& corpus);
 
 // Atomic: a failed save leaves an existing file untouched.
 void save_model(const std::string& path, const ModelBundle& bundle);

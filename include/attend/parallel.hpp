@@ -20,8 +20,7 @@ class ShardPool {
   ~ShardPool();
   ShardPool(const ShardPool&) = delete;
   ShardPool& operator=(const ShardPool&) = delete;
-  std::size_t workers() const { return threads_.size(); }
-  // Runs job(1) … job(n − 1) on the workers (n − 1 ≤ workers()) and job(0) on the calling
+  // Runs job(1) … job(n − 1) on the workers (n − 1 ≤ workers) and job(0) on the calling
   // thread; returns when all have finished. job must not throw.
   void run(std::size_t n, const std::function<void(std::size_t)>& job);
 

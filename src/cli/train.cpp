@@ -30,7 +30,7 @@ struct TrainSettings : TaskSettings, ArchitectureSettings, OptimizationSettings,
   std::string decoder = "auto";
   // training
   std::uint64_t seed = 1;
-  std::size_t threads = 0;     // 0 = the BLAS library's default
+  std::size_t threads = 0;     // shards while training, BLAS threads for decoding; 0 = one per core
   std::string resume;
   // output
   std::string model = "attend-model.h5";
@@ -362,15 +362,6 @@ void build_text_side(const TrainSettings& s, const ParallelCorpus& train, ModelB
     b.src_subword = models.src;
     b.tgt_subword = models.tgt;
   }
-}
-
-std::vector<Example> tokenize_corpus(const ModelBundle& b, const ParallelCorpus& c) {
-  std::vector<Example> out(c.size());
-  for (std::size_t i = 0; i < c.size(); ++i) {
-    out[i].src = b.tokenize_source(c.src[i]);
-    out[i].tgt = b.tokenize_target(c.tgt[i]);
-  }
-  return out;
 }
 
 void build_vocabularies(const TrainSettings& s, const std::vector<Example>& train, ModelBundle& b) {
