@@ -56,6 +56,16 @@ attend::TrainOptions options(const std::string& optimizer, double lr, double mom
   return o;
 }
 
+// A checkpointable bundle of the task's model (initial values of seed 3) and vocabularies.
+attend::ModelBundle bundle_of(const Setup& d) {
+  attend::ModelBundle b;
+  b.model = std::make_unique<attend::Seq2Seq<float>>(d.config, 3);
+  b.src_vocab = d.src_vocab;
+  b.tgt_vocab = d.tgt_vocab;
+  b.tokenizer = attend::Tokenizer::Space;
+  return b;
+}
+
 // The first 13 of o.steps = 26 updates and the TrainState saved at their validation.
 struct FirstHalf {
   arma::Col<float> values;
@@ -96,12 +106,8 @@ float resumed_difference(const attend::TrainOptions& o, const std::string& via =
   const Setup d = reverse_task();
   FirstHalf h = first_half(d, o);
   if (!via.empty()) {
-    attend::ModelBundle b;
-    b.model = std::make_unique<attend::Seq2Seq<float>>(d.config, 3);
+    attend::ModelBundle b = bundle_of(d);
     b.model->params().assign(h.values);
-    b.src_vocab = d.src_vocab;
-    b.tgt_vocab = d.tgt_vocab;
-    b.tokenizer = attend::Tokenizer::Space;
     b.train_state = h.state;
     attend::save_model(via, b);
     attend::ModelBundle l = attend::load_model(via);
@@ -147,11 +153,7 @@ TEST_CASE("a resumed Adam run without its moments differs from the uninterrupted
 
 TEST_CASE("the checkpoint stores Adam's moments per parameter under PyTorch's state names", "[resume][checkpoint]") {
   const Setup d = reverse_task();
-  attend::ModelBundle b;
-  b.model = std::make_unique<attend::Seq2Seq<float>>(d.config, 3);
-  b.src_vocab = d.src_vocab;
-  b.tgt_vocab = d.tgt_vocab;
-  b.tokenizer = attend::Tokenizer::Space;
+  attend::ModelBundle b = bundle_of(d);
   attend::TrainState st;
   const auto& P = b.model->params();
   st.optimizer.steps = 7;
@@ -176,11 +178,7 @@ TEST_CASE("the checkpoint stores Adam's moments per parameter under PyTorch's st
 
 TEST_CASE("a checkpoint whose optimizer state does not fit the model is refused by name", "[resume][checkpoint]") {
   const Setup d = reverse_task();
-  attend::ModelBundle b;
-  b.model = std::make_unique<attend::Seq2Seq<float>>(d.config, 3);
-  b.src_vocab = d.src_vocab;
-  b.tgt_vocab = d.tgt_vocab;
-  b.tokenizer = attend::Tokenizer::Space;
+  attend::ModelBundle b = bundle_of(d);
   b.train_state = attend::TrainState{};
   b.train_state->optimizer.buffers["exp_avg"].zeros(b.model->params().size());
   const std::string path = temp_file("bad_moments.h5");
