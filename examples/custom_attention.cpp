@@ -3,9 +3,10 @@
 //
 // "diagonal" attention: e_j = Σ_i w_i q_i h_ji (Luong's general score with a diagonal W_a),
 // a = masked softmax(e), c = Σ_j a_j h_j.
-#include <attend/attention.hpp>
-#include <attend/tasks.hpp>
-#include <attend/trainer.hpp>
+#include <attend/nn/attention.hpp>
+#include <attend/text/tasks.hpp>
+#include <attend/eval/evaluate.hpp>
+#include <attend/train/trainer.hpp>
 #include <cstdio>
 
 using namespace attend;

@@ -1,8 +1,9 @@
 // Train a GRU + Bahdanau attention model on the built-in `reverse` task and translate a few
 // inputs, using only the public headers.
-#include <attend/checkpoint.hpp>
-#include <attend/tasks.hpp>
-#include <attend/trainer.hpp>
+#include <attend/io/checkpoint.hpp>
+#include <attend/text/tasks.hpp>
+#include <attend/eval/evaluate.hpp>
+#include <attend/train/trainer.hpp>
 #include <cstdio>
 
 int main(int argc, char** argv) {

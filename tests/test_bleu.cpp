@@ -1,9 +1,9 @@
 // Corpus BLEU against figures from an independent implementation (NLTK's corpus_bleu on text
 // tokenised by a Python re version of the 13a rules) and hand-computed exp smoothing:
 // tests/fixtures/bleu/make_bleu_fixtures.py and its README.
-#include <attend/bleu.hpp>
-#include <attend/corpus.hpp>
-#include <attend/error.hpp>
+#include <attend/eval/bleu.hpp>
+#include <attend/text/corpus.hpp>
+#include <attend/core/error.hpp>
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <nlohmann/json.hpp>

@@ -16,8 +16,8 @@
 #include <hdf5/serial/hdf5.h>
 #endif
 
-#include "attend/checkpoint_file.hpp"
-#include "attend/error.hpp"
+#include "attend/io/checkpoint_file.hpp"
+#include "attend/core/error.hpp"
 
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;

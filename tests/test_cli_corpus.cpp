@@ -1,7 +1,7 @@
 // End-to-end tests of training on parallel text files and the bad-input paths of corpus
 // reading (exit status 2 naming file and line; --skip-bad-lines), plus translate/eval/bleu on
 // the result. Tiny synthetic corpora written by the tests themselves.
-#include <attend/corpus.hpp>
+#include <attend/text/corpus.hpp>
 #include <algorithm>
 #include <cctype>
 #include <sys/wait.h>

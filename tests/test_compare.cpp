@@ -15,10 +15,10 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "attend/bleu.hpp"
-#include "attend/compare.hpp"
-#include "attend/error.hpp"
-#include "attend/report.hpp"
+#include "attend/eval/bleu.hpp"
+#include "attend/experiment/compare.hpp"
+#include "attend/core/error.hpp"
+#include "attend/experiment/report.hpp"
 
 using namespace attend;
 namespace fs = std::filesystem;

@@ -2,8 +2,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include <attend/corpus.hpp>
-#include <attend/error.hpp>
+#include <attend/text/corpus.hpp>
+#include <attend/core/error.hpp>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>

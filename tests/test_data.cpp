@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <set>
 
-#include "attend/data.hpp"
-#include "attend/error.hpp"
+#include "attend/text/batching.hpp"
+#include "attend/core/error.hpp"
 
 using namespace attend;
 

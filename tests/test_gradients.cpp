@@ -3,9 +3,10 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 
-#include "attend/attention.hpp"
-#include "attend/encoder.hpp"
-#include "attend/seq2seq.hpp"
+#include "attend/nn/attention.hpp"
+#include "attend/nn/encoder.hpp"
+#include "attend/nn/seq2seq.hpp"
+#include "attend/text/batching.hpp"
 
 using namespace attend;
 

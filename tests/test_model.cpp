@@ -1,10 +1,11 @@
 // Behaviour of the assembled model: decoding, scoring, determinism, float = double.
 #include <catch2/catch.hpp>
 
-#include "attend/parallel.hpp"
-#include "attend/search.hpp"
-#include "attend/tasks.hpp"
-#include "attend/trainer.hpp"
+#include "attend/train/parallel.hpp"
+#include "attend/decode/search.hpp"
+#include "attend/text/tasks.hpp"
+#include "attend/eval/evaluate.hpp"
+#include "attend/train/trainer.hpp"
 
 using namespace attend;
 

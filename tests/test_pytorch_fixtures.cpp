@@ -13,11 +13,11 @@
 #include <string>
 #include <vector>
 
-#include "attend/attention.hpp"
-#include "attend/cell.hpp"
-#include "attend/config.hpp"
-#include "attend/encoder.hpp"
-#include "attend/params.hpp"
+#include "attend/nn/attention.hpp"
+#include "attend/nn/cell.hpp"
+#include "attend/nn/config.hpp"
+#include "attend/nn/encoder.hpp"
+#include "attend/core/params.hpp"
 
 using namespace attend;
 using json = nlohmann::json;

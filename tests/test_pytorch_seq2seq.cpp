@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
-#include "attend/checkpoint.hpp"
-#include "attend/data.hpp"
-#include "attend/seq2seq.hpp"
+#include "attend/io/checkpoint.hpp"
+#include "attend/text/batching.hpp"
+#include "attend/nn/seq2seq.hpp"
 
 using namespace attend;
 using json = nlohmann::json;

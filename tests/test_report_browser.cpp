@@ -13,8 +13,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "attend/compare.hpp"
-#include "attend/report.hpp"
+#include "attend/experiment/compare.hpp"
+#include "attend/experiment/report.hpp"
 
 using namespace attend;
 namespace fs = std::filesystem;

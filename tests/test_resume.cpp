@@ -3,11 +3,11 @@
 // never stopped, for every optimizer (the optimizer's own variables travel with the state).
 #include <unistd.h>
 
-#include <attend/checkpoint.hpp>
-#include <attend/checkpoint_file.hpp>
-#include <attend/error.hpp>
-#include <attend/tasks.hpp>
-#include <attend/trainer.hpp>
+#include <attend/io/checkpoint.hpp>
+#include <attend/io/checkpoint_file.hpp>
+#include <attend/core/error.hpp>
+#include <attend/text/tasks.hpp>
+#include <attend/train/trainer.hpp>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <optional>

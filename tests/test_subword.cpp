@@ -2,11 +2,11 @@
 // the models and a training state.
 #include <unistd.h>
 
-#include <attend/checkpoint.hpp>
-#include <attend/error.hpp>
-#include <attend/subword.hpp>
-#include <attend/tasks.hpp>
-#include <attend/trainer.hpp>
+#include <attend/io/checkpoint.hpp>
+#include <attend/core/error.hpp>
+#include <attend/text/subword.hpp>
+#include <attend/text/tasks.hpp>
+#include <attend/train/trainer.hpp>
 #include <optional>
 #include <catch2/catch.hpp>
 #include <filesystem>

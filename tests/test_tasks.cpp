@@ -4,8 +4,8 @@
 #include <cctype>
 #include <set>
 
-#include "attend/error.hpp"
-#include "attend/tasks.hpp"
+#include "attend/core/error.hpp"
+#include "attend/text/tasks.hpp"
 
 using namespace attend;
 

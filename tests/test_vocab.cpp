@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
-#include "attend/error.hpp"
-#include "attend/vocab.hpp"
+#include "attend/core/error.hpp"
+#include "attend/text/vocab.hpp"
 
 using namespace attend;
 using Strings = std::vector<std::string>;

@@ -4,10 +4,10 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <attend/error.hpp>
-#include <attend/parallel.hpp>
-#include <attend/search.hpp>
-#include <attend/trainer.hpp>
+#include <attend/core/error.hpp>
+#include <attend/train/parallel.hpp>
+#include <attend/decode/search.hpp>
+#include <attend/train/trainer.hpp>
 #include <chrono>
 #include <iostream>
 #include <nlohmann/json.hpp>

@@ -1,7 +1,7 @@
 // `attend bleu --hyp F --ref F [--ref F2 ...] [-lc]`: corpus BLEU as sacreBLEU computes it by default.
-#include <attend/bleu.hpp>
-#include <attend/corpus.hpp>
-#include <attend/error.hpp>
+#include <attend/eval/bleu.hpp>
+#include <attend/text/corpus.hpp>
+#include <attend/core/error.hpp>
 #include <iostream>
 #include <nlohmann/json.hpp>
 

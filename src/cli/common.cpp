@@ -9,8 +9,8 @@
 #include <iostream>
 #include <sstream>
 
-#include <attend/corpus.hpp>
-#include <attend/error.hpp>
+#include <attend/text/corpus.hpp>
+#include <attend/core/error.hpp>
 
 namespace attend::cli {
 

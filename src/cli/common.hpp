@@ -1,11 +1,12 @@
 // Helpers shared by the `attend` commands: option plumbing, attention maps, progress lines and
 // atomic file writes. The CLI is a thin layer over the library; nothing here does numerics.
 #pragma once
-#include <attend/checkpoint.hpp>
-#include <attend/config.hpp>
-#include <attend/search.hpp>
-#include <attend/tasks.hpp>
-#include <attend/trainer.hpp>
+#include <attend/io/checkpoint.hpp>
+#include <attend/nn/config.hpp>
+#include <attend/decode/search.hpp>
+#include <attend/text/tasks.hpp>
+#include <attend/eval/evaluate.hpp>
+#include <attend/train/trainer.hpp>
 #include <boost/program_options.hpp>
 #include <string>
 #include <vector>

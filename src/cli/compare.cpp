@@ -1,8 +1,8 @@
 // `attend compare`: train every cell × attention × decoder style × seed on the same data, with a
 // live display, resumable under --out, then print and write the comparison reports.
-#include <attend/compare.hpp>
-#include <attend/error.hpp>
-#include <attend/report.hpp>
+#include <attend/experiment/compare.hpp>
+#include <attend/core/error.hpp>
+#include <attend/experiment/report.hpp>
 #include <algorithm>
 #include <cstdio>
 #include <iostream>

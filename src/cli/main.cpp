@@ -1,6 +1,6 @@
 // `attend <command> [options]`: dispatch to a command and turn every failure into
 // "attend: error: <message>" on stderr and exit status 2.
-#include <attend/error.hpp>
+#include <attend/core/error.hpp>
 #include <cstring>
 #include <iostream>
 #include <new>

@@ -1,6 +1,6 @@
 // `attend tasks`: the built-in toy tasks, each with its description and one example.
-#include <attend/tasks.hpp>
-#include <attend/vocab.hpp>
+#include <attend/text/tasks.hpp>
+#include <attend/text/vocab.hpp>
 #include <iostream>
 
 #include "common.hpp"

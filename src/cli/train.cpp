@@ -1,10 +1,10 @@
 // `attend train`: generate a toy task, build the vocabularies and the model, train with a live
 // progress line, report held-out metrics with example attention maps, save the model.
-#include <attend/bleu.hpp>
-#include <attend/corpus.hpp>
-#include <attend/error.hpp>
-#include <attend/subword.hpp>
-#include <attend/tasks.hpp>
+#include <attend/eval/bleu.hpp>
+#include <attend/text/corpus.hpp>
+#include <attend/core/error.hpp>
+#include <attend/text/subword.hpp>
+#include <attend/text/tasks.hpp>
 #include <chrono>
 #include <cmath>
 #include <cstdio>

@@ -1,9 +1,9 @@
 // `attend translate`, `attend eval` and `attend score`: use a trained model.
-#include <attend/bleu.hpp>
-#include <attend/corpus.hpp>
-#include <attend/error.hpp>
-#include <attend/report.hpp>
-#include <attend/tasks.hpp>
+#include <attend/eval/bleu.hpp>
+#include <attend/text/corpus.hpp>
+#include <attend/core/error.hpp>
+#include <attend/experiment/report.hpp>
+#include <attend/text/tasks.hpp>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>

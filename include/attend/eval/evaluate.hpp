@@ -1,0 +1,24 @@
+// Metrics of a model on a data set: teacher-forced loss, perplexity, token accuracy and, when
+// decoding, exact match of the greedy output.
+#pragma once
+#include <vector>
+
+#include "attend/decode/search.hpp"
+#include "attend/nn/seq2seq.hpp"
+#include "attend/text/batching.hpp"
+
+namespace attend {
+
+struct EvalResult {
+  double loss = 0;               // mean cross-entropy per target token (</s> included)
+  double perplexity = 0;
+  double token_accuracy = 0;     // teacher-forced argmax accuracy over target tokens
+  double exact_match = -1;       // greedy output equals the reference; −1 when not decoded
+  std::size_t examples = 0, tokens = 0;
+  std::vector<Hypothesis> hypotheses;  // greedy outputs when decoded, in data order
+};
+
+EvalResult evaluate(const Seq2Seq<float>& model, const std::vector<EncodedPair>& data,
+                    std::size_t batch, bool decode, const SearchOptions& search = {});
+
+}  // namespace attend

@@ -1,0 +1,226 @@
+// Controlled comparison of model variants: every cell × attention × decoder style × seed trained
+// on the same data, batch order and initial values of shared parameters, with only the mechanism
+// changed. Runs are resumable (one directory per run under the output directory) and can run in
+// parallel threads. The report writers are in report.hpp.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "attend/nn/config.hpp"
+#include "attend/nn/seq2seq.hpp"
+#include "attend/text/subword.hpp"
+#include "attend/text/tasks.hpp"
+#include "attend/eval/evaluate.hpp"
+#include "attend/train/trainer.hpp"
+#include "attend/text/vocab.hpp"
+
+namespace attend {
+
+// ---- data sources -------------------------------------------------------------------------------
+
+// The splits and vocabularies one seed's runs share.
+struct CompareData {
+  std::vector<Example> train, valid, test;
+  Vocab src_vocab, tgt_vocab;
+  Tokenizer tokenizer = Tokenizer::Char;
+  // Corpus data only (empty for a toy task): the SentencePiece models (Tokenizer::Spm), the
+  // validation and test lines as read (after --lowercase/--normalize), which the detokenised
+  // outputs are scored against with BLEU, and the source lengths in words.
+  std::shared_ptr<const SubwordModel> src_subword, tgt_subword;
+  std::vector<std::string> valid_ref_text, test_src_text, test_ref_text;
+  int train_min_words = 0, train_max_words = 0;
+  std::map<std::string, std::string> info;  // recorded in each run's checkpoint (lowercase, …)
+};
+
+// Where the data comes from. `load(seed)` is called once per seed (from any thread, never twice
+// for the same seed at the same time); `signature` lists everything that determines the data (it
+// goes into grid.json, so a different source is detected on resume); `alignment` names the known
+// source↔output alignment of the task ("copy", "reverse", "sort", "dates"; "" = none known).
+struct DataSource {
+  std::string name;
+  std::map<std::string, std::string> signature;
+  std::string alignment;
+  std::function<CompareData(std::uint64_t seed)> load;
+  // When set, every seed uses this one data set and `load` is not called (a corpus: the text
+  // side is built once for the whole grid).
+  std::shared_ptr<const CompareData> shared;
+  bool corpus = false;                 // BLEU metrics instead of exact match
+  std::string description;             // one line for the reports ("" for a toy task)
+  std::vector<std::string> warnings;   // e.g. pairs dropped by --skip-bad-lines
+};
+
+// A built-in toy task; the task seed is the run's seed, so each seed has its own data and every
+// variant of that seed sees the same data. Vocabularies are built from the training split.
+DataSource task_source(const TaskOptions& task);
+
+// Parallel text files, read and prepared as `attend train` does (corpus.hpp: the same checks
+// and errors "FILE:LINE: problem"; the same tokenizers, SentencePiece training, vocabularies
+// and length filter).
+struct CorpusSourceOptions {
+  std::string train_src, train_tgt, valid_src, valid_tgt, test_src, test_tgt;  // test required
+  std::string tokenizer = "space";     // space | char | spm
+  std::size_t spm_vocab = 8000;
+  std::string spm_type = "bpe";
+  bool shared_vocab = false;
+  std::size_t min_freq = 1, max_vocab = 0;
+  std::size_t max_src_tokens = 0, max_tgt_tokens = 0;  // training-pair length filter (model tokens)
+  std::size_t max_line_tokens = 1000;  // a longer line is a bad line (0 = no limit)
+  bool lowercase = false, normalize = false, skip_bad_lines = false;
+  std::uint64_t seed = 1;              // SentencePiece training
+};
+// Reads every file, trains the SentencePiece models and builds the vocabularies now, once: the
+// returned source shares that data with every run of the grid. Throws Error for bad input. The
+// signature records each file's absolute path, size and FNV-1a checksum and every text option,
+// so a changed corpus is detected on resume.
+DataSource corpus_source(const CorpusSourceOptions& options);
+
+// ---- the grid -----------------------------------------------------------------------------------
+
+struct Variant {
+  std::string cell, attention, decoder = "auto";
+  // "gru+bahdanau", with "/luong" appended when the decoder style is given explicitly.
+  std::string name() const;
+};
+
+struct RunSpec {
+  Variant variant;
+  std::uint64_t seed = 1;
+  std::string name() const;  // "gru+bahdanau-s1": the run's directory under the output directory
+};
+
+struct CompareOptions {
+  std::vector<std::string> cells{"gru"}, attentions{"none", "bahdanau"}, decoders{"auto"};
+  std::size_t seeds = 3;         // seeds first_seed … first_seed + seeds − 1
+  std::uint64_t first_seed = 1;
+  ModelConfig model;             // cell, attention and decoder are set per variant
+  bool max_src_len_given = false;  // location attention: else fitted to the longest source
+  TrainOptions train;            // seed is set per run
+  std::string out_dir;
+  std::size_t jobs = 1;          // trainings at once
+  std::size_t threads = 0;       // BLAS threads in total (0 = hardware threads), divided by jobs
+  bool force = false;            // run even though out_dir holds a different grid; redo every run
+  std::size_t heatmap_sentences = 3;   // test sentences whose attention the report shows
+  std::size_t alignment_sentences = 300;  // test sentences used for the alignment statistics
+  // Corpus grids only (part of the grid's identity there; a toy grid refuses other values):
+  bool bleu_lowercase = false;         // lower-cased BLEU (sacreBLEU -lc)
+  std::size_t beam = 1;                // test-set decoding; 1 = greedy
+  double length_penalty = 0.0;
+  std::size_t bleu_every = 0;          // validate (greedy BLEU, picks the kept parameters) every N steps; 0 = eval_every
+  double time_limit = 0;               // seconds per run; 0 = none
+};
+
+// The runs of the grid in order: cell, attention, decoder, seed (seed fastest).
+std::vector<RunSpec> grid_runs(const CompareOptions& options);
+// Throws Error naming the problem: an empty axis, an unknown cell/attention/decoder style, a
+// repeated name, no seeds, an impossible combination.
+void validate_grid(const CompareOptions& options);
+// Everything that determines the grid's results (written to OUT/grid.json).
+std::map<std::string, std::string> grid_signature(const CompareOptions& options,
+                                                  const DataSource& source);
+// "key: old → new" lines for every difference; empty when equal.
+std::vector<std::string> signature_differences(const std::map<std::string, std::string>& stored,
+                                               const std::map<std::string, std::string>& current);
+
+// ---- results ------------------------------------------------------------------------------------
+
+// Sufficient statistics of corpus BLEU (bleu.hpp) for one test sentence: clipped n-gram matches,
+// hypothesis n-grams and the two lengths. Summed over any set of sentences they give that set's
+// corpus BLEU (bleu_from_counts), which is what bootstrap resampling and BLEU by length need.
+struct BleuStats {
+  std::array<std::size_t, 4> counts{}, totals{};
+  std::size_t hyp_len = 0, ref_len = 0;
+  BleuStats& operator+=(const BleuStats& o);
+};
+BleuStats bleu_stats(const std::string& hyp, const std::string& ref, bool lowercase = false);
+// Corpus BLEU (0–100) of the summed statistics.
+double bleu_score(const BleuStats& total);
+
+// One test sentence of a run: tokens, output and attention (rows: output tokens incl. </s>).
+struct AttentionSample {
+  std::size_t index = 0;  // position in the test split
+  std::vector<std::string> src, out, ref;
+  std::vector<std::vector<float>> weights;
+  bool correct = false;
+  std::string src_text, out_text, ref_text;  // corpus: detokenised text ("" for a toy task)
+};
+
+struct RunResult {
+  RunSpec spec;
+  std::string status;        // "ok", "diverged", "failed"
+  std::string error;         // for "failed"
+  bool resumed = false;      // read from a previous invocation's files
+  double exact_match = 0, token_accuracy = 0, perplexity = 0;
+  std::size_t parameters = 0, steps = 0, train_tokens = 0;
+  double seconds = 0, tokens_per_s = 0;
+  // Source lengths: model tokens for a toy task, words (whitespace-separated) for a corpus.
+  int train_min_len = 0, train_max_len = 0;  // source lengths of the training split
+  std::vector<CurvePoint> train_loss, valid_loss;
+  std::vector<int> test_correct;      // per test sentence: greedy output == reference
+  std::vector<int> test_src_len;      // per test sentence: source length
+  double attention_entropy = -1;      // mean entropy (nats) per output step; −1 = no attention
+  double uniform_entropy = -1;        // mean ln(source length) over the same steps, for scale
+  double gold_mass = -1;              // mean weight on the gold-aligned position; −1 = unknown
+  std::vector<AttentionSample> samples;
+  std::string run_dir;
+  // Corpus runs only:
+  bool corpus = false;
+  double bleu = std::numeric_limits<double>::quiet_NaN();  // test corpus BLEU, 0–100
+  std::string bleu_line;              // BleuScore::format()
+  std::vector<BleuStats> test_bleu;   // per test sentence
+  std::vector<CurvePoint> valid_bleu; // greedy validation BLEU during training
+  bool time_limit_reached = false;
+};
+
+// A snapshot of the grid for a live display.
+struct GridStatus {
+  struct Running {
+    std::string name;
+    TrainProgress progress;
+  };
+  std::vector<Running> running;
+  std::size_t total_runs = 0, finished = 0, skipped = 0, failed = 0;
+  double elapsed_s = 0, eta_s = -1;   // −1 = not known yet
+  std::string event;                  // a run that just finished or failed, else ""
+};
+using GridProgressFn = std::function<void(const GridStatus&)>;
+
+struct CompareResult {
+  std::vector<RunResult> runs;       // in grid order
+  std::string alignment;             // the data source's known alignment
+  std::string data_name;
+  double seconds = 0;
+  bool corpus = false;               // BLEU metrics (a corpus source)
+  std::string data_description;
+  bool bleu_lowercase = false;
+  std::size_t beam = 1;
+};
+
+// Runs (or resumes) the grid under options.out_dir. Per run: OUT/<run>/model.h5 (attend::save_model),
+// OUT/<run>/metrics.json, OUT/<run>/train.log. Finished runs found there are read back instead of
+// retrained. Throws Error before training when the grid is invalid or out_dir holds a different
+// grid (unless force). A run that throws is recorded as "failed" and the rest continue. `progress`
+// is called (serialised) from the worker threads. With a corpus source, each run validates with
+// greedy BLEU on the validation lines (which picks the parameters it ends with, as `attend train`
+// does) and is scored on the test lines: detokenised corpus BLEU, per-sentence BLEU statistics,
+// token accuracy and perplexity of the references.
+CompareResult run_compare(const CompareOptions& options, const DataSource& source,
+                          const GridProgressFn& progress = {});
+
+// The model of one run, exactly as run_compare builds it: the shared model options with the
+// variant's cell, attention and decoder, vocabulary sizes from the data, parameters from the
+// seed. Parameters two variants share by name start identical for the same seed.
+std::unique_ptr<Seq2Seq<float>> build_model(const CompareOptions& options, const Variant& variant,
+                                            std::uint64_t seed, const CompareData& data);
+
+// Alignment helpers (also used by the report): the gold source position of each output position
+// for a task with a known alignment, −1 where none is defined. `out` is the reference output.
+std::vector<int> gold_alignment(const std::string& alignment, const std::vector<std::string>& src,
+                                const std::vector<std::string>& out);
+
+}  // namespace attend

@@ -1,0 +1,125 @@
+// Reports of a comparison grid (Markdown, CSV, JSON, one self-contained HTML page), the paired
+// bootstrap significance test, and exports of a single hypothesis's attention (SVG, JSON, CSV).
+#pragma once
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "attend/experiment/compare.hpp"
+#include "attend/decode/search.hpp"
+
+namespace attend {
+
+struct MeanStd {
+  double mean = 0, std = 0;  // sample standard deviation (n − 1); 0 for a single value
+  std::size_t n = 0;         // values that entered (0: no successful run)
+};
+MeanStd mean_std(const std::vector<double>& values);
+
+// Paired bootstrap resampling (Koehn 2004) over items: `a` and `b` hold the two systems' scores
+// on the same items; `strata` (optional, same length) keeps each stratum's size when resampling
+// (e.g. the seed a test sentence belongs to). Returns the two-sided p-value of "mean(a) − mean(b)
+// is 0": the share of resampled differences, centred on the observed one, at least as far from 0
+// as the observed difference ((count + 1) / (resamples + 1)).
+struct BootstrapResult {
+  double delta = 0;   // mean(a) − mean(b)
+  double p_value = 1;
+  std::size_t items = 0, resamples = 0;
+};
+BootstrapResult paired_bootstrap(const std::vector<double>& a, const std::vector<double>& b,
+                                 const std::vector<int>& strata = {},
+                                 std::size_t resamples = 1000, std::uint64_t seed = 12345);
+std::string bootstrap_method();  // one sentence naming the method, for reports
+
+// Paired bootstrap resampling on corpus BLEU (Koehn 2004), for corpus grids. a[k] and b[k] hold
+// the per-sentence BLEU statistics of the two systems in seed k, on the same test sentences.
+// Each resample draws N sentence indices with replacement (the same indices for every seed) and
+// recomputes each system's corpus BLEU from the summed statistics of the sample; the statistic is
+// the mean over seeds of BLEU(a) − BLEU(b), in BLEU points. The p-value is as paired_bootstrap's:
+// two-sided, resampled differences centred on the observed one; 1 when the difference is 0.
+BootstrapResult paired_bootstrap_bleu(const std::vector<std::vector<BleuStats>>& a,
+                                      const std::vector<std::vector<BleuStats>>& b,
+                                      std::size_t resamples = 1000, std::uint64_t seed = 12345);
+std::string bootstrap_bleu_method();
+
+// ---- the summary of a grid ------------------------------------------------------------------
+
+struct LengthBucket {
+  int lo = 0, hi = 0;  // source lengths, inclusive
+  std::string label() const;
+};
+
+struct VariantSummary {
+  Variant variant;
+  std::string name;
+  std::vector<const RunResult*> runs;  // every run of the variant, in seed order
+  std::size_t ok = 0, diverged = 0, failed = 0;
+  MeanStd exact_match, token_accuracy, perplexity, seconds, tokens_per_s;
+  MeanStd bleu;                    // corpus grids: test BLEU (0–100)
+  MeanStd attention_entropy, uniform_entropy, gold_mass;
+  std::size_t parameters = 0;
+  // Per bucket (CompareSummary::buckets): exact match (0–1), or BLEU (0–100) in a corpus grid.
+  std::vector<MeanStd> by_length;
+  std::vector<CurvePoint> mean_train_loss, mean_valid_loss;  // mean over successful seeds
+  std::vector<CurvePoint> mean_valid_bleu;                   // corpus grids
+  bool has_attention = false;
+  bool is_best = false;
+  BootstrapResult vs_best;   // this variant against the best (p = 1 for the best itself);
+                             // delta in exact match (0–1), or in BLEU points for a corpus grid
+  bool compared = false;     // vs_best is meaningful (both have paired successful runs)
+  std::vector<std::string> notes;  // e.g. "seed 2 diverged (NaN loss), excluded from the mean"
+};
+
+struct CompareSummary {
+  std::vector<VariantSummary> variants;
+  std::vector<LengthBucket> buckets;
+  std::vector<std::pair<std::string, std::string>> failures;  // run name, error
+  std::string best;              // highest mean exact match (corpus grids: highest mean BLEU)
+  std::string alignment, alignment_note, data_name;
+  bool corpus = false;           // BLEU metrics; lengths in words; buckets of equal size
+  std::string data_description;
+  bool bleu_lowercase = false;
+  std::size_t beam = 1;
+  int train_min_len = 0, train_max_len = 0, test_min_len = 0, test_max_len = 0;
+  std::size_t resamples = 1000;
+  std::uint64_t bootstrap_seed = 12345;
+  std::size_t total_runs = 0;
+};
+
+// Groups runs by variant, averages over seeds (diverged and failed runs excluded, with a note),
+// finds the best variant and tests every other against it. Length buckets: equal width over the
+// test lengths for a toy task; for a corpus, up to max_buckets buckets holding about equal
+// numbers of test sentences (lengths are long-tailed there).
+CompareSummary summarize(const CompareResult& result, std::size_t max_buckets = 6);
+
+// Writers. Text tables name the metric and the ± convention; the HTML page is self-contained
+// (inline CSS, JS and SVG; no network) and explains how to read it.
+void write_markdown(const CompareSummary& s, std::ostream& out);
+void write_csv(const CompareSummary& s, std::ostream& out);
+void write_json(const CompareSummary& s, std::ostream& out);
+void write_html(const CompareSummary& s, const CompareResult& result, std::ostream& out);
+
+// Files REPORT.md, results.csv, results.json and report.html under dir; returns their paths.
+std::vector<std::string> write_reports(const CompareSummary& s, const CompareResult& result,
+                                       const std::string& dir);
+
+// ---- one hypothesis's attention -------------------------------------------------------------
+
+// `weights` rows are output tokens (</s> included when the hypothesis finished), columns source
+// positions. `out` may omit </s>; rows beyond out.size() are labelled "</s>".
+// SVG: a standalone heatmap with the source tokens on the x axis and the output tokens on the y axis.
+void write_attention_svg(const Hypothesis& h, const std::vector<std::string>& src,
+                         const std::vector<std::string>& out, std::ostream& stream);
+// JSON: {"source": [...], "output": [...], "weights": [[...], ...], "log_prob": x, "score": x}.
+void write_attention_json(const Hypothesis& h, const std::vector<std::string>& src,
+                          const std::vector<std::string>& out, std::ostream& stream);
+// CSV: a header "output\\source,<src tokens...>" then one row per output token (RFC 4180 quoting).
+void write_attention_csv(const Hypothesis& h, const std::vector<std::string>& src,
+                         const std::vector<std::string>& out, std::ostream& stream);
+
+// The heatmap as an inline <svg> element (used by write_attention_svg and the HTML report).
+std::string attention_svg(const std::vector<std::string>& src, const std::vector<std::string>& out,
+                          const std::vector<std::vector<float>>& weights, const std::string& title = "");
+
+}  // namespace attend

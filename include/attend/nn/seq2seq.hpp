@@ -1,0 +1,82 @@
+// The encoder-decoder model: embeddings, encoder, bridge, decoder with its attention strategy and
+// the output layer, all parameters in one registry.
+#pragma once
+#include <memory>
+#include <random>
+
+#include "attend/text/batch.hpp"
+#include "attend/nn/decoder.hpp"
+#include "attend/nn/encoder.hpp"
+
+namespace attend {
+
+// Everything one forward/backward pass needs, owned by the caller and reused across batches.
+template <typename T>
+struct Workspace {
+  arma::umat src;                         // after optional source reversal
+  Lengths src_len;
+  EncoderCache<T> enc;
+  Mat<T> memory, dmemory, dtop;           // H × B·S (batch-major) and H × S·B (time-major)
+  std::vector<Mat<T>> h0, c0, dh0, dc0;   // decoder initial states per layer
+  std::vector<Mat<T>> dfinal_h, dfinal_c;
+  DecoderCache<T> dec;
+  arma::umat fed;                         // decoder input tokens actually fed (T × B)
+  Mat<T> logits, dlogits;                 // V × T·B
+  Col<T> scratch;                         // V: probabilities when not training
+};
+
+struct LossStats {
+  double nll_sum = 0;        // Σ −log p over real target tokens
+  std::size_t tokens = 0;    // real target tokens (including </s>)
+  std::size_t correct = 0;   // argmax == reference
+  double mean() const { return tokens ? nll_sum / tokens : 0; }
+};
+
+struct TrainStepOptions {
+  double teacher_forcing = 1.0;  // probability of feeding the reference token (else the argmax)
+  double label_smoothing = 0.0;
+  std::mt19937_64* rng = nullptr;  // dropout and scheduled sampling; nullptr = evaluation mode
+  std::size_t normalizer = 0;      // tokens the mean is taken over; 0 = the batch's real target tokens
+};
+
+template <typename T>
+class Seq2Seq {
+ public:
+  // Validates the configuration and builds the model; parameters start from (seed, name).
+  Seq2Seq(const ModelConfig& config, std::uint64_t seed);
+  Seq2Seq(const Seq2Seq&) = delete;
+  Seq2Seq& operator=(const Seq2Seq&) = delete;
+
+  const ModelConfig& config() const { return config_; }
+  ParameterRegistry<T>& params() { return params_; }
+  const ParameterRegistry<T>& params() const { return params_; }
+  const Decoder<T>& decoder() const { return *decoder_; }
+
+  // Mean cross-entropy over real target tokens. With backward, adds d(mean loss)/dθ to the
+  // registry's gradients (callers zero them).
+  LossStats loss(const Batch& batch, Workspace<T>& ws, bool backward,
+                 const TrainStepOptions& opt = {}) const;
+
+  // Encodes a batch and sets the decoder up for up to T_max steps (inference).
+  void start_decoding(const arma::umat& src, const Lengths& len, std::size_t T_max,
+                      Workspace<T>& ws) const;
+  // Same as start_decoding for one source, replicated k times (beam search).
+  void start_decoding_replicated(const arma::umat& src, arma::uword len, std::size_t k,
+                                 std::size_t T_max, Workspace<T>& ws) const;
+
+ private:
+  void encode(const arma::umat& src, const Lengths& len, Workspace<T>& ws,
+              std::mt19937_64* rng) const;
+  void bridge(Workspace<T>& ws) const;
+  void bridge_backward(Workspace<T>& ws) const;
+
+  ModelConfig config_;
+  // Backward passes accumulate into the registry's gradients from const methods.
+  mutable ParameterRegistry<T> params_;
+  std::unique_ptr<Cell<T>> cell_;
+  std::unique_ptr<Encoder<T>> encoder_;
+  std::unique_ptr<Decoder<T>> decoder_;
+  std::vector<std::size_t> bridge_hw_, bridge_hb_, bridge_cw_, bridge_cb_;
+};
+
+}  // namespace attend

@@ -1,0 +1,57 @@
+// Data-parallel loss: a batch split column-wise into shards, each run on its own thread with its
+// own workspace and gradient buffer, the parameters shared. With one BLAS thread per shard both
+// cores work on everything (GEMMs, gate loops, attention, softmax) and no thread spins waiting.
+#pragma once
+#include <functional>
+#include <memory>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "attend/nn/seq2seq.hpp"
+
+namespace attend {
+
+// Persistent worker threads for the shards: created once, so a worker stays on its core between
+// steps instead of being created anew (and first scheduled beside its creator) at every batch.
+class ShardPool {
+ public:
+  explicit ShardPool(std::size_t workers);
+  ~ShardPool();
+  ShardPool(const ShardPool&) = delete;
+  ShardPool& operator=(const ShardPool&) = delete;
+  // Runs job(1) … job(n − 1) on the workers (n − 1 ≤ workers) and job(0) on the calling
+  // thread; returns when all have finished. job must not throw.
+  void run(std::size_t n, const std::function<void(std::size_t)>& job);
+
+ private:
+  struct State;
+  void work(std::size_t id);
+  std::unique_ptr<State> state_;
+  std::vector<std::thread> threads_;
+};
+
+// Columns [first, first + count) of a batch, trimmed to their longest source and target.
+Batch slice_batch(const Batch& batch, std::size_t first, std::size_t count);
+
+template <typename T>
+class ParallelLoss {
+ public:
+  // shards ≤ 1 runs everything on the calling thread. seed drives each shard's dropout and
+  // scheduled-sampling stream.
+  ParallelLoss(Seq2Seq<T>& model, std::size_t shards, std::uint64_t seed);
+  std::size_t shards() const { return shards_; }
+  // Same result as model.loss on the whole batch (up to summation order): mean over the batch's
+  // real target tokens; with backward, the gradient is added to model.params().grads().
+  LossStats loss(const Batch& batch, bool backward, const TrainStepOptions& opt);
+
+ private:
+  Seq2Seq<T>& model_;
+  std::size_t shards_;
+  std::vector<std::unique_ptr<Seq2Seq<T>>> replicas_;  // shard s ≥ 1 runs replicas_[s − 1]
+  std::vector<Workspace<T>> workspaces_;
+  std::vector<std::mt19937_64> rngs_;
+  std::unique_ptr<ShardPool> pool_;
+};
+
+}  // namespace attend

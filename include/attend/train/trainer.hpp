@@ -1,0 +1,102 @@
+// The training loop: batches, optimizer steps, validation, early stopping, resuming.
+#pragma once
+#include <functional>
+#include <limits>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "attend/text/batching.hpp"
+#include "attend/train/optimizer.hpp"
+#include "attend/nn/seq2seq.hpp"
+
+namespace attend {
+
+// Where a run stands, so that it can be saved in a checkpoint and continued (--resume): the
+// step, the position in the current epoch's batch order, the random streams, the learning rate
+// the early-stopping record and the optimizer's own variables (Adam's moments and step count).
+struct TrainState {
+  std::size_t step = 0;          // updates done
+  std::size_t epoch = 0;         // epochs started (1-based once training has begun)
+  std::size_t next_batch = 0;    // batches of the current epoch already used
+  std::string epoch_rng;         // batch-order stream before the current epoch's order was drawn
+  std::string sample_rng;        // dropout / scheduled-sampling stream
+  double lr = 0;                 // current learning rate (after any decay)
+  double best_score = -std::numeric_limits<double>::infinity();  // best validation score so far
+  std::size_t best_step = 0, bad_evals = 0;
+  OptimizerState<float> optimizer;  // empty in checkpoints written before it was saved
+
+  // As text key/value pairs ("step", "epoch", ..., "optimizer_steps") for the checkpoint's
+  // configuration; the optimizer's buffers are tensors of their own (see save_model).
+  std::map<std::string, std::string> to_map() const;
+  // Throws Error naming the key for a missing or malformed value.
+  static TrainState from_map(const std::map<std::string, std::string>& map);
+};
+
+struct TrainOptions {
+  OptimizerConfig optimizer;
+  double clip = 5.0;             // global gradient norm; 0 = off
+  std::size_t batch = 64;
+  std::size_t steps = 0;         // total updates; 0 = use epochs
+  std::size_t epochs = 1;
+  double teacher_forcing = 1.0;
+  double label_smoothing = 0.0;
+  std::uint64_t seed = 1;        // batch order, dropout, scheduled sampling
+  std::size_t eval_every = 0;    // steps between validations; 0 = once per epoch
+  std::size_t patience = 0;      // stop after this many validations without improvement; 0 = never
+  double lr_decay = 1.0;         // multiply the learning rate by this when validation does not improve
+  bool keep_best = true;         // end with the parameters of the best validation
+  std::size_t threads = 1;       // data-parallel shards per batch (use one BLAS thread with > 1)
+  double max_seconds = 0;        // stop (after a final validation) once training took this long; 0 = no limit
+
+  // Validation hook: called every eval_every steps (and at the end) with the step and the
+  // validation loss; returns a score to maximise (e.g. BLEU) that then decides the best
+  // parameters, early stopping and LR decay instead of the negated validation loss.
+  std::function<double(std::size_t step, double valid_loss)> validate;
+  // Called after every validation with the state and whether it set a new best; the model's
+  // parameters are the current ones (e.g. to save the best checkpoint and the latest state).
+  std::function<void(const TrainState& state, bool improved)> after_validation;
+  // Continue a run: the model already holds the saved parameters; training goes on from
+  // resume->step with the saved random streams and learning rate (total steps as configured).
+  const TrainState* resume = nullptr;
+};
+
+struct TrainProgress {
+  std::size_t step = 0, total_steps = 0, epoch = 0;
+  double loss = 0;               // mean loss over the steps since the previous report
+  double tokens_per_s = 0, elapsed_s = 0, eta_s = 0, lr = 0;
+};
+
+
+struct CurvePoint {
+  std::size_t step;
+  double value;
+};
+
+struct TrainResult {
+  std::vector<CurvePoint> train_loss;   // mean training loss between reports
+  std::vector<CurvePoint> valid_loss;
+  std::size_t steps = 0, tokens = 0;
+  double seconds = 0;
+  bool diverged = false;                // a loss became NaN or infinite; training stopped
+  bool stopped_early = false;
+  bool time_limit_reached = false;      // stopped by max_seconds
+  std::size_t best_step = 0;
+  std::vector<CurvePoint> valid_score;  // what `validate` returned, when set
+  TrainState state;                     // where the run stood when it ended
+};
+
+using ProgressFn = std::function<void(const TrainProgress&)>;
+
+TrainResult train(Seq2Seq<float>& model, const std::vector<EncodedPair>& train_data,
+                  const std::vector<EncodedPair>& valid_data, const TrainOptions& options,
+                  const ProgressFn& progress = {});
+
+// Teacher-forced loss over a data set in batches of `batch` (evaluation mode, no decoding).
+LossStats teacher_forced_loss(const Seq2Seq<float>& model, const std::vector<EncodedPair>& data,
+                              std::size_t batch);
+
+// Sets the number of BLAS threads (OpenBLAS); 0 leaves the default.
+void set_blas_threads(std::size_t threads);
+
+}  // namespace attend

@@ -1,0 +1,1048 @@
+#include "attend/experiment/compare.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "attend/eval/bleu.hpp"
+#include "attend/io/checkpoint.hpp"
+#include "attend/text/corpus.hpp"
+#include "attend/core/error.hpp"
+#include "attend/decode/search.hpp"
+
+namespace attend {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+// ---- data sources -------------------------------------------------------------------------------
+
+DataSource task_source(const TaskOptions& task) {
+  DataSource s;
+  s.name = "task " + task.name;
+  s.signature = {{"task", task.name},
+                 {"train_size", std::to_string(task.train_size)},
+                 {"valid_size", std::to_string(task.valid_size)},
+                 {"test_size", std::to_string(task.test_size)},
+                 {"min_len", std::to_string(task.min_len)},
+                 {"max_len", std::to_string(task.max_len)},
+                 {"test_min_len", std::to_string(task.test_min_len)},
+                 {"test_max_len", std::to_string(task.test_max_len)}};
+  if (task.name == "copy" || task.name == "reverse" || task.name == "sort" || task.name == "dates")
+    s.alignment = task.name;
+  s.load = [task](std::uint64_t seed) {
+    TaskOptions t = task;
+    t.seed = seed;
+    TaskData d = make_task(t);
+    CompareData c;
+    std::vector<std::vector<std::string>> src, tgt;
+    for (const auto& e : d.train) src.push_back(e.src), tgt.push_back(e.tgt);
+    c.src_vocab = Vocab::build(src);
+    c.tgt_vocab = Vocab::build(tgt);
+    c.train = std::move(d.train);
+    c.valid = std::move(d.valid);
+    c.test = std::move(d.test);
+    return c;
+  };
+  return s;
+}
+
+namespace {
+
+std::size_t code_points(const std::string& line) {
+  std::size_t n = 0;
+  for (unsigned char c : line) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+// A file's size and FNV-1a 64 checksum (hex): a different corpus is a different grid.
+std::pair<std::uintmax_t, std::string> file_identity(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot open");
+  std::uint64_t h = 1469598103934665603ull;
+  std::uintmax_t size = 0;
+  char buf[1 << 16];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    for (std::streamsize i = 0; i < in.gcount(); ++i) {
+      h ^= static_cast<unsigned char>(buf[i]);
+      h *= 1099511628211ull;
+    }
+    size += static_cast<std::uintmax_t>(in.gcount());
+  }
+  char hex[20];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return {size, hex};
+}
+
+// One split with the checks of `attend train` (the same CorpusOptions, hence the same errors).
+ParallelCorpus read_split(const CorpusSourceOptions& o, const std::string& src, const std::string& tgt,
+                          const std::string& split, std::vector<std::string>& warnings) {
+  CorpusOptions c;
+  c.max_src_tokens = c.max_tgt_tokens = o.max_line_tokens;
+  if (o.tokenizer == "char") c.src_length = c.tgt_length = code_points;
+  c.skip_bad_lines = o.skip_bad_lines;
+  c.text.lowercase = o.lowercase;
+  c.text.normalize = o.normalize;
+  ParallelCorpus p = read_parallel(src, tgt, c);
+  if (p.skipped) {
+    std::string w = "skipped " + std::to_string(p.skipped) + " bad " + split + " pair" +
+                    (p.skipped == 1 ? "" : "s") + " (--skip-bad-lines); first:";
+    for (const auto& problem : p.problems) w += "\n  " + problem;
+    warnings.push_back(w);
+  }
+  if (p.size() == 0) throw Error("no usable " + split + " pairs in '" + src + "' / '" + tgt + "'");
+  return p;
+}
+
+std::string yes_no(bool b) { return b ? "1" : "0"; }
+
+}  // namespace
+
+DataSource corpus_source(const CorpusSourceOptions& o) {
+  const std::vector<std::pair<const char*, const std::string*>> files{
+      {"train-src", &o.train_src}, {"train-tgt", &o.train_tgt}, {"valid-src", &o.valid_src},
+      {"valid-tgt", &o.valid_tgt}, {"test-src", &o.test_src},   {"test-tgt", &o.test_tgt}};
+  for (const auto& [option, path] : files)
+    if (path->empty())
+      throw Error(std::string("--") + option + " is required for a grid on files (the test pair is what BLEU is measured on)");
+  if (o.tokenizer != "space" && o.tokenizer != "char" && o.tokenizer != "spm")
+    throw Error("unknown tokenizer '" + o.tokenizer + "' (valid: space, char, spm)");
+
+  DataSource s;
+  auto d = std::make_shared<CompareData>();
+  const ParallelCorpus train = read_split(o, o.train_src, o.train_tgt, "training", s.warnings);
+  const ParallelCorpus valid = read_split(o, o.valid_src, o.valid_tgt, "validation", s.warnings);
+  const ParallelCorpus test = read_split(o, o.test_src, o.test_tgt, "test", s.warnings);
+
+  // The text side, once for the whole grid: tokenizer, SentencePiece models, vocabularies.
+  ModelBundle text;
+  text.tokenizer = tokenizer_from_name(o.tokenizer);
+  if (text.tokenizer == Tokenizer::Spm) {
+    SubwordOptions so;
+    so.vocab_size = o.spm_vocab;
+    so.model_type = o.spm_type;
+    so.seed = o.seed;
+    const SubwordPair models = train_subword_pair(train.src, train.tgt, so, o.shared_vocab);
+    text.src_subword = models.src;
+    text.tgt_subword = models.tgt;
+  }
+  // The length filter on training pairs, in model tokens; the length range in words.
+  std::size_t filtered = 0;
+  std::vector<Example> all = tokenize_corpus(text, train);
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const bool long_src = o.max_src_tokens && all[i].src.size() > o.max_src_tokens;
+    const bool long_tgt = o.max_tgt_tokens && all[i].tgt.size() > o.max_tgt_tokens;
+    if (long_src || long_tgt) {
+      ++filtered;
+      continue;
+    }
+    d->train.push_back(std::move(all[i]));
+    const int words = static_cast<int>(count_words(train.src[i]));
+    d->train_min_words = d->train.size() == 1 ? words : std::min(d->train_min_words, words);
+    d->train_max_words = std::max(d->train_max_words, words);
+  }
+  if (d->train.empty())
+    throw Error("the length filter (--max-src-tokens / --max-tgt-tokens) dropped every training pair");
+  d->valid = tokenize_corpus(text, valid);
+  d->test = tokenize_corpus(text, test);
+  std::vector<std::vector<std::string>> src, tgt;
+  for (const auto& e : d->train) src.push_back(e.src), tgt.push_back(e.tgt);
+  VocabPair vocabs = build_vocab_pair(src, tgt, o.shared_vocab, o.min_freq, o.max_vocab);
+  d->src_vocab = std::move(vocabs.src);
+  d->tgt_vocab = std::move(vocabs.tgt);
+  d->tokenizer = text.tokenizer;
+  d->src_subword = text.src_subword;
+  d->tgt_subword = text.tgt_subword;
+  d->valid_ref_text = valid.tgt;
+  d->test_src_text = test.src;
+  d->test_ref_text = test.tgt;
+  d->info = {{"task", "files"},           {"lowercase", yes_no(o.lowercase)},
+             {"normalize", yes_no(o.normalize)}, {"train-src", o.train_src},
+             {"train-tgt", o.train_tgt}};
+
+  s.name = "corpus " + fs::path(o.train_src).filename().string() + " \u2192 " +
+           fs::path(o.train_tgt).filename().string();
+  s.corpus = true;
+  s.signature["tokenizer"] = o.tokenizer;
+  if (text.tokenizer == Tokenizer::Spm) {
+    s.signature["spm_vocab"] = std::to_string(o.spm_vocab);
+    s.signature["spm_type"] = o.spm_type;
+    s.signature["spm_seed"] = std::to_string(o.seed);
+  }
+  s.signature["shared_vocab"] = yes_no(o.shared_vocab);
+  s.signature["min_freq"] = std::to_string(o.min_freq);
+  s.signature["max_vocab"] = std::to_string(o.max_vocab);
+  s.signature["max_src_tokens"] = std::to_string(o.max_src_tokens);
+  s.signature["max_tgt_tokens"] = std::to_string(o.max_tgt_tokens);
+  s.signature["max_line_tokens"] = std::to_string(o.max_line_tokens);
+  s.signature["lowercase"] = yes_no(o.lowercase);
+  s.signature["normalize"] = yes_no(o.normalize);
+  s.signature["skip_bad_lines"] = yes_no(o.skip_bad_lines);
+  for (const auto& [option, path] : files) {
+    std::string key(option);
+    std::replace(key.begin(), key.end(), '-', '_');
+    const auto [size, checksum] = file_identity(*path);
+    s.signature[key] = fs::absolute(*path).lexically_normal().string();
+    s.signature[key + ".bytes"] = std::to_string(size);
+    s.signature[key + ".fnv1a64"] = checksum;
+  }
+
+  std::ostringstream desc;
+  desc << d->train.size() << " training pairs";
+  if (filtered) desc << " (" << filtered << " longer than the length filter dropped)";
+  desc << ", " << d->valid.size() << " validation, " << d->test.size() << " test; tokenizer " << o.tokenizer;
+  if (text.tokenizer == Tokenizer::Spm)
+    desc << " (" << o.spm_type << ", " << text.src_subword->size() << " pieces"
+         << (o.shared_vocab ? ", shared" : "") << ")";
+  desc << "; vocabularies " << d->src_vocab.size() << " \u2192 " << d->tgt_vocab.size()
+       << (o.shared_vocab ? " (shared)" : "");
+  s.description = desc.str();
+  std::shared_ptr<const CompareData> shared = d;
+  s.shared = shared;
+  s.load = [shared](std::uint64_t) { return *shared; };
+  return s;
+}
+
+// ---- the grid -----------------------------------------------------------------------------------
+
+std::string Variant::name() const {
+  return cell + "+" + attention + (decoder == "auto" || decoder.empty() ? "" : "/" + decoder);
+}
+
+std::string RunSpec::name() const {
+  std::string n = variant.name() + "-s" + std::to_string(seed);
+  std::replace(n.begin(), n.end(), '/', '_');  // a directory name
+  return n;
+}
+
+std::vector<RunSpec> grid_runs(const CompareOptions& o) {
+  std::vector<RunSpec> runs;
+  for (const auto& cell : o.cells)
+    for (const auto& attention : o.attentions)
+      for (const auto& decoder : o.decoders)
+        for (std::size_t i = 0; i < o.seeds; ++i)
+          runs.push_back({{cell, attention, decoder}, o.first_seed + i});
+  return runs;
+}
+
+namespace {
+
+std::string join(const std::vector<std::string>& v, const std::string& sep = ", ") {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
+  return s;
+}
+
+void check_axis(const std::vector<std::string>& axis, const std::string& option) {
+  if (axis.empty()) throw Error("the grid is empty: " + option + " names no value");
+  std::set<std::string> seen;
+  for (const auto& v : axis) {
+    if (v.empty()) throw Error(option + " has an empty name (check for a stray comma)");
+    if (!seen.insert(v).second) throw Error(option + " names '" + v + "' twice");
+  }
+}
+
+ModelConfig config_of(const CompareOptions& o, const Variant& v) {
+  ModelConfig c = o.model;
+  c.cell = v.cell;
+  c.attention = v.attention;
+  c.decoder = v.decoder;
+  return c;
+}
+
+}  // namespace
+
+void validate_grid(const CompareOptions& o) {
+  check_axis(o.cells, "--cells");
+  check_axis(o.attentions, "--attention");
+  check_axis(o.decoders, "--decoder");
+  if (o.seeds == 0) throw Error("the grid is empty: --seeds must be at least 1");
+  if (o.jobs == 0) throw Error("--jobs must be at least 1");
+  if (o.out_dir.empty()) throw Error("--out is required: the directory for the runs and the report");
+  for (const auto& cell : o.cells)
+    for (const auto& attention : o.attentions)
+      for (const auto& decoder : o.decoders) {
+        ModelConfig c = config_of(o, {cell, attention, decoder});
+        c.src_vocab = c.tgt_vocab = 8;  // the data is not known yet
+        try {
+          c.validate();
+        } catch (const Error& e) {
+          throw Error("variant " + Variant{cell, attention, decoder}.name() + ": " + e.what());
+        }
+      }
+}
+
+std::map<std::string, std::string> grid_signature(const CompareOptions& o, const DataSource& source) {
+  std::map<std::string, std::string> s;
+  s["grid.cells"] = join(o.cells, ",");
+  s["grid.attention"] = join(o.attentions, ",");
+  s["grid.decoder"] = join(o.decoders, ",");
+  s["grid.seeds"] = std::to_string(o.seeds);
+  s["grid.first_seed"] = std::to_string(o.first_seed);
+  for (const auto& [k, v] : o.model.to_map()) {
+    if (k == "cell" || k == "attention" || k == "decoder" || k == "src_vocab" || k == "tgt_vocab")
+      continue;
+    if (k == "max_src_len" && !o.max_src_len_given) continue;
+    s["model." + k] = v;
+  }
+  const TrainOptions& t = o.train;
+  auto num = [](double x) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.17g", x);
+    return std::string(buf);
+  };
+  s["train.optimizer"] = t.optimizer.name;
+  s["train.lr"] = num(t.optimizer.lr);
+  s["train.momentum"] = num(t.optimizer.momentum);
+  s["train.clip"] = num(t.clip);
+  s["train.batch"] = std::to_string(t.batch);
+  s["train.steps"] = std::to_string(t.steps);
+  s["train.epochs"] = std::to_string(t.epochs);
+  s["train.teacher_forcing"] = num(t.teacher_forcing);
+  s["train.label_smoothing"] = num(t.label_smoothing);
+  s["train.eval_every"] = std::to_string(t.eval_every);
+  s["train.patience"] = std::to_string(t.patience);
+  s["train.lr_decay"] = num(t.lr_decay);
+  if (source.corpus) {
+    // Only a corpus grid has these; a toy grid's signature stays as it was.
+    s["train.bleu_every"] = std::to_string(o.bleu_every);
+    s["train.time_limit"] = num(o.time_limit);
+    s["eval.beam"] = std::to_string(o.beam);
+    s["eval.length_penalty"] = num(o.length_penalty);
+    s["eval.bleu_lowercase"] = o.bleu_lowercase ? "1" : "0";
+  }
+  s["data.source"] = source.name;
+  for (const auto& [k, v] : source.signature) s["data." + k] = v;
+  return s;
+}
+
+std::vector<std::string> signature_differences(const std::map<std::string, std::string>& stored,
+                                               const std::map<std::string, std::string>& current) {
+  std::vector<std::string> diff;
+  std::set<std::string> keys;
+  for (const auto& kv : stored) keys.insert(kv.first);
+  for (const auto& kv : current) keys.insert(kv.first);
+  for (const auto& k : keys) {
+    auto a = stored.find(k), b = current.find(k);
+    const std::string va = a == stored.end() ? "(absent)" : a->second;
+    const std::string vb = b == current.end() ? "(absent)" : b->second;
+    if (va != vb) diff.push_back(k + ": " + va + " \u2192 " + vb);
+  }
+  return diff;
+}
+
+// ---- BLEU statistics ----------------------------------------------------------------------------
+
+BleuStats& BleuStats::operator+=(const BleuStats& o) {
+  for (std::size_t n = 0; n < 4; ++n) counts[n] += o.counts[n], totals[n] += o.totals[n];
+  hyp_len += o.hyp_len;
+  ref_len += o.ref_len;
+  return *this;
+}
+
+BleuStats bleu_stats(const std::string& hyp, const std::string& ref, bool lowercase) {
+  // corpus_bleu sums exactly these per-sentence quantities over the corpus.
+  const BleuScore b = corpus_bleu({hyp}, {{ref}}, lowercase);
+  BleuStats s;
+  s.counts = b.counts;
+  s.totals = b.totals;
+  s.hyp_len = b.hyp_len;
+  s.ref_len = b.ref_len;
+  return s;
+}
+
+double bleu_score(const BleuStats& t) {
+  return bleu_from_counts(t.counts, t.totals, t.hyp_len, t.ref_len).score;
+}
+
+// ---- alignment ----------------------------------------------------------------------------------
+
+std::vector<int> gold_alignment(const std::string& alignment, const std::vector<std::string>& src,
+                                const std::vector<std::string>& out) {
+  const int S = static_cast<int>(src.size());
+  std::vector<int> gold(out.size(), -1);
+  if (alignment == "copy") {
+    for (int i = 0; i < static_cast<int>(out.size()) && i < S; ++i) gold[i] = i;
+  } else if (alignment == "reverse") {
+    for (int i = 0; i < static_cast<int>(out.size()) && i < S; ++i) gold[i] = S - 1 - i;
+  } else if (alignment == "sort") {
+    // Output i is the source position of that character, first unused occurrence.
+    std::vector<bool> used(src.size(), false);
+    for (std::size_t i = 0; i < out.size(); ++i)
+      for (int j = 0; j < S; ++j)
+        if (!used[j] && src[j] == out[i]) {
+          used[j] = true;
+          gold[i] = j;
+          break;
+        }
+  } else if (alignment == "dates") {
+    // Only the year is aligned: the four output digits YYYY with the source's four-digit year
+    // (the formats with a two-digit year have no gold position).
+    if (out.size() < 4) return gold;
+    for (int j = 0; j + 4 <= S; ++j) {
+      bool match = true;
+      for (int k = 0; k < 4; ++k) match = match && src[j + k] == out[k];
+      const bool left_ok = j == 0 || !(src[j - 1].size() == 1 && std::isdigit(static_cast<unsigned char>(src[j - 1][0])));
+      const bool right_ok = j + 4 == S || !(src[j + 4].size() == 1 && std::isdigit(static_cast<unsigned char>(src[j + 4][0])));
+      if (match && left_ok && right_ok) {
+        for (int k = 0; k < 4; ++k) gold[k] = j + k;
+        break;
+      }
+    }
+  }
+  return gold;
+}
+
+// ---- results on disk ----------------------------------------------------------------------------
+
+namespace {
+
+json curve_json(const std::vector<CurvePoint>& c) {
+  json a = json::array();
+  for (const auto& p : c) a.push_back({p.step, std::isfinite(p.value) ? json(p.value) : json(nullptr)});
+  return a;
+}
+
+std::vector<CurvePoint> curve_from(const json& a) {
+  std::vector<CurvePoint> c;
+  for (const auto& p : a)
+    c.push_back({p.at(0).get<std::size_t>(), p.at(1).is_null() ? NAN : p.at(1).get<double>()});
+  return c;
+}
+
+json num_or_null(double x) { return std::isfinite(x) ? json(x) : json(nullptr); }
+double num_from(const json& j, const char* key, double fallback = NAN) {
+  if (!j.contains(key) || j.at(key).is_null()) return fallback;
+  return j.at(key).get<double>();
+}
+
+json to_json(const RunResult& r) {
+  json samples = json::array();
+  for (const auto& s : r.samples) {
+    json x = {{"index", s.index}, {"src", s.src}, {"out", s.out}, {"ref", s.ref},
+              {"weights", s.weights}, {"correct", s.correct}};
+    if (r.corpus) x["text"] = {{"src", s.src_text}, {"out", s.out_text}, {"ref", s.ref_text}};
+    samples.push_back(x);
+  }
+  json j = {{"complete", true},
+          {"run", r.spec.name()},
+          {"cell", r.spec.variant.cell},
+          {"attention", r.spec.variant.attention},
+          {"decoder", r.spec.variant.decoder},
+          {"seed", r.spec.seed},
+          {"status", r.status},
+          {"error", r.error},
+          {"test", {{"exact_match", num_or_null(r.exact_match)},
+                    {"token_accuracy", num_or_null(r.token_accuracy)},
+                    {"perplexity", num_or_null(r.perplexity)}}},
+          {"parameters", r.parameters},
+          {"steps", r.steps},
+          {"train_tokens", r.train_tokens},
+          {"seconds", r.seconds},
+          {"tokens_per_s", r.tokens_per_s},
+          {"train_min_len", r.train_min_len},
+          {"train_max_len", r.train_max_len},
+          {"loss_curve", curve_json(r.train_loss)},
+          {"valid_curve", curve_json(r.valid_loss)},
+          {"test_correct", r.test_correct},
+          {"test_src_len", r.test_src_len},
+          {"attention_entropy", r.attention_entropy},
+          {"uniform_entropy", r.uniform_entropy},
+          {"gold_mass", r.gold_mass},
+          {"samples", samples}};
+  if (r.corpus) {
+    // Per test sentence: clipped matches of orders 1-4, hypothesis n-grams of orders 1-4,
+    // hypothesis length, reference length.
+    json stats = json::array();
+    for (const auto& b : r.test_bleu)
+      stats.push_back({b.counts[0], b.counts[1], b.counts[2], b.counts[3], b.totals[0], b.totals[1],
+                       b.totals[2], b.totals[3], b.hyp_len, b.ref_len});
+    j["corpus"] = true;
+    j["test"]["bleu"] = num_or_null(r.bleu);
+    j["test"]["bleu_line"] = r.bleu_line;
+    j["test_bleu_stats"] = stats;
+    j["valid_bleu_curve"] = curve_json(r.valid_bleu);
+    j["time_limit_reached"] = r.time_limit_reached;
+  }
+  return j;
+}
+
+RunResult from_json(const json& j, const RunSpec& spec) {
+  RunResult r;
+  r.spec = spec;
+  r.status = j.at("status").get<std::string>();
+  r.error = j.value("error", "");
+  const json& t = j.at("test");
+  r.exact_match = num_from(t, "exact_match");
+  r.token_accuracy = num_from(t, "token_accuracy");
+  r.perplexity = num_from(t, "perplexity");
+  r.parameters = j.at("parameters").get<std::size_t>();
+  r.steps = j.at("steps").get<std::size_t>();
+  r.train_tokens = j.at("train_tokens").get<std::size_t>();
+  r.seconds = j.at("seconds").get<double>();
+  r.tokens_per_s = j.at("tokens_per_s").get<double>();
+  r.train_min_len = j.at("train_min_len").get<int>();
+  r.train_max_len = j.at("train_max_len").get<int>();
+  r.train_loss = curve_from(j.at("loss_curve"));
+  r.valid_loss = curve_from(j.at("valid_curve"));
+  r.test_correct = j.at("test_correct").get<std::vector<int>>();
+  r.test_src_len = j.at("test_src_len").get<std::vector<int>>();
+  r.attention_entropy = j.at("attention_entropy").get<double>();
+  r.uniform_entropy = j.at("uniform_entropy").get<double>();
+  r.gold_mass = j.at("gold_mass").get<double>();
+  for (const auto& s : j.at("samples")) {
+    AttentionSample a;
+    a.index = s.at("index").get<std::size_t>();
+    a.src = s.at("src").get<std::vector<std::string>>();
+    a.out = s.at("out").get<std::vector<std::string>>();
+    a.ref = s.at("ref").get<std::vector<std::string>>();
+    a.weights = s.at("weights").get<std::vector<std::vector<float>>>();
+    a.correct = s.at("correct").get<bool>();
+    if (s.contains("text")) {
+      a.src_text = s.at("text").at("src").get<std::string>();
+      a.out_text = s.at("text").at("out").get<std::string>();
+      a.ref_text = s.at("text").at("ref").get<std::string>();
+    }
+    r.samples.push_back(std::move(a));
+  }
+  if (j.value("corpus", false)) {
+    r.corpus = true;
+    r.bleu = num_from(t, "bleu");
+    r.bleu_line = t.value("bleu_line", "");
+    for (const auto& x : j.at("test_bleu_stats")) {
+      BleuStats b;
+      for (std::size_t n = 0; n < 4; ++n) {
+        b.counts[n] = x.at(n).get<std::size_t>();
+        b.totals[n] = x.at(4 + n).get<std::size_t>();
+      }
+      b.hyp_len = x.at(8).get<std::size_t>();
+      b.ref_len = x.at(9).get<std::size_t>();
+      r.test_bleu.push_back(b);
+    }
+    r.valid_bleu = curve_from(j.at("valid_bleu_curve"));
+    r.time_limit_reached = j.value("time_limit_reached", false);
+  }
+  r.resumed = true;
+  return r;
+}
+
+void write_atomic(const fs::path& path, const std::string& content) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << content;
+    out.flush();
+    if (!out) throw Error("cannot write '" + tmp.string() + "'");
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) throw Error("cannot rename '" + tmp.string() + "' to '" + path.string() + "': " + ec.message());
+}
+
+// A finished run's results, or false when the run must (re)train.
+bool read_finished(const fs::path& dir, const RunSpec& spec, RunResult& r) {
+  const fs::path file = dir / "metrics.json";
+  if (!fs::exists(file)) return false;
+  try {
+    std::ifstream in(file);
+    const json j = json::parse(in);
+    if (!j.value("complete", false)) return false;
+    const std::string status = j.at("status").get<std::string>();
+    if (status != "ok" && status != "diverged") return false;
+    r = from_json(j, spec);
+    r.run_dir = dir.string();
+    return true;
+  } catch (const std::exception&) {
+    return false;  // damaged: train again
+  }
+}
+
+// ---- one run ------------------------------------------------------------------------------------
+
+std::size_t longest_source(const CompareData& d) {
+  std::size_t n = 0;
+  for (const auto* split : {&d.train, &d.valid, &d.test})
+    for (const auto& e : *split) n = std::max(n, e.src.size());
+  return n;
+}
+
+// Test sentences whose attention the report shows: spread over the source lengths of the
+// candidates.
+std::vector<std::size_t> spread_by_length(const std::vector<Example>& test, std::vector<std::size_t> order,
+                                          std::size_t k) {
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return test[a].src.size() < test[b].src.size(); });
+  std::vector<std::size_t> picks;
+  if (order.empty() || k == 0) return picks;
+  for (std::size_t i = 0; i < k; ++i) {
+    const std::size_t pos = k == 1 ? order.size() / 2 : (order.size() - 1) * (2 * i + 1) / (2 * k);
+    if (std::find(picks.begin(), picks.end(), order[pos]) == picks.end()) picks.push_back(order[pos]);
+  }
+  return picks;
+}
+
+std::vector<std::size_t> sample_indices(const std::vector<Example>& test, std::size_t k) {
+  std::vector<std::size_t> order(test.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  return spread_by_length(test, order, k);
+}
+
+// A corpus: heatmaps stay legible up to about 30 tokens a side, so the picks are spread over the
+// sentences of 3-30 tokens (all sentences when there are none).
+std::vector<std::size_t> corpus_sample_indices(const std::vector<Example>& test, std::size_t k) {
+  std::vector<std::size_t> order;
+  for (std::size_t i = 0; i < test.size(); ++i)
+    if (test[i].src.size() >= 3 && test[i].src.size() <= 30 && test[i].tgt.size() <= 30) order.push_back(i);
+  if (order.empty()) return sample_indices(test, k);
+  return spread_by_length(test, order, k);
+}
+
+// The detokenised text of a hypothesis. SentencePiece models are shared by the grid's threads;
+// one decode at a time keeps that safe whatever the library guarantees.
+std::string output_text(const ModelBundle& b, const Hypothesis& h) {
+  static std::mutex spm_mutex;
+  const auto tokens = b.tgt_vocab.decode(h.tokens);
+  if (b.tokenizer != Tokenizer::Spm) return b.detokenize_target(tokens);
+  std::lock_guard<std::mutex> lock(spm_mutex);
+  return b.detokenize_target(tokens);
+}
+
+// Test-set hypotheses with attention: the greedy ones, or beam search's best per sentence.
+std::vector<Hypothesis> beam_hypotheses(const Seq2Seq<float>& model, const std::vector<EncodedPair>& data,
+                                        std::size_t beam, double length_penalty) {
+  SearchOptions so;
+  so.beam = beam;
+  so.nbest = 1;
+  so.length_penalty = length_penalty;
+  so.keep_attention = true;
+  Workspace<float> ws;
+  std::vector<Hypothesis> out(data.size());
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    auto h = beam_search(model, data[i].src, so, ws);
+    if (!h.empty()) out[i] = std::move(h[0]);
+  }
+  return out;
+}
+
+void alignment_statistics(RunResult& r, const std::vector<Example>& test,
+                          const std::vector<Hypothesis>& hyps, const std::string& alignment,
+                          std::size_t max_sentences) {
+  double entropy = 0, uniform = 0, gold = 0;
+  std::size_t steps = 0, gold_steps = 0;
+  for (std::size_t i = 0; i < test.size() && i < max_sentences && i < hyps.size(); ++i) {
+    const auto& att = hyps[i].attention;
+    if (att.empty()) continue;
+    const auto g = gold_alignment(alignment, test[i].src, test[i].tgt);
+    for (std::size_t t = 0; t < att.size(); ++t) {
+      double h = 0;
+      for (float a : att[t])
+        if (a > 0) h -= double(a) * std::log(double(a));
+      entropy += h;
+      uniform += std::log(double(std::max<std::size_t>(1, att[t].size())));
+      ++steps;
+      if (t < g.size() && g[t] >= 0 && static_cast<std::size_t>(g[t]) < att[t].size()) {
+        gold += att[t][g[t]];
+        ++gold_steps;
+      }
+    }
+  }
+  if (steps) {
+    r.attention_entropy = entropy / steps;
+    r.uniform_entropy = uniform / steps;
+  }
+  if (gold_steps) r.gold_mass = gold / gold_steps;
+}
+
+std::string format_line(const RunSpec& spec, const TrainProgress& p) {
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "%s step %zu/%zu loss %.4f %.0f tok/s elapsed %.1fs", spec.name().c_str(),
+                p.step, p.total_steps, p.loss, p.tokens_per_s, p.elapsed_s);
+  return buf;
+}
+
+}  // namespace
+
+std::unique_ptr<Seq2Seq<float>> build_model(const CompareOptions& o, const Variant& v,
+                                            std::uint64_t seed, const CompareData& data) {
+  ModelConfig c = config_of(o, v);
+  c.src_vocab = data.src_vocab.size();
+  c.tgt_vocab = data.tgt_vocab.size();
+  if (c.attention == "location") {
+    const std::size_t longest = longest_source(data);
+    if (!o.max_src_len_given) c.max_src_len = longest;
+    else if (c.max_src_len < longest)
+      throw Error("location attention: the data has sources of " + std::to_string(longest) +
+                  " tokens but --max-src-len is " + std::to_string(c.max_src_len));
+  }
+  return std::make_unique<Seq2Seq<float>>(c, seed);
+}
+
+// ---- the runner ---------------------------------------------------------------------------------
+
+namespace {
+
+class Runner {
+ public:
+  Runner(const CompareOptions& o, const DataSource& s, const GridProgressFn& f)
+      : opt_(o), source_(s), progress_(f) {}
+
+  CompareResult run() {
+    validate_grid(opt_);
+    if (!source_.load && !source_.shared) throw Error("the data source has no loader");
+    if (opt_.beam == 0) throw Error("--beam must be at least 1");
+    if (!source_.corpus && (opt_.beam != 1 || opt_.length_penalty != 0 || opt_.bleu_lowercase ||
+                            opt_.bleu_every != 0 || opt_.time_limit != 0))
+      throw Error("--beam, --length-penalty, --lc, --bleu-every and --time-limit apply to a grid on "
+                  "files (--train-src ...), not to a built-in task");
+    const fs::path out(opt_.out_dir);
+    std::error_code ec;
+    fs::create_directories(out, ec);
+    if (ec) throw Error("cannot create the output directory '" + out.string() + "': " + ec.message());
+    check_grid_file(out);
+
+    const auto specs = grid_runs(opt_);
+    results_.resize(specs.size());
+    std::vector<std::size_t> todo;
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      const fs::path dir = out / specs[i].name();
+      if (!opt_.force && read_finished(dir, specs[i], results_[i])) {
+        ++status_.skipped;
+        ++status_.finished;
+      } else {
+        results_[i].spec = specs[i];
+        results_[i].run_dir = dir.string();
+        todo.push_back(i);
+      }
+    }
+    status_.total_runs = specs.size();
+    start_ = Clock::now();
+    notify("");
+
+    const std::size_t jobs = std::max<std::size_t>(1, std::min(opt_.jobs, std::max<std::size_t>(1, todo.size())));
+    std::size_t threads = opt_.threads ? opt_.threads : std::max(1u, std::thread::hardware_concurrency());
+    set_blas_threads(std::max<std::size_t>(1, threads / jobs));
+
+    std::atomic<std::size_t> next{0};
+    auto worker = [&] {
+      for (std::size_t k; (k = next++) < todo.size();) execute(results_[todo[k]]);
+    };
+    if (jobs == 1) {
+      worker();
+    } else {
+      std::vector<std::thread> pool;
+      for (std::size_t j = 0; j < jobs; ++j) pool.emplace_back(worker);
+      for (auto& t : pool) t.join();
+    }
+
+    CompareResult r;
+    r.runs = std::move(results_);
+    r.alignment = source_.alignment;
+    r.data_name = source_.name;
+    r.seconds = seconds();
+    r.corpus = source_.corpus;
+    r.data_description = source_.description;
+    r.bleu_lowercase = opt_.bleu_lowercase;
+    r.beam = opt_.beam;
+    return r;
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  double seconds() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
+
+  void check_grid_file(const fs::path& out) {
+    const auto current = grid_signature(opt_, source_);
+    const fs::path file = out / "grid.json";
+    if (fs::exists(file) && !opt_.force) {
+      std::map<std::string, std::string> stored;
+      try {
+        std::ifstream in(file);
+        stored = json::parse(in).at("signature").get<std::map<std::string, std::string>>();
+      } catch (const std::exception& e) {
+        throw Error("'" + file.string() + "' is damaged (" + e.what() +
+                    "); remove it or pass --force to start this grid afresh");
+      }
+      const auto diff = signature_differences(stored, current);
+      if (!diff.empty()) {
+        std::string msg = "'" + out.string() + "' holds the results of a different grid (" +
+                          std::to_string(diff.size()) + (diff.size() > 1 ? " settings differ):" : " setting differs):");
+        for (const auto& d : diff) msg += "\n  " + d;
+        msg += "\nuse another --out directory, or --force to retrain every run of this grid there";
+        throw Error(msg);
+      }
+    }
+    write_atomic(file, json{{"signature", current}}.dump(2) + "\n");
+  }
+
+  std::shared_ptr<const CompareData> data_for(std::uint64_t seed) {
+    if (source_.shared) return source_.shared;
+    std::lock_guard<std::mutex> lock(data_mutex_);
+    auto it = data_.find(seed);
+    if (it != data_.end()) return it->second;
+    auto d = std::make_shared<const CompareData>(source_.load(seed));
+    data_[seed] = d;
+    return d;
+  }
+
+  void notify(const std::string& event) {
+    // Called with status_mutex_ held or before the workers start.
+    if (!progress_) return;
+    GridStatus s = status_;
+    s.running.clear();
+    for (const auto& kv : running_) s.running.push_back(kv.second);
+    s.elapsed_s = seconds();
+    s.event = event;
+    // ETA from the steps done in this invocation.
+    std::size_t done = done_steps_, remaining = 0;
+    const std::size_t per_run = expected_steps_ ? expected_steps_ : opt_.train.steps;
+    for (const auto& kv : running_) {
+      done += kv.second.progress.step;
+      remaining += kv.second.progress.total_steps - kv.second.progress.step;
+    }
+    const std::size_t pending = status_.total_runs - status_.finished - running_.size();
+    remaining += pending * per_run;
+    if (done > 0 && per_run > 0 && s.elapsed_s > 0) {
+      s.eta_s = remaining * (s.elapsed_s / double(done));
+    }
+    if (status_.finished == status_.total_runs) s.eta_s = 0;
+    progress_(s);
+  }
+
+  void execute(RunResult& r) {
+    const RunSpec spec = r.spec;
+    const std::string name = spec.name();
+    const fs::path dir(r.run_dir);
+    {
+      std::lock_guard<std::mutex> lock(status_mutex_);
+      GridStatus::Running run;
+      run.name = name;
+      run.progress.total_steps = opt_.train.steps;
+      running_[name] = run;
+      notify("");
+    }
+    std::string event;
+    try {
+      std::error_code ec;
+      fs::create_directories(dir, ec);
+      if (ec) throw Error("cannot create '" + dir.string() + "': " + ec.message());
+      std::ofstream log(dir / "train.log", std::ios::trunc);
+      train_one(r, log);
+      std::lock_guard<std::mutex> lock(status_mutex_);
+      done_steps_ += r.steps;
+      event = name + (r.status == "diverged" ? " diverged (NaN or infinite loss)" : " finished");
+    } catch (const std::exception& e) {
+      r.status = "failed";
+      r.error = e.what();
+      event = name + " failed: " + r.error;
+      std::ofstream(dir / "error.txt", std::ios::trunc) << r.error << "\n";
+    }
+    std::lock_guard<std::mutex> lock(status_mutex_);
+    running_.erase(name);
+    ++status_.finished;
+    if (r.status == "failed") ++status_.failed;
+    notify(event);
+  }
+
+  void train_one(RunResult& r, std::ostream& log) {
+    const RunSpec& spec = r.spec;
+    const auto data = data_for(spec.seed);
+    ModelBundle b;
+    b.src_vocab = data->src_vocab;
+    b.tgt_vocab = data->tgt_vocab;
+    b.tokenizer = data->tokenizer;
+    b.src_subword = data->src_subword;
+    b.tgt_subword = data->tgt_subword;
+    b.model = build_model(opt_, spec.variant, spec.seed, *data);
+    const ModelConfig& c = b.model->config();
+    r.parameters = b.model->params().size();
+    r.train_min_len = r.train_max_len = 0;
+    for (const auto& e : data->train) {
+      const int n = static_cast<int>(e.src.size());
+      r.train_min_len = r.train_min_len == 0 ? n : std::min(r.train_min_len, n);
+      r.train_max_len = std::max(r.train_max_len, n);
+    }
+    if (source_.corpus) r.train_min_len = data->train_min_words, r.train_max_len = data->train_max_words;
+    log << "run " << spec.name() << ": " << c.cell << " + " << c.attention << " ("
+        << c.decoder_style() << " decoder), seed " << spec.seed << ", " << r.parameters
+        << " parameters; " << data->train.size() << " train, " << data->valid.size() << " valid, "
+        << data->test.size() << " test examples\n";
+
+    TrainOptions o = opt_.train;
+    o.seed = spec.seed;
+    const auto train_data = encode_examples(data->train, b.src_vocab, b.tgt_vocab);
+    const auto valid_data = encode_examples(data->valid, b.src_vocab, b.tgt_vocab);
+    const auto test_data = encode_examples(data->test, b.src_vocab, b.tgt_vocab);
+    const std::string name = spec.name();
+    std::size_t last_logged = 0;
+    auto on_progress = [&](const TrainProgress& p) {
+      if (p.step - last_logged >= 100 || p.step == p.total_steps || last_logged == 0) {
+        log << format_line(spec, p) << "\n";
+        last_logged = p.step;
+      }
+      std::lock_guard<std::mutex> lock(status_mutex_);
+      if (!expected_steps_) expected_steps_ = p.total_steps;
+      running_[name].progress = p;
+      notify("");
+    };
+    r.corpus = source_.corpus;
+    if (source_.corpus) {
+      // As `attend train` on files: greedy BLEU on the validation lines decides the kept parameters.
+      if (opt_.bleu_every) o.eval_every = opt_.bleu_every;
+      o.max_seconds = opt_.time_limit;
+      o.validate = [&](std::size_t step, double valid_loss) {
+        const EvalResult v = evaluate(*b.model, valid_data, 128, true);
+        std::vector<std::string> hyps(v.hypotheses.size());
+        for (std::size_t i = 0; i < hyps.size(); ++i) hyps[i] = output_text(b, v.hypotheses[i]);
+        const double bleu = corpus_bleu(hyps, {data->valid_ref_text}, opt_.bleu_lowercase).score;
+        r.valid_bleu.push_back({step, bleu});
+        char buf[160];
+        std::snprintf(buf, sizeof buf, "validation at step %zu: loss %.4f greedy BLEU %.2f", step, valid_loss, bleu);
+        log << buf << "\n";
+        return bleu;
+      };
+    }
+    const TrainResult t = train(*b.model, train_data, valid_data, o, on_progress);
+    r.time_limit_reached = t.time_limit_reached;
+    r.steps = t.steps;
+    r.train_tokens = t.tokens;
+    r.seconds = t.seconds;
+    r.tokens_per_s = t.seconds > 0 ? t.tokens / t.seconds : 0;
+    r.train_loss = t.train_loss;
+    r.valid_loss = t.valid_loss;
+    r.test_src_len.clear();
+    for (std::size_t i = 0; i < data->test.size(); ++i)
+      r.test_src_len.push_back(static_cast<int>(source_.corpus ? count_words(data->test_src_text[i])
+                                                                : data->test[i].src.size()));
+
+    if (t.diverged) {
+      r.status = "diverged";
+      r.exact_match = r.token_accuracy = r.perplexity = NAN;
+      log << "diverged: the loss became NaN or infinite at step " << t.steps + 1 << "\n";
+    } else if (source_.corpus) {
+      score_corpus(r, b, *data, test_data, log);
+    } else {
+      SearchOptions search;
+      search.keep_attention = true;
+      const EvalResult e = evaluate(*b.model, test_data, 128, true, search);
+      r.exact_match = e.exact_match;
+      r.token_accuracy = e.token_accuracy;
+      r.perplexity = e.perplexity;
+      r.test_correct.resize(test_data.size());
+      for (std::size_t i = 0; i < test_data.size(); ++i)
+        r.test_correct[i] = e.hypotheses[i].finished && e.hypotheses[i].tokens == test_data[i].tgt;
+      alignment_statistics(r, data->test, e.hypotheses, source_.alignment, opt_.alignment_sentences);
+      for (std::size_t i : sample_indices(data->test, opt_.heatmap_sentences)) {
+        AttentionSample s;
+        s.index = i;
+        s.src = data->test[i].src;
+        s.ref = data->test[i].tgt;
+        s.out = b.tgt_vocab.decode(e.hypotheses[i].tokens);
+        s.weights = e.hypotheses[i].attention;
+        s.correct = r.test_correct[i] != 0;
+        r.samples.push_back(std::move(s));
+      }
+      r.status = std::isfinite(e.perplexity) ? "ok" : "diverged";
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "test: exact match %.4f token accuracy %.4f perplexity %.4f",
+                    r.exact_match, r.token_accuracy, r.perplexity);
+      log << buf << "\n";
+    }
+    b.info = data->info;
+    b.info["compare-run"] = spec.name();
+    b.info["seed"] = std::to_string(spec.seed);
+    b.info["steps"] = std::to_string(r.steps);
+    b.info["status"] = r.status;
+    if (r.corpus && std::isfinite(r.bleu)) b.info["test-bleu"] = std::to_string(r.bleu);
+    {
+      // The HDF5 library is not built thread-safe on every system: one file at a time.
+      static std::mutex hdf5_mutex;
+      std::lock_guard<std::mutex> lock(hdf5_mutex);
+      save_model((fs::path(r.run_dir) / "model.h5").string(), b);
+    }
+    write_atomic(fs::path(r.run_dir) / "metrics.json", to_json(r).dump(1) + "\n");
+    log << "saved " << (fs::path(r.run_dir) / "model.h5").string() << "\n";
+  }
+
+  // The test figures of a corpus run: detokenised BLEU (greedy or beam) with per-sentence
+  // statistics, token accuracy and perplexity of the references (teacher-forced), attention
+  // entropy and a few attention samples with their text.
+  void score_corpus(RunResult& r, const ModelBundle& b, const CompareData& data,
+                    const std::vector<EncodedPair>& test_data, std::ostream& log) const {
+    SearchOptions search;
+    search.keep_attention = true;
+    EvalResult e = evaluate(*b.model, test_data, 128, true, search);
+    std::vector<Hypothesis> hyps =
+        opt_.beam > 1 ? beam_hypotheses(*b.model, test_data, opt_.beam, opt_.length_penalty) : std::move(e.hypotheses);
+    r.token_accuracy = e.token_accuracy;
+    r.perplexity = e.perplexity;
+    std::vector<std::string> texts(hyps.size());
+    BleuStats total;
+    r.test_bleu.resize(hyps.size());
+    r.test_correct.resize(hyps.size());
+    std::size_t exact = 0;
+    for (std::size_t i = 0; i < hyps.size(); ++i) {
+      texts[i] = output_text(b, hyps[i]);
+      r.test_bleu[i] = bleu_stats(texts[i], data.test_ref_text[i], opt_.bleu_lowercase);
+      total += r.test_bleu[i];
+      r.test_correct[i] = hyps[i].finished && hyps[i].tokens == test_data[i].tgt;
+      exact += r.test_correct[i];
+    }
+    r.exact_match = hyps.empty() ? 0 : double(exact) / hyps.size();
+    r.bleu = bleu_score(total);
+    r.bleu_line = bleu_from_counts(total.counts, total.totals, total.hyp_len, total.ref_len).format();
+    alignment_statistics(r, data.test, hyps, "", opt_.alignment_sentences);
+    for (std::size_t i : corpus_sample_indices(data.test, opt_.heatmap_sentences)) {
+      AttentionSample s;
+      s.index = i;
+      s.src = data.test[i].src;
+      s.ref = data.test[i].tgt;
+      s.out = b.tgt_vocab.decode(hyps[i].tokens);
+      s.weights = hyps[i].attention;
+      s.correct = r.test_correct[i] != 0;
+      s.src_text = data.test_src_text[i];
+      s.ref_text = data.test_ref_text[i];
+      s.out_text = texts[i];
+      r.samples.push_back(std::move(s));
+    }
+    r.status = std::isfinite(e.perplexity) ? "ok" : "diverged";
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "test (%zu pairs, %s%s): ", hyps.size(),
+                  opt_.beam > 1 ? ("beam " + std::to_string(opt_.beam)).c_str() : "greedy",
+                  opt_.bleu_lowercase ? ", lower-cased BLEU" : "");
+    log << buf << r.bleu_line;
+    std::snprintf(buf, sizeof buf, "; token accuracy %.4f perplexity %.4f", r.token_accuracy, r.perplexity);
+    log << buf << "\n";
+  }
+
+  const CompareOptions& opt_;
+  const DataSource& source_;
+  GridProgressFn progress_;
+  std::vector<RunResult> results_;
+  std::mutex data_mutex_, status_mutex_;
+  std::map<std::uint64_t, std::shared_ptr<const CompareData>> data_;
+  std::map<std::string, GridStatus::Running> running_;
+  GridStatus status_;
+  std::size_t done_steps_ = 0, expected_steps_ = 0;
+  Clock::time_point start_ = Clock::now();
+};
+
+}  // namespace
+
+CompareResult run_compare(const CompareOptions& options, const DataSource& source,
+                          const GridProgressFn& progress) {
+  Runner runner(options, source, progress);
+  return runner.run();
+}
+
+}  // namespace attend

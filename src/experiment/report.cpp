@@ -1,0 +1,1183 @@
+#include "attend/experiment/report.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+#include <sstream>
+
+#include "attend/core/error.hpp"
+
+namespace attend {
+
+namespace {
+
+using json = nlohmann::json;
+
+std::string fmt(const char* f, double x) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, x);
+  return buf;
+}
+
+std::string pct(double x) { return std::isfinite(x) ? fmt("%.1f", 100 * x) : "NaN"; }
+
+std::string pct_ms(const MeanStd& m) {
+  if (m.n == 0) return "—";
+  return pct(m.mean) + (m.n > 1 ? " ± " + pct(m.std) : "");
+}
+
+std::string num_ms(const MeanStd& m, const char* f = "%.3f") {
+  if (m.n == 0) return "—";
+  return fmt(f, m.mean) + (m.n > 1 ? " ± " + fmt(f, m.std) : "");
+}
+
+std::string p_text(const VariantSummary& v) {
+  if (v.is_best) return "best";
+  if (!v.compared) return "—";
+  return v.vs_best.p_value < 0.001 ? "< 0.001" : fmt("%.3f", v.vs_best.p_value);
+}
+
+std::string delta_text(const VariantSummary& v) {
+  if (v.is_best || !v.compared) return "—";
+  return fmt("%+.1f", 100 * v.vs_best.delta);
+}
+
+std::string esc(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    switch (c) {
+      case '&': o += "&amp;"; break;
+      case '<': o += "&lt;"; break;
+      case '>': o += "&gt;"; break;
+      case '"': o += "&quot;"; break;
+      case '\'': o += "&#39;"; break;
+      default: o += c;
+    }
+  }
+  return o;
+}
+
+std::string token_label(const std::string& t) { return t == " " ? "\u2423" : t; }
+
+std::string joined(const std::vector<std::string>& tokens) {
+  std::string s;
+  for (const auto& t : tokens) s += t;
+  return s;
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
+std::string duration(double s) {
+  if (!std::isfinite(s)) return "—";
+  if (s < 60) return fmt("%.1f s", s);
+  const long long t = std::llround(s);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%lld:%02lld min", t / 60, t % 60);
+  return buf;
+}
+
+}  // namespace
+
+// ---- statistics ---------------------------------------------------------------------------------
+
+MeanStd mean_std(const std::vector<double>& values) {
+  MeanStd m;
+  m.n = values.size();
+  if (m.n == 0) return m;
+  double sum = 0;
+  for (double v : values) sum += v;
+  m.mean = sum / m.n;
+  if (m.n > 1) {
+    double ss = 0;
+    for (double v : values) ss += (v - m.mean) * (v - m.mean);
+    m.std = std::sqrt(ss / (m.n - 1));
+  }
+  return m;
+}
+
+BootstrapResult paired_bootstrap(const std::vector<double>& a, const std::vector<double>& b,
+                                 const std::vector<int>& strata, std::size_t resamples,
+                                 std::uint64_t seed) {
+  if (a.size() != b.size()) throw Error("paired bootstrap: the two systems have different item counts");
+  if (!strata.empty() && strata.size() != a.size()) throw Error("paired bootstrap: strata size differs");
+  BootstrapResult r;
+  r.items = a.size();
+  r.resamples = resamples;
+  if (a.empty()) return r;
+  std::vector<double> d(a.size());
+  for (std::size_t i = 0; i < a.size(); ++i) d[i] = a[i] - b[i];
+  double sum = 0;
+  for (double x : d) sum += x;
+  r.delta = sum / d.size();
+  // Items grouped by stratum: each resample draws as many items from a stratum as it has.
+  std::map<int, std::vector<std::size_t>> groups;
+  for (std::size_t i = 0; i < d.size(); ++i) groups[strata.empty() ? 0 : strata[i]].push_back(i);
+  std::mt19937_64 rng(seed);
+  std::size_t extreme = 0;
+  for (std::size_t k = 0; k < resamples; ++k) {
+    double s = 0;
+    for (const auto& [g, idx] : groups) {
+      (void)g;
+      for (std::size_t n = 0; n < idx.size(); ++n) s += d[idx[rng() % idx.size()]];
+    }
+    const double mean = s / d.size();
+    // Centred on the observed difference: the null distribution of the mean difference.
+    if (std::fabs(mean - r.delta) >= std::fabs(r.delta) - 1e-12) ++extreme;
+  }
+  r.p_value = r.delta == 0 ? 1.0 : double(extreme + 1) / double(resamples + 1);
+  return r;
+}
+
+std::string bootstrap_method() {
+  return "paired bootstrap resampling over test sentences (Koehn, 2004): per-sentence exact match "
+         "(1 = the greedy output equals the reference), each variant paired with the best variant "
+         "on the same sentences of the same seeds; 1000 resamples (stratified by seed, fixed "
+         "seed 12345); two-sided p-value = share of resampled mean differences, centred on the "
+         "observed difference, at least as far from 0 as the observed difference.";
+}
+
+BootstrapResult paired_bootstrap_bleu(const std::vector<std::vector<BleuStats>>& a,
+                                      const std::vector<std::vector<BleuStats>>& b,
+                                      std::size_t resamples, std::uint64_t seed) {
+  if (a.size() != b.size()) throw Error("paired bootstrap: the two systems have different numbers of runs");
+  BootstrapResult r;
+  r.resamples = resamples;
+  if (a.empty()) return r;
+  const std::size_t n = a[0].size();
+  for (std::size_t k = 0; k < a.size(); ++k)
+    if (a[k].size() != n || b[k].size() != n)
+      throw Error("paired bootstrap: the runs have different numbers of test sentences");
+  r.items = n;
+  if (n == 0) return r;
+  // Mean over seeds of BLEU(a) − BLEU(b) on the sentences idx (all when null).
+  auto delta_of = [&](const std::vector<std::size_t>* idx) {
+    double d = 0;
+    for (std::size_t k = 0; k < a.size(); ++k) {
+      BleuStats sa, sb;
+      if (idx) {
+        for (std::size_t i : *idx) sa += a[k][i], sb += b[k][i];
+      } else {
+        for (std::size_t i = 0; i < n; ++i) sa += a[k][i], sb += b[k][i];
+      }
+      d += bleu_score(sa) - bleu_score(sb);
+    }
+    return d / double(a.size());
+  };
+  r.delta = delta_of(nullptr);
+  std::mt19937_64 rng(seed);
+  std::vector<std::size_t> idx(n);
+  std::size_t extreme = 0;
+  for (std::size_t k = 0; k < resamples; ++k) {
+    for (auto& i : idx) i = rng() % n;
+    // Centred on the observed difference: the null distribution of the difference.
+    if (std::fabs(delta_of(&idx) - r.delta) >= std::fabs(r.delta) - 1e-12) ++extreme;
+  }
+  r.p_value = r.delta == 0 ? 1.0 : double(extreme + 1) / double(resamples + 1);
+  return r;
+}
+
+std::string bootstrap_bleu_method() {
+  return "paired bootstrap resampling over test sentences (Koehn, 2004) on corpus BLEU: each of 1000 "
+         "resamples (fixed seed 12345) draws as many test sentences as the test set has, with "
+         "replacement and the same sentences for every seed, recomputes each variant's corpus BLEU "
+         "from the summed n-gram statistics of the sample, and averages the difference to the best "
+         "variant over the seeds where both trained; two-sided p-value = share of resampled "
+         "differences, centred on the observed difference, at least as far from 0 as the observed "
+         "difference.";
+}
+
+std::string LengthBucket::label() const {
+  return lo == hi ? std::to_string(lo) : std::to_string(lo) + "\u2013" + std::to_string(hi);
+}
+
+// ---- the summary --------------------------------------------------------------------------------
+
+namespace {
+
+std::vector<CurvePoint> mean_curve(const std::vector<const std::vector<CurvePoint>*>& curves) {
+  std::map<std::size_t, std::pair<double, std::size_t>> acc;
+  for (const auto* c : curves)
+    for (const auto& p : *c)
+      if (std::isfinite(p.value)) acc[p.step].first += p.value, acc[p.step].second++;
+  std::vector<CurvePoint> out;
+  for (const auto& [step, v] : acc)
+    if (v.second == curves.size()) out.push_back({step, v.first / v.second});
+  return out;
+}
+
+double bucket_em(const RunResult& r, int lo, int hi) {
+  std::size_t n = 0, c = 0;
+  for (std::size_t i = 0; i < r.test_correct.size() && i < r.test_src_len.size(); ++i)
+    if (r.test_src_len[i] >= lo && r.test_src_len[i] <= hi) ++n, c += r.test_correct[i] != 0;
+  return n ? double(c) / n : NAN;
+}
+
+// Corpus BLEU of the test sentences whose source length is in [lo, hi]; NaN when there are none.
+double bucket_bleu(const RunResult& r, int lo, int hi) {
+  BleuStats t;
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < r.test_bleu.size() && i < r.test_src_len.size(); ++i)
+    if (r.test_src_len[i] >= lo && r.test_src_len[i] <= hi) ++n, t += r.test_bleu[i];
+  return n ? bleu_score(t) : NAN;
+}
+
+// Buckets holding about equal numbers of sentences: the k-th ends at the k/B quantile.
+std::vector<LengthBucket> quantile_buckets(std::vector<int> lengths, std::size_t max_buckets) {
+  std::vector<LengthBucket> out;
+  if (lengths.empty() || max_buckets == 0) return out;
+  std::sort(lengths.begin(), lengths.end());
+  const std::size_t n = lengths.size(), B = max_buckets;
+  int prev = lengths[0] - 1;
+  for (std::size_t k = 1; k <= B; ++k) {
+    const int hi = lengths[(k * n + B - 1) / B - 1];
+    if (hi > prev) out.push_back({prev + 1, hi});
+    prev = std::max(prev, hi);
+  }
+  return out;
+}
+
+}  // namespace
+
+CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
+  CompareSummary s;
+  s.alignment = result.alignment;
+  s.data_name = result.data_name;
+  s.total_runs = result.runs.size();
+  if (s.alignment == "dates")
+    s.alignment_note = "dates: only the four year digits of the output have a gold position (the "
+                       "source's four-digit year); month and day are rewritten, not copied, and "
+                       "sources with a two-digit year have none.";
+  else if (s.alignment == "sort")
+    s.alignment_note = "sort: output character i is aligned with its position in the source "
+                       "(the first not yet used occurrence of that character).";
+  else if (s.alignment == "reverse")
+    s.alignment_note = "reverse: output position i is aligned with source position S\u22121\u2212i.";
+  else if (s.alignment == "copy")
+    s.alignment_note = "copy: output position i is aligned with source position i.";
+  else
+    s.alignment_note = "this data has no known alignment; only the entropy is shown.";
+  s.corpus = result.corpus;
+  s.data_description = result.data_description;
+  s.bleu_lowercase = result.bleu_lowercase;
+  s.beam = result.beam;
+  if (s.corpus)
+    s.alignment_note = "A corpus has no gold (reference) alignment, so the mass on the gold position "
+                       "cannot be computed and is not shown; only the entropy of the attention is.";
+
+  // Variants in grid order.
+  std::map<std::string, std::size_t> index;
+  for (const auto& r : result.runs) {
+    const std::string name = r.spec.variant.name();
+    if (!index.count(name)) {
+      index[name] = s.variants.size();
+      VariantSummary v;
+      v.variant = r.spec.variant;
+      v.name = name;
+      s.variants.push_back(v);
+    }
+    s.variants[index[name]].runs.push_back(&r);
+  }
+
+  // Length buckets over the test sources of every successful run.
+  int lo = 0, hi = 0;
+  for (const auto& r : result.runs) {
+    if (r.status != "ok") continue;
+    for (int n : r.test_src_len) {
+      lo = lo == 0 ? n : std::min(lo, n);
+      hi = std::max(hi, n);
+    }
+    s.train_min_len = s.train_min_len == 0 ? r.train_min_len : std::min(s.train_min_len, r.train_min_len);
+    s.train_max_len = std::max(s.train_max_len, r.train_max_len);
+  }
+  s.test_min_len = lo;
+  s.test_max_len = hi;
+  if (s.corpus) {
+    for (const auto& r : result.runs)
+      if (r.status == "ok") {
+        s.buckets = quantile_buckets(r.test_src_len, max_buckets);
+        break;
+      }
+  } else if (hi > 0) {
+    const int span = hi - lo + 1;
+    const int buckets = std::max(1, std::min<int>(static_cast<int>(max_buckets), span));
+    const int width = (span + buckets - 1) / buckets;
+    for (int a = lo; a <= hi; a += width) s.buckets.push_back({a, std::min(hi, a + width - 1)});
+  }
+
+  for (auto& v : s.variants) {
+    std::vector<double> em, ta, ppl, sec, tps, ent, uni, gold, bleu;
+    std::vector<std::vector<double>> by(s.buckets.size());
+    std::vector<const std::vector<CurvePoint>*> tl, vl, vb;
+    for (const RunResult* r : v.runs) {
+      if (r->parameters) v.parameters = r->parameters;
+      const std::string seed = "seed " + std::to_string(r->spec.seed);
+      if (r->status == "failed") {
+        ++v.failed;
+        v.notes.push_back(seed + " failed (" + r->error + ")");
+        s.failures.push_back({r->spec.name(), r->error});
+        continue;
+      }
+      if (r->status == "diverged") {
+        ++v.diverged;
+        v.notes.push_back(seed + " diverged (NaN or infinite loss after " + std::to_string(r->steps) +
+                          " steps); excluded from the means");
+        continue;
+      }
+      ++v.ok;
+      em.push_back(r->exact_match);
+      ta.push_back(r->token_accuracy);
+      ppl.push_back(r->perplexity);
+      sec.push_back(r->seconds);
+      tps.push_back(r->tokens_per_s);
+      if (r->attention_entropy >= 0) ent.push_back(r->attention_entropy), uni.push_back(r->uniform_entropy);
+      if (r->gold_mass >= 0) gold.push_back(r->gold_mass);
+      for (std::size_t k = 0; k < s.buckets.size(); ++k) {
+        const double x = s.corpus ? bucket_bleu(*r, s.buckets[k].lo, s.buckets[k].hi)
+                                  : bucket_em(*r, s.buckets[k].lo, s.buckets[k].hi);
+        if (std::isfinite(x)) by[k].push_back(x);
+      }
+      tl.push_back(&r->train_loss);
+      vl.push_back(&r->valid_loss);
+      if (s.corpus) {
+        bleu.push_back(r->bleu);
+        vb.push_back(&r->valid_bleu);
+      }
+    }
+    v.bleu = mean_std(bleu);
+    if (s.corpus) v.mean_valid_bleu = mean_curve(vb);
+    v.exact_match = mean_std(em);
+    v.token_accuracy = mean_std(ta);
+    v.perplexity = mean_std(ppl);
+    v.seconds = mean_std(sec);
+    v.tokens_per_s = mean_std(tps);
+    v.attention_entropy = mean_std(ent);
+    v.uniform_entropy = mean_std(uni);
+    v.gold_mass = mean_std(gold);
+    v.has_attention = !ent.empty();
+    for (auto& b : by) v.by_length.push_back(mean_std(b));
+    v.mean_train_loss = mean_curve(tl);
+    v.mean_valid_loss = mean_curve(vl);
+  }
+
+  // The best variant: highest mean exact match (corpus: BLEU), then lowest perplexity.
+  auto score = [&](const VariantSummary& v) { return s.corpus ? v.bleu.mean : v.exact_match.mean; };
+  VariantSummary* best = nullptr;
+  for (auto& v : s.variants) {
+    if (v.ok == 0) continue;
+    if (!best || score(v) > score(*best) ||
+        (score(v) == score(*best) && v.perplexity.mean < best->perplexity.mean))
+      best = &v;
+  }
+  if (best) {
+    best->is_best = true;
+    s.best = best->name;
+    std::map<std::uint64_t, const RunResult*> best_runs;
+    for (const RunResult* r : best->runs)
+      if (r->status == "ok") best_runs[r->spec.seed] = r;
+    for (auto& v : s.variants) {
+      if (&v == best) continue;
+      if (s.corpus) {
+        std::vector<std::vector<BleuStats>> a, b;
+        for (const RunResult* r : v.runs) {
+          auto it = best_runs.find(r->spec.seed);
+          if (r->status != "ok" || it == best_runs.end()) continue;
+          if (r->test_bleu.size() != it->second->test_bleu.size()) continue;
+          a.push_back(r->test_bleu);
+          b.push_back(it->second->test_bleu);
+        }
+        if (a.empty()) continue;
+        v.vs_best = paired_bootstrap_bleu(a, b, s.resamples, s.bootstrap_seed);
+        v.compared = true;
+        continue;
+      }
+      std::vector<double> a, b;
+      std::vector<int> strata;
+      for (const RunResult* r : v.runs) {
+        auto it = best_runs.find(r->spec.seed);
+        if (r->status != "ok" || it == best_runs.end()) continue;
+        if (r->test_correct.size() != it->second->test_correct.size()) continue;
+        for (std::size_t i = 0; i < r->test_correct.size(); ++i) {
+          a.push_back(r->test_correct[i]);
+          b.push_back(it->second->test_correct[i]);
+          strata.push_back(static_cast<int>(r->spec.seed));
+        }
+      }
+      if (a.empty()) continue;
+      v.vs_best = paired_bootstrap(a, b, strata, s.resamples, s.bootstrap_seed);
+      v.compared = true;
+    }
+  }
+  return s;
+}
+
+// ---- text reports -------------------------------------------------------------------------------
+
+namespace {
+
+std::string bleu_ms(const MeanStd& m) { return num_ms(m, "%.2f"); }
+
+std::string delta_bleu_text(const VariantSummary& v) {
+  if (v.is_best || !v.compared) return "—";
+  return fmt("%+.2f", v.vs_best.delta);
+}
+
+// What the BLEU figures are, in one sentence.
+std::string bleu_definition(const CompareSummary& s) {
+  return std::string("BLEU: corpus BLEU of the detokenised test outputs (") +
+         (s.beam > 1 ? "beam " + std::to_string(s.beam) : std::string("greedy decoding")) +
+         ") against the test references, computed as sacreBLEU does by default (13a tokenisation, "
+         "exp smoothing" + (s.bleu_lowercase ? ", lower-cased" : "") + ")";
+}
+
+// The headline metric of a grid: exact match on toy tasks, corpus BLEU on parallel files. The
+// Markdown and CSV writers are the same for both apart from what this names.
+struct Headline {
+  const char* column;     // Markdown column, e.g. "exact match"
+  const char* by_length;  // prefix of the by-length columns, e.g. "EM len"
+  const char* delta;      // "ΔEM vs best"
+  const char* csv;        // CSV stem, e.g. "exact_match"
+  const char* csv_len;    // CSV by-length stem, e.g. "em_len"
+  const char* csv_delta;  // "delta_em_vs_best"
+  const MeanStd VariantSummary::*value;
+  std::string (*format)(const MeanStd&);
+  std::string (*delta_text)(const VariantSummary&);
+};
+
+Headline headline_of(const CompareSummary& s) {
+  if (s.corpus)
+    return {"BLEU", "BLEU len", "\u0394BLEU vs best", "bleu", "bleu_len", "delta_bleu_vs_best",
+            &VariantSummary::bleu, bleu_ms, delta_bleu_text};
+  return {"exact match", "EM len", "\u0394EM vs best", "exact_match", "em_len", "delta_em_vs_best",
+          &VariantSummary::exact_match, pct_ms, delta_text};
+}
+
+// Gold-aligned attention mass exists only for toy tasks with a known alignment.
+bool has_gold(const CompareSummary& s) { return !s.corpus; }
+
+}  // namespace
+
+void write_markdown(const CompareSummary& s, std::ostream& out) {
+  const Headline h = headline_of(s);
+  out << "# attend compare: " << s.data_name << "\n\n";
+  if (s.corpus) {
+    if (!s.data_description.empty()) out << "Data: " << s.data_description << ".\n\n";
+    out << bleu_definition(s) << ". Token accuracy (%) and perplexity of the test references under "
+           "the model (teacher-forced). BLEU by source length in words, in buckets holding about equal "
+           "numbers of test sentences. Mean \u00b1 sample standard deviation over the seeds that trained "
+           "without diverging (runs column: successful/all). Source lengths in training: "
+        << s.train_min_len << "\u2013" << s.train_max_len << " words; in the test split: " << s.test_min_len
+        << "\u2013" << s.test_max_len << ".\n\n";
+  } else {
+    out << "Exact match (EM), token accuracy and EM by source length in %, mean \u00b1 sample standard "
+           "deviation over the seeds that trained without diverging (runs column: successful/all). "
+           "Source lengths in training: "
+        << s.train_min_len << "\u2013" << s.train_max_len << "; in the test split: " << s.test_min_len
+        << "\u2013" << s.test_max_len << ".\n\n";
+  }
+  out << "| variant | runs | " << h.column << " | token acc. | perplexity |";
+  for (const auto& b : s.buckets) out << " " << h.by_length << " " << b.label() << " |";
+  out << " parameters | train time | tokens/s | " << h.delta << " | p |\n|---|---|---|---|---|";
+  for (std::size_t i = 0; i < s.buckets.size(); ++i) out << "---|";
+  out << "---|---|---|---|---|\n";
+  for (const auto& v : s.variants) {
+    out << "| " << v.name << (v.is_best ? " **(best)**" : "") << (v.notes.empty() ? "" : " \u2020")
+        << " | " << v.ok << "/" << v.runs.size() << " | " << h.format(v.*h.value) << " | "
+        << pct_ms(v.token_accuracy) << " | " << num_ms(v.perplexity) << " |";
+    for (const auto& b : v.by_length) out << " " << h.format(b) << " |";
+    out << " " << v.parameters << " | " << (v.seconds.n ? duration(v.seconds.mean) : "—") << " | "
+        << (v.tokens_per_s.n ? fmt("%.0f", v.tokens_per_s.mean) : "—") << " | " << h.delta_text(v)
+        << " | " << p_text(v) << " |\n";
+  }
+  bool any_note = false;
+  for (const auto& v : s.variants)
+    for (const auto& n : v.notes) {
+      if (!any_note) out << "\n\u2020 Notes:\n\n";
+      any_note = true;
+      out << "- " << v.name << ": " << n << "\n";
+    }
+  out << "\nSignificance: " << (s.corpus ? bootstrap_bleu_method() : bootstrap_method()) << "\n";
+  out << "\n## Alignment\n\n" << s.alignment_note
+      << " Entropy in nats per output token (a uniform distribution over the source has ln S; "
+         "the column gives that mean for comparison).\n\n"
+      << "| variant | attention entropy | uniform entropy |"
+      << (has_gold(s) ? " mass on gold position |\n|---|---|---|---|\n" : "\n|---|---|---|\n");
+  for (const auto& v : s.variants) {
+    if (!v.has_attention) {
+      out << "| " << v.name << " | no attention | — |" << (has_gold(s) ? " — |\n" : "\n");
+      continue;
+    }
+    out << "| " << v.name << " | " << num_ms(v.attention_entropy) << " | " << num_ms(v.uniform_entropy) << " |";
+    if (has_gold(s)) out << " " << (v.gold_mass.n ? pct_ms(v.gold_mass) + "%" : "—") << " |";
+    out << "\n";
+  }
+  if (!s.failures.empty()) {
+    out << "\n## Failed runs\n\n";
+    for (const auto& [run, err] : s.failures) out << "- " << run << ": " << err << "\n";
+  }
+}
+
+void write_csv(const CompareSummary& s, std::ostream& out) {
+  const Headline h = headline_of(s);
+  out << "variant,cell,attention,decoder,runs,runs_ok,runs_diverged,runs_failed," << h.csv << "_mean,"
+      << h.csv << "_std,token_accuracy_mean,token_accuracy_std,perplexity_mean,perplexity_std";
+  for (const auto& b : s.buckets)
+    out << "," << h.csv_len << "_" << b.lo << "_" << b.hi << "_mean," << h.csv_len << "_" << b.lo << "_" << b.hi << "_std";
+  out << ",parameters,train_seconds_mean,tokens_per_s_mean," << h.csv_delta << ",p_value_vs_best,"
+      << "attention_entropy_mean," << (has_gold(s) ? "gold_mass_mean," : "") << "best,notes\n";
+  auto n = [](const MeanStd& m, bool sd) { return m.n ? fmt("%.6g", sd ? m.std : m.mean) : std::string(); };
+  for (const auto& v : s.variants) {
+    const MeanStd& value = v.*h.value;
+    out << csv_field(v.name) << "," << v.variant.cell << "," << v.variant.attention << ","
+        << v.variant.decoder << "," << v.runs.size() << "," << v.ok << "," << v.diverged << ","
+        << v.failed << "," << n(value, false) << "," << n(value, true) << ","
+        << n(v.token_accuracy, false) << "," << n(v.token_accuracy, true) << ","
+        << n(v.perplexity, false) << "," << n(v.perplexity, true);
+    for (const auto& b : v.by_length) out << "," << n(b, false) << "," << n(b, true);
+    std::string notes;
+    for (const auto& x : v.notes) notes += (notes.empty() ? "" : "; ") + x;
+    out << "," << v.parameters << "," << n(v.seconds, false) << "," << n(v.tokens_per_s, false)
+        << "," << (v.compared ? fmt("%.6g", v.vs_best.delta) : "") << ","
+        << (v.compared ? fmt("%.6g", v.vs_best.p_value) : "") << "," << n(v.attention_entropy, false)
+        << "," << (has_gold(s) ? n(v.gold_mass, false) + "," : "") << (v.is_best ? 1 : 0) << ","
+        << csv_field(notes) << "\n";
+  }
+}
+
+namespace {
+
+json ms_json(const MeanStd& m) {
+  if (m.n == 0) return nullptr;
+  return {{"mean", m.mean}, {"std", m.std}, {"n", m.n}};
+}
+
+}  // namespace
+
+void write_json(const CompareSummary& s, std::ostream& out) {
+  json j;
+  j["data"] = s.data_name;
+  j["best"] = s.best;
+  j["train_lengths"] = {s.train_min_len, s.train_max_len};
+  j["test_lengths"] = {s.test_min_len, s.test_max_len};
+  j["significance_method"] = bootstrap_method();
+  j["alignment"] = s.alignment;
+  j["alignment_note"] = s.alignment_note;
+  if (s.corpus) {
+    j["metric"] = "bleu";
+    j["bleu_definition"] = bleu_definition(s);
+    j["significance_method"] = bootstrap_bleu_method();
+    j["data_description"] = s.data_description;
+    j["length_unit"] = "words";
+  }
+  j["variants"] = json::array();
+  for (const auto& v : s.variants) {
+    json x = {{"variant", v.name},
+              {"cell", v.variant.cell},
+              {"attention", v.variant.attention},
+              {"decoder", v.variant.decoder},
+              {"runs", v.runs.size()},
+              {"ok", v.ok},
+              {"diverged", v.diverged},
+              {"failed", v.failed},
+              {"exact_match", ms_json(v.exact_match)},
+              {"token_accuracy", ms_json(v.token_accuracy)},
+              {"perplexity", ms_json(v.perplexity)},
+              {"parameters", v.parameters},
+              {"train_seconds", ms_json(v.seconds)},
+              {"tokens_per_s", ms_json(v.tokens_per_s)},
+              {"attention_entropy", ms_json(v.attention_entropy)},
+              {"uniform_entropy", ms_json(v.uniform_entropy)},
+              {"gold_mass", ms_json(v.gold_mass)},
+              {"best", v.is_best},
+              {"notes", v.notes}};
+    const char* by_key = s.corpus ? "bleu" : "exact_match";
+    json by = json::array();
+    for (std::size_t k = 0; k < v.by_length.size(); ++k)
+      by.push_back({{"lengths", {s.buckets[k].lo, s.buckets[k].hi}}, {by_key, ms_json(v.by_length[k])}});
+    x[s.corpus ? "bleu_by_length" : "exact_match_by_length"] = by;
+    if (s.corpus) x["bleu"] = ms_json(v.bleu);
+    if (v.compared)
+      x["vs_best"] = {{s.corpus ? "delta_bleu" : "delta_exact_match", v.vs_best.delta}, {"p_value", v.vs_best.p_value},
+                      {"items", v.vs_best.items}, {"resamples", v.vs_best.resamples}};
+    json runs = json::array();
+    for (const RunResult* r : v.runs) {
+      json run = {{"run", r->spec.name()},
+                  {"seed", r->spec.seed},
+                  {"status", r->status},
+                  {"error", r->error},
+                  {"exact_match", std::isfinite(r->exact_match) ? json(r->exact_match) : json(nullptr)},
+                  {"seconds", r->seconds}};
+      if (s.corpus) {
+        run["bleu"] = std::isfinite(r->bleu) ? json(r->bleu) : json(nullptr);
+        run["bleu_line"] = r->bleu_line;
+      }
+      runs.push_back(run);
+    }
+    x["runs_detail"] = runs;
+    j["variants"].push_back(x);
+  }
+  j["failures"] = json::array();
+  for (const auto& [run, err] : s.failures) j["failures"].push_back({{"run", run}, {"error", err}});
+  out << j.dump(2) << "\n";
+}
+
+// ---- SVG pieces ---------------------------------------------------------------------------------
+
+namespace {
+
+const char* kPalette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
+                          "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"};
+std::string color_of(std::size_t i) { return kPalette[i % 10]; }
+
+// White → dark blue.
+std::string heat_color(double w) {
+  w = std::clamp(std::isfinite(w) ? w : 0.0, 0.0, 1.0);
+  const double a[3] = {247, 251, 255}, b[3] = {8, 48, 107};
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "rgb(%d,%d,%d)", int(a[0] + (b[0] - a[0]) * w),
+                int(a[1] + (b[1] - a[1]) * w), int(a[2] + (b[2] - a[2]) * w));
+  return buf;
+}
+
+std::string heatmap_svg(const std::vector<std::string>& src, const std::vector<std::string>& out,
+                        const std::vector<std::vector<float>>& weights, const std::vector<int>& gold,
+                        const std::string& title, bool standalone) {
+  const std::size_t S = src.size(), T = weights.size();
+  auto label_of = [&](std::size_t i) { return i < out.size() ? token_label(out[i]) : std::string("</s>"); };
+  std::size_t maxlab = 1, maxsrc = 1;
+  for (std::size_t i = 0; i < T; ++i) maxlab = std::max(maxlab, label_of(i).size());
+  for (const auto& t : src) maxlab = std::max(maxlab, token_label(t).size()), maxsrc = std::max(maxsrc, token_label(t).size());
+  // Words and subword pieces (corpora) need more room than single characters: wider row labels
+  // and slanted column labels. Labels of up to 6 bytes (every toy task) keep the compact layout.
+  const bool words = maxlab > 6;
+  const bool slant = maxsrc > 2 && words;
+  const double cell = std::clamp(360.0 / double(std::max<std::size_t>({S, T, 1})), 9.0, 18.0);
+  const double left = 26 + 7.0 * std::min<std::size_t>(maxlab, words ? 14 : 6);
+  const double top = (title.empty() ? 0 : 18) + (slant ? 14 + 5.5 * double(std::min<std::size_t>(maxsrc, 14)) : 36);
+  const double w = left + cell * S + 10, h = top + cell * T + 10;
+  std::ostringstream o;
+  o << "<svg class=\"heatmap\" " << (standalone ? "xmlns=\"http://www.w3.org/2000/svg\" " : "")
+    << "width=\"" << w << "\" height=\"" << h << "\" viewBox=\"0 0 " << w << " " << h
+    << "\" font-family=\"sans-serif\" role=\"img\">";
+  if (!title.empty()) o << "<text x=\"" << left << "\" y=\"13\" font-size=\"12\" font-weight=\"bold\">" << esc(title) << "</text>";
+  o << "<text x=\"" << left + cell * S / 2 << "\" y=\"" << (slant ? (title.empty() ? 0 : 18) + 10 : top - 24)
+    << "\" font-size=\"10\" fill=\"#555\" text-anchor=\"middle\">source \u2192</text>";
+  o << "<text x=\"10\" y=\"" << top + cell * T / 2 << "\" font-size=\"10\" fill=\"#555\" text-anchor=\"middle\" transform=\"rotate(-90 10 "
+    << top + cell * T / 2 << ")\">output \u2193</text>";
+  const double fs = std::min(12.0, cell * 0.8);
+  for (std::size_t j = 0; j < S; ++j) {
+    const double x = left + cell * (j + 0.5);
+    if (slant)
+      o << "<text class=\"xlab\" x=\"" << x << "\" y=\"" << top - 4 << "\" font-size=\"" << fs
+        << "\" text-anchor=\"start\" transform=\"rotate(-60 " << x << " " << top - 4 << ")\">" << esc(token_label(src[j])) << "</text>";
+    else
+      o << "<text class=\"xlab\" x=\"" << x << "\" y=\"" << top - 4 << "\" font-size=\"" << fs
+        << "\" text-anchor=\"middle\">" << esc(token_label(src[j])) << "</text>";
+  }
+  for (std::size_t i = 0; i < T; ++i)
+    o << "<text class=\"ylab\" x=\"" << left - 4 << "\" y=\"" << top + cell * (i + 0.5) + fs * 0.35 << "\" font-size=\"" << fs
+      << "\" text-anchor=\"end\">" << esc(label_of(i)) << "</text>";
+  for (std::size_t i = 0; i < T; ++i)
+    for (std::size_t j = 0; j < S; ++j) {
+      const double a = j < weights[i].size() ? weights[i][j] : 0.0;
+      o << "<rect class=\"hm-cell\" x=\"" << left + cell * j << "\" y=\"" << top + cell * i << "\" width=\"" << cell
+        << "\" height=\"" << cell << "\" fill=\"" << heat_color(a) << "\"><title>output " << esc(label_of(i))
+        << " (" << i << ") \u2190 source " << esc(token_label(src[j])) << " (" << j << "): " << fmt("%.3f", a)
+        << "</title></rect>";
+    }
+  for (std::size_t i = 0; i < T && i < gold.size(); ++i)
+    if (gold[i] >= 0 && static_cast<std::size_t>(gold[i]) < S)
+      o << "<circle class=\"gold\" cx=\"" << left + cell * (gold[i] + 0.5) << "\" cy=\"" << top + cell * (i + 0.5)
+        << "\" r=\"" << cell * 0.18 << "\" fill=\"#f5a623\" stroke=\"#fff\" stroke-width=\"0.5\"/>";
+  o << "<rect x=\"" << left << "\" y=\"" << top << "\" width=\"" << cell * S << "\" height=\"" << cell * T
+    << "\" fill=\"none\" stroke=\"#888\"/></svg>";
+  return o.str();
+}
+
+struct Series {
+  std::string name, color;
+  std::vector<std::pair<double, double>> points;
+  double width = 2, opacity = 1;
+  bool dashed = false, markers = false, in_legend = true;
+};
+
+std::vector<double> nice_ticks(double lo, double hi, int want = 6) {
+  if (!(hi > lo)) hi = lo + 1;
+  const double raw = (hi - lo) / want, mag = std::pow(10, std::floor(std::log10(raw)));
+  double step = mag;
+  for (double m : {1.0, 2.0, 2.5, 5.0, 10.0})
+    if (raw <= m * mag) { step = m * mag; break; }
+  std::vector<double> t;
+  for (double x = std::ceil(lo / step) * step; x <= hi + step * 1e-9; x += step) t.push_back(x);
+  return t;
+}
+
+std::string tick_text(double x) {
+  if (std::fabs(x) >= 1000) return fmt("%.0f", x);
+  if (std::fabs(x - std::round(x)) < 1e-9) return fmt("%.0f", x);
+  return fmt("%g", x);
+}
+
+// A line chart with labelled axes and a legend; log_y plots log10(y) with decade ticks.
+std::string line_chart(const std::string& id, const std::string& title, const std::string& xlab,
+                       const std::string& ylab, const std::vector<Series>& series, bool log_y,
+                       double ymin_fixed = NAN, double ymax_fixed = NAN,
+                       std::pair<double, double> band = {NAN, NAN}, const std::string& band_label = "") {
+  const double W = 640, H = 360, L = 62, R = 170, Tp = 34, B = 48;
+  double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+  auto ty = [&](double y) { return log_y ? std::log10(y) : y; };
+  for (const auto& s : series)
+    for (const auto& [x, y] : s.points) {
+      if (!std::isfinite(y) || (log_y && y <= 0)) continue;
+      x0 = std::min(x0, x), x1 = std::max(x1, x), y0 = std::min(y0, ty(y)), y1 = std::max(y1, ty(y));
+    }
+  if (!std::isfinite(x0)) x0 = 0, x1 = 1, y0 = 0, y1 = 1;
+  if (std::isfinite(band.first)) x0 = std::min(x0, band.first), x1 = std::max(x1, band.second);
+  if (x1 == x0) x0 -= 0.5, x1 += 0.5;
+  if (std::isfinite(ymin_fixed)) y0 = ty(ymin_fixed);
+  if (std::isfinite(ymax_fixed)) y1 = ty(ymax_fixed);
+  if (log_y) {
+    const double pad = std::max(0.02, 0.04 * (y1 - y0));
+    y0 -= pad, y1 += pad;
+  }
+  if (y1 <= y0) y1 = y0 + 1;
+  auto px = [&](double x) { return L + (x - x0) / (x1 - x0) * (W - L - R); };
+  auto py = [&](double y) { return Tp + (1 - (ty(y) - y0) / (y1 - y0)) * (H - Tp - B); };
+  std::ostringstream o;
+  o << "<svg class=\"chart\" id=\"" << id << "\" width=\"" << W << "\" height=\"" << H << "\" viewBox=\"0 0 " << W << " " << H
+    << "\" font-family=\"sans-serif\" role=\"img\">";
+  o << "<text x=\"" << L << "\" y=\"18\" font-size=\"14\" font-weight=\"bold\">" << esc(title) << "</text>";
+  if (std::isfinite(band.first)) {
+    const double a = px(band.first - 0.5 < x0 ? x0 : band.first - 0.5), b = px(band.second + 0.5 > x1 ? x1 : band.second + 0.5);
+    o << "<rect class=\"band\" x=\"" << a << "\" y=\"" << Tp << "\" width=\"" << b - a << "\" height=\"" << H - Tp - B
+      << "\" fill=\"#e8f0e0\"/><text x=\"" << (a + b) / 2 << "\" y=\"" << Tp + 14 << "\" font-size=\"11\" fill=\"#4a6b2a\" text-anchor=\"middle\">"
+      << esc(band_label) << "</text>";
+  }
+  // Axes and grid.
+  if (log_y) {
+    // Decade ticks with as many intermediate values as keep at least four labels.
+    std::vector<double> mults{1, 2, 5};
+    if (y1 - y0 < 1.2) mults = {1, 1.5, 2, 3, 4, 5, 7};
+    if (y1 - y0 < 0.5) mults = {1, 1.2, 1.4, 1.6, 1.8, 2, 2.5, 3, 3.5, 4, 5, 6, 7, 8, 9};
+    for (int e = int(std::floor(y0)); e <= int(std::ceil(y1)); ++e)
+      for (double m : mults) {
+        const double v = m * std::pow(10.0, e), lv = std::log10(v);
+        if (lv < y0 - 1e-9 || lv > y1 + 1e-9) continue;
+        const double y = py(v);
+        o << "<line x1=\"" << L << "\" x2=\"" << W - R << "\" y1=\"" << y << "\" y2=\"" << y << "\" stroke=\"#e3e3e3\"/>"
+          << "<text x=\"" << L - 6 << "\" y=\"" << y + 4 << "\" font-size=\"11\" text-anchor=\"end\">" << fmt("%g", v) << "</text>";
+      }
+  } else {
+    for (double v : nice_ticks(y0, y1, 5)) {
+      const double y = py(v);
+      o << "<line x1=\"" << L << "\" x2=\"" << W - R << "\" y1=\"" << y << "\" y2=\"" << y << "\" stroke=\"#e3e3e3\"/>"
+        << "<text x=\"" << L - 6 << "\" y=\"" << y + 4 << "\" font-size=\"11\" text-anchor=\"end\">" << tick_text(v) << "</text>";
+    }
+  }
+  for (double v : nice_ticks(x0, x1, 7)) {
+    const double x = px(v);
+    o << "<line x1=\"" << x << "\" x2=\"" << x << "\" y1=\"" << H - B << "\" y2=\"" << H - B + 5 << "\" stroke=\"#333\"/>"
+      << "<text x=\"" << x << "\" y=\"" << H - B + 18 << "\" font-size=\"11\" text-anchor=\"middle\">" << tick_text(v) << "</text>";
+  }
+  o << "<line x1=\"" << L << "\" x2=\"" << W - R << "\" y1=\"" << H - B << "\" y2=\"" << H - B << "\" stroke=\"#333\"/>"
+    << "<line x1=\"" << L << "\" x2=\"" << L << "\" y1=\"" << Tp << "\" y2=\"" << H - B << "\" stroke=\"#333\"/>";
+  o << "<text x=\"" << (L + W - R) / 2 << "\" y=\"" << H - 10 << "\" font-size=\"12\" text-anchor=\"middle\">" << esc(xlab) << "</text>";
+  o << "<text x=\"14\" y=\"" << (Tp + H - B) / 2 << "\" font-size=\"12\" text-anchor=\"middle\" transform=\"rotate(-90 14 "
+    << (Tp + H - B) / 2 << ")\">" << esc(ylab) << "</text>";
+  // Series.
+  for (const auto& s : series) {
+    std::string d;
+    for (const auto& [x, y] : s.points) {
+      if (!std::isfinite(y) || (log_y && y <= 0)) continue;
+      d += (d.empty() ? "M" : " L") + fmt("%.1f", px(x)) + "," + fmt("%.1f", py(y));
+    }
+    o << "<path class=\"series\" data-series=\"" << esc(s.name) << "\" d=\"" << d << "\" fill=\"none\" stroke=\"" << s.color
+      << "\" stroke-width=\"" << s.width << "\" stroke-opacity=\"" << s.opacity << "\""
+      << (s.dashed ? " stroke-dasharray=\"6 4\"" : "") << "/>";
+    if (s.markers)
+      for (const auto& [x, y] : s.points)
+        if (std::isfinite(y))
+          o << "<circle cx=\"" << px(x) << "\" cy=\"" << py(y) << "\" r=\"3\" fill=\"" << s.color << "\"><title>" << esc(s.name)
+            << ": " << tick_text(x) << " \u2192 " << fmt("%.3g", y) << "</title></circle>";
+  }
+  // Legend.
+  double ly = Tp + 6;
+  for (const auto& s : series) {
+    if (!s.in_legend) continue;
+    o << "<line x1=\"" << W - R + 12 << "\" x2=\"" << W - R + 36 << "\" y1=\"" << ly << "\" y2=\"" << ly << "\" stroke=\"" << s.color
+      << "\" stroke-width=\"3\"" << (s.dashed ? " stroke-dasharray=\"6 4\"" : "") << "/><text x=\"" << W - R + 42 << "\" y=\"" << ly + 4
+      << "\" font-size=\"11\">" << esc(s.name) << "</text>";
+    ly += 18;
+  }
+  o << "</svg>";
+  return o.str();
+}
+
+}  // namespace
+
+std::string attention_svg(const std::vector<std::string>& src, const std::vector<std::string>& out,
+                          const std::vector<std::vector<float>>& weights, const std::string& title) {
+  return heatmap_svg(src, out, weights, {}, title, false);
+}
+
+void write_attention_svg(const Hypothesis& h, const std::vector<std::string>& src,
+                         const std::vector<std::string>& out, std::ostream& stream) {
+  stream << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+         << heatmap_svg(src, out, h.attention, {}, "", true) << "\n";
+}
+
+void write_attention_json(const Hypothesis& h, const std::vector<std::string>& src,
+                          const std::vector<std::string>& out, std::ostream& stream) {
+  std::vector<std::string> rows;
+  for (std::size_t i = 0; i < h.attention.size(); ++i) rows.push_back(i < out.size() ? out[i] : "</s>");
+  json j = {{"source", src}, {"output", rows}, {"weights", h.attention}, {"log_prob", h.log_prob},
+            {"score", h.score}, {"finished", h.finished}};
+  stream << j.dump() << "\n";
+}
+
+void write_attention_csv(const Hypothesis& h, const std::vector<std::string>& src,
+                         const std::vector<std::string>& out, std::ostream& stream) {
+  stream << csv_field("output\\source");
+  for (const auto& t : src) stream << "," << csv_field(t);
+  stream << "\n";
+  for (std::size_t i = 0; i < h.attention.size(); ++i) {
+    stream << csv_field(i < out.size() ? out[i] : "</s>");
+    for (std::size_t j = 0; j < src.size(); ++j)
+      stream << "," << fmt("%.6g", j < h.attention[i].size() ? h.attention[i][j] : 0.0);
+    stream << "\n";
+  }
+}
+
+// ---- HTML ---------------------------------------------------------------------------------------
+
+namespace {
+
+const char* kCss = R"CSS(
+body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:24px auto;max-width:1360px;color:#222;padding:0 16px;line-height:1.45}
+h1{font-size:24px;margin-bottom:4px}h2{font-size:19px;margin-top:34px;border-bottom:1px solid #ddd;padding-bottom:4px}
+.sub{color:#555;margin-top:0}.howto{background:#f4f7fb;border-left:4px solid #1f77b4;padding:10px 16px;margin:16px 0}
+table{border-collapse:collapse;font-size:13px;margin:8px 0}th,td{border:1px solid #ccc;padding:4px 8px;text-align:right;white-space:nowrap}
+th{background:#f0f0f0;white-space:normal;vertical-align:bottom}.wide{overflow-x:auto}td:first-child,th:first-child{text-align:left}tr.best td{background:#eef7ee;font-weight:600}
+.swatch{display:inline-block;width:12px;height:12px;border-radius:2px;margin-right:6px;vertical-align:-1px}
+.charts{display:flex;flex-wrap:wrap;gap:12px}.charts figure{margin:0;border:1px solid #e5e5e5;padding:4px}
+figcaption{font-size:12px;color:#555;max-width:630px;padding:4px}
+.sentence{margin:18px 0;padding:8px 10px;border:1px solid #e5e5e5}.sentence h3{font-size:15px;margin:2px 0 6px}
+.maps{display:flex;flex-wrap:wrap;gap:14px;align-items:flex-start}.card{border:1px solid #ddd;padding:6px;background:#fff}
+.card .name{font-weight:600;font-size:13px}.card .outp{font-family:monospace;font-size:12px;margin:2px 0 4px}
+.ok{color:#2a7d2a}.bad{color:#b22}.none{font-size:12px;color:#666;width:220px;padding:20px 6px}
+.note{color:#8a4b00}.mono{font-family:monospace}.legendbar{display:inline-block;width:160px;height:12px;vertical-align:middle;background:linear-gradient(90deg,rgb(247,251,255),rgb(8,48,107));border:1px solid #aaa}
+#render-check{font-size:11px;color:#777;white-space:pre-wrap}
+)CSS";
+
+// Fills #render-check with what the page actually drew (used by the headless-browser test).
+const char* kJs = R"JS(
+(function(){
+  var out={variants:{},charts:{},gold:document.querySelectorAll('circle.gold').length};
+  document.querySelectorAll('.card[data-variant]').forEach(function(c){
+    var v=c.getAttribute('data-variant'); var n=c.querySelectorAll('rect.hm-cell').length;
+    var drawn=0; c.querySelectorAll('rect.hm-cell').forEach(function(r){var b=r.getBoundingClientRect(); if(b.width>0&&b.height>0) drawn++;});
+    if(!out.variants[v]) out.variants[v]={cells:0,drawn:0,maps:0};
+    out.variants[v].cells+=n; out.variants[v].drawn+=drawn; if(n>0) out.variants[v].maps++;
+  });
+  document.querySelectorAll('svg.chart').forEach(function(s){
+    var paths=s.querySelectorAll('path.series'); var nonempty=0, long=0;
+    paths.forEach(function(p){var d=p.getAttribute('d')||''; if(d.length>0) nonempty++; try{ if(p.getTotalLength()>10) long++; }catch(e){} });
+    var b=s.getBoundingClientRect();
+    out.charts[s.id]={paths:paths.length,nonempty:nonempty,visible:long,width:Math.round(b.width),height:Math.round(b.height)};
+  });
+  var el=document.getElementById('render-check'); el.textContent=JSON.stringify(out);
+  el.setAttribute('data-ok','1');
+})();
+)JS";
+
+}  // namespace
+
+void write_html(const CompareSummary& s, const CompareResult& result, std::ostream& o) {
+  std::map<std::string, std::string> color;
+  for (std::size_t i = 0; i < s.variants.size(); ++i) color[s.variants[i].name] = color_of(i);
+  std::size_t seeds = 0;
+  for (const auto& v : s.variants) seeds = std::max(seeds, v.runs.size());
+  std::size_t steps = 0;
+  for (const auto& r : result.runs) steps = std::max(steps, r.steps);
+
+  o << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>attend compare: "
+    << esc(s.data_name) << "</title><style>" << kCss << "</style></head><body>\n";
+  o << "<h1>Attention variants compared: " << esc(s.data_name) << "</h1>\n";
+  const std::string unit = s.corpus ? "words" : "tokens";
+  o << "<p class=\"sub\">" << s.variants.size() << " variants \u00d7 " << seeds << " seed" << (seeds > 1 ? "s" : "")
+    << " = " << s.total_runs << " training runs, up to " << steps << " updates each. "
+    << (s.data_description.empty() ? "" : esc(s.data_description) + ". ") << "Training sources have "
+    << s.train_min_len << "\u2013" << s.train_max_len << " " << unit << "; test sources " << s.test_min_len << "\u2013"
+    << s.test_max_len << ". Best variant: <b>" << esc(s.best.empty() ? "none (no successful run)" : s.best) << "</b>.</p>\n";
+  if (s.corpus)
+    o << "<div class=\"howto\"><b>How to read this page.</b> Every variant (an encoder/decoder cell with an attention "
+         "mechanism) was trained on the same sentence pairs with the same tokenizer and vocabularies, in the same batch "
+         "order, from the same initial values of the parts they share, once per seed; only the mechanism differs. "
+         "<b>BLEU</b> (0\u2013100, higher is better) measures how many words and word sequences of the outputs also "
+         "occur in the reference translations of the test set; \u00b1 is the standard deviation over seeds. "
+         "<b>Perplexity</b> says how surprised the model is by the reference translations (lower is better). The "
+         "<b>p</b> column says how likely a BLEU difference this large to the best variant would be by chance (paired "
+         "bootstrap over test sentences; below 0.05 is usually called significant). The <b>learning curves</b> show "
+         "the training loss and the validation BLEU as training proceeds. <b>BLEU by length</b> shows the score for "
+         "short and long source sentences separately. The <b>heatmaps</b> show, for the same test sentences, where "
+         "each model looked: one row per output token, one column per source token, darker = more attention weight. "
+         "A corpus has no reference alignment, so there are no gold marks.</div>\n";
+  else
+    o << "<div class=\"howto\"><b>How to read this page.</b> Every variant (an encoder/decoder cell with an attention "
+         "mechanism) was trained on the same data, in the same batch order, from the same initial values of the parts "
+         "they share, once per seed; only the mechanism differs. <b>Exact match</b> is the share of test inputs whose "
+         "whole greedy output equals the reference; \u00b1 is the standard deviation over seeds. The <b>p</b> column says "
+         "how likely a difference this large to the best variant would be by chance (paired bootstrap over test "
+         "sentences; below 0.05 is usually called significant). The <b>learning curves</b> show the training loss "
+         "(lower is better) as training proceeds. <b>Accuracy by length</b> shows exact match for each source length; "
+         "the green band marks the lengths seen in training, so points right of it measure extrapolation. The "
+         "<b>heatmaps</b> show, for the same test inputs, where each model looked: one row per output token, one column "
+         "per source token, darker = more attention weight; orange dots mark the known correct source position "
+         "when the task has one.</div>\n";
+
+  // Results table.
+  o << "<h2 id=\"results\">Results</h2>\n<div class=\"wide\"><table><tr><th>variant</th><th>runs ok</th><th>"
+    << (s.corpus ? "BLEU" : "exact match %") << "</th><th>token accuracy %</th><th>perplexity</th>";
+  for (const auto& b : s.buckets) o << "<th>" << (s.corpus ? "BLEU" : "EM %") << " len " << b.label() << "</th>";
+  o << "<th>parameters</th><th>train time</th><th>tokens/s</th><th>" << (s.corpus ? "\u0394BLEU" : "\u0394EM")
+    << " vs best</th><th>p</th></tr>\n";
+  for (const auto& v : s.variants) {
+    o << "<tr" << (v.is_best ? " class=\"best\"" : "") << "><td><span class=\"swatch\" style=\"background:" << color[v.name]
+      << "\"></span>" << esc(v.name) << (v.notes.empty() ? "" : " <span class=\"note\">\u2020</span>") << "</td><td>" << v.ok << "/"
+      << v.runs.size() << "</td><td>" << (s.corpus ? bleu_ms(v.bleu) : pct_ms(v.exact_match)) << "</td><td>"
+      << pct_ms(v.token_accuracy) << "</td><td>" << num_ms(v.perplexity) << "</td>";
+    for (const auto& b : v.by_length) o << "<td>" << (s.corpus ? bleu_ms(b) : pct_ms(b)) << "</td>";
+    o << "<td>" << v.parameters << "</td><td>" << (v.seconds.n ? duration(v.seconds.mean) : "—") << "</td><td>"
+      << (v.tokens_per_s.n ? fmt("%.0f", v.tokens_per_s.mean) : "—") << "</td><td>"
+      << (s.corpus ? delta_bleu_text(v) : delta_text(v)) << "</td><td>" << p_text(v) << "</td></tr>\n";
+  }
+  o << "</table></div>\n";
+  for (const auto& v : s.variants)
+    for (const auto& n : v.notes) o << "<p class=\"note\">\u2020 " << esc(v.name) << ": " << esc(n) << "</p>\n";
+  if (!s.failures.empty()) {
+    o << "<p class=\"note\"><b>Failed runs</b> (excluded):</p><ul>";
+    for (const auto& [run, err] : s.failures) o << "<li class=\"note\">" << esc(run) << ": " << esc(err) << "</li>";
+    o << "</ul>\n";
+  }
+  if (s.corpus)
+    o << "<p style=\"font-size:12px;color:#555\">" << esc(bleu_definition(s)) << ". Significance test: "
+      << esc(bootstrap_bleu_method()) << " \u0394BLEU is in BLEU points.</p>\n";
+  else
+    o << "<p style=\"font-size:12px;color:#555\">Significance test: " << esc(bootstrap_method()) << " \u0394EM is in percentage points.</p>\n";
+
+  // Curves.
+  o << "<h2 id=\"curves\">Learning curves and " << (s.corpus ? "BLEU" : "accuracy") << " by length</h2>\n<div class=\"charts\">";
+  {
+    std::vector<Series> tr, va;
+    for (const auto& v : s.variants) {
+      for (const RunResult* r : v.runs) {
+        if (r->status != "ok" || v.ok < 2) continue;
+        Series p{v.name + " s" + std::to_string(r->spec.seed), color[v.name], {}, 1, 0.25, false, false, false};
+        for (const auto& c : r->train_loss) p.points.push_back({double(c.step), c.value});
+        tr.push_back(p);
+      }
+    }
+    for (const auto& v : s.variants) {
+      Series m{v.name, color[v.name], {}, 2.2, 1, false, false, true};
+      for (const auto& c : v.mean_train_loss) m.points.push_back({double(c.step), c.value});
+      tr.push_back(m);
+      Series q{v.name, color[v.name], {}, 2.2, 1, false, true, true};
+      for (const auto& c : v.mean_valid_loss) q.points.push_back({double(c.step), c.value});
+      if (!q.points.empty()) va.push_back(q);
+    }
+    o << "<figure>" << line_chart("curve-train", "Training loss", "training step (updates)",
+                                  "cross-entropy per token (log scale)", tr, true)
+      << "<figcaption>Mean training loss over the seeds (thick lines; thin lines: single seeds), averaged over "
+         "10-step windows. Lower is better.</figcaption></figure>";
+    if (!va.empty())
+      o << "<figure>" << line_chart("curve-valid", "Validation loss", "training step (updates)",
+                                    "cross-entropy per token (log scale)", va, true)
+        << "<figcaption>Loss on the validation split" << (s.corpus ? "" : " (same lengths as training)")
+        << ", mean over seeds.</figcaption></figure>";
+    if (s.corpus) {
+      std::vector<Series> vb, len;
+      for (const auto& v : s.variants) {
+        Series q{v.name, color[v.name], {}, 2.2, 1, false, true, true};
+        for (const auto& c : v.mean_valid_bleu) q.points.push_back({double(c.step), c.value});
+        if (!q.points.empty()) vb.push_back(q);
+        Series m{v.name, color[v.name], {}, 2.2, 1, false, true, true};
+        for (std::size_t k = 0; k < s.buckets.size() && k < v.by_length.size(); ++k)
+          if (v.by_length[k].n) m.points.push_back({(s.buckets[k].lo + s.buckets[k].hi) / 2.0, v.by_length[k].mean});
+        len.push_back(m);
+      }
+      if (!vb.empty())
+        o << "<figure>" << line_chart("curve-valid-bleu", "Validation BLEU", "training step (updates)",
+                                      "BLEU (greedy)", vb, false)
+          << "<figcaption>Greedy BLEU on the validation sentences at each validation, mean over seeds. Each run "
+             "keeps the parameters of its best validation BLEU.</figcaption></figure>";
+      std::string buckets;
+      for (const auto& b : s.buckets) buckets += (buckets.empty() ? "" : ", ") + b.label();
+      o << "<figure>" << line_chart("curve-length", "BLEU by source length (test split)", "source length (words)",
+                                    "BLEU", len, false, 0)
+        << "<figcaption>Corpus BLEU of the test sentences in each source-length bucket (" << esc(buckets)
+        << " words; each holds about the same number of sentences), plotted at the bucket's middle, mean over "
+           "seeds.</figcaption></figure>";
+    } else {
+      // Exact match per source length.
+      std::vector<Series> len;
+      for (const auto& v : s.variants) {
+        Series m{v.name, color[v.name], {}, 2.2, 1, false, true, true};
+        for (int L = s.test_min_len; L <= s.test_max_len && L > 0; ++L) {
+          std::vector<double> per_run;
+          for (const RunResult* r : v.runs)
+            if (r->status == "ok") {
+              const double x = bucket_em(*r, L, L);
+              if (std::isfinite(x)) per_run.push_back(100 * x);
+            }
+          if (!per_run.empty()) m.points.push_back({double(L), mean_std(per_run).mean});
+        }
+        len.push_back(m);
+      }
+      o << "<figure>" << line_chart("curve-length", "Exact match by source length (test split)", "source length (tokens)",
+                                    "exact match %", len, false, 0, 100,
+                                    {double(s.train_min_len), double(s.train_max_len)}, "lengths seen in training")
+        << "<figcaption>Share of test inputs of each length translated exactly right, mean over seeds. The shaded band "
+           "is the range of training lengths; outside it the model extrapolates.</figcaption></figure>";
+    }
+  }
+  o << "</div>\n";
+
+  // Alignment statistics (a corpus has no gold alignment: entropy only, and the report says so).
+  o << "<h2 id=\"alignment\">Alignment statistics</h2>\n<p>" << esc(s.alignment_note) << " Computed on the "
+    << (s.beam > 1 ? "beam-search" : "greedy") << " outputs of up to the first 300 test sentences. <b>Entropy</b> (nats) "
+       "of each output token's attention distribution: 0 = all weight on one source token; ln S (the \u201cuniform\u201d "
+       "column) = spread evenly."
+    << (s.corpus ? "" : " <b>Mass on gold</b>: mean weight on the known correct source position (higher = sharper, "
+                        "correctly placed attention).")
+    << "</p>\n<table><tr><th>variant</th><th>attention entropy</th><th>uniform entropy (ln S)</th><th>mass on gold position"
+    << (s.corpus ? "" : " %") << "</th></tr>\n";
+  for (const auto& v : s.variants) {
+    o << "<tr><td><span class=\"swatch\" style=\"background:" << color[v.name] << "\"></span>" << esc(v.name) << "</td>";
+    if (!v.has_attention)
+      o << "<td colspan=\"3\" style=\"text-align:center;color:#777\">" << (v.ok ? "no attention mechanism" : "no successful run") << "</td></tr>\n";
+    else if (s.corpus)
+      o << "<td>" << num_ms(v.attention_entropy) << "</td><td>" << num_ms(v.uniform_entropy)
+        << "</td><td style=\"color:#777\">not available: no gold alignment for a corpus</td></tr>\n";
+    else
+      o << "<td>" << num_ms(v.attention_entropy) << "</td><td>" << num_ms(v.uniform_entropy) << "</td><td>"
+        << (v.gold_mass.n ? pct_ms(v.gold_mass) : "—") << "</td></tr>\n";
+  }
+  o << "</table>\n";
+
+  // Heatmaps: the samples of the lowest seed, same sentences for every variant.
+  std::uint64_t seed0 = 0;
+  bool have = false;
+  for (const auto& r : result.runs)
+    if (!have || r.spec.seed < seed0) seed0 = r.spec.seed, have = true;
+  std::vector<const RunResult*> first(s.variants.size(), nullptr);
+  std::vector<std::size_t> sentences;
+  for (std::size_t k = 0; k < s.variants.size(); ++k)
+    for (const RunResult* r : s.variants[k].runs)
+      if (r->spec.seed == seed0 && r->status == "ok") {
+        first[k] = r;
+        if (sentences.empty())
+          for (const auto& smp : r->samples) sentences.push_back(smp.index);
+      }
+  if (s.corpus)
+    o << "<h2 id=\"heatmaps\">Attention heatmaps (seed " << seed0 << ")</h2>\n<p>The same test sentences for every variant "
+         "(spread over the source lengths among those of at most 30 tokens). Rows: the tokens the model produced ("
+      << (s.beam > 1 ? "beam search" : "greedy decoding") << ", ending with &lt;/s&gt;); columns: the source tokens as "
+         "the model sees them (after tokenisation); cell darkness = attention weight (<span class=\"legendbar\"></span> "
+         "0 \u2192 1; hover a cell for its value). Above each map: the model's output as text.</p>\n";
+  else
+    o << "<h2 id=\"heatmaps\">Attention heatmaps (seed " << seed0 << ")</h2>\n<p>The same test inputs for every variant. Rows: the "
+         "tokens the model produced (greedy decoding, ending with &lt;/s&gt;); columns: the source tokens; cell darkness "
+         "= attention weight (<span class=\"legendbar\"></span> 0 \u2192 1; hover a cell for its value). "
+         "<span style=\"color:#f5a623\">\u25cf</span> = known correct source position. \u2713/\u2717: output equals the reference or not.</p>\n";
+  for (std::size_t n = 0; n < sentences.size(); ++n) {
+    const AttentionSample* ref = nullptr;
+    for (const auto* r : first)
+      if (r)
+        for (const auto& smp : r->samples)
+          if (smp.index == sentences[n] && !ref) ref = &smp;
+    if (!ref) continue;
+    if (s.corpus)
+      o << "<div class=\"sentence\"><h3>Test sentence #" << ref->index + 1 << " (" << ref->src.size() << " tokens): <span class=\"mono\">"
+        << esc(ref->src_text) << "</span> \u2192 reference <span class=\"mono\">" << esc(ref->ref_text) << "</span></h3><div class=\"maps\">";
+    else
+      o << "<div class=\"sentence\"><h3>Test input #" << ref->index << " (" << ref->src.size() << " tokens): <span class=\"mono\">"
+        << esc(joined(ref->src)) << "</span> \u2192 reference <span class=\"mono\">" << esc(joined(ref->ref)) << "</span></h3><div class=\"maps\">";
+    const auto gold = gold_alignment(s.alignment, ref->src, ref->ref);
+    for (std::size_t k = 0; k < s.variants.size(); ++k) {
+      const auto& v = s.variants[k];
+      o << "<div class=\"card\" data-variant=\"" << esc(v.name) << "\"><div class=\"name\"><span class=\"swatch\" style=\"background:"
+        << color[v.name] << "\"></span>" << esc(v.name) << "</div>";
+      const AttentionSample* smp = nullptr;
+      if (first[k])
+        for (const auto& x : first[k]->samples)
+          if (x.index == ref->index) smp = &x;
+      if (!smp) {
+        o << "<div class=\"none\">no successful run with seed " << seed0 << "</div></div>";
+        continue;
+      }
+      if (s.corpus)
+        o << "<div class=\"outp\">" << esc(smp->out_text) << "</div>";
+      else
+        o << "<div class=\"outp\">" << (smp->correct ? "<span class=\"ok\">\u2713</span> " : "<span class=\"bad\">\u2717</span> ")
+          << esc(joined(smp->out)) << "</div>";
+      if (smp->weights.empty())
+        o << "<div class=\"none\">No attention: this variant decodes from the encoder's final state alone, so there is "
+             "nothing to draw.</div>";
+      else
+        o << heatmap_svg(smp->src, smp->out, smp->weights, gold, "", false);
+      o << "</div>";
+    }
+    o << "</div></div>\n";
+  }
+
+  // Every run.
+  o << "<h2>Every run</h2>\n<table><tr><th>run</th><th>status</th><th>" << (s.corpus ? "BLEU" : "exact match %")
+    << "</th><th>token accuracy %</th><th>perplexity</th><th>steps</th><th>train time</th><th>directory</th></tr>\n";
+  for (const auto& r : result.runs) {
+    const bool ok = r.status == "ok";
+    o << "<tr><td>" << esc(r.spec.name()) << "</td><td" << (ok ? "" : " class=\"note\"") << ">" << esc(r.status)
+      << (r.status == "failed" ? ": " + esc(r.error) : "") << (r.resumed ? " (earlier invocation)" : "")
+      << (r.time_limit_reached ? " (time limit)" : "") << "</td><td>"
+      << (ok ? (s.corpus ? fmt("%.2f", r.bleu) : pct(r.exact_match)) : "—") << "</td><td>" << (ok ? pct(r.token_accuracy) : "—") << "</td><td>"
+      << (ok ? fmt("%.3f", r.perplexity) : "—") << "</td><td>" << r.steps << "</td><td>" << duration(r.seconds)
+      << "</td><td class=\"mono\" style=\"text-align:left\">" << esc(r.run_dir) << "</td></tr>\n";
+  }
+  o << "</table>\n<p style=\"font-size:12px;color:#777\">Written by <span class=\"mono\">attend compare</span>. "
+       "This file is self-contained: no network access is needed to view it.</p>\n";
+  o << "<p style=\"font-size:11px;color:#999;margin-bottom:0\">What this page drew (filled in by its script; read by attend's headless-browser test):</p><pre id=\"render-check\"></pre>\n<script>" << kJs << "</script>\n</body></html>\n";
+}
+
+std::vector<std::string> write_reports(const CompareSummary& s, const CompareResult& result, const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> paths;
+  auto emit = [&](const std::string& name, auto&& writer) {
+    const fs::path p = fs::path(dir) / name, tmp = fs::path(dir) / (name + ".tmp");
+    {
+      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+      writer(out);
+      out.flush();
+      if (!out) throw Error("cannot write '" + tmp.string() + "'");
+    }
+    std::error_code ec;
+    fs::rename(tmp, p, ec);
+    if (ec) throw Error("cannot rename '" + tmp.string() + "': " + ec.message());
+    paths.push_back(p.string());
+  };
+  emit("REPORT.md", [&](std::ostream& out) { write_markdown(s, out); });
+  emit("results.csv", [&](std::ostream& out) { write_csv(s, out); });
+  emit("results.json", [&](std::ostream& out) { write_json(s, out); });
+  emit("report.html", [&](std::ostream& out) { write_html(s, result, out); });
+  return paths;
+}
+
+}  // namespace attend

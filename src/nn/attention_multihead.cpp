@@ -1,0 +1,131 @@
+// Multi-head attention exactly as torch.nn.MultiheadAttention(H, heads) with key = value = memory:
+//   [q'; k; v] = in_proj_weight [q; h; h] + in_proj_bias      (row blocks of the 3H × H weight)
+//   per head i: a_i = masked softmax(q'_iᵀ k_{i,j} / √(H/heads)),  o_i = Σ_j a_ij v_{i,j}
+//   context = out_proj.weight [o_1; …; o_heads] + out_proj.bias;  weights = mean_i a_i
+#include <cmath>
+
+#include "attend/core/error.hpp"
+#include "nn/attention_builtin.hpp"
+#include "core/kernels.hpp"
+
+namespace attend {
+
+// batch slots: 0 P = W_in h + b (3H × B·S), 1 dP. step slots: 0 q' (3H × B), 1 A (S × B·heads),
+// 2 o (H × B), 3 do, 4 dq' (3H × B).
+template <typename T>
+MultiheadAttention<T>::MultiheadAttention(ParameterRegistry<T>& params, const ModelConfig& config,
+                                          const std::string& prefix)
+    : params_(params), heads_(config.heads) {
+  const std::size_t H = config.hidden;
+  if (heads_ == 0 || H % heads_ != 0)
+    throw Error("--heads " + std::to_string(heads_) + " does not divide --hidden " +
+                std::to_string(H) + "; choose a number of heads that divides the hidden size");
+  const double k = std::sqrt(6.0 / (H + 3.0 * H));  // xavier_uniform over the packed weight
+  in_w_ = params.add(prefix + "in_proj_weight", 3 * H, H, k);
+  in_b_ = params.add(prefix + "in_proj_bias", 3 * H, 1, 0.0, TorchLayout::Vector);
+  out_w_ = params.add(prefix + "out_proj.weight", H, H, 1.0 / std::sqrt(double(H)));
+  out_b_ = params.add(prefix + "out_proj.bias", H, 1, 0.0, TorchLayout::Vector);
+}
+
+template <typename T>
+void MultiheadAttention<T>::prepare(const Memory<T>& m, AttentionCache<T>& batch) const {
+  Mat<T>& P = batch[0];
+  P = params_.value(in_w_) * *m.values;  // (3H × B·S); the query rows go unused
+  P.each_col() += params_.value(in_b_).col(0);
+  batch[1].zeros(P.n_rows, P.n_cols);
+}
+
+template <typename T>
+void MultiheadAttention<T>::forward(const Mat<T>& q, std::size_t, const Memory<T>& m,
+                                    AttentionCache<T>& batch, AttentionCache<T>& step,
+                                    Mat<T>& context, Mat<T>& weights) const {
+  const std::size_t B = m.B, S = m.S, H = q.n_rows, dh = H / heads_;
+  const T scale = static_cast<T>(1.0 / std::sqrt(double(dh)));
+  const Mat<T>& P = batch[0];
+  Mat<T>& qp = step[0];
+  qp = params_.value(in_w_) * q;  // (3H × B)
+  qp.each_col() += params_.value(in_b_).col(0);
+  Mat<T>& A = step[1];
+  A.zeros(S, B * heads_);
+  Mat<T>& o = step[2];
+  o.zeros(H, B);
+  weights.zeros(S, B);
+  for (std::size_t b = 0; b < B; ++b) {
+    const std::size_t n = (*m.len)[b];
+    for (std::size_t i = 0; i < heads_; ++i) {
+      T* a = A.colptr(b * heads_ + i);
+      const T* qi = qp.colptr(b) + i * dh;
+      T mx = -std::numeric_limits<T>::infinity();
+      for (std::size_t j = 0; j < n; ++j) {
+        a[j] = scale * dot(qi, P.colptr(b * S + j) + H + i * dh, dh);
+        mx = std::max(mx, a[j]);
+      }
+      T sum = 0;
+      for (std::size_t j = 0; j < n; ++j) sum += (a[j] = std::exp(a[j] - mx));
+      for (std::size_t j = 0; j < n; ++j) {
+        a[j] /= sum;
+        axpy(a[j], P.colptr(b * S + j) + 2 * H + i * dh, o.colptr(b) + i * dh, dh);
+        weights(j, b) += a[j] / static_cast<T>(heads_);
+      }
+    }
+  }
+  context = params_.value(out_w_) * o;  // (H × B)
+  context.each_col() += params_.value(out_b_).col(0);
+}
+
+template <typename T>
+void MultiheadAttention<T>::backward(const Mat<T>& dcontext, const Mat<T>& q, std::size_t,
+                                     const Memory<T>& m, AttentionCache<T>& batch,
+                                     AttentionCache<T>& step, const Mat<T>&, Mat<T>& dq,
+                                     Mat<T>&) const {
+  const std::size_t B = m.B, S = m.S, H = q.n_rows, dh = H / heads_;
+  const T scale = static_cast<T>(1.0 / std::sqrt(double(dh)));
+  const Mat<T>& P = batch[0];
+  Mat<T>& dP = batch[1];
+  const Mat<T>& qp = step[0];
+  const Mat<T>& A = step[1];
+  const Mat<T>& o = step[2];
+  params_.grad(out_w_) += dcontext * o.t();
+  params_.grad(out_b_) += arma::sum(dcontext, 1);
+  Mat<T>& d_o = step[3];
+  d_o = params_.value(out_w_).t() * dcontext;  // (H × B)
+  Mat<T>& dqp = step[4];
+  dqp.zeros(3 * H, B);
+  thread_local std::vector<T> da;  // reused: no allocation per step
+  da.resize(S);
+  for (std::size_t b = 0; b < B; ++b) {
+    const std::size_t n = (*m.len)[b];
+    for (std::size_t i = 0; i < heads_; ++i) {
+      const T* a = A.colptr(b * heads_ + i);
+      const T* doi = d_o.colptr(b) + i * dh;
+      T s = 0;
+      for (std::size_t j = 0; j < n; ++j) {
+        da[j] = dot(doi, P.colptr(b * S + j) + 2 * H + i * dh, dh);
+        s += a[j] * da[j];
+        axpy(a[j], doi, dP.colptr(b * S + j) + 2 * H + i * dh, dh);
+      }
+      for (std::size_t j = 0; j < n; ++j) {
+        const T ds = a[j] * (da[j] - s) * scale;
+        axpy(ds, P.colptr(b * S + j) + H + i * dh, dqp.colptr(b) + i * dh, dh);
+        axpy(ds, qp.colptr(b) + i * dh, dP.colptr(b * S + j) + H + i * dh, dh);
+      }
+    }
+  }
+  params_.grad(in_w_) += dqp * q.t();
+  params_.grad(in_b_) += arma::sum(dqp, 1);
+  dq = params_.value(in_w_).t() * dqp;
+}
+
+template <typename T>
+void MultiheadAttention<T>::prepare_backward(const Memory<T>& m, AttentionCache<T>& batch,
+                                             Mat<T>& dmemory) const {
+  const Mat<T>& dP = batch[1];
+  params_.grad(in_w_) += dP * m.values->t();
+  params_.grad(in_b_) += arma::sum(dP, 1);
+  dmemory += params_.value(in_w_).t() * dP;
+}
+
+template class MultiheadAttention<float>;
+template class MultiheadAttention<double>;
+
+}  // namespace attend

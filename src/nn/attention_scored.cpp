@@ -1,0 +1,192 @@
+// Scored attention: a = softmax of a base score e over a window of positions, context c = Σ a_j h_j.
+//   global:  all real positions j < S_b
+//   local-m: |j − p_t| ≤ D with p_t = min(t, S_b − 1)
+//   local-p: |j − p_t| ≤ D with p_t = (S_b − 1)·σ(v_pᵀ tanh(W_p q)), and
+//            a_j = softmax-in-window(e)_j · exp(−(j − p_t)² / (2σ²)), σ = D/2 (not renormalised)
+#include <cmath>
+
+#include "nn/attention_builtin.hpp"
+#include "core/kernels.hpp"
+
+namespace attend {
+
+// Step cache slots.
+enum : std::size_t { kE = 0, kWindow = 1, kAlpha = 2, kU = 3, kP = 4, kDw = 5, kDe = 6, kDp = 7 };
+
+template <typename T>
+void window_softmax(const Mat<T>& e, const Lengths& lo, const Lengths& hi, Mat<T>& a) {
+  a.zeros(e.n_rows, e.n_cols);
+  for (std::size_t b = 0; b < e.n_cols; ++b) {
+    if (lo[b] > hi[b]) continue;
+    T mx = e(lo[b], b);
+    for (std::size_t j = lo[b]; j <= hi[b]; ++j) mx = std::max(mx, e(j, b));
+    T sum = 0;
+    for (std::size_t j = lo[b]; j <= hi[b]; ++j) sum += (a(j, b) = std::exp(e(j, b) - mx));
+    for (std::size_t j = lo[b]; j <= hi[b]; ++j) a(j, b) /= sum;
+  }
+}
+
+template <typename T>
+void softmax_backward(const Mat<T>& a, const Mat<T>& da, Mat<T>& de) {
+  de.set_size(a.n_rows, a.n_cols);
+  for (std::size_t b = 0; b < a.n_cols; ++b) {
+    const T s = dot(a.colptr(b), da.colptr(b), a.n_rows);
+    for (std::size_t j = 0; j < a.n_rows; ++j) de(j, b) = a(j, b) * (da(j, b) - s);
+  }
+}
+
+template <typename T>
+ScoredAttention<T>::ScoredAttention(ParameterRegistry<T>& params, const ModelConfig& config,
+                                    const std::string& prefix, const std::string& score,
+                                    Locality locality)
+    : params_(params), score_(make_score<T>(score, params, config, prefix)), locality_(locality),
+      window_(static_cast<double>(config.window)) {
+  if (locality == Locality::Predictive) {
+    const double k = 1.0 / std::sqrt(double(config.hidden));
+    w_p_ = params.add(prefix + "W_p.weight", config.hidden, config.hidden, k);
+    v_p_ = params.add(prefix + "v_p.weight", 1, config.hidden, k);
+  }
+}
+
+template <typename T>
+void ScoredAttention<T>::prepare(const Memory<T>& m, AttentionCache<T>& batch) const {
+  score_->prepare(m, batch);
+}
+
+template <typename T>
+void ScoredAttention<T>::forward(const Mat<T>& q, std::size_t t, const Memory<T>& m,
+                                 AttentionCache<T>& batch, AttentionCache<T>& step,
+                                 Mat<T>& context, Mat<T>& weights) const {
+  const std::size_t B = m.B, S = m.S, d = m.dim();
+  const Lengths& len = *m.len;
+  Mat<T>& e = step[kE];
+  e.set_size(S, B);
+  score_->forward(q, m, batch, step, e);
+
+  thread_local Lengths lo, hi;  // reused: no allocation per step
+  lo.resize(B);
+  hi.resize(B);
+  Mat<T>& win = step[kWindow];
+  win.set_size(2, B);
+  if (locality_ == Locality::Predictive) {
+    Mat<T>& u = step[kU];
+    u = params_.value(w_p_) * q;  // (H × B)
+    u.transform([](T x) { return std::tanh(x); });
+    Mat<T>& p = step[kP];  // row 0: p_t, row 1: σ(v_pᵀ u)
+    p.set_size(2, B);
+    const T* v = params_.value(v_p_).memptr();
+    for (std::size_t b = 0; b < B; ++b) {
+      const T sig = T(1) / (T(1) + std::exp(-dot(v, u.colptr(b), u.n_rows)));
+      p(1, b) = sig;
+      p(0, b) = static_cast<T>(len[b] - 1) * sig;
+    }
+  }
+  for (std::size_t b = 0; b < B; ++b) {
+    const double last = static_cast<double>(len[b] - 1);
+    double center;
+    if (locality_ == Locality::Global) {
+      lo[b] = 0;
+      hi[b] = len[b] - 1;
+      continue;
+    } else if (locality_ == Locality::Monotonic) {
+      center = std::min(static_cast<double>(t), last);
+    } else {
+      center = static_cast<double>(step[kP](0, b));
+    }
+    lo[b] = static_cast<arma::uword>(std::max(0.0, std::ceil(center - window_)));
+    hi[b] = static_cast<arma::uword>(std::min(last, std::floor(center + window_)));
+  }
+  for (std::size_t b = 0; b < B; ++b) {
+    win(0, b) = static_cast<T>(lo[b]);
+    win(1, b) = static_cast<T>(hi[b]);
+  }
+  Mat<T>& alpha = step[kAlpha];
+  window_softmax(e, lo, hi, alpha);
+  weights = alpha;
+  if (locality_ == Locality::Predictive) {
+    const T two_sigma2 = static_cast<T>(2 * (window_ / 2) * (window_ / 2));
+    for (std::size_t b = 0; b < B; ++b)
+      for (std::size_t j = lo[b]; j <= hi[b]; ++j) {
+        const T dj = static_cast<T>(j) - step[kP](0, b);
+        weights(j, b) *= std::exp(-dj * dj / two_sigma2);
+      }
+  }
+  context.zeros(d, B);
+  for (std::size_t b = 0; b < B; ++b) {
+    const Mat<T> h = m.example(b);
+    for (std::size_t j = lo[b]; j <= hi[b]; ++j) axpy(weights(j, b), h.colptr(j), context.colptr(b), d);
+  }
+}
+
+template <typename T>
+void ScoredAttention<T>::backward(const Mat<T>& dcontext, const Mat<T>& q, std::size_t,
+                                  const Memory<T>& m, AttentionCache<T>& batch,
+                                  AttentionCache<T>& step, const Mat<T>& weights, Mat<T>& dq,
+                                  Mat<T>& dmemory) const {
+  const std::size_t B = m.B, S = m.S, d = m.dim();
+  const Mat<T>& win = step[kWindow];
+  const Mat<T>& alpha = step[kAlpha];
+  Mat<T>& dw = step[kDw];
+  dw.zeros(S, B);
+  for (std::size_t b = 0; b < B; ++b) {
+    const Mat<T> h = m.example(b);
+    Mat<T> dh = block(dmemory, b * S, S);
+    const std::size_t lo = static_cast<std::size_t>(win(0, b)), hi = static_cast<std::size_t>(win(1, b));
+    for (std::size_t j = lo; j <= hi; ++j) {
+      dw(j, b) = dot(h.colptr(j), dcontext.colptr(b), d);
+      axpy(weights(j, b), dcontext.colptr(b), dh.colptr(j), d);
+    }
+  }
+  dq.zeros(q.n_rows, q.n_cols);
+  Mat<T>& de = step[kDe];
+  if (locality_ != Locality::Predictive) {
+    softmax_backward(alpha, dw, de);
+    score_->backward(de, q, m, batch, step, dq, dmemory);
+    return;
+  }
+  // a_j = α_j g_j: dα = dw ⊙ g, dp = Σ_j dw_j α_j g_j (j − p)/σ².
+  const T sigma2 = static_cast<T>((window_ / 2) * (window_ / 2));
+  const Mat<T>& p = step[kP];
+  Mat<T>& dp = step[kDp];
+  dp.zeros(1, B);
+  for (std::size_t b = 0; b < B; ++b) {
+    const std::size_t lo = static_cast<std::size_t>(win(0, b)), hi = static_cast<std::size_t>(win(1, b));
+    for (std::size_t j = lo; j <= hi; ++j) {
+      const T dj = static_cast<T>(j) - p(0, b);
+      const T g = std::exp(-dj * dj / (2 * sigma2));
+      dp(0, b) += dw(j, b) * alpha(j, b) * g * dj / sigma2;
+      dw(j, b) *= g;
+    }
+  }
+  softmax_backward(alpha, dw, de);
+  score_->backward(de, q, m, batch, step, dq, dmemory);
+  // p = (S_b − 1)·σ(s), s = v_pᵀ u, u = tanh(W_p q)
+  const Mat<T>& u = step[kU];
+  Mat<T>& du = step[kDw];  // dw is no longer needed
+  du.set_size(u.n_rows, B);
+  const T* v = params_.value(v_p_).memptr();
+  T* dv = params_.grad(v_p_).memptr();
+  for (std::size_t b = 0; b < B; ++b) {
+    const T sig = p(1, b);
+    const T ds = dp(0, b) * static_cast<T>((*m.len)[b] - 1) * sig * (T(1) - sig);
+    axpy(ds, u.colptr(b), dv, u.n_rows);
+    for (std::size_t i = 0; i < u.n_rows; ++i) du(i, b) = ds * v[i] * (T(1) - u(i, b) * u(i, b));
+  }
+  params_.grad(w_p_) += du * q.t();
+  dq += params_.value(w_p_).t() * du;
+}
+
+template <typename T>
+void ScoredAttention<T>::prepare_backward(const Memory<T>& m, AttentionCache<T>& batch,
+                                          Mat<T>& dmemory) const {
+  score_->prepare_backward(m, batch, dmemory);
+}
+
+template class ScoredAttention<float>;
+template class ScoredAttention<double>;
+template void window_softmax(const Mat<float>&, const Lengths&, const Lengths&, Mat<float>&);
+template void window_softmax(const Mat<double>&, const Lengths&, const Lengths&, Mat<double>&);
+template void softmax_backward(const Mat<float>&, const Mat<float>&, Mat<float>&);
+template void softmax_backward(const Mat<double>&, const Mat<double>&, Mat<double>&);
+
+}  // namespace attend

@@ -1,0 +1,226 @@
+// Base scores e_j for position j of an example (then a = masked softmax(e)):
+//   dot:        qᵀ h_j            scaled-dot: qᵀ h_j / √d        general: qᵀ W_a h_j
+//   additive:   vᵀ tanh(W_q q + W_k h_j + b)   (Bahdanau)
+//   concat:     vᵀ tanh(W_a [q; h_j])          (Luong; W_a = [W_aq | W_ah], no bias)
+//   location:   (W_a q)_j                      (one row of W_a per position)
+#include <cmath>
+
+#include "attend/core/error.hpp"
+#include "nn/attention_builtin.hpp"
+#include "core/kernels.hpp"
+
+namespace attend {
+
+namespace {
+
+// e_j = scale · qᵀ k_j with k = memory (dot) or keys = W_a·memory (general, in batch slot).
+template <typename T>
+class DotScore final : public Score<T> {
+ public:
+  DotScore(ParameterRegistry<T>& params, const ModelConfig& config, const std::string& prefix,
+           bool general, bool scaled)
+      : params_(params), general_(general), scale_(scaled ? 1.0 / std::sqrt(double(config.hidden)) : 1.0) {
+    if (general)
+      w_a_ = params.add(prefix + "W_a.weight", config.hidden, config.hidden,
+                        1.0 / std::sqrt(double(config.hidden)));
+  }
+  void prepare(const Memory<T>& m, AttentionCache<T>& batch) const override {
+    if (!general_) return;
+    batch[kScoreSlot] = params_.value(w_a_) * *m.values;  // K (H × B·S)
+    batch[kScoreSlot + 1].zeros(batch[kScoreSlot].n_rows, batch[kScoreSlot].n_cols);
+  }
+  void forward(const Mat<T>& q, const Memory<T>& m, AttentionCache<T>& batch, AttentionCache<T>&,
+               Mat<T>& e) const override {
+    const Mat<T>& K = general_ ? batch[kScoreSlot] : *m.values;
+    const std::size_t d = K.n_rows;
+    const T s = static_cast<T>(scale_);
+    for (std::size_t b = 0; b < m.B; ++b)
+      for (std::size_t j = 0; j < m.S; ++j)
+        e(j, b) = j < (*m.len)[b] ? s * dot(q.colptr(b), K.colptr(b * m.S + j), d) : T(0);
+  }
+  void backward(const Mat<T>& de, const Mat<T>& q, const Memory<T>& m, AttentionCache<T>& batch,
+                AttentionCache<T>&, Mat<T>& dq, Mat<T>& dmemory) const override {
+    const Mat<T>& K = general_ ? batch[kScoreSlot] : *m.values;
+    Mat<T>& dK = general_ ? batch[kScoreSlot + 1] : dmemory;
+    const std::size_t d = K.n_rows;
+    const T s = static_cast<T>(scale_);
+    for (std::size_t b = 0; b < m.B; ++b)
+      for (std::size_t j = 0; j < (*m.len)[b]; ++j) {
+        const T g = s * de(j, b);
+        axpy(g, K.colptr(b * m.S + j), dq.colptr(b), d);
+        axpy(g, q.colptr(b), dK.colptr(b * m.S + j), d);
+      }
+  }
+  void prepare_backward(const Memory<T>& m, AttentionCache<T>& batch,
+                        Mat<T>& dmemory) const override {
+    if (!general_) return;
+    const Mat<T>& dK = batch[kScoreSlot + 1];
+    params_.grad(w_a_) += dK * m.values->t();
+    dmemory += params_.value(w_a_).t() * dK;
+  }
+
+ private:
+  ParameterRegistry<T>& params_;
+  bool general_;
+  double scale_;
+  std::size_t w_a_ = 0;
+};
+
+// vᵀ tanh(W_q q + W_k h_j [+ b]); for concat W_q and W_k are the two column blocks of W_a.
+template <typename T>
+class AdditiveScore final : public Score<T> {
+ public:
+  AdditiveScore(ParameterRegistry<T>& params, const ModelConfig& config, const std::string& prefix,
+                bool concat)
+      : params_(params), concat_(concat), H_(config.hidden) {
+    const double k = 1.0 / std::sqrt(double(H_));
+    if (concat) {
+      w_a_ = params.add(prefix + "W_a.weight", H_, 2 * H_, 1.0 / std::sqrt(2.0 * H_));
+    } else {
+      w_q_ = params.add(prefix + "W_q.weight", H_, H_, k);
+      w_k_ = params.add(prefix + "W_k.weight", H_, H_, k);
+      b_ = params.add(prefix + "b", H_, 1, k, TorchLayout::Vector);
+    }
+    v_ = params.add(prefix + "v.weight", 1, H_, k);
+  }
+  void prepare(const Memory<T>& m, AttentionCache<T>& batch) const override {
+    Mat<T>& K = batch[kScoreSlot];
+    if (concat_) {
+      K = wk(params_.value(w_a_)) * *m.values;  // (H × B·S)
+    } else {
+      K = params_.value(w_k_) * *m.values;
+      K.each_col() += params_.value(b_).col(0);
+    }
+    batch[kScoreSlot + 1].zeros(K.n_rows, K.n_cols);
+  }
+  void forward(const Mat<T>& q, const Memory<T>& m, AttentionCache<T>& batch,
+               AttentionCache<T>& step, Mat<T>& e) const override {
+    const Mat<T>& K = batch[kScoreSlot];
+    Mat<T>& qw = step[kScoreSlot];
+    Mat<T>& U = step[kScoreSlot + 1];
+    if (concat_) qw = wq(params_.value(w_a_)) * q;  // (H × B)
+    else qw = params_.value(w_q_) * q;
+    U.set_size(H_, m.B * m.S);
+    const T* v = params_.value(v_).memptr();
+    for (std::size_t b = 0; b < m.B; ++b)
+      for (std::size_t j = 0; j < m.S; ++j) {
+        if (j >= (*m.len)[b]) { e(j, b) = 0; continue; }
+        const T* k = K.colptr(b * m.S + j);
+        const T* x = qw.colptr(b);
+        T* u = U.colptr(b * m.S + j);
+        for (std::size_t i = 0; i < H_; ++i) u[i] = tanh_fast(x[i] + k[i]);
+        e(j, b) = dot(v, u, H_);
+      }
+  }
+  void backward(const Mat<T>& de, const Mat<T>& q, const Memory<T>& m, AttentionCache<T>& batch,
+                AttentionCache<T>& step, Mat<T>& dq, Mat<T>&) const override {
+    Mat<T>& dK = batch[kScoreSlot + 1];
+    const Mat<T>& U = step[kScoreSlot + 1];
+    Mat<T>& dqw = step[kScoreSlot + 2];
+    dqw.zeros(H_, m.B);
+    const T* v = params_.value(v_).memptr();
+    T* dv = params_.grad(v_).memptr();
+    for (std::size_t b = 0; b < m.B; ++b)
+      for (std::size_t j = 0; j < (*m.len)[b]; ++j) {
+        const T g = de(j, b);
+        const T* u = U.colptr(b * m.S + j);
+        T* dk = dK.colptr(b * m.S + j);
+        T* dx = dqw.colptr(b);
+        for (std::size_t i = 0; i < H_; ++i) {
+          dv[i] += g * u[i];
+          const T dpre = g * v[i] * (T(1) - u[i] * u[i]);
+          dk[i] += dpre;
+          dx[i] += dpre;
+        }
+      }
+    if (concat_) {
+      Mat<T> dW = wq(params_.grad(w_a_));
+      dW += dqw * q.t();
+      dq += wq(params_.value(w_a_)).t() * dqw;
+    } else {
+      params_.grad(w_q_) += dqw * q.t();
+      dq += params_.value(w_q_).t() * dqw;
+    }
+  }
+  void prepare_backward(const Memory<T>& m, AttentionCache<T>& batch,
+                        Mat<T>& dmemory) const override {
+    const Mat<T>& dK = batch[kScoreSlot + 1];
+    if (concat_) {
+      Mat<T> dW = wk(params_.grad(w_a_));
+      dW += dK * m.values->t();
+      dmemory += wk(params_.value(w_a_)).t() * dK;
+    } else {
+      params_.grad(w_k_) += dK * m.values->t();
+      params_.grad(b_) += arma::sum(dK, 1);
+      dmemory += params_.value(w_k_).t() * dK;
+    }
+  }
+
+ private:
+  Mat<T> wq(Mat<T>& W) const { return block(W, 0, H_); }
+  Mat<T> wk(Mat<T>& W) const { return block(W, H_, H_); }
+  const Mat<T> wq(const Mat<T>& W) const { return block(W, 0, H_); }
+  const Mat<T> wk(const Mat<T>& W) const { return block(W, H_, H_); }
+
+  ParameterRegistry<T>& params_;
+  bool concat_;
+  std::size_t H_;
+  std::size_t w_a_ = 0, w_q_ = 0, w_k_ = 0, b_ = 0, v_ = 0;
+};
+
+// e = W_a q, one row of W_a per source position (Luong's location score).
+template <typename T>
+class LocationScore final : public Score<T> {
+ public:
+  LocationScore(ParameterRegistry<T>& params, const ModelConfig& config, const std::string& prefix)
+      : params_(params), max_len_(config.max_src_len) {
+    w_a_ = params.add(prefix + "W_a.weight", config.max_src_len, config.hidden,
+                      1.0 / std::sqrt(double(config.hidden)));
+  }
+  void prepare(const Memory<T>& m, AttentionCache<T>&) const override {
+    if (m.S > max_len_)
+      throw Error("a source of length " + std::to_string(m.S) +
+                  " is longer than location attention's --max-src-len " +
+                  std::to_string(max_len_) + "; train with a larger --max-src-len");
+  }
+  void forward(const Mat<T>& q, const Memory<T>& m, AttentionCache<T>&, AttentionCache<T>& step,
+               Mat<T>& e) const override {
+    Mat<T>& full = step[kScoreSlot];
+    full = params_.value(w_a_) * q;  // (max_src_len × B)
+    e = full.rows(0, m.S - 1);
+  }
+  void backward(const Mat<T>& de, const Mat<T>& q, const Memory<T>& m, AttentionCache<T>&,
+                AttentionCache<T>& step, Mat<T>& dq, Mat<T>&) const override {
+    Mat<T>& dfull = step[kScoreSlot + 1];
+    dfull.zeros(max_len_, m.B);
+    dfull.rows(0, m.S - 1) = de;
+    params_.grad(w_a_) += dfull * q.t();
+    dq += params_.value(w_a_).t() * dfull;
+  }
+
+ private:
+  ParameterRegistry<T>& params_;
+  std::size_t max_len_;
+  std::size_t w_a_;
+};
+
+}  // namespace
+
+template <typename T>
+std::unique_ptr<Score<T>> make_score(const std::string& kind, ParameterRegistry<T>& params,
+                                     const ModelConfig& config, const std::string& prefix) {
+  if (kind == "dot") return std::make_unique<DotScore<T>>(params, config, prefix, false, false);
+  if (kind == "scaled-dot") return std::make_unique<DotScore<T>>(params, config, prefix, false, true);
+  if (kind == "general") return std::make_unique<DotScore<T>>(params, config, prefix, true, false);
+  if (kind == "additive") return std::make_unique<AdditiveScore<T>>(params, config, prefix, false);
+  if (kind == "concat") return std::make_unique<AdditiveScore<T>>(params, config, prefix, true);
+  if (kind == "location") return std::make_unique<LocationScore<T>>(params, config, prefix);
+  throw Error("unknown score '" + kind + "' (valid: dot, general, concat)");
+}
+
+template std::unique_ptr<Score<float>> make_score(const std::string&, ParameterRegistry<float>&,
+                                                  const ModelConfig&, const std::string&);
+template std::unique_ptr<Score<double>> make_score(const std::string&, ParameterRegistry<double>&,
+                                                   const ModelConfig&, const std::string&);
+
+}  // namespace attend

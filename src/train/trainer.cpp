@@ -1,0 +1,251 @@
+#include "attend/train/trainer.hpp"
+
+#include <dlfcn.h>
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+#include "attend/core/error.hpp"
+#include "attend/train/parallel.hpp"
+
+namespace attend {
+
+void set_blas_threads(std::size_t threads) {
+  if (threads == 0) return;
+  // Looked up at run time: the BLAS behind Armadillo is chosen by Debian's alternatives.
+  using SetThreads = void (*)(int);
+  if (auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
+    f(static_cast<int>(threads));
+}
+
+LossStats teacher_forced_loss(const Seq2Seq<float>& model, const std::vector<EncodedPair>& data,
+                              std::size_t batch) {
+  LossStats total;
+  Workspace<float> ws;
+  for (const auto& idx : sequential_batches(data.size(), batch)) {
+    const LossStats s = model.loss(make_batch(data, idx), ws, false);
+    total.nll_sum += s.nll_sum;
+    total.tokens += s.tokens;
+    total.correct += s.correct;
+  }
+  return total;
+}
+
+namespace {
+
+std::string rng_text(const std::mt19937_64& rng) {
+  std::ostringstream out;
+  out << rng;
+  return out.str();
+}
+
+void rng_restore(std::mt19937_64& rng, const std::string& text, const char* what) {
+  std::istringstream in(text);
+  in >> rng;
+  if (!in) throw Error(std::string("cannot resume: the saved ") + what + " random state is damaged");
+}
+
+}  // namespace
+
+std::map<std::string, std::string> TrainState::to_map() const {
+  std::ostringstream lr_text, best_text;
+  lr_text.precision(17);
+  best_text.precision(17);
+  lr_text << lr;
+  best_text << best_score;
+  return {{"step", std::to_string(step)},           {"epoch", std::to_string(epoch)},
+          {"next_batch", std::to_string(next_batch)}, {"epoch_rng", epoch_rng},
+          {"sample_rng", sample_rng},               {"lr", lr_text.str()},
+          {"best_score", best_text.str()},          {"best_step", std::to_string(best_step)},
+          {"bad_evals", std::to_string(bad_evals)},   {"optimizer_steps", std::to_string(optimizer.steps)}};
+}
+
+TrainState TrainState::from_map(const std::map<std::string, std::string>& m) {
+  auto get = [&](const std::string& key) -> const std::string& {
+    const auto it = m.find(key);
+    if (it == m.end()) throw Error("training state: '" + key + "' is missing");
+    return it->second;
+  };
+  auto count = [&](const std::string& key) -> std::size_t {
+    const std::string& v = get(key);
+    if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos)
+      throw Error("training state: '" + key + "' is not a whole number: '" + v + "'");
+    return static_cast<std::size_t>(std::stoull(v));
+  };
+  auto real = [&](const std::string& key) -> double {
+    const std::string& v = get(key);
+    try {
+      std::size_t used = 0;
+      const double x = std::stod(v, &used);
+      if (used == v.size()) return x;
+    } catch (const std::exception&) {
+    }
+    if (v == "-inf") return -std::numeric_limits<double>::infinity();
+    throw Error("training state: '" + key + "' is not a number: '" + v + "'");
+  };
+  TrainState s;
+  s.step = count("step");
+  s.epoch = count("epoch");
+  s.next_batch = count("next_batch");
+  s.epoch_rng = get("epoch_rng");
+  s.sample_rng = get("sample_rng");
+  s.lr = real("lr");
+  s.best_score = real("best_score");
+  s.best_step = count("best_step");
+  s.bad_evals = count("bad_evals");
+  if (m.count("optimizer_steps")) s.optimizer.steps = count("optimizer_steps");
+  return s;
+}
+
+TrainResult train(Seq2Seq<float>& model, const std::vector<EncodedPair>& train_data,
+                  const std::vector<EncodedPair>& valid_data, const TrainOptions& opt,
+                  const ProgressFn& progress) {
+  if (train_data.empty()) throw Error("no training examples");
+  if (opt.batch == 0) throw Error("--batch must be at least 1");
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  auto seconds = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
+
+  auto& P = model.params();
+  auto optimizer = make_optimizer<float>(opt.optimizer, P.size());
+  std::mt19937_64 rng(opt.seed);
+  std::mt19937_64 order_rng(opt.seed ^ 0x5bd1e995ull);
+  const std::size_t per_epoch = (train_data.size() + opt.batch - 1) / opt.batch;
+  const std::size_t total = opt.steps ? opt.steps : std::max<std::size_t>(1, opt.epochs) * per_epoch;
+  const std::size_t eval_every = opt.eval_every ? opt.eval_every : per_epoch;
+
+  TrainResult result;
+  ParallelLoss<float> parallel(model, opt.threads, opt.seed);
+  TrainStepOptions step_opt;
+  step_opt.teacher_forcing = opt.teacher_forcing;
+  step_opt.label_smoothing = opt.label_smoothing;
+  step_opt.rng = &rng;
+  double best = -std::numeric_limits<double>::infinity();  // a score to maximise
+  Col<float> best_values;
+  std::size_t bad_evals = 0;
+  double window_loss = 0;
+  std::size_t window_steps = 0, window_tokens = 0;
+  double window_start = 0;
+  std::vector<std::vector<std::size_t>> batches;
+  std::size_t next_batch = 0, epoch = 0, first_step = 1;
+  std::string epoch_rng_text = rng_text(order_rng);
+
+  if (opt.resume) {
+    const TrainState& r = *opt.resume;
+    rng_restore(rng, r.sample_rng, "sampling");
+    if (r.epoch > 0) {
+      rng_restore(order_rng, r.epoch_rng, "batch-order");
+      epoch_rng_text = r.epoch_rng;
+      batches = bucketed_batches(train_data, opt.batch, order_rng);
+      if (r.next_batch > batches.size())
+        throw Error("cannot resume: the saved position in the epoch is past its end (different data or --batch?)");
+      next_batch = r.next_batch;
+    }
+    epoch = r.epoch;
+    first_step = r.step + 1;
+    optimizer->lr = r.lr;
+    if (r.optimizer.steps > 0 || !r.optimizer.buffers.empty()) optimizer->restore(r.optimizer);
+    best = r.best_score;
+    bad_evals = r.bad_evals;
+    result.best_step = r.best_step;
+    result.steps = r.step;
+    if (opt.keep_best && r.best_step == r.step && r.step > 0) best_values = P.values();
+  }
+  auto state_now = [&](std::size_t step) {
+    TrainState st;
+    st.step = step;
+    st.epoch = epoch;
+    st.next_batch = next_batch;
+    st.epoch_rng = epoch_rng_text;
+    st.sample_rng = rng_text(rng);
+    st.lr = optimizer->lr;
+    st.best_score = best;
+    st.best_step = result.best_step;
+    st.bad_evals = bad_evals;
+    st.optimizer = optimizer->state();
+    return st;
+  };
+
+  for (std::size_t step = first_step; step <= total; ++step) {
+    if (next_batch == batches.size()) {
+      epoch_rng_text = rng_text(order_rng);
+      batches = bucketed_batches(train_data, opt.batch, order_rng);
+      next_batch = 0;
+      ++epoch;
+    }
+    const Batch b = make_batch(train_data, batches[next_batch++]);
+    P.zero_grad();
+    const LossStats s = parallel.loss(b, true, step_opt);
+    const double loss = s.mean();
+    if (!std::isfinite(loss)) {
+      result.diverged = true;
+      result.train_loss.push_back({step, loss});
+      break;
+    }
+    clip_global_norm(P.grads(), opt.clip);
+    optimizer->step(P.values(), P.grads());
+    result.tokens += s.tokens;
+    result.steps = step;
+    window_loss += loss;
+    window_tokens += s.tokens;
+    ++window_steps;
+
+    const bool out_of_time = opt.max_seconds > 0 && seconds() >= opt.max_seconds;
+    const bool last = step == total || out_of_time;
+    const bool report = step % 10 == 0 || last;
+    if (report) {
+      const double now = seconds();
+      result.train_loss.push_back({step, window_loss / window_steps});
+      if (progress) {
+        TrainProgress p;
+        p.step = step;
+        p.total_steps = total;
+        p.epoch = epoch;
+        p.loss = window_loss / window_steps;
+        p.elapsed_s = now;
+        p.tokens_per_s = now > window_start ? window_tokens / (now - window_start) : 0;
+        p.eta_s = now / (step - first_step + 1) * (total - step);
+        if (opt.max_seconds > 0) p.eta_s = std::min(p.eta_s, std::max(0.0, opt.max_seconds - now));
+        p.lr = optimizer->lr;
+        progress(p);
+      }
+      window_loss = 0;
+      window_steps = window_tokens = 0;
+      window_start = now;
+    }
+    if (out_of_time) result.time_limit_reached = true;
+    if (!valid_data.empty() && (step % eval_every == 0 || last)) {
+      const double v = teacher_forced_loss(model, valid_data, 256).mean();
+      result.valid_loss.push_back({step, v});
+      double score = -v;
+      if (opt.validate) {
+        score = opt.validate(step, v);
+        result.valid_score.push_back({step, score});
+      }
+      const bool improved = score > best;
+      if (improved) {
+        best = score;
+        bad_evals = 0;
+        result.best_step = step;
+        if (opt.keep_best) best_values = P.values();
+      } else {
+        ++bad_evals;
+        optimizer->lr *= opt.lr_decay;
+      }
+      if (opt.after_validation) opt.after_validation(state_now(step), improved);
+      if (!improved && opt.patience && bad_evals >= opt.patience) {
+        result.stopped_early = true;
+        break;
+      }
+    }
+    if (out_of_time) break;
+  }
+  result.state = state_now(result.steps);
+  if (opt.keep_best && !best_values.is_empty() && !result.diverged) P.assign(best_values);
+  result.seconds = seconds();
+  return result;
+}
+
+}  // namespace attend
