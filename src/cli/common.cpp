@@ -270,14 +270,10 @@ void write_file_atomic(const std::string& path, const std::string& content) {
   }
 }
 
-std::size_t source_limit(const ModelConfig& config) {
-  return config.attention == "location" ? config.max_src_len : 0;
-}
-
 std::vector<int> encode_source(const ModelBundle& bundle, const std::string& line,
                                const std::string& where) {
   std::vector<int> ids = bundle.src_vocab.encode(bundle.tokenize_source(line));
-  const std::size_t limit = source_limit(bundle.model->config());
+  const std::size_t limit = bundle.model->config().source_limit();
   if (limit && ids.size() > limit)
     throw Error(where + ": the source has " + std::to_string(ids.size()) +
                 " tokens but this model's location attention handles at most --max-src-len " +

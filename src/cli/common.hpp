@@ -166,8 +166,6 @@ std::vector<std::string> translate_encoded(const ModelBundle& bundle,
 // The text options the model was trained with (info "lowercase" / "normalize"), applied to
 // input lines the same way.
 std::string prepare_input(const ModelBundle& bundle, const std::string& line);
-// The length limit on sources (location attention), 0 = none.
-std::size_t source_limit(const ModelConfig& config);
 
 // Text attention map: a header row with the source tokens, then one row per output token whose
 // cells shade the weight of each source token with " .:-=+*#%@".

@@ -147,19 +147,10 @@ std::size_t longest_source(const std::vector<Example>& examples) {
   return n;
 }
 
-// Location attention needs one score row per source position: default to the longest source,
-// refuse a user's limit that some source exceeds.
-void fit_location_length(ModelConfig& c, const TaskData& data, bool user_given) {
-  if (c.attention != "location") return;
-  const std::size_t longest = std::max({longest_source(data.train), longest_source(data.valid),
-                                        longest_source(data.test)});
-  if (!user_given) {
-    c.max_src_len = longest;
-  } else if (c.max_src_len < longest) {
-    throw Error("location attention: the data has sources of " + std::to_string(longest) +
-                " tokens but --max-src-len is " + std::to_string(c.max_src_len) +
-                "; raise --max-src-len to at least " + std::to_string(longest));
-  }
+void fit_to_data(ModelConfig& c, const TaskData& data, bool user_set_sizes) {
+  c.fit_to_data(std::max({longest_source(data.train), longest_source(data.valid),
+                          longest_source(data.test)}),
+                user_set_sizes);
 }
 
 std::vector<std::vector<std::string>> sides(const std::vector<Example>& examples, bool source) {
@@ -420,13 +411,13 @@ int run_train_files(TrainSettings& s, const po::variables_map& vm) {
     build_vocabularies(s, d.tokens.train, b);
     config.src_vocab = b.src_vocab.size();
     config.tgt_vocab = b.tgt_vocab.size();
-    fit_location_length(config, d.tokens, !vm["max-src-len"].defaulted());
+    fit_to_data(config, d.tokens, !vm["max-src-len"].defaulted());
     b.model = std::make_unique<Seq2Seq<float>>(config, s.seed);
   }
   const auto train_pairs = encode_examples(d.tokens.train, b.src_vocab, b.tgt_vocab);
   const auto valid_pairs = encode_examples(d.tokens.valid, b.src_vocab, b.tgt_vocab);
   const auto test_pairs = encode_examples(d.tokens.test, b.src_vocab, b.tgt_vocab);
-  const std::size_t limit = source_limit(config);
+  const std::size_t limit = config.source_limit();
   for (const auto* split : {&valid_pairs, &test_pairs})
     for (const auto& p : *split)
       if (limit && p.src.size() > limit)
@@ -573,7 +564,7 @@ int run_train(const std::vector<std::string>& args) {
   b.tgt_vocab = Vocab::build(sides(data.train, false));
   config.src_vocab = b.src_vocab.size();
   config.tgt_vocab = b.tgt_vocab.size();
-  fit_location_length(config, data, !vm["max-src-len"].defaulted());
+  fit_to_data(config, data, !vm["max-src-len"].defaulted());
   b.model = std::make_unique<Seq2Seq<float>>(config, s.seed);
 
   const TrainOptions o = train_options_of(s);

@@ -212,7 +212,7 @@ std::vector<EncodedPair> task_pairs(const po::variables_map& vm, const ModelBund
     from_info(vm, b, "seed", a.t.seed);
   }
   const auto pairs = encode_examples(make_task(a.t).test, b.src_vocab, b.tgt_vocab);
-  const std::size_t limit = source_limit(b.model->config());
+  const std::size_t limit = b.model->config().source_limit();
   for (std::size_t i = 0; i < pairs.size(); ++i)
     if (limit && pairs[i].src.size() > limit)
       throw Error("test example " + std::to_string(i + 1) + " of task " + a.task + " has " +

@@ -677,13 +677,7 @@ std::unique_ptr<Seq2Seq<float>> build_model(const CompareOptions& o, const Varia
   ModelConfig c = config_of(o, v);
   c.src_vocab = data.src_vocab.size();
   c.tgt_vocab = data.tgt_vocab.size();
-  if (c.attention == "location") {
-    const std::size_t longest = longest_source(data);
-    if (!o.max_src_len_given) c.max_src_len = longest;
-    else if (c.max_src_len < longest)
-      throw Error("location attention: the data has sources of " + std::to_string(longest) +
-                  " tokens but --max-src-len is " + std::to_string(c.max_src_len));
-  }
+  c.fit_to_data(longest_source(data), o.max_src_len_given);
   return std::make_unique<Seq2Seq<float>>(c, seed);
 }
 

@@ -33,6 +33,21 @@ std::string ModelConfig::decoder_style() const {
   return decoder;
 }
 
+void ModelConfig::fit_to_data(std::size_t longest_source, bool user_set_sizes) {
+  if (attention != "location") return;
+  if (!user_set_sizes) {
+    max_src_len = longest_source;
+  } else if (max_src_len < longest_source) {
+    throw Error("location attention: the data has sources of " + std::to_string(longest_source) +
+                " tokens but --max-src-len is " + std::to_string(max_src_len) +
+                "; raise --max-src-len to at least " + std::to_string(longest_source));
+  }
+}
+
+std::size_t ModelConfig::source_limit() const {
+  return attention == "location" ? max_src_len : 0;
+}
+
 void ModelConfig::validate() const {
   const auto cells = cell_names();
   if (std::find(cells.begin(), cells.end(), cell) == cells.end())

@@ -24,6 +24,12 @@ struct ModelConfig {
 
   // The decoder style `auto` resolves to: bahdanau for the bahdanau strategy, luong otherwise.
   std::string decoder_style() const;
+  // Sizes that depend on the data (location attention's rows: one per source position, the
+  // longest source unless the user set --max-src-len). Throws attend::Error when a size the user
+  // set is too small for the data.
+  void fit_to_data(std::size_t longest_source, bool user_set_sizes);
+  // The longest source this model accepts; 0 = any length.
+  std::size_t source_limit() const;
   // Throws attend::Error saying what to change when the combination is impossible.
   void validate() const;
   std::map<std::string, std::string> to_map() const;
