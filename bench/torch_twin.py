@@ -9,12 +9,13 @@ every log-probability.
     from torch_twin import AttendTwin, save_attend_checkpoint
     twin = AttendTwin({"cell": "gru", "attention": "bahdanau", "src_vocab": 11, "tgt_vocab": 12})
     lp = twin.log_probs(src, src_len, tgt_in, tgt_out, tgt_len)   # (B,) summed log p
-    save_attend_checkpoint("model.h5", twin, src_tokens, tgt_tokens)
+    save_attend_checkpoint("model.safetensors", twin, src_tokens, tgt_tokens)
 
 Tensors are time-major like attend's batches: src (S, B), tgt_in / tgt_out (T, B), int64, <pad> = 0
 after each sequence; src_len / tgt_len (B,) with tgt_len counting the </s>.
 Dropout is not modelled (evaluation mode only).
 """
+import json
 import math
 
 import torch
@@ -391,66 +392,59 @@ def make_batch(pairs):
     return src, src_len, tgt_in, tgt_out, tgt_len
 
 
-def save_attend_checkpoint(path, twin, src_tokens, tgt_tokens, tokenizer="space", info=None,
-                           libver=("earliest", "v108")):
-    """Writes twin's config, vocabularies (tokens after the four specials) and weights as an attend
-    checkpoint (docs/checkpoint.md, format version 1). libver is h5py's file-format bounds: the
-    default is the HDF5 1.8 format attend itself writes; ("v110", "v110") gives files about four
-    times smaller for tiny models (a single-chunk index instead of a B-tree per tensor)."""
-    import zlib
-
-    import h5py
+def write_safetensors(path, tensors, metadata):
+    """A safetensors file from {name: array} (stored as little-endian float32) and {str: str}."""
     import numpy as np
 
+    header, blobs, offset = {"__metadata__": metadata}, [], 0
+    for name, array in tensors.items():
+        blob = np.ascontiguousarray(array, dtype="<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(array.shape),
+                        "data_offsets": [offset, offset + len(blob)]}
+        blobs.append(blob)
+        offset += len(blob)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)  # the data starts 8-byte aligned
+    with open(path, "wb") as f:
+        f.write(len(text).to_bytes(8, "little") + text + b"".join(blobs))
+
+
+def read_safetensors(path):
+    """({name: float32 array}, metadata) from a safetensors file holding F32 tensors."""
+    import numpy as np
+
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(n))
+        data = f.read()
+    metadata = header.pop("__metadata__", {})
+    tensors = {name: np.frombuffer(data[e["data_offsets"][0]:e["data_offsets"][1]], dtype="<f4")
+               .reshape(e["shape"]) for name, e in header.items()}
+    return tensors, metadata
+
+
+def save_attend_checkpoint(path, twin, src_tokens, tgt_tokens, tokenizer="space", info=None):
+    """Writes twin's config, vocabularies (tokens after the four specials) and weights as an attend
+    checkpoint (docs/checkpoint.md, format version 2: safetensors)."""
     src_vocab = SPECIALS + list(src_tokens)
     tgt_vocab = SPECIALS + list(tgt_tokens)
     if len(src_vocab) != twin.config["src_vocab"] or len(tgt_vocab) != twin.config["tgt_vocab"]:
         raise ValueError("vocabulary sizes do not match the configuration")
-    # Built through h5py's low-level API so that no object records a modification time: the same
-    # weights give the same bytes. Groups record link creation order, so tensors load in order.
-    bounds = {"earliest": h5py.h5f.LIBVER_EARLIEST, "v108": h5py.h5f.LIBVER_V18,
-              "v110": h5py.h5f.LIBVER_V110, "latest": h5py.h5f.LIBVER_LATEST}
-    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
-    fapl.set_libver_bounds(bounds[libver[0]], bounds[libver[1]])
-    fcpl = h5py.h5p.create(h5py.h5p.FILE_CREATE)
-    fcpl.set_obj_track_times(False)
-    gcpl = h5py.h5p.create(h5py.h5p.GROUP_CREATE)
-    gcpl.set_link_creation_order(h5py.h5p.CRT_ORDER_TRACKED | h5py.h5p.CRT_ORDER_INDEXED)
-    gcpl.set_obj_track_times(False)
-
-    def group(parent, name):
-        return h5py.Group(h5py.h5g.create(parent.id, name.encode(), gcpl=gcpl))
-
-    with h5py.File(h5py.h5f.create(path.encode(), h5py.h5f.ACC_TRUNC, fcpl=fcpl, fapl=fapl)) as f:
-        f.attrs["format"] = "attend-checkpoint"
-        f.attrs["format_version"] = np.int32(1)
-        cfg = group(f, "config")
-        for k, v in config_to_map(twin.config).items():
-            cfg.attrs["model." + k] = v
-        for k, v in (info or {}).items():
-            cfg.attrs["info." + k] = str(v)
-        cfg.attrs["tokenizer"] = tokenizer
-        strings = group(f, "strings")
-        for name, vocab in (("vocab.src", src_vocab), ("vocab.tgt", tgt_vocab)):
-            ds = strings.create_dataset(name, data=vocab, dtype=h5py.string_dtype(), track_times=False)
-            ds.attrs["crc32"] = np.uint32(zlib.crc32(b"\0".join(s.encode() for s in vocab)))
-        sd = group(f, "state_dict")
-        for name, tensor in twin.state_dict().items():
-            a = tensor.detach().to(torch.float32).cpu().numpy()
-            sd.create_dataset(name, data=a, chunks=a.shape, fletcher32=True, track_times=False)
+    metadata = {"format": "attend-checkpoint", "format_version": "2", "tokenizer": tokenizer,
+                "list.vocab.src": json.dumps(src_vocab), "list.vocab.tgt": json.dumps(tgt_vocab)}
+    metadata.update({"model." + k: v for k, v in config_to_map(twin.config).items()})
+    metadata.update({"info." + k: str(v) for k, v in (info or {}).items()})
+    tensors = {name: t.detach().to(torch.float32).cpu().numpy() for name, t in twin.state_dict().items()}
+    write_safetensors(path, tensors, metadata)
 
 
 def load_attend_checkpoint(path):
-    """(AttendTwin, src vocab, tgt vocab) from an attend checkpoint."""
-    import h5py
-
-    with h5py.File(path, "r") as f:
-        if f.attrs.get("format") != "attend-checkpoint":
-            raise ValueError(f"{path} is not an attend checkpoint")
-        cfg = {k[len("model."):]: v for k, v in f["config"].attrs.items() if k.startswith("model.")}
-        vocab_src = f["strings/vocab.src"].asstr()[()].tolist()
-        vocab_tgt = f["strings/vocab.tgt"].asstr()[()].tolist()
-        sd = {name: torch.from_numpy(ds[()]) for name, ds in f["state_dict"].items()}
+    """(AttendTwin, src vocab, tgt vocab) from an attend checkpoint (format version 2)."""
+    tensors, metadata = read_safetensors(path)
+    if metadata.get("format") != "attend-checkpoint":
+        raise ValueError(f"{path} is not an attend checkpoint")
+    cfg = {k[len("model."):]: v for k, v in metadata.items() if k.startswith("model.")}
     twin = AttendTwin(cfg)
-    twin.load_state_dict(sd)
-    return twin, vocab_src, vocab_tgt
+    twin.load_state_dict({name: torch.from_numpy(a.copy())
+                          for name, a in tensors.items() if not name.startswith("optimizer/")})
+    return twin, json.loads(metadata["list.vocab.src"]), json.loads(metadata["list.vocab.tgt"])
