@@ -4,7 +4,14 @@
 //                      as it is, each string list as "list.<name>" = a JSON array of strings, and
 //                      "crc32.data" / "crc32.lists" (CRC-32 of the tensor bytes and of the lists'
 //                      texts), optional so that files written by other tools load too.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 
 #include <nlohmann/json.hpp>
 #include <set>
@@ -133,6 +140,99 @@ CheckpointFile decode_checkpoint(const std::string& bytes, const std::string& wh
     }
   }
   return ck;
+}
+
+}  // namespace attend
+
+// ---- files ----------------------------------------------------------------------------------
+
+namespace attend {
+
+namespace {
+
+const char kHdf5Signature[] = "\x89HDF\r\n\x1a\n";
+
+std::string system_error(const std::string& what) { return what + " (" + std::strerror(errno) + ")"; }
+
+void write_all(int fd, const std::string& bytes, const std::string& what) {
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) throw Error(system_error(what));
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+void fsync_directory_of(const std::string& path) {
+  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  const int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::fsync(fd);  // some file systems refuse to sync a directory, which is harmless
+  ::close(fd);
+}
+
+}  // namespace
+
+void save_checkpoint_v2(const std::string& path, const CheckpointFile& checkpoint) {
+  const std::string bytes = encode_checkpoint(checkpoint, path);
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  const std::string prefix = "cannot save checkpoint '" + path + "': ";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error(system_error(prefix + "cannot create '" + tmp + "'"));
+  try {
+    write_all(fd, bytes, prefix + "cannot write '" + tmp + "'");
+    if (::fsync(fd) != 0) throw Error(system_error(prefix + "cannot flush '" + tmp + "' to disk"));
+    if (::close(fd) != 0) throw Error(system_error(prefix + "cannot close '" + tmp + "'"));
+  } catch (...) {
+    ::close(fd);
+    std::remove(tmp.c_str());
+    throw;
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string reason = system_error(prefix + "cannot rename '" + tmp + "' over it");
+    std::remove(tmp.c_str());
+    throw Error(reason);
+  }
+  fsync_directory_of(path);
+}
+
+std::string read_model_bytes(const std::string& path) {
+  const std::string prefix = "cannot load checkpoint '" + path + "': ";
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw Error(system_error(prefix + "cannot open it"));
+  if (S_ISDIR(st.st_mode)) throw Error(prefix + "it is a directory, not a model file");
+  if (!S_ISREG(st.st_mode)) throw Error(prefix + "not a regular file (a FIFO, socket or device)");
+  // O_NONBLOCK: should the path turn into a FIFO after the check, open must not wait for a writer.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) throw Error(system_error(prefix + "cannot open it"));
+  std::string bytes;
+  try {
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) throw Error(prefix + "not a regular file");
+    bytes.resize(static_cast<std::size_t>(st.st_size));
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+      const ssize_t n = ::read(fd, &bytes[done], bytes.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw Error(system_error(prefix + "read error"));
+      if (n == 0) break;  // shrank while reading: what is there gets checked
+      done += static_cast<std::size_t>(n);
+    }
+    bytes.resize(done);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
+  if (bytes.empty()) throw Error("checkpoint '" + path + "' is an empty file");
+  if (bytes.compare(0, 8, kHdf5Signature, 8) == 0)
+    throw Error("checkpoint '" + path + "' is a version-1 (HDF5) file; convert it once with "
+                "`attend convert-checkpoint " + path + " NEW`, the one command that parses HDF5");
+  return bytes;
+}
+
+CheckpointFile load_checkpoint_v2(const std::string& path) {
+  return decode_checkpoint(read_model_bytes(path), path);
 }
 
 }  // namespace attend
