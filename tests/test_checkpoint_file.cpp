@@ -1,3 +1,4 @@
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -6,6 +7,7 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -16,7 +18,9 @@
 #include <hdf5/serial/hdf5.h>
 #endif
 
+#include "attend/io/checkpoint.hpp"
 #include "attend/io/checkpoint_file.hpp"
+#include "attend/io/safetensors.hpp"
 #include "attend/core/error.hpp"
 
 namespace fs = std::filesystem;
@@ -167,25 +171,37 @@ TEST_CASE("loading an empty file says it is empty", "[checkpoint]") {
   CHECK_THAT(load_error(path), Contains(path) && Contains("empty file"));
 }
 
-TEST_CASE("loading a text file says it is not an attend checkpoint (not HDF5)", "[checkpoint]") {
+TEST_CASE("loading a text file says it is not an attend checkpoint", "[checkpoint]") {
   TempDir tmp;
   const std::string path = tmp.file("notes.txt");
   write_bytes(path, "hidden = 8\nthis is a config file, not a checkpoint\n");
-  CHECK_THAT(load_error(path), Contains(path) && Contains("is not an attend checkpoint (not HDF5)"));
+  CHECK_THAT(load_error(path), Contains(path) && Contains("is not an attend checkpoint (not a safetensors file"));
 }
 
-TEST_CASE("loading a truncated checkpoint says it is damaged", "[checkpoint]") {
+TEST_CASE("loading a directory or a FIFO says it is not a model file, without waiting", "[checkpoint]") {
   TempDir tmp;
-  attend::save_checkpoint_file(tmp.file("model.h5"), sample());
-  const std::string bytes = bytes_of(tmp.file("model.h5"));
-  const std::string path = tmp.file("half.h5");
-  write_bytes(path, bytes.substr(0, bytes.size() / 2));
-  CHECK_THAT(load_error(path), Contains(path) && Contains("is damaged"));
+  const std::string dir = tmp.file("adir");
+  fs::create_directories(dir);
+  CHECK_THAT(load_error(dir), Contains(dir) && Contains("is a directory"));
+  const std::string fifo = tmp.file("fifo");
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  CHECK_THAT(load_error(fifo), Contains(fifo) && Contains("not a regular file"));
+}
+
+TEST_CASE("loading a truncated checkpoint says it is truncated", "[checkpoint]") {
+  TempDir tmp;
+  attend::save_checkpoint_file(tmp.file("model.safetensors"), sample());
+  const std::string bytes = bytes_of(tmp.file("model.safetensors"));
+  for (std::size_t keep : {bytes.size() / 2, bytes.size() - 1}) {
+    const std::string path = tmp.file("part.safetensors");
+    write_bytes(path, bytes.substr(0, keep));
+    CHECK_THAT(load_error(path), Contains(path) && Contains("truncated"));
+  }
 }
 
 TEST_CASE("loading a checkpoint with a flipped byte in tensor data fails its checksum", "[checkpoint]") {
   TempDir tmp;
-  const std::string path = tmp.file("model.h5");
+  const std::string path = tmp.file("model.safetensors");
   attend::CheckpointFile ck;
   ck.tensors.push_back(tensor("decoder.out.weight", {4, 4}, 1000.0f));
   attend::save_checkpoint_file(path, ck);
@@ -198,23 +214,91 @@ TEST_CASE("loading a checkpoint with a flipped byte in tensor data fails its che
   bytes[at + raw.size() / 2] ^= 0x10;
   write_bytes(path, bytes);
 
-  CHECK_THAT(load_error(path), Contains(path) && Contains("is damaged") && Contains("decoder.out.weight"));
+  CHECK_THAT(load_error(path), Contains(path) && Contains("tensor data fails the CRC-32 checksum"));
 }
 
 TEST_CASE("loading a checkpoint with a flipped byte in a string list fails its CRC-32", "[checkpoint]") {
   TempDir tmp;
-  const std::string path = tmp.file("model.h5");
+  const std::string path = tmp.file("model.safetensors");
   attend::save_checkpoint_file(path, sample());
   std::string bytes = bytes_of(path);
   const std::size_t at = bytes.find("héllo");
   REQUIRE(at != std::string::npos);
   bytes[at] = 'j';
   write_bytes(path, bytes);
-  CHECK_THAT(load_error(path), Contains(path) && Contains("is damaged") && Contains("vocab.src"));
+  CHECK_THAT(load_error(path), Contains(path) && Contains("string lists") && Contains("CRC-32"));
 }
 
-TEST_CASE("loading an HDF5 file without the format attribute says it is not an attend checkpoint",
+TEST_CASE("a checkpoint written without checksums (by another tool) loads", "[checkpoint]") {
+  TempDir tmp;
+  const std::string path = tmp.file("by_hand.safetensors");
+  attend::SafetensorsFile f;
+  f.metadata = {{"format", "attend-checkpoint"}, {"format_version", "2"}, {"model.cell", "gru"},
+                {"list.vocab.src", "[\"<pad>\",\"<s>\"]"}};
+  f.tensors = {{"decoder.out.bias", {2}, {1.0f, -2.0f}}, {"optimizer/decoder.out.bias.exp_avg", {2}, {0.5f, 0.25f}}};
+  write_bytes(path, attend::encode_safetensors(f));
+  const auto ck = attend::load_checkpoint_file(path);
+  CHECK(ck.config == std::map<std::string, std::string>{{"model.cell", "gru"}});
+  CHECK(ck.string_lists.at("vocab.src") == std::vector<std::string>{"<pad>", "<s>"});
+  REQUIRE(ck.tensors.size() == 1);
+  CHECK(ck.tensors[0].data == std::vector<float>{1.0f, -2.0f});
+  REQUIRE(ck.optimizer.size() == 1);
+  CHECK(ck.optimizer[0].name == "decoder.out.bias.exp_avg");
+}
+
+TEST_CASE("loading a safetensors file without the format entry says it is not an attend checkpoint",
           "[checkpoint]") {
+  TempDir tmp;
+  const std::string path = tmp.file("foreign.safetensors");
+  attend::SafetensorsFile f;
+  f.tensors = {{"weights", {3}, {1, 2, 3}}};
+  write_bytes(path, attend::encode_safetensors(f));
+  CHECK_THAT(load_error(path), Contains(path) && Contains("not an attend checkpoint"));
+}
+
+TEST_CASE("loading a checkpoint of a newer format version names both versions", "[checkpoint]") {
+  TempDir tmp;
+  const std::string path = tmp.file("future.safetensors");
+  attend::SafetensorsFile f;
+  f.metadata = {{"format", "attend-checkpoint"}, {"format_version", "3"}};
+  write_bytes(path, attend::encode_safetensors(f));
+  CHECK_THAT(load_error(path), Contains(path) && Contains("format_version is '3'; this build reads version 2"));
+}
+
+TEST_CASE("loading a checkpoint whose tensor holds integers names the dtype", "[checkpoint]") {
+  TempDir tmp;
+  const std::string path = tmp.file("ints.safetensors");
+  const std::string header =
+      R"({"__metadata__":{"format":"attend-checkpoint","format_version":"2"},)"
+      R"("encoder.embedding.weight":{"dtype":"I32","shape":[1],"data_offsets":[0,4]}})";
+  std::string bytes;
+  for (int i = 0; i < 8; ++i) bytes.push_back(static_cast<char>((header.size() >> (8 * i)) & 0xff));
+  write_bytes(path, bytes + header + std::string(4, '\0'));
+  CHECK_THAT(load_error(path), Contains(path) && Contains("encoder.embedding.weight") && Contains("dtype I32"));
+}
+
+TEST_CASE("loading a version-1 HDF5 checkpoint names the conversion command instead of parsing it",
+          "[checkpoint]") {
+  TempDir tmp;
+  const std::string path = tmp.file("old.h5");
+  attend::save_checkpoint_file_hdf5(path, sample());
+  CHECK_THAT(load_error(path), Contains(path) && Contains("version-1 (HDF5)") && Contains("attend convert-checkpoint"));
+}
+
+TEST_CASE("a version-1 HDF5 checkpoint reads back through the conversion reader unchanged", "[checkpoint]") {
+  TempDir tmp;
+  const std::string old_path = tmp.file("old.h5"), new_path = tmp.file("new.safetensors");
+  const auto ck = sample();
+  attend::save_checkpoint_file_hdf5(old_path, ck);
+  attend::save_checkpoint_file(new_path, attend::load_checkpoint_file_hdf5(old_path));
+  const auto back = attend::load_checkpoint_file(new_path);
+  CHECK(back.config == ck.config);
+  CHECK(back.string_lists == ck.string_lists);
+  REQUIRE(back.tensors.size() == ck.tensors.size());
+  for (std::size_t i = 0; i < ck.tensors.size(); ++i) CHECK(back.tensors[i].data == ck.tensors[i].data);
+}
+
+TEST_CASE("the HDF5 conversion reader refuses an HDF5 file without the format attribute", "[checkpoint]") {
   TempDir tmp;
   const std::string path = tmp.file("foreign.h5");
   {
@@ -228,43 +312,23 @@ TEST_CASE("loading an HDF5 file without the format attribute says it is not an a
     H5Sclose(space);
     H5Fclose(file);
   }
-  const std::string message = load_error(path);
-  CHECK_THAT(message, Contains(path) && Contains("is not an attend checkpoint"));
-  CHECK_THAT(message, !Contains("not HDF5"));
+  CHECK_THROWS_WITH(attend::load_checkpoint_file_hdf5(path), Contains(path) && Contains("is not an attend checkpoint"));
 }
 
-TEST_CASE("loading a checkpoint of a newer format version names both versions", "[checkpoint]") {
+TEST_CASE("a model file whose configuration claims sizes its tensors cannot hold is refused before building",
+          "[checkpoint]") {
   TempDir tmp;
-  const std::string path = tmp.file("future.h5");
-  attend::save_checkpoint_file(path, sample());
-  {
-    hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
-    hid_t attr = H5Aopen(file, "format_version", H5P_DEFAULT);
-    const int version = attend::kCheckpointVersion + 1;
-    H5Awrite(attr, H5T_NATIVE_INT, &version);
-    H5Aclose(attr);
-    H5Fclose(file);
+  const std::string path = tmp.file("huge.safetensors");
+  attend::CheckpointFile ck;
+  ck.config = {{"model.hidden", "1000000000"}, {"model.src_vocab", "5"}, {"model.tgt_vocab", "5"}};
+  ck.string_lists = {{"vocab.src", {"<pad>", "<s>", "</s>", "<unk>", "a"}},
+                     {"vocab.tgt", {"<pad>", "<s>", "</s>", "<unk>", "b"}}};
+  ck.tensors = {tensor("decoder.out.bias", {5}, 0.0f)};
+  attend::save_checkpoint_file(path, ck);
+  try {
+    attend::load_model(path);
+    FAIL("a configuration with hidden = 10^9 loaded");
+  } catch (const attend::Error& e) {
+    CHECK_THAT(e.what(), Contains(path) && Contains("layers x hidden x hidden") && Contains("damaged configuration"));
   }
-  CHECK_THAT(load_error(path),
-             Contains(path) && Contains("was written by a newer attend (format version 2, this build reads up to 1)"));
-}
-
-TEST_CASE("loading a checkpoint whose tensor holds integers says it is not floating-point", "[checkpoint]") {
-  TempDir tmp;
-  const std::string path = tmp.file("ints.h5");
-  attend::save_checkpoint_file(path, attend::CheckpointFile{});
-  {
-    hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
-    const hsize_t dims[2] = {2, 2};
-    hid_t space = H5Screate_simple(2, dims, nullptr);
-    hid_t ds = H5Dcreate2(file, "state_dict/encoder.embedding.weight", H5T_STD_I32LE, space, H5P_DEFAULT,
-                          H5P_DEFAULT, H5P_DEFAULT);
-    const int values[4] = {1, 2, 3, 4};
-    H5Dwrite(ds, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values);
-    H5Dclose(ds);
-    H5Sclose(space);
-    H5Fclose(file);
-  }
-  CHECK_THAT(load_error(path),
-             Contains(path) && Contains("encoder.embedding.weight") && Contains("not hold floating-point data"));
 }

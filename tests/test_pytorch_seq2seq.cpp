@@ -1,4 +1,4 @@
-// Whole-model checks against PyTorch: tests/fixtures/seq2seq_<name>.h5 are attend checkpoints written
+// Whole-model checks against PyTorch: tests/fixtures/seq2seq_<name>.safetensors are attend checkpoints written
 // from bench/torch_twin.py (attend's model in PyTorch, DESIGN.md §4-§6) with random float32 weights;
 // seq2seq_<name>.json hold the batch and PyTorch's per-example Σ log p over the real target tokens
 // (float64 from the float32 weights) and the mean loss. Regenerate with
@@ -103,7 +103,7 @@ TEST_CASE("every seq2seq fixture checkpoint loads with its configuration and voc
           "[pytorch-seq2seq]") {
   for (const auto& name : kConfigs) {
     INFO("configuration " << name);
-    ModelBundle b = load_model(path_of(name, ".h5"));
+    ModelBundle b = load_model(path_of(name, ".safetensors"));
     REQUIRE(b.model);
     CHECK(b.model->config().emb == 5);
     CHECK(b.model->config().hidden == 6);
@@ -121,7 +121,7 @@ TEST_CASE("attend reproduces PyTorch's log-probabilities for every fixture confi
   for (const auto& name : kConfigs) {
     INFO("configuration " << name);
     const Fixture f = load_fixture(name);
-    ModelBundle b = load_model(path_of(name, ".h5"));
+    ModelBundle b = load_model(path_of(name, ".safetensors"));
     Seq2Seq<double> d(b.model->config(), 1);
     d.params().assign(b.model->params().values());
     for (std::size_t i = 0; i < f.pairs.size(); ++i) {
@@ -139,7 +139,7 @@ TEST_CASE("attend's float model matches PyTorch's log-probabilities to float pre
   for (const auto& name : kConfigs) {
     INFO("configuration " << name);
     const Fixture f = load_fixture(name);
-    ModelBundle b = load_model(path_of(name, ".h5"));
+    ModelBundle b = load_model(path_of(name, ".safetensors"));
     for (std::size_t i = 0; i < f.pairs.size(); ++i) {
       const double lp = example_log_prob(*b.model, f, i);
       if (!known_mismatch(name)) worst = std::max(worst, rel_diff(lp, f.log_probs[i]));
@@ -153,7 +153,7 @@ TEST_CASE("attend's padded batch loss equals PyTorch's mean cross-entropy", "[py
   for (const auto& name : kConfigs) {
     INFO("configuration " << name);
     const Fixture f = load_fixture(name);
-    ModelBundle b = load_model(path_of(name, ".h5"));
+    ModelBundle b = load_model(path_of(name, ".safetensors"));
     Seq2Seq<double> d(b.model->config(), 1);
     d.params().assign(b.model->params().values());
     check(name, "batch mean loss (double)", batch_loss(d, f), f.loss, 1e-9);

@@ -1,6 +1,7 @@
 // `attend <command> [options]`: dispatch to a command and turn every failure into
 // "attend: error: <message>" on stderr and exit status 2.
 #include <attend/core/error.hpp>
+#include <algorithm>
 #include <cstring>
 #include <iostream>
 #include <new>
@@ -10,6 +11,7 @@
 
 namespace attend::cli {
 int run_bench(const std::vector<std::string>& args);
+int run_convert_checkpoint(const std::vector<std::string>& args);
 }
 
 namespace {
@@ -31,11 +33,12 @@ const CommandEntry kCommands[] = {
     {"bleu", attend::cli::run_bleu, "corpus BLEU of hypotheses against references (sacreBLEU's default)"},
     {"compare", attend::cli::run_compare_command, "train a grid of cells x attention x seeds; report"},
     {"bench", attend::cli::run_bench, "training and decoding speed of one model shape"},
+    {"convert-checkpoint", attend::cli::run_convert_checkpoint, "rewrite a version-1 (HDF5) model file as version 2"},
 };
 
 void print_usage(std::ostream& out) {
   out << "usage: attend <command> [options]\n\ncommands:\n";
-  for (const auto& c : kCommands) out << "  " << c.name << std::string(11 - std::strlen(c.name), ' ') << c.summary << "\n";
+  for (const auto& c : kCommands) out << "  " << c.name << std::string(std::max<std::size_t>(20, std::strlen(c.name) + 2) - std::strlen(c.name), ' ') << c.summary << "\n";
   out << "\n`attend <command> --help` lists the command's options and their defaults.\n";
 }
 

@@ -4,6 +4,7 @@
 #include "attend/core/error.hpp"
 
 #include <map>
+#include <utility>
 
 namespace attend {
 
@@ -33,6 +34,26 @@ std::string shape_text(const std::vector<std::size_t>& s) {
   for (std::size_t i = 0; i < s.size(); ++i) t += (i ? ", " : "") + std::to_string(s[i]);
   return t + ")";
 }
+// Every model holds a decoder W_hh (G·H × H) per layer, two embeddings (emb × V) and an output
+// layer (V × H), location attention a W_a (max_src_len × H). A configuration whose sizes cannot
+// fit in the values the file holds is damaged or hostile, and is refused before the model is
+// built: hidden = 10^9 must not allocate gigabytes.
+void check_sizes_fit(const ModelConfig& c, const CheckpointFile& f) {
+  double values = 0;
+  for (const Tensor& t : f.tensors) values += double(t.data.size());
+  const double H = double(c.hidden);
+  const std::pair<const char*, double> needs[] = {
+      {"layers x hidden x hidden", double(c.layers) * H * H},
+      {"emb x src_vocab", double(c.emb) * double(c.src_vocab)},
+      {"emb x tgt_vocab", double(c.emb) * double(c.tgt_vocab)},
+      {"hidden x tgt_vocab", H * double(c.tgt_vocab)},
+      {"max_src_len x hidden", c.source_limit() ? double(c.max_src_len) * H : 0.0}};
+  for (const auto& [what, need] : needs)
+    if (need > values)
+      throw Error("the configuration needs at least " + std::string(what) + " = " + std::to_string(need) +
+                  " parameter values but the file holds " + std::to_string(values) + " (damaged configuration?)");
+}
+
 }  // namespace
 
 std::vector<std::string> ModelBundle::tokenize_source(const std::string& line) const {
@@ -83,8 +104,9 @@ void save_model(const std::string& path, const ModelBundle& bundle) {
   save_checkpoint_file(path, f);
 }
 
-ModelBundle load_model(const std::string& path) {
-  CheckpointFile f = load_checkpoint_file(path);
+ModelBundle load_model(const std::string& path) { return bundle_from_checkpoint(load_checkpoint_file(path), path); }
+
+ModelBundle bundle_from_checkpoint(const CheckpointFile& f, const std::string& path) {
   auto fail = [&](const std::string& problem) {
     return Error("checkpoint '" + path + "' is invalid: " + problem);
   };
@@ -113,12 +135,13 @@ ModelBundle load_model(const std::string& path) {
         return std::make_shared<const SubwordModel>(SubwordModel::from_serialized(base64_decode(it->second[0])));
       };
       bundle.src_subword = subword(kSubwordSrc);
-      const auto& a = f.string_lists[kSubwordSrc];
-      const auto& b = f.string_lists[kSubwordTgt];
-      bundle.tgt_subword = a == b ? bundle.src_subword : subword(kSubwordTgt);
+      const auto tgt_list = f.string_lists.find(kSubwordTgt);
+      const bool shared = tgt_list != f.string_lists.end() && tgt_list->second == f.string_lists.at(kSubwordSrc);
+      bundle.tgt_subword = shared ? bundle.src_subword : subword(kSubwordTgt);
     }
     if (!train_state.empty()) bundle.train_state = TrainState::from_map(train_state);
     ModelConfig config = ModelConfig::from_map(cfg);
+    check_sizes_fit(config, f);
     if (config.src_vocab != bundle.src_vocab.size() || config.tgt_vocab != bundle.tgt_vocab.size())
       throw Error("vocabulary sizes do not match the configuration");
     bundle.model = std::make_unique<Seq2Seq<float>>(config, 1);

@@ -1,5 +1,5 @@
 // A trained model on disk: configuration, vocabularies, tokenizer and parameters under their
-// PyTorch state_dict names in one HDF5 file (docs/checkpoint.md).
+// PyTorch state_dict names in one safetensors file (docs/checkpoint.md).
 #pragma once
 #include <map>
 #include <memory>
@@ -42,5 +42,9 @@ void save_model(const std::string& path, const ModelBundle& bundle);
 // Throws attend::Error naming the path and the problem for a missing, empty, foreign, damaged
 // or inconsistent file (wrong shapes, missing or unexpected tensors, vocabulary mismatch).
 ModelBundle load_model(const std::string& path);
+// The same from a checkpoint already read (`what` names it in errors): what load_model checks
+// after the file format, for checkpoints that come from memory (fuzzing, other containers).
+struct CheckpointFile;
+ModelBundle bundle_from_checkpoint(const CheckpointFile& checkpoint, const std::string& what);
 
 }  // namespace attend
