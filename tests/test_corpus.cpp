@@ -3,6 +3,7 @@
 #include <attend/core/error.hpp>
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "support.hpp"
@@ -60,7 +61,7 @@ TEST_CASE("read_parallel reads .gz files", "[corpus]") {
 TEST_CASE("file-level problems name the file", "[corpus]") {
   Dir d;
   const auto t = d.write("a.en", "one\ntwo\n");
-  CHECK(has(error_of([&] { attend::read_parallel((d.path / "none.fr").string(), t); }), "none.fr: cannot open"));
+  CHECK(has(error_of([&] { attend::read_parallel(d.file("none.fr"), t); }), "none.fr: cannot open"));
   const auto fake = d.write("fake.gz", "this is not gzip\n");
   CHECK(has(error_of([&] { attend::read_parallel(fake, t); }), "fake.gz: not gzip data"));
   // A truncated gzip stream.
