@@ -1,8 +1,5 @@
 // End-to-end tests of the `attend` command-line tool: the built binary runs in a temporary
 // directory; exit statuses, stdout and stderr are checked.
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
@@ -12,68 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "support.hpp"
+
 namespace fs = std::filesystem;
+using namespace attend::test;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("attend_cli_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
-
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void write(const std::string& path, const std::string& content) {
-  std::ofstream(path, std::ios::binary) << content;
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-struct Run {
-  int status = -1;     // exit status; -1 when killed by a signal
-  std::string out, err;
-};
-
-// Runs `attend ARGS` in dir with stdin from the given text.
-Run attend(const TempDir& dir, const std::string& args, const std::string& input = "") {
-  const std::string in = dir.file("stdin.txt"), out = dir.file("stdout.txt"),
-                    err = dir.file("stderr.txt");
-  write(in, input);
-  const std::string cmd = "cd " + quote(dir.path.string()) + " && " + quote(ATTEND_CLI_PATH) + " " +
-                          args + " <" + quote(in) + " >" + quote(out) + " 2>" + quote(err);
-  const int raw = std::system(cmd.c_str());
-  Run r;
-  if (raw != -1 && WIFEXITED(raw)) r.status = WEXITSTATUS(raw);
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
-}
 
 const char* kTiny = "train --task reverse --steps 30 --train-size 200 --hidden 16 --emb 8";
 
@@ -81,11 +22,11 @@ const char* kTiny = "train --task reverse --steps 30 --train-size 200 --hidden 1
 struct TrainedModel {
   TempDir dir;
   std::string model, metrics;
-  Run run;
+  CliRun run;
   TrainedModel() {
     model = dir.file("tiny.h5");
     metrics = dir.file("tiny.json");
-    run = attend(dir, std::string(kTiny) + " --model " + quote(model) + " --metrics-json " +
+    run = run_cli(dir, std::string(kTiny) + " --model " + quote(model) + " --metrics-json " +
                           quote(metrics));
   }
 };
@@ -96,15 +37,11 @@ const TrainedModel& trained() {
   return m;
 }
 
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
 }  // namespace
 
 TEST_CASE("tasks lists all five built-in tasks", "[cli]") {
   TempDir dir;
-  const Run r = attend(dir, "tasks");
+  const CliRun r = run_cli(dir, "tasks");
   REQUIRE(r.status == 0);
   const auto lines = lines_of(r.out);
   REQUIRE(lines.size() == 5);
@@ -117,7 +54,7 @@ TEST_CASE("a tiny train run exits 0 and writes the model and a metrics JSON with
   const TrainedModel& m = trained();
   CHECK(fs::file_size(m.model) > 0);
   CHECK(contains(m.run.out, "model saved to"));
-  const auto j = nlohmann::json::parse(slurp(m.metrics));
+  const auto j = nlohmann::json::parse(read_file(m.metrics));
   CHECK(j.at("config").at("hidden") == 16);
   CHECK(j.at("steps") == 30);
   CHECK(!j.at("loss_curve").empty());
@@ -128,7 +65,7 @@ TEST_CASE("a tiny train run exits 0 and writes the model and a metrics JSON with
 
 TEST_CASE("translate writes one line per input line, an empty line included", "[cli]") {
   const TrainedModel& m = trained();
-  const Run r = attend(m.dir, "translate --model " + quote(m.model), "abcde\n\nfghij\nklm\n");
+  const CliRun r = run_cli(m.dir, "translate --model " + quote(m.model), "abcde\n\nfghij\nklm\n");
   REQUIRE(r.status == 0);
   const auto out = lines_of(r.out);
   REQUIRE(out.size() == 4);
@@ -137,7 +74,7 @@ TEST_CASE("translate writes one line per input line, an empty line included", "[
 
 TEST_CASE("translate with --nbest writes N score<TAB>translation lines per input", "[cli]") {
   const TrainedModel& m = trained();
-  const Run r = attend(m.dir, "translate --beam 3 --nbest 2 --model " + quote(m.model), "abc\nde\n");
+  const CliRun r = run_cli(m.dir, "translate --beam 3 --nbest 2 --model " + quote(m.model), "abc\nde\n");
   REQUIRE(r.status == 0);
   const auto out = lines_of(r.out);
   REQUIRE(out.size() == 4);
@@ -146,9 +83,9 @@ TEST_CASE("translate with --nbest writes N score<TAB>translation lines per input
 
 TEST_CASE("score prints one finite negative log-probability per line pair", "[cli]") {
   const TrainedModel& m = trained();
-  write(m.dir.file("s.txt"), "abcde\nfgh\nij\n");
-  write(m.dir.file("t.txt"), "edcba\nhgf\nji\n");
-  const Run r = attend(m.dir, "score --model " + quote(m.model) + " --src s.txt --tgt t.txt");
+  write_file(m.dir.file("s.txt"), "abcde\nfgh\nij\n");
+  write_file(m.dir.file("t.txt"), "edcba\nhgf\nji\n");
+  const CliRun r = run_cli(m.dir, "score --model " + quote(m.model) + " --src s.txt --tgt t.txt");
   REQUIRE(r.status == 0);
   const auto out = lines_of(r.out);
   REQUIRE(out.size() == 3);
@@ -161,10 +98,10 @@ TEST_CASE("score prints one finite negative log-probability per line pair", "[cl
 
 TEST_CASE("score agrees with the perplexity eval reports for the same pair", "[cli]") {
   const TrainedModel& m = trained();
-  write(m.dir.file("s1.txt"), "abcdef\n");
-  write(m.dir.file("t1.txt"), "fedcba\n");
-  const Run s = attend(m.dir, "score --model " + quote(m.model) + " --src s1.txt --tgt t1.txt");
-  const Run e = attend(m.dir, "eval --model " + quote(m.model) + " --src s1.txt --ref t1.txt");
+  write_file(m.dir.file("s1.txt"), "abcdef\n");
+  write_file(m.dir.file("t1.txt"), "fedcba\n");
+  const CliRun s = run_cli(m.dir, "score --model " + quote(m.model) + " --src s1.txt --tgt t1.txt");
+  const CliRun e = run_cli(m.dir, "eval --model " + quote(m.model) + " --src s1.txt --ref t1.txt");
   REQUIRE(s.status == 0);
   REQUIRE(e.status == 0);
   const double log_prob = std::stod(s.out);
@@ -177,7 +114,7 @@ TEST_CASE("score agrees with the perplexity eval reports for the same pair", "[c
 
 TEST_CASE("eval on the model's recorded task reports all four figures", "[cli]") {
   const TrainedModel& m = trained();
-  const Run r = attend(m.dir, "eval --test-size 50 --model " + quote(m.model));
+  const CliRun r = run_cli(m.dir, "eval --test-size 50 --model " + quote(m.model));
   REQUIRE(r.status == 0);
   for (const char* key : {"exact match", "token accuracy", "perplexity", "examples        50"})
     CHECK(contains(r.out, key));
@@ -185,9 +122,9 @@ TEST_CASE("eval on the model's recorded task reports all four figures", "[cli]")
 
 TEST_CASE("eval with source and reference files of different lengths names both files", "[cli]") {
   const TrainedModel& m = trained();
-  write(m.dir.file("two.txt"), "abc\nde\n");
-  write(m.dir.file("one.txt"), "cba\n");
-  const Run r = attend(m.dir, "eval --model " + quote(m.model) + " --src two.txt --ref one.txt");
+  write_file(m.dir.file("two.txt"), "abc\nde\n");
+  write_file(m.dir.file("one.txt"), "cba\n");
+  const CliRun r = run_cli(m.dir, "eval --model " + quote(m.model) + " --src two.txt --ref one.txt");
   CHECK(r.status == 2);
   CHECK(contains(r.err, "two.txt"));
   CHECK(contains(r.err, "one.txt"));
@@ -195,7 +132,7 @@ TEST_CASE("eval with source and reference files of different lengths names both 
 
 TEST_CASE("an unknown cell exits 2 and lists the valid cells", "[cli]") {
   TempDir dir;
-  const Run r = attend(dir, std::string(kTiny) + " --cell foo");
+  const CliRun r = run_cli(dir, std::string(kTiny) + " --cell foo");
   CHECK(r.status == 2);
   CHECK(contains(r.err, "attend: error:"));
   for (const char* cell : {"rnn", "lstm", "gru"}) CHECK(contains(r.err, cell));
@@ -203,7 +140,7 @@ TEST_CASE("an unknown cell exits 2 and lists the valid cells", "[cli]") {
 
 TEST_CASE("an unknown attention exits 2 and lists the valid strategies", "[cli]") {
   TempDir dir;
-  const Run r = attend(dir, std::string(kTiny) + " --attention foo");
+  const CliRun r = run_cli(dir, std::string(kTiny) + " --attention foo");
   CHECK(r.status == 2);
   for (const char* name : {"bahdanau", "luong-general", "location", "multihead"})
     CHECK(contains(r.err, name));
@@ -211,21 +148,21 @@ TEST_CASE("an unknown attention exits 2 and lists the valid strategies", "[cli]"
 
 TEST_CASE("a bidirectional encoder with an odd --hidden exits 2 saying it must be even", "[cli]") {
   TempDir dir;
-  const Run r = attend(dir, "train --task reverse --steps 1 --bidirectional --hidden 15");
+  const CliRun r = run_cli(dir, "train --task reverse --steps 1 --bidirectional --hidden 15");
   CHECK(r.status == 2);
   CHECK(contains(r.err, "even"));
 }
 
 TEST_CASE("multihead attention with heads not dividing --hidden exits 2 mentioning heads", "[cli]") {
   TempDir dir;
-  const Run r = attend(dir, "train --task reverse --steps 1 --attention multihead --heads 3 --hidden 16");
+  const CliRun r = run_cli(dir, "train --task reverse --steps 1 --attention multihead --heads 3 --hidden 16");
   CHECK(r.status == 2);
   CHECK(contains(r.err, "heads"));
 }
 
 TEST_CASE("location attention with --max-src-len below the longest source exits 2", "[cli]") {
   TempDir dir;
-  const Run r = attend(dir, "train --task reverse --attention location --max-src-len 5 --min-len 5 "
+  const CliRun r = run_cli(dir, "train --task reverse --attention location --max-src-len 5 --min-len 5 "
                             "--max-len 15 --train-size 200 --steps 1 --hidden 16 --emb 8");
   CHECK(r.status == 2);
   CHECK(contains(r.err, "--max-src-len"));
@@ -233,46 +170,46 @@ TEST_CASE("location attention with --max-src-len below the longest source exits 
 
 TEST_CASE("a negative count option exits 2 instead of wrapping around", "[cli]") {
   TempDir dir;
-  const Run r = attend(dir, "train --task reverse --steps 1 --hidden -3");
+  const CliRun r = run_cli(dir, "train --task reverse --steps 1 --hidden -3");
   CHECK(r.status == 2);
   CHECK(contains(r.err, "--hidden"));
 }
 
 TEST_CASE("translate with a missing model file exits 2 naming the file", "[cli]") {
   TempDir dir;
-  const Run r = attend(dir, "translate --model nowhere.h5", "abc\n");
+  const CliRun r = run_cli(dir, "translate --model nowhere.h5", "abc\n");
   CHECK(r.status == 2);
   CHECK(contains(r.err, "nowhere.h5"));
 }
 
 TEST_CASE("translate with an empty model file exits 2 naming the file", "[cli]") {
   TempDir dir;
-  write(dir.file("empty.h5"), "");
-  const Run r = attend(dir, "translate --model empty.h5", "abc\n");
+  write_file(dir.file("empty.h5"), "");
+  const CliRun r = run_cli(dir, "translate --model empty.h5", "abc\n");
   CHECK(r.status == 2);
   CHECK(contains(r.err, "empty.h5"));
 }
 
 TEST_CASE("translate with a text file as model exits 2 naming the file", "[cli]") {
   TempDir dir;
-  write(dir.file("text.h5"), "this is not a model\n");
-  const Run r = attend(dir, "translate --model text.h5", "abc\n");
+  write_file(dir.file("text.h5"), "this is not a model\n");
+  const CliRun r = run_cli(dir, "translate --model text.h5", "abc\n");
   CHECK(r.status == 2);
   CHECK(contains(r.err, "text.h5"));
 }
 
 TEST_CASE("translate with a truncated model file exits 2 naming the file", "[cli]") {
   const TrainedModel& m = trained();
-  const std::string whole = slurp(m.model);
-  write(m.dir.file("half.h5"), whole.substr(0, whole.size() / 2));
-  const Run r = attend(m.dir, "translate --model half.h5", "abc\n");
+  const std::string whole = read_file(m.model);
+  write_file(m.dir.file("half.h5"), whole.substr(0, whole.size() / 2));
+  const CliRun r = run_cli(m.dir, "translate --model half.h5", "abc\n");
   CHECK(r.status == 2);
   CHECK(contains(r.err, "half.h5"));
 }
 
 TEST_CASE("translate without --model exits 2 saying it is required", "[cli]") {
   TempDir dir;
-  const Run r = attend(dir, "translate", "abc\n");
+  const CliRun r = run_cli(dir, "translate", "abc\n");
   CHECK(r.status == 2);
   CHECK(contains(r.err, "--model"));
   CHECK(contains(r.err, "required"));
@@ -280,8 +217,8 @@ TEST_CASE("translate without --model exits 2 saying it is required", "[cli]") {
 
 TEST_CASE("a config file with an unknown key exits 2 naming the file", "[cli]") {
   TempDir dir;
-  write(dir.file("bad.cfg"), "hidden = 16\nno-such-key = 1\n");
-  const Run r = attend(dir, std::string(kTiny) + " --config bad.cfg");
+  write_file(dir.file("bad.cfg"), "hidden = 16\nno-such-key = 1\n");
+  const CliRun r = run_cli(dir, std::string(kTiny) + " --config bad.cfg");
   CHECK(r.status == 2);
   CHECK(contains(r.err, "bad.cfg"));
   CHECK(contains(r.err, "no-such-key"));
@@ -289,8 +226,8 @@ TEST_CASE("a config file with an unknown key exits 2 naming the file", "[cli]") 
 
 TEST_CASE("a config file with a bad value exits 2 naming the file and the key", "[cli]") {
   TempDir dir;
-  write(dir.file("value.cfg"), "layers = many\n");
-  const Run r = attend(dir, std::string(kTiny) + " --config value.cfg");
+  write_file(dir.file("value.cfg"), "layers = many\n");
+  const CliRun r = run_cli(dir, std::string(kTiny) + " --config value.cfg");
   CHECK(r.status == 2);
   CHECK(contains(r.err, "value.cfg"));
   CHECK(contains(r.err, "layers"));
@@ -298,26 +235,26 @@ TEST_CASE("a config file with a bad value exits 2 naming the file and the key", 
 
 TEST_CASE("the command line overrides the config file", "[cli]") {
   TempDir dir;
-  write(dir.file("run.cfg"), "hidden = 8\nemb = 6\nbidirectional = true\n");
-  const Run r = attend(dir, "train --task reverse --steps 10 --train-size 200 --test-size 50 "
+  write_file(dir.file("run.cfg"), "hidden = 8\nemb = 6\nbidirectional = true\n");
+  const CliRun r = run_cli(dir, "train --task reverse --steps 10 --train-size 200 --test-size 50 "
                             "--quiet --config run.cfg --hidden 16 --model m.h5 --metrics-json m.json");
   REQUIRE(r.status == 0);
-  const auto config = nlohmann::json::parse(slurp(dir.file("m.json"))).at("config");
+  const auto config = nlohmann::json::parse(read_file(dir.file("m.json"))).at("config");
   CHECK(config.at("hidden") == 16);   // command line
   CHECK(config.at("emb") == 6);       // config file
-  CHECK(config.at("bidirectional") == true);
+  CHECK(config.at("bidirectional") == 1);  // ModelConfig::to_map writes flags as 0/1
 }
 
 TEST_CASE("an unknown command exits 2 and lists the commands", "[cli]") {
   TempDir dir;
-  const Run r = attend(dir, "frobnicate");
+  const CliRun r = run_cli(dir, "frobnicate");
   CHECK(r.status == 2);
   for (const char* cmd : {"train", "translate", "eval", "score", "tasks"}) CHECK(contains(r.err, cmd));
 }
 
 TEST_CASE("an unknown option exits 2 with the option named", "[cli]") {
   TempDir dir;
-  const Run r = attend(dir, "tasks --bogus");
+  const CliRun r = run_cli(dir, "tasks --bogus");
   CHECK(r.status == 2);
   CHECK(contains(r.err, "--bogus"));
 }
@@ -325,16 +262,16 @@ TEST_CASE("an unknown option exits 2 with the option named", "[cli]") {
 TEST_CASE("every command's --help exits 0 and shows the options", "[cli]") {
   TempDir dir;
   for (const char* cmd : {"train", "translate", "eval", "score", "tasks"}) {
-    const Run r = attend(dir, std::string(cmd) + " --help");
+    const CliRun r = run_cli(dir, std::string(cmd) + " --help");
     CHECK(r.status == 0);
     CHECK(contains(r.out, "--help"));
   }
-  CHECK(contains(attend(dir, "train --help").out, "(=attend-model.h5)"));
+  CHECK(contains(run_cli(dir, "train --help").out, "(=attend-model.h5)"));
 }
 
 TEST_CASE("translate --show-attention prints a map headed by the source after each line", "[cli]") {
   const TrainedModel& m = trained();
-  const Run r = attend(m.dir, "translate --show-attention --model " + quote(m.model), "abc\n");
+  const CliRun r = run_cli(m.dir, "translate --show-attention --model " + quote(m.model), "abc\n");
   REQUIRE(r.status == 0);
   CHECK(contains(r.out, "|abc|"));
 }
@@ -342,10 +279,10 @@ TEST_CASE("translate --show-attention prints a map headed by the source after ea
 TEST_CASE("translate of a line longer than location's --max-src-len exits 2 naming the line",
           "[cli]") {
   TempDir dir;
-  REQUIRE(attend(dir, "train --task reverse --attention location --train-size 200 --test-size 50 "
+  REQUIRE(run_cli(dir, "train --task reverse --attention location --train-size 200 --test-size 50 "
                       "--steps 2 --hidden 16 --emb 8 --quiet --model loc.h5")
               .status == 0);
-  const Run r = attend(dir, "translate --model loc.h5", "abc\nabcdefghijklmnopqrst\n");
+  const CliRun r = run_cli(dir, "translate --model loc.h5", "abc\nabcdefghijklmnopqrst\n");
   CHECK(r.status == 2);
   CHECK(contains(r.err, "line 2"));
   CHECK(contains(r.err, "--max-src-len"));
@@ -354,7 +291,7 @@ TEST_CASE("translate of a line longer than location's --max-src-len exits 2 nami
 TEST_CASE("translate exports each hypothesis's attention as JSON with one row per output token",
           "[cli]") {
   const TrainedModel& m = trained();
-  const Run r = attend(m.dir, "translate --beam 2 --nbest 2 --show-attention --attention-format json --model " +
+  const CliRun r = run_cli(m.dir, "translate --beam 2 --nbest 2 --show-attention --attention-format json --model " +
                                   quote(m.model), "abcd\n");
   REQUIRE(r.status == 0);
   std::vector<nlohmann::json> objects;
@@ -376,14 +313,14 @@ TEST_CASE("translate exports each hypothesis's attention as JSON with one row pe
 
 TEST_CASE("translate exports attention as CSV and SVG, and rejects an unknown format", "[cli]") {
   const TrainedModel& m = trained();
-  const Run csv = attend(m.dir, "translate --show-attention --attention-format csv --model " + quote(m.model), "abc\n");
+  const CliRun csv = run_cli(m.dir, "translate --show-attention --attention-format csv --model " + quote(m.model), "abc\n");
   REQUIRE(csv.status == 0);
   CHECK(contains(csv.out, "output\\source,a,b,c"));
-  const Run svg = attend(m.dir, "translate --show-attention --attention-format svg --model " + quote(m.model), "abc\n");
+  const CliRun svg = run_cli(m.dir, "translate --show-attention --attention-format svg --model " + quote(m.model), "abc\n");
   REQUIRE(svg.status == 0);
   CHECK(contains(svg.out, "<svg"));
   CHECK(contains(svg.out, "<rect"));
-  const Run bad = attend(m.dir, "translate --show-attention --attention-format png --model " + quote(m.model), "abc\n");
+  const CliRun bad = run_cli(m.dir, "translate --show-attention --attention-format png --model " + quote(m.model), "abc\n");
   CHECK(bad.status == 2);
   CHECK(contains(bad.err, "svg, json, csv"));
 }

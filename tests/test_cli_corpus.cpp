@@ -4,9 +4,6 @@
 #include <attend/text/corpus.hpp>
 #include <algorithm>
 #include <cctype>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
@@ -16,73 +13,12 @@
 #include <string>
 #include <vector>
 
+#include "support.hpp"
+
 namespace fs = std::filesystem;
+using namespace attend::test;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("attend_cli_corpus_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
-
-std::string quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void write(const std::string& path, const std::string& content) {
-  std::ofstream(path, std::ios::binary) << content;
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-struct Run {
-  int status = -1;     // exit status; -1 when killed by a signal
-  std::string out, err;
-};
-
-// Runs `attend ARGS` in dir with stdin from the given text.
-Run run_attend(const TempDir& dir, const std::string& args, const std::string& input = "") {
-  const std::string in = dir.file("stdin.txt"), out = dir.file("stdout.txt"),
-                    err = dir.file("stderr.txt");
-  write(in, input);
-  const std::string cmd = "cd " + quote(dir.path.string()) + " && " + quote(ATTEND_CLI_PATH) + " " +
-                          args + " <" + quote(in) + " >" + quote(out) + " 2>" + quote(err);
-  const int raw = std::system(cmd.c_str());
-  Run r;
-  if (raw != -1 && WIFEXITED(raw)) r.status = WEXITSTATUS(raw);
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
-}
-
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
 
 // A tiny synthetic parallel corpus: "w1 w2 w3" -> the same words reversed and upper-cased.
 std::string words(int i, bool target) {
@@ -106,8 +42,8 @@ struct Corpus {
     for (int i = 0; i < n; ++i) s += words(i, false) + "\n", t += words(i, true) + "\n";
     src = dir.file("c.src");
     tgt = dir.file("c.tgt");
-    write(src, s);
-    write(tgt, t);
+    write_file(src, s);
+    write_file(tgt, t);
   }
   // train/valid options over src/tgt as given
   std::string args(const std::string& s, const std::string& t) const {
@@ -122,8 +58,8 @@ struct Corpus {
 TEST_CASE("training files with different line counts: exit 2 naming both files and counts", "[cli-corpus]") {
   Corpus c;
   const auto t = c.dir.file("short.tgt");
-  write(t, "A\nB\n");
-  const Run r = run_attend(c.dir, c.args(c.src, t));
+  write_file(t, "A\nB\n");
+  const CliRun r = run_cli(c.dir, c.args(c.src, t));
   CHECK(r.status == 2);
   CHECK(contains(r.err, "c.src' has 40 lines"));
   CHECK(contains(r.err, "short.tgt' has 2"));
@@ -132,33 +68,33 @@ TEST_CASE("training files with different line counts: exit 2 naming both files a
 TEST_CASE("an empty line, an over-long line, invalid UTF-8: exit 2 naming file and line", "[cli-corpus]") {
   Corpus c;
   const auto s = c.dir.file("bad.src"), t = c.dir.file("bad.tgt");
-  write(t, "A B\nC D\nE F\nG H\n");
-  write(s, "a b\n\nc d\ne f\n");
-  Run r = run_attend(c.dir, c.args(s, t));
+  write_file(t, "A B\nC D\nE F\nG H\n");
+  write_file(s, "a b\n\nc d\ne f\n");
+  CliRun r = run_cli(c.dir, c.args(s, t));
   CHECK(r.status == 2);
   CHECK(contains(r.err, "bad.src:2: empty line"));
-  write(s, "a b\nc d\ne f g h i\nx\n");
-  r = run_attend(c.dir, c.args(s, t) + " --max-line-tokens 4");
+  write_file(s, "a b\nc d\ne f g h i\nx\n");
+  r = run_cli(c.dir, c.args(s, t) + " --max-line-tokens 4");
   CHECK(r.status == 2);
   CHECK(contains(r.err, "bad.src:3: line too long: 5 tokens, the limit is 4"));
-  write(s, "a b\nc d\ne f\nx \xff y\n");
-  r = run_attend(c.dir, c.args(s, t));
+  write_file(s, "a b\nc d\ne f\nx \xff y\n");
+  r = run_cli(c.dir, c.args(s, t));
   CHECK(r.status == 2);
   CHECK(contains(r.err, "bad.src:4: invalid UTF-8"));
 }
 
 TEST_CASE("a missing file and an unreadable .gz: exit 2 naming the file", "[cli-corpus]") {
   Corpus c;
-  Run r = run_attend(c.dir, c.args(c.dir.file("missing.src"), c.tgt));
+  CliRun r = run_cli(c.dir, c.args(c.dir.file("missing.src"), c.tgt));
   CHECK(r.status == 2);
   CHECK(contains(r.err, "missing.src: cannot open"));
   const auto gz = c.dir.file("broken.src.gz");
-  write(gz, std::string("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03garbage-not-deflate", 30));
-  r = run_attend(c.dir, c.args(gz, c.tgt));
+  write_file(gz, std::string("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03garbage-not-deflate", 30));
+  r = run_cli(c.dir, c.args(gz, c.tgt));
   CHECK(r.status == 2);
   CHECK(contains(r.err, "broken.src.gz: corrupt gzip data"));
-  write(gz, "plain text\n");
-  r = run_attend(c.dir, c.args(gz, c.tgt));
+  write_file(gz, "plain text\n");
+  r = run_cli(c.dir, c.args(gz, c.tgt));
   CHECK(r.status == 2);
   CHECK(contains(r.err, "broken.src.gz: not gzip data"));
 }
@@ -170,9 +106,9 @@ TEST_CASE("skip-bad-lines drops bad pairs with a counted warning and exit 0", "[
   for (int i = 0; i < 20; ++i) ss += words(i, false) + "\n", tt += words(i, true) + "\n";
   ss += "\n" "x \xff y\n" "one two three four five six\n";
   tt += "A\nB\nC\n";
-  write(s, ss);
-  write(t, tt);
-  const Run r = run_attend(c.dir, c.args(s, t) + " --skip-bad-lines --max-line-tokens 5");
+  write_file(s, ss);
+  write_file(t, tt);
+  const CliRun r = run_cli(c.dir, c.args(s, t) + " --skip-bad-lines --max-line-tokens 5");
   CHECK(r.status == 0);
   CHECK(contains(r.err, "warning: skipped 3 bad training pairs"));
   CHECK(contains(r.err, "bad.src:21: empty line"));
@@ -181,50 +117,50 @@ TEST_CASE("skip-bad-lines drops bad pairs with a counted warning and exit 0", "[
 TEST_CASE("train on files, translate, eval --out, bleu and resume work end to end", "[cli-corpus]") {
   Corpus c;
   const auto model = c.dir.file("m.h5");
-  Run r = run_attend(c.dir, c.args(c.src, c.tgt) + " --test-src " + quote(c.src) + " --test-tgt " + quote(c.tgt) +
+  CliRun r = run_cli(c.dir, c.args(c.src, c.tgt) + " --test-src " + quote(c.src) + " --test-tgt " + quote(c.tgt) +
                             " --beam 2 --metrics-json " + quote(c.dir.file("m.json")));
   REQUIRE(r.status == 0);
   CHECK(contains(r.out, "test (40 pairs, beam 2): BLEU = "));
-  const auto j = nlohmann::json::parse(slurp(c.dir.file("m.json")));
+  const auto j = nlohmann::json::parse(read_file(c.dir.file("m.json")));
   CHECK(j["valid_bleu_curve"].size() >= 1);
   CHECK(j["test"]["bleu"].get<double>() >= 0);
 
-  r = run_attend(c.dir, "translate --model " + quote(model) + " --beam 2 --length-penalty 0.6 --max-len-ratio 1.5",
+  r = run_cli(c.dir, "translate --model " + quote(model) + " --beam 2 --length-penalty 0.6 --max-len-ratio 1.5",
              "red blue cat\n\ndog sun moon\n");
   CHECK(r.status == 0);
   CHECK(lines_of(r.out).size() == 3);
 
   const auto out = c.dir.file("hyp.txt");
-  r = run_attend(c.dir, "eval --model " + quote(model) + " --src " + quote(c.src) + " --ref " + quote(c.tgt) +
+  r = run_cli(c.dir, "eval --model " + quote(model) + " --src " + quote(c.src) + " --ref " + quote(c.tgt) +
                         " --beam 2 --out " + quote(out) + " --metrics-json " + quote(c.dir.file("e.json")));
   REQUIRE(r.status == 0);
   CHECK(contains(r.out, "BLEU = "));
   CHECK(contains(r.out, "lines           40"));
-  CHECK(lines_of(slurp(out)).size() == 40);
-  CHECK(nlohmann::json::parse(slurp(c.dir.file("e.json")))["lines"] == 40);
+  CHECK(lines_of(read_file(out)).size() == 40);
+  CHECK(nlohmann::json::parse(read_file(c.dir.file("e.json")))["lines"] == 40);
 
-  r = run_attend(c.dir, "bleu --hyp " + quote(out) + " --ref " + quote(c.tgt) + " -lc");
+  r = run_cli(c.dir, "bleu --hyp " + quote(out) + " --ref " + quote(c.tgt) + " -lc");
   CHECK(r.status == 0);
   CHECK(contains(r.out, "BLEU = "));
 
   // Resume: continues from the saved step (4) to --steps 8.
-  r = run_attend(c.dir, "train --train-src " + quote(c.src) + " --train-tgt " + quote(c.tgt) + " --valid-src " +
+  r = run_cli(c.dir, "train --train-src " + quote(c.src) + " --train-tgt " + quote(c.tgt) + " --valid-src " +
                             quote(c.src) + " --valid-tgt " + quote(c.tgt) + " --batch 8 -q --resume " + quote(model) +
                             " --steps 8 --metrics-json " + quote(c.dir.file("r.json")));
   INFO(r.err);
   REQUIRE(r.status == 0);
-  CHECK(nlohmann::json::parse(slurp(c.dir.file("r.json")))["steps"] == 8);
-  r = run_attend(c.dir, "train --resume " + quote(c.dir.file("nope.h5")));
+  CHECK(nlohmann::json::parse(read_file(c.dir.file("r.json")))["steps"] == 8);
+  r = run_cli(c.dir, "train --resume " + quote(c.dir.file("nope.h5")));
   CHECK(r.status == 2);
 }
 
 TEST_CASE("the spm tokenizer trains SentencePiece, stores it in the model and decodes text", "[cli-corpus]") {
   Corpus c(60);
   const auto model = c.dir.file("m.h5");
-  Run r = run_attend(c.dir, c.args(c.src, c.tgt) + " --tokenizer spm --spm-vocab 60 --shared-vocab");
+  CliRun r = run_cli(c.dir, c.args(c.src, c.tgt) + " --tokenizer spm --spm-vocab 60 --shared-vocab");
   INFO(r.err);
   REQUIRE(r.status == 0);
-  r = run_attend(c.dir, "translate --model " + quote(model), "red blue cat\n");
+  r = run_cli(c.dir, "translate --model " + quote(model), "red blue cat\n");
   CHECK(r.status == 0);
   REQUIRE(lines_of(r.out).size() == 1);
   CHECK(!contains(r.out, "\xe2\x96\x81"));  // no SentencePiece "▁" left in the output

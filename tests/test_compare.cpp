@@ -19,27 +19,13 @@
 #include "attend/experiment/compare.hpp"
 #include "attend/core/error.hpp"
 #include "attend/experiment/report.hpp"
+#include "support.hpp"
 
 using namespace attend;
+using namespace attend::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("attend_compare_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string str(const std::string& name = "") const { return (path / name).string(); }
-};
 
 TaskOptions tiny_task(const std::string& name = "reverse") {
   TaskOptions t;
@@ -66,13 +52,6 @@ CompareOptions tiny_grid(const std::string& out) {
   o.threads = 1;
   o.heatmap_sentences = 2;
   return o;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 }  // namespace
@@ -143,7 +122,7 @@ TEST_CASE("variants of one seed start shared parameters identical and see the sa
 
 TEST_CASE("an invalid grid is refused before training, naming the problem", "[compare]") {
   TempDir dir;
-  CompareOptions o = tiny_grid(dir.str("g"));
+  CompareOptions o = tiny_grid(dir.file("g"));
   o.attentions = {"none", "bogus"};
   CHECK_THROWS_WITH(validate_grid(o), Catch::Contains("bogus") && Catch::Contains("valid:"));
   o.attentions = {};
@@ -159,7 +138,7 @@ TEST_CASE("a grid runs, resumes without retraining, refuses a different grid unl
           "[compare]") {
   TempDir dir;
   const DataSource source = task_source(tiny_task());
-  CompareOptions o = tiny_grid(dir.str("grid"));
+  CompareOptions o = tiny_grid(dir.file("grid"));
   const CompareResult r = run_compare(o, source);
   REQUIRE(r.runs.size() == 4);
   for (const auto& run : r.runs) {
@@ -177,7 +156,7 @@ TEST_CASE("a grid runs, resumes without retraining, refuses a different grid unl
   CHECK(r.runs[2].attention_entropy >= 0);  // luong-general
   CHECK(r.runs[2].gold_mass >= 0);
   CHECK(r.runs[2].samples.size() == 2);
-  CHECK(fs::exists(dir.str("grid/grid.json")));
+  CHECK(fs::exists(dir.file("grid/grid.json")));
 
   // Re-run: everything comes from disk, identical figures.
   std::size_t finished_events = 0;
@@ -217,11 +196,11 @@ TEST_CASE("a grid runs, resumes without retraining, refuses a different grid unl
 TEST_CASE("two jobs at once give the same numbers as one job", "[compare]") {
   TempDir dir;
   const DataSource source = task_source(tiny_task("copy"));
-  CompareOptions o = tiny_grid(dir.str("one"));
+  CompareOptions o = tiny_grid(dir.file("one"));
   o.attentions = {"bahdanau", "local-p"};
   o.seeds = 1;
   const CompareResult one = run_compare(o, source);
-  o.out_dir = dir.str("two");
+  o.out_dir = dir.file("two");
   o.jobs = 2;
   o.threads = 2;  // one BLAS thread per job, as in the first grid
   const CompareResult two = run_compare(o, source);
@@ -244,7 +223,7 @@ TEST_CASE("a run that throws is reported by name, the rest of the grid continues
     if (seed == 2) throw Error("the corpus for seed 2 is unreadable");
     return load(seed);
   };
-  CompareOptions o = tiny_grid(dir.str("grid"));
+  CompareOptions o = tiny_grid(dir.file("grid"));
   const CompareResult r = run_compare(o, source);
   REQUIRE(r.runs.size() == 4);
   CHECK(r.runs[0].status == "ok");
@@ -391,33 +370,12 @@ TEST_CASE("attention of one hypothesis exports as SVG, JSON and CSV", "[compare]
   CHECK(csv.str() == "output\\source,a,\",\"\nx,0.9,0.1\ny,0.2,0.8\n</s>,0.5,0.5\n");
 }
 
-namespace {
-
-struct CliRun {
-  int status = -1;
-  std::string out, err;
-};
-
-CliRun cli(const std::string& args, const TempDir& dir) {
-  const std::string out = dir.str("stdout.txt"), err = dir.str("stderr.txt");
-  const std::string cmd = "cd '" + dir.str() + "' && '" + std::string(ATTEND_CLI_PATH) + "' " + args +
-                          " > '" + out + "' 2> '" + err + "'";
-  const int s = std::system(cmd.c_str());
-  CliRun r;
-  r.status = WIFEXITED(s) ? WEXITSTATUS(s) : -1;
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
-}
-
-}  // namespace
-
 TEST_CASE("attend compare on the command line: a tiny grid, resume, bad input", "[compare][cli]") {
   TempDir dir;
   const std::string grid =
       "compare --task copy --train-size 200 --valid-size 20 --test-size 30 --min-len 3 --max-len 6 "
       "--cells gru --attention none,luong-dot --seeds 1 --steps 20 --hidden 16 --emb 8 --threads 1 --out g";
-  CliRun r = cli(grid, dir);
+  CliRun r = run_cli(dir, grid);
   INFO(r.err);
   REQUIRE(r.status == 0);
   CHECK_THAT(r.out, Catch::Contains("| gru+none | 1/1 |") && Catch::Contains("gru+luong-dot") &&
@@ -425,20 +383,20 @@ TEST_CASE("attend compare on the command line: a tiny grid, resume, bad input", 
   CHECK_THAT(r.err, Catch::Contains("gru+luong-dot-s1 finished"));
   for (const char* f : {"g/REPORT.md", "g/results.csv", "g/results.json", "g/report.html", "g/grid.json",
                         "g/gru+none-s1/model.h5", "g/gru+none-s1/metrics.json", "g/gru+none-s1/train.log"})
-    CHECK(fs::exists(dir.str(f)));
-  r = cli(grid, dir);
+    CHECK(fs::exists(dir.file(f)));
+  r = run_cli(dir, grid);
   CHECK(r.status == 0);
   CHECK_THAT(r.err, Catch::Contains("2 from earlier") && !Catch::Contains("finished"));
-  r = cli(grid + " --lr 0.01", dir);
+  r = run_cli(dir, grid + " --lr 0.01");
   CHECK(r.status == 2);
   CHECK_THAT(r.err, Catch::Contains("different grid") && Catch::Contains("train.lr") && Catch::Contains("--force"));
-  r = cli("compare --attention none,bogus --out x", dir);
+  r = run_cli(dir, "compare --attention none,bogus --out x");
   CHECK(r.status == 2);
   CHECK_THAT(r.err, Catch::Contains("unknown attention 'bogus'"));
-  r = cli("compare --cells , --out x", dir);
+  r = run_cli(dir, "compare --cells , --out x");
   CHECK(r.status == 2);
   CHECK_THAT(r.err, Catch::Contains("empty"));
-  r = cli("compare --task reverse", dir);
+  r = run_cli(dir, "compare --task reverse");
   CHECK(r.status == 2);
   CHECK_THAT(r.err, Catch::Contains("--out is required"));
 }
@@ -446,10 +404,6 @@ TEST_CASE("attend compare on the command line: a tiny grid, resume, bad input", 
 // ---- grids on parallel text files ----------------------------------------------------------------
 
 namespace {
-
-void write_file(const std::string& path, const std::string& content) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
-}
 
 // Synthetic sentence pair i: 2-6 words from a small vocabulary; the target is the source reversed
 // and upper-cased, so word order and lengths vary like a (very easy) translation task.
@@ -469,7 +423,7 @@ std::pair<std::string, std::string> synthetic_pair(int i) {
 }
 
 // Writes train (60 pairs), valid (16) and test (20) files into dir.
-CorpusSourceOptions synthetic_corpus(const TempDir& dir) {
+TextPipelineOptions synthetic_corpus(const TempDir& dir) {
   auto split = [&](const std::string& name, int from, int count) {
     std::string s, t;
     for (int i = from; i < from + count; ++i) {
@@ -477,19 +431,15 @@ CorpusSourceOptions synthetic_corpus(const TempDir& dir) {
       s += a + "\n";
       t += b + "\n";
     }
-    write_file(dir.str(name + ".src"), s);
-    write_file(dir.str(name + ".tgt"), t);
+    write_file(dir.file(name + ".src"), s);
+    write_file(dir.file(name + ".tgt"), t);
   };
   split("train", 0, 60);
   split("valid", 100, 16);
   split("test", 200, 20);
-  CorpusSourceOptions c;
-  c.train_src = dir.str("train.src");
-  c.train_tgt = dir.str("train.tgt");
-  c.valid_src = dir.str("valid.src");
-  c.valid_tgt = dir.str("valid.tgt");
-  c.test_src = dir.str("test.src");
-  c.test_tgt = dir.str("test.tgt");
+  TextPipelineOptions c;
+  c.files = {dir.file("train.src"), dir.file("train.tgt"), dir.file("valid.src"),
+             dir.file("valid.tgt"), dir.file("test.src"),  dir.file("test.tgt")};
   return c;
 }
 
@@ -539,7 +489,7 @@ TEST_CASE("BLEU bootstrap: a variant against itself has p = 1, a clearly worse o
 
 TEST_CASE("a corpus grid trains every variant on one shared text side and reports BLEU", "[compare]") {
   TempDir dir;
-  const CorpusSourceOptions files = synthetic_corpus(dir);
+  const TextPipelineOptions files = synthetic_corpus(dir);
   const DataSource source = corpus_source(files);
   REQUIRE(source.corpus);
   REQUIRE(source.shared);
@@ -548,7 +498,7 @@ TEST_CASE("a corpus grid trains every variant on one shared text side and report
   CHECK(source.signature.count("test_tgt.fnv1a64"));
   CHECK_THAT(source.description, Catch::Contains("60 training pairs"));
   // The same data for every seed; shared parameters start identical within a seed.
-  CompareOptions o = tiny_corpus_grid(dir.str("grid"));
+  CompareOptions o = tiny_corpus_grid(dir.file("grid"));
   CHECK(source.load(1).train[7].src == source.load(2).train[7].src);
   auto a = build_model(o, {"gru", "none"}, 1, *source.shared);
   auto b = build_model(o, {"gru", "luong-general"}, 1, *source.shared);
@@ -570,8 +520,8 @@ TEST_CASE("a corpus grid trains every variant on one shared text side and report
     CHECK_FALSE(run.valid_bleu.empty());
     CHECK(run.test_src_len.size() == 20);
     CHECK(fs::exists(fs::path(run.run_dir) / "model.h5"));
-    CHECK_THAT(slurp((fs::path(run.run_dir) / "metrics.json").string()), Catch::Contains("\"bleu\""));
-    CHECK_THAT(slurp((fs::path(run.run_dir) / "train.log").string()), Catch::Contains("BLEU = "));
+    CHECK_THAT(read_file((fs::path(run.run_dir) / "metrics.json").string()), Catch::Contains("\"bleu\""));
+    CHECK_THAT(read_file((fs::path(run.run_dir) / "train.log").string()), Catch::Contains("BLEU = "));
   }
   CHECK(r.runs[0].attention_entropy < 0);   // none
   CHECK(r.runs[1].attention_entropy >= 0);  // luong-general: entropy ...
@@ -586,8 +536,8 @@ TEST_CASE("a corpus grid trains every variant on one shared text side and report
   CHECK(s.variants[0].bleu.n == 1);
   const auto files_written = write_reports(s, r, o.out_dir);
   CHECK(files_written.size() == 4);
-  const std::string md = slurp(dir.str("grid/REPORT.md")), csv = slurp(dir.str("grid/results.csv")),
-                    html = slurp(dir.str("grid/report.html"));
+  const std::string md = read_file(dir.file("grid/REPORT.md")), csv = read_file(dir.file("grid/results.csv")),
+                    html = read_file(dir.file("grid/report.html"));
   CHECK_THAT(md, Catch::Contains("| variant | runs | BLEU |") && Catch::Contains("BLEU len ") &&
                      Catch::Contains("\u0394BLEU vs best") && Catch::Contains("Koehn, 2004") &&
                      Catch::Contains("no gold"));
@@ -595,7 +545,7 @@ TEST_CASE("a corpus grid trains every variant on one shared text side and report
   CHECK_THAT(html, Catch::Contains("id=\"curve-valid-bleu\"") && Catch::Contains("BLEU by source length") &&
                        Catch::Contains("class=\"hm-cell\"") && Catch::Contains("no gold alignment for a corpus"));
   CHECK(html.find("mass on gold position %") == std::string::npos);  // no number where there is no alignment
-  const auto j = nlohmann::json::parse(slurp(dir.str("grid/results.json")));
+  const auto j = nlohmann::json::parse(read_file(dir.file("grid/results.json")));
   CHECK(j["metric"] == "bleu");
   CHECK(j["variants"][0].contains("bleu_by_length"));
 
@@ -614,23 +564,23 @@ TEST_CASE("a corpus grid trains every variant on one shared text side and report
 
 TEST_CASE("a changed corpus file makes a different grid, refused unless forced", "[compare]") {
   TempDir dir;
-  CorpusSourceOptions files = synthetic_corpus(dir);
-  CompareOptions o = tiny_corpus_grid(dir.str("grid"));
+  TextPipelineOptions files = synthetic_corpus(dir);
+  CompareOptions o = tiny_corpus_grid(dir.file("grid"));
   o.attentions = {"luong-dot"};
   o.train.steps = 2;
   REQUIRE(run_compare(o, corpus_source(files)).runs[0].status == "ok");
   // Same size, one letter different: only the checksum can tell.
-  std::string text = slurp(files.test_tgt);
+  std::string text = read_file(files.files.test_tgt);
   const auto at = text.find("RED");
   REQUIRE(at != std::string::npos);
   text[at] = 'B';
-  write_file(files.test_tgt, text);
+  write_file(files.files.test_tgt, text);
   CHECK_THROWS_WITH(run_compare(o, corpus_source(files)),
                     Catch::Contains("different grid") && Catch::Contains("data.test_tgt.fnv1a64") &&
                         !Catch::Contains("data.test_tgt.bytes"));
   // Another file with the same content elsewhere is another corpus path.
-  fs::copy_file(files.train_src, dir.str("copy.src"));
-  files.train_src = dir.str("copy.src");
+  fs::copy_file(files.files.train_src, dir.file("copy.src"));
+  files.files.train_src = dir.file("copy.src");
   CHECK_THROWS_WITH(run_compare(o, corpus_source(files)), Catch::Contains("data.train_src:"));
   o.force = true;
   CHECK(run_compare(o, corpus_source(files)).runs[0].status == "ok");
@@ -646,38 +596,38 @@ TEST_CASE("attend compare on parallel files: spm grid with BLEU table, resume, b
   const std::string grid = "compare " + files +
                            "--tokenizer spm --spm-vocab 60 --shared-vocab --cells gru --attention none,luong-dot "
                            "--seeds 1 --steps 8 --batch 16 --hidden 16 --emb 8 --threads 1 --jobs 2 --out g";
-  CliRun r = cli(grid, dir);
+  CliRun r = run_cli(dir, grid);
   INFO(r.err);
   REQUIRE(r.status == 0);
   CHECK_THAT(r.out, Catch::Contains("| gru+none | 1/1 |") && Catch::Contains("| variant | runs | BLEU |"));
   CHECK_THAT(r.err, Catch::Contains("tokenizer spm") && Catch::Contains("gru+luong-dot-s1 finished"));
-  CHECK(fs::exists(dir.str("g/gru+luong-dot-s1/model.h5")));
-  r = cli(grid, dir);
+  CHECK(fs::exists(dir.file("g/gru+luong-dot-s1/model.h5")));
+  r = run_cli(dir, grid);
   CHECK(r.status == 0);
   CHECK_THAT(r.err, Catch::Contains("2 from earlier") && !Catch::Contains("finished"));
 
   // Bad input: as `attend train`, exit 2 naming the file (and the line).
-  write_file(dir.str("short.tgt"), "A\nB\n");
-  r = cli("compare --train-src train.src --train-tgt short.tgt --valid-src valid.src --valid-tgt valid.tgt "
-          "--test-src test.src --test-tgt test.tgt --out bad", dir);
+  write_file(dir.file("short.tgt"), "A\nB\n");
+  r = run_cli(dir, "compare --train-src train.src --train-tgt short.tgt --valid-src valid.src --valid-tgt valid.tgt "
+          "--test-src test.src --test-tgt test.tgt --out bad");
   CHECK(r.status == 2);
   CHECK_THAT(r.err, Catch::Contains("train.src' has 60 lines") && Catch::Contains("short.tgt' has 2"));
-  r = cli("compare --train-src train.src --train-tgt train.tgt --valid-src valid.src --valid-tgt valid.tgt "
-          "--test-src missing.src --test-tgt test.tgt --out bad", dir);
+  r = run_cli(dir, "compare --train-src train.src --train-tgt train.tgt --valid-src valid.src --valid-tgt valid.tgt "
+          "--test-src missing.src --test-tgt test.tgt --out bad");
   CHECK(r.status == 2);
   CHECK_THAT(r.err, Catch::Contains("missing.src: cannot open"));
-  std::string v = slurp(dir.str("valid.src"));
+  std::string v = read_file(dir.file("valid.src"));
   v.replace(v.find('\n') + 1, 0, "\n");  // an empty line 2, one line too many
   v.erase(v.rfind('\n', v.size() - 2) + 1);  // drop the last line to keep the count
-  write_file(dir.str("empty_line.src"), v);
-  r = cli("compare --train-src train.src --train-tgt train.tgt --valid-src empty_line.src --valid-tgt valid.tgt "
-          "--test-src test.src --test-tgt test.tgt --out bad", dir);
+  write_file(dir.file("empty_line.src"), v);
+  r = run_cli(dir, "compare --train-src train.src --train-tgt train.tgt --valid-src empty_line.src --valid-tgt valid.tgt "
+          "--test-src test.src --test-tgt test.tgt --out bad");
   CHECK(r.status == 2);
   CHECK_THAT(r.err, Catch::Contains("empty_line.src:2: empty line"));
-  r = cli("compare " + files.substr(0, files.find("--test-src")) + "--out bad", dir);
+  r = run_cli(dir, "compare " + files.substr(0, files.find("--test-src")) + "--out bad");
   CHECK(r.status == 2);
   CHECK_THAT(r.err, Catch::Contains("--test-src is required"));
-  r = cli("compare --task copy --beam 2 --out bad", dir);
+  r = run_cli(dir, "compare --task copy --beam 2 --out bad");
   CHECK(r.status == 2);
   CHECK_THAT(r.err, Catch::Contains("--beam applies to a grid on parallel files"));
 }
@@ -685,7 +635,7 @@ TEST_CASE("attend compare on parallel files: spm grid with BLEU table, resume, b
 TEST_CASE("train and compare define their shared options once, with the same names and defaults",
           "[compare][cli]") {
   TempDir dir;
-  const CliRun train = cli("train --help", dir), compare = cli("compare --help", dir);
+  const CliRun train = run_cli(dir, "train --help"), compare = run_cli(dir, "compare --help");
   REQUIRE(train.status == 0);
   REQUIRE(compare.status == 0);
   for (const char* option : {"--hidden arg (=128)", "--lr arg (=0.003)", "--batch arg (=64)", "--steps arg (=0)",

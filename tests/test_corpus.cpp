@@ -1,7 +1,4 @@
 // Parallel corpus reading: plain and gzip files, line-level checks, skip_bad_lines, text options.
-#include <unistd.h>
-#include <zlib.h>
-
 #include <attend/text/corpus.hpp>
 #include <attend/core/error.hpp>
 #include <catch2/catch.hpp>
@@ -9,33 +6,21 @@
 #include <fstream>
 #include <string>
 
+#include "support.hpp"
+
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Dir {
-  fs::path path;
-  Dir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("attend_corpus_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path);
-  }
-  ~Dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
+// A temporary directory that writes named files and returns their paths.
+struct Dir : attend::test::TempDir {
   std::string write(const std::string& name, const std::string& content) const {
-    const std::string p = (path / name).string();
-    std::ofstream(p, std::ios::binary) << content;
-    return p;
+    attend::test::write_file(file(name), content);
+    return file(name);
   }
   std::string write_gz(const std::string& name, const std::string& content) const {
-    const std::string p = (path / name).string();
-    gzFile f = gzopen(p.c_str(), "wb");
-    gzwrite(f, content.data(), static_cast<unsigned>(content.size()));
-    gzclose(f);
-    return p;
+    attend::test::write_gz_file(file(name), content);
+    return file(name);
   }
 };
 
@@ -76,7 +61,7 @@ TEST_CASE("read_parallel reads .gz files", "[corpus]") {
 TEST_CASE("file-level problems name the file", "[corpus]") {
   Dir d;
   const auto t = d.write("a.en", "one\ntwo\n");
-  CHECK(has(error_of([&] { attend::read_parallel((d.path / "none.fr").string(), t); }), "none.fr: cannot open"));
+  CHECK(has(error_of([&] { attend::read_parallel(d.file("none.fr"), t); }), "none.fr: cannot open"));
   const auto fake = d.write("fake.gz", "this is not gzip\n");
   CHECK(has(error_of([&] { attend::read_parallel(fake, t); }), "fake.gz: not gzip data"));
   // A truncated gzip stream.

@@ -15,6 +15,7 @@
 
 #include "attend/experiment/compare.hpp"
 #include "attend/experiment/report.hpp"
+#include "support.hpp"
 
 using namespace attend;
 namespace fs = std::filesystem;
@@ -25,13 +26,6 @@ std::string find_chromium() {
   for (const char* p : {"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"})
     if (access(p, X_OK) == 0) return p;
   return "";
-}
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 // Runs chromium headless with the network-quiet flags and a fresh profile; returns the exit status.
@@ -54,8 +48,8 @@ TEST_CASE("the HTML report draws heatmaps and curves in headless Chromium", "[br
     WARN("chromium is not installed (apt-get install -y chromium): the browser check is skipped");
     return;
   }
-  const fs::path dir = fs::temp_directory_path() / ("attend_browser_test_" + std::to_string(getpid()));
-  fs::remove_all(dir);
+  const attend::test::TempDir tmp;
+  const fs::path dir = tmp.path();
   fs::create_directories(dir / "profile");
 
   TaskOptions task;
@@ -83,7 +77,7 @@ TEST_CASE("the HTML report draws heatmaps and curves in headless Chromium", "[br
   REQUIRE(fs::exists(page));
 
   REQUIRE(chromium(exe, dir / "profile", "--dump-dom", page, dir / "dom.html") == 0);
-  const std::string dom = slurp(dir / "dom.html");
+  const std::string dom = attend::test::read_file((dir / "dom.html").string());
   const std::string open = "<pre id=\"render-check\" data-ok=\"1\">";
   const auto a = dom.find(open);
   REQUIRE(a != std::string::npos);  // the script ran
@@ -118,10 +112,7 @@ TEST_CASE("the HTML report draws heatmaps and curves in headless Chromium", "[br
   CHECK(chromium(exe, dir / "profile", "--screenshot='" + shot.string() + "' --window-size=1400,2000", page,
                  dir / "shot.log") == 0);
   REQUIRE(fs::exists(shot));
-  const std::string png = slurp(shot);
+  const std::string png = attend::test::read_file(shot.string());
   CHECK(png.substr(1, 3) == "PNG");
   CHECK(png.size() > 40000);
-
-  std::error_code ec;
-  fs::remove_all(dir, ec);
 }

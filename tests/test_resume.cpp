@@ -1,8 +1,6 @@
 // Resuming a run (--resume): a run stopped at a validation and continued from its TrainState —
 // in memory or through a checkpoint file — ends with exactly the parameters of the run that was
 // never stopped, for every optimizer (the optimizer's own variables travel with the state).
-#include <unistd.h>
-
 #include <attend/io/checkpoint.hpp>
 #include <attend/io/checkpoint_file.hpp>
 #include <attend/core/error.hpp>
@@ -14,9 +12,10 @@
 #include <string>
 #include <vector>
 
+#include "support.hpp"
+
 namespace {
 
-namespace fs = std::filesystem;
 
 struct Setup {
   std::vector<attend::EncodedPair> train, valid;
@@ -118,10 +117,6 @@ float resumed_difference(const attend::TrainOptions& o, const std::string& via =
   return difference_after_resume(d, o, h.values, h.state);
 }
 
-std::string temp_file(const std::string& name) {
-  return (fs::temp_directory_path() / ("attend_test_resume_" + std::to_string(::getpid()) + "_" + name)).string();
-}
-
 }  // namespace
 
 TEST_CASE("resuming plain SGD continues the same run bit for bit", "[resume]") {
@@ -137,9 +132,9 @@ TEST_CASE("resuming Adam continues the same run bit for bit (moments and step co
 }
 
 TEST_CASE("resuming Adam through a checkpoint file continues the same run bit for bit", "[resume]") {
-  const std::string path = temp_file("adam.h5");
+  const attend::test::TempDir dir;
+  const std::string path = dir.file("adam.h5");
   CHECK(resumed_difference(options("adam", 0.01, 0), path) == 0.0f);
-  fs::remove(path);
 }
 
 TEST_CASE("a resumed Adam run without its moments differs from the uninterrupted one", "[resume]") {
@@ -160,11 +155,11 @@ TEST_CASE("the checkpoint stores Adam's moments per parameter under PyTorch's st
   st.optimizer.buffers["exp_avg"] = arma::linspace<arma::Col<float>>(0, 1, P.size());
   st.optimizer.buffers["exp_avg_sq"] = arma::linspace<arma::Col<float>>(1, 2, P.size());
   b.train_state = st;
-  const std::string path = temp_file("moments.h5");
+  const attend::test::TempDir dir;
+  const std::string path = dir.file("moments.h5");
   attend::save_model(path, b);
   const attend::ModelBundle l = attend::load_model(path);
   const attend::CheckpointFile f = attend::load_checkpoint_file(path);
-  fs::remove(path);
   CHECK(f.optimizer.size() == 2 * P.entries().size());
   bool named = false;
   for (const auto& t : f.optimizer) named |= t.name == "decoder.out.weight.exp_avg_sq";
@@ -181,7 +176,8 @@ TEST_CASE("a checkpoint whose optimizer state does not fit the model is refused 
   attend::ModelBundle b = bundle_of(d);
   b.train_state = attend::TrainState{};
   b.train_state->optimizer.buffers["exp_avg"].zeros(b.model->params().size());
-  const std::string path = temp_file("bad_moments.h5");
+  const attend::test::TempDir dir;
+  const std::string path = dir.file("bad_moments.h5");
   attend::save_model(path, b);
   attend::CheckpointFile f = attend::load_checkpoint_file(path);
   REQUIRE_FALSE(f.optimizer.empty());
@@ -193,5 +189,4 @@ TEST_CASE("a checkpoint whose optimizer state does not fit the model is refused 
   partial.optimizer.pop_back();
   attend::save_checkpoint_file(path, partial);
   CHECK_THROWS_WITH(attend::load_model(path), Catch::Contains("optimizer state 'exp_avg' covers"));
-  fs::remove(path);
 }

@@ -11,6 +11,7 @@
 
 #include <attend/text/corpus.hpp>
 #include <attend/core/error.hpp>
+#include <attend/text/utf8.hpp>
 
 namespace attend::cli {
 
@@ -79,134 +80,115 @@ po::typed_value<bool>* flag(bool* field) {
 
 // ---- option groups shared by train and compare ----------------------------------------------
 
-po::options_description task_options(TaskSettings& s) {
-  po::options_description d("Task (0 = the task's default)");
-  d.add_options()
-      ("task", opt(&s.task), "copy | reverse | sort | add | dates (see `attend tasks`)")
-      ("train-size", opt(&s.train_size), "training examples")
-      ("valid-size", opt(&s.valid_size), "validation examples")
-      ("test-size", opt(&s.test_size), "test examples")
-      ("min-len", opt(&s.min_len), "shortest train/valid input")
-      ("max-len", opt(&s.max_len), "longest train/valid input")
-      ("test-min-len", opt(&s.test_min_len), "shortest test input (0 = --min-len)")
-      ("test-max-len", opt(&s.test_max_len), "longest test input (0 = --max-len)");
-  return d;
+namespace {
+constexpr std::size_t kDefaultSteps = 1500;  // updates when neither --steps nor --epochs is given
 }
 
-TaskOptions task_options_of(const TaskSettings& s) {
-  TaskOptions t;
-  t.name = s.task;
-  t.train_size = s.train_size;
-  t.valid_size = s.valid_size;
-  t.test_size = s.test_size;
-  t.min_len = s.min_len;
-  t.max_len = s.max_len;
-  t.test_min_len = s.test_min_len;
-  t.test_max_len = s.test_max_len;
-  return t;
+ModelConfig cli_model_config() {
+  ModelConfig c;
+  c.emb = 32;  // sized for the toy tasks, which the command line defaults to; the library keeps 64
+  return c;
 }
 
-void add_architecture_options(po::options_description& d, ArchitectureSettings& s) {
-  d.add_options()
-      ("layers", opt(&s.layers), "recurrent layers in encoder and decoder")
-      ("bidirectional", flag(&s.bidirectional), "bidirectional encoder (--hidden split in two)")
-      ("emb", opt(&s.emb), "embedding size")
-      ("hidden", opt(&s.hidden), "model width")
-      ("dropout", opt(&s.dropout), "dropout on embeddings and between layers")
-      ("window", opt(&s.window), "half-width D of local-m / local-p attention")
-      ("heads", opt(&s.heads), "heads of multihead attention")
-      ("score", opt(&s.score), "base score of local attention: dot | general | concat")
-      ("max-src-len", opt(&s.max_src_len),
-       "longest source of location attention (default: the longest source in the data)")
-      ("bridge", opt(&s.bridge), "decoder initial state: none | copy | dense")
-      ("reverse-source", flag(&s.reverse_source), "feed the source reversed");
-}
-
-void apply_architecture(const ArchitectureSettings& s, ModelConfig& c) {
-  c.score = s.score;
-  c.bridge = s.bridge;
-  c.layers = s.layers;
-  c.bidirectional = s.bidirectional;
-  c.emb = s.emb;
-  c.hidden = s.hidden;
-  c.dropout = s.dropout;
-  c.window = s.window;
-  c.heads = s.heads;
-  c.max_src_len = s.max_src_len;
-  c.reverse_source = s.reverse_source;
-}
-
-void add_optimization_options(po::options_description& d, OptimizationSettings& s) {
-  d.add_options()
-      ("optimizer", opt(&s.optimizer), "adam | sgd")
-      ("lr", opt(&s.lr), "learning rate")
-      ("momentum", opt(&s.momentum), "SGD momentum")
-      ("clip", opt(&s.clip), "global gradient-norm clipping (0 = off)")
-      ("teacher-forcing", opt(&s.teacher_forcing), "probability of feeding the reference token")
-      ("label-smoothing", opt(&s.label_smoothing), "label smoothing")
-      ("batch", opt(&s.batch), "examples per batch")
-      ("steps", opt(&s.steps), ("updates (0 with --epochs 0: " + std::to_string(kDefaultSteps) + ")").c_str())
-      ("epochs", opt(&s.epochs), "epochs when --steps is 0")
-      ("eval-every", opt(&s.eval_every), "steps between validations (0 = once per epoch)")
-      ("patience", opt(&s.patience), "stop after this many validations without improvement (0 = never)")
-      ("lr-decay", opt(&s.lr_decay), "learning-rate factor when validation does not improve");
-}
-
-void check_optimization(const OptimizationSettings& s) {
-  if (s.optimizer != "adam" && s.optimizer != "sgd")
-    throw Error("unknown optimizer '" + s.optimizer + "' (valid: adam, sgd)");
-  if (!(s.lr > 0)) throw Error("--lr must be positive");
-  if (s.batch == 0) throw Error("--batch must be at least 1");
-  if (s.teacher_forcing < 0 || s.teacher_forcing > 1) throw Error("--teacher-forcing must be in [0, 1]");
-  if (s.label_smoothing < 0 || s.label_smoothing >= 1) throw Error("--label-smoothing must be in [0, 1)");
-}
-
-TrainOptions to_train_options(const OptimizationSettings& s) {
+TrainOptions cli_train_options() {
   TrainOptions o;
-  o.optimizer.name = s.optimizer;
-  o.optimizer.lr = s.lr;
-  o.optimizer.momentum = s.momentum;
-  o.clip = s.clip;
-  o.batch = s.batch;
-  o.steps = s.steps;
-  o.epochs = s.epochs;
-  if (s.steps == 0 && s.epochs == 0) o.steps = kDefaultSteps;
-  o.teacher_forcing = s.teacher_forcing;
-  o.label_smoothing = s.label_smoothing;
-  o.eval_every = s.eval_every;
-  o.patience = s.patience;
-  o.lr_decay = s.lr_decay;
+  o.optimizer.lr = 0.003;  // the rate the toy-task defaults were measured with; the library keeps Adam's 1e-3
+  o.epochs = 0;            // --steps 0 --epochs 0 means kDefaultSteps (finish_train_options)
   return o;
 }
 
-void add_corpus_options(po::options_description& d, CorpusSettings& s, const std::string& test_help) {
+po::options_description task_options(TaskOptions& t) {
+  po::options_description d("Task (0 = the task's default)");
   d.add_options()
-      ("train-src", po::value<std::string>(&s.train_src), "training sources")
-      ("train-tgt", po::value<std::string>(&s.train_tgt), "training targets")
-      ("valid-src", po::value<std::string>(&s.valid_src), "validation sources")
-      ("valid-tgt", po::value<std::string>(&s.valid_tgt), "validation targets")
-      ("test-src", po::value<std::string>(&s.test_src), test_help.c_str())
-      ("test-tgt", po::value<std::string>(&s.test_tgt), "test targets")
-      ("tokenizer", po::value<std::string>(&s.tokenizer), "space | char | spm (default: char for a task, space for files)")
-      ("spm-vocab", opt(&s.spm_vocab), "SentencePiece pieces per model (--tokenizer spm)")
-      ("spm-type", opt(&s.spm_type), "SentencePiece model: bpe | unigram")
-      ("shared-vocab", flag(&s.shared_vocab), "one vocabulary (and one SentencePiece model) for both sides")
-      ("min-freq", opt(&s.min_freq), "keep tokens seen at least this often in training")
-      ("max-vocab", opt(&s.max_vocab), "largest vocabulary, the 4 specials included (0 = no limit)")
-      ("max-src-tokens", opt(&s.max_src_tokens),
+      ("task", opt(&t.name), "copy | reverse | sort | add | dates (see `attend tasks`)")
+      ("train-size", opt(&t.train_size), "training examples")
+      ("valid-size", opt(&t.valid_size), "validation examples")
+      ("test-size", opt(&t.test_size), "test examples")
+      ("min-len", opt(&t.min_len), "shortest train/valid input")
+      ("max-len", opt(&t.max_len), "longest train/valid input")
+      ("test-min-len", opt(&t.test_min_len), "shortest test input (0 = --min-len)")
+      ("test-max-len", opt(&t.test_max_len), "longest test input (0 = --max-len)");
+  return d;
+}
+
+void add_architecture_options(po::options_description& d, ModelConfig& c) {
+  d.add_options()
+      ("layers", opt(&c.layers), "recurrent layers in encoder and decoder")
+      ("bidirectional", flag(&c.bidirectional), "bidirectional encoder (--hidden split in two)")
+      ("emb", opt(&c.emb), "embedding size")
+      ("hidden", opt(&c.hidden), "model width")
+      ("dropout", opt(&c.dropout), "dropout on embeddings and between layers")
+      ("window", opt(&c.window), "half-width D of local-m / local-p attention")
+      ("heads", opt(&c.heads), "heads of multihead attention")
+      ("score", opt(&c.score), "base score of local attention: dot | general | concat")
+      ("max-src-len", opt(&c.max_src_len),
+       "longest source of location attention (default: the longest source in the data)")
+      ("bridge", opt(&c.bridge), "decoder initial state: none | copy | dense")
+      ("reverse-source", flag(&c.reverse_source), "feed the source reversed");
+}
+
+void add_optimization_options(po::options_description& d, TrainOptions& o) {
+  d.add_options()
+      ("optimizer", opt(&o.optimizer.name), "adam | sgd")
+      ("lr", opt(&o.optimizer.lr), "learning rate")
+      ("momentum", opt(&o.optimizer.momentum), "SGD momentum")
+      ("clip", opt(&o.clip), "global gradient-norm clipping (0 = off)")
+      ("teacher-forcing", opt(&o.teacher_forcing), "probability of feeding the reference token")
+      ("label-smoothing", opt(&o.label_smoothing), "label smoothing")
+      ("batch", opt(&o.batch), "examples per batch")
+      ("steps", opt(&o.steps), ("updates (0 with --epochs 0: " + std::to_string(kDefaultSteps) + ")").c_str())
+      ("epochs", opt(&o.epochs), "epochs when --steps is 0")
+      ("eval-every", opt(&o.eval_every), "steps between validations (0 = once per epoch)")
+      ("patience", opt(&o.patience), "stop after this many validations without improvement (0 = never)")
+      ("lr-decay", opt(&o.lr_decay), "learning-rate factor when validation does not improve");
+}
+
+void finish_train_options(TrainOptions& o) {
+  if (o.optimizer.name != "adam" && o.optimizer.name != "sgd")
+    throw Error("unknown optimizer '" + o.optimizer.name + "' (valid: adam, sgd)");
+  if (!(o.optimizer.lr > 0)) throw Error("--lr must be positive");
+  if (o.batch == 0) throw Error("--batch must be at least 1");
+  if (o.teacher_forcing < 0 || o.teacher_forcing > 1) throw Error("--teacher-forcing must be in [0, 1]");
+  if (o.label_smoothing < 0 || o.label_smoothing >= 1) throw Error("--label-smoothing must be in [0, 1)");
+  if (o.steps == 0 && o.epochs == 0) o.steps = kDefaultSteps;
+}
+
+void add_text_pipeline_options(po::options_description& d, TextPipelineOptions& t,
+                               const std::string& test_help) {
+  CorpusFiles& f = t.files;
+  d.add_options()
+      ("train-src", po::value<std::string>(&f.train_src), "training sources")
+      ("train-tgt", po::value<std::string>(&f.train_tgt), "training targets")
+      ("valid-src", po::value<std::string>(&f.valid_src), "validation sources")
+      ("valid-tgt", po::value<std::string>(&f.valid_tgt), "validation targets")
+      ("test-src", po::value<std::string>(&f.test_src), test_help.c_str())
+      ("test-tgt", po::value<std::string>(&f.test_tgt), "test targets")
+      // No default shown: a task is always char, files default to the pipeline's space.
+      ("tokenizer", po::value<std::string>(&t.tokenizer), "space | char | spm (default: char for a task, space for files)")
+      ("spm-vocab", opt(&t.subword.vocab_size), "SentencePiece pieces per model (--tokenizer spm)")
+      ("spm-type", opt(&t.subword.model_type), "SentencePiece model: bpe | unigram")
+      ("shared-vocab", flag(&t.shared_vocab), "one vocabulary (and one SentencePiece model) for both sides")
+      ("min-freq", opt(&t.min_freq), "keep tokens seen at least this often in training")
+      ("max-vocab", opt(&t.max_vocab), "largest vocabulary, the 4 specials included (0 = no limit)")
+      ("max-src-tokens", opt(&t.max_src_tokens),
        "length filter: drop training pairs whose source has more tokens (0 = keep all)")
-      ("max-tgt-tokens", opt(&s.max_tgt_tokens),
+      ("max-tgt-tokens", opt(&t.max_tgt_tokens),
        "length filter: drop training pairs whose target has more tokens (0 = keep all)")
-      ("max-line-tokens", opt(&s.max_line_tokens),
+      ("max-line-tokens", opt(&t.max_line_tokens),
        "a line with more tokens (words for spm) in any file is a bad line (0 = no limit)")
-      ("lowercase", flag(&s.lowercase), "lower-case all text")
-      ("normalize", flag(&s.normalize), "collapse runs of whitespace and trim lines")
-      ("skip-bad-lines", flag(&s.skip_bad_lines),
-       "drop pairs with empty, over-long or invalid UTF-8 lines with a warning instead of failing")
-      ("bleu-every", opt(&s.bleu_every), "validate (perplexity and greedy BLEU) every N steps (0 = --eval-every)")
-      ("time-limit", opt(&s.time_limit), "stop training after this many seconds (0 = no limit)")
-      ("beam", opt(&s.beam), "beam width for the test set at the end")
-      ("length-penalty", opt(&s.length_penalty), "GNMT length penalty for the test set at the end");
+      ("lowercase", flag(&t.text.lowercase), "lower-case all text")
+      ("normalize", flag(&t.text.normalize), "collapse runs of whitespace and trim lines")
+      ("skip-bad-lines", flag(&t.skip_bad_lines),
+       "drop pairs with empty, over-long or invalid UTF-8 lines with a warning instead of failing");
+}
+
+void add_file_run_options(po::options_description& d, std::size_t* bleu_every, double* time_limit,
+                          std::size_t* beam, double* length_penalty) {
+  d.add_options()
+      ("bleu-every", opt(bleu_every), "validate (perplexity and greedy BLEU) every N steps (0 = --eval-every)")
+      ("time-limit", opt(time_limit), "stop training after this many seconds (0 = no limit)")
+      ("beam", opt(beam), "beam width for the test set at the end")
+      ("length-penalty", opt(length_penalty), "GNMT length penalty for the test set at the end");
 }
 
 std::vector<std::string> corpus_options_given(const po::variables_map& vm) {
@@ -241,35 +223,6 @@ void chomp(std::string& line) {
   if (!line.empty() && line.back() == '\r') line.pop_back();
 }
 
-std::vector<std::string> read_lines(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error("cannot read '" + path + "'");
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) {
-    chomp(line);
-    lines.push_back(std::move(line));
-  }
-  if (in.bad()) throw Error("error while reading '" + path + "'");
-  return lines;
-}
-
-void write_file_atomic(const std::string& path, const std::string& content) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << content;
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      throw Error("cannot write '" + tmp + "'");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw Error("cannot rename '" + tmp + "' to '" + path + "'");
-  }
-}
-
 std::vector<int> encode_source(const ModelBundle& bundle, const std::string& line,
                                const std::string& where) {
   std::vector<int> ids = bundle.src_vocab.encode(bundle.tokenize_source(line));
@@ -292,41 +245,7 @@ std::string prepare_input(const ModelBundle& bundle, const std::string& line) {
   return apply_text_options(line, t);
 }
 
-std::vector<std::string> translate_encoded(const ModelBundle& b, const std::vector<EncodedPair>& pairs,
-                                           const SearchOptions& opt) {
-  std::vector<std::string> out(pairs.size());
-  if (pairs.empty()) return out;
-  if (opt.beam <= 1) {
-    const EvalResult r = evaluate(*b.model, pairs, 128, true, opt);
-    for (std::size_t i = 0; i < pairs.size(); ++i)
-      out[i] = b.detokenize_target(b.tgt_vocab.decode(r.hypotheses[i].tokens));
-    return out;
-  }
-  Workspace<float> ws;
-  SearchOptions one = opt;
-  one.nbest = 1;
-  for (std::size_t i = 0; i < pairs.size(); ++i) {
-    const auto h = beam_search(*b.model, pairs[i].src, one, ws);
-    out[i] = h.empty() ? "" : b.detokenize_target(b.tgt_vocab.decode(h[0].tokens));
-  }
-  return out;
-}
-
 namespace {
-
-std::size_t utf8_width(const std::string& s) {
-  std::size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
-}
-
-// The first n code points of s.
-std::string utf8_prefix(const std::string& s, std::size_t n) {
-  std::size_t i = 0;
-  for (std::size_t seen = 0; i < s.size(); ++i)
-    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80 && seen++ == n) break;
-  return s.substr(0, i);
-}
 
 // How a token appears in a map: a space as '␣', at most 8 code points.
 std::string label(const std::string& token) {
@@ -335,7 +254,7 @@ std::string label(const std::string& token) {
 }
 
 std::string pad(const std::string& s, std::size_t width) {
-  const std::size_t w = utf8_width(s);
+  const std::size_t w = code_points(s);
   return w >= width ? s : s + std::string(width - w, ' ');
 }
 
@@ -353,11 +272,11 @@ std::string attention_map(const std::vector<std::string>& src, const std::vector
   std::size_t col_width = 1;
   for (const auto& t : src) {
     cols.push_back(label(t));
-    col_width = std::max(col_width, utf8_width(cols.back()));
+    col_width = std::max(col_width, code_points(cols.back()));
   }
   const std::string sep = col_width > 1 ? " " : "";
   std::size_t row_width = 1;
-  for (const auto& t : out) row_width = std::max(row_width, utf8_width(label(t)));
+  for (const auto& t : out) row_width = std::max(row_width, code_points(label(t)));
 
   std::ostringstream s;
   s << std::string(row_width, ' ') << " |";

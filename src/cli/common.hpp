@@ -1,7 +1,10 @@
-// Helpers shared by the `attend` commands: option plumbing, attention maps, progress lines and
-// atomic file writes. The CLI is a thin layer over the library; nothing here does numerics.
+// Helpers shared by the `attend` commands: option plumbing, attention maps and progress lines.
+// The CLI is a thin layer over the library; nothing here does numerics.
 #pragma once
+#include <attend/core/atomic_file.hpp>
+#include <attend/experiment/run.hpp>
 #include <attend/io/checkpoint.hpp>
+#include <attend/text/pipeline.hpp>
 #include <attend/nn/config.hpp>
 #include <attend/decode/search.hpp>
 #include <attend/text/tasks.hpp>
@@ -61,81 +64,30 @@ po::typed_value<T>* opt(T* field) {
 po::typed_value<bool>* flag(bool* field);
 
 // ---- option groups shared by `attend train` and `attend compare` -------------------------------
-// Every default value of these options is written here and only here (--help shows them).
+// Each binds straight to a library struct, whose initialisers are the defaults --help shows; the
+// few the command line changes are in cli_model_config() and cli_train_options().
 
-constexpr std::size_t kDefaultSteps = 1500;  // updates when neither --steps nor --epochs is given
+// The library's defaults with the command line's own: see common.cpp for why they differ.
+ModelConfig cli_model_config();
+TrainOptions cli_train_options();
 
-// A built-in task; fields at 0 mean "the task's own default".
-struct TaskSettings {
-  std::string task = "dates";
-  std::size_t train_size = 0, valid_size = 0, test_size = 0;
-  int min_len = 0, max_len = 0, test_min_len = 0, test_max_len = 0;
-};
-po::options_description task_options(TaskSettings& s);
-TaskOptions task_options_of(const TaskSettings& s);  // the seed is the caller's
-
+po::options_description task_options(TaskOptions& t);  // the seed is the caller's
 // The model options other than the cell, the attention and the decoder style (which train takes
 // one of and compare takes lists of).
-struct ArchitectureSettings {
-  std::size_t layers = 1;
-  bool bidirectional = false;
-  std::size_t emb = 32;
-  std::size_t hidden = 128;
-  double dropout = 0.0;
-  std::size_t window = 5;
-  std::size_t heads = 4;
-  std::string score = "general";
-  std::size_t max_src_len = 64;  // location attention: defaults to the longest source instead
-  std::string bridge = "copy";
-  bool reverse_source = false;
-};
-void add_architecture_options(po::options_description& d, ArchitectureSettings& s);
-void apply_architecture(const ArchitectureSettings& s, ModelConfig& c);
-
+void add_architecture_options(po::options_description& d, ModelConfig& c);
 // Optimisation and budget (the seed and --threads are each command's own: their meaning differs).
-struct OptimizationSettings {
-  std::string optimizer = "adam";
-  double lr = 0.003;
-  double momentum = 0.0;
-  double clip = 5.0;
-  double teacher_forcing = 1.0;
-  double label_smoothing = 0.0;
-  std::size_t batch = 64;
-  std::size_t steps = 0;   // steps = epochs = 0: kDefaultSteps
-  std::size_t epochs = 0;
-  std::size_t eval_every = 0;  // 0 = once per epoch
-  std::size_t patience = 0;    // 0 = never stop early
-  double lr_decay = 1.0;
-};
-void add_optimization_options(po::options_description& d, OptimizationSettings& s);
-// Checks what the library's validation does not see (optimizer name, ranges).
-void check_optimization(const OptimizationSettings& s);
-TrainOptions to_train_options(const OptimizationSettings& s);  // the seed is the caller's
-
-// Parallel text files instead of a task, and how they become tokens, plus the options that only
-// apply to training on files (BLEU validation, time limit, test-set beam search).
-struct CorpusSettings {
-  std::string train_src, train_tgt, valid_src, valid_tgt, test_src, test_tgt;
-  std::string tokenizer;            // "" = char for a task, space for files
-  std::size_t spm_vocab = 8000;
-  std::string spm_type = "bpe";
-  bool shared_vocab = false;
-  std::size_t min_freq = 1;
-  std::size_t max_vocab = 0;        // 0 = no limit (counts the 4 specials)
-  std::size_t max_src_tokens = 0;   // drop training pairs with longer sources; 0 = keep all
-  std::size_t max_tgt_tokens = 0;
-  std::size_t max_line_tokens = 1000;  // a longer line in any file is a bad line
-  bool lowercase = false;
-  bool normalize = false;
-  bool skip_bad_lines = false;
-  std::size_t bleu_every = 0;       // 0 = at every validation (--eval-every, default once per epoch)
-  double time_limit = 0;            // seconds; 0 = none
-  std::size_t beam = 1;             // test-set decoding at the end
-  double length_penalty = 0.0;
-};
-// `test_help` describes --test-src (optional for train, required for compare).
-void add_corpus_options(po::options_description& d, CorpusSettings& s, const std::string& test_help);
-// The corpus options given on the command line or in the config file (not defaulted).
+void add_optimization_options(po::options_description& d, TrainOptions& o);
+// Checks what the library's validation does not see (optimizer name, ranges) and resolves
+// neither --steps nor --epochs to the default number of steps.
+void finish_train_options(TrainOptions& o);
+// Parallel text files and how they become tokens; `test_help` describes --test-src (optional for
+// train, required for compare).
+void add_text_pipeline_options(po::options_description& d, TextPipelineOptions& t,
+                               const std::string& test_help);
+// The options that apply only to training on files, bound wherever the command keeps them.
+void add_file_run_options(po::options_description& d, std::size_t* bleu_every, double* time_limit,
+                          std::size_t* beam, double* length_penalty);
+// The file options given on the command line or in the config file (not defaulted).
 std::vector<std::string> corpus_options_given(const po::variables_map& vm);
 
 // --model and --threads, shared by translate, eval and score.
@@ -149,20 +101,12 @@ ModelBundle load_model_for(const ModelOptions& o, const po::variables_map& vm,
 
 // ---- text -------------------------------------------------------------------------------------
 
-// Reads a text file into lines (a trailing '\r' removed); throws Error naming an unreadable file.
-std::vector<std::string> read_lines(const std::string& path);
 // Removes a trailing '\r' (CRLF input).
 void chomp(std::string& line);
-// Writes `content` to PATH.tmp, flushes and renames it to PATH; throws Error on failure.
-void write_file_atomic(const std::string& path, const std::string& content);
 
 // Source ids of one line; throws Error "WHERE: ..." when the line does not fit location attention.
 std::vector<int> encode_source(const ModelBundle& bundle, const std::string& line,
                                const std::string& where);
-// Detokenised best translations of encoded sources: greedy in batches (beam 1) or beam search.
-std::vector<std::string> translate_encoded(const ModelBundle& bundle,
-                                           const std::vector<EncodedPair>& pairs,
-                                           const SearchOptions& opt);
 // The text options the model was trained with (info "lowercase" / "normalize"), applied to
 // input lines the same way.
 std::string prepare_input(const ModelBundle& bundle, const std::string& line);

@@ -16,63 +16,67 @@ namespace attend::cli {
 
 namespace {
 
-// The grid axes and compare's own options; the task, model, training and file options are the
-// ones `attend train` has (common.hpp), with the same names and defaults.
-struct CompareSettings : TaskSettings, ArchitectureSettings, OptimizationSettings, CorpusSettings {
-  // grid
-  std::string cells = "gru";
-  std::string attention = "none,bahdanau";
-  std::string decoder = "auto";
-  std::size_t seeds = 3;
-  std::size_t jobs = 1;
-  bool force = false;
-  std::string out;
-  std::size_t heatmaps = 3;
-  // training
-  std::uint64_t seed = 1;
-  std::size_t threads = 0;
-  // evaluation on files
-  bool lowercase_bleu = false;
-  // output
+// What the options of `attend compare` bind to: the library's CompareOptions (the grid, the model
+// and training shared by every run, the corpus evaluation), the task and the text pipeline. The
+// grid axes are comma-separated lists, split after parsing.
+struct CompareArgs {
+  CompareOptions grid;
+  std::string cells, attentions, decoders;
+  TaskOptions task;
+  TextPipelineOptions text;
   bool quiet = false;
   std::string config_file;
+  CompareArgs() {
+    grid.model = cli_model_config();
+    grid.train = cli_train_options();
+    cells = join(grid.cells);
+    attentions = join(grid.attentions);
+    decoders = join(grid.decoders);
+  }
+  static std::string join(const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
+    return s;
+  }
 };
 
-po::options_description all_options(CompareSettings& s) {
+po::options_description all_options(CompareArgs& a) {
+  CompareOptions& g = a.grid;
   po::options_description grid("Grid (comma-separated lists)");
   grid.add_options()
-      ("cells", opt(&s.cells), "cells to compare: rnn, lstm, gru")
-      ("attention", opt(&s.attention),
+      ("cells", opt(&a.cells), "cells to compare: rnn, lstm, gru")
+      ("attention", opt(&a.attentions),
        "attention strategies: none, bahdanau, luong-dot, luong-general, luong-concat, location, "
        "scaled-dot, local-m, local-p, multihead (or a registered one)")
-      ("decoder", opt(&s.decoder), "decoder styles: auto, bahdanau, luong")
-      ("seeds", opt(&s.seeds), "seeds per variant: --seed, --seed+1, ...")
-      ("out,o", po::value<std::string>(&s.out),
+      ("decoder", opt(&a.decoders), "decoder styles: auto, bahdanau, luong")
+      ("seeds", opt(&g.seeds), "seeds per variant: --seed, --seed+1, ...")
+      ("out,o", po::value<std::string>(&g.out_dir),
        "directory for the runs (checkpoint, metrics, log each) and the reports (required)")
-      ("jobs,j", opt(&s.jobs), "trainings at once (BLAS threads are divided between them)")
-      ("force", flag(&s.force), "retrain every run even if --out holds results (of this or another grid)")
-      ("heatmaps", opt(&s.heatmaps), "test sentences whose attention the HTML report shows");
+      ("jobs,j", opt(&g.jobs), "trainings at once (BLAS threads are divided between them)")
+      ("force", flag(&g.force), "retrain every run even if --out holds results (of this or another grid)")
+      ("heatmaps", opt(&g.heatmap_sentences), "test sentences whose attention the HTML report shows");
   po::options_description files(
       "Parallel text files (instead of --task; plain or .gz UTF-8, one sentence per line; the text side "
       "is built once for the whole grid)");
-  add_corpus_options(files, s, "test sources (required with files: BLEU is measured on them)");
+  add_text_pipeline_options(files, a.text, "test sources (required with files: BLEU is measured on them)");
+  add_file_run_options(files, &g.bleu_every, &g.time_limit, &g.beam, &g.length_penalty);
   files.add_options()
-      ("lc", flag(&s.lowercase_bleu), "lower-cased BLEU (sacreBLEU -lc), for validation and test");
+      ("lc", flag(&g.bleu_lowercase), "lower-cased BLEU (sacreBLEU -lc), for validation and test");
   po::options_description model("Model (shared by every variant)");
-  add_architecture_options(model, s);
+  add_architecture_options(model, g.model);
   po::options_description train("Training (shared by every run)");
-  add_optimization_options(train, s);
+  add_optimization_options(train, g.train);
   train.add_options()
-      ("seed", opt(&s.seed), "first seed (data, initial weights and batch order of a run)")
-      ("threads", opt(&s.threads), "BLAS threads in total (0 = all cores), divided by --jobs");
+      ("seed", opt(&g.first_seed), "first seed (data, initial weights and batch order of a run)")
+      ("threads", opt(&g.threads), "BLAS threads in total (0 = all cores), divided by --jobs");
   po::options_description output("Output");
   output.add_options()
-      ("config", po::value<std::string>(&s.config_file),
+      ("config", po::value<std::string>(&a.config_file),
        "read options from this file (`name = value` lines); the command line wins")
-      ("quiet,q", flag(&s.quiet), "no live display")
+      ("quiet,q", flag(&a.quiet), "no live display")
       ("help,h", "show this help");
   po::options_description all;
-  all.add(grid).add(task_options(s)).add(files).add(model).add(train).add(output);
+  all.add(grid).add(task_options(a.task)).add(files).add(model).add(train).add(output);
   return all;
 }
 
@@ -93,30 +97,6 @@ std::vector<std::string> split_list(const std::string& s) {
   return out;
 }
 
-CompareOptions options_of(const CompareSettings& s, const po::variables_map& vm) {
-  check_optimization(s);
-  CompareOptions o;
-  o.cells = split_list(s.cells);
-  o.attentions = split_list(s.attention);
-  o.decoders = split_list(s.decoder);
-  o.seeds = s.seeds;
-  o.first_seed = s.seed;
-  o.out_dir = s.out;
-  o.jobs = s.jobs;
-  o.threads = s.threads;
-  o.force = s.force;
-  o.heatmap_sentences = s.heatmaps;
-  apply_architecture(s, o.model);
-  o.max_src_len_given = !vm["max-src-len"].defaulted();
-  o.train = to_train_options(s);
-  o.bleu_lowercase = s.lowercase_bleu;
-  o.beam = s.beam;
-  o.length_penalty = s.length_penalty;
-  o.bleu_every = s.bleu_every;
-  o.time_limit = s.time_limit;
-  return o;
-}
-
 bool on_files(const po::variables_map& vm) {
   for (const char* name : {"train-src", "train-tgt", "valid-src", "valid-tgt", "test-src", "test-tgt"})
     if (vm.count(name)) return true;
@@ -125,41 +105,21 @@ bool on_files(const po::variables_map& vm) {
 
 // The data of the grid: parallel files (read, tokenised and turned into vocabularies here, once)
 // or a built-in task. Bad files throw Error naming file and line (exit status 2).
-DataSource data_source(const CompareSettings& s, const po::variables_map& vm) {
+DataSource data_source(const CompareArgs& a, const po::variables_map& vm) {
   if (!on_files(vm)) {
     std::vector<std::string> given = corpus_options_given(vm);
     if (vm.count("lc") && !vm["lc"].defaulted()) given.push_back("--lc");
     given.erase(std::remove(given.begin(), given.end(), std::string("--tokenizer")), given.end());
-    if (!s.tokenizer.empty() && s.tokenizer != "char")
+    if (vm.count("tokenizer") && a.text.tokenizer != "char")
       throw Error("--tokenizer applies to a grid on files (--train-src ...); built-in tasks use char");
     if (!given.empty())
       throw Error(given[0] + " applies to a grid on parallel files (--train-src ...), not to a built-in task");
-    return task_source(task_options_of(s));
+    return task_source(a.task);
   }
   if (!vm["task"].defaulted()) throw Error("give either --task or --train-src/--train-tgt files, not both");
-  if (s.beam == 0) throw Error("--beam must be at least 1");
-  CorpusSourceOptions c;
-  c.train_src = s.train_src;
-  c.train_tgt = s.train_tgt;
-  c.valid_src = s.valid_src;
-  c.valid_tgt = s.valid_tgt;
-  c.test_src = s.test_src;
-  c.test_tgt = s.test_tgt;
-  c.tokenizer = s.tokenizer.empty() ? "space" : s.tokenizer;
-  c.spm_vocab = s.spm_vocab;
-  c.spm_type = s.spm_type;
-  c.shared_vocab = s.shared_vocab;
-  c.min_freq = s.min_freq;
-  c.max_vocab = s.max_vocab;
-  c.max_src_tokens = s.max_src_tokens;
-  c.max_tgt_tokens = s.max_tgt_tokens;
-  c.max_line_tokens = s.max_line_tokens;
-  c.lowercase = s.lowercase;
-  c.normalize = s.normalize;
-  c.skip_bad_lines = s.skip_bad_lines;
-  c.seed = s.seed;
-  if (!s.quiet) std::cerr << "reading the corpus and building the vocabularies (once for the whole grid)\n";
-  DataSource source = corpus_source(c);
+  if (a.grid.beam == 0) throw Error("--beam must be at least 1");
+  if (!a.quiet) std::cerr << "reading the corpus and building the vocabularies (once for the whole grid)\n";
+  DataSource source = corpus_source(a.text);
   for (const auto& w : source.warnings) std::cerr << "attend: warning: " << w << "\n";
   return source;
 }
@@ -237,9 +197,9 @@ class GridDisplay {
 }  // namespace
 
 int run_compare_command(const std::vector<std::string>& args) {
-  CompareSettings s;
+  CompareArgs a;
   po::variables_map vm;
-  const auto desc = all_options(s);
+  const auto desc = all_options(a);
   const char* usage =
       "usage: attend compare --out DIR [--cells gru,lstm] [--attention none,bahdanau,...] "
       "[--decoder auto,luong] [--seeds N] [--jobs N] [options]\n"
@@ -253,17 +213,23 @@ int run_compare_command(const std::vector<std::string>& args) {
   if (vm.count("config")) store_config_file(vm["config"].as<std::string>(), desc, vm);
   po::notify(vm);
   require(vm, "out", "compare");
-  const CompareOptions o = options_of(s, vm);
+  finish_train_options(a.grid.train);
+  a.grid.cells = split_list(a.cells);
+  a.grid.attentions = split_list(a.attentions);
+  a.grid.decoders = split_list(a.decoders);
+  a.grid.max_src_len_given = !vm["max-src-len"].defaulted();
+  a.text.subword.seed = a.grid.first_seed;
+  const CompareOptions& o = a.grid;
   validate_grid(o);
-  const DataSource source = data_source(s, vm);
+  const DataSource source = data_source(a, vm);
 
   const std::size_t runs = grid_runs(o).size();
-  if (!s.quiet)
+  if (!a.quiet)
     std::cerr << "grid: " << o.cells.size() * o.attentions.size() * o.decoders.size() << " variants x "
               << o.seeds << " seeds = " << runs << " runs of " << (o.train.steps ? std::to_string(o.train.steps) + " steps" : std::to_string(o.train.epochs) + " epochs")
               << " on " << source.name << ", " << o.jobs << " at a time; results in " << o.out_dir << "\n";
-  if (!s.quiet && !source.description.empty()) std::cerr << "data: " << source.description << "\n";
-  GridDisplay display(s.quiet);
+  if (!a.quiet && !source.description.empty()) std::cerr << "data: " << source.description << "\n";
+  GridDisplay display(a.quiet);
   const CompareResult result = attend::run_compare(o, source, std::ref(display));
   display.finish();
 

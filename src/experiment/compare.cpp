@@ -1,4 +1,5 @@
 #include "attend/experiment/compare.hpp"
+#include "attend/experiment/run.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -16,7 +17,8 @@
 
 #include "attend/eval/bleu.hpp"
 #include "attend/io/checkpoint.hpp"
-#include "attend/text/corpus.hpp"
+#include "attend/text/pipeline.hpp"
+#include "attend/core/atomic_file.hpp"
 #include "attend/core/error.hpp"
 #include "attend/decode/search.hpp"
 
@@ -57,152 +59,48 @@ DataSource task_source(const TaskOptions& task) {
   return s;
 }
 
-namespace {
-
-std::size_t code_points(const std::string& line) {
-  std::size_t n = 0;
-  for (unsigned char c : line) n += (c & 0xC0) != 0x80;
-  return n;
-}
-
-// A file's size and FNV-1a 64 checksum (hex): a different corpus is a different grid.
-std::pair<std::uintmax_t, std::string> file_identity(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open");
-  std::uint64_t h = 1469598103934665603ull;
-  std::uintmax_t size = 0;
-  char buf[1 << 16];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-    for (std::streamsize i = 0; i < in.gcount(); ++i) {
-      h ^= static_cast<unsigned char>(buf[i]);
-      h *= 1099511628211ull;
-    }
-    size += static_cast<std::uintmax_t>(in.gcount());
-  }
-  char hex[20];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
-  return {size, hex};
-}
-
-// One split with the checks of `attend train` (the same CorpusOptions, hence the same errors).
-ParallelCorpus read_split(const CorpusSourceOptions& o, const std::string& src, const std::string& tgt,
-                          const std::string& split, std::vector<std::string>& warnings) {
-  CorpusOptions c;
-  c.max_src_tokens = c.max_tgt_tokens = o.max_line_tokens;
-  if (o.tokenizer == "char") c.src_length = c.tgt_length = code_points;
-  c.skip_bad_lines = o.skip_bad_lines;
-  c.text.lowercase = o.lowercase;
-  c.text.normalize = o.normalize;
-  ParallelCorpus p = read_parallel(src, tgt, c);
-  if (p.skipped) {
-    std::string w = "skipped " + std::to_string(p.skipped) + " bad " + split + " pair" +
-                    (p.skipped == 1 ? "" : "s") + " (--skip-bad-lines); first:";
-    for (const auto& problem : p.problems) w += "\n  " + problem;
-    warnings.push_back(w);
-  }
-  if (p.size() == 0) throw Error("no usable " + split + " pairs in '" + src + "' / '" + tgt + "'");
-  return p;
-}
-
-std::string yes_no(bool b) { return b ? "1" : "0"; }
-
-}  // namespace
-
-DataSource corpus_source(const CorpusSourceOptions& o) {
-  const std::vector<std::pair<const char*, const std::string*>> files{
-      {"train-src", &o.train_src}, {"train-tgt", &o.train_tgt}, {"valid-src", &o.valid_src},
-      {"valid-tgt", &o.valid_tgt}, {"test-src", &o.test_src},   {"test-tgt", &o.test_tgt}};
+DataSource corpus_source(const TextPipelineOptions& o) {
+  const CorpusFiles& f = o.files;
+  const std::pair<const char*, const std::string*> files[] = {
+      {"train-src", &f.train_src}, {"train-tgt", &f.train_tgt}, {"valid-src", &f.valid_src},
+      {"valid-tgt", &f.valid_tgt}, {"test-src", &f.test_src},   {"test-tgt", &f.test_tgt}};
   for (const auto& [option, path] : files)
     if (path->empty())
       throw Error(std::string("--") + option + " is required for a grid on files (the test pair is what BLEU is measured on)");
-  if (o.tokenizer != "space" && o.tokenizer != "char" && o.tokenizer != "spm")
-    throw Error("unknown tokenizer '" + o.tokenizer + "' (valid: space, char, spm)");
 
   DataSource s;
+  // The text side, once for the whole grid.
+  PreparedCorpus p = prepare_corpus(o, [&](const std::string& w) { s.warnings.push_back(w); });
   auto d = std::make_shared<CompareData>();
-  const ParallelCorpus train = read_split(o, o.train_src, o.train_tgt, "training", s.warnings);
-  const ParallelCorpus valid = read_split(o, o.valid_src, o.valid_tgt, "validation", s.warnings);
-  const ParallelCorpus test = read_split(o, o.test_src, o.test_tgt, "test", s.warnings);
-
-  // The text side, once for the whole grid: tokenizer, SentencePiece models, vocabularies.
-  ModelBundle text;
-  text.tokenizer = tokenizer_from_name(o.tokenizer);
-  if (text.tokenizer == Tokenizer::Spm) {
-    SubwordOptions so;
-    so.vocab_size = o.spm_vocab;
-    so.model_type = o.spm_type;
-    so.seed = o.seed;
-    const SubwordPair models = train_subword_pair(train.src, train.tgt, so, o.shared_vocab);
-    text.src_subword = models.src;
-    text.tgt_subword = models.tgt;
-  }
-  // The length filter on training pairs, in model tokens; the length range in words.
-  std::size_t filtered = 0;
-  std::vector<Example> all = tokenize_corpus(text, train);
-  for (std::size_t i = 0; i < all.size(); ++i) {
-    const bool long_src = o.max_src_tokens && all[i].src.size() > o.max_src_tokens;
-    const bool long_tgt = o.max_tgt_tokens && all[i].tgt.size() > o.max_tgt_tokens;
-    if (long_src || long_tgt) {
-      ++filtered;
-      continue;
-    }
-    d->train.push_back(std::move(all[i]));
-    const int words = static_cast<int>(count_words(train.src[i]));
-    d->train_min_words = d->train.size() == 1 ? words : std::min(d->train_min_words, words);
+  d->train = std::move(p.tokens.train);
+  d->valid = std::move(p.tokens.valid);
+  d->test = std::move(p.tokens.test);
+  for (std::size_t i = 0; i < p.train.size(); ++i) {
+    const int words = static_cast<int>(count_words(p.train.src[i]));
+    d->train_min_words = i == 0 ? words : std::min(d->train_min_words, words);
     d->train_max_words = std::max(d->train_max_words, words);
   }
-  if (d->train.empty())
-    throw Error("the length filter (--max-src-tokens / --max-tgt-tokens) dropped every training pair");
-  d->valid = tokenize_corpus(text, valid);
-  d->test = tokenize_corpus(text, test);
-  std::vector<std::vector<std::string>> src, tgt;
-  for (const auto& e : d->train) src.push_back(e.src), tgt.push_back(e.tgt);
-  VocabPair vocabs = build_vocab_pair(src, tgt, o.shared_vocab, o.min_freq, o.max_vocab);
-  d->src_vocab = std::move(vocabs.src);
-  d->tgt_vocab = std::move(vocabs.tgt);
-  d->tokenizer = text.tokenizer;
-  d->src_subword = text.src_subword;
-  d->tgt_subword = text.tgt_subword;
-  d->valid_ref_text = valid.tgt;
-  d->test_src_text = test.src;
-  d->test_ref_text = test.tgt;
-  d->info = {{"task", "files"},           {"lowercase", yes_no(o.lowercase)},
-             {"normalize", yes_no(o.normalize)}, {"train-src", o.train_src},
-             {"train-tgt", o.train_tgt}};
+  d->src_vocab = std::move(p.src_vocab);
+  d->tgt_vocab = std::move(p.tgt_vocab);
+  d->tokenizer = p.side.tokenizer;
+  d->src_subword = p.side.src_subword;
+  d->tgt_subword = p.side.tgt_subword;
+  d->valid_ref_text = p.valid.tgt;
+  d->test_src_text = p.test.src;
+  d->test_ref_text = p.test.tgt;
+  d->info = corpus_info(o);
 
-  s.name = "corpus " + fs::path(o.train_src).filename().string() + " \u2192 " +
-           fs::path(o.train_tgt).filename().string();
+  s.name = "corpus " + fs::path(f.train_src).filename().string() + " \u2192 " +
+           fs::path(f.train_tgt).filename().string();
   s.corpus = true;
-  s.signature["tokenizer"] = o.tokenizer;
-  if (text.tokenizer == Tokenizer::Spm) {
-    s.signature["spm_vocab"] = std::to_string(o.spm_vocab);
-    s.signature["spm_type"] = o.spm_type;
-    s.signature["spm_seed"] = std::to_string(o.seed);
-  }
-  s.signature["shared_vocab"] = yes_no(o.shared_vocab);
-  s.signature["min_freq"] = std::to_string(o.min_freq);
-  s.signature["max_vocab"] = std::to_string(o.max_vocab);
-  s.signature["max_src_tokens"] = std::to_string(o.max_src_tokens);
-  s.signature["max_tgt_tokens"] = std::to_string(o.max_tgt_tokens);
-  s.signature["max_line_tokens"] = std::to_string(o.max_line_tokens);
-  s.signature["lowercase"] = yes_no(o.lowercase);
-  s.signature["normalize"] = yes_no(o.normalize);
-  s.signature["skip_bad_lines"] = yes_no(o.skip_bad_lines);
-  for (const auto& [option, path] : files) {
-    std::string key(option);
-    std::replace(key.begin(), key.end(), '-', '_');
-    const auto [size, checksum] = file_identity(*path);
-    s.signature[key] = fs::absolute(*path).lexically_normal().string();
-    s.signature[key + ".bytes"] = std::to_string(size);
-    s.signature[key + ".fnv1a64"] = checksum;
-  }
+  s.signature = corpus_signature(o);
 
   std::ostringstream desc;
   desc << d->train.size() << " training pairs";
-  if (filtered) desc << " (" << filtered << " longer than the length filter dropped)";
+  if (p.filtered) desc << " (" << p.filtered << " longer than the length filter dropped)";
   desc << ", " << d->valid.size() << " validation, " << d->test.size() << " test; tokenizer " << o.tokenizer;
-  if (text.tokenizer == Tokenizer::Spm)
-    desc << " (" << o.spm_type << ", " << text.src_subword->size() << " pieces"
+  if (d->tokenizer == Tokenizer::Spm)
+    desc << " (" << o.subword.model_type << ", " << d->src_subword->size() << " pieces"
          << (o.shared_vocab ? ", shared" : "") << ")";
   desc << "; vocabularies " << d->src_vocab.size() << " \u2192 " << d->tgt_vocab.size()
        << (o.shared_vocab ? " (shared)" : "");
@@ -407,12 +305,6 @@ std::vector<int> gold_alignment(const std::string& alignment, const std::vector<
 
 namespace {
 
-json curve_json(const std::vector<CurvePoint>& c) {
-  json a = json::array();
-  for (const auto& p : c) a.push_back({p.step, std::isfinite(p.value) ? json(p.value) : json(nullptr)});
-  return a;
-}
-
 std::vector<CurvePoint> curve_from(const json& a) {
   std::vector<CurvePoint> c;
   for (const auto& p : a)
@@ -536,19 +428,6 @@ RunResult from_json(const json& j, const RunSpec& spec) {
   return r;
 }
 
-void write_atomic(const fs::path& path, const std::string& content) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << content;
-    out.flush();
-    if (!out) throw Error("cannot write '" + tmp.string() + "'");
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) throw Error("cannot rename '" + tmp.string() + "' to '" + path.string() + "': " + ec.message());
-}
-
 // A finished run's results, or false when the run must (re)train.
 bool read_finished(const fs::path& dir, const RunSpec& spec, RunResult& r) {
   const fs::path file = dir / "metrics.json";
@@ -605,33 +484,6 @@ std::vector<std::size_t> corpus_sample_indices(const std::vector<Example>& test,
     if (test[i].src.size() >= 3 && test[i].src.size() <= 30 && test[i].tgt.size() <= 30) order.push_back(i);
   if (order.empty()) return sample_indices(test, k);
   return spread_by_length(test, order, k);
-}
-
-// The detokenised text of a hypothesis. SentencePiece models are shared by the grid's threads;
-// one decode at a time keeps that safe whatever the library guarantees.
-std::string output_text(const ModelBundle& b, const Hypothesis& h) {
-  static std::mutex spm_mutex;
-  const auto tokens = b.tgt_vocab.decode(h.tokens);
-  if (b.tokenizer != Tokenizer::Spm) return b.detokenize_target(tokens);
-  std::lock_guard<std::mutex> lock(spm_mutex);
-  return b.detokenize_target(tokens);
-}
-
-// Test-set hypotheses with attention: the greedy ones, or beam search's best per sentence.
-std::vector<Hypothesis> beam_hypotheses(const Seq2Seq<float>& model, const std::vector<EncodedPair>& data,
-                                        std::size_t beam, double length_penalty) {
-  SearchOptions so;
-  so.beam = beam;
-  so.nbest = 1;
-  so.length_penalty = length_penalty;
-  so.keep_attention = true;
-  Workspace<float> ws;
-  std::vector<Hypothesis> out(data.size());
-  for (std::size_t i = 0; i < data.size(); ++i) {
-    auto h = beam_search(model, data[i].src, so, ws);
-    if (!h.empty()) out[i] = std::move(h[0]);
-  }
-  return out;
 }
 
 void alignment_statistics(RunResult& r, const std::vector<Example>& test,
@@ -776,7 +628,7 @@ class Runner {
         throw Error(msg);
       }
     }
-    write_atomic(file, json{{"signature", current}}.dump(2) + "\n");
+    write_file_atomic(file.string(), json{{"signature", current}}.dump(2) + "\n");
   }
 
   std::shared_ptr<const CompareData> data_for(std::uint64_t seed) {
@@ -895,10 +747,7 @@ class Runner {
       if (opt_.bleu_every) o.eval_every = opt_.bleu_every;
       o.max_seconds = opt_.time_limit;
       o.validate = [&](std::size_t step, double valid_loss) {
-        const EvalResult v = evaluate(*b.model, valid_data, 128, true);
-        std::vector<std::string> hyps(v.hypotheses.size());
-        for (std::size_t i = 0; i < hyps.size(); ++i) hyps[i] = output_text(b, v.hypotheses[i]);
-        const double bleu = corpus_bleu(hyps, {data->valid_ref_text}, opt_.bleu_lowercase).score;
+        const double bleu = greedy_bleu(b, valid_data, data->valid_ref_text, opt_.bleu_lowercase);
         r.valid_bleu.push_back({step, bleu});
         char buf[160];
         std::snprintf(buf, sizeof buf, "validation at step %zu: loss %.4f greedy BLEU %.2f", step, valid_loss, bleu);
@@ -964,7 +813,7 @@ class Runner {
       std::lock_guard<std::mutex> lock(hdf5_mutex);
       save_model((fs::path(r.run_dir) / "model.h5").string(), b);
     }
-    write_atomic(fs::path(r.run_dir) / "metrics.json", to_json(r).dump(1) + "\n");
+    write_file_atomic((fs::path(r.run_dir) / "metrics.json").string(), to_json(r).dump(1) + "\n");
     log << "saved " << (fs::path(r.run_dir) / "model.h5").string() << "\n";
   }
 
@@ -976,8 +825,9 @@ class Runner {
     SearchOptions search;
     search.keep_attention = true;
     EvalResult e = evaluate(*b.model, test_data, 128, true, search);
-    std::vector<Hypothesis> hyps =
-        opt_.beam > 1 ? beam_hypotheses(*b.model, test_data, opt_.beam, opt_.length_penalty) : std::move(e.hypotheses);
+    search.beam = opt_.beam;
+    search.length_penalty = opt_.length_penalty;
+    std::vector<Hypothesis> hyps = opt_.beam > 1 ? best_hypotheses(*b.model, test_data, search) : std::move(e.hypotheses);
     r.token_accuracy = e.token_accuracy;
     r.perplexity = e.perplexity;
     std::vector<std::string> texts(hyps.size());

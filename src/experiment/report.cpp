@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "attend/core/atomic_file.hpp"
 #include "attend/core/error.hpp"
 
 namespace attend {
@@ -1161,16 +1162,10 @@ std::vector<std::string> write_reports(const CompareSummary& s, const CompareRes
   namespace fs = std::filesystem;
   std::vector<std::string> paths;
   auto emit = [&](const std::string& name, auto&& writer) {
-    const fs::path p = fs::path(dir) / name, tmp = fs::path(dir) / (name + ".tmp");
-    {
-      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-      writer(out);
-      out.flush();
-      if (!out) throw Error("cannot write '" + tmp.string() + "'");
-    }
-    std::error_code ec;
-    fs::rename(tmp, p, ec);
-    if (ec) throw Error("cannot rename '" + tmp.string() + "': " + ec.message());
+    const fs::path p = fs::path(dir) / name;
+    std::ostringstream out;
+    writer(out);
+    write_file_atomic(p.string(), out.str());
     paths.push_back(p.string());
   };
   emit("REPORT.md", [&](std::ostream& out) { write_markdown(s, out); });

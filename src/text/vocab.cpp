@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "attend/core/error.hpp"
+#include "attend/text/utf8.hpp"
 
 namespace attend {
 
@@ -12,34 +13,6 @@ const std::vector<std::string> kSpecials = {"<pad>", "<s>", "</s>", "<unk>"};
 
 bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
-// Length in bytes of the UTF-8 sequence starting at line[i], or 0 if it is not valid
-// (overlong forms, surrogates and code points above U+10FFFF are rejected).
-std::size_t utf8_length(const std::string& line, std::size_t i) {
-  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(line[k]); };
-  const unsigned char b = byte(i);
-  std::size_t n;
-  unsigned lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-  if (b < 0x80) return 1;
-  if (b >= 0xC2 && b <= 0xDF) {
-    n = 2;
-  } else if (b >= 0xE0 && b <= 0xEF) {
-    n = 3;
-    if (b == 0xE0) lo = 0xA0;
-    if (b == 0xED) hi = 0x9F;
-  } else if (b >= 0xF0 && b <= 0xF4) {
-    n = 4;
-    if (b == 0xF0) lo = 0x90;
-    if (b == 0xF4) hi = 0x8F;
-  } else {
-    return 0;
-  }
-  if (i + n > line.size()) return 0;
-  if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
-  for (std::size_t k = 2; k < n; ++k)
-    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
-  return n;
 }
 
 }  // namespace
@@ -66,7 +39,7 @@ std::vector<std::string> tokenize(const std::string& line, Tokenizer tokenizer) 
   std::vector<std::string> tokens;
   if (tokenizer == Tokenizer::Char) {
     for (std::size_t i = 0; i < line.size();) {
-      const std::size_t n = utf8_length(line, i);
+      const std::size_t n = utf8_sequence_length(line, i);
       if (n == 0)
         throw Error("invalid UTF-8 at byte " + std::to_string(i) + " of line '" + line + "'");
       tokens.push_back(line.substr(i, n));

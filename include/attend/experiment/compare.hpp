@@ -14,6 +14,7 @@
 
 #include "attend/nn/config.hpp"
 #include "attend/nn/seq2seq.hpp"
+#include "attend/text/pipeline.hpp"
 #include "attend/text/subword.hpp"
 #include "attend/text/tasks.hpp"
 #include "attend/eval/evaluate.hpp"
@@ -59,26 +60,13 @@ struct DataSource {
 // variant of that seed sees the same data. Vocabularies are built from the training split.
 DataSource task_source(const TaskOptions& task);
 
-// Parallel text files, read and prepared as `attend train` does (corpus.hpp: the same checks
-// and errors "FILE:LINE: problem"; the same tokenizers, SentencePiece training, vocabularies
-// and length filter).
-struct CorpusSourceOptions {
-  std::string train_src, train_tgt, valid_src, valid_tgt, test_src, test_tgt;  // test required
-  std::string tokenizer = "space";     // space | char | spm
-  std::size_t spm_vocab = 8000;
-  std::string spm_type = "bpe";
-  bool shared_vocab = false;
-  std::size_t min_freq = 1, max_vocab = 0;
-  std::size_t max_src_tokens = 0, max_tgt_tokens = 0;  // training-pair length filter (model tokens)
-  std::size_t max_line_tokens = 1000;  // a longer line is a bad line (0 = no limit)
-  bool lowercase = false, normalize = false, skip_bad_lines = false;
-  std::uint64_t seed = 1;              // SentencePiece training
-};
+// Parallel text files through the text pipeline (pipeline.hpp) that `attend train` uses; the
+// test pair is required.
 // Reads every file, trains the SentencePiece models and builds the vocabularies now, once: the
 // returned source shares that data with every run of the grid. Throws Error for bad input. The
 // signature records each file's absolute path, size and FNV-1a checksum and every text option,
 // so a changed corpus is detected on resume.
-DataSource corpus_source(const CorpusSourceOptions& options);
+DataSource corpus_source(const TextPipelineOptions& options);
 
 // ---- the grid -----------------------------------------------------------------------------------
 

@@ -12,21 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "attend/text/utf8.hpp"
+
 namespace attend {
 
 // Lines of a text file; a name ending in ".gz" is read through zlib. A trailing '\r' is removed
 // from each line (CRLF files). Throws Error for a missing or unreadable file and for damaged
 // gzip data ("FILE: corrupt gzip data after line N: <zlib's reason>"). No UTF-8 check.
 std::vector<std::string> read_text_lines(const std::string& path);
-
-// Byte offset of the first invalid UTF-8 sequence (overlong forms, surrogates and code points
-// above U+10FFFF are invalid), or std::string::npos when the text is valid.
-std::size_t find_invalid_utf8(const std::string& text);
-
-// Lower-cases A-Z and the upper-case letters of Latin-1, Latin Extended-A, Greek and Cyrillic
-// (the letters whose lower case is one code point of the same UTF-8 length class); other
-// characters are unchanged.
-std::string utf8_lowercase(const std::string& text);
 
 // Collapses runs of whitespace (space, tab, CR, LF, VT, FF and U+00A0) to one space and trims
 // both ends.

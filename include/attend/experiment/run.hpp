@@ -1,0 +1,111 @@
+// One training run on parallel text files, as `attend train --train-src ...` does it: the text
+// pipeline (pipeline.hpp), validation by greedy BLEU every bleu_every steps, the best checkpoint
+// by BLEU and the latest state beside it (.last, for resume), an optional time limit, and the
+// test set decoded at the end. Also the decoding helpers it shares with `attend compare`.
+#pragma once
+#include <cstddef>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "attend/decode/search.hpp"
+#include "attend/eval/bleu.hpp"
+#include "attend/eval/evaluate.hpp"
+#include "attend/io/checkpoint.hpp"
+#include "attend/nn/config.hpp"
+#include "attend/text/pipeline.hpp"
+#include "attend/text/tasks.hpp"
+#include "attend/train/trainer.hpp"
+
+namespace attend {
+
+// ---- decoding -----------------------------------------------------------------------------------
+
+// The detokenised text of a hypothesis; safe to call from several threads.
+std::string output_text(const ModelBundle& bundle, const Hypothesis& hypothesis);
+// The best hypothesis per source: greedy in batches for beam 1, else beam search.
+std::vector<Hypothesis> best_hypotheses(const Seq2Seq<float>& model, const std::vector<EncodedPair>& pairs,
+                                        const SearchOptions& options);
+// Detokenised best translations of encoded sources.
+std::vector<std::string> translate_encoded(const ModelBundle& bundle, const std::vector<EncodedPair>& pairs,
+                                           const SearchOptions& options);
+// Corpus BLEU of the greedy translations of `pairs` against the reference lines.
+double greedy_bleu(const ModelBundle& bundle, const std::vector<EncodedPair>& pairs,
+                   const std::vector<std::string>& references, bool lowercase = false);
+
+// ---- metrics files ------------------------------------------------------------------------------
+
+// Every ModelConfig field (to_map; numbers as numbers) and the decoder style `auto` resolved to.
+nlohmann::json config_json(const ModelConfig& config);
+// [[step, value], ...]; a value that is not finite is null.
+nlohmann::json curve_json(const std::vector<CurvePoint>& curve);
+// The task and training options of a run, `threads` as the user gave it.
+nlohmann::json train_options_json(const TaskOptions& task, const TrainOptions& train, std::size_t threads);
+
+// ---- threads ------------------------------------------------------------------------------------
+
+// --threads N: training runs each batch as N data-parallel shards with one BLAS thread each, so
+// both cores work on everything and no BLAS worker spins between small products
+// (docs/performance.md); decoding and evaluation outside the training loop use N BLAS threads.
+// 0 = one per core.
+std::size_t training_shards(std::size_t threads);
+// The training loop's BLAS threads: one per shard while it lives, `threads` again afterwards.
+class TrainingThreads {
+ public:
+  explicit TrainingThreads(std::size_t threads);
+  ~TrainingThreads();
+  TrainingThreads(const TrainingThreads&) = delete;
+  TrainingThreads& operator=(const TrainingThreads&) = delete;
+
+ private:
+  std::size_t threads_;
+};
+
+// ---- one run on files ---------------------------------------------------------------------------
+
+struct FileRunOptions {
+  TextPipelineOptions text;
+  TrainOptions train;              // threads: shards (training_shards); max_seconds: time limit
+  std::size_t threads = 0;         // as given by the user (0 = one per core), see TrainingThreads
+  std::size_t bleu_every = 0;      // steps between BLEU validations; 0 = train.eval_every
+  SearchOptions test_search;       // decoding of the test set at the end (beam, length penalty)
+  std::string model_path = "attend-model.h5";  // the best checkpoint; model_path + ".last" the latest
+  std::string resume;              // continue the run saved in this checkpoint ("" = a new run)
+};
+
+// What the caller sees during the run (each may be empty).
+struct FileRunHooks {
+  WarningFn warn;  // pairs dropped by --skip-bad-lines
+  // Before training: the data, the model (bundle.model) and the training options in effect.
+  std::function<void(const PreparedCorpus&, const ModelBundle&, const TrainOptions&)> ready;
+  ProgressFn progress;
+  // After each validation: step, validation loss, greedy BLEU, whether it saved a new best.
+  std::function<void(std::size_t step, double valid_loss, double bleu, bool saved)> validated;
+};
+
+struct FileRunResult {
+  ModelBundle bundle;              // the best parameters, saved at options.model_path
+  PreparedCorpus data;
+  std::size_t train_pairs = 0, valid_pairs = 0, test_pairs = 0;
+  std::optional<TrainState> resumed_from;
+  TrainResult train;
+  std::vector<CurvePoint> valid_bleu;
+  EvalResult valid;                // teacher-forced, of the kept parameters
+  std::optional<double> best_valid_bleu;
+  // The test set when given:
+  std::vector<std::string> test_hypotheses;
+  BleuScore test_bleu;
+  double test_perplexity = 0;
+};
+
+// Reads and prepares the files, builds the model from `config` (or continues options.resume),
+// trains, evaluates and saves. Throws Error for bad input, naming file and line.
+FileRunResult train_on_files(const FileRunOptions& options, ModelConfig config, bool max_src_len_given,
+                             const FileRunHooks& hooks = {});
+// The metrics file of a run on files (attend train --metrics-json).
+nlohmann::json file_run_json(const FileRunOptions& options, const TaskOptions& task,
+                             const FileRunResult& result);
+
+}  // namespace attend

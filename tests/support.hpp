@@ -1,0 +1,41 @@
+// Helpers the test files share: temporary directories, files, and running the `attend` binary.
+#pragma once
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace attend::test {
+
+// A fresh directory under the system's temporary directory, removed with everything in it at
+// the end of the scope.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  // The path of `name` inside the directory (the directory itself for "").
+  std::string file(const std::string& name = "") const;
+
+ private:
+  std::filesystem::path path_;
+};
+
+std::string read_file(const std::string& path);  // "" when the file cannot be read
+void write_file(const std::string& path, const std::string& content);
+// Writes gzip-compressed content.
+void write_gz_file(const std::string& path, const std::string& content);
+std::vector<std::string> lines_of(const std::string& text);
+bool contains(const std::string& haystack, const std::string& needle);
+// A shell word: 'it'\''s'.
+std::string quote(const std::string& s);
+
+struct CliRun {
+  int status = -1;  // exit status; -1 when killed by a signal
+  std::string out, err;
+};
+// Runs `attend ARGS` (ARGS as shell words) in dir with `input` on stdin.
+CliRun run_cli(const TempDir& dir, const std::string& args, const std::string& input = "");
+
+}  // namespace attend::test
