@@ -52,7 +52,7 @@ std::string format_score(double x) {
 // for plotting elsewhere (attention_export.hpp).
 std::string g_attention_format = "text";
 
-void print_hypothesis(const Translator& tr, const Translation& t, const Hypothesis* h,
+void print_hypothesis(const Translator& tr, const std::vector<std::string>& src, const Hypothesis* h,
                       std::size_t nbest, bool show_attention) {
   const TranslationHypothesis d = h ? tr.describe(*h) : TranslationHypothesis{};
   if (nbest > 1) std::cout << format_score(d.score) << "\t";
@@ -60,10 +60,10 @@ void print_hypothesis(const Translator& tr, const Translation& t, const Hypothes
   if (!show_attention || !h) return;
   auto out = d.tokens;
   if (h->finished) out.push_back("</s>");  // the weights include the step that emitted </s>
-  if (g_attention_format == "svg") write_attention_svg(*h, t.source_tokens, out, std::cout);
-  else if (g_attention_format == "json") write_attention_json(*h, t.source_tokens, out, std::cout);
-  else if (g_attention_format == "csv") write_attention_csv(*h, t.source_tokens, out, std::cout);
-  else std::cout << attention_map(t.source_tokens, d.tokens, h->attention);
+  if (g_attention_format == "svg") write_attention_svg(*h, src, out, std::cout);
+  else if (g_attention_format == "json") write_attention_json(*h, src, out, std::cout);
+  else if (g_attention_format == "csv") write_attention_csv(*h, src, out, std::cout);
+  else std::cout << attention_map(src, d.tokens, h->attention);
   std::cout << "\n";
 }
 
@@ -77,11 +77,10 @@ void translate_and_print(const Translator& tr, const std::vector<std::string>& l
     sources[i] = tr.encode(lines[i], "input line " + std::to_string(first_lineno + i));
   const auto hyps = decode(tr.model(), sources, opt, batch);
   for (std::size_t i = 0; i < lines.size(); ++i) {
-    Translation t;
-    t.source_tokens = tr.bundle().tokenize_source(lines[i]);
+    const auto src = show_attention ? tr.bundle().tokenize_source(lines[i]) : std::vector<std::string>{};
     if (hyps[i].empty())
-      for (std::size_t n = 0; n < opt.nbest; ++n) print_hypothesis(tr, t, nullptr, opt.nbest, false);
-    for (const auto& h : hyps[i]) print_hypothesis(tr, t, &h, opt.nbest, show_attention);
+      for (std::size_t n = 0; n < opt.nbest; ++n) print_hypothesis(tr, src, nullptr, opt.nbest, false);
+    for (const auto& h : hyps[i]) print_hypothesis(tr, src, &h, opt.nbest, show_attention);
   }
   std::cout.flush();
 }
