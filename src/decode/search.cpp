@@ -153,8 +153,8 @@ class BeamBatch {
         if (!beams_[b].done) ++live;
       }
       dec_.reorder(t, parents_, ws_.dec);
-      // Leave the batch once a quarter of its columns belong to ended searches: each restart
-      // costs a key projection, so restarting at every single end would cost more than it saves.
+      // Ended searches leave the batch once they hold a quarter of its columns: a restart
+      // recomputes the key projections of the remaining memory, so it waits for enough gain.
       if (live == 0) break;
       if (4 * live * k_ <= 3 * W) compact(t);
     }
