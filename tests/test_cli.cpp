@@ -324,3 +324,27 @@ TEST_CASE("translate exports attention as CSV and SVG, and rejects an unknown fo
   CHECK(bad.status == 2);
   CHECK(contains(bad.err, "svg, json, csv"));
 }
+
+TEST_CASE("score accepts an empty target line and scores it as </s> alone", "[cli]") {
+  const TrainedModel& m = trained();
+  write(m.dir.file("s_empty.txt"), "abc\nabc\n");
+  write(m.dir.file("t_empty.txt"), "\ncba\n");
+  const Run r = attend(m.dir, "score --model " + quote(m.model) + " --src s_empty.txt --tgt t_empty.txt");
+  REQUIRE(r.status == 0);
+  const auto out = lines_of(r.out);
+  REQUIRE(out.size() == 2);
+  const double empty = std::stod(out[0]), full = std::stod(out[1]);
+  CHECK(std::isfinite(empty));
+  CHECK(empty < 0);
+  CHECK(empty != full);
+}
+
+TEST_CASE("score's error for a bad line names it without suggesting --skip-bad-lines", "[cli]") {
+  const TrainedModel& m = trained();
+  write(m.dir.file("s_bad.txt"), "abc\n\n");
+  write(m.dir.file("t_bad.txt"), "cba\nx\n");
+  const Run r = attend(m.dir, "score --model " + quote(m.model) + " --src s_bad.txt --tgt t_bad.txt");
+  CHECK(r.status == 2);
+  CHECK(contains(r.err, "s_bad.txt:2"));
+  CHECK_FALSE(contains(r.err, "--skip-bad-lines"));
+}

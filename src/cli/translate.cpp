@@ -1,8 +1,10 @@
 // `attend translate`, `attend eval` and `attend score`: use a trained model.
-#include <attend/eval/bleu.hpp>
-#include <attend/text/corpus.hpp>
 #include <attend/core/error.hpp>
-#include <attend/experiment/report.hpp>
+#include <attend/decode/attention_export.hpp>
+#include <attend/decode/translator.hpp>
+#include <attend/eval/bleu.hpp>
+#include <attend/eval/evaluate.hpp>
+#include <attend/text/corpus.hpp>
 #include <attend/text/tasks.hpp>
 #include <cstdio>
 #include <iostream>
@@ -46,63 +48,39 @@ std::string format_score(double x) {
 
 // ---- translate ------------------------------------------------------------------------------
 
-struct Line {
-  std::string text;
-  std::vector<int> ids;  // empty for an empty line
-};
-
-// One list of hypotheses per line (empty for an empty line), greedy in one batch or beam per line.
-std::vector<std::vector<Hypothesis>> decode_lines(const ModelBundle& b, const std::vector<Line>& lines,
-                                                  const SearchOptions& opt, Workspace<float>& ws) {
-  std::vector<std::vector<Hypothesis>> out(lines.size());
-  std::vector<std::size_t> todo;
-  std::size_t S = 0;
-  for (std::size_t i = 0; i < lines.size(); ++i)
-    if (!lines[i].ids.empty()) todo.push_back(i), S = std::max(S, lines[i].ids.size());
-  if (todo.empty()) return out;
-  if (opt.beam > 1) {
-    for (std::size_t i : todo) out[i] = beam_search(*b.model, lines[i].ids, opt, ws);
-    return out;
-  }
-  arma::umat src(S, todo.size(), arma::fill::zeros);  // Vocab::kPad == 0
-  Lengths len(todo.size());
-  for (std::size_t c = 0; c < todo.size(); ++c) {
-    const auto& ids = lines[todo[c]].ids;
-    for (std::size_t j = 0; j < ids.size(); ++j) src(j, c) = static_cast<arma::uword>(ids[j]);
-    len[c] = ids.size();
-  }
-  auto hyps = greedy_search(*b.model, src, len, opt, ws);
-  for (std::size_t c = 0; c < todo.size(); ++c) out[todo[c]].push_back(std::move(hyps[c]));
-  return out;
-}
-
 // How --show-attention prints the weights after each translation: a text map, or an export
-// for plotting elsewhere (report.hpp).
+// for plotting elsewhere (attention_export.hpp).
 std::string g_attention_format = "text";
 
-void print_translation(const ModelBundle& b, const Line& line, const Hypothesis* h,
-                       std::size_t nbest, bool show_attention) {
-  const auto tokens = h ? b.tgt_vocab.decode(h->tokens) : std::vector<std::string>{};
-  if (nbest > 1) std::cout << format_score(h ? h->score : 0.0) << "\t";
-  std::cout << b.detokenize_target(tokens) << "\n";
+void print_hypothesis(const Translator& tr, const std::vector<std::string>& src, const Hypothesis* h,
+                      std::size_t nbest, bool show_attention) {
+  const TranslationHypothesis d = h ? tr.describe(*h) : TranslationHypothesis{};
+  if (nbest > 1) std::cout << format_score(d.score) << "\t";
+  std::cout << d.text << "\n";
   if (!show_attention || !h) return;
-  const auto src = b.tokenize_source(line.text);
-  auto out = tokens;
+  auto out = d.tokens;
   if (h->finished) out.push_back("</s>");  // the weights include the step that emitted </s>
   if (g_attention_format == "svg") write_attention_svg(*h, src, out, std::cout);
   else if (g_attention_format == "json") write_attention_json(*h, src, out, std::cout);
   else if (g_attention_format == "csv") write_attention_csv(*h, src, out, std::cout);
-  else std::cout << attention_map(src, tokens, h->attention);
+  else std::cout << attention_map(src, d.tokens, h->attention);
   std::cout << "\n";
 }
 
-void print_lines(const ModelBundle& b, const std::vector<Line>& lines,
-                 const std::vector<std::vector<Hypothesis>>& hyps, const SearchOptions& opt,
-                 bool show_attention) {
+// Decodes the pending lines together and prints each one's hypotheses (an empty line: empty
+// output lines).
+void translate_and_print(const Translator& tr, const std::vector<std::string>& lines,
+                         std::size_t first_lineno, const SearchOptions& opt, std::size_t batch,
+                         bool show_attention) {
+  std::vector<std::vector<int>> sources(lines.size());
+  for (std::size_t i = 0; i < lines.size(); ++i)
+    sources[i] = tr.encode(lines[i], "input line " + std::to_string(first_lineno + i));
+  const auto hyps = decode(tr.model(), sources, opt, batch);
   for (std::size_t i = 0; i < lines.size(); ++i) {
-    if (hyps[i].empty())  // an empty input line: empty output(s)
-      for (std::size_t n = 0; n < opt.nbest; ++n) print_translation(b, lines[i], nullptr, opt.nbest, false);
-    for (const auto& h : hyps[i]) print_translation(b, lines[i], &h, opt.nbest, show_attention);
+    const auto src = show_attention ? tr.bundle().tokenize_source(lines[i]) : std::vector<std::string>{};
+    if (hyps[i].empty())
+      for (std::size_t n = 0; n < opt.nbest; ++n) print_hypothesis(tr, src, nullptr, opt.nbest, false);
+    for (const auto& h : hyps[i]) print_hypothesis(tr, src, &h, opt.nbest, show_attention);
   }
   std::cout.flush();
 }
@@ -131,21 +109,22 @@ int run_translate(const std::vector<std::string>& args) {
       g_attention_format != "csv")
     throw Error("unknown --attention-format '" + g_attention_format + "' (valid: text, svg, json, csv)");
   opt.keep_attention = show_attention;
-  const ModelBundle b = load_model_for(m, vm, "translate");
 
-  Workspace<float> ws;
+  const Translator tr(load_model_for(m, vm, "translate"));
+
   const std::size_t batch = stdin_is_tty() ? 1 : 64;  // interactive: answer each line at once
-  std::vector<Line> pending;
+  std::vector<std::string> pending;
+  std::size_t first = 1;
   std::string text;
   for (std::size_t lineno = 1; std::getline(std::cin, text); ++lineno) {
     chomp(text);
-    text = prepare_input(b, text);
-    pending.push_back({text, encode_source(b, text, "input line " + std::to_string(lineno))});
+    pending.push_back(tr.prepare(text));
     if (pending.size() < batch) continue;
-    print_lines(b, pending, decode_lines(b, pending, opt, ws), opt, show_attention);
+    translate_and_print(tr, pending, first, opt, batch, show_attention);
     pending.clear();
+    first = lineno + 1;
   }
-  print_lines(b, pending, decode_lines(b, pending, opt, ws), opt, show_attention);
+  translate_and_print(tr, pending, first, opt, batch, show_attention);
   return 0;
 }
 
@@ -223,12 +202,11 @@ std::vector<EncodedPair> task_pairs(const po::variables_map& vm, const ModelBund
 
 // The pairs of two parallel files (plain or .gz) with the checks of attend train, as written
 // (BLEU compares with the references as written; --lc lower-cases both sides).
-ParallelCorpus read_file_corpus(const ModelBundle& b, const std::string& src_path,
-                                const std::string& tgt_path, bool skip_bad_lines) {
+ParallelCorpus read_file_corpus(const std::string& src_path, const std::string& tgt_path,
+                                bool skip_bad_lines) {
   CorpusOptions o;
   o.skip_bad_lines = skip_bad_lines;
   ParallelCorpus c = read_parallel(src_path, tgt_path, o);
-  (void)b;
   if (c.skipped) {
     std::cerr << "attend: warning: skipped " << c.skipped << " bad pair" << (c.skipped == 1 ? "" : "s")
               << " (--skip-bad-lines); first:";
@@ -238,43 +216,31 @@ ParallelCorpus read_file_corpus(const ModelBundle& b, const std::string& src_pat
   return c;
 }
 
-std::vector<EncodedPair> encode_corpus(const ModelBundle& b, const ParallelCorpus& c,
-                                       const std::string& src_path) {
-  std::vector<EncodedPair> pairs(c.size());
-  for (std::size_t i = 0; i < c.size(); ++i) {
-    const std::string where = src_path + ":" + std::to_string(c.line_numbers[i]);
-    // The text options the model was trained with (--lowercase, --normalize) apply to both sides.
-    pairs[i].src = encode_source(b, prepare_input(b, c.src[i]), where);
+// Token ids of the pairs; the text options the model was trained with (--lowercase,
+// --normalize) apply to both sides.
+std::vector<EncodedPair> encode_pairs(const Translator& tr, const std::vector<std::string>& src,
+                                      const std::vector<std::string>& tgt,
+                                      const std::vector<std::size_t>& line_numbers,
+                                      const std::string& src_path) {
+  const ModelBundle& b = tr.bundle();
+  std::vector<EncodedPair> pairs(src.size());
+  for (std::size_t i = 0; i < src.size(); ++i) {
+    const std::string where = src_path + ":" + std::to_string(line_numbers[i]);
+    pairs[i].src = tr.encode(tr.prepare(src[i]), where);
     if (pairs[i].src.empty()) throw Error(where + ": empty source line");
-    pairs[i].tgt = b.tgt_vocab.encode(b.tokenize_target(prepare_input(b, c.tgt[i])));
+    pairs[i].tgt = b.tgt_vocab.encode(b.tokenize_target(tr.prepare(tgt[i])));
   }
   return pairs;
 }
 
-std::vector<EncodedPair> file_pairs(const ModelBundle& b, const std::string& src_path,
-                                    const std::string& tgt_path) {
-  return encode_corpus(b, read_file_corpus(b, src_path, tgt_path, false), src_path);
-}
-
-double beam_exact_match(const ModelBundle& b, const std::vector<EncodedPair>& pairs,
-                        SearchOptions opt) {
-  opt.nbest = 1;
-  Workspace<float> ws;
-  std::size_t exact = 0;
-  for (const auto& p : pairs) {
-    const auto h = beam_search(*b.model, p.src, opt, ws);
-    exact += !h.empty() && h[0].finished && h[0].tokens == p.tgt;
-  }
-  return pairs.empty() ? 0 : double(exact) / pairs.size();
-}
-
 // attend eval --src F --ref F: BLEU of the detokenised translations, perplexity of the references.
-int eval_files(const ModelBundle& b, const EvalArgs& a, const SearchOptions& opt) {
-  const ParallelCorpus c = read_file_corpus(b, a.src, a.ref, a.skip_bad_lines);
+int eval_files(const Translator& tr, const EvalArgs& a, const SearchOptions& opt) {
+  const ParallelCorpus c = read_file_corpus(a.src, a.ref, a.skip_bad_lines);
   if (c.size() == 0) throw Error("nothing to evaluate: no pairs in '" + a.src + "'");
-  const auto pairs = encode_corpus(b, c, a.src);
-  const EvalResult r = evaluate(*b.model, pairs, a.batch, false);
-  const auto hyps = translate_encoded(b, pairs, opt);
+  const auto pairs = encode_pairs(tr, c.src, c.tgt, c.line_numbers, a.src);
+  const EvalResult r = evaluate(tr.model(), pairs, a.batch, true, opt);
+  std::vector<std::string> hyps(pairs.size());
+  for (std::size_t i = 0; i < pairs.size(); ++i) hyps[i] = tr.describe(r.hypotheses[i]).text;
   const BleuScore bleu = corpus_bleu(hyps, {c.tgt}, a.lowercase_bleu);
   if (!a.out.empty()) {
     std::string text;
@@ -331,14 +297,13 @@ int run_eval(const std::vector<std::string>& args) {
   if (a.batch == 0) throw Error("--batch must be at least 1");
   if (vm.count("src") != vm.count("ref")) throw Error("--src and --ref go together");
   if (vm.count("src") && vm.count("task")) throw Error("give either --task or --src/--ref, not both");
-  const ModelBundle b = load_model_for(m, vm, "eval");
+  const Translator tr(load_model_for(m, vm, "eval"));
 
-  if (vm.count("src")) return eval_files(b, a, opt);
+  if (vm.count("src")) return eval_files(tr, a, opt);
   if (!a.out.empty()) throw Error("--out needs --src/--ref");
-  const auto pairs = task_pairs(vm, b, a);
+  const auto pairs = task_pairs(vm, tr.bundle(), a);
   if (pairs.empty()) throw Error("nothing to evaluate: no examples");
-  EvalResult r = evaluate(*b.model, pairs, a.batch, opt.beam == 1, opt);
-  if (opt.beam > 1) r.exact_match = beam_exact_match(b, pairs, opt);
+  const EvalResult r = evaluate(tr.model(), pairs, a.batch, true, opt);
   print_eval(r);
   if (!a.metrics_json.empty())
     write_file_atomic(a.metrics_json, nlohmann::json({{"exact_match", r.exact_match},
@@ -350,6 +315,32 @@ int run_eval(const std::vector<std::string>& args) {
 }
 
 // ---- score ----------------------------------------------------------------------------------
+
+namespace {
+
+// Every line pair must be scored, so no pair may be dropped: score has no --skip-bad-lines.
+// An empty target is the output </s> alone, which has a probability like any other.
+std::vector<EncodedPair> score_pairs(const Translator& tr, const std::string& src_path,
+                                     const std::string& tgt_path) {
+  const auto src = read_text_lines(src_path), tgt = read_text_lines(tgt_path);
+  if (src.size() != tgt.size())
+    throw Error(src_path + " has " + std::to_string(src.size()) + " lines but " + tgt_path + " has " +
+                std::to_string(tgt.size()) + "; score needs one target line per source line");
+  std::vector<std::size_t> line_numbers(src.size());
+  for (std::size_t i = 0; i < src.size(); ++i) {
+    line_numbers[i] = i + 1;
+    for (const auto* side : {&src, &tgt}) {
+      const std::string& path = side == &src ? src_path : tgt_path;
+      const std::size_t at = find_invalid_utf8((*side)[i]);
+      if (at != std::string::npos)
+        throw Error(path + ":" + std::to_string(i + 1) + ": invalid UTF-8 at byte " + std::to_string(at + 1));
+    }
+  }
+  return encode_pairs(tr, src, tgt, line_numbers, src_path);
+}
+
+}  // namespace
+
 
 int run_score(const std::vector<std::string>& args) {
   ModelOptions m;
@@ -367,12 +358,12 @@ int run_score(const std::vector<std::string>& args) {
   po::notify(vm);
   require(vm, "src", "score");
   require(vm, "tgt", "score");
-  const ModelBundle b = load_model_for(m, vm, "score");
+  const Translator tr(load_model_for(m, vm, "score"));
 
-  const auto pairs = file_pairs(b, src_path, tgt_path);
+  const auto pairs = score_pairs(tr, src_path, tgt_path);
   Workspace<float> ws;
   for (std::size_t i = 0; i < pairs.size(); ++i) {
-    const LossStats s = b.model->loss(make_batch(pairs, {i}), ws, false);
+    const LossStats s = tr.model().loss(make_batch(pairs, {i}), ws, false);
     std::cout << format_score(-s.nll_sum) << "\n";
   }
   return 0;

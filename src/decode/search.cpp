@@ -106,80 +106,245 @@ std::vector<Hypothesis> greedy_search(const Seq2Seq<T>& model, const arma::umat&
   return out;
 }
 
-template <typename T>
-std::vector<Hypothesis> beam_search(const Seq2Seq<T>& model, const std::vector<int>& src,
-                                    const SearchOptions& opt, Workspace<T>& ws) {
-  if (src.empty()) throw Error("cannot translate an empty source");
-  const std::size_t k = std::max<std::size_t>(1, opt.beam), S = src.size();
-  const std::size_t T_max = max_output_length(S, opt);
-  arma::umat s(S, 1);
-  for (std::size_t j = 0; j < S; ++j) s(j, 0) = static_cast<arma::uword>(src[j]);
-  model.start_decoding_replicated(s, S, k, T_max, ws);
-  const Decoder<T>& dec = model.decoder();
+namespace {
 
-  std::vector<Hypothesis> alive(1), finished;
-  std::vector<arma::uword> feed(k, Vocab::kBos);
-  std::vector<std::size_t> top;
+// A batch of beam searches: source p of the batch owns decoder columns p·k … p·k+k−1.
+template <typename T>
+class BeamBatch {
+ public:
+  BeamBatch(const Seq2Seq<T>& model, const arma::umat& src, const Lengths& len,
+            const SearchOptions& opt, Workspace<T>& ws)
+      : model_(model), dec_(model.decoder()), opt_(opt), ws_(ws),
+        k_(std::max<std::size_t>(1, opt.beam)), len_(len), S_(src.n_rows), out_(src.n_cols),
+        beams_(src.n_cols) {
+    const std::size_t B = src.n_cols;
+    for (std::size_t b = 0; b < B; ++b) {
+      if (len[b] == 0) throw Error("cannot translate an empty source");
+      beams_[b].limit = max_output_length(len[b], opt);
+      beams_[b].alive.resize(1);
+      if (beams_[b].limit > 0) active_.push_back(b);
+      else finish(b);
+    }
+    if (active_.empty()) return;
+    // The encoder runs once per source; its memory and initial states are then copied to the
+    // source's k columns.
+    model.start_decoding(src, len, 1, ws);
+    Mat<T> memory = std::move(ws.memory);
+    std::vector<Mat<T>> h0 = std::move(ws.h0), c0 = std::move(ws.c0);
+    restart(0, memory, active_, &h0, &c0);
+  }
+
+  void run() {
+    std::vector<std::size_t> top;
+    for (std::size_t t = 0; !active_.empty(); ++t) {
+      const std::size_t W = active_.size() * k_;
+      dec_.step(t, feed_.data(), ws_.dec);
+      dec_.logits(t, 1, ws_.dec, ws_.logits);
+      const Mat<T> w = dec_.weights(t, ws_.dec);
+      parents_.resize(W);
+      std::size_t live = 0;
+      for (std::size_t p = 0; p < active_.size(); ++p) {
+        const std::size_t b = active_[p];
+        if (beams_[b].done) {
+          for (std::size_t i = 0; i < k_; ++i) parents_[p * k_ + i] = p * k_ + i;
+          continue;
+        }
+        advance(b, p * k_, t, w, top);
+        if (!beams_[b].done) ++live;
+      }
+      dec_.reorder(t, parents_, ws_.dec);
+      // Ended searches leave the batch once they hold a quarter of its columns: a restart
+      // recomputes the key projections of the remaining memory, so it waits for enough gain.
+      if (live == 0) break;
+      if (4 * live * k_ <= 3 * W) compact(t);
+    }
+  }
+
+  std::vector<std::vector<Hypothesis>> take() { return std::move(out_); }
+
+ private:
+  struct Beam {
+    std::vector<Hypothesis> alive, finished;
+    std::size_t limit = 0;
+    bool done = false;
+  };
   struct Candidate { double log_prob; std::size_t parent; std::size_t token; };
-  std::vector<Candidate> cand;
-  for (std::size_t t = 0; t < T_max && !alive.empty() && finished.size() < k; ++t) {
-    dec.step(t, feed.data(), ws.dec);
-    dec.logits(t, 1, ws.dec, ws.logits);
-    const std::size_t V = ws.logits.n_rows;
-    cand.clear();
-    for (std::size_t i = 0; i < alive.size(); ++i) {
+
+  // One step of source b's search, whose columns start at `base`; exactly the one-source
+  // algorithm, with columns offset by base.
+  void advance(std::size_t b, std::size_t base, std::size_t t, const Mat<T>& w,
+               std::vector<std::size_t>& top) {
+    Beam& beam = beams_[b];
+    const std::size_t k = k_, V = ws_.logits.n_rows;
+    cand_.clear();
+    for (std::size_t i = 0; i < beam.alive.size(); ++i) {
       // Only a row's 2k best tokens can be among the 2k best candidates overall.
-      const T* z = ws.logits.colptr(i);
+      const T* z = ws_.logits.colptr(base + i);
       top_tokens(z, V, 2 * k, top);
       const double lse = log_sum_exp(z, V);
-      for (std::size_t v : top) cand.push_back({alive[i].log_prob + (double(z[v]) - lse), i, v});
+      for (std::size_t v : top) cand_.push_back({beam.alive[i].log_prob + (double(z[v]) - lse), i, v});
     }
     // The 2k best; ties go to the earlier hypothesis and the lower token id.
-    const std::size_t n = std::min(cand.size(), 2 * k);
-    std::partial_sort(cand.begin(), cand.begin() + n, cand.end(), [](const Candidate& a, const Candidate& b) {
-      if (a.log_prob != b.log_prob) return a.log_prob > b.log_prob;
-      if (a.parent != b.parent) return a.parent < b.parent;
-      return a.token < b.token;
+    const std::size_t n = std::min(cand_.size(), 2 * k);
+    std::partial_sort(cand_.begin(), cand_.begin() + n, cand_.end(), [](const Candidate& a, const Candidate& c) {
+      if (a.log_prob != c.log_prob) return a.log_prob > c.log_prob;
+      if (a.parent != c.parent) return a.parent < c.parent;
+      return a.token < c.token;
     });
-    const Mat<T> w = dec.weights(t, ws.dec);
     std::vector<Hypothesis> next;
-    std::vector<std::size_t> parents;
+    std::size_t slot = 0;
     for (std::size_t r = 0; r < n && next.size() < k; ++r) {
-      const Candidate& c = cand[r];
+      const Candidate& c = cand_[r];
+      const Hypothesis& parent = beam.alive[c.parent];
       Hypothesis h;
-      h.tokens = alive[c.parent].tokens;
+      h.tokens = parent.tokens;
       h.log_prob = c.log_prob;
-      if (opt.keep_attention) {
-        h.attention = alive[c.parent].attention;
-        if (!w.is_empty()) h.attention.push_back(attention_column(w, c.parent, S, model.config().reverse_source));
+      if (opt_.keep_attention) {
+        h.attention = parent.attention;
+        if (!w.is_empty())
+          h.attention.push_back(attention_column(w, base + c.parent, len_[b], model_.config().reverse_source));
       }
-      if (c.token == Vocab::kEos && opt.stop_at_eos) {
+      if (c.token == Vocab::kEos && opt_.stop_at_eos) {
         // Only an end within the k best finishes a hypothesis; a finished one is never extended.
         if (r < k) {
           h.finished = true;
-          h.score = h.log_prob / length_penalty(h.tokens.size() + 1, opt.length_penalty);
-          finished.push_back(std::move(h));
+          h.score = h.log_prob / length_penalty(h.tokens.size() + 1, opt_.length_penalty);
+          beam.finished.push_back(std::move(h));
         }
         continue;
       }
       h.tokens.push_back(static_cast<int>(c.token));
-      parents.push_back(c.parent);
+      parents_[base + slot] = base + c.parent;
+      feed_[base + slot] = static_cast<arma::uword>(c.token);
+      ++slot;
       next.push_back(std::move(h));
     }
-    for (std::size_t i = 0; i < next.size(); ++i) feed[i] = static_cast<arma::uword>(next[i].tokens.back());
-    parents.resize(k, parents.empty() ? 0 : parents[0]);
-    dec.reorder(t, parents, ws.dec);
-    alive = std::move(next);
+    // Unused columns follow the first hypothesis; their results are never read.
+    for (std::size_t i = slot; i < k; ++i) parents_[base + i] = slot ? parents_[base] : base;
+    beam.alive = std::move(next);
+    if (beam.alive.empty() || beam.finished.size() >= k || t + 1 >= beam.limit) finish(b);
   }
-  if (finished.size() < opt.nbest || finished.empty())
-    for (auto& h : alive) {
-      h.score = h.log_prob / length_penalty(h.tokens.size(), opt.length_penalty);
-      finished.push_back(std::move(h));
+
+  void finish(std::size_t b) {
+    Beam& beam = beams_[b];
+    beam.done = true;
+    std::vector<Hypothesis>& finished = beam.finished;
+    if (finished.size() < opt_.nbest || finished.empty())
+      for (auto& h : beam.alive) {
+        h.score = h.log_prob / length_penalty(h.tokens.size(), opt_.length_penalty);
+        finished.push_back(std::move(h));
+      }
+    std::stable_sort(finished.begin(), finished.end(),
+                     [](const Hypothesis& a, const Hypothesis& c) { return a.score > c.score; });
+    const std::size_t keep = std::max<std::size_t>(1, opt_.nbest);
+    if (finished.size() > keep) finished.resize(keep);
+    out_[b] = std::move(finished);
+    beam.alive.clear();
+  }
+
+  // Drops the columns of ended searches after step t: the decoder is set up again for the
+  // remaining sources and their states after step t are copied in.
+  void compact(std::size_t t) {
+    const std::size_t W = active_.size() * k_;
+    std::vector<std::size_t> still, keep_cols;
+    for (std::size_t p = 0; p < active_.size(); ++p)
+      if (!beams_[active_[p]].done) {
+        still.push_back(active_[p]);
+        for (std::size_t i = 0; i < k_; ++i) keep_cols.push_back(p * k_ + i);
+      }
+    const arma::uvec cols = arma::conv_to<arma::uvec>::from(keep_cols);
+    const DecoderCache<T>& old = ws_.dec;
+    std::vector<Mat<T>> h(old.layer.size()), c(old.layer.size());
+    for (std::size_t l = 0; l < old.layer.size(); ++l) {
+      h[l] = block(old.layer[l].hs, (t + 1) * W, W).cols(cols);
+      // A cell without memory keeps a single unused block of c.
+      if (old.layer[l].cs.n_cols > W) c[l] = block(old.layer[l].cs, (t + 1) * W, W).cols(cols);
     }
-  std::stable_sort(finished.begin(), finished.end(),
-                   [](const Hypothesis& a, const Hypothesis& b) { return a.score > b.score; });
-  if (finished.size() > std::max<std::size_t>(1, opt.nbest)) finished.resize(std::max<std::size_t>(1, opt.nbest));
-  return finished;
+    Mat<T> ht;
+    if (dec_.style() == DecoderStyle::Luong) ht = block(old.HT, (t + 1) * W, W).cols(cols);
+    std::vector<arma::uword> feed(keep_cols.size());
+    for (std::size_t i = 0; i < keep_cols.size(); ++i) feed[i] = feed_[keep_cols[i]];
+    Mat<T> memory = std::move(ws_.memory);
+    active_ = std::move(still);
+    restart(t + 1, memory, keep_cols, nullptr, nullptr);
+    const std::size_t W2 = active_.size() * k_;
+    for (std::size_t l = 0; l < h.size(); ++l) {
+      block(ws_.dec.layer[l].hs, (t + 1) * W2, W2) = h[l];
+      if (!c[l].is_empty()) block(ws_.dec.layer[l].cs, (t + 1) * W2, W2) = c[l];
+    }
+    if (!ht.is_empty()) block(ws_.dec.HT, (t + 1) * W2, W2) = ht;
+    feed_ = std::move(feed);
+  }
+
+  // Sets the decoder up for the active sources' columns. Column i of the new batch takes the
+  // memory of column `from[i]` of `memory`; for the first set-up `memory` is the encoder's, one
+  // column per source, and from[p] is the source of all k columns of batch position p. With h0/c0 the initial states follow the same map.
+  void restart(std::size_t t0, const Mat<T>& memory, const std::vector<std::size_t>& from,
+               const std::vector<Mat<T>>* h0, const std::vector<Mat<T>>* c0) {
+    const std::size_t W = active_.size() * k_, S = S_;
+    const bool first = h0 != nullptr;
+    auto origin = [&](std::size_t col) { return first ? from[col / k_] : from[col]; };
+    ws_.memory.set_size(memory.n_rows, W * S);
+    for (std::size_t col = 0; col < W; ++col)
+      block(ws_.memory, col * S, S) = block(memory, origin(col) * S, S);
+    ws_.src_len.resize(W);
+    std::size_t T_max = t0 + 1;
+    for (std::size_t p = 0; p < active_.size(); ++p) {
+      T_max = std::max(T_max, beams_[active_[p]].limit);
+      for (std::size_t i = 0; i < k_; ++i) ws_.src_len[p * k_ + i] = len_[active_[p]];
+    }
+    std::vector<Mat<T>> h, c;
+    if (first) {
+      auto spread = [&](const std::vector<Mat<T>>& states, std::vector<Mat<T>>& out) {
+        out.resize(states.size());
+        for (std::size_t l = 0; l < states.size(); ++l) {
+          if (states[l].is_empty()) continue;
+          out[l].set_size(states[l].n_rows, W);
+          for (std::size_t col = 0; col < W; ++col) out[l].col(col) = states[l].col(origin(col));
+        }
+      };
+      spread(*h0, h);
+      spread(*c0, c);
+      feed_.assign(W, Vocab::kBos);
+    }
+    const Memory<T> m{&ws_.memory, &ws_.src_len, S, W};
+    dec_.begin(m, h, c, T_max, ws_.dec, nullptr);
+  }
+
+  const Seq2Seq<T>& model_;
+  const Decoder<T>& dec_;
+  const SearchOptions& opt_;
+  Workspace<T>& ws_;
+  const std::size_t k_;
+  const Lengths len_;
+  const std::size_t S_;
+  std::vector<std::vector<Hypothesis>> out_;
+  std::vector<Beam> beams_;
+  std::vector<std::size_t> active_;  // sources in the decoder batch, in column order
+  std::vector<arma::uword> feed_;
+  std::vector<std::size_t> parents_;
+  std::vector<Candidate> cand_;
+};
+
+}  // namespace
+
+template <typename T>
+std::vector<std::vector<Hypothesis>> beam_search(const Seq2Seq<T>& model, const arma::umat& src,
+                                                 const Lengths& len, const SearchOptions& opt,
+                                                 Workspace<T>& ws) {
+  if (len.size() != src.n_cols) throw Error("source lengths do not match the batch");
+  BeamBatch<T> batch(model, src, len, opt, ws);
+  batch.run();
+  return batch.take();
+}
+
+template <typename T>
+std::vector<Hypothesis> beam_search(const Seq2Seq<T>& model, const std::vector<int>& src,
+                                    const SearchOptions& opt, Workspace<T>& ws) {
+  if (src.empty()) throw Error("cannot translate an empty source");
+  arma::umat s(src.size(), 1);
+  for (std::size_t j = 0; j < src.size(); ++j) s(j, 0) = static_cast<arma::uword>(src[j]);
+  return beam_search(model, s, Lengths{src.size()}, opt, ws)[0];
 }
 
 template std::vector<Hypothesis> greedy_search(const Seq2Seq<float>&, const arma::umat&,
@@ -188,6 +353,12 @@ template std::vector<Hypothesis> greedy_search(const Seq2Seq<float>&, const arma
 template std::vector<Hypothesis> greedy_search(const Seq2Seq<double>&, const arma::umat&,
                                                const Lengths&, const SearchOptions&,
                                                Workspace<double>&);
+template std::vector<std::vector<Hypothesis>> beam_search(const Seq2Seq<float>&, const arma::umat&,
+                                                          const Lengths&, const SearchOptions&,
+                                                          Workspace<float>&);
+template std::vector<std::vector<Hypothesis>> beam_search(const Seq2Seq<double>&, const arma::umat&,
+                                                          const Lengths&, const SearchOptions&,
+                                                          Workspace<double>&);
 template std::vector<Hypothesis> beam_search(const Seq2Seq<float>&, const std::vector<int>&,
                                              const SearchOptions&, Workspace<float>&);
 template std::vector<Hypothesis> beam_search(const Seq2Seq<double>&, const std::vector<int>&,

@@ -1,4 +1,6 @@
-// Decoding: greedy (batched) and beam search. Beam width 1 gives exactly the greedy result.
+// Decoding: greedy (batched) and beam search (batched: the beams of many sources side by side).
+// Beam width 1 gives exactly the greedy result. Most callers want decode() (decode.hpp), which
+// picks between them and batches by length.
 #pragma once
 #include <vector>
 
@@ -32,6 +34,15 @@ template <typename T>
 std::vector<Hypothesis> greedy_search(const Seq2Seq<T>& model, const arma::umat& src,
                                       const Lengths& len, const SearchOptions& opt,
                                       Workspace<T>& ws);
+
+// For each example of src (S × B ids, lengths len): its nbest best hypotheses, best first.
+// All B·k hypotheses run as columns of one decoder batch; a source whose search has ended
+// leaves the batch. Each source's result is the one it gets decoded alone: the k best of 2k
+// candidates per step, an end (</s>) counts only among the k best, stop after k ends.
+template <typename T>
+std::vector<std::vector<Hypothesis>> beam_search(const Seq2Seq<T>& model, const arma::umat& src,
+                                                 const Lengths& len, const SearchOptions& opt,
+                                                 Workspace<T>& ws);
 
 // The nbest best hypotheses for one source (token ids), best first.
 template <typename T>

@@ -1,5 +1,5 @@
-// Reports of a comparison grid (Markdown, CSV, JSON, one self-contained HTML page), the paired
-// bootstrap significance test, and exports of a single hypothesis's attention (SVG, JSON, CSV).
+// Reports of a comparison grid (Markdown, CSV, JSON, one self-contained HTML page) and the paired
+// bootstrap significance test. A single hypothesis's attention exports: attention_export.hpp.
 #pragma once
 #include <cstdint>
 #include <ostream>
@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "attend/experiment/compare.hpp"
+#include "attend/decode/attention_export.hpp"
 #include "attend/decode/search.hpp"
 
 namespace attend {
@@ -103,23 +104,5 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
 // Files REPORT.md, results.csv, results.json and report.html under dir; returns their paths.
 std::vector<std::string> write_reports(const CompareSummary& s, const CompareResult& result,
                                        const std::string& dir);
-
-// ---- one hypothesis's attention -------------------------------------------------------------
-
-// `weights` rows are output tokens (</s> included when the hypothesis finished), columns source
-// positions. `out` may omit </s>; rows beyond out.size() are labelled "</s>".
-// SVG: a standalone heatmap with the source tokens on the x axis and the output tokens on the y axis.
-void write_attention_svg(const Hypothesis& h, const std::vector<std::string>& src,
-                         const std::vector<std::string>& out, std::ostream& stream);
-// JSON: {"source": [...], "output": [...], "weights": [[...], ...], "log_prob": x, "score": x}.
-void write_attention_json(const Hypothesis& h, const std::vector<std::string>& src,
-                          const std::vector<std::string>& out, std::ostream& stream);
-// CSV: a header "output\\source,<src tokens...>" then one row per output token (RFC 4180 quoting).
-void write_attention_csv(const Hypothesis& h, const std::vector<std::string>& src,
-                         const std::vector<std::string>& out, std::ostream& stream);
-
-// The heatmap as an inline <svg> element (used by write_attention_svg and the HTML report).
-std::string attention_svg(const std::vector<std::string>& src, const std::vector<std::string>& out,
-                          const std::vector<std::vector<float>>& weights, const std::string& title = "");
 
 }  // namespace attend

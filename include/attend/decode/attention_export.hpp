@@ -1,0 +1,29 @@
+// One hypothesis's attention weights for plotting elsewhere: SVG heatmap, JSON, CSV.
+#pragma once
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "attend/decode/search.hpp"
+
+namespace attend {
+
+// `weights` rows are output tokens (</s> included when the hypothesis finished), columns source
+// positions. `out` may omit </s>; rows beyond out.size() are labelled "</s>".
+// SVG: a standalone heatmap with the source tokens on the x axis and the output tokens on the y axis.
+void write_attention_svg(const Hypothesis& h, const std::vector<std::string>& src,
+                         const std::vector<std::string>& out, std::ostream& stream);
+// JSON: {"source": [...], "output": [...], "weights": [[...], ...], "log_prob": x, "score": x}.
+void write_attention_json(const Hypothesis& h, const std::vector<std::string>& src,
+                          const std::vector<std::string>& out, std::ostream& stream);
+// CSV: a header "output\\source,<src tokens...>" then one row per output token (RFC 4180 quoting).
+void write_attention_csv(const Hypothesis& h, const std::vector<std::string>& src,
+                         const std::vector<std::string>& out, std::ostream& stream);
+
+// The heatmap as an inline <svg> element (used by write_attention_svg and the HTML report).
+// gold: per output row, the source position of a reference alignment drawn as a dot (−1: none).
+std::string attention_svg(const std::vector<std::string>& src, const std::vector<std::string>& out,
+                          const std::vector<std::vector<float>>& weights, const std::string& title = "",
+                          const std::vector<int>& gold = {});
+
+}  // namespace attend
