@@ -327,23 +327,23 @@ TEST_CASE("translate exports attention as CSV and SVG, and rejects an unknown fo
 
 TEST_CASE("score accepts an empty target line and scores it as </s> alone", "[cli]") {
   const TrainedModel& m = trained();
-  write(m.dir.file("s_empty.txt"), "abc\nabc\n");
-  write(m.dir.file("t_empty.txt"), "\ncba\n");
-  const Run r = attend(m.dir, "score --model " + quote(m.model) + " --src s_empty.txt --tgt t_empty.txt");
+  write_file(m.dir.file("s_empty.txt"), "abc\nabc\n");
+  write_file(m.dir.file("t_empty.txt"), "\ncba\n");
+  const CliRun r = run_cli(m.dir, "score --model " + quote(m.model) + " --src s_empty.txt --tgt t_empty.txt");
   REQUIRE(r.status == 0);
   const auto out = lines_of(r.out);
   REQUIRE(out.size() == 2);
-  const double empty = std::stod(out[0]), full = std::stod(out[1]);
+  const double empty = std::stod(out[0]), whole = std::stod(out[1]);
   CHECK(std::isfinite(empty));
   CHECK(empty < 0);
-  CHECK(empty != full);
+  CHECK(empty != whole);
 }
 
 TEST_CASE("score's error for a bad line names it without suggesting --skip-bad-lines", "[cli]") {
   const TrainedModel& m = trained();
-  write(m.dir.file("s_bad.txt"), "abc\n\n");
-  write(m.dir.file("t_bad.txt"), "cba\nx\n");
-  const Run r = attend(m.dir, "score --model " + quote(m.model) + " --src s_bad.txt --tgt t_bad.txt");
+  write_file(m.dir.file("s_bad.txt"), "abc\n\n");
+  write_file(m.dir.file("t_bad.txt"), "cba\nx\n");
+  const CliRun r = run_cli(m.dir, "score --model " + quote(m.model) + " --src s_bad.txt --tgt t_bad.txt");
   CHECK(r.status == 2);
   CHECK(contains(r.err, "s_bad.txt:2"));
   CHECK_FALSE(contains(r.err, "--skip-bad-lines"));

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "attend/core/error.hpp"
+#include "attend/decode/decode.hpp"
 
 namespace attend {
 
@@ -26,16 +27,15 @@ std::string output_text(const ModelBundle& b, const Hypothesis& h) {
 
 std::vector<Hypothesis> best_hypotheses(const Seq2Seq<float>& model, const std::vector<EncodedPair>& pairs,
                                         const SearchOptions& opt) {
-  if (pairs.empty()) return {};
-  if (opt.beam <= 1) return evaluate(model, pairs, 128, true, opt).hypotheses;
   SearchOptions one = opt;
   one.nbest = 1;
-  Workspace<float> ws;
+  std::vector<std::vector<int>> sources;
+  sources.reserve(pairs.size());
+  for (const auto& p : pairs) sources.push_back(p.src);
   std::vector<Hypothesis> out(pairs.size());
-  for (std::size_t i = 0; i < pairs.size(); ++i) {
-    auto h = beam_search(model, pairs[i].src, one, ws);
-    if (!h.empty()) out[i] = std::move(h[0]);
-  }
+  auto lists = decode(model, sources, one, 128);
+  for (std::size_t i = 0; i < pairs.size(); ++i)
+    if (!lists[i].empty()) out[i] = std::move(lists[i][0]);
   return out;
 }
 
