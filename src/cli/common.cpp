@@ -124,7 +124,7 @@ void add_architecture_options(po::options_description& d, ArchitectureSettings& 
 
 void apply_architecture(const ArchitectureSettings& s, ModelConfig& c) {
   c.score = s.score;
-  c.bridge = s.bridge;
+  c.bridge = parse_bridge(s.bridge);
   c.layers = s.layers;
   c.bidirectional = s.bidirectional;
   c.emb = s.emb;

@@ -110,7 +110,7 @@ ModelConfig model_config_of(const TrainSettings& s) {
   ModelConfig c;
   c.cell = s.cell;
   c.attention = s.attention;
-  c.decoder = s.decoder;
+  c.decoder = parse_decoder_style(s.decoder);
   apply_architecture(s, c);
   return c;
 }
@@ -225,9 +225,9 @@ void print_test_report(const EvalResult& r, const TaskData& data, const ModelBun
 }
 
 nlohmann::json config_json(const ModelConfig& c) {
-  return {{"cell", c.cell},       {"attention", c.attention},   {"decoder", c.decoder},
+  return {{"cell", c.cell},       {"attention", c.attention},   {"decoder", to_string(c.decoder)},
           {"decoder_style", c.decoder_style()},                 {"score", c.score},
-          {"bridge", c.bridge},   {"layers", c.layers},         {"bidirectional", c.bidirectional},
+          {"bridge", to_string(c.bridge)},   {"layers", c.layers},         {"bidirectional", c.bidirectional},
           {"emb", c.emb},         {"hidden", c.hidden},         {"dropout", c.dropout},
           {"window", c.window},   {"heads", c.heads},           {"max_src_len", c.max_src_len},
           {"reverse_source", c.reverse_source},                 {"src_vocab", c.src_vocab},

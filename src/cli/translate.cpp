@@ -372,7 +372,7 @@ int run_score(const std::vector<std::string>& args) {
   const auto pairs = file_pairs(b, src_path, tgt_path);
   Workspace<float> ws;
   for (std::size_t i = 0; i < pairs.size(); ++i) {
-    const LossStats s = b.model->loss(make_batch(pairs, {i}), ws, false);
+    const LossStats s = b.model->loss(make_batch(pairs, {i}), ws);
     std::cout << format_score(-s.nll_sum) << "\n";
   }
   return 0;

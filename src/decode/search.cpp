@@ -83,7 +83,8 @@ std::vector<Hypothesis> greedy_search(const Seq2Seq<T>& model, const arma::umat&
   for (std::size_t t = 0; t < T_max && done < B; ++t) {
     dec.step(t, feed.data(), ws.dec);
     dec.logits(t, 1, ws.dec, ws.logits);
-    const Mat<T> w = dec.weights(t, ws.dec);
+    const auto view = dec.weights(t, ws.dec);  // read-only, no copy
+    const Mat<T>& w = *view;
     for (std::size_t b = 0; b < B; ++b) {
       Hypothesis& h = out[b];
       if (h.finished || t >= limit[b]) continue;
@@ -141,7 +142,8 @@ std::vector<Hypothesis> beam_search(const Seq2Seq<T>& model, const std::vector<i
       if (a.parent != b.parent) return a.parent < b.parent;
       return a.token < b.token;
     });
-    const Mat<T> w = dec.weights(t, ws.dec);
+    const auto view = dec.weights(t, ws.dec);  // read-only, no copy
+    const Mat<T>& w = *view;
     std::vector<Hypothesis> next;
     std::vector<std::size_t> parents;
     for (std::size_t r = 0; r < n && next.size() < k; ++r) {

@@ -13,7 +13,7 @@ EvalResult evaluate(const Seq2Seq<float>& model, const std::vector<EncodedPair>&
   if (decode) r.hypotheses.resize(data.size());
   for (const auto& idx : sequential_batches(data.size(), batch)) {
     const Batch b = make_batch(data, idx);
-    const LossStats s = model.loss(b, ws, false);
+    const LossStats s = model.loss(b, ws);
     nll += s.nll_sum;
     correct += s.correct;
     r.tokens += s.tokens;
