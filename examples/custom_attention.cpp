@@ -25,12 +25,12 @@ class DiagonalAttention : public Attention<T> {
     Lengths lo(m.B, 0), hi(m.B);
     for (std::size_t b = 0; b < m.B; ++b) {
       const Col<T> qw = q.col(b) % w;
-      const Mat<T> h = m.example(b);  // d × S
-      for (std::size_t j = 0; j < (*m.len)[b]; ++j) e(j, b) = arma::dot(qw, h.col(j));
+      const auto h = m.example(b);  // a read-only d × S view: *h is the matrix
+      for (std::size_t j = 0; j < (*m.len)[b]; ++j) e(j, b) = arma::dot(qw, h->col(j));
       hi[b] = (*m.len)[b] - 1;
     }
     window_softmax(e, lo, hi, weights);
-    for (std::size_t b = 0; b < m.B; ++b) context.col(b) = m.example(b) * weights.col(b);
+    for (std::size_t b = 0; b < m.B; ++b) context.col(b) = *m.example(b) * weights.col(b);
   }
 
   void backward(const Mat<T>& dcontext, const Mat<T>& q, std::size_t, const Memory<T>& m,
@@ -41,22 +41,22 @@ class DiagonalAttention : public Attention<T> {
     Mat<T>& de = step[2];
     da.zeros(m.S, m.B);
     for (std::size_t b = 0; b < m.B; ++b) {
-      const Mat<T> h = m.example(b);
+      const auto h = m.example(b);
       Mat<T> dh = block(dmemory, b * m.S, m.S);
-      da.col(b) = h.t() * dcontext.col(b);           // ∂L/∂a_j = h_jᵀ dc
+      da.col(b) = h->t() * dcontext.col(b);           // ∂L/∂a_j = h_jᵀ dc
       dh += dcontext.col(b) * weights.col(b).t();    // ∂L/∂h_j += a_j dc
     }
     softmax_backward(weights, da, de);
     dq.zeros(q.n_rows, q.n_cols);
     Mat<T>& dw = params_.grad(w_);
     for (std::size_t b = 0; b < m.B; ++b) {
-      const Mat<T> h = m.example(b);
+      const auto h = m.example(b);
       Mat<T> dh = block(dmemory, b * m.S, m.S);
       for (std::size_t j = 0; j < (*m.len)[b]; ++j) {
         const T g = de(j, b);
-        dq.col(b) += g * (w % h.col(j));
+        dq.col(b) += g * (w % h->col(j));
         dh.col(j) += g * (w % q.col(b));
-        dw.col(0) += g * (q.col(b) % h.col(j));
+        dw.col(0) += g * (q.col(b) % h->col(j));
       }
     }
   }
@@ -67,7 +67,8 @@ class DiagonalAttention : public Attention<T> {
 };
 
 int main() {
-  register_attention<DiagonalAttention>("diagonal");
+  // Traits are optional: a help line for listings; the decoder style for --decoder auto is luong.
+  register_attention<DiagonalAttention>("diagonal", {"general score with a diagonal W_a"});
 
   TaskOptions task;
   task.name = "reverse";
@@ -97,7 +98,7 @@ int main() {
     const Batch b = make_batch(train_set, {0, 1, 2});
     auto& P = model.params();
     P.zero_grad();
-    model.loss(b, ws, true);
+    model.loss_and_grad(b, ws);
     const long id = P.find("decoder.attention.w");
     arma::vec analytic(P.entries()[id].rows), numeric(P.entries()[id].rows);
     for (std::size_t i = 0; i < P.entries()[id].rows; ++i) {
@@ -105,7 +106,7 @@ int main() {
       const double saved = v, h = 1e-4;
       auto f = [&](double x) {
         v = saved + x;
-        return model.loss(b, ws, false).mean();
+        return model.loss(b, ws).mean();
       };
       numeric[i] = ((f(-2 * h) - f(2 * h)) + 8 * (f(h) - f(-h))) / (12 * h);
       v = saved;

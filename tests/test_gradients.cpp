@@ -24,7 +24,7 @@ ModelConfig small_config(const std::string& cell, const std::string& attention,
   ModelConfig c;
   c.cell = cell;
   c.attention = attention;
-  c.decoder = decoder;
+  c.decoder = parse_decoder_style(decoder);
   c.emb = 3;
   c.hidden = 4;
   c.heads = 2;
@@ -40,7 +40,7 @@ double max_relative_error(Seq2Seq<double>& model, const Batch& batch, std::strin
   Workspace<double> ws;
   auto& P = model.params();
   P.zero_grad();
-  model.loss(batch, ws, true);
+  model.loss_and_grad(batch, ws);
   const arma::vec analytic = P.grads();
   const double h = 1e-4;
   double worst_err = 0;
@@ -51,7 +51,7 @@ double max_relative_error(Seq2Seq<double>& model, const Batch& batch, std::strin
       const double saved = v;
       auto f = [&](double x) {
         v = saved + x;
-        return model.loss(batch, ws, false).mean();
+        return model.loss(batch, ws).mean();
       };
       // Five-point stencil: truncation error O(h⁴) lets h be large enough to keep rounding small.
       n[i] = ((f(-2 * h) - f(2 * h)) + 8 * (f(h) - f(-h))) / (12 * h);
@@ -77,7 +77,7 @@ void check_model(const ModelConfig& config) {
   const double err = max_relative_error(model, mixed_batch(), &worst);
   std::printf("gradcheck %-5s %-14s %-9s layers=%zu bi=%d bridge=%-5s max rel err %.2e (%s)\n",
               config.cell.c_str(), config.attention.c_str(), config.decoder_style().c_str(),
-              config.layers, int(config.bidirectional), config.bridge.c_str(), err, worst.c_str());
+              config.layers, int(config.bidirectional), to_string(config.bridge).c_str(), err, worst.c_str());
   INFO(config.cell << " " << config.attention << " " << config.decoder_style() << ": " << worst);
   CHECK(err < 1e-6);
 }
@@ -103,7 +103,7 @@ TEST_CASE("two-layer bidirectional models have exact gradients for every bridge"
         ModelConfig c = small_config(cell, attention, "auto");
         c.layers = 2;
         c.bidirectional = true;
-        c.bridge = bridge;
+        c.bridge = parse_bridge(bridge);
         check_model(c);
       }
 }

@@ -106,7 +106,7 @@ TEST_CASE("teacher-forced score of a greedy output equals the search's log-proba
     const Hypothesis g = greedy_search(model, b.src, b.src_len, {}, ws)[0];
     REQUIRE(g.finished);
     std::vector<EncodedPair> pair = {{toy.test[i].src, g.tokens}};
-    const LossStats s = model.loss(make_batch(pair, {0}), ws, false);
+    const LossStats s = model.loss(make_batch(pair, {0}), ws);
     CHECK(-s.nll_sum == Approx(g.log_prob).epsilon(1e-4));
   }
 }
@@ -169,7 +169,7 @@ TEST_CASE("the float model computes the same loss as the double model on the sam
     const Batch b = make_batch(toy.valid, {0, 1, 2, 3, 4, 5, 6, 7});
     f.params().zero_grad();
     d.params().zero_grad();
-    const double lf = f.loss(b, wf, true).mean(), ld = d.loss(b, wd, true).mean();
+    const double lf = f.loss_and_grad(b, wf).mean(), ld = d.loss_and_grad(b, wd).mean();
     INFO(attention);
     CHECK(lf == Approx(ld).epsilon(1e-5));
     const arma::vec gf = arma::conv_to<arma::vec>::from(f.params().grads());
@@ -222,7 +222,7 @@ TEST_CASE("data-parallel shards compute the same loss and gradient as one pass",
     for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
     const Batch b = make_batch(toy.valid, idx);
     model.params().zero_grad();
-    const LossStats one = model.loss(b, ws, true);
+    const LossStats one = model.loss_and_grad(b, ws);
     const arma::vec g1 = model.params().grads();
     ParallelLoss<double> parallel(model, 3, 1);
     model.params().zero_grad();

@@ -73,7 +73,7 @@ template <typename T>
 double example_log_prob(const Seq2Seq<T>& model, const Fixture& f, std::size_t i) {
   Workspace<T> ws;
   const Batch batch = make_batch(f.pairs, {i});
-  return -model.loss(batch, ws, false).nll_sum;
+  return -model.loss(batch, ws).nll_sum;
 }
 
 template <typename T>
@@ -81,7 +81,7 @@ double batch_loss(const Seq2Seq<T>& model, const Fixture& f) {
   std::vector<std::size_t> all;
   for (std::size_t i = 0; i < f.pairs.size(); ++i) all.push_back(i);
   Workspace<T> ws;
-  return model.loss(make_batch(f.pairs, all), ws, false).mean();
+  return model.loss(make_batch(f.pairs, all), ws).mean();
 }
 
 // Compares within tol; a known mismatch is reported with its values instead of failing.

@@ -36,7 +36,7 @@ std::vector<Variant> variants() {
         ModelConfig c;
         c.cell = cell;
         c.attention = attention;
-        c.decoder = attention == "none" ? "auto" : style;
+        c.decoder = parse_decoder_style(attention == "none" ? "auto" : style);
         c.emb = 8;
         c.hidden = 16;
         c.heads = 2;
@@ -45,7 +45,7 @@ std::vector<Variant> variants() {
         c.layers = 1 + (n / 2) % 2;
         c.bidirectional = n % 3 == 1;
         c.reverse_source = n % 4 == 2;
-        c.bridge = n % 5 == 3 ? "dense" : "copy";
+        c.bridge = n % 5 == 3 ? Bridge::Dense : Bridge::Copy;
         c.src_vocab = kSrcVocab;
         c.tgt_vocab = kTgtVocab;
         out.push_back({c, attention + "/" + style + "/" + cell + "/L" + std::to_string(c.layers) +
@@ -175,7 +175,7 @@ std::vector<Hypothesis> reference_beam(const Seq2Seq<float>& model, const std::v
       for (std::size_t v = 0; v < z.n_elem; ++v) cand.push_back({alive[i].log_prob + double(z[v]) - lse, i, v});
     }
     std::stable_sort(cand.begin(), cand.end(), [](const Cand& a, const Cand& b) { return a.lp > b.lp; });
-    const arma::fmat w = dec.weights(t, ws.dec);
+    const arma::fmat w = *dec.weights(t, ws.dec);
     std::vector<Hypothesis> next;
     std::vector<std::size_t> parents;
     for (std::size_t r = 0; r < std::min(cand.size(), 2 * k) && next.size() < k; ++r) {

@@ -41,32 +41,31 @@ std::vector<EncodedPair> synthetic_batch(const BenchSettings& s) {
 
 // GEMM FLOPs of one training step (forward and backward), counted on the padded shapes that are
 // computed: 2·m·n·k per product, three products per weight (forward, input gradient, weight
-// gradient). docs/performance.md writes the terms out.
+// gradient). The attention strategy counts its own products (AttentionTraits::cost).
+// docs/performance.md writes the terms out.
 double gemm_flops(const ModelConfig& c, std::size_t B, std::size_t S, std::size_t T,
                   std::size_t G) {
   const double Ns = double(S * B), Nt = double(T * B), H = double(c.hidden), E = double(c.emb);
   const double V = double(c.tgt_vocab), dirs = c.bidirectional ? 2 : 1, Hd = H / dirs;
-  const bool attention = c.attention != "none";
+  const DecoderStyle style = c.style();
+  const bool attention = style != DecoderStyle::None;
   double f = 0;
   for (std::size_t l = 0; l < c.layers; ++l) {
     const double in = l == 0 ? E : H;
     f += dirs * 3 * 2 * G * Hd * (in + Hd) * Ns;                      // encoder layer
     const double din = l == 0 ? E + (attention ? H : 0) : H;
     f += 3 * 2 * G * H * (din + H) * Nt;                               // decoder layer
-    if (c.bridge == "dense") f += 3 * 2 * H * H * B * (G == 4 ? 2 : 1);
+    if (c.bridge == Bridge::Dense) f += 3 * 2 * H * H * B * (G == 4 ? 2 : 1);
   }
-  const std::string style = c.decoder_style();
-  const double out_in = style == "bahdanau" ? 2 * H + E : H;
+  const double out_in = style == DecoderStyle::Bahdanau ? 2 * H + E : H;
   f += 3 * 2 * V * out_in * Nt;                                        // output layer
-  if (style == "luong") f += 3 * 2 * H * 2 * H * Nt;                   // W_c
-  const std::string& a = c.attention;
-  const std::string base = (a == "local-m" || a == "local-p") ? c.score : a;
-  if (base == "general" || base == "luong-general") f += 3 * 2 * H * H * Ns;
-  if (base == "bahdanau" || base == "concat" || base == "luong-concat")
-    f += 3 * 2 * H * H * (Ns + Nt);
-  if (a == "location") f += 3 * 2 * double(c.max_src_len) * H * Nt;
-  if (a == "local-p") f += 3 * 2 * H * H * Nt;
-  if (a == "multihead") f += 3 * 2 * 3 * H * H * (Ns + Nt) + 3 * 2 * H * H * Nt;
+  if (style == DecoderStyle::Luong) f += 3 * 2 * H * 2 * H * Nt;       // W_c
+  const AttentionTraits traits = attention_traits(c.attention);
+  if (traits.cost) {
+    const GemmCost a = traits.cost(c);                                 // the strategy's own
+    f += a.per_source_position * Ns;
+    f += a.per_target_step * Nt;
+  }
   return f;
 }
 
@@ -101,10 +100,10 @@ int run_bench(const std::vector<std::string>& args) {
   s.model.attention = "luong-general";
   po::options_description desc("Options");
   desc.add_options()
-      ("cell", po::value(&s.model.cell)->default_value(s.model.cell), "rnn | lstm | gru")
-      ("attention", po::value(&s.model.attention)->default_value(s.model.attention), "attention strategy")
-      ("decoder", po::value(&s.model.decoder)->default_value(s.model.decoder), "auto | bahdanau | luong")
-      ("score", po::value(&s.model.score)->default_value(s.model.score), "base score of local attention")
+      ("cell", po::value(&s.model.cell)->default_value(s.model.cell), cell_help().c_str())
+      ("attention", po::value(&s.model.attention)->default_value(s.model.attention), attention_help().c_str())
+      ("decoder", po::value(&s.model.decoder)->default_value(s.model.decoder), decoder_style_help().c_str())
+      ("score", po::value(&s.model.score)->default_value(s.model.score), ("base score of local attention: " + local_score_help()).c_str())
       ("layers", count_option(&s.model.layers), "recurrent layers")
       ("bidirectional", po::bool_switch(&s.model.bidirectional), "bidirectional encoder")
       ("emb", count_option(&s.model.emb), "embedding size E")
@@ -149,7 +148,7 @@ int run_bench(const std::vector<std::string>& args) {
     adam->step(P.values(), P.grads());
   });
   const double rss = peak_rss_mb();
-  const std::size_t G = make_cell<float>(s.model.cell)->gates();
+  const std::size_t G = cell_traits(s.model.cell).gates;
   const double flops = gemm_flops(s.model, s.batch, batch.src.n_rows, batch.tgt_in.n_rows, G);
 
   set_blas_threads(threads);

@@ -120,10 +120,10 @@ void add_architecture_options(po::options_description& d, ModelConfig& c) {
       ("dropout", opt(&c.dropout), "dropout on embeddings and between layers")
       ("window", opt(&c.window), "half-width D of local-m / local-p attention")
       ("heads", opt(&c.heads), "heads of multihead attention")
-      ("score", opt(&c.score), "base score of local attention: dot | general | concat")
+      ("score", opt(&c.score), ("base score of local attention: " + local_score_help()).c_str())
       ("max-src-len", opt(&c.max_src_len),
        "longest source of location attention (default: the longest source in the data)")
-      ("bridge", opt(&c.bridge), "decoder initial state: none | copy | dense")
+      ("bridge", opt(&c.bridge), ("decoder initial state: " + bridge_help()).c_str())
       ("reverse-source", flag(&c.reverse_source), "feed the source reversed");
 }
 

@@ -44,11 +44,9 @@ po::options_description all_options(CompareArgs& a) {
   CompareOptions& g = a.grid;
   po::options_description grid("Grid (comma-separated lists)");
   grid.add_options()
-      ("cells", opt(&a.cells), "cells to compare: rnn, lstm, gru")
-      ("attention", opt(&a.attentions),
-       "attention strategies: none, bahdanau, luong-dot, luong-general, luong-concat, location, "
-       "scaled-dot, local-m, local-p, multihead (or a registered one)")
-      ("decoder", opt(&a.decoders), "decoder styles: auto, bahdanau, luong")
+      ("cells", opt(&a.cells), ("cells to compare: " + cell_help()).c_str())
+      ("attention", opt(&a.attentions), ("attention strategies: " + attention_help()).c_str())
+      ("decoder", opt(&a.decoders), ("decoder styles: " + decoder_style_help()).c_str())
       ("seeds", opt(&g.seeds), "seeds per variant: --seed, --seed+1, ...")
       ("out,o", po::value<std::string>(&g.out_dir),
        "directory for the runs (checkpoint, metrics, log each) and the reports (required)")

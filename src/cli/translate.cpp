@@ -363,7 +363,7 @@ int run_score(const std::vector<std::string>& args) {
   const auto pairs = score_pairs(tr, src_path, tgt_path);
   Workspace<float> ws;
   for (std::size_t i = 0; i < pairs.size(); ++i) {
-    const LossStats s = tr.model().loss(make_batch(pairs, {i}), ws, false);
+    const LossStats s = tr.model().loss(make_batch(pairs, {i}), ws);
     std::cout << format_score(-s.nll_sum) << "\n";
   }
   return 0;

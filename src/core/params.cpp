@@ -79,61 +79,63 @@ std::vector<std::size_t> ParameterRegistry<T>::torch_shape(std::size_t id) const
 }
 
 namespace {
+// Entry e's values in PyTorch's row-major order, read from `data` (e's slice, column-major).
 template <typename T>
-std::vector<float> row_major(const ParameterEntry& e, const Mat<T>& m) {
+std::vector<float> row_major(const ParameterEntry& e, const T* data) {
   std::vector<float> out(e.rows * e.cols);
   if (e.layout == TorchLayout::Matrix) {
     for (std::size_t r = 0; r < e.rows; ++r)
-      for (std::size_t c = 0; c < e.cols; ++c) out[r * e.cols + c] = static_cast<float>(m(r, c));
+      for (std::size_t c = 0; c < e.cols; ++c) out[r * e.cols + c] = static_cast<float>(data[c * e.rows + r]);
   } else {
-    for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<float>(m.memptr()[i]);
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<float>(data[i]);
   }
   return out;
 }
 
+// The reverse: row-major `data` into e's slice `out` (column-major).
 template <typename T>
-void from_row_major(const ParameterEntry& e, const std::vector<float>& data, Mat<T>& m) {
+void from_row_major(const ParameterEntry& e, const std::vector<float>& data, T* out) {
   if (data.size() != e.rows * e.cols)
     throw Error("parameter '" + e.name + "' expects " + std::to_string(e.rows * e.cols) +
                 " values, got " + std::to_string(data.size()));
   if (e.layout == TorchLayout::Matrix) {
     for (std::size_t r = 0; r < e.rows; ++r)
-      for (std::size_t c = 0; c < e.cols; ++c) m(r, c) = static_cast<T>(data[r * e.cols + c]);
+      for (std::size_t c = 0; c < e.cols; ++c) out[c * e.rows + r] = static_cast<T>(data[r * e.cols + c]);
   } else {
-    for (std::size_t i = 0; i < data.size(); ++i) m.memptr()[i] = static_cast<T>(data[i]);
+    for (std::size_t i = 0; i < data.size(); ++i) out[i] = static_cast<T>(data[i]);
   }
+}
+
+void check_flat(std::size_t n, std::size_t total) {
+  if (n != total)
+    throw Error("a flat vector of " + std::to_string(n) + " values does not match " +
+                std::to_string(total) + " parameters");
 }
 }  // namespace
 
 template <typename T>
 std::vector<float> ParameterRegistry<T>::torch_data(std::size_t id) const {
-  return row_major(entries_.at(id), value(id));
+  return row_major(entries_.at(id), value(id).memptr());
 }
 
 template <typename T>
 void ParameterRegistry<T>::set_from_torch_data(std::size_t id, const std::vector<float>& data) {
-  from_row_major(entries_.at(id), data, value(id));
-}
-
-// Entry e's slice of a flat vector laid out like the values, as a matrix aliasing its memory.
-template <typename T>
-Mat<T> entry_view(const ParameterEntry& e, const Col<T>& flat, std::size_t total) {
-  if (flat.n_elem != total)
-    throw Error("a flat vector of " + std::to_string(flat.n_elem) + " values does not match " +
-                std::to_string(total) + " parameters");
-  return Mat<T>(const_cast<T*>(flat.memptr()) + e.offset, e.rows, e.cols, false, true);
+  from_row_major(entries_.at(id), data, value(id).memptr());
 }
 
 template <typename T>
 std::vector<float> ParameterRegistry<T>::torch_data(std::size_t id, const Col<T>& flat) const {
-  return row_major(entries_.at(id), entry_view(entries_.at(id), flat, total_));
+  check_flat(flat.n_elem, total_);
+  const ParameterEntry& e = entries_.at(id);
+  return row_major(e, flat.memptr() + e.offset);
 }
 
 template <typename T>
 void ParameterRegistry<T>::set_from_torch_data(std::size_t id, const std::vector<float>& data,
                                                Col<T>& flat) const {
-  Mat<T> m = entry_view(entries_.at(id), flat, total_);
-  from_row_major(entries_.at(id), data, m);
+  check_flat(flat.n_elem, total_);
+  const ParameterEntry& e = entries_.at(id);
+  from_row_major(e, data, flat.memptr() + e.offset);
 }
 
 template class ParameterRegistry<float>;

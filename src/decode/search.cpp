@@ -83,7 +83,8 @@ std::vector<Hypothesis> greedy_search(const Seq2Seq<T>& model, const arma::umat&
   for (std::size_t t = 0; t < T_max && done < B; ++t) {
     dec.step(t, feed.data(), ws.dec);
     dec.logits(t, 1, ws.dec, ws.logits);
-    const Mat<T> w = dec.weights(t, ws.dec);
+    const auto view = dec.weights(t, ws.dec);  // read-only, no copy
+    const Mat<T>& w = *view;
     for (std::size_t b = 0; b < B; ++b) {
       Hypothesis& h = out[b];
       if (h.finished || t >= limit[b]) continue;
@@ -140,7 +141,8 @@ class BeamBatch {
       const std::size_t W = active_.size() * k_;
       dec_.step(t, feed_.data(), ws_.dec);
       dec_.logits(t, 1, ws_.dec, ws_.logits);
-      const Mat<T> w = dec_.weights(t, ws_.dec);
+      const auto view = dec_.weights(t, ws_.dec);  // read-only, no copy
+      const Mat<T>& w = *view;
       parents_.resize(W);
       std::size_t live = 0;
       for (std::size_t p = 0; p < active_.size(); ++p) {
@@ -256,12 +258,12 @@ class BeamBatch {
     const DecoderCache<T>& old = ws_.dec;
     std::vector<Mat<T>> h(old.layer.size()), c(old.layer.size());
     for (std::size_t l = 0; l < old.layer.size(); ++l) {
-      h[l] = block(old.layer[l].hs, (t + 1) * W, W).cols(cols);
+      h[l] = block(old.layer[l].hs, (t + 1) * W, W)->cols(cols);
       // A cell without memory keeps a single unused block of c.
-      if (old.layer[l].cs.n_cols > W) c[l] = block(old.layer[l].cs, (t + 1) * W, W).cols(cols);
+      if (old.layer[l].cs.n_cols > W) c[l] = block(old.layer[l].cs, (t + 1) * W, W)->cols(cols);
     }
     Mat<T> ht;
-    if (dec_.style() == DecoderStyle::Luong) ht = block(old.HT, (t + 1) * W, W).cols(cols);
+    if (dec_.style() == DecoderStyle::Luong) ht = block(old.HT, (t + 1) * W, W)->cols(cols);
     std::vector<arma::uword> feed(keep_cols.size());
     for (std::size_t i = 0; i < keep_cols.size(); ++i) feed[i] = feed_[keep_cols[i]];
     Mat<T> memory = std::move(ws_.memory);
@@ -286,7 +288,7 @@ class BeamBatch {
     auto origin = [&](std::size_t col) { return first ? from[col / k_] : from[col]; };
     ws_.memory.set_size(memory.n_rows, W * S);
     for (std::size_t col = 0; col < W; ++col)
-      block(ws_.memory, col * S, S) = block(memory, origin(col) * S, S);
+      block(ws_.memory, col * S, S) = *block(memory, origin(col) * S, S);
     ws_.src_len.resize(W);
     std::size_t T_max = t0 + 1;
     for (std::size_t p = 0; p < active_.size(); ++p) {

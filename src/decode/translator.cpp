@@ -26,7 +26,7 @@ std::vector<int> Translator::encode(const std::string& prepared_line, const std:
   std::vector<int> ids = bundle_.src_vocab.encode(bundle_.tokenize_source(prepared_line));
   const ModelConfig& c = bundle_.model->config();
   // Location attention has one score row per source position, so longer sources have none.
-  if (c.attention == "location" && ids.size() > c.max_src_len)
+  if (c.source_limit() && ids.size() > c.source_limit())
     throw Error(where + ": the source has " + std::to_string(ids.size()) +
                 " tokens but this model's location attention handles at most --max-src-len " +
                 std::to_string(c.max_src_len) + "; shorten the line or train with a larger --max-src-len");

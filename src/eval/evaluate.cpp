@@ -13,7 +13,7 @@ EvalResult evaluate(const Seq2Seq<float>& model, const std::vector<EncodedPair>&
   double nll = 0;
   std::size_t correct = 0;
   for (const auto& idx : sequential_batches(data.size(), batch)) {
-    const LossStats s = model.loss(make_batch(data, idx), ws, false);
+    const LossStats s = model.loss(make_batch(data, idx), ws);
     nll += s.nll_sum;
     correct += s.correct;
     r.tokens += s.tokens;

@@ -154,7 +154,7 @@ ModelConfig config_of(const CompareOptions& o, const Variant& v) {
   ModelConfig c = o.model;
   c.cell = v.cell;
   c.attention = v.attention;
-  c.decoder = v.decoder;
+  c.decoder = parse_decoder_style(v.decoder);
   return c;
 }
 

@@ -26,6 +26,14 @@ constexpr std::size_t kScoreSlot = 8;
 
 enum class Locality { Global, Monotonic, Predictive };
 
+// Traits of the built-in strategies, each defined beside its code: a global strategy over one
+// score (attention_scores.cpp; location's data fitting included), the local ones
+// (attention_scored.cpp) and multihead (attention_multihead.cpp).
+AttentionTraits score_traits(const std::string& kind, const std::string& help);
+GemmCost score_cost(const std::string& kind, const ModelConfig& config);
+AttentionTraits local_traits(Locality locality);
+AttentionTraits multihead_traits();
+
 template <typename T>
 std::unique_ptr<Score<T>> make_score(const std::string& kind, ParameterRegistry<T>& params,
                                      const ModelConfig& config, const std::string& prefix);

@@ -11,7 +11,7 @@
 namespace attend {
 
 // batch slots: 0 P = W_in h + b (3H × B·S), 1 dP. step slots: 0 q' (3H × B), 1 A (S × B·heads),
-// 2 o (H × B), 3 do, 4 dq' (3H × B).
+// 2 o (H × B), 3 do, 4 dq' (3H × B), 5 da (S × 1).
 template <typename T>
 MultiheadAttention<T>::MultiheadAttention(ParameterRegistry<T>& params, const ModelConfig& config,
                                           const std::string& prefix)
@@ -91,8 +91,8 @@ void MultiheadAttention<T>::backward(const Mat<T>& dcontext, const Mat<T>& q, st
   d_o = params_.value(out_w_).t() * dcontext;  // (H × B)
   Mat<T>& dqp = step[4];
   dqp.zeros(3 * H, B);
-  thread_local std::vector<T> da;  // reused: no allocation per step
-  da.resize(S);
+  Mat<T>& da = step[5];  // dL/da of one head; reused: no allocation per step
+  da.set_size(S, 1);
   for (std::size_t b = 0; b < B; ++b) {
     const std::size_t n = (*m.len)[b];
     for (std::size_t i = 0; i < heads_; ++i) {
@@ -123,6 +123,25 @@ void MultiheadAttention<T>::prepare_backward(const Memory<T>& m, AttentionCache<
   params_.grad(in_w_) += dP * m.values->t();
   params_.grad(in_b_) += arma::sum(dP, 1);
   dmemory += params_.value(in_w_).t() * dP;
+}
+
+AttentionTraits multihead_traits() {
+  AttentionTraits t;
+  t.help = "torch.nn.MultiheadAttention(H, --heads); weights averaged over heads";
+  t.validate = [](const ModelConfig& c) {
+    if (c.heads == 0 || c.hidden % c.heads != 0)
+      throw Error("--heads " + std::to_string(c.heads) + " does not divide --hidden " +
+                  std::to_string(c.hidden) + "; choose a number of heads that divides it");
+  };
+  // in_proj over the memory once per batch and over the query per step; out_proj per step.
+  t.cost = [](const ModelConfig& c) {
+    const double H = double(c.hidden);
+    GemmCost g;
+    g.per_source_position = 3 * 2 * 3 * H * H;
+    g.per_target_step = 3 * 2 * 3 * H * H + 3 * 2 * H * H;
+    return g;
+  };
+  return t;
 }
 
 template class MultiheadAttention<float>;

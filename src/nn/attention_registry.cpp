@@ -1,11 +1,21 @@
-#include <algorithm>
+// The attention registry: name → factories (float, double) and traits. A built-in strategy is one
+// line of the table below; its traits are defined beside its code.
+#include <type_traits>
 
 #include "attend/core/error.hpp"
+#include "attend/core/registry.hpp"
 #include "nn/attention_builtin.hpp"
 
 namespace attend {
 
 namespace {
+
+struct AttentionEntry {
+  std::string name, help;
+  AttentionFactory<float> f32;
+  AttentionFactory<double> f64;
+  AttentionTraits traits;
+};
 
 template <typename T>
 AttentionFactory<T> scored(const std::string& score, Locality locality) {
@@ -15,70 +25,84 @@ AttentionFactory<T> scored(const std::string& score, Locality locality) {
   };
 }
 
+template <typename T>
+std::unique_ptr<Attention<T>> multihead(ParameterRegistry<T>& p, const ModelConfig& c,
+                                        const std::string& prefix) {
+  return std::unique_ptr<Attention<T>>(new MultiheadAttention<T>(p, c, prefix));
+}
+
+template <typename T>
+std::unique_ptr<Attention<T>> no_attention(ParameterRegistry<T>&, const ModelConfig&,
+                                           const std::string&) {
+  return nullptr;
+}
+
+AttentionEntry entry(const std::string& name, AttentionFactory<float> f32,
+                     AttentionFactory<double> f64, AttentionTraits traits) {
+  return {name, traits.help, std::move(f32), std::move(f64), std::move(traits)};
+}
+
+AttentionEntry global(const std::string& name, const std::string& score, const std::string& help,
+                      DecoderStyle decoder = DecoderStyle::Luong) {
+  AttentionTraits t = score_traits(score, help);
+  t.decoder = decoder;
+  return entry(name, scored<float>(score, Locality::Global), scored<double>(score, Locality::Global),
+               std::move(t));
+}
+
+AttentionEntry local(const std::string& name, Locality locality) {
+  return entry(name, scored<float>("", locality), scored<double>("", locality),
+               local_traits(locality));
+}
+
+AttentionTraits none_traits() {
+  AttentionTraits t;
+  t.help = "no context; the decoder runs on its own state (Sutskever/Cho)";
+  t.decoder = DecoderStyle::None;
+  return t;
+}
+
 // In registration order, so listings show the built-ins first.
-template <typename T>
-std::vector<std::pair<std::string, AttentionFactory<T>>>& attention_table() {
-  static std::vector<std::pair<std::string, AttentionFactory<T>>> table = {
-      {"none", [](ParameterRegistry<T>&, const ModelConfig&, const std::string&) {
-         return std::unique_ptr<Attention<T>>();
-       }},
-      {"bahdanau", scored<T>("additive", Locality::Global)},
-      {"luong-dot", scored<T>("dot", Locality::Global)},
-      {"luong-general", scored<T>("general", Locality::Global)},
-      {"luong-concat", scored<T>("concat", Locality::Global)},
-      {"location", scored<T>("location", Locality::Global)},
-      {"scaled-dot", scored<T>("scaled-dot", Locality::Global)},
-      {"local-m", scored<T>("", Locality::Monotonic)},
-      {"local-p", scored<T>("", Locality::Predictive)},
-      {"multihead", [](ParameterRegistry<T>& p, const ModelConfig& c, const std::string& prefix) {
-         return std::unique_ptr<Attention<T>>(new MultiheadAttention<T>(p, c, prefix));
-       }},
-  };
-  return table;
-}
-
-template <typename T>
-typename std::vector<std::pair<std::string, AttentionFactory<T>>>::iterator find_attention(
-    const std::string& name) {
-  auto& t = attention_table<T>();
-  return std::find_if(t.begin(), t.end(), [&](const auto& kv) { return kv.first == name; });
-}
-
-template <typename T>
-void set_attention(const std::string& name, AttentionFactory<T> f) {
-  auto it = find_attention<T>(name);
-  if (it != attention_table<T>().end()) it->second = std::move(f);
-  else attention_table<T>().emplace_back(name, std::move(f));
+NamedRegistry<AttentionEntry>& registry() {
+  static NamedRegistry<AttentionEntry> r(
+      "attention",
+      {
+          entry("none", no_attention<float>, no_attention<double>, none_traits()),
+          global("bahdanau", "additive", "additive: v^T tanh(W_q q + W_k h_j + b)", DecoderStyle::Bahdanau),
+          global("luong-dot", "dot", "q^T h_j"),
+          global("luong-general", "general", "q^T W_a h_j"),
+          global("luong-concat", "concat", "v^T tanh(W_a [q; h_j])"),
+          global("location", "location", "W_a q, one row per source position (up to --max-src-len)"),
+          global("scaled-dot", "scaled-dot", "q^T h_j / sqrt(d)"),
+          local("local-m", Locality::Monotonic),
+          local("local-p", Locality::Predictive),
+          entry("multihead", multihead<float>, multihead<double>, multihead_traits()),
+      });
+  return r;
 }
 
 }  // namespace
 
 std::vector<std::string> attention_names() {
   std::vector<std::string> names;
-  for (const auto& kv : attention_table<float>()) names.push_back(kv.first);
+  for (const auto& i : registry().items()) names.push_back(i.name);
   return names;
 }
 
-bool attention_known(const std::string& name) {
-  return find_attention<float>(name) != attention_table<float>().end();
-}
+std::vector<RegistryItem> attention_list() { return registry().items(); }
+
+std::string attention_help() { return join_names(registry().items()); }
+
+bool attention_known(const std::string& name) { return registry().find(name).has_value(); }
+
+AttentionTraits attention_traits(const std::string& name) { return registry().get(name).traits; }
 
 template <typename T>
 std::unique_ptr<Attention<T>> make_attention(const std::string& name, ParameterRegistry<T>& params,
                                              const ModelConfig& config, const std::string& prefix) {
-  auto it = find_attention<T>(name);
-  if (it == attention_table<T>().end()) {
-    std::string valid;
-    for (const auto& n : attention_names()) valid += (valid.empty() ? "" : ", ") + n;
-    throw Error("unknown attention '" + name + "' (valid: " + valid + ")");
-  }
-  return it->second(params, config, prefix);
-}
-
-void register_attention(const std::string& name, AttentionFactory<float> f32,
-                        AttentionFactory<double> f64) {
-  set_attention<float>(name, std::move(f32));
-  set_attention<double>(name, std::move(f64));
+  const AttentionEntry e = registry().get(name);  // a copy: the factory runs outside the lock
+  if constexpr (std::is_same_v<T, float>) return e.f32(params, config, prefix);
+  else return e.f64(params, config, prefix);
 }
 
 template std::unique_ptr<Attention<float>> make_attention(const std::string&,
@@ -87,5 +111,12 @@ template std::unique_ptr<Attention<float>> make_attention(const std::string&,
 template std::unique_ptr<Attention<double>> make_attention(const std::string&,
                                                            ParameterRegistry<double>&,
                                                            const ModelConfig&, const std::string&);
+
+void register_attention(const std::string& name, AttentionFactory<float> f32,
+                        AttentionFactory<double> f64, AttentionTraits traits) {
+  if (name.empty()) throw Error("an attention strategy needs a name");
+  if (!f32 || !f64) throw Error("attention '" + name + "' needs a float and a double factory");
+  registry().add(entry(name, std::move(f32), std::move(f64), std::move(traits)));
+}
 
 }  // namespace attend

@@ -3,8 +3,10 @@
 //   local-m: |j − p_t| ≤ D with p_t = min(t, S_b − 1)
 //   local-p: |j − p_t| ≤ D with p_t = (S_b − 1)·σ(v_pᵀ tanh(W_p q)), and
 //            a_j = softmax-in-window(e)_j · exp(−(j − p_t)² / (2σ²)), σ = D/2 (not renormalised)
+#include <algorithm>
 #include <cmath>
 
+#include "attend/core/error.hpp"
 #include "nn/attention_builtin.hpp"
 #include "core/kernels.hpp"
 
@@ -63,7 +65,8 @@ void ScoredAttention<T>::forward(const Mat<T>& q, std::size_t t, const Memory<T>
   e.set_size(S, B);
   score_->forward(q, m, batch, step, e);
 
-  thread_local Lengths lo, hi;  // reused: no allocation per step
+  Lengths& lo = step.index(0);  // the window of each example; reused: no allocation per step
+  Lengths& hi = step.index(1);
   lo.resize(B);
   hi.resize(B);
   Mat<T>& win = step[kWindow];
@@ -113,8 +116,8 @@ void ScoredAttention<T>::forward(const Mat<T>& q, std::size_t t, const Memory<T>
   }
   context.zeros(d, B);
   for (std::size_t b = 0; b < B; ++b) {
-    const Mat<T> h = m.example(b);
-    for (std::size_t j = lo[b]; j <= hi[b]; ++j) axpy(weights(j, b), h.colptr(j), context.colptr(b), d);
+    const auto h = m.example(b);
+    for (std::size_t j = lo[b]; j <= hi[b]; ++j) axpy(weights(j, b), h->colptr(j), context.colptr(b), d);
   }
 }
 
@@ -129,11 +132,11 @@ void ScoredAttention<T>::backward(const Mat<T>& dcontext, const Mat<T>& q, std::
   Mat<T>& dw = step[kDw];
   dw.zeros(S, B);
   for (std::size_t b = 0; b < B; ++b) {
-    const Mat<T> h = m.example(b);
+    const auto h = m.example(b);
     Mat<T> dh = block(dmemory, b * S, S);
     const std::size_t lo = static_cast<std::size_t>(win(0, b)), hi = static_cast<std::size_t>(win(1, b));
     for (std::size_t j = lo; j <= hi; ++j) {
-      dw(j, b) = dot(h.colptr(j), dcontext.colptr(b), d);
+      dw(j, b) = dot(h->colptr(j), dcontext.colptr(b), d);
       axpy(weights(j, b), dcontext.colptr(b), dh.colptr(j), d);
     }
   }
@@ -180,6 +183,27 @@ template <typename T>
 void ScoredAttention<T>::prepare_backward(const Memory<T>& m, AttentionCache<T>& batch,
                                           Mat<T>& dmemory) const {
   score_->prepare_backward(m, batch, dmemory);
+}
+
+AttentionTraits local_traits(Locality locality) {
+  AttentionTraits t;
+  t.help = locality == Locality::Predictive
+               ? "window |j - p_t| <= --window around a predicted p_t, Gaussian-weighted; base --score"
+               : "window |j - min(t, S-1)| <= --window; base --score";
+  t.validate = [](const ModelConfig& c) {
+    const auto scores = local_score_list();
+    if (std::none_of(scores.begin(), scores.end(), [&](const RegistryItem& s) { return s.name == c.score; }))
+      throw Error("unknown score '" + c.score + "' for local attention (valid: " +
+                  join_names(scores, ", ") + ")");
+    if (c.window < 1) throw Error("--window must be at least 1 for local attention");
+  };
+  t.cost = [locality](const ModelConfig& c) {
+    GemmCost g = score_cost(c.score, c);
+    const double H = double(c.hidden);
+    if (locality == Locality::Predictive) g.per_target_step += 3 * 2 * H * H;  // W_p
+    return g;
+  };
+  return t;
 }
 
 template class ScoredAttention<float>;

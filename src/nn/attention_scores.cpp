@@ -215,7 +215,47 @@ std::unique_ptr<Score<T>> make_score(const std::string& kind, ParameterRegistry<
   if (kind == "additive") return std::make_unique<AdditiveScore<T>>(params, config, prefix, false);
   if (kind == "concat") return std::make_unique<AdditiveScore<T>>(params, config, prefix, true);
   if (kind == "location") return std::make_unique<LocationScore<T>>(params, config, prefix);
-  throw Error("unknown score '" + kind + "' (valid: dot, general, concat)");
+  throw Error("unknown score '" + kind + "' (valid: " + join_names(local_score_list(), ", ") + ")");
+}
+
+// GEMM FLOPs of each score's own products (see GemmCost): general projects the keys once per
+// batch; additive and concat project the keys and, per step, the query; location multiplies
+// W_a (max_src_len × H) with the query per step; dot and scaled-dot have no product of their own.
+GemmCost score_cost(const std::string& kind, const ModelConfig& c) {
+  const double H = double(c.hidden);
+  GemmCost g;
+  if (kind == "general") g.per_source_position = 3 * 2 * H * H;
+  if (kind == "additive" || kind == "concat") g.per_source_position = g.per_target_step = 3 * 2 * H * H;
+  if (kind == "location") g.per_target_step = 3 * 2 * double(c.max_src_len) * H;
+  return g;
+}
+
+std::vector<RegistryItem> local_score_list() {
+  return {{"dot", "q^T h_j"}, {"general", "q^T W_a h_j"}, {"concat", "v^T tanh(W_a [q; h_j])"}};
+}
+
+std::string local_score_help() { return join_names(local_score_list()); }
+
+AttentionTraits score_traits(const std::string& kind, const std::string& help) {
+  AttentionTraits t;
+  t.help = help;
+  t.cost = [kind](const ModelConfig& c) { return score_cost(kind, c); };
+  if (kind != "location") return t;
+  // Location attention has one row of W_a per source position: its size comes from the data.
+  t.validate = [](const ModelConfig& c) {
+    if (c.max_src_len < 1) throw Error("--max-src-len must be at least 1 for location attention");
+  };
+  t.fit_to_data = [](ModelConfig& c, std::size_t longest_source, bool user_set_sizes) {
+    if (!user_set_sizes) {
+      c.max_src_len = longest_source;
+    } else if (c.max_src_len < longest_source) {
+      throw Error("location attention: the data has sources of " + std::to_string(longest_source) +
+                  " tokens but --max-src-len is " + std::to_string(c.max_src_len) +
+                  "; raise --max-src-len to at least " + std::to_string(longest_source));
+    }
+  };
+  t.source_limit = [](const ModelConfig& c) { return c.max_src_len; };
+  return t;
 }
 
 template std::unique_ptr<Score<float>> make_score(const std::string&, ParameterRegistry<float>&,

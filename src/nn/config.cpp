@@ -1,66 +1,220 @@
 #include "attend/nn/config.hpp"
 
+#include <cmath>
+#include <istream>
+#include <ostream>
+#include <type_traits>
+
+#include "attend/core/error.hpp"
 #include "attend/nn/attention.hpp"
 #include "attend/nn/cell.hpp"
-#include "attend/core/error.hpp"
 
 namespace attend {
 
+// ---- enums ------------------------------------------------------------------------------------
+
 namespace {
-std::string join(const std::vector<std::string>& v) {
+template <typename E>
+struct Names {
+  E value;
+  const char* name;
+};
+constexpr Names<Bridge> kBridges[] = {{Bridge::None, "none"}, {Bridge::Copy, "copy"}, {Bridge::Dense, "dense"}};
+// The styles a configuration may hold; None is only a resolved style.
+constexpr Names<DecoderStyle> kStyles[] = {
+    {DecoderStyle::Auto, "auto"}, {DecoderStyle::Bahdanau, "bahdanau"}, {DecoderStyle::Luong, "luong"}};
+
+template <typename E, std::size_t N>
+std::string help_of(const Names<E> (&names)[N], const char* sep) {
   std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+  for (const auto& n : names) s += (s.empty() ? "" : sep) + std::string(n.name);
   return s;
 }
-std::size_t to_size(const std::map<std::string, std::string>& m, const std::string& key,
-                    std::size_t fallback) {
-  auto it = m.find(key);
-  if (it == m.end()) return fallback;
-  try {
-    std::size_t pos = 0;
-    unsigned long long v = std::stoull(it->second, &pos);
-    if (pos != it->second.size()) throw std::invalid_argument("trailing");
-    return static_cast<std::size_t>(v);
-  } catch (const std::exception&) {
-    throw Error("configuration value " + key + " = '" + it->second + "' is not a whole number");
-  }
+template <typename E, std::size_t N>
+bool lookup(const Names<E> (&names)[N], const std::string& name, E& out) {
+  for (const auto& n : names)
+    if (name == n.name) {
+      out = n.value;
+      return true;
+    }
+  return false;
 }
 }  // namespace
 
-std::string ModelConfig::decoder_style() const {
-  if (attention == "none") return "none";
-  if (decoder == "auto") return attention == "bahdanau" ? "bahdanau" : "luong";
+std::string to_string(Bridge b) {
+  for (const auto& n : kBridges)
+    if (n.value == b) return n.name;
+  return "?";
+}
+
+std::string to_string(DecoderStyle s) {
+  if (s == DecoderStyle::None) return "none";
+  for (const auto& n : kStyles)
+    if (n.value == s) return n.name;
+  return "?";
+}
+
+Bridge parse_bridge(const std::string& name) {
+  Bridge b;
+  if (!lookup(kBridges, name, b))
+    throw Error("unknown bridge '" + name + "' (valid: " + help_of(kBridges, ", ") + ")");
+  return b;
+}
+
+DecoderStyle parse_decoder_style(const std::string& name) {
+  DecoderStyle s;
+  if (!lookup(kStyles, name, s))
+    throw Error("unknown decoder style '" + name + "' (valid: " + help_of(kStyles, ", ") + ")");
+  return s;
+}
+
+std::string bridge_help() { return help_of(kBridges, " | "); }
+std::string decoder_style_help() { return help_of(kStyles, " | "); }
+
+std::ostream& operator<<(std::ostream& out, Bridge b) { return out << to_string(b); }
+std::ostream& operator<<(std::ostream& out, DecoderStyle s) { return out << to_string(s); }
+
+std::istream& operator>>(std::istream& in, Bridge& b) {
+  std::string word;
+  if (in >> word && !lookup(kBridges, word, b)) in.setstate(std::ios::failbit);
+  return in;
+}
+
+std::istream& operator>>(std::istream& in, DecoderStyle& s) {
+  std::string word;
+  if (in >> word && !lookup(kStyles, word, s)) in.setstate(std::ios::failbit);
+  return in;
+}
+
+// ---- the field table --------------------------------------------------------------------------
+
+namespace {
+
+// Checkpoint text of each field type, as written since format version 1: whole numbers and
+// dropout through std::to_string, bools as "1" / "0".
+std::string format(const std::string& v) { return v; }
+std::string format(std::size_t v) { return std::to_string(v); }
+std::string format(double v) { return std::to_string(v); }
+std::string format(bool v) { return v ? "1" : "0"; }
+std::string format(Bridge v) { return to_string(v); }
+std::string format(DecoderStyle v) { return to_string(v); }
+
+[[noreturn]] void bad_value(const std::string& key, const std::string& value, const std::string& what) {
+  throw Error("configuration value " + key + " = '" + value + "' is not " + what);
+}
+
+void parse(const std::string&, const std::string& text, std::string& out) { out = text; }
+void parse(const std::string& key, const std::string& text, std::size_t& out) {
+  const bool digits = !text.empty() && text.size() <= 19 &&
+                      text.find_first_not_of("0123456789") == std::string::npos;
+  if (!digits) bad_value(key, text, "a whole number");
+  out = static_cast<std::size_t>(std::stoull(text));
+}
+void parse(const std::string& key, const std::string& text, double& out) {
+  std::size_t pos = 0;
+  try {
+    out = std::stod(text, &pos);
+  } catch (const std::exception&) {
+    pos = 0;
+  }
+  if (pos == 0 || pos != text.size() || !std::isfinite(out)) bad_value(key, text, "a finite number");
+}
+void parse(const std::string& key, const std::string& text, bool& out) {
+  if (text == "1" || text == "true") out = true;
+  else if (text == "0" || text == "false") out = false;
+  else bad_value(key, text, "0 or 1");
+}
+void parse(const std::string& key, const std::string& text, Bridge& out) {
+  if (!lookup(kBridges, text, out)) bad_value(key, text, "one of " + help_of(kBridges, ", "));
+}
+void parse(const std::string& key, const std::string& text, DecoderStyle& out) {
+  if (!lookup(kStyles, text, out)) bad_value(key, text, "one of " + help_of(kStyles, ", "));
+}
+
+using C = ModelConfig;
+
+}  // namespace
+
+// Every model option, once: checkpoint key, command-line option, help, member (and valid names).
+const std::vector<ModelField>& model_fields() {
+  static const std::vector<ModelField> fields = {
+      {"cell", "cell", "recurrent cell", &C::cell, cell_help},
+      {"attention", "attention", "attention strategy", &C::attention, attention_help},
+      {"decoder", "decoder",
+       "decoder style (auto: bahdanau for the bahdanau strategy, luong otherwise)", &C::decoder,
+       decoder_style_help},
+      {"score", "score", "base score of local-m / local-p attention", &C::score, local_score_help},
+      {"bridge", "bridge", "decoder initial state", &C::bridge, bridge_help},
+      {"layers", "layers", "recurrent layers in encoder and decoder", &C::layers},
+      {"bidirectional", "bidirectional", "bidirectional encoder (--hidden split in two)", &C::bidirectional},
+      {"emb", "emb", "embedding size", &C::emb},
+      {"hidden", "hidden", "model width", &C::hidden},
+      {"dropout", "dropout", "dropout on embeddings and between layers", &C::dropout},
+      {"window", "window", "half-width D of local-m / local-p attention", &C::window},
+      {"heads", "heads", "heads of multihead attention", &C::heads},
+      {"max_src_len", "max-src-len",
+       "longest source of location attention (default: the longest source in the data)", &C::max_src_len},
+      {"reverse_source", "reverse-source", "feed the source reversed", &C::reverse_source},
+      {"src_vocab", "", "source vocabulary size (from the data)", &C::src_vocab},
+      {"tgt_vocab", "", "target vocabulary size (from the data)", &C::tgt_vocab},
+  };
+  return fields;
+}
+
+std::string ModelField::describe() const {
+  return choices ? std::string(help) + ": " + choices() : std::string(help);
+}
+
+std::string ModelField::get(const ModelConfig& c) const {
+  return std::visit([&](auto ptr) { return format(c.*ptr); }, member);
+}
+
+void ModelField::set(ModelConfig& c, const std::string& value) const {
+  std::visit([&](auto ptr) { parse(key, value, c.*ptr); }, member);
+}
+
+std::map<std::string, std::string> ModelConfig::to_map() const {
+  std::map<std::string, std::string> m;
+  for (const auto& f : model_fields()) m[f.key] = f.get(*this);
+  return m;
+}
+
+ModelConfig ModelConfig::from_map(const std::map<std::string, std::string>& m) {
+  ModelConfig c;
+  for (const auto& f : model_fields()) {
+    auto it = m.find(f.key);
+    if (it != m.end()) f.set(c, it->second);
+  }
+  return c;
+}
+
+// ---- what depends on the strategy -------------------------------------------------------------
+
+DecoderStyle ModelConfig::style() const {
+  const auto t = attention_known(attention) ? attention_traits(attention) : AttentionTraits{};
+  if (t.decoder == DecoderStyle::None) return DecoderStyle::None;
+  if (decoder == DecoderStyle::Auto) return t.decoder == DecoderStyle::Auto ? DecoderStyle::Luong : t.decoder;
   return decoder;
 }
 
+std::string ModelConfig::decoder_style() const { return to_string(style()); }
+
 void ModelConfig::fit_to_data(std::size_t longest_source, bool user_set_sizes) {
-  if (attention != "location") return;
-  if (!user_set_sizes) {
-    max_src_len = longest_source;
-  } else if (max_src_len < longest_source) {
-    throw Error("location attention: the data has sources of " + std::to_string(longest_source) +
-                " tokens but --max-src-len is " + std::to_string(max_src_len) +
-                "; raise --max-src-len to at least " + std::to_string(longest_source));
-  }
+  const auto t = attention_traits(attention);
+  if (t.fit_to_data) t.fit_to_data(*this, longest_source, user_set_sizes);
 }
 
 std::size_t ModelConfig::source_limit() const {
-  return attention == "location" ? max_src_len : 0;
+  const auto t = attention_traits(attention);
+  return t.source_limit ? t.source_limit(*this) : 0;
 }
 
 void ModelConfig::validate() const {
-  const auto cells = cell_names();
-  if (std::find(cells.begin(), cells.end(), cell) == cells.end())
-    throw Error("unknown cell '" + cell + "' (valid: " + join(cells) + ")");
+  if (!cell_known(cell)) throw Error("unknown cell '" + cell + "' (valid: " + join_names(cell_list(), ", ") + ")");
   if (!attention_known(attention))
-    throw Error("unknown attention '" + attention + "' (valid: " + join(attention_names()) + ")");
-  if (decoder != "auto" && decoder != "bahdanau" && decoder != "luong")
-    throw Error("unknown decoder style '" + decoder + "' (valid: auto, bahdanau, luong)");
-  if (bridge != "none" && bridge != "copy" && bridge != "dense")
-    throw Error("unknown bridge '" + bridge + "' (valid: none, copy, dense)");
-  if ((attention == "local-m" || attention == "local-p") && score != "dot" &&
-      score != "general" && score != "concat")
-    throw Error("unknown score '" + score + "' for local attention (valid: dot, general, concat)");
+    throw Error("unknown attention '" + attention + "' (valid: " + join_names(attention_list(), ", ") + ")");
+  if (decoder != DecoderStyle::Auto && decoder != DecoderStyle::Bahdanau && decoder != DecoderStyle::Luong)
+    throw Error("unknown decoder style '" + to_string(decoder) + "' (valid: " + help_of(kStyles, ", ") + ")");
   if (layers < 1) throw Error("--layers must be at least 1");
   if (hidden < 1) throw Error("--hidden must be at least 1");
   if (emb < 1) throw Error("--emb must be at least 1");
@@ -68,58 +222,9 @@ void ModelConfig::validate() const {
     throw Error("--bidirectional splits --hidden " + std::to_string(hidden) +
                 " between two directions, so it must be even; use --hidden " +
                 std::to_string(hidden + 1));
-  if (attention == "multihead" && (heads == 0 || hidden % heads != 0))
-    throw Error("--heads " + std::to_string(heads) + " does not divide --hidden " +
-                std::to_string(hidden) + "; choose a number of heads that divides it");
-  if ((attention == "local-m" || attention == "local-p") && window < 1)
-    throw Error("--window must be at least 1 for local attention");
-  if (attention == "location" && max_src_len < 1)
-    throw Error("--max-src-len must be at least 1 for location attention");
   if (dropout < 0 || dropout >= 1) throw Error("--dropout must be in [0, 1)");
-}
-
-std::map<std::string, std::string> ModelConfig::to_map() const {
-  return {{"cell", cell},
-          {"attention", attention},
-          {"decoder", decoder},
-          {"score", score},
-          {"bridge", bridge},
-          {"layers", std::to_string(layers)},
-          {"bidirectional", bidirectional ? "1" : "0"},
-          {"emb", std::to_string(emb)},
-          {"hidden", std::to_string(hidden)},
-          {"dropout", std::to_string(dropout)},
-          {"window", std::to_string(window)},
-          {"heads", std::to_string(heads)},
-          {"max_src_len", std::to_string(max_src_len)},
-          {"reverse_source", reverse_source ? "1" : "0"},
-          {"src_vocab", std::to_string(src_vocab)},
-          {"tgt_vocab", std::to_string(tgt_vocab)}};
-}
-
-ModelConfig ModelConfig::from_map(const std::map<std::string, std::string>& m) {
-  ModelConfig c;
-  auto str = [&](const char* k, std::string& out) {
-    auto it = m.find(k);
-    if (it != m.end()) out = it->second;
-  };
-  str("cell", c.cell);
-  str("attention", c.attention);
-  str("decoder", c.decoder);
-  str("score", c.score);
-  str("bridge", c.bridge);
-  c.layers = to_size(m, "layers", c.layers);
-  c.bidirectional = to_size(m, "bidirectional", 0) != 0;
-  c.emb = to_size(m, "emb", c.emb);
-  c.hidden = to_size(m, "hidden", c.hidden);
-  if (m.count("dropout")) c.dropout = std::stod(m.at("dropout"));
-  c.window = to_size(m, "window", c.window);
-  c.heads = to_size(m, "heads", c.heads);
-  c.max_src_len = to_size(m, "max_src_len", c.max_src_len);
-  c.reverse_source = to_size(m, "reverse_source", 0) != 0;
-  c.src_vocab = to_size(m, "src_vocab", 0);
-  c.tgt_vocab = to_size(m, "tgt_vocab", 0);
-  return c;
+  const auto t = attention_traits(attention);
+  if (t.validate) t.validate(*this);
 }
 
 }  // namespace attend

@@ -10,8 +10,7 @@ namespace attend {
 template <typename T>
 Decoder<T>::Decoder(ParameterRegistry<T>& params, const ModelConfig& config, const Cell<T>& cell)
     : params_(params), config_(config) {
-  const std::string s = config.decoder_style();
-  style_ = s == "none" ? DecoderStyle::None : s == "bahdanau" ? DecoderStyle::Bahdanau : DecoderStyle::Luong;
+  style_ = config.style();
   const std::size_t H = config.hidden, E = config.emb;
   embedding_ = params.add("decoder.embedding.weight", E, config.tgt_vocab, 0.1,
                           TorchLayout::TransposedMatrix);
@@ -160,7 +159,7 @@ void Decoder<T>::step(std::size_t t, const arma::uword* tokens, DecoderCache<T>&
 template <typename T>
 void Decoder<T>::logits(std::size_t t0, std::size_t n, const DecoderCache<T>& cache,
                         Mat<T>& out) const {
-  out = params_.value(out_w_) * block(cache.O, t0 * cache.B, n * cache.B);  // (V × n·B)
+  out = params_.value(out_w_) * *block(cache.O, t0 * cache.B, n * cache.B);  // (V × n·B)
   out.each_col() += params_.value(out_b_).col(0);
 }
 
@@ -194,7 +193,7 @@ void Decoder<T>::backward(const Mat<T>& dlogits, std::size_t Tn, const arma::uma
   cache.dctx.set_size(H, B);
   cache.dq.set_size(H, B);
   const Mat<T>& W_ih0 = params_.value(layers_[0].w_ih());
-  const Mat<T> Wx = block(W_ih0, config_.emb, H);
+  const auto Wx = block(W_ih0, config_.emb, H);
   for (std::size_t t = Tn; t-- > 0;) {
     const Mat<T> dOt = block(dO, t * B, B);
     const Mat<T> top = block(cache.layer[L - 1].hs, (t + 1) * B, B);
@@ -235,13 +234,13 @@ void Decoder<T>::backward(const Mat<T>& dlogits, std::size_t Tn, const arma::uma
     if (style_ != DecoderStyle::None) {
       const Mat<T> dxw0 = block(cache.layer[0].dxw, t * B, B);
       if (style_ == DecoderStyle::Bahdanau) {
-        cache.dctx += Wx.t() * dxw0;
+        cache.dctx += Wx->t() * dxw0;
         const Mat<T> s_prev = block(cache.layer[L - 1].hs, t * B, B);
         attention_->backward(cache.dctx, s_prev, t, cache.memory, cache.batch, cache.steps[t],
                              block(cache.A, t * B, B), cache.dq, dmemory);
         dh[L - 1] += cache.dq;
       } else {
-        dht_carry = Wx.t() * dxw0;
+        dht_carry = Wx->t() * dxw0;
       }
     }
   }
@@ -264,7 +263,7 @@ void Decoder<T>::backward(const Mat<T>& dlogits, std::size_t Tn, const arma::uma
     else dWx += dXW0 * block(cache.HT, 0, N).t();  // input at step t is h̃_{t−1} = HT slot t
   }
   if (style_ == DecoderStyle::Luong) params_.grad(w_c_) += dPRE * block(cache.CAT, 0, N).t();
-  dEY += block(W_ih0, 0, config_.emb).t() * dXW0;
+  dEY += block(W_ih0, 0, config_.emb)->t() * dXW0;
   if (!cache.emb_mask.is_empty()) dEY %= cache.emb_mask.cols(0, N - 1);
   Mat<T>& dE = params_.grad(embedding_);
   for (std::size_t t = 0; t < Tn; ++t)
@@ -290,8 +289,8 @@ void Decoder<T>::reorder(std::size_t t, const std::vector<std::size_t>& parents,
 }
 
 template <typename T>
-const Mat<T> Decoder<T>::weights(std::size_t t, const DecoderCache<T>& cache) const {
-  if (!attention_) return Mat<T>();
+ConstBlock<T> Decoder<T>::weights(std::size_t t, const DecoderCache<T>& cache) const {
+  if (!attention_) return block(cache.A, 0, 0);
   return block(cache.A, t * cache.B, cache.B);
 }
 

@@ -99,7 +99,7 @@ void run_sequence_backward(const RecurrentLayer<T>& layer, const Lengths& len, s
   if (mem && dc_last && !dc_last->is_empty()) sc.dc = *dc_last;
   for (std::size_t kk = S; kk-- > 0;) {
     const std::size_t t = reverse ? S - 1 - kk : kk;
-    if (!dOut.is_empty()) sc.dh += block(dOut, kk * B, B);
+    if (!dOut.is_empty()) sc.dh += *block(dOut, kk * B, B);
     Mat<T> h_prev = block(sc.hs, kk * B, B), h = block(sc.hs, (kk + 1) * B, B);
     Mat<T> c_prev = block(sc.cs, mem ? kk * B : 0, B), c = block(sc.cs, mem ? (kk + 1) * B : 0, B);
     Mat<T> cache = block(sc.cell, kk * B, B);

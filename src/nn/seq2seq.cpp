@@ -14,7 +14,7 @@ Seq2Seq<T>::Seq2Seq(const ModelConfig& config, std::uint64_t seed) : config_(con
     throw Error("the model needs source and target vocabularies (src_vocab/tgt_vocab unset)");
   cell_ = make_cell<T>(config_.cell);
   encoder_ = std::make_unique<Encoder<T>>(params_, config_, *cell_);
-  if (config_.bridge == "dense") {
+  if (config_.bridge == Bridge::Dense) {
     const std::size_t H = config_.hidden;
     const double k = 1.0 / std::sqrt(double(H));
     for (std::size_t l = 0; l < config_.layers; ++l) {
@@ -59,10 +59,10 @@ void Seq2Seq<T>::bridge(Workspace<T>& ws) const {
   ws.h0.resize(L);
   ws.c0.resize(L);
   for (std::size_t l = 0; l < L; ++l) {
-    if (config_.bridge == "none") {
+    if (config_.bridge == Bridge::None) {
       ws.h0[l].reset();
       ws.c0[l].reset();
-    } else if (config_.bridge == "copy") {
+    } else if (config_.bridge == Bridge::Copy) {
       ws.h0[l] = ws.enc.final_h[l];
       ws.c0[l] = ws.enc.final_c[l];
     } else {
@@ -79,13 +79,13 @@ void Seq2Seq<T>::bridge(Workspace<T>& ws) const {
 }
 
 template <typename T>
-void Seq2Seq<T>::bridge_backward(Workspace<T>& ws) const {
+void Seq2Seq<T>::bridge_backward(Workspace<T>& ws) {
   const std::size_t L = config_.layers;
   ws.dfinal_h.assign(L, Mat<T>());
   ws.dfinal_c.assign(L, Mat<T>());
-  if (config_.bridge == "none") return;
+  if (config_.bridge == Bridge::None) return;
   for (std::size_t l = 0; l < L; ++l) {
-    if (config_.bridge == "copy") {
+    if (config_.bridge == Bridge::Copy) {
       ws.dfinal_h[l] = ws.dh0[l];
       if (cell_->has_memory()) ws.dfinal_c[l] = ws.dc0[l];
       continue;
@@ -104,8 +104,13 @@ void Seq2Seq<T>::bridge_backward(Workspace<T>& ws) const {
 }
 
 template <typename T>
-LossStats Seq2Seq<T>::loss(const Batch& batch, Workspace<T>& ws, bool backward,
-                           const TrainStepOptions& opt) const {
+LossStats Seq2Seq<T>::loss(const Batch& batch, Workspace<T>& ws, const TrainStepOptions& opt) const {
+  return forward(batch, ws, false, opt);
+}
+
+template <typename T>
+LossStats Seq2Seq<T>::forward(const Batch& batch, Workspace<T>& ws, bool backward,
+                              const TrainStepOptions& opt) const {
   const std::size_t B = batch.size(), Tn = batch.tgt_in.n_rows, S = batch.src.n_rows;
   const std::size_t V = config_.tgt_vocab;
   encode(batch.src, batch.src_len, ws, opt.rng);
@@ -152,8 +157,10 @@ LossStats Seq2Seq<T>::loss(const Batch& batch, Workspace<T>& ws, bool backward,
       T mx = z[0];
 #pragma omp simd reduction(max : mx)
       for (std::size_t v = 1; v < V; ++v) mx = z[v] > mx ? z[v] : mx;
+      // The first maximum. With a NaN in z[0] (mx stays NaN) or an infinite logit there is no
+      // valid maximum: arg = V matches no reference and the batch is flagged.
       std::size_t arg = 0;
-      while (z[arg] != mx) ++arg;  // the first maximum
+      while (arg < V && z[arg] != mx) ++arg;
       // One exp per logit: p_v = exp(z_v − max) / Σ, kept in the gradient column when training.
       T* g = backward ? ws.dlogits.colptr(col) : ws.scratch.memptr();
       T sum = 0;
@@ -164,13 +171,20 @@ LossStats Seq2Seq<T>::loss(const Batch& batch, Workspace<T>& ws, bool backward,
       }
       stats.nll_sum += std::log(double(sum)) - double(z[y] - mx);
       stats.correct += arg == y;
+      if (!std::isfinite(mx) || !std::isfinite(sum)) stats.non_finite = true;
       if (!backward) continue;
       // d/dz of mean[(1−ε)(−log p_y) + ε·mean_v(−log p_v)] = p − (1−ε)·onehot(y) − ε/V
       const T scale = static_cast<T>(1.0 / double(sum)) * inv_n, smooth = static_cast<T>(eps / V) * inv_n;
       for (std::size_t v = 0; v < V; ++v) g[v] = g[v] * scale - smooth;
       g[y] -= static_cast<T>(1 - eps) * inv_n;
     }
-  if (!backward) return stats;
+  return stats;
+}
+
+template <typename T>
+LossStats Seq2Seq<T>::loss_and_grad(const Batch& batch, Workspace<T>& ws, const TrainStepOptions& opt) {
+  const LossStats stats = forward(batch, ws, true, opt);
+  const std::size_t B = batch.size(), Tn = batch.tgt_in.n_rows, S = batch.src.n_rows;
   ws.dmemory.zeros(ws.memory.n_rows, ws.memory.n_cols);
   decoder_->backward(ws.dlogits, Tn, ws.fed, ws.dec, ws.dmemory, ws.dh0, ws.dc0);
   bridge_backward(ws);

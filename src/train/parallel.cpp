@@ -133,7 +133,8 @@ template <typename T>
 LossStats ParallelLoss<T>::loss(const Batch& batch, bool backward, const TrainStepOptions& opt) {
   const std::size_t n = batch.size();
   const std::size_t shards = std::min(shards_, n);
-  if (shards <= 1) return model_.loss(batch, workspaces_[0], backward, opt);
+  if (shards <= 1)
+    return backward ? model_.loss_and_grad(batch, workspaces_[0], opt) : model_.loss(batch, workspaces_[0], opt);
   const std::size_t per = (n + shards - 1) / shards;
   std::vector<Batch> parts;
   for (std::size_t first = 0; first < n; first += per)
@@ -147,7 +148,7 @@ LossStats ParallelLoss<T>::loss(const Batch& batch, bool backward, const TrainSt
       o.normalizer = batch.real_target_tokens();
       Seq2Seq<T>& m = s == 0 ? model_ : *replicas_[s - 1];
       if (s > 0 && backward) m.params().zero_grad();
-      stats[s] = m.loss(parts[s], workspaces_[s], backward, o);
+      stats[s] = backward ? m.loss_and_grad(parts[s], workspaces_[s], o) : m.loss(parts[s], workspaces_[s], o);
     } catch (...) {
       errors[s] = std::current_exception();
     }
@@ -160,6 +161,7 @@ LossStats ParallelLoss<T>::loss(const Batch& batch, bool backward, const TrainSt
     total.nll_sum += stats[s].nll_sum;
     total.tokens += stats[s].tokens;
     total.correct += stats[s].correct;
+    total.non_finite = total.non_finite || stats[s].non_finite;
     if (backward && s > 0) model_.params().grads() += replicas_[s - 1]->params().grads();
   }
   return total;

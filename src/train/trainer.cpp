@@ -25,7 +25,7 @@ LossStats teacher_forced_loss(const Seq2Seq<float>& model, const std::vector<Enc
   LossStats total;
   Workspace<float> ws;
   for (const auto& idx : sequential_batches(data.size(), batch)) {
-    const LossStats s = model.loss(make_batch(data, idx), ws, false);
+    const LossStats s = model.loss(make_batch(data, idx), ws);
     total.nll_sum += s.nll_sum;
     total.tokens += s.tokens;
     total.correct += s.correct;

@@ -78,14 +78,40 @@ class ParameterRegistry {
   std::vector<std::unique_ptr<Mat<T>>> values_view_, grads_view_;
 };
 
-// A column block of a matrix as a matrix, without copying: columns [first, first + n).
+// A column block of a matrix as a matrix, without copying: columns [first, first + n). An empty
+// block (n = 0 or no rows) is an empty matrix that aliases nothing.
 template <typename T>
 inline Mat<T> block(Mat<T>& m, std::size_t first, std::size_t n) {
-  return Mat<T>(m.colptr(first), m.n_rows, n, false, true);
+  if (n == 0 || m.n_rows == 0) return Mat<T>(m.n_rows, n);
+  return Mat<T>(m.memptr() + first * m.n_rows, m.n_rows, n, false, true);
 }
+
+// A read-only column block of a const matrix, without copying. Armadillo has no const view over
+// foreign memory, so the view is a matrix over that memory that is only ever handed out as const:
+// `*b` is the matrix, `b->` its members. Hold the block itself (`const auto b = block(m, …)`),
+// not a reference taken from a temporary block. There is deliberately no conversion to Mat<T>:
+// `const Mat<T> x = block(c, …)` would silently copy.
 template <typename T>
-inline const Mat<T> block(const Mat<T>& m, std::size_t first, std::size_t n) {
-  return Mat<T>(const_cast<T*>(m.colptr(first)), m.n_rows, n, false, true);
+class ConstBlock {
+ public:
+  ConstBlock(const Mat<T>& m, std::size_t first, std::size_t n)
+      : view_(n == 0 || m.n_rows == 0
+                  ? Mat<T>(m.n_rows, n)
+                  : Mat<T>(const_cast<T*>(m.memptr()) + first * m.n_rows, m.n_rows, n, false,
+                           true)) {}
+  ConstBlock(const ConstBlock&) = delete;
+  ConstBlock& operator=(const ConstBlock&) = delete;
+
+  const Mat<T>& operator*() const { return view_; }
+  const Mat<T>* operator->() const { return &view_; }
+
+ private:
+  Mat<T> view_;  // aliases const memory: never exposed as writable
+};
+
+template <typename T>
+inline ConstBlock<T> block(const Mat<T>& m, std::size_t first, std::size_t n) {
+  return ConstBlock<T>(m, first, n);
 }
 
 }  // namespace attend

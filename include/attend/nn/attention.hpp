@@ -9,8 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "attend/nn/config.hpp"
 #include "attend/core/params.hpp"
+#include "attend/core/registry.hpp"
+#include "attend/nn/config.hpp"
 
 namespace attend {
 
@@ -25,17 +26,23 @@ struct Memory {
   std::size_t S = 0, B = 0;
 
   std::size_t dim() const { return values->n_rows; }
-  const Mat<T> example(std::size_t b) const { return block(*values, b * S, S); }
+  ConstBlock<T> example(std::size_t b) const { return block(*values, b * S, S); }
 };
 
 // Scratch space a strategy keeps between calls, owned by the caller: slot i is any matrix the
-// strategy wants. Sizes persist, so after the first batch nothing is allocated.
+// strategy wants, index(i) any list of positions. Sizes persist, so after the first batch nothing
+// is allocated, and two threads decoding with their own caches share nothing.
 template <typename T>
 struct AttentionCache {
-  std::deque<Mat<T>> slots;  // a deque: growing it keeps references to earlier slots valid
+  std::deque<Mat<T>> slots;     // deques: growing them keeps references to earlier slots valid
+  std::deque<Lengths> indices;
   Mat<T>& operator[](std::size_t i) {
     if (i >= slots.size()) slots.resize(i + 1);
     return slots[i];
+  }
+  Lengths& index(std::size_t i) {
+    if (i >= indices.size()) indices.resize(i + 1);
+    return indices[i];
   }
 };
 
@@ -74,19 +81,46 @@ template <typename T>
 using AttentionFactory = std::function<std::unique_ptr<Attention<T>>(
     ParameterRegistry<T>& params, const ModelConfig& config, const std::string& prefix)>;
 
+// GEMM FLOPs of a strategy's own products in one training step (forward, input gradient and
+// weight gradient: three products of 2·m·n·k each), per example: per_source_position counts once
+// per memory column (key projections, once per batch), per_target_step once per decoder step.
+struct GemmCost {
+  double per_source_position = 0, per_target_step = 0;
+};
+
+// What the rest of the library knows about a strategy besides how to build it. Every member may
+// be left empty (a user strategy's defaults): no extra checks, nothing fitted to the data, any
+// source length, no GEMM cost counted, the luong style for --decoder auto.
+struct AttentionTraits {
+  std::string help;                             // one line for --help
+  DecoderStyle decoder = DecoderStyle::Luong;   // what --decoder auto resolves to; None: no context
+  std::function<void(const ModelConfig&)> validate;  // throws attend::Error saying what to change
+  // Sizes that depend on the data (see ModelConfig::fit_to_data).
+  std::function<void(ModelConfig&, std::size_t longest_source, bool user_set_sizes)> fit_to_data;
+  std::function<std::size_t(const ModelConfig&)> source_limit;  // longest source; 0 = any
+  std::function<GemmCost(const ModelConfig&)> cost;             // for `attend bench`
+};
+
 template <typename T>
 std::unique_ptr<Attention<T>> make_attention(const std::string& name, ParameterRegistry<T>& params,
                                              const ModelConfig& config, const std::string& prefix);
+// Registered strategies in registration order (built-ins first): names, {name, help} pairs, and
+// "none | bahdanau | …" for help texts.
 std::vector<std::string> attention_names();
+std::vector<RegistryItem> attention_list();
+std::string attention_help();
 bool attention_known(const std::string& name);
+// A strategy's traits; throws attend::Error naming the valid strategies when the name is unknown.
+AttentionTraits attention_traits(const std::string& name);
 // Registers a strategy for both element types (float for training, double for gradient checks).
+// Throws attend::Error when the name is already registered.
 void register_attention(const std::string& name, AttentionFactory<float> f32,
-                        AttentionFactory<double> f64);
+                        AttentionFactory<double> f64, AttentionTraits traits = {});
 
 // Registers `Strategy<float>` and `Strategy<double>`, each constructed as
 // Strategy<T>(params, config, prefix).
 template <template <typename> class Strategy>
-void register_attention(const std::string& name) {
+void register_attention(const std::string& name, AttentionTraits traits = {}) {
   register_attention(
       name,
       [](ParameterRegistry<float>& p, const ModelConfig& c, const std::string& prefix) {
@@ -94,8 +128,13 @@ void register_attention(const std::string& name) {
       },
       [](ParameterRegistry<double>& p, const ModelConfig& c, const std::string& prefix) {
         return std::unique_ptr<Attention<double>>(new Strategy<double>(p, c, prefix));
-      });
+      },
+      std::move(traits));
 }
+
+// The base scores local-m / local-p accept for --score ("dot | general | concat").
+std::vector<RegistryItem> local_score_list();
+std::string local_score_help();
 
 // Helpers for strategies: softmax over positions lo[b] … hi[b] of column b (zero elsewhere) and
 // its backward, de = a ⊙ (da − Σ a ⊙ da).

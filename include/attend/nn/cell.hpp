@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "attend/core/params.hpp"
+#include "attend/core/registry.hpp"
 
 namespace attend {
 
@@ -33,10 +34,35 @@ class Cell {
 template <typename T>
 using CellFactory = std::function<std::unique_ptr<Cell<T>>()>;
 
+// What the library knows about a cell besides how to build it.
+struct CellTraits {
+  std::string help;       // one line for --help
+  std::size_t gates = 0;  // G (weight_ih has G·H rows); 0 = ask a cell built by the factory
+};
+
 // Registry by name. Built-in cells: rnn, lstm, gru.
 template <typename T>
 std::unique_ptr<Cell<T>> make_cell(const std::string& name);
+// Registered cells in registration order (built-ins first): names, {name, help} pairs, and
+// "rnn | lstm | gru" for help texts.
 std::vector<std::string> cell_names();
+std::vector<RegistryItem> cell_list();
+std::string cell_help();
+bool cell_known(const std::string& name);
+// A cell's traits (gates filled in); throws attend::Error naming the valid cells when unknown.
+CellTraits cell_traits(const std::string& name);
+// Registers a cell for both element types. Throws attend::Error when the name is taken.
+void register_cell(const std::string& name, CellFactory<float> f32, CellFactory<double> f64,
+                   CellTraits traits = {});
+// Registers `CellType<float>` and `CellType<double>`, default-constructed.
+template <template <typename> class CellType>
+void register_cell(const std::string& name, CellTraits traits = {}) {
+  register_cell(
+      name, [] { return std::unique_ptr<Cell<float>>(new CellType<float>()); },
+      [] { return std::unique_ptr<Cell<double>>(new CellType<double>()); }, std::move(traits));
+}
+// Registers one element type's factory (register both before use); an error when that type's
+// factory of the name is already registered.
 template <typename T>
 void register_cell(const std::string& name, CellFactory<T> factory);
 

@@ -1,16 +1,50 @@
 // Model configuration: everything needed to rebuild a model's structure (stored in checkpoints).
+// Every field is declared once in the table behind model_fields() (src/nn/config.cpp), which
+// drives to_map / from_map (the checkpoint's `model.*` keys) and which the command line walks to
+// declare its options.
 #pragma once
+#include <cstddef>
+#include <iosfwd>
 #include <map>
 #include <string>
+#include <variant>
+#include <vector>
 
 namespace attend {
 
+// The decoder's initial state (DESIGN §4): none = zeros, copy = the encoder's final states,
+// dense = tanh(W h_enc + b) per layer.
+enum class Bridge { None, Copy, Dense };
+
+// Decoder style (DESIGN §6). A configuration holds Auto, Bahdanau or Luong; ModelConfig::style()
+// resolves Auto through the attention strategy's registry entry and gives None for a strategy
+// that provides no context.
+enum class DecoderStyle { Auto, None, Bahdanau, Luong };
+
+// Names as written in checkpoints and on the command line: "none", "copy", "dense"; "auto",
+// "none", "bahdanau", "luong".
+std::string to_string(Bridge b);
+std::string to_string(DecoderStyle s);
+// Throw attend::Error naming the bad value and the valid ones. A configured decoder style is
+// auto | bahdanau | luong ("none" is only ever a resolved style).
+Bridge parse_bridge(const std::string& name);
+DecoderStyle parse_decoder_style(const std::string& name);
+// For Boost.Program_options (po::value<Bridge>(&config.bridge)): operator>> reads one word and
+// sets failbit on an unknown name; operator<< writes the name.
+std::ostream& operator<<(std::ostream& out, Bridge b);
+std::istream& operator>>(std::istream& in, Bridge& b);
+std::ostream& operator<<(std::ostream& out, DecoderStyle s);
+std::istream& operator>>(std::istream& in, DecoderStyle& s);
+// "none | copy | dense" and "auto | bahdanau | luong", for help texts.
+std::string bridge_help();
+std::string decoder_style_help();
+
 struct ModelConfig {
-  std::string cell = "gru";            // rnn | lstm | gru | a registered cell
-  std::string attention = "bahdanau";  // none | bahdanau | luong-* | ... | a registered strategy
-  std::string decoder = "auto";        // auto | bahdanau | luong
-  std::string score = "general";       // base score of local-m / local-p: dot | general | concat
-  std::string bridge = "copy";         // none | copy | dense
+  std::string cell = "gru";            // a registered cell (cell_help())
+  std::string attention = "bahdanau";  // a registered strategy (attention_help())
+  DecoderStyle decoder = DecoderStyle::Auto;
+  std::string score = "general";       // base score of local-m / local-p (local_score_help())
+  Bridge bridge = Bridge::Copy;
   std::size_t layers = 1;
   bool bidirectional = false;
   std::size_t emb = 64;
@@ -22,18 +56,50 @@ struct ModelConfig {
   bool reverse_source = false;  // Sutskever et al. feed the source reversed
   std::size_t src_vocab = 0, tgt_vocab = 0;
 
-  // The decoder style `auto` resolves to: bahdanau for the bahdanau strategy, luong otherwise.
+  // The style the decoder runs: None when the strategy gives no context, the strategy's own
+  // default for Auto (bahdanau for `bahdanau`, luong otherwise), else `decoder`.
+  DecoderStyle style() const;
+  // The same as its name ("none", "bahdanau", "luong"), for display.
   std::string decoder_style() const;
-  // Sizes that depend on the data (location attention's rows: one per source position, the
-  // longest source unless the user set --max-src-len). Throws attend::Error when a size the user
-  // set is too small for the data.
+  // Sizes that depend on the data, as the attention strategy's entry defines them (location
+  // attention: one row per source position, the longest source unless the user set
+  // --max-src-len). Throws attend::Error when a size the user set is too small for the data.
   void fit_to_data(std::size_t longest_source, bool user_set_sizes);
   // The longest source this model accepts; 0 = any length.
   std::size_t source_limit() const;
-  // Throws attend::Error saying what to change when the combination is impossible.
+  // Throws attend::Error saying what to change when the combination is impossible: unknown
+  // names, general ranges, then the attention strategy's own checks.
   void validate() const;
+  // The checkpoint's model keys (without the "model." prefix), one per model_fields() entry.
   std::map<std::string, std::string> to_map() const;
+  // Missing keys keep their defaults; a malformed value throws attend::Error naming key and value.
   static ModelConfig from_map(const std::map<std::string, std::string>& m);
 };
+
+// One field of ModelConfig: its checkpoint key, its command-line option, its help and the member
+// it lives in. Walk model_fields() and std::visit `member` to bind an option to the field:
+//   for (const auto& f : model_fields())
+//     if (*f.option) std::visit([&](auto ptr) { bind(f.option, &(config.*ptr), f.describe()); }, f.member);
+using ModelMember =
+    std::variant<std::string ModelConfig::*, std::size_t ModelConfig::*, double ModelConfig::*,
+                 bool ModelConfig::*, Bridge ModelConfig::*, DecoderStyle ModelConfig::*>;
+
+struct ModelField {
+  const char* key;     // checkpoint key (stored as "model.<key>")
+  const char* option;  // command-line option name without "--"; "" = not an option (set from data)
+  const char* help;    // one line
+  ModelMember member;
+  std::string (*choices)() = nullptr;  // valid values ("a | b | c") when they are names
+
+  // help, plus ": " and the choices when there are any (read at call time, so strategies and
+  // cells registered by the user are listed too).
+  std::string describe() const;
+  // The field's value as stored in a checkpoint, and back (throws attend::Error naming the key).
+  std::string get(const ModelConfig& c) const;
+  void set(ModelConfig& c, const std::string& value) const;
+};
+
+// Every ModelConfig field, in the order help texts show them.
+const std::vector<ModelField>& model_fields();
 
 }  // namespace attend

@@ -12,8 +12,6 @@
 
 namespace attend {
 
-enum class DecoderStyle { None, Bahdanau, Luong };
-
 template <typename T>
 struct DecoderCache {
   std::size_t T_max = 0, B = 0;
@@ -59,7 +57,8 @@ class Decoder {
   // Beam search: after step t, column b of the new state takes column parents[b]'s values.
   void reorder(std::size_t t, const std::vector<std::size_t>& parents, DecoderCache<T>& cache) const;
   // Attention weights of step t (S × B), empty without attention.
-  const Mat<T> weights(std::size_t t, const DecoderCache<T>& cache) const;
+  // A read-only view into the cache: hold it (`const auto w = …`) while reading.
+  ConstBlock<T> weights(std::size_t t, const DecoderCache<T>& cache) const;
 
  private:
   ParameterRegistry<T>& params_;

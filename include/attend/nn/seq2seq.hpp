@@ -28,7 +28,10 @@ struct Workspace {
 struct LossStats {
   double nll_sum = 0;        // Σ −log p over real target tokens
   std::size_t tokens = 0;    // real target tokens (including </s>)
-  std::size_t correct = 0;   // argmax == reference
+  std::size_t correct = 0;   // argmax == reference (a column without a finite maximum never counts)
+  // Some real target position had a NaN or infinite logit (its max or its Σ exp not finite):
+  // nll_sum and the gradients are then not to be trusted. Never set for finite logits.
+  bool non_finite = false;
   double mean() const { return tokens ? nll_sum / tokens : 0; }
 };
 
@@ -52,10 +55,10 @@ class Seq2Seq {
   const ParameterRegistry<T>& params() const { return params_; }
   const Decoder<T>& decoder() const { return *decoder_; }
 
-  // Mean cross-entropy over real target tokens. With backward, adds d(mean loss)/dθ to the
-  // registry's gradients (callers zero them).
-  LossStats loss(const Batch& batch, Workspace<T>& ws, bool backward,
-                 const TrainStepOptions& opt = {}) const;
+  // Mean cross-entropy over real target tokens; writes nothing but the workspace.
+  LossStats loss(const Batch& batch, Workspace<T>& ws, const TrainStepOptions& opt = {}) const;
+  // The same, and adds d(mean loss)/dθ to the registry's gradients (callers zero them).
+  LossStats loss_and_grad(const Batch& batch, Workspace<T>& ws, const TrainStepOptions& opt = {});
 
   // Encodes a batch and sets the decoder up for up to T_max steps (inference).
   void start_decoding(const arma::umat& src, const Lengths& len, std::size_t T_max,
@@ -67,12 +70,16 @@ class Seq2Seq {
  private:
   void encode(const arma::umat& src, const Lengths& len, Workspace<T>& ws,
               std::mt19937_64* rng) const;
+  // Logits, loss statistics and, with `dlogits`, ws.dlogits = d(mean loss)/dlogits.
+  LossStats forward(const Batch& batch, Workspace<T>& ws, bool dlogits,
+                    const TrainStepOptions& opt) const;
   void bridge(Workspace<T>& ws) const;
-  void bridge_backward(Workspace<T>& ws) const;
+  void bridge_backward(Workspace<T>& ws);
 
   ModelConfig config_;
-  // Backward passes accumulate into the registry's gradients from const methods.
-  mutable ParameterRegistry<T> params_;
+  // Encoder, decoder and strategy were built over this registry and write its gradients only
+  // from the backward passes that loss_and_grad runs.
+  ParameterRegistry<T> params_;
   std::unique_ptr<Cell<T>> cell_;
   std::unique_ptr<Encoder<T>> encoder_;
   std::unique_ptr<Decoder<T>> decoder_;
