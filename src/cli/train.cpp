@@ -264,7 +264,7 @@ void write_metrics(const std::string& path, const TrainSettings& s, const TrainO
                 {"perplexity", r.perplexity}, {"examples", r.examples}}},
       {"loss_curve", curve_json(t.train_loss)},
       {"valid_curve", curve_json(t.valid_loss)},
-      {"diverged", t.diverged},
+      {"diverged", false},  // a diverging run ends in TrainingDiverged, before any metrics
       {"stopped_early", t.stopped_early},
       {"best_step", t.best_step}};
   write_file_atomic(path, j.dump(2) + "\n");
@@ -287,10 +287,7 @@ void record_info(ModelBundle& b, const TrainSettings& s, const TrainResult& t, c
 }
 
 void report_outcome(const TrainResult& t) {
-  if (t.diverged)
-    std::cerr << "attend: warning: the loss became NaN or infinite at step " << t.steps + 1
-              << "; training stopped there (try a lower --lr)\n";
-  else if (t.stopped_early)
+  if (t.stopped_early)
     std::cerr << "stopped early after " << t.steps << " steps (best validation at step "
               << t.best_step << ")\n";
 }
@@ -531,7 +528,7 @@ int run_train_files(TrainSettings& s, const po::variables_map& vm) {
                         {"test", test_json},
                         {"loss_curve", curve_json(t.train_loss)},
                         {"valid_curve", curve_json(t.valid_loss)},
-                        {"diverged", t.diverged},
+                        {"diverged", false},  // a diverging run ends in TrainingDiverged, before any metrics
                         {"stopped_early", t.stopped_early},
                         {"time_limit_reached", t.time_limit_reached},
                         {"best_step", t.best_step}};
