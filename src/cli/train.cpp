@@ -138,10 +138,7 @@ void write_metrics(const std::string& path, const nlohmann::json& j) {
 }
 
 void report_outcome(const TrainResult& t) {
-  if (t.diverged)
-    std::cerr << "attend: warning: the loss became NaN or infinite at step " << t.steps + 1
-              << "; training stopped there (try a lower --lr)\n";
-  else if (t.stopped_early)
+  if (t.stopped_early)
     std::cerr << "stopped early after " << t.steps << " steps (best validation at step "
               << t.best_step << ")\n";
 }
@@ -242,7 +239,7 @@ int train_on_task(TrainArgs& a, const po::variables_map& vm) {
                              {"perplexity", r.perplexity}, {"examples", r.examples}}},
                    {"loss_curve", curve_json(t.train_loss)},
                    {"valid_curve", curve_json(t.valid_loss)},
-                   {"diverged", t.diverged},
+                   {"diverged", false},  // a diverging run ends in TrainingDiverged, before any metrics
                    {"stopped_early", t.stopped_early},
                    {"best_step", t.best_step}});
   return 0;

@@ -755,7 +755,14 @@ class Runner {
         return bleu;
       };
     }
-    const TrainResult t = train(*b.model, train_data, valid_data, o, on_progress);
+    TrainResult t;
+    std::string diverged;  // TrainingDiverged's message: which step and batch, what was not finite
+    try {
+      t = train(*b.model, train_data, valid_data, o, on_progress);
+    } catch (const TrainingDiverged& e) {
+      diverged = e.what();
+      t.steps = e.step() - 1;
+    }
     r.time_limit_reached = t.time_limit_reached;
     r.steps = t.steps;
     r.train_tokens = t.tokens;
@@ -768,10 +775,10 @@ class Runner {
       r.test_src_len.push_back(static_cast<int>(source_.corpus ? count_words(data->test_src_text[i])
                                                                 : data->test[i].src.size()));
 
-    if (t.diverged) {
+    if (!diverged.empty()) {
       r.status = "diverged";
       r.exact_match = r.token_accuracy = r.perplexity = NAN;
-      log << "diverged: the loss became NaN or infinite at step " << t.steps + 1 << "\n";
+      log << "diverged: " << diverged << "\n";
     } else if (source_.corpus) {
       score_corpus(r, b, *data, test_data, log);
     } else {

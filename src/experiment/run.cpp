@@ -222,7 +222,7 @@ json file_run_json(const FileRunOptions& opt, const TaskOptions& task, const Fil
           {"test", test},
           {"loss_curve", curve_json(t.train_loss)},
           {"valid_curve", curve_json(t.valid_loss)},
-          {"diverged", t.diverged},
+          {"diverged", false},  // a diverging run ends in TrainingDiverged, before any metrics
           {"stopped_early", t.stopped_early},
           {"time_limit_reached", t.time_limit_reached},
           {"best_step", t.best_step}};

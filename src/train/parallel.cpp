@@ -120,8 +120,8 @@ Batch slice_batch(const Batch& batch, std::size_t first, std::size_t count) {
 
 template <typename T>
 ParallelLoss<T>::ParallelLoss(Seq2Seq<T>& model, std::size_t shards, std::uint64_t seed)
-    : model_(model), shards_(std::max<std::size_t>(1, shards)), workspaces_(shards_) {
-  for (std::size_t s = 0; s < shards_; ++s) rngs_.emplace_back(seed * 0x9e3779b97f4a7c15ull + s + 1);
+    : model_(model), shards_(std::max<std::size_t>(1, shards)), workspaces_(shards_), seed_(seed),
+      rngs_(shards_) {
   for (std::size_t s = 1; s < shards_; ++s) {
     replicas_.push_back(std::make_unique<Seq2Seq<T>>(model.config(), 0));
     replicas_.back()->params().share_values(model.params());
@@ -139,6 +139,16 @@ LossStats ParallelLoss<T>::loss(const Batch& batch, bool backward, const TrainSt
   std::vector<Batch> parts;
   for (std::size_t first = 0; first < n; first += per)
     parts.push_back(slice_batch(batch, first, std::min(per, n - first)));
+  if (opt.rng) {
+    // One draw of the caller's stream per batch seeds every shard: a stream kept from batch to
+    // batch inside the shards would be state that a checkpoint does not hold.
+    const std::uint64_t draw = (*opt.rng)();
+    for (std::size_t s = 0; s < parts.size(); ++s) {
+      std::seed_seq seq{std::uint32_t(seed_), std::uint32_t(seed_ >> 32), std::uint32_t(draw),
+                        std::uint32_t(draw >> 32), std::uint32_t(s)};
+      rngs_[s].seed(seq);
+    }
+  }
   std::vector<LossStats> stats(parts.size());
   std::vector<std::exception_ptr> errors(parts.size());
   auto run = [&](std::size_t s) {

@@ -47,7 +47,24 @@ void rng_restore(std::mt19937_64& rng, const std::string& text, const char* what
   if (!in) throw Error(std::string("cannot resume: the saved ") + what + " random state is damaged");
 }
 
+std::string batch_text(std::size_t step, const std::vector<std::size_t>& examples) {
+  constexpr std::size_t kListed = 10;
+  const std::size_t n = examples.size();
+  std::string t = "step " + std::to_string(step) + ", batch of " + std::to_string(n) +
+                  (n == 1 ? " example (training example " : " examples (training examples ");
+  for (std::size_t i = 0; i < n && i < kListed; ++i) t += (i ? ", " : "") + std::to_string(examples[i]);
+  return t + (n > kListed ? ", …)" : ")");
+}
+
+std::string non_finite_text(double x) { return std::isnan(x) ? "NaN" : "infinite"; }
+
 }  // namespace
+
+TrainingDiverged::TrainingDiverged(std::size_t step, std::vector<std::size_t> examples, const std::string& problem)
+    : Error(batch_text(step, examples) + ": " + problem +
+            "; training stopped before this step's update (a lower learning rate or gradient clipping may help)"),
+      step_(step),
+      examples_(std::move(examples)) {}
 
 std::map<std::string, std::string> TrainState::to_map() const {
   std::ostringstream lr_text, best_text;
@@ -175,16 +192,16 @@ TrainResult train(Seq2Seq<float>& model, const std::vector<EncodedPair>& train_d
       next_batch = 0;
       ++epoch;
     }
-    const Batch b = make_batch(train_data, batches[next_batch++]);
+    const std::vector<std::size_t>& examples = batches[next_batch++];
+    const Batch b = make_batch(train_data, examples);
     P.zero_grad();
     const LossStats s = parallel.loss(b, true, step_opt);
     const double loss = s.mean();
-    if (!std::isfinite(loss)) {
-      result.diverged = true;
-      result.train_loss.push_back({step, loss});
-      break;
-    }
-    clip_global_norm(P.grads(), opt.clip);
+    if (!std::isfinite(loss)) throw TrainingDiverged(step, examples, "the loss is " + non_finite_text(loss));
+    // The norm before clipping (computed with clipping off too): NaN or ∞ when any gradient is.
+    const double grad_norm = clip_global_norm(P.grads(), opt.clip);
+    if (!std::isfinite(grad_norm))
+      throw TrainingDiverged(step, examples, "the gradient norm is " + non_finite_text(grad_norm));
     optimizer->step(P.values(), P.grads());
     result.tokens += s.tokens;
     result.steps = step;
@@ -243,7 +260,7 @@ TrainResult train(Seq2Seq<float>& model, const std::vector<EncodedPair>& train_d
     if (out_of_time) break;
   }
   result.state = state_now(result.steps);
-  if (opt.keep_best && !best_values.is_empty() && !result.diverged) P.assign(best_values);
+  if (opt.keep_best && !best_values.is_empty()) P.assign(best_values);
   result.seconds = seconds();
   return result;
 }

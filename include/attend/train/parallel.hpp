@@ -37,8 +37,11 @@ Batch slice_batch(const Batch& batch, std::size_t first, std::size_t count);
 template <typename T>
 class ParallelLoss {
  public:
-  // shards ≤ 1 runs everything on the calling thread. seed drives each shard's dropout and
-  // scheduled-sampling stream.
+  // shards ≤ 1 runs everything on the calling thread. With more shards, each batch's shard
+  // streams (dropout, scheduled sampling) are seeded from `seed`, the shard's number and one
+  // draw from the caller's stream (opt.rng): the caller's stream is then the only random state a
+  // run has, so saving it (TrainState::sample_rng) is enough to resume exactly at any thread
+  // count. With one shard the caller's stream is used directly.
   ParallelLoss(Seq2Seq<T>& model, std::size_t shards, std::uint64_t seed);
   std::size_t shards() const { return shards_; }
   // Same result as model.loss on the whole batch (up to summation order): mean over the batch's
@@ -50,7 +53,8 @@ class ParallelLoss {
   std::size_t shards_;
   std::vector<std::unique_ptr<Seq2Seq<T>>> replicas_;  // shard s ≥ 1 runs replicas_[s − 1]
   std::vector<Workspace<T>> workspaces_;
-  std::vector<std::mt19937_64> rngs_;
+  std::uint64_t seed_;
+  std::vector<std::mt19937_64> rngs_;  // reseeded per batch from the caller's stream
   std::unique_ptr<ShardPool> pool_;
 };
 

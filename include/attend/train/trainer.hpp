@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "attend/core/error.hpp"
 #include "attend/text/batching.hpp"
 #include "attend/train/optimizer.hpp"
 #include "attend/nn/seq2seq.hpp"
@@ -20,7 +21,7 @@ struct TrainState {
   std::size_t epoch = 0;         // epochs started (1-based once training has begun)
   std::size_t next_batch = 0;    // batches of the current epoch already used
   std::string epoch_rng;         // batch-order stream before the current epoch's order was drawn
-  std::string sample_rng;        // dropout / scheduled-sampling stream
+  std::string sample_rng;        // dropout / scheduled-sampling stream (the shards' streams derive from it)
   double lr = 0;                 // current learning rate (after any decay)
   double best_score = -std::numeric_limits<double>::infinity();  // best validation score so far
   std::size_t best_step = 0, bad_evals = 0;
@@ -61,6 +62,22 @@ struct TrainOptions {
   const TrainState* resume = nullptr;
 };
 
+// Thrown by train() when a step's loss or gradient norm is NaN or infinite, before that step's
+// update: no parameter update, validation or after_validation follows the bad step, so the last
+// checkpoint saved by after_validation stays as it was. The message names the step, the batch
+// and the problem: "step 137, batch of 64 examples (training examples 1204, 88, …): the loss is
+// NaN; …". Example numbers are 0-based positions in train_data.
+class TrainingDiverged : public Error {
+ public:
+  TrainingDiverged(std::size_t step, std::vector<std::size_t> examples, const std::string& problem);
+  std::size_t step() const { return step_; }
+  const std::vector<std::size_t>& examples() const { return examples_; }
+
+ private:
+  std::size_t step_;
+  std::vector<std::size_t> examples_;
+};
+
 struct TrainProgress {
   std::size_t step = 0, total_steps = 0, epoch = 0;
   double loss = 0;               // mean loss over the steps since the previous report
@@ -78,7 +95,6 @@ struct TrainResult {
   std::vector<CurvePoint> valid_loss;
   std::size_t steps = 0, tokens = 0;
   double seconds = 0;
-  bool diverged = false;                // a loss became NaN or infinite; training stopped
   bool stopped_early = false;
   bool time_limit_reached = false;      // stopped by max_seconds
   std::size_t best_step = 0;
@@ -88,6 +104,7 @@ struct TrainResult {
 
 using ProgressFn = std::function<void(const TrainProgress&)>;
 
+// Throws TrainingDiverged (an Error) when a loss or gradient norm is not finite.
 TrainResult train(Seq2Seq<float>& model, const std::vector<EncodedPair>& train_data,
                   const std::vector<EncodedPair>& valid_data, const TrainOptions& options,
                   const ProgressFn& progress = {});
