@@ -48,7 +48,10 @@ inline float exp_approx(float x) {
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
-  const std::int32_t bits = (static_cast<std::int32_t>(k) + 127) << 23;
+  // 2^k from its exponent bits. A NaN x gives a NaN p, hence a NaN result, whatever scale is;
+  // k is taken as 0 then, since converting NaN to an integer is undefined.
+  const float k_bits = k == k ? k : 0.0f;
+  const std::int32_t bits = (static_cast<std::int32_t>(k_bits) + 127) << 23;
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
   return p * scale;
