@@ -40,7 +40,7 @@ std::string train_tiny_model() {
   options.optimizer.lr = 5e-3;
   train(*bundle.model, encode_examples(data.train, bundle.src_vocab, bundle.tgt_vocab), {}, options);
 
-  const std::string path = (std::filesystem::temp_directory_path() / "attend_embed_translator.h5").string();
+  const std::string path = (std::filesystem::temp_directory_path() / "attend_embed_translator.safetensors").string();
   save_model(path, bundle);
   return path;
 }

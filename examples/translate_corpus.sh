@@ -50,13 +50,13 @@ echo "== training on $TRAIN_SRC -> $TRAIN_TGT (output in $OUT)"
 start=$(date +%s)
 "$ATTEND" train --train-src "$TRAIN_SRC" --train-tgt "$TRAIN_TGT" \
   --valid-src "$VALID_SRC" --valid-tgt "$VALID_TGT" \
-  --threads "$THREADS" --model "$OUT/model.h5" --metrics-json "$OUT/train.json" "$@"
+  --threads "$THREADS" --model "$OUT/model.safetensors" --metrics-json "$OUT/train.json" "$@"
 end=$(date +%s)
 echo "training wall time: $((end - start)) s"
 
 echo "== test set $TEST_SRC, beam $BEAM"
 LCFLAG=""
 [ "${LC:-0}" = 1 ] && LCFLAG="--lc"
-"$ATTEND" eval --model "$OUT/model.h5" --src "$TEST_SRC" --ref "$TEST_TGT" --beam "$BEAM" \
+"$ATTEND" eval --model "$OUT/model.safetensors" --src "$TEST_SRC" --ref "$TEST_TGT" --beam "$BEAM" \
   --threads "$THREADS" $LCFLAG --out "$OUT/test.hyp" --metrics-json "$OUT/test.json"
 echo "translations: $OUT/test.hyp; metrics: $OUT/train.json, $OUT/test.json"

@@ -266,7 +266,7 @@ TEST_CASE("every command's --help exits 0 and shows the options", "[cli]") {
     CHECK(r.status == 0);
     CHECK(contains(r.out, "--help"));
   }
-  CHECK(contains(run_cli(dir, "train --help").out, "(=attend-model.h5)"));
+  CHECK(contains(run_cli(dir, "train --help").out, "(=attend-model.safetensors)"));
 }
 
 TEST_CASE("translate --show-attention prints a map headed by the source after each line", "[cli]") {

@@ -145,7 +145,7 @@ TEST_CASE("a grid runs, resumes without retraining, refuses a different grid unl
     INFO(run.spec.name() << " " << run.error);
     CHECK(run.status == "ok");
     CHECK_FALSE(run.resumed);
-    CHECK(fs::exists(fs::path(run.run_dir) / "model.h5"));
+    CHECK(fs::exists(fs::path(run.run_dir) / "model.safetensors"));
     CHECK(fs::exists(fs::path(run.run_dir) / "metrics.json"));
     CHECK(fs::exists(fs::path(run.run_dir) / "train.log"));
     CHECK(run.test_correct.size() == 60);
@@ -382,7 +382,7 @@ TEST_CASE("attend compare on the command line: a tiny grid, resume, bad input", 
                         Catch::Contains("report.html"));
   CHECK_THAT(r.err, Catch::Contains("gru+luong-dot-s1 finished"));
   for (const char* f : {"g/REPORT.md", "g/results.csv", "g/results.json", "g/report.html", "g/grid.json",
-                        "g/gru+none-s1/model.h5", "g/gru+none-s1/metrics.json", "g/gru+none-s1/train.log"})
+                        "g/gru+none-s1/model.safetensors", "g/gru+none-s1/metrics.json", "g/gru+none-s1/train.log"})
     CHECK(fs::exists(dir.file(f)));
   r = run_cli(dir, grid);
   CHECK(r.status == 0);
@@ -519,7 +519,7 @@ TEST_CASE("a corpus grid trains every variant on one shared text side and report
     CHECK_THAT(run.bleu_line, Catch::StartsWith("BLEU = "));
     CHECK_FALSE(run.valid_bleu.empty());
     CHECK(run.test_src_len.size() == 20);
-    CHECK(fs::exists(fs::path(run.run_dir) / "model.h5"));
+    CHECK(fs::exists(fs::path(run.run_dir) / "model.safetensors"));
     CHECK_THAT(read_file((fs::path(run.run_dir) / "metrics.json").string()), Catch::Contains("\"bleu\""));
     CHECK_THAT(read_file((fs::path(run.run_dir) / "train.log").string()), Catch::Contains("BLEU = "));
   }
@@ -601,7 +601,7 @@ TEST_CASE("attend compare on parallel files: spm grid with BLEU table, resume, b
   REQUIRE(r.status == 0);
   CHECK_THAT(r.out, Catch::Contains("| gru+none | 1/1 |") && Catch::Contains("| variant | runs | BLEU |"));
   CHECK_THAT(r.err, Catch::Contains("tokenizer spm") && Catch::Contains("gru+luong-dot-s1 finished"));
-  CHECK(fs::exists(dir.file("g/gru+luong-dot-s1/model.h5")));
+  CHECK(fs::exists(dir.file("g/gru+luong-dot-s1/model.safetensors")));
   r = run_cli(dir, grid);
   CHECK(r.status == 0);
   CHECK_THAT(r.err, Catch::Contains("2 from earlier") && !Catch::Contains("finished"));

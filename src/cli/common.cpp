@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -53,6 +54,11 @@ bool parse_command_line(const std::vector<std::string>& args, const po::options_
 
 void store_config_file(const std::string& path, const po::options_description& desc,
                        po::variables_map& vm) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (!std::filesystem::exists(status)) throw Error("config file '" + path + "': no such file");
+  if (!std::filesystem::is_regular_file(status))
+    throw Error("config file '" + path + "': not a regular file (a directory, FIFO or device)");
   std::ifstream in(path);
   if (!in) throw Error("cannot read config file '" + path + "'");
   try {

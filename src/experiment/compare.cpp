@@ -814,14 +814,9 @@ class Runner {
     b.info["steps"] = std::to_string(r.steps);
     b.info["status"] = r.status;
     if (r.corpus && std::isfinite(r.bleu)) b.info["test-bleu"] = std::to_string(r.bleu);
-    {
-      // The HDF5 library is not built thread-safe on every system: one file at a time.
-      static std::mutex hdf5_mutex;
-      std::lock_guard<std::mutex> lock(hdf5_mutex);
-      save_model((fs::path(r.run_dir) / "model.h5").string(), b);
-    }
+    save_model((fs::path(r.run_dir) / "model.safetensors").string(), b);
     write_file_atomic((fs::path(r.run_dir) / "metrics.json").string(), to_json(r).dump(1) + "\n");
-    log << "saved " << (fs::path(r.run_dir) / "model.h5").string() << "\n";
+    log << "saved " << (fs::path(r.run_dir) / "model.safetensors").string() << "\n";
   }
 
   // The test figures of a corpus run: detokenised BLEU (greedy or beam) with per-sentence

@@ -198,6 +198,7 @@ TrainResult train(Seq2Seq<float>& model, const std::vector<EncodedPair>& train_d
     const LossStats s = parallel.loss(b, true, step_opt);
     const double loss = s.mean();
     if (!std::isfinite(loss)) throw TrainingDiverged(step, examples, "the loss is " + non_finite_text(loss));
+    if (s.non_finite) throw TrainingDiverged(step, examples, "a logit is NaN or infinite");
     // The norm before clipping (computed with clipping off too): NaN or ∞ when any gradient is.
     const double grad_norm = clip_global_norm(P.grads(), opt.clip);
     if (!std::isfinite(grad_norm))

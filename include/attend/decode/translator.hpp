@@ -1,6 +1,6 @@
 // Text in, text out: a trained model file with its tokenizer and vocabularies, decoded through
 // decode(). For embedding attend in another program:
-//   attend::Translator t = attend::Translator::load("model.h5");
+//   attend::Translator t = attend::Translator::load("model.safetensors");
 //   std::cout << t.translate("hello world").text << "\n";
 #pragma once
 #include <string>

@@ -189,7 +189,7 @@ struct CompareResult {
   std::size_t beam = 1;
 };
 
-// Runs (or resumes) the grid under options.out_dir. Per run: OUT/<run>/model.h5 (attend::save_model),
+// Runs (or resumes) the grid under options.out_dir. Per run: OUT/<run>/model.safetensors (attend::save_model),
 // OUT/<run>/metrics.json, OUT/<run>/train.log. Finished runs found there are read back instead of
 // retrained. Throws Error before training when the grid is invalid or out_dir holds a different
 // grid (unless force). A run that throws is recorded as "failed" and the rest continue. `progress`

@@ -71,7 +71,7 @@ struct FileRunOptions {
   std::size_t threads = 0;         // as given by the user (0 = one per core), see TrainingThreads
   std::size_t bleu_every = 0;      // steps between BLEU validations; 0 = train.eval_every
   SearchOptions test_search;       // decoding of the test set at the end (beam, length penalty)
-  std::string model_path = "attend-model.h5";  // the best checkpoint; model_path + ".last" the latest
+  std::string model_path = "attend-model.safetensors";  // the best checkpoint; model_path + ".last" the latest
   std::string resume;              // continue the run saved in this checkpoint ("" = a new run)
 };
 
