@@ -1,5 +1,7 @@
 // End-to-end tests of the `attend` command-line tool: the built binary runs in a temporary
 // directory; exit statuses, stdout and stderr are checked.
+#include <sys/stat.h>
+
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
@@ -347,4 +349,25 @@ TEST_CASE("score's error for a bad line names it without suggesting --skip-bad-l
   CHECK(r.status == 2);
   CHECK(contains(r.err, "s_bad.txt:2"));
   CHECK_FALSE(contains(r.err, "--skip-bad-lines"));
+}
+
+TEST_CASE("a config value holding a %placeholder% is refused by line instead of hanging", "[cli]") {
+  const TempDir dir;
+  write_file(dir.file("p.cfg"), "hidden = 16\ncell = %value%x\n");
+  const CliRun r = run_cli(dir, "train --config p.cfg --steps 1");
+  CHECK(r.status == 2);
+  CHECK(contains(r.err, "p.cfg', line 2"));
+  const CliRun c = run_cli(dir, "train --cell %canonical_option% --steps 1");
+  CHECK(c.status == 2);
+  CHECK(contains(c.err, "command line"));
+}
+
+TEST_CASE("a directory or a FIFO given as --config is refused without reading it", "[cli]") {
+  const TempDir dir;
+  std::filesystem::create_directories(dir.file("cfgdir"));
+  CHECK(run_cli(dir, "train --config cfgdir --steps 1").status == 2);
+  REQUIRE(::mkfifo(dir.file("cfg.fifo").c_str(), 0600) == 0);
+  const CliRun r = run_cli(dir, "train --config cfg.fifo --steps 1");
+  CHECK(r.status == 2);
+  CHECK(contains(r.err, "not a regular file"));
 }

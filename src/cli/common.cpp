@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <cctype>
 #include <iostream>
 #include <sstream>
 
@@ -43,9 +44,27 @@ po::typed_value<Count>* count_option(std::size_t* field) {
   return count_value(field)->default_value(Count{*field});
 }
 
+namespace {
+
+// Boost.Program_options (1.74) builds its error messages by replacing %value%, %option% and the
+// like until none is left, so a value that itself holds such a token loops forever (found by
+// fuzz/fuzz_config). Such text is refused before Boost sees it.
+void refuse_placeholders(const std::string& text, const std::string& where) {
+  for (std::size_t open = text.find('%'); open != std::string::npos; open = text.find('%', open + 1)) {
+    std::size_t end = open + 1;
+    while (end < text.size() && (std::islower(static_cast<unsigned char>(text[end])) || text[end] == '_')) ++end;
+    if (end > open + 1 && end < text.size() && text[end] == '%')
+      throw Error(where + ": '" + text.substr(open, end - open + 1) +
+                  "' cannot appear in an option (Boost.Program_options would misreport it)");
+  }
+}
+
+}  // namespace
+
 bool parse_command_line(const std::vector<std::string>& args, const po::options_description& desc,
                         const std::string& usage, po::variables_map& vm) {
   const std::vector<std::string> rest(args.begin() + 1, args.end());
+  for (const auto& arg : rest) refuse_placeholders(arg, "command line");
   po::store(po::command_line_parser(rest).options(desc).run(), vm);
   if (!vm.count("help")) return true;
   std::cout << usage << "\n" << desc << "\n";
@@ -59,8 +78,15 @@ void store_config_file(const std::string& path, const po::options_description& d
   if (!std::filesystem::exists(status)) throw Error("config file '" + path + "': no such file");
   if (!std::filesystem::is_regular_file(status))
     throw Error("config file '" + path + "': not a regular file (a directory, FIFO or device)");
-  std::ifstream in(path);
-  if (!in) throw Error("cannot read config file '" + path + "'");
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw Error("cannot read config file '" + path + "'");
+  std::ostringstream text;
+  text << file.rdbuf();
+  std::istringstream lines(text.str());
+  std::string line;
+  for (std::size_t number = 1; std::getline(lines, line); ++number)
+    refuse_placeholders(line, "config file '" + path + "', line " + std::to_string(number));
+  std::istringstream in(text.str());
   try {
     po::store(po::parse_config_file(in, desc, /*allow_unregistered=*/false), vm);
   } catch (const po::error& e) {
