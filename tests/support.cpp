@@ -1,5 +1,7 @@
 #include "support.hpp"
 
+#include <attend/text/tasks.hpp>
+
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -71,6 +73,27 @@ CliRun run_cli(const TempDir& dir, const std::string& args, const std::string& i
   if (raw != -1 && WIFEXITED(raw)) r.status = WEXITSTATUS(raw);
   r.out = read_file(out);
   r.err = read_file(err);
+  return r;
+}
+
+TinyTask tiny_reverse_task(double dropout) {
+  attend::TaskOptions t;
+  t.name = "reverse";
+  t.train_size = 300;
+  t.valid_size = 20;
+  const auto d = attend::make_task(t);
+  std::vector<std::vector<std::string>> s, g;
+  for (const auto& e : d.train) s.push_back(e.src), g.push_back(e.tgt);
+  TinyTask r;
+  r.src_vocab = attend::Vocab::build(s);
+  r.tgt_vocab = attend::Vocab::build(g);
+  r.train = attend::encode_examples(d.train, r.src_vocab, r.tgt_vocab);
+  r.valid = attend::encode_examples(d.valid, r.src_vocab, r.tgt_vocab);
+  r.config.emb = 8;
+  r.config.hidden = 12;
+  r.config.src_vocab = r.src_vocab.size();
+  r.config.tgt_vocab = r.tgt_vocab.size();
+  r.config.dropout = dropout;
   return r;
 }
 

@@ -1,5 +1,8 @@
 // Helpers the test files share: temporary directories, files, and running the `attend` binary.
 #pragma once
+#include <attend/nn/config.hpp>
+#include <attend/text/batching.hpp>
+#include <attend/text/vocab.hpp>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -37,5 +40,14 @@ struct CliRun {
 };
 // Runs `attend ARGS` (ARGS as shell words) in dir with `input` on stdin.
 CliRun run_cli(const TempDir& dir, const std::string& args, const std::string& input = "");
+
+// The reverse task, small (300 training and 20 validation pairs), encoded, with a tiny model
+// configuration (emb 8, hidden 12) for training-loop tests.
+struct TinyTask {
+  std::vector<attend::EncodedPair> train, valid;
+  attend::ModelConfig config;
+  attend::Vocab src_vocab, tgt_vocab;
+};
+TinyTask tiny_reverse_task(double dropout = 0);
 
 }  // namespace attend::test

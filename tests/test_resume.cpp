@@ -21,32 +21,9 @@
 namespace {
 
 
-struct Setup {
-  std::vector<attend::EncodedPair> train, valid;
-  attend::ModelConfig config;
-  attend::Vocab src_vocab, tgt_vocab;
-};
+using Setup = attend::test::TinyTask;
 
-Setup reverse_task(double dropout = 0) {
-  attend::TaskOptions t;
-  t.name = "reverse";
-  t.train_size = 300;
-  t.valid_size = 20;
-  const auto d = attend::make_task(t);
-  std::vector<std::vector<std::string>> s, g;
-  for (const auto& e : d.train) s.push_back(e.src), g.push_back(e.tgt);
-  Setup r;
-  r.src_vocab = attend::Vocab::build(s);
-  r.tgt_vocab = attend::Vocab::build(g);
-  r.train = attend::encode_examples(d.train, r.src_vocab, r.tgt_vocab);
-  r.valid = attend::encode_examples(d.valid, r.src_vocab, r.tgt_vocab);
-  r.config.emb = 8;
-  r.config.hidden = 12;
-  r.config.src_vocab = r.src_vocab.size();
-  r.config.tgt_vocab = r.tgt_vocab.size();
-  r.config.dropout = dropout;
-  return r;
-}
+Setup reverse_task(double dropout = 0) { return attend::test::tiny_reverse_task(dropout); }
 
 attend::TrainOptions options(const std::string& optimizer, double lr, double momentum) {
   attend::TrainOptions o;

@@ -255,28 +255,6 @@ void chomp(std::string& line) {
   if (!line.empty() && line.back() == '\r') line.pop_back();
 }
 
-std::vector<int> encode_source(const ModelBundle& bundle, const std::string& line,
-                               const std::string& where) {
-  std::vector<int> ids = bundle.src_vocab.encode(bundle.tokenize_source(line));
-  const std::size_t limit = bundle.model->config().source_limit();
-  if (limit && ids.size() > limit)
-    throw Error(where + ": the source has " + std::to_string(ids.size()) +
-                " tokens but this model's location attention handles at most --max-src-len " +
-                std::to_string(limit) + "; shorten the line or train with a larger --max-src-len");
-  return ids;
-}
-
-std::string prepare_input(const ModelBundle& bundle, const std::string& line) {
-  TextOptions t;
-  const auto flag = [&](const char* key) {
-    const auto it = bundle.info.find(key);
-    return it != bundle.info.end() && it->second == "1";
-  };
-  t.lowercase = flag("lowercase");
-  t.normalize = flag("normalize");
-  return apply_text_options(line, t);
-}
-
 namespace {
 
 // How a token appears in a map: a space as '␣', at most 8 code points.

@@ -104,12 +104,6 @@ ModelBundle load_model_for(const ModelOptions& o, const po::variables_map& vm,
 // Removes a trailing '\r' (CRLF input).
 void chomp(std::string& line);
 
-// Source ids of one line; throws Error "WHERE: ..." when the line does not fit location attention.
-std::vector<int> encode_source(const ModelBundle& bundle, const std::string& line,
-                               const std::string& where);
-// The text options the model was trained with (info "lowercase" / "normalize"), applied to
-// input lines the same way.
-std::string prepare_input(const ModelBundle& bundle, const std::string& line);
 
 // Text attention map: a header row with the source tokens, then one row per output token whose
 // cells shade the weight of each source token with " .:-=+*#%@".

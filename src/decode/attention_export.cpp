@@ -8,17 +8,7 @@
 
 namespace attend {
 
-namespace {
-
-using json = nlohmann::json;
-
-std::string fmt(const char* f, double x) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, x);
-  return buf;
-}
-
-std::string esc(const std::string& s) {
+std::string xml_escape(const std::string& s) {
   std::string o;
   for (char c : s) {
     switch (c) {
@@ -31,6 +21,18 @@ std::string esc(const std::string& s) {
     }
   }
   return o;
+}
+
+namespace {
+
+std::string esc(const std::string& s) { return xml_escape(s); }
+
+using json = nlohmann::json;
+
+std::string fmt(const char* f, double x) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, x);
+  return buf;
 }
 
 // A space token (character tokenizer) would be invisible.

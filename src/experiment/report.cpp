@@ -49,20 +49,7 @@ std::string delta_text(const VariantSummary& v) {
   return fmt("%+.1f", 100 * v.vs_best.delta);
 }
 
-std::string esc(const std::string& s) {
-  std::string o;
-  for (char c : s) {
-    switch (c) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      case '\'': o += "&#39;"; break;
-      default: o += c;
-    }
-  }
-  return o;
-}
+std::string esc(const std::string& s) { return xml_escape(s); }
 
 std::string joined(const std::vector<std::string>& tokens) {
   std::string s;

@@ -11,6 +11,9 @@ namespace attend {
 // `weights` rows are output tokens (</s> included when the hypothesis finished), columns source
 // positions. `out` may omit </s>; rows beyond out.size() are labelled "</s>".
 // SVG: a standalone heatmap with the source tokens on the x axis and the output tokens on the y axis.
+// Text for XML and HTML: & < > " ' as entities.
+std::string xml_escape(const std::string& s);
+
 void write_attention_svg(const Hypothesis& h, const std::vector<std::string>& src,
                          const std::vector<std::string>& out, std::ostream& stream);
 // JSON: {"source": [...], "output": [...], "weights": [[...], ...], "log_prob": x, "score": x}.
