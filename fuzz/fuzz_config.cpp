@@ -25,11 +25,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   attend::TextPipelineOptions text;
   po::options_description desc;
   desc.add(attend::cli::task_options(task));
-  attend::cli::add_architecture_options(desc, model);
+  attend::cli::add_model_options(desc, model);
   attend::cli::add_optimization_options(desc, train);
   attend::cli::add_text_pipeline_options(desc, text, "test files");
-  desc.add_options()("cell", attend::cli::opt(&model.cell), "")("attention", attend::cli::opt(&model.attention), "")(
-      "decoder", attend::cli::opt(&model.decoder), "");
   try {
     po::variables_map vm;
     attend::cli::store_config_file(path, desc, vm);

@@ -10,6 +10,8 @@
 #include <cctype>
 #include <iostream>
 #include <sstream>
+#include <type_traits>
+#include <variant>
 
 #include <attend/text/corpus.hpp>
 #include <attend/core/error.hpp>
@@ -143,20 +145,19 @@ po::options_description task_options(TaskOptions& t) {
   return d;
 }
 
-void add_architecture_options(po::options_description& d, ModelConfig& c) {
-  d.add_options()
-      ("layers", opt(&c.layers), "recurrent layers in encoder and decoder")
-      ("bidirectional", flag(&c.bidirectional), "bidirectional encoder (--hidden split in two)")
-      ("emb", opt(&c.emb), "embedding size")
-      ("hidden", opt(&c.hidden), "model width")
-      ("dropout", opt(&c.dropout), "dropout on embeddings and between layers")
-      ("window", opt(&c.window), "half-width D of local-m / local-p attention")
-      ("heads", opt(&c.heads), "heads of multihead attention")
-      ("score", opt(&c.score), ("base score of local attention: " + local_score_help()).c_str())
-      ("max-src-len", opt(&c.max_src_len),
-       "longest source of location attention (default: the longest source in the data)")
-      ("bridge", opt(&c.bridge), ("decoder initial state: " + bridge_help()).c_str())
-      ("reverse-source", flag(&c.reverse_source), "feed the source reversed");
+void add_model_options(po::options_description& d, ModelConfig& c, const std::vector<std::string>& except) {
+  for (const ModelField& f : model_fields()) {
+    if (!*f.option || std::find(except.begin(), except.end(), f.key) != except.end()) continue;
+    const std::string help = f.describe();
+    std::visit(
+        [&](auto member) {
+          auto* field = &(c.*member);
+          using V = std::remove_pointer_t<decltype(field)>;
+          if constexpr (std::is_same_v<V, bool>) d.add_options()(f.option, flag(field), help.c_str());
+          else d.add_options()(f.option, opt(field), help.c_str());
+        },
+        f.member);
+  }
 }
 
 void add_optimization_options(po::options_description& d, TrainOptions& o) {

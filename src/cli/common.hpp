@@ -72,9 +72,9 @@ ModelConfig cli_model_config();
 TrainOptions cli_train_options();
 
 po::options_description task_options(TaskOptions& t);  // the seed is the caller's
-// The model options other than the cell, the attention and the decoder style (which train takes
-// one of and compare takes lists of).
-void add_architecture_options(po::options_description& d, ModelConfig& c);
+// The model options, one per field of ModelConfig::model_fields() (its option name, help and
+// choices), bound straight to `c`; `except` names checkpoint keys a command binds its own way.
+void add_model_options(po::options_description& d, ModelConfig& c, const std::vector<std::string>& except = {});
 // Optimisation and budget (the seed and --threads are each command's own: their meaning differs).
 void add_optimization_options(po::options_description& d, TrainOptions& o);
 // Checks what the library's validation does not see (optimizer name, ranges) and resolves

@@ -61,7 +61,7 @@ po::options_description all_options(CompareArgs& a) {
   files.add_options()
       ("lc", flag(&g.bleu_lowercase), "lower-cased BLEU (sacreBLEU -lc), for validation and test");
   po::options_description model("Model (shared by every variant)");
-  add_architecture_options(model, g.model);
+  add_model_options(model, g.model, {"cell", "attention", "decoder"});  // the grid's lists
   po::options_description train("Training (shared by every run)");
   add_optimization_options(train, g.train);
   train.add_options()

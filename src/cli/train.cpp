@@ -38,11 +38,7 @@ po::options_description file_options(TrainArgs& a) {
 
 po::options_description model_options(TrainArgs& a) {
   po::options_description d("Model");
-  d.add_options()
-      ("cell", opt(&a.model.cell), cell_help().c_str())
-      ("attention", opt(&a.model.attention), attention_help().c_str())
-      ("decoder", opt(&a.model.decoder), decoder_style_help().c_str());
-  add_architecture_options(d, a.model);
+  add_model_options(d, a.model);
   return d;
 }
 
