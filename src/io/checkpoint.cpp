@@ -2,6 +2,7 @@
 
 #include "attend/io/checkpoint_file.hpp"
 #include "attend/core/error.hpp"
+#include "attend/text/pipeline.hpp"
 
 #include <map>
 #include <utility>
@@ -14,20 +15,6 @@ const char* kInfoPrefix = "info.";
 const char* kTrainPrefix = "train_state.";
 const char* kSubwordSrc = "subword.src";
 const char* kSubwordTgt = "subword.tgt";
-
-std::vector<std::string> tokens_with(Tokenizer t, const std::shared_ptr<const SubwordModel>& m,
-                                     const std::string& line, const char* side) {
-  if (t != Tokenizer::Spm) return tokenize(line, t);
-  if (!m) throw Error(std::string("the spm tokenizer has no SentencePiece model for the ") + side);
-  return m->encode(line);
-}
-
-std::string text_with(Tokenizer t, const std::shared_ptr<const SubwordModel>& m,
-                      const std::vector<std::string>& tokens, const char* side) {
-  if (t != Tokenizer::Spm) return detokenize(tokens, t);
-  if (!m) throw Error(std::string("the spm tokenizer has no SentencePiece model for the ") + side);
-  return m->decode(tokens);
-}
 
 std::string shape_text(const std::vector<std::size_t>& s) {
   std::string t = "(";
@@ -57,25 +44,16 @@ void check_sizes_fit(const ModelConfig& c, const CheckpointFile& f) {
 }  // namespace
 
 std::vector<std::string> ModelBundle::tokenize_source(const std::string& line) const {
-  return tokens_with(tokenizer, src_subword, line, "source");
+  return tokenize_with(tokenizer, src_subword.get(), line, "source");
 }
 std::vector<std::string> ModelBundle::tokenize_target(const std::string& line) const {
-  return tokens_with(tokenizer, tgt_subword, line, "target");
+  return tokenize_with(tokenizer, tgt_subword.get(), line, "target");
 }
 std::string ModelBundle::detokenize_source(const std::vector<std::string>& tokens) const {
-  return text_with(tokenizer, src_subword, tokens, "source");
+  return detokenize_with(tokenizer, src_subword.get(), tokens, "source");
 }
 std::string ModelBundle::detokenize_target(const std::vector<std::string>& tokens) const {
-  return text_with(tokenizer, tgt_subword, tokens, "target");
-}
-
-std::vector<Example> tokenize_corpus(const ModelBundle& b, const ParallelCorpus& c) {
-  std::vector<Example> out(c.size());
-  for (std::size_t i = 0; i < c.size(); ++i) {
-    out[i].src = b.tokenize_source(c.src[i]);
-    out[i].tgt = b.tokenize_target(c.tgt[i]);
-  }
-  return out;
+  return detokenize_with(tokenizer, tgt_subword.get(), tokens, "target");
 }
 
 void save_model(const std::string& path, const ModelBundle& bundle) {

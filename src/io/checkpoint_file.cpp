@@ -11,11 +11,11 @@
 
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "attend/core/atomic_file.hpp"
 #include "attend/core/error.hpp"
 #include "attend/io/checkpoint_file.hpp"
 #include "attend/io/safetensors.hpp"
@@ -169,56 +169,20 @@ CheckpointFile decode_checkpoint(const std::string& bytes, const std::string& wh
 
 namespace attend {
 
+void save_checkpoint_file(const std::string& path, const CheckpointFile& checkpoint) {
+  const std::string bytes = encode_checkpoint(checkpoint, path);
+  try {
+    write_file_atomic(path, bytes);
+  } catch (const Error& e) {
+    throw Error("cannot save checkpoint '" + path + "': " + e.what());
+  }
+}
+
 namespace {
 
 const char kHdf5Signature[] = "\x89HDF\r\n\x1a\n";
 
 std::string system_error(const std::string& what) { return what + " (" + std::strerror(errno) + ")"; }
-
-void write_all(int fd, const std::string& bytes, const std::string& what) {
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) throw Error(system_error(what));
-    done += static_cast<std::size_t>(n);
-  }
-}
-
-void fsync_directory_of(const std::string& path) {
-  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
-  const int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  ::fsync(fd);  // some file systems refuse to sync a directory, which is harmless
-  ::close(fd);
-}
-
-}  // namespace
-
-void save_checkpoint_file(const std::string& path, const CheckpointFile& checkpoint) {
-  const std::string bytes = encode_checkpoint(checkpoint, path);
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  const std::string prefix = "cannot save checkpoint '" + path + "': ";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw Error(system_error(prefix + "cannot create '" + tmp + "'"));
-  try {
-    write_all(fd, bytes, prefix + "cannot write '" + tmp + "'");
-    if (::fsync(fd) != 0) throw Error(system_error(prefix + "cannot flush '" + tmp + "' to disk"));
-    if (::close(fd) != 0) throw Error(system_error(prefix + "cannot close '" + tmp + "'"));
-  } catch (...) {
-    ::close(fd);
-    std::remove(tmp.c_str());
-    throw;
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string reason = system_error(prefix + "cannot rename '" + tmp + "' over it");
-    std::remove(tmp.c_str());
-    throw Error(reason);
-  }
-  fsync_directory_of(path);
-}
-
-namespace {
 
 std::string read_model_bytes(const std::string& path) {
   const std::string prefix = "cannot load checkpoint '" + path + "': ";

@@ -34,8 +34,6 @@ struct ModelBundle {
   std::string detokenize_target(const std::vector<std::string>& tokens) const;
 };
 
-// Every line pair of a corpus in the bundle's tokens (SentencePiece pieces for Spm).
-std::vector<Example> tokenize_corpus(const ModelBundle& bundle, const ParallelCorpus& corpus);
 
 // Atomic: a failed save leaves an existing file untouched.
 void save_model(const std::string& path, const ModelBundle& bundle);

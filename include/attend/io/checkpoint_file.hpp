@@ -33,7 +33,7 @@ constexpr int kCheckpointVersion = 2;
 std::string encode_checkpoint(const CheckpointFile& checkpoint, const std::string& what);
 CheckpointFile decode_checkpoint(const std::string& bytes, const std::string& what);
 
-// Writes `path.tmp.<pid>`, fsyncs it, renames it over `path` and fsyncs the directory: readers
+// Writes `path.tmp`, fsyncs it, renames it over `path` and fsyncs the directory (write_file_atomic): readers
 // see the old file or the new one, never a partial one. On failure the old file is left untouched.
 void save_checkpoint_file(const std::string& path, const CheckpointFile& checkpoint);
 
