@@ -247,6 +247,7 @@ TrainResult train(Seq2Seq<float>& model, const std::vector<EncodedPair>& train_d
         best = score;
         bad_evals = 0;
         result.best_step = step;
+        result.best_seconds = seconds();
         if (opt.keep_best) best_values = P.values();
       } else {
         ++bad_evals;

@@ -34,6 +34,20 @@ struct TrainState {
   static TrainState from_map(const std::map<std::string, std::string>& map);
 };
 
+// Why a run learns as it does: measured every TrainOptions::diagnostics_every steps on that
+// step's training batch. The report plots these next to the learning curves.
+struct DiagnosticsPoint {
+  std::size_t step = 0;
+  // Unit group ("h~", "decoder gates", "encoder gates", ...) -> share of saturated units:
+  // |tanh| > 0.99, or a sigmoid outside [0.01, 0.99].
+  std::map<std::string, double> saturation;
+  double attention_entropy = -1;  // nats per output step; -1 = no attention
+  double uniform_entropy = -1;    // mean ln(source length) over the same steps, for scale
+  // Parameter group ("embedding", "encoder", "attention", "decoder", "output") -> L2 norm of
+  // its gradient before clipping.
+  std::map<std::string, double> grad_norm;
+};
+
 struct TrainOptions {
   OptimizerConfig optimizer;
   double clip = 5.0;             // global gradient norm; 0 = off
@@ -49,6 +63,7 @@ struct TrainOptions {
   bool keep_best = true;         // end with the parameters of the best validation
   std::size_t threads = 1;       // data-parallel shards per batch (use one BLAS thread with > 1)
   double max_seconds = 0;        // stop (after a final validation) once training took this long; 0 = no limit
+  std::size_t diagnostics_every = 0;  // steps between DiagnosticsPoints; 0 = none
 
   // Validation hook: called every eval_every steps (and at the end) with the step and the
   // validation loss; returns a score to maximise (e.g. BLEU) that then decides the best
@@ -98,8 +113,10 @@ struct TrainResult {
   bool stopped_early = false;
   bool time_limit_reached = false;      // stopped by max_seconds
   std::size_t best_step = 0;
+  double best_seconds = 0;              // training time until the best validation
   std::vector<CurvePoint> valid_score;  // what `validate` returned, when set
   TrainState state;                     // where the run stood when it ended
+  std::vector<DiagnosticsPoint> diagnostics;  // every diagnostics_every steps
 };
 
 using ProgressFn = std::function<void(const TrainProgress&)>;
