@@ -31,6 +31,7 @@ DEFAULTS = {
     "cell": "gru",
     "attention": "bahdanau",
     "decoder": "auto",
+    "luong_output": "tanh",
     "score": "general",
     "bridge": "copy",
     "layers": 1,
@@ -67,6 +68,10 @@ def full_config(config):
         raise ValueError(f"unknown cell '{c['cell']}'")
     if c["attention"] not in ATTENTIONS:
         raise ValueError(f"unknown attention '{c['attention']}'")
+    if c["luong_output"] not in ("tanh", "linear"):
+        raise ValueError(f"unknown luong output '{c['luong_output']}'")
+    if c["luong_output"] != "tanh" and decoder_style(c) != "luong":
+        raise ValueError("luong_output linear needs the luong decoder style")
     if c["bidirectional"] and c["hidden"] % 2:
         raise ValueError("bidirectional needs an even hidden size")
     return c
@@ -322,7 +327,9 @@ class Decoder(nn.Module):
                 _, state = self.rnn(torch.cat([x, h_tilde], dim=1).unsqueeze(0), state)
                 top = (state[0] if lstm else state)[-1]
                 ctx, a = self.attention(top, memory, mask, src_len, t)
-                h_tilde = torch.tanh(self.W_c(torch.cat([ctx, top], dim=1)))
+                h_tilde = self.W_c(torch.cat([ctx, top], dim=1))
+                if self.c["luong_output"] == "tanh":
+                    h_tilde = torch.tanh(h_tilde)
                 logits.append(self.out(h_tilde))
             else:
                 _, state = self.rnn(x.unsqueeze(0), state)
@@ -423,16 +430,18 @@ def read_safetensors(path):
     return tensors, metadata
 
 
-def save_attend_checkpoint(path, twin, src_tokens, tgt_tokens, tokenizer="space", info=None):
+def save_attend_checkpoint(path, twin, src_tokens, tgt_tokens, tokenizer="space", info=None,
+                           omit_keys=()):
     """Writes twin's config, vocabularies (tokens after the four specials) and weights as an attend
-    checkpoint (docs/checkpoint.md, format version 2: safetensors)."""
+    checkpoint (docs/checkpoint.md, format version 2: safetensors). omit_keys: configuration keys
+    left out, as in a checkpoint written before they existed."""
     src_vocab = SPECIALS + list(src_tokens)
     tgt_vocab = SPECIALS + list(tgt_tokens)
     if len(src_vocab) != twin.config["src_vocab"] or len(tgt_vocab) != twin.config["tgt_vocab"]:
         raise ValueError("vocabulary sizes do not match the configuration")
     metadata = {"format": "attend-checkpoint", "format_version": "2", "tokenizer": tokenizer,
                 "list.vocab.src": json.dumps(src_vocab), "list.vocab.tgt": json.dumps(tgt_vocab)}
-    metadata.update({"model." + k: v for k, v in config_to_map(twin.config).items()})
+    metadata.update({"model." + k: v for k, v in config_to_map(twin.config).items() if k not in omit_keys})
     metadata.update({"info." + k: str(v) for k, v in (info or {}).items()})
     tensors = {name: t.detach().to(torch.float32).cpu().numpy() for name, t in twin.state_dict().items()}
     write_safetensors(path, tensors, metadata)

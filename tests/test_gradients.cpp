@@ -75,9 +75,9 @@ void check_model(const ModelConfig& config) {
   model.params().values() *= 3.0;
   std::string worst;
   const double err = max_relative_error(model, mixed_batch(), &worst);
-  std::printf("gradcheck %-5s %-14s %-9s layers=%zu bi=%d bridge=%-5s max rel err %.2e (%s)\n",
+  std::printf("gradcheck %-5s %-14s %-9s %-6s layers=%zu bi=%d bridge=%-5s max rel err %.2e (%s)\n",
               config.cell.c_str(), config.attention.c_str(), config.decoder_style().c_str(),
-              config.layers, int(config.bidirectional), to_string(config.bridge).c_str(), err, worst.c_str());
+              to_string(config.luong_output).c_str(), config.layers, int(config.bidirectional), to_string(config.bridge).c_str(), err, worst.c_str());
   INFO(config.cell << " " << config.attention << " " << config.decoder_style() << ": " << worst);
   CHECK(err < 1e-6);
 }
@@ -94,6 +94,20 @@ TEST_CASE("every cell, attention strategy and decoder style has exact gradients"
       for (const std::string decoder : {"bahdanau", "luong"})
         check_model(small_config(cell, attention, decoder));
     }
+}
+
+TEST_CASE("the luong style's linear output has exact gradients for every cell and score",
+          "[gradcheck]") {
+  for (const std::string cell : {"rnn", "lstm", "gru"})
+    for (const std::string attention : {"luong-dot", "luong-general", "luong-concat", "bahdanau"}) {
+      ModelConfig c = small_config(cell, attention, "luong");
+      c.luong_output = LuongOutput::Linear;
+      check_model(c);
+    }
+  ModelConfig deep = small_config("lstm", "luong-general", "luong");
+  deep.luong_output = LuongOutput::Linear;
+  deep.layers = 2;
+  check_model(deep);
 }
 
 TEST_CASE("two-layer bidirectional models have exact gradients for every bridge", "[gradcheck]") {

@@ -28,7 +28,8 @@ const std::vector<std::string> kConfigs = {
     "gru_luong_concat",         "lstm_location",            "gru_scaled_dot",
     "lstm_local_m_general",     "gru_local_p_concat",       "gru_multihead_h2",
     "lstm_none_reverse",        "gru_bahdanau_luong_style", "lstm_luong_dot_bahdanau_style",
-    "lstm_local_p_dot_bi_dense_reverse"};
+    "lstm_local_p_dot_bi_dense_reverse", "gru_luong_general_linear",
+    "lstm_luong_dot_linear_bi2"};
 
 // Configurations where attend is known to disagree with PyTorch (DESIGN.md); their checks are
 // reported, not enforced, until the library is fixed. Empty: every configuration agrees.
@@ -113,6 +114,14 @@ TEST_CASE("every seq2seq fixture checkpoint loads with its configuration and voc
     CHECK(b.tgt_vocab.token(11) == "t11");
     CHECK(b.tokenizer == Tokenizer::Space);
   }
+}
+
+TEST_CASE("a fixture checkpoint without the luong_output key reads as tanh, a linear one as linear",
+          "[pytorch-seq2seq]") {
+  CHECK(load_model(path_of("lstm_luong_general", ".safetensors")).model->config().luong_output ==
+        LuongOutput::Tanh);
+  CHECK(load_model(path_of("gru_luong_general_linear", ".safetensors")).model->config().luong_output ==
+        LuongOutput::Linear);
 }
 
 TEST_CASE("attend reproduces PyTorch's log-probabilities for every fixture configuration",

@@ -133,6 +133,50 @@ TEST_CASE("resuming Adam through a checkpoint file continues the same run bit fo
   CHECK(resumed_difference(options("adam", 0.01, 0), path) == 0.0f);
 }
 
+TEST_CASE("resuming Adam in the middle of a linear warmup continues the same run bit for bit", "[resume][schedule]") {
+  attend::TrainOptions o = options("adam", 0.01, 0);
+  o.lr_schedule.warmup = 20;  // the resume point, step 13, is inside the warmup
+  CHECK(resumed_difference(o) == 0.0f);
+}
+
+TEST_CASE("resuming warmup, inverse-sqrt and plateau decay through a checkpoint file is bit for bit",
+          "[resume][schedule]") {
+  const Setup d = reverse_task();
+  attend::TrainOptions o = options("adam", 0.01, 0);
+  o.steps = 24;
+  o.eval_every = 6;
+  o.lr_schedule.warmup = 5;
+  o.lr_schedule.schedule = attend::LrSchedule::InverseSqrt;
+  o.lr_decay = 0.5;
+  o.validate = [](std::size_t, double) { return 0.0; };  // only the first validation improves
+  attend::Seq2Seq<float> first(d.config, 3);
+  std::optional<attend::TrainState> saved;
+  auto half = o;
+  half.steps = 12;
+  half.after_validation = [&](const attend::TrainState& st, bool) { saved = st; };
+  attend::train(first, d.train, d.valid, half);
+  REQUIRE(saved);
+  REQUIRE(saved->step == 12);
+  CHECK(saved->lr == 0.005);  // decayed once, at step 12; the schedule's factor is not in it
+
+  const attend::test::TempDir dir;
+  attend::ModelBundle b = bundle_of(d);
+  b.model->params().assign(first.params().values());
+  b.train_state = *saved;
+  attend::save_model(dir.file("schedule.safetensors"), b);
+  attend::ModelBundle loaded = attend::load_model(dir.file("schedule.safetensors"));
+  REQUIRE(loaded.train_state);
+
+  attend::Seq2Seq<float> whole(d.config, 3);
+  attend::train(whole, d.train, d.valid, o);
+  auto rest = o;
+  rest.resume = &*loaded.train_state;
+  const auto r = attend::train(*loaded.model, d.train, d.valid, rest);
+  CHECK(r.steps == 24);
+  CHECK(r.state.lr == 0.00125);  // decayed again at 18 and 24
+  CHECK(arma::abs(loaded.model->params().values() - whole.params().values()).max() == 0.0f);
+}
+
 TEST_CASE("a resumed Adam run without its moments differs from the uninterrupted one", "[resume]") {
   // The checks above can fail: dropping the moments changes the result.
   const Setup d = reverse_task();

@@ -173,7 +173,15 @@ void add_optimization_options(po::options_description& d, TrainOptions& o) {
       ("epochs", opt(&o.epochs), "epochs when --steps is 0")
       ("eval-every", opt(&o.eval_every), "steps between validations (0 = once per epoch)")
       ("patience", opt(&o.patience), "stop after this many validations without improvement (0 = never)")
-      ("lr-decay", opt(&o.lr_decay), "learning-rate factor when validation does not improve");
+      ("lr-decay", opt(&o.lr_decay), "learning-rate factor when validation does not improve")
+      ("warmup", opt(&o.lr_schedule.warmup),
+       "steps of linear learning-rate warmup: lr/N at step 1 rising to lr at step N (0 = none)")
+      ("lr-schedule",
+       po::value<std::string>()
+           ->default_value(to_string(o.lr_schedule.schedule))
+           ->notifier([&o](const std::string& name) { o.lr_schedule.schedule = parse_lr_schedule(name); }),
+       ("after the warmup: " + lr_schedule_help() +
+        " (inverse-sqrt: lr * sqrt(max(warmup, 1) / step)); --lr-decay multiplies on top").c_str());
 }
 
 void finish_train_options(TrainOptions& o) {
@@ -183,6 +191,8 @@ void finish_train_options(TrainOptions& o) {
   if (o.batch == 0) throw Error("--batch must be at least 1");
   if (o.teacher_forcing < 0 || o.teacher_forcing > 1) throw Error("--teacher-forcing must be in [0, 1]");
   if (o.label_smoothing < 0 || o.label_smoothing >= 1) throw Error("--label-smoothing must be in [0, 1)");
+  if (!(o.lr_decay > 0 && o.lr_decay <= 1))
+    throw Error("--lr-decay must be in (0, 1] (1 = no decay on a plateau), not " + show(o.lr_decay));
   if (o.steps == 0 && o.epochs == 0) o.steps = kDefaultSteps;
 }
 

@@ -75,7 +75,8 @@ po::options_description task_options(TaskOptions& t);  // the seed is the caller
 // The model options, one per field of ModelConfig::model_fields() (its option name, help and
 // choices), bound straight to `c`; `except` names checkpoint keys a command binds its own way.
 void add_model_options(po::options_description& d, ModelConfig& c, const std::vector<std::string>& except = {});
-// Optimisation and budget (the seed and --threads are each command's own: their meaning differs).
+// Optimisation, learning-rate schedule and budget (the seed and --threads are each command's
+// own: their meaning differs).
 void add_optimization_options(po::options_description& d, TrainOptions& o);
 // Checks what the library's validation does not see (optimizer name, ranges) and resolves
 // neither --steps nor --epochs to the default number of steps.

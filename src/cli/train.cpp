@@ -47,6 +47,9 @@ po::options_description training_options(TrainArgs& a) {
   add_optimization_options(d, a.run.train);
   d.add_options()
       ("seed", opt(&a.run.train.seed), "seed of the data, the initial weights and the batch order")
+      ("diagnostics-every", opt(&a.run.train.diagnostics_every),
+       "every N steps, record unit saturation, attention entropy and gradient norms per parameter "
+       "group in the --metrics-json output (0 = never)")
       ("threads", opt(&a.run.threads), "training: this many data-parallel shards with one BLAS thread each; "
                                        "decoding: this many BLAS threads (0 = one per core)");
   return d;
@@ -126,6 +129,31 @@ std::string model_line(const ModelBundle& b) {
   const ModelConfig& c = b.model->config();
   return "model: " + c.cell + " + " + c.attention + " attention (" + c.decoder_style() + " decoder), hidden " +
          std::to_string(c.hidden) + ", " + format_thousands(double(b.model->params().size())) + " parameters; ";
+}
+
+// TrainResult::diagnostics as {"step": [...], "saturation": {group: [...]}, ...}: one array per
+// series, aligned with "step" (a group missing at a step, which cannot happen within one run, would be null).
+nlohmann::json diagnostics_json(const std::vector<DiagnosticsPoint>& points) {
+  nlohmann::json j = {{"step", nlohmann::json::array()}, {"attention_entropy", nlohmann::json::array()},
+                      {"uniform_entropy", nlohmann::json::array()}, {"saturation", nlohmann::json::object()},
+                      {"grad_norm", nlohmann::json::object()}};
+  for (std::size_t i = 0; i < points.size(); ++i) {
+    const DiagnosticsPoint& p = points[i];
+    j["step"].push_back(p.step);
+    j["attention_entropy"].push_back(p.attention_entropy < 0 ? nlohmann::json() : nlohmann::json(p.attention_entropy));
+    j["uniform_entropy"].push_back(p.uniform_entropy < 0 ? nlohmann::json() : nlohmann::json(p.uniform_entropy));
+    for (const auto& [group, share] : p.saturation) j["saturation"][group][i] = share;
+    for (const auto& [group, norm] : p.grad_norm) j["grad_norm"][group][i] = norm;
+  }
+  return j;
+}
+
+// What the experiment layer's JSON does not carry: the schedule and the diagnostics.
+void add_training_extras(nlohmann::json& j, const TrainOptions& o, const TrainResult& t) {
+  j["train"]["warmup"] = o.lr_schedule.warmup;
+  j["train"]["lr_schedule"] = to_string(o.lr_schedule.schedule);
+  j["train"]["diagnostics_every"] = o.diagnostics_every;
+  if (!t.diagnostics.empty()) j["diagnostics"] = diagnostics_json(t.diagnostics);
 }
 
 void write_metrics(const std::string& path, const nlohmann::json& j) {
@@ -224,9 +252,8 @@ int train_on_task(TrainArgs& a, const po::variables_map& vm) {
             {"test-exact-match", std::to_string(r.exact_match)}};
   save_model(a.run.model_path, b);
   std::cout << "model saved to " << a.run.model_path << "\n";
-  if (!a.metrics_json.empty())
-    write_metrics(a.metrics_json,
-                  {{"config", config_json(config)},
+  if (!a.metrics_json.empty()) {
+    nlohmann::json j = {{"config", config_json(config)},
                    {"train", train_options_json(task, o, a.run.threads)},
                    {"steps", t.steps},
                    {"seconds", t.seconds},
@@ -237,7 +264,10 @@ int train_on_task(TrainArgs& a, const po::variables_map& vm) {
                    {"valid_curve", curve_json(t.valid_loss)},
                    {"diverged", false},  // a diverging run ends in TrainingDiverged, before any metrics
                    {"stopped_early", t.stopped_early},
-                   {"best_step", t.best_step}});
+                   {"best_step", t.best_step}};
+    add_training_extras(j, o, t);
+    write_metrics(a.metrics_json, j);
+  }
   return 0;
 }
 
@@ -300,7 +330,11 @@ int train_on_files(TrainArgs& a, const po::variables_map& vm) {
                   << "\n    (reference: " << r.data.test.tgt[i] << ")\n";
   }
   std::cout << "model saved to " << run.model_path << "\n";
-  if (!a.metrics_json.empty()) write_metrics(a.metrics_json, file_run_json(run, a.task, r));
+  if (!a.metrics_json.empty()) {
+    nlohmann::json j = file_run_json(run, a.task, r);
+    add_training_extras(j, run.train, r.train);
+    write_metrics(a.metrics_json, j);
+  }
   return 0;
 }
 

@@ -23,6 +23,9 @@ class LstmCell final : public Cell<T> {
   std::size_t gates() const override { return 4; }
   bool has_memory() const override { return true; }
   std::size_t cache_rows(std::size_t hidden) const override { return 5 * hidden; }
+  std::vector<CellActivations> activations(std::size_t H) const override {
+    return {{0, 2 * H, true}, {2 * H, H, false}, {3 * H, H, true}};  // i, f; g; o
+  }
   void forward(const Mat<T>& xw, const Mat<T>& hw, const Mat<T>& h_prev, const Mat<T>& c_prev,
                Mat<T>& h, Mat<T>& c, Mat<T>& cache) const override;
   void backward(const Mat<T>& dh, const Mat<T>& dc, const Mat<T>& h_prev, const Mat<T>& c_prev,
@@ -35,6 +38,9 @@ class GruCell final : public Cell<T> {
  public:
   std::size_t gates() const override { return 3; }
   std::size_t cache_rows(std::size_t hidden) const override { return 4 * hidden; }
+  std::vector<CellActivations> activations(std::size_t H) const override {
+    return {{0, 2 * H, true}, {2 * H, H, false}};  // r, z; n
+  }
   void forward(const Mat<T>& xw, const Mat<T>& hw, const Mat<T>& h_prev, const Mat<T>& c_prev,
                Mat<T>& h, Mat<T>& c, Mat<T>& cache) const override;
   void backward(const Mat<T>& dh, const Mat<T>& dc, const Mat<T>& h_prev, const Mat<T>& c_prev,

@@ -23,6 +23,7 @@ constexpr Names<Bridge> kBridges[] = {{Bridge::None, "none"}, {Bridge::Copy, "co
 // The styles a configuration may hold; None is only a resolved style.
 constexpr Names<DecoderStyle> kStyles[] = {
     {DecoderStyle::Auto, "auto"}, {DecoderStyle::Bahdanau, "bahdanau"}, {DecoderStyle::Luong, "luong"}};
+constexpr Names<LuongOutput> kLuongOutputs[] = {{LuongOutput::Tanh, "tanh"}, {LuongOutput::Linear, "linear"}};
 
 template <typename E, std::size_t N>
 std::string help_of(const Names<E> (&names)[N], const char* sep) {
@@ -54,6 +55,12 @@ std::string to_string(DecoderStyle s) {
   return "?";
 }
 
+std::string to_string(LuongOutput o) {
+  for (const auto& n : kLuongOutputs)
+    if (n.value == o) return n.name;
+  return "?";
+}
+
 Bridge parse_bridge(const std::string& name) {
   Bridge b;
   if (!lookup(kBridges, name, b))
@@ -68,11 +75,26 @@ DecoderStyle parse_decoder_style(const std::string& name) {
   return s;
 }
 
+LuongOutput parse_luong_output(const std::string& name) {
+  LuongOutput o;
+  if (!lookup(kLuongOutputs, name, o))
+    throw Error("unknown luong output '" + name + "' (valid: " + help_of(kLuongOutputs, ", ") + ")");
+  return o;
+}
+
 std::string bridge_help() { return help_of(kBridges, " | "); }
 std::string decoder_style_help() { return help_of(kStyles, " | "); }
+std::string luong_output_help() { return help_of(kLuongOutputs, " | "); }
 
 std::ostream& operator<<(std::ostream& out, Bridge b) { return out << to_string(b); }
 std::ostream& operator<<(std::ostream& out, DecoderStyle s) { return out << to_string(s); }
+std::ostream& operator<<(std::ostream& out, LuongOutput o) { return out << to_string(o); }
+
+std::istream& operator>>(std::istream& in, LuongOutput& o) {
+  std::string word;
+  if (in >> word && !lookup(kLuongOutputs, word, o)) in.setstate(std::ios::failbit);
+  return in;
+}
 
 std::istream& operator>>(std::istream& in, Bridge& b) {
   std::string word;
@@ -98,6 +120,7 @@ std::string format(double v) { return std::to_string(v); }
 std::string format(bool v) { return v ? "1" : "0"; }
 std::string format(Bridge v) { return to_string(v); }
 std::string format(DecoderStyle v) { return to_string(v); }
+std::string format(LuongOutput v) { return to_string(v); }
 
 [[noreturn]] void bad_value(const std::string& key, const std::string& value, const std::string& what) {
   throw Error("configuration value " + key + " = '" + value + "' is not " + what);
@@ -130,6 +153,9 @@ void parse(const std::string& key, const std::string& text, Bridge& out) {
 void parse(const std::string& key, const std::string& text, DecoderStyle& out) {
   if (!lookup(kStyles, text, out)) bad_value(key, text, "one of " + help_of(kStyles, ", "));
 }
+void parse(const std::string& key, const std::string& text, LuongOutput& out) {
+  if (!lookup(kLuongOutputs, text, out)) bad_value(key, text, "one of " + help_of(kLuongOutputs, ", "));
+}
 
 using C = ModelConfig;
 
@@ -143,6 +169,10 @@ const std::vector<ModelField>& model_fields() {
       {"decoder", "decoder",
        "decoder style (auto: bahdanau for the bahdanau strategy, luong otherwise)", &C::decoder,
        decoder_style_help},
+      // A checkpoint written before this field has no key and reads as tanh, the default.
+      {"luong_output", "luong-output",
+       "output of the luong decoder style: h~ = tanh(W_c [c; h]) or, linear, W_c [c; h]",
+       &C::luong_output, luong_output_help},
       {"score", "score", "base score of local-m / local-p attention", &C::score, local_score_help},
       {"bridge", "bridge", "decoder initial state", &C::bridge, bridge_help},
       {"layers", "layers", "recurrent layers in encoder and decoder", &C::layers},
@@ -215,6 +245,11 @@ void ModelConfig::validate() const {
     throw Error("unknown attention '" + attention + "' (valid: " + join_names(attention_list(), ", ") + ")");
   if (decoder != DecoderStyle::Auto && decoder != DecoderStyle::Bahdanau && decoder != DecoderStyle::Luong)
     throw Error("unknown decoder style '" + to_string(decoder) + "' (valid: " + help_of(kStyles, ", ") + ")");
+  if (luong_output != LuongOutput::Tanh && style() != DecoderStyle::Luong)
+    throw Error("--luong-output " + to_string(luong_output) +
+                " applies to the luong decoder style only, but this model's decoder style is " +
+                decoder_style() + " (--attention " + attention +
+                "); use --decoder luong or leave --luong-output at tanh");
   if (layers < 1) throw Error("--layers must be at least 1");
   if (hidden < 1) throw Error("--hidden must be at least 1");
   if (emb < 1) throw Error("--emb must be at least 1");

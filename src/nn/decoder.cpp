@@ -145,7 +145,8 @@ void Decoder<T>::step(std::size_t t, const arma::uword* tokens, DecoderCache<T>&
     cat.rows(H, 2 * H - 1) = top;
     Mat<T> ht = block(cache.HT, (t + 1) * B, B);
     ht = params_.value(w_c_) * cat;  // (H × B)
-    for (std::size_t i = 0; i < ht.n_elem; ++i) ht[i] = tanh_fast(ht[i]);
+    if (config_.luong_output == LuongOutput::Tanh)
+      for (std::size_t i = 0; i < ht.n_elem; ++i) ht[i] = tanh_fast(ht[i]);
     o = ht;
   } else if (style_ == DecoderStyle::Bahdanau) {
     o.rows(0, H - 1) = top;
@@ -206,8 +207,11 @@ void Decoder<T>::backward(const Mat<T>& dlogits, std::size_t Tn, const arma::uma
     } else {
       Mat<T> dpre = block(dPRE, t * B, B);
       const Mat<T> ht = block(cache.HT, (t + 1) * B, B);
-      for (std::size_t i = 0; i < dpre.n_elem; ++i)
-        dpre[i] = (dOt[i] + dht_carry[i]) * (T(1) - ht[i] * ht[i]);
+      if (config_.luong_output == LuongOutput::Tanh)
+        for (std::size_t i = 0; i < dpre.n_elem; ++i)
+          dpre[i] = (dOt[i] + dht_carry[i]) * (T(1) - ht[i] * ht[i]);
+      else
+        dpre = dOt + dht_carry;
       cache.dcat = params_.value(w_c_).t() * dpre;  // (2H × B)
       cache.dctx = cache.dcat.rows(0, H - 1);
       dh[L - 1] += cache.dcat.rows(H, 2 * H - 1);

@@ -178,7 +178,98 @@ LossStats Seq2Seq<T>::forward(const Batch& batch, Workspace<T>& ws, bool backwar
       for (std::size_t v = 0; v < V; ++v) g[v] = g[v] * scale - smooth;
       g[y] -= static_cast<T>(1 - eps) * inv_n;
     }
+  if (opt.statistics) collect_statistics(batch, ws, *opt.statistics);
   return stats;
+}
+
+void ForwardStatistics::add(const ForwardStatistics& o) {
+  for (const auto& [group, share] : o.saturation) {
+    saturation[group].saturated += share.saturated;
+    saturation[group].units += share.units;
+  }
+  entropy_sum += o.entropy_sum;
+  uniform_entropy_sum += o.uniform_entropy_sum;
+  attention_steps += o.attention_steps;
+}
+
+namespace {
+
+template <typename T>
+bool saturated(T x, bool sigmoid) {
+  return sigmoid ? (x < T(0.01) || x > T(0.99)) : std::abs(x) > T(0.99);
+}
+
+// Counts the saturated activations of column `col` of a cell cache into gates / candidates.
+template <typename T>
+void count_cell_column(const Mat<T>& cache, std::size_t col, const std::vector<CellActivations>& rows,
+                       ForwardStatistics::Share& gates, ForwardStatistics::Share& candidates) {
+  const T* c = cache.colptr(col);
+  for (const auto& r : rows) {
+    ForwardStatistics::Share& s = r.sigmoid ? gates : candidates;
+    for (std::size_t i = r.first; i < r.first + r.count; ++i) s.saturated += saturated(c[i], r.sigmoid);
+    s.units += r.count;
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void Seq2Seq<T>::collect_statistics(const Batch& batch, const Workspace<T>& ws,
+                                    ForwardStatistics& out) const {
+  const std::size_t B = batch.size(), Tn = batch.tgt_in.n_rows, S = batch.src.n_rows;
+  const bool bi = config_.bidirectional;
+  ForwardStatistics s;
+  // Encoder: cache column k·B + b holds processed step k, time S−1−k in a reverse direction.
+  if (!ws.enc.seq.empty()) {
+    auto& gates = s.saturation["encoder gates"];
+    auto& candidates = s.saturation["encoder candidates"];
+    for (std::size_t i = 0; i < ws.enc.seq.size(); ++i) {
+      const SequenceCache<T>& sc = ws.enc.seq[i];
+      const auto rows = cell_->activations(sc.hs.n_rows);
+      const bool reverse = bi && i % 2 == 1;
+      for (std::size_t k = 0; k < S && !rows.empty(); ++k)
+        for (std::size_t b = 0; b < B; ++b)
+          if ((reverse ? S - 1 - k : k) < ws.src_len[b]) count_cell_column(sc.cell, k * B + b, rows, gates, candidates);
+    }
+  }
+  // Decoder: cache column t·B + b is output step t.
+  {
+    auto& gates = s.saturation["decoder gates"];
+    auto& candidates = s.saturation["decoder candidates"];
+    for (const SequenceCache<T>& sc : ws.dec.layer) {
+      const auto rows = cell_->activations(sc.hs.n_rows);
+      for (std::size_t t = 0; t < Tn && !rows.empty(); ++t)
+        for (std::size_t b = 0; b < B; ++b)
+          if (t < batch.tgt_len[b]) count_cell_column(sc.cell, t * B + b, rows, gates, candidates);
+    }
+  }
+  const DecoderStyle style = decoder_->style();
+  if (style == DecoderStyle::Luong && config_.luong_output == LuongOutput::Tanh) {
+    auto& ht = s.saturation["h~"];
+    const std::size_t H = ws.dec.HT.n_rows;
+    for (std::size_t t = 0; t < Tn; ++t)
+      for (std::size_t b = 0; b < B; ++b) {
+        if (t >= batch.tgt_len[b]) continue;
+        const T* h = ws.dec.HT.colptr((t + 1) * B + b);  // slot 0 is h̃_0 = 0
+        for (std::size_t i = 0; i < H; ++i) ht.saturated += saturated(h[i], false);
+        ht.units += H;
+      }
+  }
+  if (style != DecoderStyle::None)
+    for (std::size_t t = 0; t < Tn; ++t)
+      for (std::size_t b = 0; b < B; ++b) {
+        if (t >= batch.tgt_len[b]) continue;
+        const T* a = ws.dec.A.colptr(t * B + b);
+        double h = 0;
+        for (std::size_t j = 0; j < ws.src_len[b]; ++j)
+          if (a[j] > 0) h -= double(a[j]) * std::log(double(a[j]));
+        s.entropy_sum += h;
+        s.uniform_entropy_sum += std::log(double(ws.src_len[b]));
+        ++s.attention_steps;
+      }
+  for (auto it = s.saturation.begin(); it != s.saturation.end();)
+    it = it->second.units ? std::next(it) : s.saturation.erase(it);
+  out.add(s);
 }
 
 template <typename T>

@@ -150,12 +150,14 @@ LossStats ParallelLoss<T>::loss(const Batch& batch, bool backward, const TrainSt
     }
   }
   std::vector<LossStats> stats(parts.size());
+  std::vector<ForwardStatistics> forward_stats(opt.statistics ? parts.size() : 0);
   std::vector<std::exception_ptr> errors(parts.size());
   auto run = [&](std::size_t s) {
     try {
       TrainStepOptions o = opt;
       o.rng = opt.rng ? &rngs_[s] : nullptr;
       o.normalizer = batch.real_target_tokens();
+      o.statistics = opt.statistics ? &forward_stats[s] : nullptr;
       Seq2Seq<T>& m = s == 0 ? model_ : *replicas_[s - 1];
       if (s > 0 && backward) m.params().zero_grad();
       stats[s] = backward ? m.loss_and_grad(parts[s], workspaces_[s], o) : m.loss(parts[s], workspaces_[s], o);
@@ -173,6 +175,7 @@ LossStats ParallelLoss<T>::loss(const Batch& batch, bool backward, const TrainSt
     total.correct += stats[s].correct;
     total.non_finite = total.non_finite || stats[s].non_finite;
     if (backward && s > 0) model_.params().grads() += replicas_[s - 1]->params().grads();
+    if (opt.statistics) opt.statistics->add(forward_stats[s]);
   }
   return total;
 }

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "attend/core/error.hpp"
+#include "attend/train/diagnostics.hpp"
 #include "attend/train/parallel.hpp"
 
 namespace attend {
@@ -121,6 +122,7 @@ TrainResult train(Seq2Seq<float>& model, const std::vector<EncodedPair>& train_d
                   const ProgressFn& progress) {
   if (train_data.empty()) throw Error("no training examples");
   if (opt.batch == 0) throw Error("--batch must be at least 1");
+  if (!(opt.lr_decay > 0)) throw Error("--lr-decay must be positive");
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
   auto seconds = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
@@ -148,6 +150,9 @@ TrainResult train(Seq2Seq<float>& model, const std::vector<EncodedPair>& train_d
   std::vector<std::vector<std::size_t>> batches;
   std::size_t next_batch = 0, epoch = 0, first_step = 1;
   std::string epoch_rng_text = rng_text(order_rng);
+  // The rate after plateau decays; each step runs at plateau_lr · lr_schedule_factor(step), so a
+  // resumed run needs only this and the step.
+  double plateau_lr = opt.optimizer.lr;
 
   if (opt.resume) {
     const TrainState& r = *opt.resume;
@@ -162,7 +167,7 @@ TrainResult train(Seq2Seq<float>& model, const std::vector<EncodedPair>& train_d
     }
     epoch = r.epoch;
     first_step = r.step + 1;
-    optimizer->lr = r.lr;
+    plateau_lr = r.lr;
     if (r.optimizer.steps > 0 || !r.optimizer.buffers.empty()) optimizer->restore(r.optimizer);
     best = r.best_score;
     bad_evals = r.bad_evals;
@@ -177,7 +182,7 @@ TrainResult train(Seq2Seq<float>& model, const std::vector<EncodedPair>& train_d
     st.next_batch = next_batch;
     st.epoch_rng = epoch_rng_text;
     st.sample_rng = rng_text(rng);
-    st.lr = optimizer->lr;
+    st.lr = plateau_lr;
     st.best_score = best;
     st.best_step = result.best_step;
     st.bad_evals = bad_evals;
@@ -194,15 +199,21 @@ TrainResult train(Seq2Seq<float>& model, const std::vector<EncodedPair>& train_d
     }
     const std::vector<std::size_t>& examples = batches[next_batch++];
     const Batch b = make_batch(train_data, examples);
+    const bool diagnose = opt.diagnostics_every && step % opt.diagnostics_every == 0;
+    ForwardStatistics forward_stats;
+    step_opt.statistics = diagnose ? &forward_stats : nullptr;
     P.zero_grad();
     const LossStats s = parallel.loss(b, true, step_opt);
     const double loss = s.mean();
     if (!std::isfinite(loss)) throw TrainingDiverged(step, examples, "the loss is " + non_finite_text(loss));
     if (s.non_finite) throw TrainingDiverged(step, examples, "a logit is NaN or infinite");
+    if (diagnose)
+      result.diagnostics.push_back(make_diagnostics_point(step, forward_stats, gradient_group_norms(P)));
     // The norm before clipping (computed with clipping off too): NaN or ∞ when any gradient is.
     const double grad_norm = clip_global_norm(P.grads(), opt.clip);
     if (!std::isfinite(grad_norm))
       throw TrainingDiverged(step, examples, "the gradient norm is " + non_finite_text(grad_norm));
+    optimizer->lr = plateau_lr * lr_schedule_factor(opt.lr_schedule, step);
     optimizer->step(P.values(), P.grads());
     result.tokens += s.tokens;
     result.steps = step;
@@ -251,7 +262,7 @@ TrainResult train(Seq2Seq<float>& model, const std::vector<EncodedPair>& train_d
         if (opt.keep_best) best_values = P.values();
       } else {
         ++bad_evals;
-        optimizer->lr *= opt.lr_decay;
+        plateau_lr *= opt.lr_decay;
       }
       if (opt.after_validation) opt.after_validation(state_now(step), improved);
       if (!improved && opt.patience && bad_evals >= opt.patience) {

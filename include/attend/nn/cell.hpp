@@ -12,6 +12,13 @@
 
 namespace attend {
 
+// Rows of a cell's cache that hold activations (diagnostics, ForwardStatistics): `count` rows
+// from `first`, sigmoid gates or tanh candidates.
+struct CellActivations {
+  std::size_t first, count;
+  bool sigmoid;  // false: tanh
+};
+
 template <typename T>
 class Cell {
  public:
@@ -19,6 +26,9 @@ class Cell {
   virtual std::size_t gates() const = 0;            // G: weight_ih has G·H rows
   virtual bool has_memory() const { return false; }  // LSTM carries c besides h
   virtual std::size_t cache_rows(std::size_t hidden) const = 0;
+  // Which cache rows are gate or candidate activations; none by default (a cell that caches
+  // none, like rnn, or one that does not say).
+  virtual std::vector<CellActivations> activations(std::size_t /*hidden*/) const { return {}; }
 
   // xw, hw: (G·H × B). Writes h, c (H × B; c untouched without memory) and cache.
   virtual void forward(const Mat<T>& xw, const Mat<T>& hw, const Mat<T>& h_prev,

@@ -21,28 +21,38 @@ enum class Bridge { None, Copy, Dense };
 // that provides no context.
 enum class DecoderStyle { Auto, None, Bahdanau, Luong };
 
+// The luong style's output layer (DESIGN §6): tanh = h̃_t = tanh(W_c [c_t; h_t]) as in Luong et
+// al. (2015); linear = h̃_t = W_c [c_t; h_t], a labelled variant without the saturating tanh.
+enum class LuongOutput { Tanh, Linear };
+
 // Names as written in checkpoints and on the command line: "none", "copy", "dense"; "auto",
 // "none", "bahdanau", "luong".
 std::string to_string(Bridge b);
 std::string to_string(DecoderStyle s);
+std::string to_string(LuongOutput o);  // "tanh", "linear"
 // Throw attend::Error naming the bad value and the valid ones. A configured decoder style is
 // auto | bahdanau | luong ("none" is only ever a resolved style).
 Bridge parse_bridge(const std::string& name);
 DecoderStyle parse_decoder_style(const std::string& name);
+LuongOutput parse_luong_output(const std::string& name);
 // For Boost.Program_options (po::value<Bridge>(&config.bridge)): operator>> reads one word and
 // sets failbit on an unknown name; operator<< writes the name.
 std::ostream& operator<<(std::ostream& out, Bridge b);
 std::istream& operator>>(std::istream& in, Bridge& b);
 std::ostream& operator<<(std::ostream& out, DecoderStyle s);
 std::istream& operator>>(std::istream& in, DecoderStyle& s);
+std::ostream& operator<<(std::ostream& out, LuongOutput o);
+std::istream& operator>>(std::istream& in, LuongOutput& o);
 // "none | copy | dense" and "auto | bahdanau | luong", for help texts.
 std::string bridge_help();
 std::string decoder_style_help();
+std::string luong_output_help();  // "tanh | linear"
 
 struct ModelConfig {
   std::string cell = "gru";            // a registered cell (cell_help())
   std::string attention = "bahdanau";  // a registered strategy (attention_help())
   DecoderStyle decoder = DecoderStyle::Auto;
+  LuongOutput luong_output = LuongOutput::Tanh;  // only the luong style has h̃; see validate()
   std::string score = "general";       // base score of local-m / local-p (local_score_help())
   Bridge bridge = Bridge::Copy;
   std::size_t layers = 1;
@@ -82,7 +92,8 @@ struct ModelConfig {
 //     if (*f.option) std::visit([&](auto ptr) { bind(f.option, &(config.*ptr), f.describe()); }, f.member);
 using ModelMember =
     std::variant<std::string ModelConfig::*, std::size_t ModelConfig::*, double ModelConfig::*,
-                 bool ModelConfig::*, Bridge ModelConfig::*, DecoderStyle ModelConfig::*>;
+                 bool ModelConfig::*, Bridge ModelConfig::*, DecoderStyle ModelConfig::*,
+                 LuongOutput ModelConfig::*>;
 
 struct ModelField {
   const char* key;     // checkpoint key (stored as "model.<key>")

@@ -2,6 +2,7 @@
 // decoding and beam search all run the same code. Styles (DESIGN §6):
 //   bahdanau: c_t = attn(s_{t−1}, H); s_t = cell([E y_{t−1}; c_t], s_{t−1}); o_t = [s_t; c_t; E y_{t−1}]
 //   luong:    h_t = cell([E y_{t−1}; h̃_{t−1}], h_{t−1}); c_t = attn(h_t, H); h̃_t = tanh(W_c [c_t; h_t]); o_t = h̃_t
+//             (--luong-output linear: h̃_t = W_c [c_t; h_t])
 //   none:     h_t = cell(E y_{t−1}, h_{t−1}); o_t = h_t
 //   logits_t = W_out o_t + b_out (one GEMM over all steps of a batch when they are known)
 #pragma once

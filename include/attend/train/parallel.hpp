@@ -45,7 +45,8 @@ class ParallelLoss {
   ParallelLoss(Seq2Seq<T>& model, std::size_t shards, std::uint64_t seed);
   std::size_t shards() const { return shards_; }
   // Same result as model.loss on the whole batch (up to summation order): mean over the batch's
-  // real target tokens; with backward, the gradient is added to model.params().grads().
+  // real target tokens; with backward, the gradient is added to model.params().grads(). With
+  // opt.statistics set, every shard's ForwardStatistics are added there.
   LossStats loss(const Batch& batch, bool backward, const TrainStepOptions& opt);
 
  private:

@@ -9,6 +9,7 @@
 #include "attend/core/error.hpp"
 #include "attend/text/batching.hpp"
 #include "attend/train/optimizer.hpp"
+#include "attend/train/schedule.hpp"
 #include "attend/nn/seq2seq.hpp"
 
 namespace attend {
@@ -22,7 +23,7 @@ struct TrainState {
   std::size_t next_batch = 0;    // batches of the current epoch already used
   std::string epoch_rng;         // batch-order stream before the current epoch's order was drawn
   std::string sample_rng;        // dropout / scheduled-sampling stream (the shards' streams derive from it)
-  double lr = 0;                 // current learning rate (after any decay)
+  double lr = 0;                 // learning rate after any plateau decay, before the schedule's factor
   double best_score = -std::numeric_limits<double>::infinity();  // best validation score so far
   std::size_t best_step = 0, bad_evals = 0;
   OptimizerState<float> optimizer;  // empty in checkpoints written before it was saved
@@ -35,7 +36,8 @@ struct TrainState {
 };
 
 // Why a run learns as it does: measured every TrainOptions::diagnostics_every steps on that
-// step's training batch. The report plots these next to the learning curves.
+// step's training batch, from that step's own forward caches (ForwardStatistics; no extra pass)
+// and its gradient before clipping. The report plots these next to the learning curves.
 struct DiagnosticsPoint {
   std::size_t step = 0;
   // Unit group ("h~", "decoder gates", "encoder gates", ...) -> share of saturated units:
@@ -60,6 +62,7 @@ struct TrainOptions {
   std::size_t eval_every = 0;    // steps between validations; 0 = once per epoch
   std::size_t patience = 0;      // stop after this many validations without improvement; 0 = never
   double lr_decay = 1.0;         // multiply the learning rate by this when validation does not improve
+  LrScheduleOptions lr_schedule; // warmup and decay by step (schedule.hpp); plateau decay multiplies on top
   bool keep_best = true;         // end with the parameters of the best validation
   std::size_t threads = 1;       // data-parallel shards per batch (use one BLAS thread with > 1)
   double max_seconds = 0;        // stop (after a final validation) once training took this long; 0 = no limit
@@ -96,7 +99,8 @@ class TrainingDiverged : public Error {
 struct TrainProgress {
   std::size_t step = 0, total_steps = 0, epoch = 0;
   double loss = 0;               // mean loss over the steps since the previous report
-  double tokens_per_s = 0, elapsed_s = 0, eta_s = 0, lr = 0;
+  double tokens_per_s = 0, elapsed_s = 0, eta_s = 0;
+  double lr = 0;                 // the rate of this step: schedule and plateau decay applied
 };
 
 
