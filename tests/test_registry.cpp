@@ -230,7 +230,7 @@ TEST_CASE("lookups run while other threads register", "[registry]") {
   CHECK(make_cell<double>("test-cell-1-7")->gates() == 3);
 }
 
-TEST_CASE("the option table writes the checkpoint keys and values of format 1", "[config]") {
+TEST_CASE("the option table writes the checkpoint keys and values of format 1 (and luong_output)", "[config]") {
   ModelConfig c;
   c.cell = "lstm";
   c.attention = "local-p";
@@ -249,7 +249,7 @@ TEST_CASE("the option table writes the checkpoint keys and values of format 1", 
       {"bidirectional", "1"}, {"emb", "64"},           {"hidden", "128"},
       {"dropout", "0.100000"}, {"window", "5"},         {"heads", "4"},
       {"max_src_len", "64"}, {"reverse_source", "1"},  {"src_vocab", "30"},
-      {"tgt_vocab", "31"}};
+      {"tgt_vocab", "31"},   {"luong_output", "tanh"}};  // luong_output: added after format 1
   CHECK(c.to_map() == expected);
   const ModelConfig back = ModelConfig::from_map(expected);
   CHECK(back.to_map() == expected);
