@@ -648,3 +648,354 @@ TEST_CASE("train and compare define their shared options once, with the same nam
   CHECK_THAT(train.out, Catch::Contains("--attention arg (=bahdanau)") && Catch::Contains("--resume"));
   CHECK_THAT(compare.out, Catch::Contains("--attention arg (=none,bahdanau)") && Catch::Contains("--lc"));
 }
+
+// ---- budgets, learning rates, tests across seeds, diagnostics ------------------------------------
+
+namespace {
+
+RunResult curve_run(const std::string& attention, std::uint64_t seed, double lr,
+                    const std::vector<CurvePoint>& valid, double exact_match) {
+  std::vector<int> correct(100);
+  for (int i = 0; i < 100; ++i) correct[i] = i < exact_match * 100;
+  RunResult r = fake_run(attention, seed, "ok", correct);
+  r.spec.lr = lr;
+  r.valid_loss = valid;
+  r.best_step = valid.empty() ? 0 : valid.back().step;
+  r.best_seconds = 1.5;
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("a converge budget stops each run when validation stops improving, at its best checkpoint",
+          "[compare]") {
+  TempDir dir;
+  const DataSource source = task_source(tiny_task());
+  CompareOptions o = tiny_grid(dir.file("grid"));
+  o.budget = Budget::Converge;
+  o.train.steps = 3000;  // the cap
+  o.train.eval_every = 10;
+  o.train.patience = 2;
+  o.train.optimizer.lr = 0.05;  // plateaus early on this tiny task
+  o.seeds = 1;
+  const CompareResult r = run_compare(o, source);
+  REQUIRE(r.runs.size() == 2);
+  CHECK(r.converge);
+  CHECK_THAT(r.budget, Catch::Contains("converge") && Catch::Contains("patience 2"));
+  for (const auto& run : r.runs) {
+    INFO(run.spec.name() << " " << run.error);
+    REQUIRE(run.status == "ok");
+    CHECK(run.stopped_early);
+    CHECK(run.steps < 3000);
+    CHECK(run.best_step > 0);
+    CHECK(run.best_step <= run.steps);
+    CHECK(run.steps - run.best_step == 2 * 10);  // two validations without improvement
+    CHECK(run.best_seconds > 0);
+    CHECK(run.best_seconds <= run.seconds);
+  }
+  const auto grid = nlohmann::json::parse(read_file(dir.file("grid/grid.json")));
+  CHECK(grid["signature"]["grid.budget"] == "converge");
+
+  const CompareResult again = run_compare(o, source);
+  for (std::size_t i = 0; i < 2; ++i) {
+    CHECK(again.runs[i].resumed);
+    CHECK(again.runs[i].best_step == r.runs[i].best_step);
+    CHECK(again.runs[i].best_seconds == r.runs[i].best_seconds);
+    CHECK(again.runs[i].stopped_early);
+  }
+  CompareOptions fixed = o;
+  fixed.budget = Budget::Steps;
+  CHECK_THROWS_WITH(run_compare(fixed, source), Catch::Contains("grid.budget: converge"));
+}
+
+TEST_CASE("a converge budget without patience, validation interval or cap is refused", "[compare]") {
+  CompareOptions o = tiny_grid("unused");
+  o.budget = Budget::Converge;
+  o.train.steps = 100;
+  o.train.eval_every = 10;
+  o.train.patience = 0;
+  CHECK_THROWS_WITH(validate_grid(o), Catch::Contains("--patience"));
+  o.train.patience = 3;
+  o.train.eval_every = 0;
+  CHECK_THROWS_WITH(validate_grid(o), Catch::Contains("--eval-every"));
+  o.train.eval_every = 10;
+  o.train.steps = 0;
+  CHECK_THROWS_WITH(validate_grid(o), Catch::Contains("--max-steps"));
+}
+
+TEST_CASE("an lr grid: every variant at each rate on the first seed, the other seeds at the rate "
+          "with the best validation", "[compare]") {
+  TempDir dir;
+  const DataSource source = task_source(tiny_task());
+  CompareOptions o = tiny_grid(dir.file("grid"));
+  o.seeds = 3;
+  o.lr_grid = {0.0005, 0.02};
+  o.train.eval_every = 10;
+  CHECK(planned_runs(o) == 2 * 2 + 2 * 2);
+  const CompareResult r = run_compare(o, source);
+  REQUIRE(r.runs.size() == 8);
+  REQUIRE(r.chosen_lr.size() == 2);
+  for (const std::string v : {"gru+none", "gru+luong-general"}) {
+    // The chosen rate is the first-seed run with the lowest validation loss.
+    double best_loss = INFINITY, best_lr = 0;
+    std::vector<std::uint64_t> seeds_at_chosen;
+    for (const auto& run : r.runs) {
+      if (run.spec.variant.name() != v) continue;
+      INFO(run.spec.name() << " " << run.error);
+      REQUIRE(run.status == "ok");
+      if (run.spec.seed == 1) {
+        double lo = INFINITY;
+        for (const auto& p : run.valid_loss) lo = std::min(lo, p.value);
+        if (lo < best_loss) best_loss = lo, best_lr = run.spec.lr;
+      }
+    }
+    CHECK(r.chosen_lr.at(v) == best_lr);
+    for (const auto& run : r.runs)
+      if (run.spec.variant.name() == v && run.spec.seed > 1) {
+        CHECK(run.spec.lr == best_lr);
+        seeds_at_chosen.push_back(run.spec.seed);
+      }
+    CHECK(seeds_at_chosen == std::vector<std::uint64_t>{2, 3});
+  }
+  CHECK(fs::exists(dir.file("grid/gru+none-lr0.0005-s1/metrics.json")));
+  CHECK(fs::exists(dir.file("grid/gru+none-lr0.02-s1/metrics.json")));
+
+  // The summary counts the seeds at the chosen rate and shows every rate tried.
+  const CompareSummary s = summarize(r);
+  for (const auto& v : s.variants) {
+    CHECK(v.runs.size() == 3);
+    CHECK(v.lr == r.chosen_lr.at(v.name));
+    REQUIRE(v.rates.size() == 2);
+    for (const auto& t : v.rates) CHECK(t.chosen == (t.lr == v.lr));
+  }
+  std::ostringstream md;
+  write_markdown(s, md);
+  CHECK_THAT(md.str(), Catch::Contains("## Learning rates") && Catch::Contains("| lr 0.0005 | lr 0.02 |"));
+
+  // Resumed: nothing retrains, the same rates are chosen.
+  std::size_t events = 0;
+  const CompareResult again = run_compare(o, source, [&](const GridStatus& g) { events += !g.event.empty(); });
+  CHECK(events == 0);
+  CHECK(again.chosen_lr == r.chosen_lr);
+  CHECK(again.runs.size() == 8);
+}
+
+TEST_CASE("the rate is chosen by validation alone, never by the test split", "[compare]") {
+  // At 0.01 the test exact match is higher but the validation loss worse: 0.001 is chosen.
+  const std::vector<RunResult> first = {
+      curve_run("bahdanau", 1, 0.001, {{10, 2.0}, {20, 0.5}}, 0.4),
+      curve_run("bahdanau", 1, 0.01, {{10, 1.0}, {20, 0.9}}, 0.9),
+      curve_run("none", 1, 0.001, {{10, 2.0}}, 0.1),
+      curve_run("none", 1, 0.01, {{10, 0.1}}, 0.1)};
+  std::vector<RunResult> with_diverged = first;
+  with_diverged[3].status = "diverged";
+  const auto rates = choose_rates(first);
+  CHECK(rates.at("gru+bahdanau") == 0.001);
+  CHECK(rates.at("gru+none") == 0.01);
+  CHECK(choose_rates(with_diverged).at("gru+none") == 0.001);
+  CompareOptions o = tiny_grid("unused");
+  o.seeds = 3;
+  o.attentions = {"none", "bahdanau"};
+  const auto second = second_stage_runs(o, rates);
+  REQUIRE(second.size() == 4);
+  CHECK(second[0].name() == "gru+none-lr0.01-s2");
+  CHECK(second[3].name() == "gru+bahdanau-lr0.001-s3");
+}
+
+TEST_CASE("the ranking at fractions of the budget says when it changes with the budget", "[compare]") {
+  CompareResult g;
+  g.data_name = "task reverse";
+  g.budget = "steps:100";
+  // Bahdanau is ahead early, luong-general catches up and overtakes late.
+  for (std::uint64_t seed : {1, 2, 3}) {
+    g.runs.push_back(curve_run("bahdanau", seed, 0, {{25, 1.0}, {50, 0.8}, {75, 0.7}, {100, 0.6}}, 0.6));
+    g.runs.push_back(curve_run("luong-general", seed, 0, {{25, 3.0}, {50, 1.2}, {75, 0.5}, {100, 0.3}}, 0.8));
+  }
+  const CompareSummary s = summarize(g);
+  REQUIRE(s.rankings.size() == 3);
+  CHECK(s.rankings[0].step == 25);
+  CHECK(s.rankings[0].order[0].first == "gru+bahdanau");
+  CHECK(s.rankings[0].order[0].second == Approx(1.0));
+  CHECK(s.rankings[1].step == 50);
+  CHECK(s.rankings[1].order[0].first == "gru+bahdanau");
+  CHECK(s.rankings[2].step == 100);
+  CHECK(s.rankings[2].order[0].first == "gru+luong-general");
+  CHECK(s.rankings[2].order[0].second == Approx(0.3));
+  CHECK(s.ranking_changes);
+  CHECK_THAT(s.ranking_note, Catch::Contains("changes with the budget") && Catch::Contains("25% (step 25)"));
+  std::ostringstream md, csv, html;
+  write_markdown(s, md);
+  write_csv(s, csv);
+  write_html(s, g, html);
+  CHECK_THAT(md.str(), Catch::Contains("## Ranking at fractions of the budget") && Catch::Contains("**The ranking changes"));
+  CHECK_THAT(csv.str(), Catch::Contains("rank_at_25pct,rank_at_50pct,rank_at_100pct"));
+  CHECK_THAT(html.str(), Catch::Contains("id=\"ranking-note\" class=\"note\""));
+
+  // A run that stopped early keeps its best figure at the later fractions.
+  const std::vector<CurvePoint> early{{25, 0.4}}, late{{25, 0.9}, {50, 0.2}, {100, 0.1}};
+  const auto r = rank_at_fractions({"a", "b"}, {{&early}, {&late}}, false);
+  REQUIRE(r.size() == 3);
+  CHECK(r[0].order[0].first == "a");
+  CHECK(r[2].order[0].first == "b");
+  CHECK(r[2].order[1].second == Approx(0.4));
+}
+
+TEST_CASE("the tests across seeds appear next to the bootstrap; fewer than 3 seeds are not judged",
+          "[compare]") {
+  CompareResult g;
+  g.data_name = "task reverse";
+  const std::vector<double> none_em{0.30, 0.35, 0.20}, bah_em{0.70, 0.90, 0.80};
+  for (std::uint64_t seed : {1, 2, 3}) {
+    g.runs.push_back(curve_run("none", seed, 0, {{10, 1.0}}, none_em[seed - 1]));
+    g.runs.push_back(curve_run("bahdanau", seed, 0, {{10, 0.5}}, bah_em[seed - 1]));
+  }
+  const CompareSummary s = summarize(g);
+  REQUIRE(s.best == "gru+bahdanau");
+  const VariantSummary& none = s.variants[0];
+  CHECK(none.seeds_vs_best.seeds == 3);
+  CHECK(none.seeds_vs_best.sign_flip_p == 0.25);  // 3 differences of one sign
+  CHECK(none.seeds_vs_best.mean_difference == Approx(-0.5167).margin(1e-3));
+  CHECK(none.seeds_vs_best.t.p == Approx(paired_t_test({-0.4, -0.55, -0.6}).p));
+  std::ostringstream md, csv, js, html;
+  write_markdown(s, md);
+  write_csv(s, csv);
+  write_json(s, js);
+  write_html(s, g, html);
+  CHECK_THAT(md.str(), Catch::Contains("p (sign-flip, seeds)") && Catch::Contains("| 0.250 |") &&
+                           Catch::Contains("paired t-test") && Catch::Contains("paired bootstrap"));
+  CHECK_THAT(md.str(), !Catch::Contains("cannot be judged:"));
+  CHECK_THAT(csv.str(), Catch::Contains(",sign_flip_p_vs_best,t_test_p_vs_best"));
+  const auto j = nlohmann::json::parse(js.str());
+  CHECK(j["variants"][0]["seeds_vs_best"]["sign_flip_p"] == 0.25);
+  CHECK(j["variants"][0]["seeds_vs_best"]["judged"] == true);
+  CHECK_THAT(html.str(), Catch::Contains("sign-flip") && Catch::Contains("<td>0.250</td>"));
+
+  g.runs.resize(4);  // two seeds
+  const CompareSummary two = summarize(g);
+  CHECK_FALSE(two.variants[0].seeds_vs_best.judged());
+  std::ostringstream md2, html2;
+  write_markdown(two, md2);
+  write_html(two, g, html2);
+  CHECK_THAT(md2.str(), Catch::Contains("variance between seeds cannot be judged") && Catch::Contains("| n/a | n/a |"));
+  CHECK_THAT(html2.str(), Catch::Contains("id=\"seed-note\""));
+}
+
+TEST_CASE("diagnostics are plotted per run; runs without diagnostics get a sentence, not a chart",
+          "[compare]") {
+  CompareResult g;
+  g.data_name = "task reverse";
+  g.runs.push_back(curve_run("none", 1, 0, {{10, 1.0}}, 0.3));
+  g.runs.push_back(curve_run("bahdanau", 1, 0, {{10, 0.5}}, 0.8));
+  {
+    const CompareSummary s = summarize(g);
+    std::ostringstream html;
+    write_html(s, g, html);
+    CHECK_THAT(html.str(), Catch::Contains("id=\"no-diagnostics\"") && !Catch::Contains("id=\"diag-sat-"));
+  }
+  for (std::size_t step : {10, 20}) {
+    DiagnosticsPoint p;
+    p.step = step;
+    p.saturation = {{"h~", step == 10 ? 0.8 : 0.25}, {"decoder gates", 0.05}};
+    p.attention_entropy = 1.25;
+    p.uniform_entropy = 1.75;
+    p.grad_norm = {{"attention", 0.125}, {"decoder", 2.5}};
+    g.runs[1].diagnostics.push_back(p);
+  }
+  const CompareSummary s = summarize(g);
+  std::ostringstream html;
+  write_html(s, g, html);
+  const std::string h = html.str();
+  CHECK_THAT(h, !Catch::Contains("id=\"no-diagnostics\""));
+  CHECK_THAT(h, Catch::Contains("id=\"diag-sat-gru+bahdanau-s1\"") && Catch::Contains("id=\"diag-ent-gru+bahdanau-s1\"") &&
+                    Catch::Contains("id=\"diag-grad-gru+bahdanau-s1\""));
+  CHECK_THAT(h, Catch::Contains("data-series=\"h~\" data-x=\"10\" data-y=\"0.8\"") &&
+                    Catch::Contains("data-series=\"uniform (ln S)\" data-x=\"20\" data-y=\"1.75\"") &&
+                    Catch::Contains("data-series=\"attention\" data-x=\"20\" data-y=\"0.125\""));
+  CHECK(h.find("id=\"diag-sat-gru+none-s1\"") == std::string::npos);  // no diagnostics recorded
+}
+
+TEST_CASE("diagnostics in a run's metrics.json are read back on resume", "[compare]") {
+  TempDir dir;
+  const DataSource source = task_source(tiny_task());
+  CompareOptions o = tiny_grid(dir.file("grid"));
+  o.seeds = 1;
+  const CompareResult r = run_compare(o, source);
+  const std::string file = (fs::path(r.runs[1].run_dir) / "metrics.json").string();
+  auto j = nlohmann::json::parse(read_file(file));
+  REQUIRE(j.contains("diagnostics"));
+  CHECK(j["diagnostics"].size() == r.runs[1].diagnostics.size());
+  // As the trainer would record one point.
+  j["diagnostics"] = nlohmann::json::array({{{"step", 10},
+                                             {"saturation", {{"h~", 0.75}}},
+                                             {"attention_entropy", 1.5},
+                                             {"uniform_entropy", 1.9},
+                                             {"grad_norm", {{"decoder", 3.0}}}}});
+  write_file(file, j.dump());
+  const CompareResult again = run_compare(o, source);
+  REQUIRE(again.runs[1].resumed);
+  REQUIRE(again.runs[1].diagnostics.size() == 1);
+  const DiagnosticsPoint& p = again.runs[1].diagnostics[0];
+  CHECK(p.step == 10);
+  CHECK(p.saturation.at("h~") == 0.75);
+  CHECK(p.attention_entropy == 1.5);
+  CHECK(p.uniform_entropy == 1.9);
+  CHECK(p.grad_norm.at("decoder") == 3.0);
+}
+
+TEST_CASE("the time estimate comes from timed steps per variant and counts only runs still to train",
+          "[compare]") {
+  TempDir dir;
+  const DataSource source = task_source(tiny_task());
+  CompareOptions o = tiny_grid(dir.file("grid"));
+  o.lr_grid = {0.003, 0.01};
+  o.seeds = 2;
+  const GridEstimate before = estimate_grid(o, source, 5);
+  CHECK(before.runs == 6);
+  CHECK(before.runs_to_train == 6);
+  REQUIRE(before.variants.size() == 2);
+  for (const auto& v : before.variants) CHECK(v.step_seconds > 0);
+  const double expected = 2 * 30 * before.variants[0].step_seconds + 1 * 30 * before.variants[1].step_seconds +
+                          2 * 30 * before.variants[1].step_seconds + 1 * 30 * before.variants[0].step_seconds;
+  CHECK(before.seconds >= expected);  // plus the validations
+  CHECK_FALSE(before.upper_bound);
+  run_compare(o, source);
+  const GridEstimate after = estimate_grid(o, source, 5);
+  CHECK(after.runs_to_train == 0);
+  CHECK(after.seconds == 0);
+}
+
+TEST_CASE("attend compare --budget: steps:N is --steps, converge needs --max-steps, bad spellings exit 2",
+          "[compare][cli]") {
+  TempDir dir;
+  const std::string base =
+      "compare --task copy --train-size 200 --valid-size 20 --test-size 30 --min-len 3 --max-len 6 "
+      "--cells gru --attention none,luong-dot --seeds 1 --hidden 16 --emb 8 --threads 1 -q ";
+  CliRun r = run_cli(dir, base + "--steps 20 --out a");
+  REQUIRE(r.status == 0);
+  r = run_cli(dir, base + "--budget steps:20 --out a");  // the same grid: resumed
+  INFO(r.err);
+  CHECK(r.status == 0);
+  CHECK_THAT(r.out, Catch::Contains("Budget: steps:20"));
+  r = run_cli(dir, base + "--budget steps:20 --steps 30 --out b");
+  CHECK(r.status == 2);
+  CHECK_THAT(r.err, Catch::Contains("contradicts --budget steps:20"));
+  r = run_cli(dir, base + "--budget converge --steps 30 --out b");
+  CHECK(r.status == 2);
+  CHECK_THAT(r.err, Catch::Contains("--max-steps"));
+  r = run_cli(dir, base + "--budget steps:x --out b");
+  CHECK(r.status == 2);
+  CHECK_THAT(r.err, Catch::Contains("whole number"));
+  r = run_cli(dir, base + "--budget forever --out b");
+  CHECK(r.status == 2);
+  CHECK_THAT(r.err, Catch::Contains("valid: converge, steps:N"));
+  r = run_cli(dir, base + "--lr-grid 0.01,abc --out b");
+  CHECK(r.status == 2);
+  CHECK_THAT(r.err, Catch::Contains("'abc' is not a number"));
+  r = run_cli(dir, base + "--lr-grid 0.01 --lr 0.02 --out b");
+  CHECK(r.status == 2);
+  CHECK_THAT(r.err, Catch::Contains("--lr or --lr-grid"));
+  r = run_cli(dir, base + "--budget converge --max-steps 200 --eval-every 10 --patience 2 --lr-grid 0.003,0.03 --out c");
+  CHECK(r.status == 0);
+  CHECK_THAT(r.out, Catch::Contains("| lr |") && Catch::Contains("## Learning rates") &&
+                        Catch::Contains("Budget: converge (patience 2, validation every 10 steps, at most 200 steps)"));
+}

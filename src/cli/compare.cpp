@@ -26,6 +26,8 @@ struct CompareArgs {
   TextPipelineOptions text;
   bool quiet = false;
   std::string config_file;
+  std::string budget, lr_grid;
+  std::size_t max_steps = 20000, estimate_steps = 20;
   CompareArgs() {
     grid.model = cli_model_config();
     grid.train = cli_train_options();
@@ -52,7 +54,19 @@ po::options_description all_options(CompareArgs& a) {
        "directory for the runs (checkpoint, metrics, log each) and the reports (required)")
       ("jobs,j", opt(&g.jobs), "trainings at once (BLAS threads are divided between them)")
       ("force", flag(&g.force), "retrain every run even if --out holds results (of this or another grid)")
-      ("heatmaps", opt(&g.heatmap_sentences), "test sentences whose attention the HTML report shows");
+      ("heatmaps", opt(&g.heatmap_sentences), "test sentences whose attention the HTML report shows")
+      ("budget", po::value<std::string>(&a.budget),
+       "how long each run trains: steps:N (N updates; the default, steps:--steps) or converge (until the "
+       "validation metric has not improved for --patience validations, every --eval-every steps, at most "
+       "--max-steps; defaults there: patience 5, eval every 100)")
+      ("max-steps", opt(&a.max_steps), "--budget converge: the most updates a run may take")
+      ("lr-grid", po::value<std::string>(&a.lr_grid),
+       "learning rates, e.g. 0.001,0.003,0.01: every variant at each on the first seed, the other seeds at "
+       "the variant's best by validation (replaces --lr)")
+      ("diagnostics-every", opt(&g.diagnostics_every),
+       "steps between training diagnostics (saturation, attention entropy, gradient norms); 0 = at every validation")
+      ("estimate-steps", opt(&a.estimate_steps),
+       "steps per variant timed before the grid starts, for the time estimate (0 = no estimate)");
   po::options_description files(
       "Parallel text files (instead of --task; plain or .gz UTF-8, one sentence per line; the text side "
       "is built once for the whole grid)");
@@ -192,6 +206,72 @@ class GridDisplay {
   std::mutex mutex_;
 };
 
+// --budget, --max-steps and --lr-grid onto the grid's options. `--steps N` alone stays the fixed
+// budget it always was.
+void apply_budget(CompareArgs& a, const po::variables_map& vm) {
+  CompareOptions& g = a.grid;
+  const bool steps_given = vm.count("steps") && !vm["steps"].defaulted();
+  const std::string b = a.budget;
+  if (b.empty() || b.rfind("steps:", 0) == 0) {
+    if (vm.count("max-steps") && !vm["max-steps"].defaulted())
+      throw Error("--max-steps applies to --budget converge; a fixed budget is --budget steps:N");
+    if (!b.empty()) {
+      const std::string n = b.substr(6);
+      std::size_t steps = 0;
+      try {
+        std::size_t used = 0;
+        steps = std::stoul(n, &used);
+        if (used != n.size() || n.empty() || n[0] == '-') throw std::invalid_argument(n);
+      } catch (const std::exception&) {
+        throw Error("--budget steps:N needs a whole number of steps (got '" + b + "')");
+      }
+      if (steps == 0) throw Error("--budget steps:N needs N >= 1");
+      if (steps_given && g.train.steps != steps)
+        throw Error("--steps " + std::to_string(g.train.steps) + " contradicts --budget " + b + "; give one of them");
+      g.train.steps = steps;
+    }
+    g.budget = Budget::Steps;
+  } else if (b == "converge") {
+    if (steps_given)
+      throw Error("--steps is the fixed budget; with --budget converge the most steps a run may take is --max-steps");
+    if (a.max_steps == 0) throw Error("--max-steps must be at least 1");
+    g.budget = Budget::Converge;
+    g.train.steps = a.max_steps;
+    if (vm["patience"].defaulted()) g.train.patience = 5;
+    if (vm["eval-every"].defaulted()) g.train.eval_every = 100;
+  } else {
+    throw Error("unknown --budget '" + b + "' (valid: converge, steps:N)");
+  }
+  if (!a.lr_grid.empty()) {
+    if (!vm["lr"].defaulted()) throw Error("give either --lr or --lr-grid, not both");
+    for (const auto& x : split_list(a.lr_grid)) {
+      double lr = 0;
+      try {
+        std::size_t used = 0;
+        lr = std::stod(x, &used);
+        if (used != x.size()) throw std::invalid_argument(x);
+      } catch (const std::exception&) {
+        throw Error("--lr-grid: '" + x + "' is not a number");
+      }
+      g.lr_grid.push_back(lr);
+    }
+  }
+}
+
+void print_estimate(const GridEstimate& e) {
+  std::cerr << "estimate: " << e.runs_to_train << " of " << e.runs << " runs to train, about "
+            << format_duration(e.seconds) << (e.upper_bound ? " at most (every run to --max-steps)" : "")
+            << "; from " << e.calibration_steps << " timed steps per variant (" << format_duration(e.calibration_seconds)
+            << "):";
+  for (const auto& v : e.variants) {
+    char buf[120];
+    std::snprintf(buf, sizeof buf, " %s %.2f ms/step, %.1f ms/validation;", v.name.c_str(), 1000 * v.step_seconds,
+                  1000 * v.validation_seconds);
+    std::cerr << buf;
+  }
+  std::cerr << " not included: the test decoding and (on files) the BLEU validations\n";
+}
+
 }  // namespace
 
 int run_compare_command(const std::vector<std::string>& args) {
@@ -211,6 +291,7 @@ int run_compare_command(const std::vector<std::string>& args) {
   if (vm.count("config")) store_config_file(vm["config"].as<std::string>(), desc, vm);
   po::notify(vm);
   require(vm, "out", "compare");
+  apply_budget(a, vm);
   finish_train_options(a.grid.train);
   a.grid.cells = split_list(a.cells);
   a.grid.attentions = split_list(a.attentions);
@@ -221,12 +302,20 @@ int run_compare_command(const std::vector<std::string>& args) {
   validate_grid(o);
   const DataSource source = data_source(a, vm);
 
-  const std::size_t runs = grid_runs(o).size();
-  if (!a.quiet)
-    std::cerr << "grid: " << o.cells.size() * o.attentions.size() * o.decoders.size() << " variants x "
-              << o.seeds << " seeds = " << runs << " runs of " << (o.train.steps ? std::to_string(o.train.steps) + " steps" : std::to_string(o.train.epochs) + " epochs")
-              << " on " << source.name << ", " << o.jobs << " at a time; results in " << o.out_dir << "\n";
+  const std::size_t runs = planned_runs(o);
+  const std::size_t variants = o.cells.size() * o.attentions.size() * o.decoders.size();
+  if (!a.quiet) {
+    std::cerr << "grid: " << variants << " variants x ";
+    if (o.lr_grid.empty())
+      std::cerr << o.seeds << " seeds = " << runs << " runs";
+    else
+      std::cerr << o.lr_grid.size() << " rates on seed " << o.first_seed << " + " << variants << " variants x "
+                << (o.seeds - 1) << " more seeds at the chosen rate = " << runs << " runs";
+    std::cerr << ", budget " << budget_text(o) << ", on " << source.name << ", " << o.jobs
+              << " at a time; results in " << o.out_dir << "\n";
+  }
   if (!a.quiet && !source.description.empty()) std::cerr << "data: " << source.description << "\n";
+  if (!a.quiet && a.estimate_steps > 0) print_estimate(estimate_grid(o, source, a.estimate_steps));
   GridDisplay display(a.quiet);
   const CompareResult result = attend::run_compare(o, source, std::ref(display));
   display.finish();

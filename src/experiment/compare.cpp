@@ -117,8 +117,18 @@ std::string Variant::name() const {
   return cell + "+" + attention + (decoder == "auto" || decoder.empty() ? "" : "/" + decoder);
 }
 
+namespace {
+
+std::string rate_text(double lr) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%g", lr);
+  return buf;
+}
+
+}  // namespace
+
 std::string RunSpec::name() const {
-  std::string n = variant.name() + "-s" + std::to_string(seed);
+  std::string n = variant.name() + (lr > 0 ? "-lr" + rate_text(lr) : "") + "-s" + std::to_string(seed);
   std::replace(n.begin(), n.end(), '/', '_');  // a directory name
   return n;
 }
@@ -127,10 +137,29 @@ std::vector<RunSpec> grid_runs(const CompareOptions& o) {
   std::vector<RunSpec> runs;
   for (const auto& cell : o.cells)
     for (const auto& attention : o.attentions)
-      for (const auto& decoder : o.decoders)
+      for (const auto& decoder : o.decoders) {
+        if (!o.lr_grid.empty()) {
+          for (double lr : o.lr_grid) runs.push_back({{cell, attention, decoder}, o.first_seed, lr});
+          continue;
+        }
         for (std::size_t i = 0; i < o.seeds; ++i)
           runs.push_back({{cell, attention, decoder}, o.first_seed + i});
+      }
   return runs;
+}
+
+std::size_t planned_runs(const CompareOptions& o) {
+  const std::size_t variants = o.cells.size() * o.attentions.size() * o.decoders.size();
+  if (o.lr_grid.empty()) return variants * o.seeds;
+  return variants * o.lr_grid.size() + variants * (o.seeds ? o.seeds - 1 : 0);
+}
+
+std::string budget_text(const CompareOptions& o) {
+  const TrainOptions& t = o.train;
+  if (o.budget == Budget::Converge)
+    return "converge (patience " + std::to_string(t.patience) + ", validation every " +
+           std::to_string(t.eval_every) + " steps, at most " + std::to_string(t.steps) + " steps)";
+  return t.steps ? "steps:" + std::to_string(t.steps) : "epochs:" + std::to_string(t.epochs);
 }
 
 namespace {
@@ -167,6 +196,18 @@ void validate_grid(const CompareOptions& o) {
   if (o.seeds == 0) throw Error("the grid is empty: --seeds must be at least 1");
   if (o.jobs == 0) throw Error("--jobs must be at least 1");
   if (o.out_dir.empty()) throw Error("--out is required: the directory for the runs and the report");
+  if (o.budget == Budget::Converge) {
+    if (o.train.steps == 0) throw Error("--budget converge needs --max-steps (the most steps a run may take)");
+    if (o.train.patience == 0)
+      throw Error("--budget converge needs --patience N >= 1 (validations without improvement before a run stops)");
+    if (o.train.eval_every == 0)
+      throw Error("--budget converge needs --eval-every N >= 1 (steps between validations)");
+  }
+  std::set<double> rates;
+  for (double lr : o.lr_grid) {
+    if (!(lr > 0) || !std::isfinite(lr)) throw Error("--lr-grid: every rate must be positive (got " + rate_text(lr) + ")");
+    if (!rates.insert(lr).second) throw Error("--lr-grid names " + rate_text(lr) + " twice");
+  }
   for (const auto& cell : o.cells)
     for (const auto& attention : o.attentions)
       for (const auto& decoder : o.decoders) {
@@ -211,6 +252,14 @@ std::map<std::string, std::string> grid_signature(const CompareOptions& o, const
   s["train.eval_every"] = std::to_string(t.eval_every);
   s["train.patience"] = std::to_string(t.patience);
   s["train.lr_decay"] = num(t.lr_decay);
+  // Absent for a fixed budget at one rate, so grids written before these existed still resume.
+  if (o.budget == Budget::Converge) s["grid.budget"] = "converge";
+  if (!o.lr_grid.empty()) {
+    std::vector<std::string> rates;
+    for (double lr : o.lr_grid) rates.push_back(num(lr));
+    s["grid.lr_grid"] = join(rates, ",");
+    s.erase("train.lr");
+  }
   if (source.corpus) {
     // Only a corpus grid has these; a toy grid's signature stays as it was.
     s["train.bleu_every"] = std::to_string(o.bleu_every);
@@ -318,6 +367,31 @@ double num_from(const json& j, const char* key, double fallback = NAN) {
   return j.at(key).get<double>();
 }
 
+json diagnostics_json(const std::vector<DiagnosticsPoint>& points) {
+  json a = json::array();
+  for (const auto& p : points)
+    a.push_back({{"step", p.step},
+                 {"saturation", p.saturation},
+                 {"attention_entropy", num_or_null(p.attention_entropy)},
+                 {"uniform_entropy", num_or_null(p.uniform_entropy)},
+                 {"grad_norm", p.grad_norm}});
+  return a;
+}
+
+std::vector<DiagnosticsPoint> diagnostics_from(const json& a) {
+  std::vector<DiagnosticsPoint> out;
+  for (const auto& x : a) {
+    DiagnosticsPoint p;
+    p.step = x.at("step").get<std::size_t>();
+    p.saturation = x.at("saturation").get<std::map<std::string, double>>();
+    p.attention_entropy = num_from(x, "attention_entropy", -1);
+    p.uniform_entropy = num_from(x, "uniform_entropy", -1);
+    p.grad_norm = x.at("grad_norm").get<std::map<std::string, double>>();
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
 json to_json(const RunResult& r) {
   json samples = json::array();
   for (const auto& s : r.samples) {
@@ -351,7 +425,12 @@ json to_json(const RunResult& r) {
           {"attention_entropy", r.attention_entropy},
           {"uniform_entropy", r.uniform_entropy},
           {"gold_mass", r.gold_mass},
-          {"samples", samples}};
+          {"samples", samples},
+          {"lr", r.spec.lr},
+          {"best_step", r.best_step},
+          {"best_seconds", r.best_seconds},
+          {"stopped_early", r.stopped_early},
+          {"diagnostics", diagnostics_json(r.diagnostics)}};
   if (r.corpus) {
     // Per test sentence: clipped matches of orders 1-4, hypothesis n-grams of orders 1-4,
     // hypothesis length, reference length.
@@ -424,6 +503,10 @@ RunResult from_json(const json& j, const RunSpec& spec) {
     r.valid_bleu = curve_from(j.at("valid_bleu_curve"));
     r.time_limit_reached = j.value("time_limit_reached", false);
   }
+  r.best_step = j.value("best_step", std::size_t(0));
+  r.best_seconds = j.value("best_seconds", 0.0);
+  r.stopped_early = j.value("stopped_early", false);
+  if (j.contains("diagnostics")) r.diagnostics = diagnostics_from(j.at("diagnostics"));
   r.resumed = true;
   return r;
 }
@@ -533,6 +616,120 @@ std::unique_ptr<Seq2Seq<float>> build_model(const CompareOptions& o, const Varia
   return std::make_unique<Seq2Seq<float>>(c, seed);
 }
 
+// ---- the estimate -------------------------------------------------------------------------------
+
+GridEstimate estimate_grid(const CompareOptions& o, const DataSource& source, std::size_t calibration_steps) {
+  using Clock = std::chrono::steady_clock;
+  auto since = [](Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); };
+  const auto start = Clock::now();
+  GridEstimate e;
+  e.runs = planned_runs(o);
+  e.calibration_steps = calibration_steps;
+  e.upper_bound = o.budget == Budget::Converge;
+  const CompareData data = source.shared ? *source.shared : source.load(o.first_seed);
+  const auto train_data = encode_examples(data.train, data.src_vocab, data.tgt_vocab);
+  const auto valid_data = encode_examples(data.valid, data.src_vocab, data.tgt_vocab);
+  const std::size_t jobs = std::max<std::size_t>(1, o.jobs);
+  const std::size_t threads = o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency());
+  set_blas_threads(std::max<std::size_t>(1, threads / jobs));
+  const std::size_t batches_per_epoch = (train_data.size() + o.train.batch - 1) / std::max<std::size_t>(1, o.train.batch);
+  const std::size_t steps = o.train.steps ? o.train.steps : o.train.epochs * batches_per_epoch;
+  const std::size_t eval_every = o.train.eval_every ? o.train.eval_every : std::max<std::size_t>(1, batches_per_epoch);
+  const std::size_t validations = steps / eval_every + 1;
+  const fs::path out(o.out_dir);
+  double total = 0;
+  for (const auto& cell : o.cells)
+    for (const auto& attention : o.attentions)
+      for (const auto& decoder : o.decoders) {
+        const Variant v{cell, attention, decoder};
+        GridEstimate::PerVariant pv;
+        pv.name = v.name();
+        if (calibration_steps > 0) {
+          auto model = build_model(o, v, o.first_seed, data);
+          TrainOptions t = o.train;
+          t.steps = calibration_steps;
+          t.patience = 0;
+          t.validate = nullptr;
+          t.max_seconds = 0;
+          t.diagnostics_every = 0;
+          t.seed = o.first_seed;
+          const auto t0 = Clock::now();
+          train(*model, train_data, {}, t);
+          pv.step_seconds = since(t0) / calibration_steps;
+          const auto t1 = Clock::now();
+          if (!valid_data.empty()) teacher_forced_loss(*model, valid_data, 256);
+          pv.validation_seconds = since(t1);
+        }
+        // The runs of this variant still to train (a second-stage run counts as done when a run
+        // of that seed exists at any rate of the grid).
+        std::size_t todo = 0;
+        auto finished = [&](const RunSpec& spec) {
+          RunResult ignored;
+          return !o.force && read_finished(out / spec.name(), spec, ignored);
+        };
+        if (o.lr_grid.empty()) {
+          for (std::size_t i = 0; i < o.seeds; ++i) todo += !finished({v, o.first_seed + i});
+        } else {
+          for (double lr : o.lr_grid) todo += !finished({v, o.first_seed, lr});
+          for (std::size_t i = 1; i < o.seeds; ++i) {
+            bool done = false;
+            for (double lr : o.lr_grid) done = done || finished({v, o.first_seed + i, lr});
+            todo += !done;
+          }
+        }
+        e.runs_to_train += todo;
+        total += todo * (steps * pv.step_seconds + validations * pv.validation_seconds);
+        e.variants.push_back(pv);
+      }
+  e.seconds = total / double(std::min(jobs, std::max<std::size_t>(1, e.runs_to_train)));
+  e.calibration_seconds = since(start);
+  return e;
+}
+
+// ---- learning rates -----------------------------------------------------------------------------
+
+double validation_score(const RunResult& r) {
+  double best = -INFINITY;
+  if (r.status != "ok") return best;
+  if (r.corpus) {
+    for (const auto& p : r.valid_bleu)
+      if (std::isfinite(p.value)) best = std::max(best, p.value);
+    return best;
+  }
+  for (const auto& p : r.valid_loss)
+    if (std::isfinite(p.value)) best = std::max(best, -p.value);
+  return best;
+}
+
+std::map<std::string, double> choose_rates(const std::vector<RunResult>& first_stage) {
+  std::map<std::string, std::pair<double, double>> best;  // variant -> (score, rate)
+  for (const auto& r : first_stage) {
+    const double score = validation_score(r);
+    if (!std::isfinite(score)) continue;
+    const std::string v = r.spec.variant.name();
+    auto it = best.find(v);
+    if (it == best.end() || score > it->second.first ||
+        (score == it->second.first && r.spec.lr < it->second.second))
+      best[v] = {score, r.spec.lr};
+  }
+  std::map<std::string, double> rates;
+  for (const auto& [v, x] : best) rates[v] = x.second;
+  return rates;
+}
+
+std::vector<RunSpec> second_stage_runs(const CompareOptions& o, const std::map<std::string, double>& rates) {
+  std::vector<RunSpec> runs;
+  for (const auto& cell : o.cells)
+    for (const auto& attention : o.attentions)
+      for (const auto& decoder : o.decoders) {
+        const Variant v{cell, attention, decoder};
+        auto it = rates.find(v.name());
+        if (it == rates.end()) continue;
+        for (std::size_t i = 1; i < o.seeds; ++i) runs.push_back({v, o.first_seed + i, it->second});
+      }
+  return runs;
+}
+
 // ---- the runner ---------------------------------------------------------------------------------
 
 namespace {
@@ -556,31 +753,73 @@ class Runner {
     if (ec) throw Error("cannot create the output directory '" + out.string() + "': " + ec.message());
     check_grid_file(out);
 
-    const auto specs = grid_runs(opt_);
-    results_.resize(specs.size());
+    status_.total_runs = planned_runs(opt_);
+    start_ = Clock::now();
+    const std::size_t threads = opt_.threads ? opt_.threads : std::max(1u, std::thread::hardware_concurrency());
+    std::vector<RunResult> runs = run_all(grid_runs(opt_), out, threads);
+    std::map<std::string, double> chosen;
+    if (!opt_.lr_grid.empty()) {
+      chosen = choose_rates(runs);
+      const auto second = second_stage_runs(opt_, chosen);
+      {
+        // A variant without a successful first-stage run has no rate for its other seeds.
+        std::lock_guard<std::mutex> lock(status_mutex_);
+        status_.total_runs = runs.size() + second.size();
+      }
+      std::vector<RunResult> more = run_all(second, out, threads);
+      // Grid order: each variant's first-stage runs, then its other seeds.
+      std::vector<RunResult> ordered;
+      for (auto& r : runs) {
+        const std::string v = r.spec.variant.name();
+        const bool last_of_variant = &r == &runs.back() || (&r + 1)->spec.variant.name() != v;
+        ordered.push_back(std::move(r));
+        if (last_of_variant)
+          for (auto& m : more)
+            if (m.spec.variant.name() == v) ordered.push_back(std::move(m));
+      }
+      runs = std::move(ordered);
+    }
+    CompareResult r;
+    r.runs = std::move(runs);
+    r.alignment = source_.alignment;
+    r.data_name = source_.name;
+    r.seconds = seconds();
+    r.corpus = source_.corpus;
+    r.data_description = source_.description;
+    r.bleu_lowercase = opt_.bleu_lowercase;
+    r.beam = opt_.beam;
+    r.budget = budget_text(opt_);
+    r.converge = opt_.budget == Budget::Converge;
+    r.lr_grid = opt_.lr_grid;
+    r.chosen_lr = chosen;
+    return r;
+  }
+
+  // Trains (or reads back) the runs of `specs`, opt_.jobs at a time.
+  std::vector<RunResult> run_all(const std::vector<RunSpec>& specs, const fs::path& out, std::size_t threads) {
+    std::vector<RunResult> results(specs.size());
     std::vector<std::size_t> todo;
     for (std::size_t i = 0; i < specs.size(); ++i) {
       const fs::path dir = out / specs[i].name();
-      if (!opt_.force && read_finished(dir, specs[i], results_[i])) {
+      if (!opt_.force && read_finished(dir, specs[i], results[i])) {
+        std::lock_guard<std::mutex> lock(status_mutex_);
         ++status_.skipped;
         ++status_.finished;
       } else {
-        results_[i].spec = specs[i];
-        results_[i].run_dir = dir.string();
+        results[i].spec = specs[i];
+        results[i].run_dir = dir.string();
         todo.push_back(i);
       }
     }
-    status_.total_runs = specs.size();
-    start_ = Clock::now();
-    notify("");
-
+    {
+      std::lock_guard<std::mutex> lock(status_mutex_);
+      notify("");
+    }
     const std::size_t jobs = std::max<std::size_t>(1, std::min(opt_.jobs, std::max<std::size_t>(1, todo.size())));
-    std::size_t threads = opt_.threads ? opt_.threads : std::max(1u, std::thread::hardware_concurrency());
     set_blas_threads(std::max<std::size_t>(1, threads / jobs));
-
     std::atomic<std::size_t> next{0};
     auto worker = [&] {
-      for (std::size_t k; (k = next++) < todo.size();) execute(results_[todo[k]]);
+      for (std::size_t k; (k = next++) < todo.size();) execute(results[todo[k]]);
     };
     if (jobs == 1) {
       worker();
@@ -589,17 +828,7 @@ class Runner {
       for (std::size_t j = 0; j < jobs; ++j) pool.emplace_back(worker);
       for (auto& t : pool) t.join();
     }
-
-    CompareResult r;
-    r.runs = std::move(results_);
-    r.alignment = source_.alignment;
-    r.data_name = source_.name;
-    r.seconds = seconds();
-    r.corpus = source_.corpus;
-    r.data_description = source_.description;
-    r.bleu_lowercase = opt_.bleu_lowercase;
-    r.beam = opt_.beam;
-    return r;
+    return results;
   }
 
  private:
@@ -726,6 +955,8 @@ class Runner {
 
     TrainOptions o = opt_.train;
     o.seed = spec.seed;
+    if (spec.lr > 0) o.optimizer.lr = spec.lr;
+    log << "learning rate " << o.optimizer.lr << "; budget " << budget_text(opt_) << "\n";
     const auto train_data = encode_examples(data->train, b.src_vocab, b.tgt_vocab);
     const auto valid_data = encode_examples(data->valid, b.src_vocab, b.tgt_vocab);
     const auto test_data = encode_examples(data->test, b.src_vocab, b.tgt_vocab);
@@ -755,6 +986,9 @@ class Runner {
         return bleu;
       };
     }
+    o.diagnostics_every = opt_.diagnostics_every;
+    if (o.diagnostics_every == 0)
+      o.diagnostics_every = o.eval_every ? o.eval_every : std::max<std::size_t>(1, o.steps / 50);
     TrainResult t;
     std::string diverged;  // TrainingDiverged's message: which step and batch, what was not finite
     try {
@@ -770,6 +1004,10 @@ class Runner {
     r.tokens_per_s = t.seconds > 0 ? t.tokens / t.seconds : 0;
     r.train_loss = t.train_loss;
     r.valid_loss = t.valid_loss;
+    r.best_step = t.best_step;
+    r.best_seconds = t.best_seconds;
+    r.stopped_early = t.stopped_early;
+    r.diagnostics = t.diagnostics;
     r.test_src_len.clear();
     for (std::size_t i = 0; i < data->test.size(); ++i)
       r.test_src_len.push_back(static_cast<int>(source_.corpus ? count_words(data->test_src_text[i])
@@ -813,6 +1051,7 @@ class Runner {
     b.info["seed"] = std::to_string(spec.seed);
     b.info["steps"] = std::to_string(r.steps);
     b.info["status"] = r.status;
+    b.info["lr"] = rate_text(o.optimizer.lr);
     if (r.corpus && std::isfinite(r.bleu)) b.info["test-bleu"] = std::to_string(r.bleu);
     save_model((fs::path(r.run_dir) / "model.safetensors").string(), b);
     write_file_atomic((fs::path(r.run_dir) / "metrics.json").string(), to_json(r).dump(1) + "\n");
@@ -874,7 +1113,6 @@ class Runner {
   const CompareOptions& opt_;
   const DataSource& source_;
   GridProgressFn progress_;
-  std::vector<RunResult> results_;
   std::mutex data_mutex_, status_mutex_;
   std::map<std::uint64_t, std::shared_ptr<const CompareData>> data_;
   std::map<std::string, GridStatus::Running> running_;

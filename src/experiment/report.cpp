@@ -183,6 +183,45 @@ std::string bootstrap_bleu_method() {
          "difference.";
 }
 
+std::vector<CompareSummary::BudgetRanking> rank_at_fractions(
+    const std::vector<std::string>& variants,
+    const std::vector<std::vector<const std::vector<CurvePoint>*>>& curves, bool higher_better,
+    const std::vector<double>& fractions) {
+  std::vector<CompareSummary::BudgetRanking> out;
+  std::size_t budget = 0;
+  for (const auto& runs : curves)
+    for (const auto* c : runs)
+      for (const auto& p : *c)
+        if (std::isfinite(p.value)) budget = std::max(budget, p.step);
+  if (budget == 0) return out;
+  auto better = [&](double a, double b) { return higher_better ? a > b : a < b; };
+  for (double f : fractions) {
+    CompareSummary::BudgetRanking r;
+    r.fraction = f;
+    const auto limit = static_cast<std::size_t>(std::floor(f * double(budget) + 1e-9));
+    for (std::size_t k = 0; k < variants.size() && k < curves.size(); ++k) {
+      if (curves[k].empty()) continue;
+      double sum = 0;
+      bool complete = true;
+      for (const auto* c : curves[k]) {
+        double best = NAN;
+        for (const auto& p : *c)
+          if (p.step <= limit && std::isfinite(p.value)) {
+            if (std::isnan(best) || better(p.value, best)) best = p.value;
+            r.step = std::max(r.step, p.step);
+          }
+        if (std::isnan(best)) complete = false;
+        sum += best;
+      }
+      if (complete) r.order.push_back({variants[k], sum / curves[k].size()});
+    }
+    std::stable_sort(r.order.begin(), r.order.end(),
+                     [&](const auto& a, const auto& b) { return better(a.second, b.second); });
+    out.push_back(r);
+  }
+  return out;
+}
+
 std::string LengthBucket::label() const {
   return lo == hi ? std::to_string(lo) : std::to_string(lo) + "\u2013" + std::to_string(hi);
 }
@@ -261,7 +300,14 @@ CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
     s.alignment_note = "A corpus has no gold (reference) alignment, so the mass on the gold position "
                        "cannot be computed and is not shown; only the entropy of the attention is.";
 
-  // Variants in grid order.
+  s.budget = result.budget;
+  s.converge = result.converge;
+  s.lr_grid = result.lr_grid;
+  s.validation_metric = s.corpus ? "validation BLEU (greedy; higher is better)"
+                                 : "validation loss (cross-entropy per token; lower is better)";
+
+  // Variants in grid order. With a learning-rate grid a variant's runs are those at its chosen
+  // rate; its first-seed runs at every rate are the trials of that choice.
   std::map<std::string, std::size_t> index;
   for (const auto& r : result.runs) {
     const std::string name = r.spec.variant.name();
@@ -270,9 +316,26 @@ CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
       VariantSummary v;
       v.variant = r.spec.variant;
       v.name = name;
+      auto chosen = result.chosen_lr.find(name);
+      if (chosen != result.chosen_lr.end()) v.lr = chosen->second;
       s.variants.push_back(v);
     }
-    s.variants[index[name]].runs.push_back(&r);
+    VariantSummary& v = s.variants[index[name]];
+    if (!result.lr_grid.empty() && r.spec.seed == result.runs.front().spec.seed &&
+        std::find(result.lr_grid.begin(), result.lr_grid.end(), r.spec.lr) != result.lr_grid.end()) {
+      VariantSummary::RateTrial t;
+      t.lr = r.spec.lr;
+      t.status = r.status;
+      const double score = validation_score(r);
+      if (std::isfinite(score)) t.validation = s.corpus ? score : -score;
+      t.chosen = v.lr > 0 && r.spec.lr == v.lr;
+      v.rates.push_back(t);
+    }
+    if (result.lr_grid.empty() || v.lr == 0 || r.spec.lr == v.lr) {
+      v.runs.push_back(&r);
+    } else if (r.status == "failed") {
+      s.failures.push_back({r.spec.name(), r.error});
+    }
   }
 
   // Length buckets over the test sources of every successful run.
@@ -305,6 +368,7 @@ CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
     std::vector<double> em, ta, ppl, sec, tps, ent, uni, gold, bleu;
     std::vector<std::vector<double>> by(s.buckets.size());
     std::vector<const std::vector<CurvePoint>*> tl, vl, vb;
+    std::vector<double> best_step, best_seconds;
     for (const RunResult* r : v.runs) {
       if (r->parameters) v.parameters = r->parameters;
       const std::string seed = "seed " + std::to_string(r->spec.seed);
@@ -321,6 +385,9 @@ CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
         continue;
       }
       ++v.ok;
+      best_step.push_back(double(r->best_step));
+      best_seconds.push_back(r->best_seconds);
+      v.stopped_early += r->stopped_early;
       em.push_back(r->exact_match);
       ta.push_back(r->token_accuracy);
       ppl.push_back(r->perplexity);
@@ -354,6 +421,50 @@ CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
     for (auto& b : by) v.by_length.push_back(mean_std(b));
     v.mean_train_loss = mean_curve(tl);
     v.mean_valid_loss = mean_curve(vl);
+    v.best_step = mean_std(best_step);
+    v.best_seconds = mean_std(best_seconds);
+    s.max_seeds = std::max(s.max_seeds, v.ok);
+  }
+
+  // The ranking by validation figure at fractions of the budget.
+  {
+    std::vector<std::string> names;
+    std::vector<std::vector<const std::vector<CurvePoint>*>> curves;
+    for (const auto& v : s.variants) {
+      names.push_back(v.name);
+      curves.emplace_back();
+      for (const RunResult* r : v.runs)
+        if (r->status == "ok") curves.back().push_back(s.corpus ? &r->valid_bleu : &r->valid_loss);
+    }
+    s.rankings = rank_at_fractions(names, curves, s.corpus);
+    auto order_text = [](const CompareSummary::BudgetRanking& r) {
+      std::string t;
+      for (const auto& [name, value] : r.order) t += (t.empty() ? "" : " > ") + name;
+      return t;
+    };
+    auto where = [](const CompareSummary::BudgetRanking& r) {
+      return fmt("%.0f%%", 100 * r.fraction) + " (step " + std::to_string(r.step) + ")";
+    };
+    std::size_t ranked = 0;
+    for (const auto& r : s.rankings) ranked = std::max(ranked, r.order.size());
+    if (s.rankings.empty() || ranked < 2) {
+      s.ranking_note = "Fewer than two variants have validation figures, so there is no ranking by budget.";
+    } else {
+      std::vector<std::string> orders;
+      for (const auto& r : s.rankings) orders.push_back(order_text(r));
+      bool same = true;
+      for (const auto& o : orders) same = same && o == orders.back();
+      s.ranking_changes = !same;
+      if (same) {
+        s.ranking_note = "The ranking by " + s.validation_metric + " is the same at every fraction of the budget: " +
+                         orders.back() + ".";
+      } else {
+        s.ranking_note = "The ranking changes with the budget: ";
+        for (std::size_t k = 0; k < s.rankings.size(); ++k)
+          s.ranking_note += (k ? "; " : "") + std::string("at ") + where(s.rankings[k]) + " " + orders[k];
+        s.ranking_note += ". A verdict at a smaller budget would differ from the one at the full budget.";
+      }
+    }
   }
 
   // The best variant: highest mean exact match (corpus: BLEU), then lowest perplexity.
@@ -371,8 +482,20 @@ CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
     std::map<std::uint64_t, const RunResult*> best_runs;
     for (const RunResult* r : best->runs)
       if (r->status == "ok") best_runs[r->spec.seed] = r;
+    std::map<std::uint64_t, double> best_by_seed;
+    for (const auto& [seed, r] : best_runs) best_by_seed[seed] = s.corpus ? r->bleu : r->exact_match;
     for (auto& v : s.variants) {
       if (&v == best) continue;
+      {
+        std::vector<double> a, b;
+        for (const RunResult* r : v.runs) {
+          auto it = best_by_seed.find(r->spec.seed);
+          if (r->status != "ok" || it == best_by_seed.end()) continue;
+          a.push_back(s.corpus ? r->bleu : r->exact_match);
+          b.push_back(it->second);
+        }
+        v.seeds_vs_best = seed_test(a, b);
+      }
       if (s.corpus) {
         std::vector<std::vector<BleuStats>> a, b;
         for (const RunResult* r : v.runs) {
@@ -448,6 +571,51 @@ Headline headline_of(const CompareSummary& s) {
           &VariantSummary::exact_match, pct_ms, delta_text};
 }
 
+std::string p_value_text(double p) {
+  if (std::isnan(p)) return "—";
+  return p < 0.001 ? "< 0.001" : fmt("%.3f", p);
+}
+
+// The tests across seeds of a variant against the best: "n/a" with fewer than 3 paired seeds.
+std::string sign_flip_text(const VariantSummary& v) {
+  if (v.is_best) return "best";
+  if (!v.seeds_vs_best.judged()) return "n/a";
+  return p_value_text(v.seeds_vs_best.sign_flip_p);
+}
+std::string t_test_text(const VariantSummary& v) {
+  if (v.is_best) return "best";
+  if (!v.seeds_vs_best.judged()) return "n/a";
+  return p_value_text(v.seeds_vs_best.t.p);
+}
+
+std::string rate_text(double lr) { return lr > 0 ? fmt("%g", lr) : "—"; }
+
+std::string steps_ms(const MeanStd& m) { return num_ms(m, "%.0f"); }
+
+std::string validation_text(const CompareSummary& s, double x) {
+  if (!std::isfinite(x)) return "—";
+  return s.corpus ? fmt("%.2f", x) : fmt("%.4f", x);
+}
+
+// What the seed tests could judge, in one sentence.
+std::string seed_note(const CompareSummary& s) {
+  if (s.max_seeds >= SeedTest::kMinSeeds) return "";
+  return "With " + std::to_string(s.max_seeds) + " successful seed" + (s.max_seeds == 1 ? "" : "s") +
+         " per variant the variance between seeds cannot be judged: the tests across seeds need at least " +
+         std::to_string(SeedTest::kMinSeeds) + " (“n/a”), and the bootstrap alone covers only the "
+         "sampling of test sentences.";
+}
+
+std::string budget_sentence(const CompareSummary& s) {
+  if (s.budget.empty()) return "";
+  if (s.converge)
+    return "Budget: " + s.budget + "; each run stops when its " + s.validation_metric +
+           " has not improved for that many validations and is reported at its best validation checkpoint "
+           "(“best step”, “time to best”: when it reached it).";
+  return "Budget: " + s.budget + " (a fixed number of steps); each run is reported at its best validation "
+         "checkpoint within it.";
+}
+
 // Gold-aligned attention mass exists only for toy tasks with a known alignment.
 bool has_gold(const CompareSummary& s) { return !s.corpus; }
 
@@ -471,19 +639,25 @@ void write_markdown(const CompareSummary& s, std::ostream& out) {
         << s.train_min_len << "\u2013" << s.train_max_len << "; in the test split: " << s.test_min_len
         << "\u2013" << s.test_max_len << ".\n\n";
   }
-  out << "| variant | runs | " << h.column << " | token acc. | perplexity |";
+  if (!s.budget.empty()) out << budget_sentence(s) << "\n\n";
+  const bool lr = !s.lr_grid.empty();
+  out << "| variant | runs |" << (lr ? " lr |" : "") << " " << h.column << " | token acc. | perplexity |";
   for (const auto& b : s.buckets) out << " " << h.by_length << " " << b.label() << " |";
-  out << " parameters | train time | tokens/s | " << h.delta << " | p |\n|---|---|---|---|---|";
+  out << " parameters | best step | time to best | train time | tokens/s | " << h.delta
+      << " | p (bootstrap) | p (sign-flip, seeds) | p (t-test, seeds) |\n|---|---|---|---|---|"
+      << (lr ? "---|" : "");
   for (std::size_t i = 0; i < s.buckets.size(); ++i) out << "---|";
-  out << "---|---|---|---|---|\n";
+  out << "---|---|---|---|---|---|---|---|---|\n";
   for (const auto& v : s.variants) {
     out << "| " << v.name << (v.is_best ? " **(best)**" : "") << (v.notes.empty() ? "" : " \u2020")
-        << " | " << v.ok << "/" << v.runs.size() << " | " << h.format(v.*h.value) << " | "
-        << pct_ms(v.token_accuracy) << " | " << num_ms(v.perplexity) << " |";
+        << " | " << v.ok << "/" << v.runs.size() << " |" << (lr ? " " + rate_text(v.lr) + " |" : "") << " "
+        << h.format(v.*h.value) << " | " << pct_ms(v.token_accuracy) << " | " << num_ms(v.perplexity) << " |";
     for (const auto& b : v.by_length) out << " " << h.format(b) << " |";
-    out << " " << v.parameters << " | " << (v.seconds.n ? duration(v.seconds.mean) : "—") << " | "
+    out << " " << v.parameters << " | " << steps_ms(v.best_step) << " | "
+        << (v.best_seconds.n ? duration(v.best_seconds.mean) : "—") << " | "
+        << (v.seconds.n ? duration(v.seconds.mean) : "—") << " | "
         << (v.tokens_per_s.n ? fmt("%.0f", v.tokens_per_s.mean) : "—") << " | " << h.delta_text(v)
-        << " | " << p_text(v) << " |\n";
+        << " | " << p_text(v) << " | " << sign_flip_text(v) << " | " << t_test_text(v) << " |\n";
   }
   bool any_note = false;
   for (const auto& v : s.variants)
@@ -492,7 +666,41 @@ void write_markdown(const CompareSummary& s, std::ostream& out) {
       any_note = true;
       out << "- " << v.name << ": " << n << "\n";
     }
-  out << "\nSignificance: " << (s.corpus ? bootstrap_bleu_method() : bootstrap_method()) << "\n";
+  out << "\nSignificance: " << (s.corpus ? bootstrap_bleu_method() : bootstrap_method()) << " Across seeds: "
+      << seed_test_method() << "\n";
+  if (!seed_note(s).empty()) out << "\n" << seed_note(s) << "\n";
+  if (lr) {
+    out << "\n## Learning rates\n\nEvery variant trained at each rate on the first seed; the rate with the best "
+        << s.validation_metric << " trained the other seeds (marked *). The test split played no part in the choice.\n\n"
+        << "| variant |";
+    for (double x : s.lr_grid) out << " lr " << fmt("%g", x) << " |";
+    out << "\n|---|";
+    for (std::size_t i = 0; i < s.lr_grid.size(); ++i) out << "---|";
+    out << "\n";
+    for (const auto& v : s.variants) {
+      out << "| " << v.name << " |";
+      for (double x : s.lr_grid) {
+        std::string cell = "—";
+        for (const auto& t : v.rates)
+          if (t.lr == x)
+            cell = t.status == "ok" ? validation_text(s, t.validation) + (t.chosen ? " *" : "") : t.status;
+        out << " " << cell << " |";
+      }
+      out << "\n";
+    }
+  }
+  if (!s.rankings.empty()) {
+    out << "\n## Ranking at fractions of the budget\n\nBy " << s.validation_metric
+        << ": each run's best validation figure up to that step (what a budget of that many steps would have "
+           "kept), mean over seeds.\n\n| budget | step | ranking |\n|---|---|---|\n";
+    for (const auto& r : s.rankings) {
+      std::string order;
+      for (const auto& [name, value] : r.order)
+        order += (order.empty() ? "" : " > ") + name + " (" + validation_text(s, value) + ")";
+      out << "| " << fmt("%.0f%%", 100 * r.fraction) << " | " << r.step << " | " << (order.empty() ? "—" : order) << " |\n";
+    }
+    out << "\n" << (s.ranking_changes ? "**" : "") << s.ranking_note << (s.ranking_changes ? "**" : "") << "\n";
+  }
   out << "\n## Alignment\n\n" << s.alignment_note
       << " Entropy in nats per output token (a uniform distribution over the source has ln S; "
          "the column gives that mean for comparison).\n\n"
@@ -520,7 +728,11 @@ void write_csv(const CompareSummary& s, std::ostream& out) {
   for (const auto& b : s.buckets)
     out << "," << h.csv_len << "_" << b.lo << "_" << b.hi << "_mean," << h.csv_len << "_" << b.lo << "_" << b.hi << "_std";
   out << ",parameters,train_seconds_mean,tokens_per_s_mean," << h.csv_delta << ",p_value_vs_best,"
-      << "attention_entropy_mean," << (has_gold(s) ? "gold_mass_mean," : "") << "best,notes\n";
+      << "attention_entropy_mean," << (has_gold(s) ? "gold_mass_mean," : "") << "best,notes"
+      << ",lr,best_step_mean,best_seconds_mean,stopped_early,seeds_paired,sign_flip_p_vs_best,t_test_p_vs_best";
+  for (double x : s.lr_grid) out << ",validation_lr_" << fmt("%g", x);
+  for (const auto& r : s.rankings) out << ",rank_at_" << fmt("%.0f", 100 * r.fraction) << "pct";
+  out << "\n";
   auto n = [](const MeanStd& m, bool sd) { return m.n ? fmt("%.6g", sd ? m.std : m.mean) : std::string(); };
   for (const auto& v : s.variants) {
     const MeanStd& value = v.*h.value;
@@ -536,7 +748,25 @@ void write_csv(const CompareSummary& s, std::ostream& out) {
         << "," << (v.compared ? fmt("%.6g", v.vs_best.delta) : "") << ","
         << (v.compared ? fmt("%.6g", v.vs_best.p_value) : "") << "," << n(v.attention_entropy, false)
         << "," << (has_gold(s) ? n(v.gold_mass, false) + "," : "") << (v.is_best ? 1 : 0) << ","
-        << csv_field(notes) << "\n";
+        << csv_field(notes);
+    const bool judged = !v.is_best && v.seeds_vs_best.judged();
+    out << "," << (v.lr > 0 ? fmt("%g", v.lr) : "") << "," << n(v.best_step, false) << "," << n(v.best_seconds, false)
+        << "," << v.stopped_early << "," << v.seeds_vs_best.seeds << ","
+        << (judged ? fmt("%.6g", v.seeds_vs_best.sign_flip_p) : "") << ","
+        << (judged && std::isfinite(v.seeds_vs_best.t.p) ? fmt("%.6g", v.seeds_vs_best.t.p) : "");
+    for (double x : s.lr_grid) {
+      std::string cell;
+      for (const auto& t : v.rates)
+        if (t.lr == x && std::isfinite(t.validation)) cell = fmt("%.6g", t.validation);
+      out << "," << cell;
+    }
+    for (const auto& r : s.rankings) {
+      std::string rank;
+      for (std::size_t k = 0; k < r.order.size(); ++k)
+        if (r.order[k].first == v.name) rank = std::to_string(k + 1);
+      out << "," << rank;
+    }
+    out << "\n";
   }
 }
 
@@ -565,6 +795,21 @@ void write_json(const CompareSummary& s, std::ostream& out) {
     j["data_description"] = s.data_description;
     j["length_unit"] = "words";
   }
+  j["seed_test_method"] = seed_test_method();
+  j["budget"] = s.budget;
+  j["converge"] = s.converge;
+  j["lr_grid"] = s.lr_grid;
+  j["validation_metric"] = s.validation_metric;
+  json rankings = json::array();
+  for (const auto& r : s.rankings) {
+    json order = json::array();
+    for (const auto& [name, value] : r.order) order.push_back({{"variant", name}, {"validation", value}});
+    rankings.push_back({{"fraction", r.fraction}, {"step", r.step}, {"order", order}});
+  }
+  j["rankings_by_budget"] = rankings;
+  j["ranking_changes"] = s.ranking_changes;
+  j["ranking_note"] = s.ranking_note;
+  const bool best_exists = !s.best.empty();
   j["variants"] = json::array();
   for (const auto& v : s.variants) {
     json x = {{"variant", v.name},
@@ -592,6 +837,24 @@ void write_json(const CompareSummary& s, std::ostream& out) {
       by.push_back({{"lengths", {s.buckets[k].lo, s.buckets[k].hi}}, {by_key, ms_json(v.by_length[k])}});
     x[s.corpus ? "bleu_by_length" : "exact_match_by_length"] = by;
     if (s.corpus) x["bleu"] = ms_json(v.bleu);
+    x["lr"] = v.lr > 0 ? json(v.lr) : json(nullptr);
+    x["best_step"] = ms_json(v.best_step);
+    x["best_seconds"] = ms_json(v.best_seconds);
+    x["stopped_early"] = v.stopped_early;
+    if (!v.rates.empty()) {
+      json rates = json::array();
+      for (const auto& t : v.rates)
+        rates.push_back({{"lr", t.lr}, {"status", t.status}, {"chosen", t.chosen},
+                         {"validation", std::isfinite(t.validation) ? json(t.validation) : json(nullptr)}});
+      x["rates"] = rates;
+    }
+    if (!v.is_best && best_exists) {
+      const SeedTest& t = v.seeds_vs_best;
+      x["seeds_vs_best"] = {{"seeds", t.seeds}, {"mean_difference", t.mean_difference}, {"judged", t.judged()},
+                            {"sign_flip_p", std::isfinite(t.sign_flip_p) ? json(t.sign_flip_p) : json(nullptr)},
+                            {"t", std::isfinite(t.t.t) ? json(t.t.t) : json(nullptr)}, {"df", t.t.df},
+                            {"t_test_p", std::isfinite(t.t.p) ? json(t.t.p) : json(nullptr)}};
+    }
     if (v.compared)
       x["vs_best"] = {{s.corpus ? "delta_bleu" : "delta_exact_match", v.vs_best.delta}, {"p_value", v.vs_best.p_value},
                       {"items", v.vs_best.items}, {"resamples", v.vs_best.resamples}};
@@ -602,7 +865,12 @@ void write_json(const CompareSummary& s, std::ostream& out) {
                   {"status", r->status},
                   {"error", r->error},
                   {"exact_match", std::isfinite(r->exact_match) ? json(r->exact_match) : json(nullptr)},
-                  {"seconds", r->seconds}};
+                  {"seconds", r->seconds},
+                  {"lr", r->spec.lr},
+                  {"steps", r->steps},
+                  {"best_step", r->best_step},
+                  {"best_seconds", r->best_seconds},
+                  {"stopped_early", r->stopped_early}};
       if (s.corpus) {
         run["bleu"] = std::isfinite(r->bleu) ? json(r->bleu) : json(nullptr);
         run["bleu_line"] = r->bleu_line;
@@ -728,7 +996,8 @@ std::string line_chart(const std::string& id, const std::string& title, const st
     if (s.markers)
       for (const auto& [x, y] : s.points)
         if (std::isfinite(y))
-          o << "<circle cx=\"" << px(x) << "\" cy=\"" << py(y) << "\" r=\"3\" fill=\"" << s.color << "\"><title>" << esc(s.name)
+          o << "<circle cx=\"" << px(x) << "\" cy=\"" << py(y) << "\" r=\"3\" fill=\"" << s.color << "\" data-series=\""
+            << esc(s.name) << "\" data-x=\"" << tick_text(x) << "\" data-y=\"" << fmt("%.6g", y) << "\"><title>" << esc(s.name)
             << ": " << tick_text(x) << " \u2192 " << fmt("%.3g", y) << "</title></circle>";
   }
   // Legend.
@@ -770,7 +1039,8 @@ figcaption{font-size:12px;color:#555;max-width:630px;padding:4px}
 // Fills #render-check with what the page actually drew (used by the headless-browser test).
 const char* kJs = R"JS(
 (function(){
-  var out={variants:{},charts:{},gold:document.querySelectorAll('circle.gold').length};
+  var out={variants:{},charts:{},gold:document.querySelectorAll('circle.gold').length,
+    diagnostics:document.querySelectorAll('.diag-run').length,no_diagnostics:!!document.getElementById('no-diagnostics')};
   document.querySelectorAll('.card[data-variant]').forEach(function(c){
     var v=c.getAttribute('data-variant'); var n=c.querySelectorAll('rect.hm-cell').length;
     var drawn=0; c.querySelectorAll('rect.hm-cell').forEach(function(r){var b=r.getBoundingClientRect(); if(b.width>0&&b.height>0) drawn++;});
@@ -782,11 +1052,89 @@ const char* kJs = R"JS(
     paths.forEach(function(p){var d=p.getAttribute('d')||''; if(d.length>0) nonempty++; try{ if(p.getTotalLength()>10) long++; }catch(e){} });
     var b=s.getBoundingClientRect();
     out.charts[s.id]={paths:paths.length,nonempty:nonempty,visible:long,width:Math.round(b.width),height:Math.round(b.height)};
+    if(s.id.indexOf('diag-')===0){
+      var pts=[]; s.querySelectorAll('circle[data-y]').forEach(function(c){var r=c.getBoundingClientRect();
+        pts.push({series:c.getAttribute('data-series'),x:+c.getAttribute('data-x'),y:+c.getAttribute('data-y'),drawn:r.width>0&&r.height>0});});
+      out.charts[s.id].points=pts;
+    }
   });
   var el=document.getElementById('render-check'); el.textContent=JSON.stringify(out);
   el.setAttribute('data-ok','1');
 })();
 )JS";
+
+}  // namespace
+
+namespace {
+
+// Per run, over training steps: the share of saturated units per group, the attention entropy
+// against the uniform entropy, the gradient norm per parameter group (TrainResult::diagnostics).
+void write_diagnostics(const CompareSummary& s, const CompareResult& result,
+                       const std::map<std::string, std::string>& color, std::ostream& o) {
+  (void)s;
+  o << "<h2 id=\"why\">Why: training diagnostics</h2>\n";
+  bool any = false;
+  for (const auto& r : result.runs) any = any || !r.diagnostics.empty();
+  if (!any) {
+    o << "<p id=\"no-diagnostics\">No training diagnostics were recorded for these runs (the trainer that wrote "
+         "them records none, or the runs were read back from files written before diagnostics existed).</p>\n";
+    return;
+  }
+  o << "<p>Measured on the training batch every few steps, per run. <b>Saturation</b>: share of units whose tanh is "
+       "beyond \u00b10.99 or whose sigmoid is outside [0.01, 0.99] (their gradient is nearly 0, so what feeds them "
+       "learns slowly). <b>Attention entropy</b> in nats per output step, with the entropy of a uniform distribution "
+       "over the source (ln S) for scale. <b>Gradient norm</b> per parameter group before clipping (log scale).</p>\n";
+  for (const auto& r : result.runs) {
+    if (r.diagnostics.empty()) continue;
+    const std::string run = r.spec.name();
+    auto c = color.find(r.spec.variant.name());
+    const std::string base = c == color.end() ? color_of(0) : c->second;
+    o << "<div class=\"diag-run\" data-run=\"" << esc(run) << "\"><h3>" << esc(run) << "</h3><div class=\"charts\">";
+    std::map<std::string, Series> sat, grad;
+    Series ent{"attention entropy", base, {}, 2.2, 1, false, true, true};
+    Series uni{"uniform (ln S)", "#777777", {}, 1.5, 1, true, true, true};
+    for (const auto& p : r.diagnostics) {
+      for (const auto& [group, share] : p.saturation) {
+        auto& x = sat[group];
+        x.name = group;
+        x.points.push_back({double(p.step), share});
+      }
+      for (const auto& [group, norm] : p.grad_norm) {
+        auto& x = grad[group];
+        x.name = group;
+        x.points.push_back({double(p.step), norm});
+      }
+      if (p.attention_entropy >= 0) ent.points.push_back({double(p.step), p.attention_entropy});
+      if (p.uniform_entropy >= 0) uni.points.push_back({double(p.step), p.uniform_entropy});
+    }
+    auto series_of = [](std::map<std::string, Series>& m) {
+      std::vector<Series> v;
+      std::size_t k = 0;
+      for (auto& [name, x] : m) {
+        x.color = color_of(k++);
+        x.markers = true;
+        x.width = 2;
+        v.push_back(x);
+      }
+      return v;
+    };
+    if (!sat.empty())
+      o << "<figure>" << line_chart("diag-sat-" + run, "Saturated units", "training step (updates)", "share saturated",
+                                    series_of(sat), false, 0, 1)
+        << "<figcaption>Share of saturated units per group.</figcaption></figure>";
+    if (!ent.points.empty())
+      o << "<figure>" << line_chart("diag-ent-" + run, "Attention entropy", "training step (updates)", "nats per output step",
+                                    {ent, uni}, false, 0)
+        << "<figcaption>Entropy of the attention weights; near ln S the attention is still about uniform.</figcaption></figure>";
+    else
+      o << "<p class=\"none\">No attention entropy: this variant has no attention.</p>";
+    if (!grad.empty())
+      o << "<figure>" << line_chart("diag-grad-" + run, "Gradient norm", "training step (updates)",
+                                    "L2 norm before clipping (log scale)", series_of(grad), true)
+        << "<figcaption>Gradient norm of each parameter group.</figcaption></figure>";
+    o << "</div></div>\n";
+  }
+}
 
 }  // namespace
 
@@ -834,20 +1182,28 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
          "when the task has one.</div>\n";
 
   // Results table.
-  o << "<h2 id=\"results\">Results</h2>\n<div class=\"wide\"><table><tr><th>variant</th><th>runs ok</th><th>"
+  const bool lr = !s.lr_grid.empty();
+  o << "<h2 id=\"results\">Results</h2>\n";
+  if (!s.budget.empty()) o << "<p id=\"budget\">" << esc(budget_sentence(s)) << "</p>\n";
+  o << "<div class=\"wide\"><table id=\"results-table\"><tr><th>variant</th><th>runs ok</th>" << (lr ? "<th>lr (chosen)</th>" : "") << "<th>"
     << (s.corpus ? "BLEU" : "exact match %") << "</th><th>token accuracy %</th><th>perplexity</th>";
   for (const auto& b : s.buckets) o << "<th>" << (s.corpus ? "BLEU" : "EM %") << " len " << b.label() << "</th>";
-  o << "<th>parameters</th><th>train time</th><th>tokens/s</th><th>" << (s.corpus ? "\u0394BLEU" : "\u0394EM")
-    << " vs best</th><th>p</th></tr>\n";
+  o << "<th>parameters</th><th>best step</th><th>time to best</th><th>train time</th><th>tokens/s</th><th>"
+    << (s.corpus ? "\u0394BLEU" : "\u0394EM")
+    << " vs best</th><th>p (bootstrap)</th><th>p (sign-flip, seeds)</th><th>p (t-test, seeds)</th></tr>\n";
   for (const auto& v : s.variants) {
     o << "<tr" << (v.is_best ? " class=\"best\"" : "") << "><td><span class=\"swatch\" style=\"background:" << color[v.name]
       << "\"></span>" << esc(v.name) << (v.notes.empty() ? "" : " <span class=\"note\">\u2020</span>") << "</td><td>" << v.ok << "/"
-      << v.runs.size() << "</td><td>" << (s.corpus ? bleu_ms(v.bleu) : pct_ms(v.exact_match)) << "</td><td>"
+      << v.runs.size() << "</td>" << (lr ? "<td>" + rate_text(v.lr) + "</td>" : "") << "<td>"
+      << (s.corpus ? bleu_ms(v.bleu) : pct_ms(v.exact_match)) << "</td><td>"
       << pct_ms(v.token_accuracy) << "</td><td>" << num_ms(v.perplexity) << "</td>";
     for (const auto& b : v.by_length) o << "<td>" << (s.corpus ? bleu_ms(b) : pct_ms(b)) << "</td>";
-    o << "<td>" << v.parameters << "</td><td>" << (v.seconds.n ? duration(v.seconds.mean) : "—") << "</td><td>"
+    o << "<td>" << v.parameters << "</td><td>" << steps_ms(v.best_step) << "</td><td>"
+      << (v.best_seconds.n ? duration(v.best_seconds.mean) : "—") << "</td><td>"
+      << (v.seconds.n ? duration(v.seconds.mean) : "—") << "</td><td>"
       << (v.tokens_per_s.n ? fmt("%.0f", v.tokens_per_s.mean) : "—") << "</td><td>"
-      << (s.corpus ? delta_bleu_text(v) : delta_text(v)) << "</td><td>" << p_text(v) << "</td></tr>\n";
+      << (s.corpus ? delta_bleu_text(v) : delta_text(v)) << "</td><td>" << p_text(v) << "</td><td>" << sign_flip_text(v)
+      << "</td><td>" << t_test_text(v) << "</td></tr>\n";
   }
   o << "</table></div>\n";
   for (const auto& v : s.variants)
@@ -862,6 +1218,41 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
       << esc(bootstrap_bleu_method()) << " \u0394BLEU is in BLEU points.</p>\n";
   else
     o << "<p style=\"font-size:12px;color:#555\">Significance test: " << esc(bootstrap_method()) << " \u0394EM is in percentage points.</p>\n";
+  o << "<p style=\"font-size:12px;color:#555\" id=\"seed-tests\">Across seeds: " << esc(seed_test_method()) << "</p>\n";
+  if (!seed_note(s).empty()) o << "<p class=\"note\" id=\"seed-note\">" << esc(seed_note(s)) << "</p>\n";
+  if (lr) {
+    o << "<h2 id=\"rates\">Learning rates</h2>\n<p>Every variant trained at each rate on the first seed; the rate with the "
+         "best " << esc(s.validation_metric) << " (bold) trained the other seeds. The test split played no part in the "
+         "choice.</p>\n<table id=\"rates-table\"><tr><th>variant</th>";
+    for (double x : s.lr_grid) o << "<th>lr " << fmt("%g", x) << "</th>";
+    o << "</tr>\n";
+    for (const auto& v : s.variants) {
+      o << "<tr><td>" << esc(v.name) << "</td>";
+      for (double x : s.lr_grid) {
+        std::string cell = "—";
+        bool chosen = false;
+        for (const auto& t : v.rates)
+          if (t.lr == x) cell = t.status == "ok" ? validation_text(s, t.validation) : t.status, chosen = t.chosen;
+        o << "<td" << (chosen ? " class=\"chosen\" style=\"font-weight:bold\"" : "") << ">" << esc(cell) << "</td>";
+      }
+      o << "</tr>\n";
+    }
+    o << "</table>\n";
+  }
+  if (!s.rankings.empty()) {
+    o << "<h2 id=\"ranking\">Ranking at fractions of the budget</h2>\n<p>By " << esc(s.validation_metric)
+      << ": each run's best validation figure up to that step (what a budget of that many steps would have kept), "
+         "mean over seeds.</p>\n<table id=\"ranking-table\"><tr><th>budget</th><th>step</th><th>ranking</th></tr>\n";
+    for (const auto& r : s.rankings) {
+      std::string order;
+      for (const auto& [name, value] : r.order)
+        order += (order.empty() ? "" : " > ") + name + " (" + validation_text(s, value) + ")";
+      o << "<tr><td>" << fmt("%.0f%%", 100 * r.fraction) << "</td><td>" << r.step << "</td><td style=\"text-align:left\">"
+        << esc(order.empty() ? "—" : order) << "</td></tr>\n";
+    }
+    o << "</table>\n<p id=\"ranking-note\"" << (s.ranking_changes ? " class=\"note\" style=\"font-weight:bold\"" : "") << ">"
+      << esc(s.ranking_note) << "</p>\n";
+  }
 
   // Curves.
   o << "<h2 id=\"curves\">Learning curves and " << (s.corpus ? "BLEU" : "accuracy") << " by length</h2>\n<div class=\"charts\">";
@@ -939,6 +1330,7 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
     }
   }
   o << "</div>\n";
+  write_diagnostics(s, result, color, o);
 
   // Alignment statistics (a corpus has no gold alignment: entropy only, and the report says so).
   o << "<h2 id=\"alignment\">Alignment statistics</h2>\n<p>" << esc(s.alignment_note) << " Computed on the "

@@ -79,8 +79,17 @@ struct Variant {
 struct RunSpec {
   Variant variant;
   std::uint64_t seed = 1;
-  std::string name() const;  // "gru+bahdanau-s1": the run's directory under the output directory
+  double lr = 0;  // the run's learning rate with --lr-grid; 0 = the grid's train.optimizer.lr
+  // "gru+bahdanau-s1": the run's directory under the output directory; with a rate of its own
+  // "gru+bahdanau-lr0.003-s1".
+  std::string name() const;
 };
+
+// How long each run trains. Steps: train.steps updates (or train.epochs), as configured, ending
+// with the parameters of the best validation (keep_best). Converge: until the validation metric
+// has not improved for train.patience validations in a row (one every train.eval_every steps), at
+// most train.steps updates; each run is reported at its best validation checkpoint.
+enum class Budget { Steps, Converge };
 
 struct CompareOptions {
   std::vector<std::string> cells{"gru"}, attentions{"none", "bahdanau"}, decoders{"auto"};
@@ -101,10 +110,25 @@ struct CompareOptions {
   double length_penalty = 0.0;
   std::size_t bleu_every = 0;          // validate (greedy BLEU, picks the kept parameters) every N steps; 0 = eval_every
   double time_limit = 0;               // seconds per run; 0 = none
+  Budget budget = Budget::Steps;
+  // Two-stage learning-rate search when not empty: every variant at each rate on first_seed,
+  // then the other seeds at the rate whose run had the best validation metric (never the test
+  // split): variants × rates + variants × (seeds − 1) runs.
+  std::vector<double> lr_grid;
+  // Steps between TrainResult::diagnostics points; 0 = one per validation (train.eval_every, or
+  // steps / 50 when that is once per epoch).
+  std::size_t diagnostics_every = 0;
 };
 
-// The runs of the grid in order: cell, attention, decoder, seed (seed fastest).
+// "steps:1200" or "converge (patience 5, eval every 100, at most 20000 steps)".
+std::string budget_text(const CompareOptions& options);
+
+// The runs of the grid in order: cell, attention, decoder, seed (seed fastest). With an lr_grid
+// these are the first stage (first_seed at every rate, rate fastest); the second stage's runs
+// follow from the first stage's results (second_stage_runs).
 std::vector<RunSpec> grid_runs(const CompareOptions& options);
+// Runs in the whole grid: variants × seeds, or variants × rates + variants × (seeds − 1).
+std::size_t planned_runs(const CompareOptions& options);
 // Throws Error naming the problem: an empty axis, an unknown cell/attention/decoder style, a
 // repeated name, no seeds, an impossible combination.
 void validate_grid(const CompareOptions& options);
@@ -163,7 +187,44 @@ struct RunResult {
   std::vector<BleuStats> test_bleu;   // per test sentence
   std::vector<CurvePoint> valid_bleu; // greedy validation BLEU during training
   bool time_limit_reached = false;
+  // The kept (best validation) checkpoint: its step and the training time until it.
+  std::size_t best_step = 0;
+  double best_seconds = 0;
+  bool stopped_early = false;         // patience ran out before the step budget
+  std::vector<DiagnosticsPoint> diagnostics;
 };
+
+// What chooses a run's checkpoint and its learning rate: the best validation BLEU for a corpus
+// run (higher is better), else the lowest validation loss (returned negated, so higher is
+// better); −∞ for a run that did not train successfully or never validated.
+double validation_score(const RunResult& run);
+
+// The rate each variant (by Variant::name) trains its other seeds at: the rate of its first-seed
+// run with the highest validation_score (the lower rate on a tie); variants without a
+// successful first-stage run are absent.
+std::map<std::string, double> choose_rates(const std::vector<RunResult>& first_stage);
+// The second stage: each variant with a chosen rate, seeds first_seed + 1 … at that rate.
+std::vector<RunSpec> second_stage_runs(const CompareOptions& options,
+                                       const std::map<std::string, double>& rates);
+
+// An estimate of the grid's time before it starts, from a short measured calibration: per
+// variant, `steps` training updates on the first seed's data and one teacher-forced pass over
+// the validation split, timed. Estimate = Σ over the runs still to train of (step budget ×
+// seconds per step + validations × seconds per validation) ÷ jobs. For a converge budget the
+// step budget is the cap, so the estimate is an upper bound; corpus BLEU validations and the
+// test decoding are not included.
+struct GridEstimate {
+  struct PerVariant {
+    std::string name;
+    double step_seconds = 0, validation_seconds = 0;
+  };
+  std::vector<PerVariant> variants;
+  std::size_t runs = 0, runs_to_train = 0, calibration_steps = 0;
+  double calibration_seconds = 0, seconds = 0;
+  bool upper_bound = false;
+};
+GridEstimate estimate_grid(const CompareOptions& options, const DataSource& source,
+                           std::size_t calibration_steps = 20);
 
 // A snapshot of the grid for a live display.
 struct GridStatus {
@@ -187,6 +248,10 @@ struct CompareResult {
   std::string data_description;
   bool bleu_lowercase = false;
   std::size_t beam = 1;
+  std::string budget;                // budget_text of the grid
+  bool converge = false;
+  std::vector<double> lr_grid;       // empty: one rate for every run
+  std::map<std::string, double> chosen_lr;  // variant name -> the rate its seeds trained at
 };
 
 // Runs (or resumes) the grid under options.out_dir. Per run: OUT/<run>/model.safetensors (attend::save_model),

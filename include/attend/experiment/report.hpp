@@ -2,11 +2,13 @@
 // bootstrap significance test. A single hypothesis's attention exports: attention_export.hpp.
 #pragma once
 #include <cstdint>
+#include <limits>
 #include <ostream>
 #include <string>
 #include <vector>
 
 #include "attend/experiment/compare.hpp"
+#include "attend/experiment/stats.hpp"
 #include "attend/decode/attention_export.hpp"
 #include "attend/decode/search.hpp"
 
@@ -44,6 +46,7 @@ BootstrapResult paired_bootstrap_bleu(const std::vector<std::vector<BleuStats>>&
                                       std::size_t resamples = 1000, std::uint64_t seed = 12345);
 std::string bootstrap_bleu_method();
 
+
 // ---- the summary of a grid ------------------------------------------------------------------
 
 struct LengthBucket {
@@ -69,6 +72,20 @@ struct VariantSummary {
   BootstrapResult vs_best;   // this variant against the best (p = 1 for the best itself);
                              // delta in exact match (0–1), or in BLEU points for a corpus grid
   bool compared = false;     // vs_best is meaningful (both have paired successful runs)
+  // Across seeds against the best: per-seed headline differences (this − best), paired by seed.
+  SeedTest seeds_vs_best;
+  MeanStd best_step, best_seconds;  // the kept checkpoint's step and the training time until it
+  std::size_t stopped_early = 0;    // runs that stopped before the step budget (patience)
+  // --lr-grid: the rate the seeds trained at (0 = the grid's one rate) and every rate tried on
+  // the first seed with its validation figure (validation_score, shown as the metric).
+  double lr = 0;
+  struct RateTrial {
+    double lr = 0;
+    std::string status;
+    double validation = std::numeric_limits<double>::quiet_NaN();  // loss, or BLEU for a corpus
+    bool chosen = false;
+  };
+  std::vector<RateTrial> rates;
   std::vector<std::string> notes;  // e.g. "seed 2 diverged (NaN loss), excluded from the mean"
 };
 
@@ -86,7 +103,31 @@ struct CompareSummary {
   std::size_t resamples = 1000;
   std::uint64_t bootstrap_seed = 12345;
   std::size_t total_runs = 0;
+  std::size_t max_seeds = 0;      // successful seeds of the variant with the most
+  // The budget and the ranking of the variants by validation figure at fractions of it: at each
+  // fraction f, every run's best validation figure among its validations at steps <= f × the
+  // largest step any counted run validated at (what a budget of that many steps, with the same
+  // early stopping, would have kept), averaged over the variant's seeds.
+  std::string budget;
+  bool converge = false;
+  std::vector<double> lr_grid;
+  std::string validation_metric;  // "validation loss (lower is better)" or "validation BLEU ..."
+  struct BudgetRanking {
+    double fraction = 1;
+    std::size_t step = 0;
+    std::vector<std::pair<std::string, double>> order;  // variant, mean figure; best first
+  };
+  std::vector<BudgetRanking> rankings;
+  bool ranking_changes = false;
+  std::string ranking_note;       // one plain sentence: whether and how the order changes
 };
+
+// The ranking at fractions of the budget (CompareSummary::rankings). `curves[k]` holds the
+// validation curves of variant k's runs, `higher_better` says which way the figure improves.
+std::vector<CompareSummary::BudgetRanking> rank_at_fractions(
+    const std::vector<std::string>& variants,
+    const std::vector<std::vector<const std::vector<CurvePoint>*>>& curves, bool higher_better,
+    const std::vector<double>& fractions = {0.25, 0.5, 1.0});
 
 // Groups runs by variant, averages over seeds (diverged and failed runs excluded, with a note),
 // finds the best variant and tests every other against it. Length buckets: equal width over the
