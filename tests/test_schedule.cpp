@@ -135,7 +135,7 @@ TEST_CASE("attend train refuses an unknown --lr-schedule naming the valid ones",
   CHECK(contains(r.err, "inverse-sqrt"));
 }
 
-TEST_CASE("attend train refuses a --lr-decay outside (0, 1]", "[schedule][cli]") {
+TEST_CASE("attend train refuses a --lr-decay that is not positive or is above 1", "[schedule][cli]") {
   TempDir dir;
   for (const char* bad : {"0", "1.5", "-0.5"}) {
     const auto r = run_cli(dir, std::string("train --task reverse --steps 1 --lr-decay ") + bad);
