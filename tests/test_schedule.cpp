@@ -135,7 +135,7 @@ TEST_CASE("attend train refuses an unknown --lr-schedule naming the valid ones",
   CHECK(contains(r.err, "inverse-sqrt"));
 }
 
-TEST_CASE("attend train refuses a --lr-decay outside (0, 1]", "[schedule][cli]") {
+TEST_CASE("attend train refuses a --lr-decay that is not positive or is above 1", "[schedule][cli]") {
   TempDir dir;
   for (const char* bad : {"0", "1.5", "-0.5"}) {
     const auto r = run_cli(dir, std::string("train --task reverse --steps 1 --lr-decay ") + bad);
@@ -149,4 +149,14 @@ TEST_CASE("attend train refuses a negative --warmup", "[schedule][cli]") {
   const auto r = run_cli(dir, "train --task reverse --steps 1 --warmup -5");
   CHECK(r.status == 2);
   CHECK(contains(r.err, "--warmup"));
+}
+
+TEST_CASE("the progress line shows the step's scheduled rate", "[schedule][cli]") {
+  TempDir dir;
+  // --lr 0.003 (the default) at step 4 of an 8-step warmup: 0.0015.
+  const auto r = run_cli(dir, "train --task reverse --steps 4 --train-size 100 --test-size 10 --hidden 8 --emb 4 "
+                              "--warmup 8 --model m.safetensors");
+  REQUIRE(r.status == 0);
+  CHECK(contains(r.err, "step 4/4"));
+  CHECK(contains(r.err, "lr 0.0015 "));
 }

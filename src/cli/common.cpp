@@ -339,10 +339,11 @@ std::string format_thousands(double value) {
 }
 
 std::string format_progress(const TrainProgress& p) {
-  char loss[32];
+  char loss[32], lr[32];
   std::snprintf(loss, sizeof loss, "%.4f", p.loss);
+  std::snprintf(lr, sizeof lr, "%.3g", p.lr);  // the step's scheduled rate (warmup shows here)
   return "step " + std::to_string(p.step) + "/" + std::to_string(p.total_steps) + "  epoch " +
-         std::to_string(p.epoch) + "  loss " + loss + "  " + format_thousands(p.tokens_per_s) +
+         std::to_string(p.epoch) + "  loss " + loss + "  lr " + lr + "  " + format_thousands(p.tokens_per_s) +
          " tok/s  elapsed " + format_duration(p.elapsed_s) + "  ETA " + format_duration(p.eta_s);
 }
 

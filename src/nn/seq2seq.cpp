@@ -229,7 +229,8 @@ void Seq2Seq<T>::collect_statistics(const Batch& batch, const Workspace<T>& ws,
       const bool reverse = bi && i % 2 == 1;
       for (std::size_t k = 0; k < S && !rows.empty(); ++k)
         for (std::size_t b = 0; b < B; ++b)
-          if ((reverse ? S - 1 - k : k) < ws.src_len[b]) count_cell_column(sc.cell, k * B + b, rows, gates, candidates);
+          if ((reverse ? S - 1 - k : k) < ws.src_len[b])
+            count_cell_column(sc.cell, k * B + b, rows, gates, candidates);
     }
   }
   // Decoder: cache column t·B + b is output step t.
