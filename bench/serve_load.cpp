@@ -67,7 +67,8 @@ struct Result {
 Result run(const Args& a, bool batching, const std::vector<std::string>& sentences, const fs::path& dir) {
   const std::string args = "--model '" + a.model + "' --workers " + std::to_string(a.workers) +
                            " --http-threads " + std::to_string(a.clients + 2) + (batching ? "" : " --no-batching");
-  const auto [pid, port] = start_server(args, (dir / "serve.log").string());
+  const std::string log = (dir / (batching ? "serve-batching.log" : "serve-alone.log")).string();
+  const auto [pid, port] = start_server(args, log);
   std::vector<std::vector<double>> latency(a.clients);
   std::vector<std::size_t> failed(a.clients, 0);
   const auto t0 = Clock::now();
@@ -82,7 +83,13 @@ Result run(const Args& a, bool batching, const std::vector<std::string>& sentenc
         const auto s = Clock::now();
         const auto res = client.Post("/v1/translate", body, "application/json");
         latency[c].push_back(std::chrono::duration<double, std::milli>(Clock::now() - s).count());
-        if (!res || res->status != 200) ++failed[c];
+        if (!res || res->status != 200) {
+          ++failed[c];
+          if (failed[c] == 1)
+            std::fprintf(stderr, "client %d after %.0f ms: %s\n", c, latency[c].back(),
+                         res ? ("HTTP " + std::to_string(res->status) + " " + res->body).c_str()
+                             : httplib::to_string(res.error()).c_str());
+        }
       }
     });
   for (auto& t : threads) t.join();
@@ -102,7 +109,8 @@ Result run(const Args& a, bool batching, const std::vector<std::string>& sentenc
   kill(pid, SIGTERM);
   int status = 0;
   waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) std::fprintf(stderr, "the server did not exit 0\n");
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    std::fprintf(stderr, "the server did not exit 0 (status %d):\n%s\n", status, slurp(log).c_str());
   return out;
 }
 

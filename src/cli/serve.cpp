@@ -5,6 +5,7 @@
 #include <attend/serve/request.hpp>
 #include <attend/serve/service.hpp>
 #include <httplib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -54,7 +55,7 @@ int run_serve(const std::vector<std::string>& args) {
   std::vector<std::string> model_specs;
   std::string host = "127.0.0.1";
   int port = 8080;
-  std::size_t threads = 1, http_threads = 8;
+  std::size_t threads = 1, http_threads = 16;
   bool no_batching = false;
   ServiceOptions s;
   po::options_description desc("Options");
@@ -108,6 +109,17 @@ int run_serve(const std::vector<std::string>& args) {
   httplib::Server server;
   server.new_task_queue = [http_threads] { return new httplib::ThreadPool(http_threads); };
   server.set_payload_max_length(s.limits.max_body_bytes);
+  // Each connection holds an HTTP thread while it is kept alive: idle ones let go soon.
+  server.set_keep_alive_timeout(2);
+  // cpp-httplib 0.11 (Debian 12) listens with a backlog of 5, fixed in its compiled library: a
+  // burst of new connections overflows it and the dropped ones retry after a second (seen as a
+  // 1 s p99 in bench/serve_load.cpp) or fail. Listening again on the socket enlarges it.
+  int listen_fd = -1;
+  server.set_socket_options([&listen_fd](socket_t sock) {
+    const int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listen_fd = sock;
+  });
   server.Get("/", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(explorer_page(), "text/html; charset=utf-8");
   });
@@ -144,6 +156,7 @@ int run_serve(const std::vector<std::string>& args) {
 
   const int bound = port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
   if (bound < 0) throw Error("cannot listen on " + host + ":" + std::to_string(port) + " (in use, or not this machine's address)");
+  if (listen_fd >= 0) ::listen(listen_fd, SOMAXCONN);
   std::thread watcher([&server] {
     char byte = 0;
     while (read(g_stop_pipe[0], &byte, 1) < 0 && errno == EINTR) {
