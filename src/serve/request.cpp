@@ -55,7 +55,7 @@ TranslateRequest parse_translate_request(const std::string& body, const std::vec
   json j;
   try {
     j = json::parse(body);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number like 1e999
     bad(std::string("the body is not valid JSON: ") + e.what());
   }
   if (!j.is_object()) bad(std::string("the body must be a JSON object, not ") + type_name(j));
