@@ -4,7 +4,7 @@
 # Usage: tools/check_layers.sh [source dir]
 set -euo pipefail
 root=${1:-$(dirname "$0")/..}
-layers=(core text nn train io decode eval experiment)
+layers=(core text nn train io decode eval experiment serve)
 rank_of() {
   local i
   for i in "${!layers[@]}"; do [[ ${layers[$i]} == "$1" ]] && { echo "$i"; return; }; done

@@ -12,6 +12,7 @@
 namespace attend::cli {
 int run_bench(const std::vector<std::string>& args);
 int run_convert_checkpoint(const std::vector<std::string>& args);
+int run_serve(const std::vector<std::string>& args);
 }
 
 namespace {
@@ -32,6 +33,7 @@ const CommandEntry kCommands[] = {
     {"tasks", attend::cli::run_tasks, "list the built-in toy tasks"},
     {"bleu", attend::cli::run_bleu, "corpus BLEU of hypotheses against references (sacreBLEU's default)"},
     {"compare", attend::cli::run_compare_command, "train a grid of cells x attention x seeds; report"},
+    {"serve", attend::cli::run_serve, "translate over HTTP and show the attention explorer page"},
     {"bench", attend::cli::run_bench, "training and decoding speed of one model shape"},
     {"convert-checkpoint", attend::cli::run_convert_checkpoint, "rewrite a version-1 (HDF5) model file as version 2"},
 };

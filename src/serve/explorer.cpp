@@ -1,0 +1,220 @@
+#include "attend/serve/explorer.hpp"
+
+namespace attend {
+
+namespace {
+
+// The page asks /v1/models for the loaded models, then /v1/translate once per chosen model with
+// the same sentence, and draws each answer in its own panel, side by side. ?text=... fills the
+// sentence in and translates it on load (links, screenshots). #render-check holds what was
+// actually laid out (cells with a non-empty box per model), for the browser test.
+const char* const kPage = R"PAGE(<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>attend: attention explorer</title>
+<style>
+  body { font: 15px/1.4 system-ui, sans-serif; margin: 0; color: #1d232a; background: #f6f7f9; }
+  header { background: #243447; color: #fff; padding: 10px 20px; }
+  header h1 { font-size: 18px; margin: 0; font-weight: 600; }
+  header span { opacity: .75; font-size: 13px; }
+  form { display: flex; flex-wrap: wrap; gap: 10px; align-items: center; padding: 14px 20px;
+         background: #fff; border-bottom: 1px solid #dde1e6; }
+  #src { flex: 1 1 360px; font-size: 16px; padding: 7px 9px; border: 1px solid #b8c0ca; border-radius: 4px; }
+  label { font-size: 13px; color: #4a5560; }
+  input[type=number] { width: 3.5em; padding: 4px; }
+  button { font-size: 15px; padding: 7px 16px; background: #2f6fb2; color: #fff; border: 0; border-radius: 4px; cursor: pointer; }
+  button:disabled { background: #8aa6c4; }
+  #models { display: flex; gap: 10px; flex-wrap: wrap; font-size: 13px; }
+  #panels { display: flex; gap: 16px; padding: 16px 20px; align-items: flex-start; flex-wrap: wrap; }
+  .panel { background: #fff; border: 1px solid #dde1e6; border-radius: 6px; padding: 12px 14px; min-width: 280px; }
+  .panel h2 { font-size: 15px; margin: 0 0 2px; }
+  .panel .config { font-size: 12px; color: #66717c; margin-bottom: 8px; }
+  .translation { font-size: 18px; font-weight: 600; margin: 4px 0 8px; white-space: pre-wrap; }
+  .translation.empty { color: #99a2ab; font-weight: 400; }
+  .error { color: #b3261e; white-space: pre-wrap; }
+  table.nbest { border-collapse: collapse; font-size: 13px; margin-bottom: 10px; }
+  table.nbest td { padding: 1px 8px 1px 0; }
+  table.nbest td.score { color: #66717c; font-variant-numeric: tabular-nums; text-align: right; }
+  svg text { font: 12px ui-monospace, monospace; fill: #1d232a; }
+  svg rect.cell { stroke: #fff; stroke-width: 1; }
+  svg rect.cell:hover { stroke: #d9480f; stroke-width: 2; }
+  #tip { position: fixed; pointer-events: none; background: #1d232a; color: #fff; font-size: 12px;
+         padding: 3px 7px; border-radius: 3px; display: none; }
+  #render-check { display: none; }
+</style>
+</head>
+<body>
+<header><h1>attention explorer <span>attend serve</span></h1></header>
+<form id="ask">
+  <input id="src" type="text" placeholder="type a sentence" autocomplete="off" autofocus>
+  <label>beam <input id="beam" type="number" min="1" value="4"></label>
+  <label>n-best <input id="nbest" type="number" min="1" value="3"></label>
+  <button id="go" type="submit">Translate</button>
+  <div id="models"></div>
+</form>
+<div id="panels"></div>
+<div id="tip"></div>
+<pre id="render-check" data-ok="0"></pre>
+<script>
+"use strict";
+const SVGNS = "http://www.w3.org/2000/svg";
+let models = [];
+
+function el(tag, attrs, text) {
+  const e = tag.startsWith("svg:") ? document.createElementNS(SVGNS, tag.slice(4)) : document.createElement(tag);
+  for (const k in attrs || {}) e.setAttribute(k, attrs[k]);
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+function label(tok) {
+  if (tok === " ") return "\u2423";
+  return tok.length > 12 ? tok.slice(0, 11) + "\u2026" : tok;
+}
+function shade(w) {  // white to deep blue
+  const t = Math.max(0, Math.min(1, w));
+  const c = (a, b) => Math.round(a + (b - a) * Math.sqrt(t));
+  return "rgb(" + c(247, 8) + "," + c(251, 48) + "," + c(255, 107) + ")";
+}
+function describe(m) {
+  const c = m.config || {};
+  return [c.cell, c.attention, c.hidden && ("hidden " + c.hidden), m.tokenizer, "vocab " + m.src_vocab + "/" + m.tgt_vocab]
+    .filter(Boolean).join(" \u00b7 ");
+}
+
+// The heatmap: output tokens down the left, source tokens across the top, one cell per weight.
+function heatmap(src, out, weights) {
+  const cell = 24, left = 12 + 7.5 * Math.max(3, ...out.map(t => label(t).length));
+  const top = 14 + 6 * Math.max(3, ...src.map(t => label(t).length));
+  const svg = el("svg:svg", { class: "heatmap", width: left + cell * src.length + 4, height: top + cell * out.length + 4 });
+  src.forEach((t, j) => {
+    const x = left + j * cell + cell / 2, y = top - 6;
+    svg.appendChild(el("svg:text", { x, y, transform: "rotate(-60 " + x + " " + y + ")", class: "src-label" }, label(t)));
+  });
+  out.forEach((t, i) => {
+    svg.appendChild(el("svg:text", { x: left - 6, y: top + i * cell + cell * 0.68, "text-anchor": "end", class: "out-label" }, label(t)));
+    (weights[i] || []).forEach((w, j) => {
+      const r = el("svg:rect", { class: "cell", x: left + j * cell, y: top + i * cell, width: cell, height: cell,
+                                 fill: shade(w), "data-w": w.toFixed(4), "data-src": src[j], "data-out": t });
+      r.appendChild(el("svg:title", {}, label(t) + " \u2190 " + label(src[j]) + ": " + w.toFixed(3)));
+      svg.appendChild(r);
+    });
+  });
+  return svg;
+}
+
+function showTip(ev) {
+  const r = ev.target.closest && ev.target.closest("rect.cell");
+  const tip = document.getElementById("tip");
+  if (!r) { tip.style.display = "none"; return; }
+  tip.textContent = label(r.dataset.out) + " \u2190 " + label(r.dataset.src) + "  " + r.dataset.w;
+  tip.style.left = (ev.clientX + 12) + "px";
+  tip.style.top = (ev.clientY + 12) + "px";
+  tip.style.display = "block";
+}
+
+function render(panel, m, answer) {
+  const t = answer.translations[0];
+  const out = t.tokens.slice();
+  if (t.finished) out.push("</s>");
+  panel.appendChild(el("div", { class: "translation" + (t.text ? "" : " empty") }, t.text || "(empty)"));
+  const table = el("table", { class: "nbest" });
+  t.nbest.forEach((h, k) => {
+    const tr = el("tr");
+    tr.appendChild(el("td", {}, (k + 1) + "."));
+    tr.appendChild(el("td", { class: "score" }, h.score.toFixed(3)));
+    tr.appendChild(el("td", {}, h.text));
+    table.appendChild(tr);
+  });
+  panel.appendChild(table);
+  if (t.attention && t.attention.length) panel.appendChild(heatmap(t.source_tokens, out, t.attention));
+  else panel.appendChild(el("div", { class: "config" }, "no attention weights (empty input or a model without attention)"));
+}
+
+function check() {  // what was laid out, per model
+  const report = {};
+  document.querySelectorAll(".panel").forEach(p => {
+    const cells = p.querySelectorAll("rect.cell");
+    let drawn = 0;
+    cells.forEach(c => { const b = c.getBBox(); if (b.width > 0 && b.height > 0) drawn++; });
+    const tr = p.querySelector(".translation");
+    report[p.dataset.model] = { cells: cells.length, drawn, translation: tr ? tr.textContent : null,
+                                nbest: p.querySelectorAll("table.nbest tr").length,
+                                src_labels: p.querySelectorAll("text.src-label").length,
+                                out_labels: p.querySelectorAll("text.out-label").length,
+                                error: (p.querySelector(".error") || {}).textContent || null };
+  });
+  const rc = document.getElementById("render-check");
+  rc.textContent = JSON.stringify(report);
+  rc.dataset.ok = "1";
+}
+
+async function translate(ev) {
+  if (ev) ev.preventDefault();
+  const text = document.getElementById("src").value;
+  const beam = Number(document.getElementById("beam").value) || 1;
+  const nbest = Math.min(beam, Number(document.getElementById("nbest").value) || 1);
+  const chosen = models.filter(m => document.getElementById("use-" + m.name).checked);
+  const panels = document.getElementById("panels");
+  panels.textContent = "";
+  document.getElementById("render-check").dataset.ok = "0";
+  document.getElementById("go").disabled = true;
+  await Promise.all(chosen.map(async m => {
+    const panel = el("div", { class: "panel", "data-model": m.name });
+    panel.appendChild(el("h2", {}, m.name));
+    panel.appendChild(el("div", { class: "config" }, describe(m)));
+    panels.appendChild(panel);
+    try {
+      const res = await fetch("/v1/translate", { method: "POST", headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ text: [text], model: m.name, beam, nbest, attention: true }) });
+      const answer = await res.json();
+      if (!res.ok) throw new Error(answer.error || res.statusText);
+      render(panel, m, answer);
+    } catch (e) {
+      panel.appendChild(el("div", { class: "error" }, String(e.message || e)));
+    }
+  }));
+  document.getElementById("go").disabled = false;
+  check();
+}
+
+async function start() {
+  document.getElementById("ask").addEventListener("submit", translate);
+  document.getElementById("panels").addEventListener("mousemove", showTip);
+  document.getElementById("panels").addEventListener("mouseleave", showTip);
+  try {
+    models = (await (await fetch("/v1/models")).json()).models;
+  } catch (e) {
+    document.getElementById("panels").appendChild(el("div", { class: "error" }, "cannot list the models: " + e));
+    return;
+  }
+  const box = document.getElementById("models");
+  models.forEach(m => {
+    const l = el("label");
+    const c = el("input", { type: "checkbox", id: "use-" + m.name, checked: "" });
+    l.appendChild(c);
+    l.appendChild(document.createTextNode(" " + m.name));
+    box.appendChild(l);
+  });
+  const given = new URLSearchParams(location.search).get("text");
+  if (given !== null) {
+    document.getElementById("src").value = given;
+    await translate();
+  }
+  document.body.dataset.ready = "1";
+}
+start();
+</script>
+</body>
+</html>
+)PAGE";
+
+}  // namespace
+
+const std::string& explorer_page() {
+  static const std::string page = kPage;
+  return page;
+}
+
+}  // namespace attend

@@ -1,0 +1,128 @@
+#include "attend/serve/request.hpp"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "attend/text/utf8.hpp"
+
+namespace attend {
+
+namespace {
+
+using nlohmann::json;
+
+const char* type_name(const json& v) {
+  if (v.is_null()) return "null";
+  if (v.is_boolean()) return "a boolean";
+  if (v.is_number()) return "a number";
+  if (v.is_string()) return "a string";
+  if (v.is_array()) return "an array";
+  return "an object";
+}
+
+[[noreturn]] void bad(const std::string& message) { throw RequestError(400, message); }
+
+// A whole number in [1, limit]: 3 and 3.0 are accepted, 3.5, -1, "3" and true are not.
+std::size_t count_field(const json& v, const char* name, std::size_t limit) {
+  const std::string range = "from 1 to " + std::to_string(limit);
+  if (!v.is_number()) bad(std::string("\"") + name + "\" must be a whole number " + range + ", not " + type_name(v));
+  if (v.is_number_float()) {
+    const double x = v.get<double>();
+    if (!(x >= 1 && x <= double(limit) && x == static_cast<double>(static_cast<long long>(x))))
+      bad(std::string("\"") + name + "\" must be a whole number " + range + ", not " + v.dump());
+    return static_cast<std::size_t>(x);
+  }
+  if (v.is_number_integer() && !v.is_number_unsigned() && v.get<long long>() < 1)
+    bad(std::string("\"") + name + "\" must be a whole number " + range + ", not " + v.dump());
+  const auto x = v.get<unsigned long long>();
+  if (x < 1 || x > limit) bad(std::string("\"") + name + "\" must be a whole number " + range + ", not " + v.dump());
+  return static_cast<std::size_t>(x);
+}
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string s;
+  for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
+  return s;
+}
+
+}  // namespace
+
+TranslateRequest parse_translate_request(const std::string& body, const std::vector<std::string>& models,
+                                         const ServeLimits& limits) {
+  if (body.size() > limits.max_body_bytes)
+    throw RequestError(413, "the request body has " + std::to_string(body.size()) + " bytes, more than the limit of " +
+                                std::to_string(limits.max_body_bytes));
+  json j;
+  try {
+    j = json::parse(body);
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number like 1e999
+    bad(std::string("the body is not valid JSON: ") + e.what());
+  }
+  if (!j.is_object()) bad(std::string("the body must be a JSON object, not ") + type_name(j));
+  static const std::vector<std::string> known = {"text", "model", "beam", "nbest", "attention"};
+  for (const auto& [key, value] : j.items())
+    if (std::find(known.begin(), known.end(), key) == known.end())
+      bad("unknown field \"" + key + "\" (known: " + joined(known) + ")");
+
+  TranslateRequest r;
+  const auto text = j.find("text");
+  if (text == j.end()) bad("missing field \"text\" (a list of strings to translate)");
+  if (text->is_string()) bad("\"text\" must be a list of strings, not a string: write [\"...\"]");
+  if (!text->is_array()) bad(std::string("\"text\" must be a list of strings, not ") + type_name(*text));
+  if (text->empty()) bad("\"text\" is empty: give at least one string to translate");
+  if (text->size() > limits.max_lines)
+    throw RequestError(413, "\"text\" has " + std::to_string(text->size()) + " entries, more than the limit of " +
+                                std::to_string(limits.max_lines) + " per request");
+  for (std::size_t i = 0; i < text->size(); ++i) {
+    const json& line = (*text)[i];
+    const std::string where = "\"text\"[" + std::to_string(i) + "]";
+    if (!line.is_string()) bad(where + " must be a string, not " + type_name(line));
+    std::string s = line.get<std::string>();
+    if (s.size() > limits.max_line_bytes)
+      throw RequestError(413, where + " has " + std::to_string(s.size()) + " bytes, more than the limit of " +
+                                  std::to_string(limits.max_line_bytes));
+    if (s.find_first_of("\n\r") != std::string::npos) bad(where + " contains a line break: give one sentence per entry");
+    const std::size_t at = find_invalid_utf8(s);
+    if (at != std::string::npos) bad(where + " is not valid UTF-8 (byte " + std::to_string(at + 1) + ")");
+    r.text.push_back(std::move(s));
+  }
+
+  r.model = models.front();
+  if (const auto m = j.find("model"); m != j.end()) {
+    if (!m->is_string()) bad(std::string("\"model\" must be a string, not ") + type_name(*m));
+    r.model = m->get<std::string>();
+    if (std::find(models.begin(), models.end(), r.model) == models.end())
+      throw RequestError(404, "unknown model \"" + r.model + "\" (loaded: " + joined(models) + ")");
+  }
+  if (const auto b = j.find("beam"); b != j.end()) r.beam = count_field(*b, "beam", limits.max_beam);
+  if (const auto n = j.find("nbest"); n != j.end()) r.nbest = count_field(*n, "nbest", limits.max_beam);
+  if (r.nbest > r.beam)
+    bad("\"nbest\" " + std::to_string(r.nbest) + " needs at least as wide a beam: give \"beam\": " +
+        std::to_string(r.nbest));
+  if (const auto a = j.find("attention"); a != j.end()) {
+    if (!a->is_boolean()) bad(std::string("\"attention\" must be true or false, not ") + type_name(*a));
+    r.attention = a->get<bool>();
+  }
+  return r;
+}
+
+std::string translations_json(const std::vector<Translation>& translations, const TranslateRequest& request) {
+  json out = json::array();
+  for (const Translation& t : translations) {
+    json nbest = json::array();
+    for (const auto& h : t.nbest) nbest.push_back({{"text", h.text}, {"score", h.score}, {"tokens", h.tokens}});
+    json one = {{"text", t.text},        {"score", t.score},   {"tokens", t.tokens},
+                {"source_tokens", t.source_tokens}, {"finished", t.finished}, {"nbest", std::move(nbest)}};
+    if (request.attention) one["attention"] = t.attention;
+    out.push_back(std::move(one));
+  }
+  // Invalid UTF-8 cannot come out of a vocabulary built from valid text, but a model file is
+  // input too: replace rather than fail.
+  return json({{"translations", std::move(out)}}).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string error_json(const std::string& message) {
+  return json({{"error", message}}).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace attend
