@@ -999,3 +999,21 @@ TEST_CASE("attend compare --budget: steps:N is --steps, converge needs --max-ste
   CHECK_THAT(r.out, Catch::Contains("| lr |") && Catch::Contains("## Learning rates") &&
                         Catch::Contains("Budget: converge (patience 2, validation every 10 steps, at most 200 steps)"));
 }
+
+TEST_CASE("with a converge budget a run that reached the step cap is noted as maybe not converged",
+          "[compare]") {
+  CompareResult g;
+  g.data_name = "task reverse";
+  g.converge = true;
+  g.budget = "converge (patience 2, validation every 10 steps, at most 100 steps)";
+  g.runs.push_back(curve_run("none", 1, 0, {{10, 1.0}, {20, 0.9}}, 0.3));
+  g.runs.push_back(curve_run("bahdanau", 1, 0, {{10, 0.5}, {20, 0.4}}, 0.8));
+  g.runs[0].stopped_early = true;
+  const CompareSummary s = summarize(g);
+  CHECK(s.variants[0].notes.empty());
+  REQUIRE(s.variants[1].notes.size() == 1);
+  CHECK_THAT(s.variants[1].notes[0], Catch::Contains("reached the step cap") && Catch::Contains("may not have converged"));
+  std::ostringstream md;
+  write_markdown(s, md);
+  CHECK_THAT(md.str(), Catch::Contains("Budget: converge (patience 2"));
+}

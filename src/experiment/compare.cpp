@@ -653,6 +653,11 @@ GridEstimate estimate_grid(const CompareOptions& o, const DataSource& source, st
           t.max_seconds = 0;
           t.diagnostics_every = 0;
           t.seed = o.first_seed;
+          // Untimed first: the first steps and the first pass allocate the workspaces.
+          TrainOptions warm = t;
+          warm.steps = std::max<std::size_t>(2, calibration_steps / 4);
+          train(*model, train_data, {}, warm);
+          if (!valid_data.empty()) teacher_forced_loss(*model, valid_data, 256);
           const auto t0 = Clock::now();
           train(*model, train_data, {}, t);
           pv.step_seconds = since(t0) / calibration_steps;
