@@ -929,7 +929,7 @@ TEST_CASE("diagnostics in a run's metrics.json are read back on resume", "[compa
                                              {"saturation", {{"h~", 0.75}}},
                                              {"attention_entropy", 1.5},
                                              {"uniform_entropy", 1.9},
-                                             {"grad_norm", {{"decoder", 3.0}}}}});
+                                             {"grad_norm", {{"decoder", 3.0}, {"output", nullptr}}}}});
   write_file(file, j.dump());
   const CompareResult again = run_compare(o, source);
   REQUIRE(again.runs[1].resumed);
@@ -940,6 +940,7 @@ TEST_CASE("diagnostics in a run's metrics.json are read back on resume", "[compa
   CHECK(p.attention_entropy == 1.5);
   CHECK(p.uniform_entropy == 1.9);
   CHECK(p.grad_norm.at("decoder") == 3.0);
+  CHECK(std::isnan(p.grad_norm.at("output")));  // written as null when it was not finite
 }
 
 TEST_CASE("the time estimate comes from timed steps per variant and counts only runs still to train",

@@ -383,10 +383,16 @@ std::vector<DiagnosticsPoint> diagnostics_from(const json& a) {
   for (const auto& x : a) {
     DiagnosticsPoint p;
     p.step = x.at("step").get<std::size_t>();
-    p.saturation = x.at("saturation").get<std::map<std::string, double>>();
+    // A value that was not finite was written as null.
+    auto groups = [](const json& m) {
+      std::map<std::string, double> g;
+      for (const auto& [k, v] : m.items()) g[k] = v.is_null() ? NAN : v.get<double>();
+      return g;
+    };
+    p.saturation = groups(x.at("saturation"));
     p.attention_entropy = num_from(x, "attention_entropy", -1);
     p.uniform_entropy = num_from(x, "uniform_entropy", -1);
-    p.grad_norm = x.at("grad_norm").get<std::map<std::string, double>>();
+    p.grad_norm = groups(x.at("grad_norm"));
     out.push_back(std::move(p));
   }
   return out;

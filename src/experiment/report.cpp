@@ -1268,6 +1268,10 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
         Series p{v.name + " s" + std::to_string(r->spec.seed), color[v.name], {}, 1, 0.25, false, false, false};
         for (const auto& c : r->train_loss) p.points.push_back({double(c.step), c.value});
         tr.push_back(p);
+        // Runs of a converge budget end at different steps; the mean stops at the shortest.
+        Series q{v.name + " s" + std::to_string(r->spec.seed), color[v.name], {}, 1, 0.35, false, false, false};
+        for (const auto& c : r->valid_loss) q.points.push_back({double(c.step), c.value});
+        if (!q.points.empty()) va.push_back(q);
       }
     }
     for (const auto& v : s.variants) {
@@ -1286,7 +1290,7 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
       o << "<figure>" << line_chart("curve-valid", "Validation loss", "training step (updates)",
                                     "cross-entropy per token (log scale)", va, true)
         << "<figcaption>Loss on the validation split" << (s.corpus ? "" : " (same lengths as training)")
-        << ", mean over seeds.</figcaption></figure>";
+        << ", mean over seeds (thick, up to the step every seed reached; thin lines: single seeds).</figcaption></figure>";
     if (s.corpus) {
       std::vector<Series> vb, len;
       for (const auto& v : s.variants) {
