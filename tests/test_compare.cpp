@@ -929,7 +929,7 @@ TEST_CASE("diagnostics in a run's metrics.json are read back on resume", "[compa
                                              {"saturation", {{"h~", 0.75}}},
                                              {"attention_entropy", 1.5},
                                              {"uniform_entropy", 1.9},
-                                             {"grad_norm", {{"decoder", 3.0}}}}});
+                                             {"grad_norm", {{"decoder", 3.0}, {"output", nullptr}}}}});
   write_file(file, j.dump());
   const CompareResult again = run_compare(o, source);
   REQUIRE(again.runs[1].resumed);
@@ -940,6 +940,7 @@ TEST_CASE("diagnostics in a run's metrics.json are read back on resume", "[compa
   CHECK(p.attention_entropy == 1.5);
   CHECK(p.uniform_entropy == 1.9);
   CHECK(p.grad_norm.at("decoder") == 3.0);
+  CHECK(std::isnan(p.grad_norm.at("output")));  // written as null when it was not finite
 }
 
 TEST_CASE("the time estimate comes from timed steps per variant and counts only runs still to train",
@@ -998,4 +999,22 @@ TEST_CASE("attend compare --budget: steps:N is --steps, converge needs --max-ste
   CHECK(r.status == 0);
   CHECK_THAT(r.out, Catch::Contains("| lr |") && Catch::Contains("## Learning rates") &&
                         Catch::Contains("Budget: converge (patience 2, validation every 10 steps, at most 200 steps)"));
+}
+
+TEST_CASE("with a converge budget a run that reached the step cap is noted as maybe not converged",
+          "[compare]") {
+  CompareResult g;
+  g.data_name = "task reverse";
+  g.converge = true;
+  g.budget = "converge (patience 2, validation every 10 steps, at most 100 steps)";
+  g.runs.push_back(curve_run("none", 1, 0, {{10, 1.0}, {20, 0.9}}, 0.3));
+  g.runs.push_back(curve_run("bahdanau", 1, 0, {{10, 0.5}, {20, 0.4}}, 0.8));
+  g.runs[0].stopped_early = true;
+  const CompareSummary s = summarize(g);
+  CHECK(s.variants[0].notes.empty());
+  REQUIRE(s.variants[1].notes.size() == 1);
+  CHECK_THAT(s.variants[1].notes[0], Catch::Contains("reached the step cap") && Catch::Contains("may not have converged"));
+  std::ostringstream md;
+  write_markdown(s, md);
+  CHECK_THAT(md.str(), Catch::Contains("Budget: converge (patience 2"));
 }

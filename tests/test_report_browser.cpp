@@ -116,3 +116,75 @@ TEST_CASE("the HTML report draws heatmaps and curves in headless Chromium", "[br
   CHECK(png.substr(1, 3) == "PNG");
   CHECK(png.size() > 40000);
 }
+
+TEST_CASE("the HTML report plots a run's training diagnostics in headless Chromium", "[browser]") {
+  const std::string exe = find_chromium();
+  if (exe.empty()) {
+    WARN("chromium is not installed (apt-get install -y chromium): the browser check is skipped");
+    return;
+  }
+  const attend::test::TempDir tmp;
+  const fs::path dir = tmp.path();
+  fs::create_directories(dir / "profile");
+  // A real two-run grid, then synthetic diagnostics on the attention run (the values are what
+  // the page must draw).
+  TaskOptions task;
+  task.name = "reverse";
+  task.train_size = 200;
+  task.valid_size = 20;
+  task.test_size = 30;
+  task.min_len = 3;
+  task.max_len = 6;
+  CompareOptions o;
+  o.attentions = {"none", "bahdanau"};
+  o.seeds = 1;
+  o.model.emb = 8;
+  o.model.hidden = 16;
+  o.train.steps = 20;
+  o.train.batch = 32;
+  o.train.eval_every = 10;
+  o.out_dir = (dir / "grid").string();
+  o.threads = 1;
+  CompareResult result = run_compare(o, task_source(task));
+  REQUIRE(result.runs.size() == 2);
+  result.runs[1].diagnostics.clear();
+  for (std::size_t step : {10, 20, 30}) {
+    DiagnosticsPoint p;
+    p.step = step;
+    p.saturation = {{"h~", step == 20 ? 0.625 : 0.5}, {"decoder gates", 0.0625}};
+    p.attention_entropy = 1.25;
+    p.uniform_entropy = 1.5;
+    p.grad_norm = {{"attention", 0.03125}, {"decoder", 4.0}};
+    result.runs[1].diagnostics.push_back(p);
+  }
+  const fs::path page = dir / "report.html";
+  {
+    std::ofstream out(page);
+    write_html(summarize(result), result, out);
+  }
+  REQUIRE(chromium(exe, dir / "profile", "--dump-dom", page, dir / "dom.html") == 0);
+  const std::string dom = attend::test::read_file((dir / "dom.html").string());
+  const std::string open = "<pre id=\"render-check\" data-ok=\"1\">";
+  const auto a = dom.find(open);
+  REQUIRE(a != std::string::npos);
+  const auto b = dom.find("</pre>", a);
+  const auto check = nlohmann::json::parse(dom.substr(a + open.size(), b - a - open.size()));
+  INFO(check.dump());
+  CHECK(check["diagnostics"].get<int>() == 1);
+  CHECK_FALSE(check["no_diagnostics"].get<bool>());
+  auto drawn_value = [&](const std::string& chart, const std::string& series, double x) {
+    for (const auto& p : check["charts"][chart]["points"])
+      if (p["series"] == series && p["x"].get<double>() == x && p["drawn"].get<bool>()) return p["y"].get<double>();
+    return -1.0;
+  };
+  CHECK(drawn_value("diag-sat-gru+bahdanau-s1", "h~", 20) == 0.625);
+  CHECK(drawn_value("diag-sat-gru+bahdanau-s1", "decoder gates", 30) == 0.0625);
+  CHECK(drawn_value("diag-ent-gru+bahdanau-s1", "attention entropy", 10) == 1.25);
+  CHECK(drawn_value("diag-ent-gru+bahdanau-s1", "uniform (ln S)", 10) == 1.5);
+  CHECK(drawn_value("diag-grad-gru+bahdanau-s1", "attention", 30) == 0.03125);
+  for (const char* chart : {"diag-sat-gru+bahdanau-s1", "diag-ent-gru+bahdanau-s1", "diag-grad-gru+bahdanau-s1"}) {
+    CHECK(check["charts"][chart]["visible"].get<int>() >= 1);
+    CHECK(check["charts"][chart]["width"].get<int>() > 300);
+  }
+  CHECK_FALSE(check["charts"].contains("diag-sat-gru+none-s1"));
+}

@@ -383,10 +383,16 @@ std::vector<DiagnosticsPoint> diagnostics_from(const json& a) {
   for (const auto& x : a) {
     DiagnosticsPoint p;
     p.step = x.at("step").get<std::size_t>();
-    p.saturation = x.at("saturation").get<std::map<std::string, double>>();
+    // A value that was not finite was written as null.
+    auto groups = [](const json& m) {
+      std::map<std::string, double> g;
+      for (const auto& [k, v] : m.items()) g[k] = v.is_null() ? NAN : v.get<double>();
+      return g;
+    };
+    p.saturation = groups(x.at("saturation"));
     p.attention_entropy = num_from(x, "attention_entropy", -1);
     p.uniform_entropy = num_from(x, "uniform_entropy", -1);
-    p.grad_norm = x.at("grad_norm").get<std::map<std::string, double>>();
+    p.grad_norm = groups(x.at("grad_norm"));
     out.push_back(std::move(p));
   }
   return out;
@@ -653,6 +659,11 @@ GridEstimate estimate_grid(const CompareOptions& o, const DataSource& source, st
           t.max_seconds = 0;
           t.diagnostics_every = 0;
           t.seed = o.first_seed;
+          // Untimed first: the first steps and the first pass allocate the workspaces.
+          TrainOptions warm = t;
+          warm.steps = std::max<std::size_t>(2, calibration_steps / 4);
+          train(*model, train_data, {}, warm);
+          if (!valid_data.empty()) teacher_forced_loss(*model, valid_data, 256);
           const auto t0 = Clock::now();
           train(*model, train_data, {}, t);
           pv.step_seconds = since(t0) / calibration_steps;

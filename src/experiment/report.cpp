@@ -385,6 +385,9 @@ CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
         continue;
       }
       ++v.ok;
+      if (result.converge && !r->stopped_early && !r->time_limit_reached)
+        v.notes.push_back(seed + " reached the step cap (" + std::to_string(r->steps) +
+                          " steps) while its validation was still improving: it may not have converged");
       best_step.push_back(double(r->best_step));
       best_seconds.push_back(r->best_seconds);
       v.stopped_early += r->stopped_early;
@@ -1069,9 +1072,8 @@ namespace {
 
 // Per run, over training steps: the share of saturated units per group, the attention entropy
 // against the uniform entropy, the gradient norm per parameter group (TrainResult::diagnostics).
-void write_diagnostics(const CompareSummary& s, const CompareResult& result,
-                       const std::map<std::string, std::string>& color, std::ostream& o) {
-  (void)s;
+void write_diagnostics(const CompareResult& result, const std::map<std::string, std::string>& color,
+                       std::ostream& o) {
   o << "<h2 id=\"why\">Why: training diagnostics</h2>\n";
   bool any = false;
   for (const auto& r : result.runs) any = any || !r.diagnostics.empty();
@@ -1163,7 +1165,8 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
          "occur in the reference translations of the test set; \u00b1 is the standard deviation over seeds. "
          "<b>Perplexity</b> says how surprised the model is by the reference translations (lower is better). The "
          "<b>p</b> column says how likely a BLEU difference this large to the best variant would be by chance (paired "
-         "bootstrap over test sentences; below 0.05 is usually called significant). The <b>learning curves</b> show "
+         "bootstrap over test sentences; below 0.05 is usually called significant); the two <b>seed</b> p columns test the same difference "
+         "across training seeds (does it hold from one training to the next?). The <b>learning curves</b> show "
          "the training loss and the validation BLEU as training proceeds. <b>BLEU by length</b> shows the score for "
          "short and long source sentences separately. The <b>heatmaps</b> show, for the same test sentences, where "
          "each model looked: one row per output token, one column per source token, darker = more attention weight. "
@@ -1174,7 +1177,8 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
          "they share, once per seed; only the mechanism differs. <b>Exact match</b> is the share of test inputs whose "
          "whole greedy output equals the reference; \u00b1 is the standard deviation over seeds. The <b>p</b> column says "
          "how likely a difference this large to the best variant would be by chance (paired bootstrap over test "
-         "sentences; below 0.05 is usually called significant). The <b>learning curves</b> show the training loss "
+         "sentences; below 0.05 is usually called significant); the two <b>seed</b> p columns test the same difference "
+         "across training seeds (does it hold from one training to the next?). The <b>learning curves</b> show the training loss "
          "(lower is better) as training proceeds. <b>Accuracy by length</b> shows exact match for each source length; "
          "the green band marks the lengths seen in training, so points right of it measure extrapolation. The "
          "<b>heatmaps</b> show, for the same test inputs, where each model looked: one row per output token, one column "
@@ -1264,6 +1268,10 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
         Series p{v.name + " s" + std::to_string(r->spec.seed), color[v.name], {}, 1, 0.25, false, false, false};
         for (const auto& c : r->train_loss) p.points.push_back({double(c.step), c.value});
         tr.push_back(p);
+        // Runs of a converge budget end at different steps; the mean stops at the shortest.
+        Series q{v.name + " s" + std::to_string(r->spec.seed), color[v.name], {}, 1, 0.35, false, false, false};
+        for (const auto& c : r->valid_loss) q.points.push_back({double(c.step), c.value});
+        if (!q.points.empty()) va.push_back(q);
       }
     }
     for (const auto& v : s.variants) {
@@ -1282,7 +1290,7 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
       o << "<figure>" << line_chart("curve-valid", "Validation loss", "training step (updates)",
                                     "cross-entropy per token (log scale)", va, true)
         << "<figcaption>Loss on the validation split" << (s.corpus ? "" : " (same lengths as training)")
-        << ", mean over seeds.</figcaption></figure>";
+        << ", mean over seeds (thick, up to the step every seed reached; thin lines: single seeds).</figcaption></figure>";
     if (s.corpus) {
       std::vector<Series> vb, len;
       for (const auto& v : s.variants) {
@@ -1330,7 +1338,7 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
     }
   }
   o << "</div>\n";
-  write_diagnostics(s, result, color, o);
+  write_diagnostics(result, color, o);
 
   // Alignment statistics (a corpus has no gold alignment: entropy only, and the report says so).
   o << "<h2 id=\"alignment\">Alignment statistics</h2>\n<p>" << esc(s.alignment_note) << " Computed on the "
