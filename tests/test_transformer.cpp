@@ -119,9 +119,10 @@ ModelConfig small_config(const std::string& encoder, const std::string& cell, co
   return c;
 }
 
-void check_model(const ModelConfig& config) {
+// scale > 1 makes attention peaked and the gradients large against the differences' rounding.
+void check_model(const ModelConfig& config, double scale = 3.0) {
   Seq2Seq<double> model(config, 7);
-  model.params().values() *= 3.0;
+  model.params().values() *= scale;
   const Batch batch = mixed_batch();
   Workspace<double> ws;
   auto& P = model.params();
@@ -260,7 +261,10 @@ TEST_CASE("self-attention encoders have exact gradients for every bridge, two la
       c.norm_first = true;
       c.activation = "gelu";
       c.bidirectional = encoder == "rnn+self";
-      check_model(c);
+      // Pre-norm layers have no final norm, so with 3× weights the memory grows large enough that
+      // luong-general attention is nearly one-hot and the differences lose accuracy (the error
+      // shrinks with the scale: a curvature effect, not a gradient one); 1.5× keeps it measurable.
+      check_model(c, 1.5);
     }
 }
 
@@ -340,15 +344,4 @@ TEST_CASE("attend train rejects self-attention heads that do not divide the widt
   CHECK(r.status == 2);
   CHECK(test::contains(r.err, "attend: error:"));
   CHECK(test::contains(r.err, "--self-heads 4 does not divide --hidden 10"));
-}
-
-TEST_CASE("tmpx", "[tmpx]") {
-  for (int v = 0; v < 4; ++v) {
-    ModelConfig c = small_config("rnn+self", "lstm", "luong-general", "luong");
-    c.layers = v & 1 ? 2 : 1;
-    c.bidirectional = v & 2;
-    check_model(c);
-    c.cell = "gru";
-    check_model(c);
-  }
 }
