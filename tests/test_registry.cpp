@@ -249,7 +249,10 @@ TEST_CASE("the option table writes the checkpoint keys and values of format 1", 
       {"bidirectional", "1"}, {"emb", "64"},           {"hidden", "128"},
       {"dropout", "0.100000"}, {"window", "5"},         {"heads", "4"},
       {"max_src_len", "64"}, {"reverse_source", "1"},  {"src_vocab", "30"},
-      {"tgt_vocab", "31"}};
+      {"tgt_vocab", "31"},
+      // added after format 1 (the encoder choice); a file without them is an rnn model
+      {"encoder", "rnn"}, {"self_layers", "1"}, {"self_heads", "4"}, {"ffn", "512"},
+      {"norm_first", "0"}, {"activation", "relu"}};
   CHECK(c.to_map() == expected);
   const ModelConfig back = ModelConfig::from_map(expected);
   CHECK(back.to_map() == expected);
