@@ -160,7 +160,7 @@ void run_encoder(const std::string& name, EncoderRun& r) {
   auto cell = make_cell<double>(r.module);
   REQUIRE(cell);
   ParameterRegistry<double> P;
-  Encoder<double> enc(P, c, *cell);
+  RecurrentEncoder<double> enc(P, c, *cell);
   P.allocate(1);
 
   // Every recurrent parameter attend declares is set from the fixture, and vice versa.

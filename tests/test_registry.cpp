@@ -249,7 +249,11 @@ TEST_CASE("the option table writes the checkpoint keys and values of format 1 (a
       {"bidirectional", "1"}, {"emb", "64"},           {"hidden", "128"},
       {"dropout", "0.100000"}, {"window", "5"},         {"heads", "4"},
       {"max_src_len", "64"}, {"reverse_source", "1"},  {"src_vocab", "30"},
-      {"tgt_vocab", "31"},   {"luong_output", "tanh"}};  // luong_output: added after format 1
+      {"tgt_vocab", "31"},
+      // added after format 1 (the luong output, the encoder choice); a file without them is a
+      // tanh-output rnn model
+      {"luong_output", "tanh"}, {"encoder", "rnn"}, {"self_layers", "1"}, {"self_heads", "4"},
+      {"ffn", "512"}, {"norm_first", "0"}, {"activation", "relu"}};
   CHECK(c.to_map() == expected);
   const ModelConfig back = ModelConfig::from_map(expected);
   CHECK(back.to_map() == expected);

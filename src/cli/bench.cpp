@@ -49,10 +49,17 @@ double gemm_flops(const ModelConfig& c, std::size_t B, std::size_t S, std::size_
   const double V = double(c.tgt_vocab), dirs = c.bidirectional ? 2 : 1, Hd = H / dirs;
   const DecoderStyle style = c.style();
   const bool attention = style != DecoderStyle::None;
+  const bool recurrent = c.encoder != "transformer";
   double f = 0;
+  if (c.encoder == "transformer" || c.encoder == "rnn+self") {
+    const double F = double(c.ffn), Sd = double(S);
+    // in_proj, out_proj, linear1, linear2 over every position; QKᵀ and the weighted values per
+    // example (2 products forward, 4 backward, each 2·S·S·H summed over the heads).
+    f += c.self_layers * (3 * 2 * (4 * H * H + 2 * H * F) * Ns + 6 * 2 * Sd * Sd * H * B);
+  }
   for (std::size_t l = 0; l < c.layers; ++l) {
     const double in = l == 0 ? E : H;
-    f += dirs * 3 * 2 * G * Hd * (in + Hd) * Ns;                      // encoder layer
+    if (recurrent) f += dirs * 3 * 2 * G * Hd * (in + Hd) * Ns;       // encoder layer
     const double din = l == 0 ? E + (attention ? H : 0) : H;
     f += 3 * 2 * G * H * (din + H) * Nt;                               // decoder layer
     if (c.bridge == Bridge::Dense) f += 3 * 2 * H * H * B * (G == 4 ? 2 : 1);
@@ -104,6 +111,12 @@ int run_bench(const std::vector<std::string>& args) {
       ("attention", po::value(&s.model.attention)->default_value(s.model.attention), attention_help().c_str())
       ("decoder", po::value(&s.model.decoder)->default_value(s.model.decoder), decoder_style_help().c_str())
       ("score", po::value(&s.model.score)->default_value(s.model.score), ("base score of local attention: " + local_score_help()).c_str())
+      ("encoder", po::value(&s.model.encoder)->default_value(s.model.encoder), encoder_help().c_str())
+      ("self-layers", count_option(&s.model.self_layers), "self-attention layers (transformer, rnn+self)")
+      ("self-heads", count_option(&s.model.self_heads), "heads of the encoder's self-attention")
+      ("ffn", count_option(&s.model.ffn), "feed-forward width of the self-attention layers")
+      ("norm-first", po::bool_switch(&s.model.norm_first), "pre-norm self-attention layers")
+      ("activation", po::value(&s.model.activation)->default_value(s.model.activation), self_activation_help().c_str())
       ("layers", count_option(&s.model.layers), "recurrent layers")
       ("bidirectional", po::bool_switch(&s.model.bidirectional), "bidirectional encoder")
       ("emb", count_option(&s.model.emb), "embedding size E")
@@ -168,6 +181,8 @@ int run_bench(const std::vector<std::string>& args) {
   const double beam_s = median_seconds(s.warmup, s.iters, [&] { beam_search(model, data[0].src, beam, ws); });
 
   nlohmann::json j = {
+      {"encoder", s.model.encoder}, {"self_layers", s.model.self_layers}, {"self_heads", s.model.self_heads},
+      {"ffn", s.model.ffn},
       {"cell", s.model.cell}, {"attention", s.model.attention},
       {"decoder", s.model.decoder_style()}, {"batch", s.batch}, {"src_len", s.src_len},
       {"tgt_len", s.tgt_len}, {"vocab", s.vocab}, {"emb", s.model.emb},
@@ -182,8 +197,8 @@ int run_bench(const std::vector<std::string>& args) {
     std::cout << j.dump() << "\n";
     return 0;
   }
-  std::printf("%s + %s (%s decoder), B=%zu S=%zu T=%zu V=%zu E=%zu H=%zu, %zu parameters\n",
-              s.model.cell.c_str(), s.model.attention.c_str(), s.model.decoder_style().c_str(),
+  std::printf("%s encoder, %s + %s (%s decoder), B=%zu S=%zu T=%zu V=%zu E=%zu H=%zu, %zu parameters\n",
+              s.model.encoder.c_str(), s.model.cell.c_str(), s.model.attention.c_str(), s.model.decoder_style().c_str(),
               s.batch, s.src_len, s.tgt_len, s.vocab, s.model.emb, s.model.hidden, P.size());
   std::printf("train step        %9.2f ms (median of %zu)\n", 1000 * train_s, s.iters);
   std::printf("train throughput  %9.0f target tokens/s\n", batch.real_target_tokens() / train_s);

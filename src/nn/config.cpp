@@ -8,6 +8,7 @@
 #include "attend/core/error.hpp"
 #include "attend/nn/attention.hpp"
 #include "attend/nn/cell.hpp"
+#include "attend/nn/encoder.hpp"
 
 namespace attend {
 
@@ -187,6 +188,13 @@ const std::vector<ModelField>& model_fields() {
       {"reverse_source", "reverse-source", "feed the source reversed", &C::reverse_source},
       {"src_vocab", "", "source vocabulary size (from the data)", &C::src_vocab},
       {"tgt_vocab", "", "target vocabulary size (from the data)", &C::tgt_vocab},
+      {"encoder", "encoder", "source encoder", &C::encoder, encoder_help},
+      {"self_layers", "self-layers", "self-attention layers (transformer: all of them; rnn+self: on top)", &C::self_layers},
+      {"self_heads", "self-heads", "heads of the encoder's self-attention", &C::self_heads},
+      {"ffn", "ffn", "feed-forward width of the self-attention layers", &C::ffn},
+      {"norm_first", "norm-first", "layer norm before self-attention and feed-forward (pre-norm)", &C::norm_first},
+      {"activation", "activation", "feed-forward activation of the self-attention layers", &C::activation,
+       self_activation_help},
   };
   return fields;
 }
@@ -260,6 +268,7 @@ void ModelConfig::validate() const {
   if (dropout < 0 || dropout >= 1) throw Error("--dropout must be in [0, 1)");
   const auto t = attention_traits(attention);
   if (t.validate) t.validate(*this);
+  if (const auto check = encoder_traits(encoder).validate) check(*this);
 }
 
 }  // namespace attend

@@ -138,7 +138,7 @@ void dropout_mask(Mat<T>& mask, std::size_t rows, std::size_t cols, double p,
 }
 
 template <typename T>
-Encoder<T>::Encoder(ParameterRegistry<T>& params, const ModelConfig& config, const Cell<T>& cell)
+RecurrentEncoder<T>::RecurrentEncoder(ParameterRegistry<T>& params, const ModelConfig& config, const Cell<T>& cell)
     : params_(params), config_(config), directions_(config.bidirectional ? 2 : 1) {
   embedding_ = params.add("encoder.embedding.weight", config.emb, config.src_vocab, 0.1,
                           TorchLayout::TransposedMatrix);
@@ -152,7 +152,7 @@ Encoder<T>::Encoder(ParameterRegistry<T>& params, const ModelConfig& config, con
 }
 
 template <typename T>
-void Encoder<T>::forward(const arma::umat& src, const Lengths& len, EncoderCache<T>& cache,
+void RecurrentEncoder<T>::forward(const arma::umat& src, const Lengths& len, EncoderCache<T>& cache,
                          std::mt19937_64* rng) const {
   const std::size_t S = src.n_rows, B = src.n_cols, L = layers(), H = config_.hidden;
   const std::size_t Hd = H / directions_;
@@ -161,6 +161,7 @@ void Encoder<T>::forward(const arma::umat& src, const Lengths& len, EncoderCache
   cache.S = S;
   cache.B = B;
   cache.len = len;
+  cache.self_out.clear();
   const Mat<T>& E = params_.value(embedding_);
   cache.emb.set_size(config_.emb, S * B);
   for (std::size_t t = 0; t < S; ++t)
@@ -209,7 +210,7 @@ void Encoder<T>::forward(const arma::umat& src, const Lengths& len, EncoderCache
 }
 
 template <typename T>
-void Encoder<T>::backward(const arma::umat& src, const Mat<T>& d_top,
+void RecurrentEncoder<T>::backward(const arma::umat& src, const Mat<T>& d_top,
                           const std::vector<Mat<T>>& d_final_h,
                           const std::vector<Mat<T>>& d_final_c, EncoderCache<T>& cache) const {
   const std::size_t S = cache.S, B = cache.B, L = layers(), H = config_.hidden;
@@ -254,8 +255,8 @@ void Encoder<T>::backward(const arma::umat& src, const Mat<T>& d_top,
 
 template class RecurrentLayer<float>;
 template class RecurrentLayer<double>;
-template class Encoder<float>;
-template class Encoder<double>;
+template class RecurrentEncoder<float>;
+template class RecurrentEncoder<double>;
 template void run_sequence(const RecurrentLayer<float>&, const Mat<float>&, const Lengths&,
                            std::size_t, bool, SequenceCache<float>&);
 template void run_sequence(const RecurrentLayer<double>&, const Mat<double>&, const Lengths&,

@@ -13,7 +13,7 @@ Seq2Seq<T>::Seq2Seq(const ModelConfig& config, std::uint64_t seed) : config_(con
   if (config_.src_vocab < 5 || config_.tgt_vocab < 5)
     throw Error("the model needs source and target vocabularies (src_vocab/tgt_vocab unset)");
   cell_ = make_cell<T>(config_.cell);
-  encoder_ = std::make_unique<Encoder<T>>(params_, config_, *cell_);
+  encoder_ = make_encoder<T>(params_, config_, *cell_);
   if (config_.bridge == Bridge::Dense) {
     const std::size_t H = config_.hidden;
     const double k = 1.0 / std::sqrt(double(H));
@@ -29,6 +29,7 @@ Seq2Seq<T>::Seq2Seq(const ModelConfig& config, std::uint64_t seed) : config_(con
   }
   decoder_ = std::make_unique<Decoder<T>>(params_, config_, *cell_);
   params_.allocate(seed);
+  encoder_->initialize();
 }
 
 template <typename T>
@@ -44,7 +45,7 @@ void Seq2Seq<T>::encode(const arma::umat& src, const Lengths& len, Workspace<T>&
     for (std::size_t b = 0; b < B; ++b)
       for (std::size_t i = 0, j = len[b] - 1; i < j; ++i, --j) std::swap(ws.src(i, b), ws.src(j, b));
   encoder_->forward(ws.src, ws.src_len, ws.enc, rng);
-  const Mat<T>& out = ws.enc.out.back();  // H × S·B, time-major
+  const Mat<T>& out = ws.enc.top();  // H × S·B, time-major
   ws.memory.set_size(out.n_rows, B * S);
   for (std::size_t b = 0; b < B; ++b)
     for (std::size_t j = 0; j < S; ++j) ws.memory.col(b * S + j) = out.col(j * B + b);

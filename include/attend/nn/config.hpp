@@ -65,6 +65,12 @@ struct ModelConfig {
   std::size_t max_src_len = 64; // location attention rows
   bool reverse_source = false;  // Sutskever et al. feed the source reversed
   std::size_t src_vocab = 0, tgt_vocab = 0;
+  std::string encoder = "rnn";        // a registered encoder (encoder_help())
+  std::size_t self_layers = 1;        // self-attention layers of transformer / rnn+self
+  std::size_t self_heads = 4;         // their heads (nhead); divide hidden
+  std::size_t ffn = 512;              // their feed-forward width (dim_feedforward)
+  bool norm_first = false;            // pre-norm layers (PyTorch's norm_first)
+  std::string activation = "relu";    // their feed-forward activation: relu | gelu
 
   // The style the decoder runs: None when the strategy gives no context, the strategy's own
   // default for Auto (bahdanau for `bahdanau`, luong otherwise), else `decoder`.

@@ -1,11 +1,15 @@
-// Recurrent layers and the encoder. Sequences are column blocks: a (· × S·B) matrix whose
-// block t (columns t·B … t·B+B−1) holds time step t of every example.
+// The encoder interface, its registry, and the recurrent encoder with its layers. Sequences are
+// column blocks: a (· × S·B) matrix whose block t (columns t·B … t·B+B−1) holds time step t of
+// every example.
 #pragma once
+#include <functional>
+#include <memory>
 #include <random>
 #include <vector>
 
 #include "attend/nn/cell.hpp"
 #include "attend/nn/config.hpp"
+#include "attend/nn/transformer.hpp"
 
 namespace attend {
 
@@ -76,31 +80,80 @@ void run_sequence_backward(const RecurrentLayer<T>& layer, const Lengths& len, s
 template <typename T>
 void dropout_mask(Mat<T>& mask, std::size_t rows, std::size_t cols, double p, std::mt19937_64& rng);
 
+// What an encoder leaves for the bridge and the decoder, and its activations for backward.
 template <typename T>
 struct EncoderCache {
+  // The memory the decoder attends to: H × S·B, time-major.
+  const Mat<T>& top() const { return self_out.empty() ? out.back() : self_out.back(); }
+
   Mat<T> emb;                             // E × S·B (after dropout)
   Mat<T> emb_mask;                        // dropout mask on emb
   std::vector<Mat<T>> out;                // per layer: H × S·B, time order
   std::vector<Mat<T>> out_mask;           // per layer < L−1: dropout mask on its output
   std::vector<Mat<T>> in;                 // per layer: the layer's input after dropout
   std::vector<SequenceCache<T>> seq;      // per layer × direction
-  std::vector<Mat<T>> final_h, final_c;   // per layer: H × B
-  Mat<T> d_out, d_in, d_proc;             // scratch for backward
+  // The decoder's initial states before the bridge, one per decoder layer: H × B (final_c
+  // only for cells with memory).
+  std::vector<Mat<T>> final_h, final_c;
+  std::vector<Mat<T>> self_out;                 // per self-attention layer: H × S·B
+  std::vector<TransformerLayerCache<T>> self;   // per self-attention layer
+  Mat<T> d_out, d_in, d_proc, d_self;           // scratch for backward
   std::size_t S = 0, B = 0;
   Lengths len;
 };
 
+// A source encoder: token ids in, memory (cache.top()) and initial decoder states
+// (cache.final_h/final_c, config.layers of them) out.
 template <typename T>
 class Encoder {
  public:
-  Encoder(ParameterRegistry<T>& params, const ModelConfig& config, const Cell<T>& cell);
+  virtual ~Encoder() = default;
   // src: S × B token ids. rng == nullptr: no dropout.
+  virtual void forward(const arma::umat& src, const Lengths& len, EncoderCache<T>& cache,
+                       std::mt19937_64* rng) const = 0;
+  // d_top: gradient on the memory (H × S·B, may be empty); d_final_h/c: per decoder layer
+  // (entries may be empty). Adds to the registry's gradients.
+  virtual void backward(const arma::umat& src, const Mat<T>& d_top,
+                        const std::vector<Mat<T>>& d_final_h, const std::vector<Mat<T>>& d_final_c,
+                        EncoderCache<T>& cache) const = 0;
+  // Called once the registry is allocated: parameters whose start is not uniform noise.
+  virtual void initialize() const {}
+};
+
+// Builds an encoder over `params` (the cell is the model's recurrent cell).
+template <typename T>
+using EncoderFactory =
+    std::function<std::unique_ptr<Encoder<T>>(ParameterRegistry<T>&, const ModelConfig&, const Cell<T>&)>;
+
+struct EncoderTraits {
+  std::string help;                                // one line for --help
+  std::function<void(const ModelConfig&)> validate;  // throws attend::Error; may be empty
+};
+
+// Registry by name. Built-in encoders: rnn, transformer, rnn+self.
+template <typename T>
+std::unique_ptr<Encoder<T>> make_encoder(ParameterRegistry<T>& params, const ModelConfig& config,
+                                         const Cell<T>& cell);
+std::vector<RegistryItem> encoder_list();
+std::string encoder_help();  // "rnn | transformer | rnn+self"
+bool encoder_known(const std::string& name);
+// Throws attend::Error naming the valid encoders when unknown.
+EncoderTraits encoder_traits(const std::string& name);
+// Throws attend::Error when the name is taken.
+void register_encoder(const std::string& name, EncoderFactory<float> f32, EncoderFactory<double> f64,
+                      EncoderTraits traits);
+// "relu | gelu": the feed-forward activations of self-attention layers.
+std::string self_activation_help();
+
+// embedding → L recurrent layers (DESIGN §4).
+template <typename T>
+class RecurrentEncoder : public Encoder<T> {
+ public:
+  RecurrentEncoder(ParameterRegistry<T>& params, const ModelConfig& config, const Cell<T>& cell);
   void forward(const arma::umat& src, const Lengths& len, EncoderCache<T>& cache,
-               std::mt19937_64* rng) const;
-  // d_top: gradient on the top layer's outputs (H × S·B, may be empty); d_final_h/c: per layer
-  // (entries may be empty).
+               std::mt19937_64* rng) const override;
   void backward(const arma::umat& src, const Mat<T>& d_top, const std::vector<Mat<T>>& d_final_h,
-                const std::vector<Mat<T>>& d_final_c, EncoderCache<T>& cache) const;
+                const std::vector<Mat<T>>& d_final_c, EncoderCache<T>& cache) const override;
   std::size_t layers() const { return layers_.size() / directions_; }
 
  private:

@@ -1,0 +1,348 @@
+#include "attend/nn/transformer.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "attend/core/error.hpp"
+
+namespace attend {
+
+namespace {
+
+constexpr double kNormEps = 1e-5;  // nn.LayerNorm's default eps
+
+// y = (x − mean) / √(var + ε) ⊙ g + b per column, biased variance (nn.LayerNorm).
+template <typename T>
+void layer_norm(const Mat<T>& x, const Mat<T>& g, const Mat<T>& b, Mat<T>& hat,
+                arma::Row<T>& rstd, Mat<T>& y) {
+  const arma::Row<T> mean = arma::mean(x, 0);
+  hat = x.each_row() - mean;
+  rstd = arma::mean(arma::square(hat), 0);
+  rstd.transform([](T v) { return T(1) / std::sqrt(v + T(kNormEps)); });
+  hat.each_row() %= rstd;
+  y = hat.each_col() % g.col(0);
+  y.each_col() += b.col(0);
+}
+
+// dx = rstd ⊙ (dĥ − mean(dĥ) − ĥ ⊙ mean(dĥ ⊙ ĥ)) with dĥ = dy ⊙ g; adds dg, db.
+template <typename T>
+void layer_norm_backward(const Mat<T>& dy, const Mat<T>& hat, const arma::Row<T>& rstd,
+                         const Mat<T>& g, Mat<T>& dg, Mat<T>& db, Mat<T>& dx) {
+  dg += arma::sum(dy % hat, 1);
+  db += arma::sum(dy, 1);
+  const Mat<T> dhat = dy.each_col() % g.col(0);
+  const arma::Row<T> m1 = arma::mean(dhat, 0), m2 = arma::mean(dhat % hat, 0);
+  dx = dhat.each_row() - m1;
+  dx -= hat.each_row() % m2;
+  dx.each_row() %= rstd;
+}
+
+// Column t·B + b (time-major) ↔ column b·S + t (batch-major: each example one contiguous block).
+template <typename T>
+void to_batch_major(const Mat<T>& tm, std::size_t S, std::size_t B, Mat<T>& bm) {
+  bm.set_size(tm.n_rows, S * B);
+  for (std::size_t t = 0; t < S; ++t)
+    for (std::size_t b = 0; b < B; ++b)
+      std::copy_n(tm.colptr(t * B + b), tm.n_rows, bm.colptr(b * S + t));
+}
+
+template <typename T>
+void to_time_major(const Mat<T>& bm, std::size_t S, std::size_t B, Mat<T>& tm) {
+  tm.set_size(bm.n_rows, S * B);
+  for (std::size_t t = 0; t < S; ++t)
+    for (std::size_t b = 0; b < B; ++b)
+      std::copy_n(bm.colptr(b * S + t), bm.n_rows, tm.colptr(t * B + b));
+}
+
+// Softmax of each column over its first n rows; rows n … S−1 (padded keys) get weight 0.
+template <typename T>
+void masked_column_softmax(Mat<T>& a, std::size_t n) {
+  for (std::size_t i = 0; i < a.n_cols; ++i) {
+    T* col = a.colptr(i);
+    const T mx = *std::max_element(col, col + n);
+    T sum = 0;
+    for (std::size_t j = 0; j < n; ++j) sum += col[j] = std::exp(col[j] - mx);
+    const T inv = T(1) / sum;
+    for (std::size_t j = 0; j < n; ++j) col[j] *= inv;
+    std::fill(col + n, col + a.n_rows, T(0));
+  }
+}
+
+constexpr double kInvSqrt2 = 0.70710678118654752440;
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;
+
+}  // namespace
+
+template <typename T>
+TransformerLayer<T>::TransformerLayer(ParameterRegistry<T>& params, const std::string& prefix,
+                                      const TransformerShape& shape)
+    : params_(params), shape_(shape) {
+  const std::size_t H = shape.width, F = shape.ffn;
+  if (H == 0 || F == 0 || shape.heads == 0 || H % shape.heads != 0)
+    throw Error("a self-attention layer needs a width divisible by its heads and a feed-forward width");
+  const double kh = 1.0 / std::sqrt(double(H)), kf = 1.0 / std::sqrt(double(F));
+  // PyTorch's initialisers: xavier_uniform on in_proj_weight (fan 4H), Linear's ±1/√fan_in,
+  // zero projection biases (set in initialize()).
+  in_w_ = params.add(prefix + "self_attn.in_proj_weight", 3 * H, H, std::sqrt(6.0 / (4.0 * H)));
+  in_b_ = params.add(prefix + "self_attn.in_proj_bias", 3 * H, 1, 0.0, TorchLayout::Vector);
+  out_w_ = params.add(prefix + "self_attn.out_proj.weight", H, H, kh);
+  out_b_ = params.add(prefix + "self_attn.out_proj.bias", H, 1, 0.0, TorchLayout::Vector);
+  l1_w_ = params.add(prefix + "linear1.weight", F, H, kh);
+  l1_b_ = params.add(prefix + "linear1.bias", F, 1, kh, TorchLayout::Vector);
+  l2_w_ = params.add(prefix + "linear2.weight", H, F, kf);
+  l2_b_ = params.add(prefix + "linear2.bias", H, 1, kf, TorchLayout::Vector);
+  n1_w_ = params.add(prefix + "norm1.weight", H, 1, 0.0, TorchLayout::Vector);
+  n1_b_ = params.add(prefix + "norm1.bias", H, 1, 0.0, TorchLayout::Vector);
+  n2_w_ = params.add(prefix + "norm2.weight", H, 1, 0.0, TorchLayout::Vector);
+  n2_b_ = params.add(prefix + "norm2.bias", H, 1, 0.0, TorchLayout::Vector);
+}
+
+template <typename T>
+void TransformerLayer<T>::initialize() const {
+  params_.value(n1_w_).ones();
+  params_.value(n2_w_).ones();
+}
+
+template <typename T>
+void TransformerLayer<T>::self_attention(const Mat<T>& in, Mat<T>& out, TransformerLayerCache<T>& c,
+                                         std::mt19937_64* rng) const {
+  const std::size_t H = shape_.width, nh = shape_.heads, dk = H / nh, S = c.S, B = c.B;
+  const bool drop = rng && shape_.dropout > 0;
+  Mat<T> qkv = params_.value(in_w_) * in;  // Q, K, V of every position: one GEMM
+  qkv.each_col() += params_.value(in_b_).col(0);
+  to_batch_major(qkv, S, B, c.qkv);
+  c.attn.resize(B * nh);
+  c.attn_mask.resize(B * nh);
+  c.tmp.set_size(H, B * S);  // heads concatenated, batch-major
+  const T scale = T(1) / std::sqrt(T(dk));
+  for (std::size_t b = 0; b < B; ++b)
+    for (std::size_t h = 0; h < nh; ++h) {
+      const std::size_t c0 = b * S, c1 = b * S + S - 1;
+      const auto q = c.qkv.submat(h * dk, c0, (h + 1) * dk - 1, c1);
+      const auto k = c.qkv.submat(H + h * dk, c0, H + (h + 1) * dk - 1, c1);
+      const auto v = c.qkv.submat(2 * H + h * dk, c0, 2 * H + (h + 1) * dk - 1, c1);
+      Mat<T>& a = c.attn[b * nh + h];
+      a = k.t() * q;  // (S keys × S queries): softmax(QKᵀ/√d_k) transposed
+      a *= scale;
+      masked_column_softmax(a, c.len[b]);
+      Mat<T>& mask = c.attn_mask[b * nh + h];
+      if (drop) {
+        dropout_mask(mask, S, S, shape_.dropout, *rng);
+        c.tmp.submat(h * dk, c0, (h + 1) * dk - 1, c1) = v * (a % mask);
+      } else {
+        mask.reset();
+        c.tmp.submat(h * dk, c0, (h + 1) * dk - 1, c1) = v * a;
+      }
+    }
+  to_time_major(c.tmp, S, B, c.ctx);
+  out = params_.value(out_w_) * c.ctx;
+  out.each_col() += params_.value(out_b_).col(0);
+}
+
+template <typename T>
+void TransformerLayer<T>::self_attention_backward(const Mat<T>& dout, TransformerLayerCache<T>& c,
+                                                  Mat<T>& din) const {
+  const std::size_t H = shape_.width, nh = shape_.heads, dk = H / nh, S = c.S, B = c.B;
+  params_.grad(out_w_) += dout * c.ctx.t();
+  params_.grad(out_b_) += arma::sum(dout, 1);
+  c.tmp = params_.value(out_w_).t() * dout;
+  to_batch_major(c.tmp, S, B, c.dctx);
+  c.dqkv.set_size(3 * H, B * S);
+  const T scale = T(1) / std::sqrt(T(dk));
+  for (std::size_t b = 0; b < B; ++b)
+    for (std::size_t h = 0; h < nh; ++h) {
+      const std::size_t c0 = b * S, c1 = b * S + S - 1;
+      const auto q = c.qkv.submat(h * dk, c0, (h + 1) * dk - 1, c1);
+      const auto k = c.qkv.submat(H + h * dk, c0, H + (h + 1) * dk - 1, c1);
+      const auto v = c.qkv.submat(2 * H + h * dk, c0, 2 * H + (h + 1) * dk - 1, c1);
+      const auto dctx = c.dctx.submat(h * dk, c0, (h + 1) * dk - 1, c1);
+      const Mat<T>& a = c.attn[b * nh + h];
+      const Mat<T>& mask = c.attn_mask[b * nh + h];
+      Mat<T> da;
+      if (mask.is_empty()) {
+        c.dqkv.submat(2 * H + h * dk, c0, 2 * H + (h + 1) * dk - 1, c1) = dctx * a.t();
+        da = v.t() * dctx;
+      } else {
+        c.dqkv.submat(2 * H + h * dk, c0, 2 * H + (h + 1) * dk - 1, c1) = dctx * (a % mask).t();
+        da = (v.t() * dctx) % mask;
+      }
+      // Softmax backward per query column: ds = a ⊙ (da − Σ_j a_j da_j), then the 1/√d_k.
+      const arma::Row<T> dot = arma::sum(a % da, 0);
+      da.each_row() -= dot;
+      da %= a;
+      da *= scale;
+      c.dqkv.submat(h * dk, c0, (h + 1) * dk - 1, c1) = k * da;
+      c.dqkv.submat(H + h * dk, c0, H + (h + 1) * dk - 1, c1) = q * da.t();
+    }
+  to_time_major(c.dqkv, S, B, c.tmp);
+  params_.grad(in_w_) += c.tmp * c.a_in.t();
+  params_.grad(in_b_) += arma::sum(c.tmp, 1);
+  din = params_.value(in_w_).t() * c.tmp;
+}
+
+// Post-norm: x1 = norm1(x + drop1(sa(x))), y = norm2(x1 + drop2(ff(x1))).
+// norm_first: x1 = x + drop1(sa(norm1(x))), y = x1 + drop2(ff(norm2(x1))).
+// ff(z) = linear2(drop(act(linear1(z)))).
+template <typename T>
+void TransformerLayer<T>::forward(const Mat<T>& x, const Lengths& len, Mat<T>& y,
+                                  TransformerLayerCache<T>& c, std::mt19937_64* rng) const {
+  const std::size_t H = shape_.width, F = shape_.ffn, B = len.size();
+  if (x.n_rows != H || B == 0 || x.n_cols % B != 0)
+    throw Error("self-attention layer input of the wrong shape");
+  const std::size_t N = x.n_cols;
+  c.B = B;
+  c.S = N / B;
+  c.len = len;
+  for (auto l : len)
+    if (l < 1 || l > c.S) throw Error("every source needs between 1 and S tokens");
+  const bool drop = rng && shape_.dropout > 0;
+  const double p = shape_.dropout;
+  const Mat<T>&g1 = params_.value(n1_w_), &b1 = params_.value(n1_b_);
+  const Mat<T>&g2 = params_.value(n2_w_), &b2 = params_.value(n2_b_);
+
+  if (shape_.norm_first) layer_norm(x, g1, b1, c.hat1, c.rstd1, c.a_in);
+  else c.a_in = x;
+  Mat<T> r;
+  self_attention(c.a_in, r, c, rng);
+  if (drop) {
+    dropout_mask(c.drop1, H, N, p, *rng);
+    r %= c.drop1;
+  } else {
+    c.drop1.reset();
+  }
+  r += x;
+  if (shape_.norm_first) {
+    c.x1 = std::move(r);
+    layer_norm(c.x1, g2, b2, c.hat2, c.rstd2, c.f_in);
+  } else {
+    layer_norm(r, g1, b1, c.hat1, c.rstd1, c.x1);
+    c.f_in = c.x1;
+  }
+
+  c.pre = params_.value(l1_w_) * c.f_in;  // the feed-forward block: two GEMMs over all positions
+  c.pre.each_col() += params_.value(l1_b_).col(0);
+  c.act = c.pre;
+  if (shape_.gelu)
+    c.act.transform([](T v) { return T(0.5) * v * (T(1) + std::erf(v * T(kInvSqrt2))); });
+  else
+    c.act.transform([](T v) { return v > 0 ? v : T(0); });
+  if (drop) {
+    dropout_mask(c.drop_ff, F, N, p, *rng);
+    c.act %= c.drop_ff;
+  } else {
+    c.drop_ff.reset();
+  }
+  r = params_.value(l2_w_) * c.act;
+  r.each_col() += params_.value(l2_b_).col(0);
+  if (drop) {
+    dropout_mask(c.drop2, H, N, p, *rng);
+    r %= c.drop2;
+  } else {
+    c.drop2.reset();
+  }
+  r += c.x1;
+  if (shape_.norm_first) y = std::move(r);
+  else layer_norm(r, g2, b2, c.hat2, c.rstd2, y);
+}
+
+template <typename T>
+void TransformerLayer<T>::backward(const Mat<T>& dy, TransformerLayerCache<T>& c, Mat<T>& dx) const {
+  const Mat<T>&g1 = params_.value(n1_w_), &g2 = params_.value(n2_w_);
+  Mat<T>&dg1 = params_.grad(n1_w_), &db1 = params_.grad(n1_b_);
+  Mat<T>&dg2 = params_.grad(n2_w_), &db2 = params_.grad(n2_b_);
+
+  Mat<T> dr2;  // on x1 + drop2(ff)
+  if (shape_.norm_first) dr2 = dy;
+  else layer_norm_backward(dy, c.hat2, c.rstd2, g2, dg2, db2, dr2);
+  Mat<T> dff = c.drop2.is_empty() ? dr2 : Mat<T>(dr2 % c.drop2);
+  params_.grad(l2_w_) += dff * c.act.t();
+  params_.grad(l2_b_) += arma::sum(dff, 1);
+  Mat<T> dpre = params_.value(l2_w_).t() * dff;
+  if (!c.drop_ff.is_empty()) dpre %= c.drop_ff;
+  if (shape_.gelu) {
+    // d/dx of x·Φ(x) = Φ(x) + x·φ(x)
+    for (std::size_t i = 0; i < dpre.n_elem; ++i) {
+      const T v = c.pre[i];
+      dpre[i] *= T(0.5) * (T(1) + std::erf(v * T(kInvSqrt2))) + v * T(kInvSqrt2Pi) * std::exp(T(-0.5) * v * v);
+    }
+  } else {
+    dpre.elem(arma::find(c.pre <= 0)).zeros();
+  }
+  params_.grad(l1_w_) += dpre * c.f_in.t();
+  params_.grad(l1_b_) += arma::sum(dpre, 1);
+  Mat<T> dx1 = params_.value(l1_w_).t() * dpre;  // on f_in
+  if (shape_.norm_first) {
+    Mat<T> t;
+    layer_norm_backward(dx1, c.hat2, c.rstd2, g2, dg2, db2, t);
+    dx1 = t + dr2;
+  } else {
+    dx1 += dr2;
+  }
+
+  Mat<T> dr1;  // on x + drop1(sa)
+  if (shape_.norm_first) dr1 = std::move(dx1);
+  else layer_norm_backward(dx1, c.hat1, c.rstd1, g1, dg1, db1, dr1);
+  Mat<T> da;
+  self_attention_backward(c.drop1.is_empty() ? dr1 : Mat<T>(dr1 % c.drop1), c, da);
+  if (shape_.norm_first) {
+    layer_norm_backward(da, c.hat1, c.rstd1, g1, dg1, db1, dx);
+    dx += dr1;
+  } else {
+    dx = da + dr1;
+  }
+}
+
+template <typename T>
+TransformerStack<T>::TransformerStack(ParameterRegistry<T>& params, const std::string& prefix,
+                                      const TransformerShape& shape, std::size_t layers) {
+  layers_.reserve(layers);
+  for (std::size_t l = 0; l < layers; ++l)
+    layers_.emplace_back(params, prefix + "layers." + std::to_string(l) + ".", shape);
+}
+
+template <typename T>
+void TransformerStack<T>::initialize() const {
+  for (const auto& l : layers_) l.initialize();
+}
+
+template <typename T>
+void TransformerStack<T>::forward(const Mat<T>& x, const Lengths& len, std::vector<Mat<T>>& outs,
+                                  std::vector<TransformerLayerCache<T>>& caches,
+                                  std::mt19937_64* rng) const {
+  outs.resize(layers_.size());
+  caches.resize(layers_.size());
+  for (std::size_t l = 0; l < layers_.size(); ++l)
+    layers_[l].forward(l == 0 ? x : outs[l - 1], len, outs[l], caches[l], rng);
+}
+
+template <typename T>
+void TransformerStack<T>::backward(const Mat<T>& dy, std::vector<TransformerLayerCache<T>>& caches,
+                                   Mat<T>& dx) const {
+  Mat<T> d = dy;
+  for (std::size_t l = layers_.size(); l-- > 0;) {
+    layers_[l].backward(d, caches[l], dx);
+    if (l > 0) d.swap(dx);
+  }
+}
+
+template <typename T>
+Mat<T> sinusoidal_positions(std::size_t H, std::size_t S) {
+  Mat<T> pe(H, S);
+  for (std::size_t i = 0; i < H; i += 2) {
+    const double freq = std::exp(-std::log(10000.0) * double(i) / double(H));
+    for (std::size_t t = 0; t < S; ++t) {
+      pe(i, t) = static_cast<T>(std::sin(double(t) * freq));
+      if (i + 1 < H) pe(i + 1, t) = static_cast<T>(std::cos(double(t) * freq));
+    }
+  }
+  return pe;
+}
+
+template class TransformerLayer<float>;
+template class TransformerLayer<double>;
+template class TransformerStack<float>;
+template class TransformerStack<double>;
+template Mat<float> sinusoidal_positions<float>(std::size_t, std::size_t);
+template Mat<double> sinusoidal_positions<double>(std::size_t, std::size_t);
+
+}  // namespace attend
