@@ -1,10 +1,12 @@
-// The parallel corpus reader on arbitrary file contents, read as plain text and (ATTEND_FUZZ_GZ)
-// as a .gz file: every line-level problem is refused or, with --skip-bad-lines, counted.
-#include <unistd.h>
-
+// The parallel corpus reader on arbitrary file contents, read as plain text (the input split at its
+// first NUL into the source and the target file) and, with ATTEND_FUZZ_GZ, as .gz files (the whole
+// input is both files: gzip data is full of NULs). Every line-level problem is refused or, with
+// --skip-bad-lines, counted. The bytes go through the stream entry point that
+// read_parallel(path, path) itself calls.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
+#include <sstream>
 #include <string>
 
 #include "attend/core/error.hpp"
@@ -13,51 +15,32 @@
 namespace {
 
 #ifdef ATTEND_FUZZ_GZ
-const char* const kSuffix = ".gz";
+const std::string kSrc = "fuzz.src.gz", kTgt = "fuzz.tgt.gz";
 #else
-const char* const kSuffix = ".txt";
+const std::string kSrc = "fuzz.src", kTgt = "fuzz.tgt";
 #endif
-
-// The input split at its first NUL into a source and a target file.
-struct Files {
-  std::string src, tgt;
-  Files() {
-    const std::string dir = std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp";
-    const std::string stem = dir + "/attend-fuzz-corpus-" + std::to_string(::getpid());
-    src = stem + ".src" + kSuffix;
-    tgt = stem + ".tgt" + kSuffix;
-  }
-  ~Files() {
-    std::remove(src.c_str());
-    std::remove(tgt.c_str());
-  }
-};
-
-void write(const std::string& path, const char* data, std::size_t n) {
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (!f) __builtin_trap();
-  if (n && std::fwrite(data, 1, n, f) != n) __builtin_trap();
-  std::fclose(f);
-}
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static const Files files;
-  const char* bytes = reinterpret_cast<const char*>(data);
-  std::size_t cut = 0;
-  while (cut < size && bytes[cut] != '\0') ++cut;
-  write(files.src, bytes, cut);
-  write(files.tgt, bytes + std::min(cut + 1, size), size - std::min(cut + 1, size));
+  const std::string bytes(reinterpret_cast<const char*>(data), size);
+#ifdef ATTEND_FUZZ_GZ
+  const std::string& src = bytes;
+  const std::string& tgt = bytes;
+#else
+  const std::size_t cut = std::min(bytes.find('\0'), size);
+  const std::string src = bytes.substr(0, cut), tgt = cut < size ? bytes.substr(cut + 1) : "";
+#endif
   for (bool skip : {false, true}) {
     attend::CorpusOptions options;
     options.skip_bad_lines = skip;
     options.max_src_tokens = 50;
     options.text.lowercase = size % 2 == 0;
     options.text.normalize = size % 3 == 0;
+    std::istringstream src_in(src), tgt_in(tgt);
     try {
-      const attend::ParallelCorpus c = attend::read_parallel(files.src, files.tgt, options);
-      if (c.src.size() != c.tgt.size()) __builtin_trap();
+      const attend::ParallelCorpus c = attend::read_parallel(src_in, kSrc, tgt_in, kTgt, options);
+      if (c.src.size() != c.tgt.size() || c.src.size() != c.line_numbers.size()) __builtin_trap();
     } catch (const attend::Error&) {
     }
   }

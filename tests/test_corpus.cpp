@@ -1,9 +1,11 @@
 // Parallel corpus reading: plain and gzip files, line-level checks, skip_bad_lines, text options.
 #include <attend/text/corpus.hpp>
 #include <attend/core/error.hpp>
+#include <sys/stat.h>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 
 #include "support.hpp"
@@ -125,4 +127,74 @@ TEST_CASE("read_monolingual allows empty lines when asked", "[corpus]") {
   const auto p = d.write("h.txt", "a\n\nb\n");
   CHECK(has(error_of([&] { attend::read_monolingual(p); }), "h.txt:2: empty line"));
   CHECK(attend::read_monolingual(p, 0, {}, false, {}, true).lines.size() == 3);
+}
+
+TEST_CASE("read_parallel reads streams as it reads the files holding the same bytes", "[corpus]") {
+  Dir d;
+  const std::string src = "ein Hund\r\nzwei\n\nletzte", tgt = "a dog\r\ntwo\nx\nlast";
+  const auto s = d.write("s.txt", src);
+  const auto t = d.write("t.txt", tgt);
+  attend::CorpusOptions o;
+  o.skip_bad_lines = true;
+  const auto from_files = attend::read_parallel(s, t, o);
+  std::istringstream src_in(src), tgt_in(tgt);
+  const auto from_streams = attend::read_parallel(src_in, s, tgt_in, t, o);
+  CHECK(from_streams.src == from_files.src);
+  CHECK(from_streams.tgt == from_files.tgt);
+  CHECK(from_streams.line_numbers == from_files.line_numbers);
+  CHECK(from_streams.problems == from_files.problems);
+  CHECK(from_files.src == std::vector<std::string>{"ein Hund", "zwei", "letzte"});
+  CHECK(from_files.problems == std::vector<std::string>{s + ":3: empty line"});
+}
+
+TEST_CASE("a .gz name reads a stream through zlib", "[corpus]") {
+  Dir d;
+  const auto gz = d.write_gz("a.gz", "eins\nzwei\n");
+  std::ifstream file(gz, std::ios::binary);
+  std::stringstream bytes;
+  bytes << file.rdbuf();
+  CHECK(attend::read_text_lines(bytes, "memory.gz") == std::vector<std::string>{"eins", "zwei"});
+  std::istringstream plain("not gzip\n");
+  CHECK(has(error_of([&] { attend::read_text_lines(plain, "memory.gz"); }), "memory.gz: not gzip data"));
+}
+
+TEST_CASE("concatenated gzip members read as one file", "[corpus]") {
+  Dir d;
+  const std::string a = attend::test::read_file(d.write_gz("a.gz", "one\ntw"));
+  const std::string b = attend::test::read_file(d.write_gz("b.gz", "o\nthree\n"));
+  const auto both = d.write("both.gz", a + b);
+  CHECK(attend::read_text_lines(both) == std::vector<std::string>{"one", "two", "three"});
+}
+
+TEST_CASE("a gzip file of highly compressible megabytes reads whole (output beyond one buffer)", "[corpus]") {
+  Dir d;
+  std::string text;
+  for (int i = 0; i < 3000; ++i) text += std::string(997, static_cast<char>('a' + i % 26)) + "\n";
+  text += std::string(300000, 'z');  // a last line without '\n', longer than a read buffer
+  const auto gz = d.write_gz("big.gz", text);
+  const auto plain = d.write("big.txt", text);
+  const auto lines = attend::read_text_lines(gz);
+  CHECK(lines.size() == 3001);
+  CHECK(lines == attend::read_text_lines(plain));
+  CHECK(lines.back() == std::string(300000, 'z'));
+}
+
+TEST_CASE("a directory or a FIFO as a corpus is refused by name without waiting", "[corpus]") {
+  Dir d;
+  const auto t = d.write("t.txt", "x\n");
+  fs::create_directories(d.file("dir"));
+  CHECK(has(error_of([&] { attend::read_parallel(d.file("dir"), t); }), "dir: is a directory"));
+  REQUIRE(::mkfifo(d.file("fifo").c_str(), 0600) == 0);
+  CHECK(has(error_of([&] { attend::read_parallel(t, d.file("fifo")); }), "fifo: not a regular file"));
+  CHECK(has(error_of([&] { attend::read_monolingual(d.file("fifo")); }), "fifo: not a regular file"));
+}
+
+TEST_CASE("a line longer than kMaxLineBytes is refused naming file and line", "[corpus]") {
+  Dir d;
+  const std::string fits(attend::kMaxLineBytes, 'a'), too_long(attend::kMaxLineBytes + 1, 'a');
+  CHECK(attend::read_text_lines(d.write("fits.txt", "x\n" + fits + "\r\n")).at(1) == fits);
+  CHECK(has(error_of([&] { attend::read_text_lines(d.write("long.txt", "x\n" + too_long + "\ny\n")); }),
+            "long.txt:2: line longer than 1048576 bytes"));
+  CHECK(has(error_of([&] { attend::read_text_lines(d.write_gz("long.gz", too_long)); }),
+            "long.gz:1: line longer than"));
 }

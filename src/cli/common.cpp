@@ -84,11 +84,16 @@ void store_config_file(const std::string& path, const po::options_description& d
   if (!file) throw Error("cannot read config file '" + path + "'");
   std::ostringstream text;
   text << file.rdbuf();
-  std::istringstream lines(text.str());
+  store_config_text(text.str(), path, desc, vm);
+}
+
+void store_config_text(const std::string& text, const std::string& path, const po::options_description& desc,
+                       po::variables_map& vm) {
+  std::istringstream lines(text);
   std::string line;
   for (std::size_t number = 1; std::getline(lines, line); ++number)
     refuse_placeholders(line, "config file '" + path + "', line " + std::to_string(number));
-  std::istringstream in(text.str());
+  std::istringstream in(text);
   try {
     po::store(po::parse_config_file(in, desc, /*allow_unregistered=*/false), vm);
   } catch (const po::error& e) {

@@ -49,6 +49,10 @@ bool parse_command_line(const std::vector<std::string>& args, const po::options_
 // Stores a Boost config file into vm (options already there win); errors name the file.
 void store_config_file(const std::string& path, const po::options_description& desc,
                        po::variables_map& vm);
+// The same on the file's text (`path` names it in errors); store_config_file reads the file and
+// calls this, and so does the config fuzz target.
+void store_config_text(const std::string& text, const std::string& path, const po::options_description& desc,
+                       po::variables_map& vm);
 // Throws attend::Error "--NAME is required" when a required option is absent.
 void require(const po::variables_map& vm, const std::string& name, const std::string& command);
 

@@ -2,9 +2,12 @@
 
 #include <zlib.h>
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <istream>
 
 #include "attend/core/error.hpp"
 
@@ -16,59 +19,123 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-void chomp(std::string& line) {
-  if (!line.empty() && line.back() == '\r') line.pop_back();
-}
-
-// Splits `text` at '\n' into `lines`; a final line without '\n' counts too.
-void split_lines(const std::string& text, std::vector<std::string>& lines) {
-  std::size_t start = 0;
-  while (start < text.size()) {
-    std::size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    lines.emplace_back(text, start, end - start);
-    chomp(lines.back());
-    start = end + 1;
-  }
-}
-
-std::vector<std::string> read_gzip_lines(const std::string& path) {
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (!f) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
-  std::string text;
-  char buf[1 << 16];
-  int n;
-  bool checked = false;
-  while ((n = gzread(f, buf, sizeof buf)) > 0) {
-    if (!checked) {
-      checked = true;
-      if (gzdirect(f)) {
-        gzclose(f);
-        throw Error(path + ": not gzip data (the name ends in .gz but the file is not compressed)");
-      }
+// Cuts a byte stream into lines at '\n', a chunk at a time; a final line without '\n' counts too,
+// and a trailing '\r' is dropped from each line.
+// A line longer than kMaxLineBytes is refused as soon as it is seen, so a file without newlines
+// (or with one enormous line) costs no more memory than that before the error.
+class LineSplitter {
+ public:
+  explicit LineSplitter(const std::string& name) : name_(name) {}
+  void feed(const char* data, std::size_t n) {
+    while (n) {
+      const void* nl = std::memchr(data, '\n', n);
+      const std::size_t take = nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - data) : n;
+      if (line_.size() + take > kMaxLineBytes + 1) too_long();  // + 1: a CRLF line's '\r'
+      line_.append(data, take);
+      if (!nl) return;
+      end_line();
+      data += take + 1;
+      n -= take + 1;
     }
-    text.append(buf, static_cast<std::size_t>(n));
   }
-  if (n < 0) {
-    int code = 0;
-    const std::string reason = gzerror(f, &code);
-    gzclose(f);
-    std::size_t complete = 0;
-    for (char c : text) complete += c == '\n';
-    throw Error(path + ": corrupt gzip data after line " + std::to_string(complete) + " (" +
-                reason + ")");
+  std::vector<std::string> finish() {
+    if (!line_.empty()) end_line();
+    return std::move(lines_);
   }
-  if (!checked && gzdirect(f) && !text.empty()) {
-    gzclose(f);
-    throw Error(path + ": not gzip data");
+  std::size_t complete_lines() const { return lines_.size(); }
+
+ private:
+  [[noreturn]] void too_long() const {
+    throw Error(name_ + ":" + std::to_string(lines_.size() + 1) + ": line longer than " +
+                std::to_string(kMaxLineBytes) + " bytes (one sentence per line is expected)");
   }
-  const int rc = gzclose(f);
-  if (rc != Z_OK)
-    throw Error(path + ": corrupt gzip data (" +
-                std::string(rc == Z_BUF_ERROR ? "truncated file" : "error closing the stream") + ")");
-  std::vector<std::string> lines;
-  split_lines(text, lines);
-  return lines;
+  void end_line() {
+    if (!line_.empty() && line_.back() == '\r') line_.pop_back();
+    if (line_.size() > kMaxLineBytes) too_long();
+    lines_.push_back(std::move(line_));
+    line_.clear();
+  }
+  const std::string& name_;
+  std::string line_;
+  std::vector<std::string> lines_;
+};
+
+constexpr std::size_t kChunk = 1 << 16;
+
+// Reads up to kChunk bytes; false at the end of the stream.
+bool read_chunk(std::istream& in, const std::string& name, std::vector<char>& buf, std::size_t& got,
+                std::size_t lines_so_far) {
+  in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+  got = static_cast<std::size_t>(in.gcount());
+  if (in.bad()) throw Error(name + ": read error after line " + std::to_string(lines_so_far));
+  return got > 0;
+}
+
+std::vector<std::string> read_plain_lines(std::istream& in, const std::string& name) {
+  LineSplitter lines(name);
+  std::vector<char> buf(kChunk);
+  std::size_t got = 0;
+  while (read_chunk(in, name, buf, got, lines.complete_lines())) lines.feed(buf.data(), got);
+  return lines.finish();
+}
+
+// gzip data: one member or several concatenated (as `cat a.gz b.gz` makes); bytes after the last
+// member that do not start another are ignored, as gzip(1) and zlib's gzread do.
+std::vector<std::string> read_gzip_lines(std::istream& in, const std::string& name) {
+  LineSplitter lines(name);
+  std::vector<char> buf(kChunk), out(kChunk);
+  std::size_t got = 0;
+  if (!read_chunk(in, name, buf, got, 0)) return lines.finish();  // an empty file: no lines
+  if (got < 2 || static_cast<unsigned char>(buf[0]) != 0x1f || static_cast<unsigned char>(buf[1]) != 0x8b)
+    throw Error(name + ": not gzip data (the name ends in .gz but the file is not compressed)");
+  z_stream z{};
+  if (inflateInit2(&z, 15 + 16) != Z_OK) throw Error(name + ": cannot start zlib");
+  const auto corrupt = [&](const std::string& reason) {
+    inflateEnd(&z);
+    return Error(name + ": corrupt gzip data after line " + std::to_string(lines.complete_lines()) +
+                 " (" + reason + ")");
+  };
+  z.next_in = reinterpret_cast<Bytef*>(buf.data());
+  z.avail_in = static_cast<uInt>(got);
+  bool member_done = false, out_full = false;  // out_full: zlib may hold output for no more input
+  for (;;) {
+    if (z.avail_in == 0 && !out_full) {
+      if (!read_chunk(in, name, buf, got, lines.complete_lines())) break;
+      z.next_in = reinterpret_cast<Bytef*>(buf.data());
+      z.avail_in = static_cast<uInt>(got);
+    }
+    if (member_done) {  // another member follows, or the rest is ignored
+      if (z.next_in[0] != 0x1f) break;
+      if (inflateReset(&z) != Z_OK) throw corrupt("cannot restart zlib");
+      member_done = false;
+    }
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = static_cast<uInt>(out.size());
+    const int rc = inflate(&z, Z_NO_FLUSH);
+    lines.feed(out.data(), out.size() - z.avail_out);
+    out_full = z.avail_out == 0 && rc != Z_STREAM_END;
+    if (rc == Z_STREAM_END) {
+      member_done = true;
+    } else if (rc != Z_OK && !(rc == Z_BUF_ERROR && z.avail_in == 0)) {
+      throw corrupt(z.msg ? z.msg : "zlib error " + std::to_string(rc));
+    }
+  }
+  if (!member_done) throw corrupt("truncated file");
+  inflateEnd(&z);
+  return lines.finish();
+}
+
+// Opens a regular file for reading. A directory, FIFO, socket or device is refused from its
+// stat(2) entry, before open(2), which would wait for a FIFO's writer.
+std::ifstream open_regular_file(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
+  if (S_ISDIR(st.st_mode)) throw Error(path + ": is a directory, not a text file");
+  if (!S_ISREG(st.st_mode)) throw Error(path + ": not a regular file (a FIFO, socket or device)");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
+  return in;
 }
 
 bool is_ascii_space(unsigned char c) {
@@ -99,17 +166,13 @@ std::string check_line(const std::string& line, std::size_t max_tokens, const Li
 
 }  // namespace
 
+std::vector<std::string> read_text_lines(std::istream& in, const std::string& name) {
+  return ends_with(name, ".gz") ? read_gzip_lines(in, name) : read_plain_lines(in, name);
+}
+
 std::vector<std::string> read_text_lines(const std::string& path) {
-  if (ends_with(path, ".gz")) return read_gzip_lines(path);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open (" + std::strerror(errno) + ")");
-  std::vector<std::string> lines;
-  for (std::string line; std::getline(in, line);) {
-    chomp(line);
-    lines.push_back(std::move(line));
-  }
-  if (in.bad()) throw Error(path + ": read error after line " + std::to_string(lines.size()));
-  return lines;
+  std::ifstream in = open_regular_file(path);
+  return read_text_lines(in, path);
 }
 
 std::string normalize_whitespace(const std::string& text) {
@@ -150,8 +213,14 @@ std::size_t count_words(const std::string& line) {
 
 ParallelCorpus read_parallel(const std::string& src_path, const std::string& tgt_path,
                              const CorpusOptions& options) {
-  const std::vector<std::string> src = read_text_lines(src_path);
-  const std::vector<std::string> tgt = read_text_lines(tgt_path);
+  std::ifstream src = open_regular_file(src_path), tgt = open_regular_file(tgt_path);
+  return read_parallel(src, src_path, tgt, tgt_path, options);
+}
+
+ParallelCorpus read_parallel(std::istream& src_in, const std::string& src_path, std::istream& tgt_in,
+                             const std::string& tgt_path, const CorpusOptions& options) {
+  const std::vector<std::string> src = read_text_lines(src_in, src_path);
+  const std::vector<std::string> tgt = read_text_lines(tgt_in, tgt_path);
   if (src.size() != tgt.size())
     throw Error("line counts differ: '" + src_path + "' has " + std::to_string(src.size()) +
                 " lines but '" + tgt_path + "' has " + std::to_string(tgt.size()) +
@@ -185,7 +254,14 @@ ParallelCorpus read_parallel(const std::string& src_path, const std::string& tgt
 MonoCorpus read_monolingual(const std::string& path, std::size_t max_tokens,
                             const LineLength& length, bool skip_bad_lines, const TextOptions& text,
                             bool allow_empty) {
-  const std::vector<std::string> lines = read_text_lines(path);
+  std::ifstream in = open_regular_file(path);
+  return read_monolingual(in, path, max_tokens, length, skip_bad_lines, text, allow_empty);
+}
+
+MonoCorpus read_monolingual(std::istream& in, const std::string& path, std::size_t max_tokens,
+                            const LineLength& length, bool skip_bad_lines, const TextOptions& text,
+                            bool allow_empty) {
+  const std::vector<std::string> lines = read_text_lines(in, path);
   MonoCorpus c;
   for (std::size_t i = 0; i < lines.size(); ++i) {
     const std::string p = check_line(lines[i], max_tokens, length, allow_empty);

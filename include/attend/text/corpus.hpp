@@ -9,6 +9,7 @@
 #pragma once
 #include <cstddef>
 #include <functional>
+#include <iosfwd>
 #include <string>
 #include <vector>
 
@@ -16,10 +17,22 @@
 
 namespace attend {
 
-// Lines of a text file; a name ending in ".gz" is read through zlib. A trailing '\r' is removed
-// from each line (CRLF files). Throws Error for a missing or unreadable file and for damaged
-// gzip data ("FILE: corrupt gzip data after line N: <zlib's reason>"). No UTF-8 check.
+// Longest line any corpus, reference or hypothesis file may hold: a sentence is far shorter, and
+// the limit bounds the memory a file without newlines can take ("FILE:LINE: line longer than").
+constexpr std::size_t kMaxLineBytes = 1 << 20;
+
+// Lines of a text file; a name ending in ".gz" is read through zlib (concatenated gzip members
+// too). A trailing '\r' is removed from each line (CRLF files). Throws Error for a missing or
+// unreadable file, for a directory, FIFO, socket or device (refused without opening it, so a FIFO
+// cannot block the reader), and for damaged gzip data ("FILE: corrupt gzip data after line N
+// (<zlib's reason>)"). No UTF-8 check.
 std::vector<std::string> read_text_lines(const std::string& path);
+
+// The same on bytes from a stream: `name` stands for the file in messages and, ending in ".gz",
+// says the bytes are gzip data. The path version opens the file and calls this one, and so do
+// read_parallel and read_monolingual, so reading from memory (the fuzz targets) is the code
+// path files take.
+std::vector<std::string> read_text_lines(std::istream& in, const std::string& name);
 
 // Collapses runs of whitespace (space, tab, CR, LF, VT, FF and U+00A0) to one space and trims
 // both ends.
@@ -56,6 +69,9 @@ struct ParallelCorpus {
 
 ParallelCorpus read_parallel(const std::string& src_path, const std::string& tgt_path,
                              const CorpusOptions& options = {});
+// From streams; the names stand for the files in messages (and say ".gz").
+ParallelCorpus read_parallel(std::istream& src, const std::string& src_name, std::istream& tgt,
+                             const std::string& tgt_name, const CorpusOptions& options = {});
 
 // One side only (e.g. sources to translate, or references): the same checks, one file.
 struct MonoCorpus {
@@ -65,6 +81,9 @@ struct MonoCorpus {
   std::vector<std::string> problems;
 };
 MonoCorpus read_monolingual(const std::string& path, std::size_t max_tokens = 0,
+                            const LineLength& length = {}, bool skip_bad_lines = false,
+                            const TextOptions& text = {}, bool allow_empty = false);
+MonoCorpus read_monolingual(std::istream& in, const std::string& name, std::size_t max_tokens = 0,
                             const LineLength& length = {}, bool skip_bad_lines = false,
                             const TextOptions& text = {}, bool allow_empty = false);
 
