@@ -158,13 +158,15 @@ TEST_CASE("an MPI run on files gives the same parameters as one process with as 
 TEST_CASE("a rank that dies ends the whole MPI training job with an error instead of a hang", "[mpi]") {
   if (!mpirun_usable()) return;
   TempDir dir;
-  // mpirun starts the ranks as its children; one of them is killed after a few seconds, and a
-  // watchdog ends mpirun after 60 s if it hangs instead.
+  // mpirun starts the ranks as its children (found in /proc: no procps needed); one of them is
+  // killed after a few seconds, and a watchdog ends mpirun after 60 s if it hangs instead.
   const std::string script =
       quote(kMpirun) + " --allow-run-as-root --oversubscribe -np 2 " + quote(ATTEND_CLI_PATH) +
       " train --task reverse --steps 1000000 --emb 8 --hidden 12 --quiet --model m.safetensors & m=$!; "
       "(sleep 60; kill -9 $m 2>/dev/null; echo watchdog > watchdog.txt) & w=$!; sleep 4; "
-      "kill -9 $(pgrep -P $m | head -n 1); wait $m; s=$?; kill $w 2>/dev/null; exit $s";
+      "for f in /proc/[0-9]*/stat; do read -r pid name state parent rest < $f 2>/dev/null; "
+      "[ \"$parent\" = \"$m\" ] && { kill -9 $pid; break; }; done; "
+      "wait $m; s=$?; kill $w 2>/dev/null; exit $s";
   const auto start = std::chrono::steady_clock::now();
   const auto r = run_shell(dir, "bash -c " + quote(script));
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
