@@ -3,6 +3,7 @@
 #include <attend/io/checkpoint.hpp>
 #include <attend/train/distributed.hpp>
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -113,6 +114,20 @@ TEST_CASE("2 MPI ranks of 2 threads train 1 process's 4-shard parameters to floa
   REQUIRE(ranks.status == 0);
   const arma::Col<float> a = parameters(dir.file("alone.safetensors")), b = parameters(dir.file("ranks.safetensors"));
   CHECK(arma::abs(a - b).max() < 1e-4f);
+}
+
+TEST_CASE("under mpirun the loss curves and diagnostics summed over ranks equal 1 process's with 2 shards", "[mpi]") {
+  if (!mpirun_usable()) return;
+  TempDir dir;
+  const std::string args = kTask + " --diagnostics-every 4";
+  REQUIRE(run_shell(dir, quote(ATTEND_CLI_PATH) + " " + args + " --threads 2 --model a.safetensors --metrics-json a.json").status == 0);
+  REQUIRE(run_shell(dir, mpirun(2) + " " + args + " --threads 1 --model b.safetensors --metrics-json b.json").status == 0);
+  const auto a = nlohmann::json::parse(attend::test::read_file(dir.file("a.json")));
+  const auto b = nlohmann::json::parse(attend::test::read_file(dir.file("b.json")));
+  REQUIRE(a["diagnostics"].size() > 0);
+  CHECK(a["diagnostics"] == b["diagnostics"]);
+  CHECK(a["loss_curve"] == b["loss_curve"]);
+  CHECK(a["valid_curve"] == b["valid_curve"]);
 }
 
 TEST_CASE("under mpirun only rank 0 prints the report and writes the metrics", "[mpi]") {
