@@ -1,10 +1,14 @@
 // `attend train`: generate a toy task, build the vocabularies and the model, train with a live
 // progress line, report held-out metrics with example attention maps, save the model. On parallel
-// text files it is one call of the library's train_on_files (experiment/run.hpp).
+// text files it is one call of the library's train_on_files (experiment/run.hpp). Under mpirun
+// every rank runs it with the same options and rank 0 alone reports and writes (distributed.hpp).
 #include <attend/core/error.hpp>
 #include <attend/text/tasks.hpp>
+#include <attend/train/distributed.hpp>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -24,6 +28,8 @@ struct TrainArgs {
   std::string metrics_json, config_file;
   bool quiet = false;
   TrainArgs() { run.train = cli_train_options(); }
+  // Rank 0 of an mpirun job, or a process alone: the one that prints, saves and writes metrics.
+  bool writes() const { return !run.train.ranks || run.train.ranks->root(); }
 };
 
 po::options_description file_options(TrainArgs& a) {
@@ -250,6 +256,7 @@ int train_on_task(TrainArgs& a, const po::variables_map& vm) {
             {"steps", std::to_string(t.steps)},
             {"seconds", std::to_string(t.seconds)},
             {"test-exact-match", std::to_string(r.exact_match)}};
+  if (!a.writes()) return 0;
   save_model(a.run.model_path, b);
   std::cout << "model saved to " << a.run.model_path << "\n";
   if (!a.metrics_json.empty()) {
@@ -283,6 +290,22 @@ void check_file_args(const TrainArgs& a, const po::variables_map& vm) {
 int train_on_files(TrainArgs& a, const po::variables_map& vm) {
   FileRunOptions& run = a.run;
   if (!run.resume.empty() && vm["model"].defaulted()) run.model_path = run.resume;
+  // The library's file run saves its final model on every rank; the other ranks' copy goes to a
+  // directory of their own, removed at the end, so that only rank 0 writes --model.
+  std::string private_dir;
+  if (!a.writes()) {
+    std::string pattern = (std::filesystem::temp_directory_path() / "attend-rank-XXXXXX").string();
+    if (!::mkdtemp(pattern.data())) throw Error("cannot create a temporary directory for a rank's model copy");
+    private_dir = pattern;
+    run.model_path = private_dir + "/model.safetensors";
+  }
+  struct RemoveDir {
+    std::string path;
+    ~RemoveDir() {
+      std::error_code ignored;
+      if (!path.empty()) std::filesystem::remove_all(path, ignored);
+    }
+  } remove_private_dir{private_dir};
   const bool any = vm.count("train-src") || vm.count("train-tgt") || vm.count("valid-src") || vm.count("valid-tgt");
   if (any) check_file_args(a, vm);
 
@@ -311,6 +334,7 @@ int train_on_files(TrainArgs& a, const po::variables_map& vm) {
     if (saved) std::cerr << "  new best: saved " << run.model_path << "\n";
   };
   const FileRunResult r = attend::train_on_files(run, a.model, !vm["max-src-len"].defaulted(), hooks);
+  if (!a.writes()) return 0;
   printer.finish();
   report_outcome(r.train);
   if (r.train.time_limit_reached && !a.quiet)
@@ -338,16 +362,55 @@ int train_on_files(TrainArgs& a, const po::variables_map& vm) {
   return 0;
 }
 
+int train_here(TrainArgs& a, const po::variables_map& vm) {
+  if (vm.count("train-src") || vm.count("train-tgt") || vm.count("valid-src") || vm.count("valid-tgt") ||
+      vm.count("resume"))
+    return train_on_files(a, vm);
+  return train_on_task(a, vm);
+}
+
+// The ranks other than 0 print nothing (their progress and reports would repeat rank 0's).
+class SilentUnless {
+ public:
+  explicit SilentUnless(bool speaks) {
+    if (speaks) return;
+    out_ = std::cout.rdbuf(nullptr);
+    err_ = std::cerr.rdbuf(nullptr);
+  }
+  ~SilentUnless() { restore(); }
+  void restore() {
+    if (out_) std::cout.rdbuf(out_);
+    if (err_) std::cerr.rdbuf(err_);
+    std::cout.clear();
+    std::cerr.clear();
+    out_ = err_ = nullptr;
+  }
+
+ private:
+  std::streambuf* out_ = nullptr;
+  std::streambuf* err_ = nullptr;
+};
+
 }  // namespace
 
 int run_train(const std::vector<std::string>& args) {
   TrainArgs a;
   po::variables_map vm;
   if (!parse_args(args, a, vm)) return 0;
-  if (vm.count("train-src") || vm.count("train-tgt") || vm.count("valid-src") || vm.count("valid-tgt") ||
-      vm.count("resume"))
-    return train_on_files(a, vm);
-  return train_on_task(a, vm);
+  const std::unique_ptr<Communicator> world = join_launched_world();
+  if (world->size() == 1) return train_here(a, vm);
+  a.run.train.ranks = world.get();
+  if (!world->root()) a.quiet = true;
+  SilentUnless silent(world->root());
+  try {
+    return train_here(a, vm);
+  } catch (const std::exception& e) {
+    // The other ranks wait in their next collective call: end them all.
+    silent.restore();
+    std::cout.flush();
+    std::cerr << "attend: error: rank " << world->rank() << " of " << world->size() << ": " << e.what() << std::endl;
+    world->abort(2);
+  }
 }
 
 }  // namespace attend::cli

@@ -119,9 +119,9 @@ Batch slice_batch(const Batch& batch, std::size_t first, std::size_t count) {
 }
 
 template <typename T>
-ParallelLoss<T>::ParallelLoss(Seq2Seq<T>& model, std::size_t shards, std::uint64_t seed)
+ParallelLoss<T>::ParallelLoss(Seq2Seq<T>& model, std::size_t shards, std::uint64_t seed, Communicator* ranks)
     : model_(model), shards_(std::max<std::size_t>(1, shards)), workspaces_(shards_), seed_(seed),
-      rngs_(shards_) {
+      rngs_(shards_), ranks_(ranks ? *ranks : alone_) {
   for (std::size_t s = 1; s < shards_; ++s) {
     replicas_.push_back(std::make_unique<Seq2Seq<T>>(model.config(), 0));
     replicas_.back()->params().share_values(model.params());
@@ -129,23 +129,87 @@ ParallelLoss<T>::ParallelLoss(Seq2Seq<T>& model, std::size_t shards, std::uint64
   if (shards_ > 1) pool_ = std::make_unique<ShardPool>(shards_ - 1);
 }
 
+namespace {
+
+// The ranks' losses summed: every rank then holds the whole batch's.
+void sum_over_ranks(Communicator& ranks, LossStats& s) {
+  double v[4] = {s.nll_sum, double(s.tokens), double(s.correct), s.non_finite ? 1.0 : 0.0};
+  ranks.sum(v, 4);
+  s.nll_sum = v[0];
+  s.tokens = std::size_t(v[1]);
+  s.correct = std::size_t(v[2]);
+  s.non_finite = v[3] > 0;
+}
+
+// Every rank's statistics must have the same groups (same model, at least one shard each).
+void sum_over_ranks(Communicator& ranks, ForwardStatistics& f) {
+  std::vector<double> v;
+  for (const auto& [name, share] : f.saturation) {
+    v.push_back(double(share.saturated));
+    v.push_back(double(share.units));
+  }
+  v.insert(v.end(), {f.entropy_sum, f.uniform_entropy_sum, double(f.attention_steps)});
+  ranks.sum(v.data(), v.size());
+  std::size_t i = 0;
+  for (auto& [name, share] : f.saturation) {
+    share.saturated = std::size_t(v[i++]);
+    share.units = std::size_t(v[i++]);
+  }
+  f.entropy_sum = v[i++];
+  f.uniform_entropy_sum = v[i++];
+  f.attention_steps = std::size_t(v[i]);
+}
+
+}  // namespace
+
 template <typename T>
 LossStats ParallelLoss<T>::loss(const Batch& batch, bool backward, const TrainStepOptions& opt) {
   const std::size_t n = batch.size();
-  const std::size_t shards = std::min(shards_, n);
-  if (shards <= 1)
-    return backward ? model_.loss_and_grad(batch, workspaces_[0], opt) : model_.loss(batch, workspaces_[0], opt);
+  const std::size_t R = ranks_.size(), rank = ranks_.rank();
+  const std::size_t shards = std::min(shards_ * R, n);
+  auto reduce = [&](LossStats& total, ForwardStatistics* statistics) {
+    if (R == 1) return;
+    sum_over_ranks(ranks_, total);
+    if (backward) ranks_.sum(model_.params().grads().memptr(), model_.params().grads().n_elem);
+    if (statistics) sum_over_ranks(ranks_, *statistics);
+  };
+  if (shards <= 1) {
+    // One shard uses the caller's stream directly; every rank runs it so that the stream stays
+    // the same on all of them, and the ranks other than 0 then contribute nothing.
+    ForwardStatistics own;
+    TrainStepOptions o = opt;
+    if (opt.statistics) o.statistics = &own;
+    LossStats total = backward ? model_.loss_and_grad(batch, workspaces_[0], o) : model_.loss(batch, workspaces_[0], o);
+    if (rank != 0) {
+      total = LossStats{};
+      if (backward) model_.params().zero_grad();
+      if (opt.statistics) {
+        const ForwardStatistics zeros = own;
+        own = ForwardStatistics{};
+        for (const auto& [name, share] : zeros.saturation) own.saturation[name] = {};
+      }
+    }
+    reduce(total, opt.statistics ? &own : nullptr);
+    if (opt.statistics) opt.statistics->add(own);
+    return total;
+  }
   const std::size_t per = (n + shards - 1) / shards;
+  const std::size_t parts_in_all = (n + per - 1) / per;
+  // This rank's shards: global numbers [first_part, end_part).
+  const std::size_t first_part = std::min(rank * shards_, parts_in_all);
+  const std::size_t end_part = std::min(first_part + shards_, parts_in_all);
   std::vector<Batch> parts;
-  for (std::size_t first = 0; first < n; first += per)
-    parts.push_back(slice_batch(batch, first, std::min(per, n - first)));
+  for (std::size_t g = first_part; g < end_part; ++g)
+    parts.push_back(slice_batch(batch, g * per, std::min(per, n - g * per)));
   if (opt.rng) {
     // One draw of the caller's stream per batch seeds every shard: a stream kept from batch to
-    // batch inside the shards would be state that a checkpoint does not hold.
+    // batch inside the shards would be state that a checkpoint does not hold. The shard's
+    // global number makes its stream independent of how the shards are spread over ranks.
     const std::uint64_t draw = (*opt.rng)();
     for (std::size_t s = 0; s < parts.size(); ++s) {
+      const std::size_t g = first_part + s;
       std::seed_seq seq{std::uint32_t(seed_), std::uint32_t(seed_ >> 32), std::uint32_t(draw),
-                        std::uint32_t(draw >> 32), std::uint32_t(s)};
+                        std::uint32_t(draw >> 32), std::uint32_t(g)};
       rngs_[s].seed(seq);
     }
   }
@@ -165,18 +229,26 @@ LossStats ParallelLoss<T>::loss(const Batch& batch, bool backward, const TrainSt
       errors[s] = std::current_exception();
     }
   };
-  pool_->run(parts.size(), run);
+  if (parts.size() > 1)
+    pool_->run(parts.size(), run);
+  else if (parts.size() == 1)
+    run(0);
   for (const auto& e : errors)
     if (e) std::rethrow_exception(e);
   LossStats total;
+  ForwardStatistics here;
   for (std::size_t s = 0; s < parts.size(); ++s) {
     total.nll_sum += stats[s].nll_sum;
     total.tokens += stats[s].tokens;
     total.correct += stats[s].correct;
     total.non_finite = total.non_finite || stats[s].non_finite;
     if (backward && s > 0) model_.params().grads() += replicas_[s - 1]->params().grads();
-    if (opt.statistics) opt.statistics->add(forward_stats[s]);
+    if (opt.statistics) here.add(forward_stats[s]);
   }
+  // A rank without a shard (fewer examples than shards) has no statistics groups to sum.
+  const bool every_rank_has_a_shard = parts_in_all > (R - 1) * shards_;
+  reduce(total, opt.statistics && every_rank_has_a_shard ? &here : nullptr);
+  if (opt.statistics) opt.statistics->add(here);
   return total;
 }
 

@@ -136,7 +136,9 @@ TrainResult train(Seq2Seq<float>& model, const std::vector<EncodedPair>& train_d
   const std::size_t eval_every = opt.eval_every ? opt.eval_every : per_epoch;
 
   TrainResult result;
-  ParallelLoss<float> parallel(model, opt.threads, opt.seed);
+  SingleProcess alone;
+  Communicator& ranks = opt.ranks ? *opt.ranks : alone;
+  ParallelLoss<float> parallel(model, opt.threads, opt.seed, &ranks);
   TrainStepOptions step_opt;
   step_opt.teacher_forcing = opt.teacher_forcing;
   step_opt.label_smoothing = opt.label_smoothing;
@@ -221,13 +223,18 @@ TrainResult train(Seq2Seq<float>& model, const std::vector<EncodedPair>& train_d
     window_tokens += s.tokens;
     ++window_steps;
 
-    const bool out_of_time = opt.max_seconds > 0 && seconds() >= opt.max_seconds;
+    bool out_of_time = opt.max_seconds > 0 && seconds() >= opt.max_seconds;
+    if (opt.max_seconds > 0 && ranks.size() > 1) {
+      double decision = out_of_time ? 1 : 0;
+      ranks.broadcast(&decision, 1);
+      out_of_time = decision > 0;
+    }
     const bool last = step == total || out_of_time;
     const bool report = step % 10 == 0 || last;
     if (report) {
       const double now = seconds();
       result.train_loss.push_back({step, window_loss / window_steps});
-      if (progress) {
+      if (progress && ranks.root()) {
         TrainProgress p;
         p.step = step;
         p.total_steps = total;
@@ -246,13 +253,15 @@ TrainResult train(Seq2Seq<float>& model, const std::vector<EncodedPair>& train_d
     }
     if (out_of_time) result.time_limit_reached = true;
     if (!valid_data.empty() && (step % eval_every == 0 || last)) {
-      const double v = teacher_forced_loss(model, valid_data, 256).mean();
-      result.valid_loss.push_back({step, v});
-      double score = -v;
-      if (opt.validate) {
-        score = opt.validate(step, v);
-        result.valid_score.push_back({step, score});
+      double outcome[2] = {0, 0};  // validation loss, score
+      if (ranks.root()) {
+        outcome[0] = teacher_forced_loss(model, valid_data, 256).mean();
+        outcome[1] = opt.validate ? opt.validate(step, outcome[0]) : -outcome[0];
       }
+      ranks.broadcast(outcome, 2);
+      const double v = outcome[0], score = outcome[1];
+      result.valid_loss.push_back({step, v});
+      if (opt.validate) result.valid_score.push_back({step, score});
       const bool improved = score > best;
       if (improved) {
         best = score;
@@ -264,7 +273,7 @@ TrainResult train(Seq2Seq<float>& model, const std::vector<EncodedPair>& train_d
         ++bad_evals;
         plateau_lr *= opt.lr_decay;
       }
-      if (opt.after_validation) opt.after_validation(state_now(step), improved);
+      if (opt.after_validation && ranks.root()) opt.after_validation(state_now(step), improved);
       if (!improved && opt.patience && bad_evals >= opt.patience) {
         result.stopped_early = true;
         break;

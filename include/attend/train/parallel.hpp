@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "attend/nn/seq2seq.hpp"
+#include "attend/train/distributed.hpp"
 
 namespace attend {
 
@@ -42,11 +43,18 @@ class ParallelLoss {
   // draw from the caller's stream (opt.rng): the caller's stream is then the only random state a
   // run has, so saving it (TrainState::sample_rng) is enough to resume exactly at any thread
   // count. With one shard the caller's stream is used directly.
-  ParallelLoss(Seq2Seq<T>& model, std::size_t shards, std::uint64_t seed);
+  //
+  // Over several processes (a Communicator of size R), the batch is split into R · shards shards
+  // exactly as one process with R · shards shards would split it; this rank computes shards
+  // rank · shards, …, and the losses, gradients and statistics are then summed over the ranks
+  // (Communicator::sum), so every rank ends with the whole batch's. With R = 2 and one shard per
+  // rank that sum is one addition per value, as in one process with two shards: bit for bit the
+  // same. Otherwise the grouping of the sum differs (float rounding only).
+  ParallelLoss(Seq2Seq<T>& model, std::size_t shards, std::uint64_t seed, Communicator* ranks = nullptr);
   std::size_t shards() const { return shards_; }
   // Same result as model.loss on the whole batch (up to summation order): mean over the batch's
   // real target tokens; with backward, the gradient is added to model.params().grads(). With
-  // opt.statistics set, every shard's ForwardStatistics are added there.
+  // opt.statistics set, every shard's ForwardStatistics are added there. Collective over the ranks.
   LossStats loss(const Batch& batch, bool backward, const TrainStepOptions& opt);
 
  private:
@@ -57,6 +65,8 @@ class ParallelLoss {
   std::uint64_t seed_;
   std::vector<std::mt19937_64> rngs_;  // reseeded per batch from the caller's stream
   std::unique_ptr<ShardPool> pool_;
+  SingleProcess alone_;
+  Communicator& ranks_;
 };
 
 }  // namespace attend

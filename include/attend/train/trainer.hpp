@@ -8,6 +8,7 @@
 
 #include "attend/core/error.hpp"
 #include "attend/text/batching.hpp"
+#include "attend/train/distributed.hpp"
 #include "attend/train/optimizer.hpp"
 #include "attend/train/schedule.hpp"
 #include "attend/nn/seq2seq.hpp"
@@ -78,6 +79,13 @@ struct TrainOptions {
   // Continue a run: the model already holds the saved parameters; training goes on from
   // resume->step with the saved random streams and learning rate (total steps as configured).
   const TrainState* resume = nullptr;
+  // Data-parallel over processes (distributed.hpp); nullptr = this process alone. Every rank
+  // passes the same model, data and options; each batch is split over ranks × threads shards
+  // (ParallelLoss) and every rank takes the same step. Rank 0 alone calls the progress callback,
+  // validates (validate) and saves (after_validation); it broadcasts the validation loss and
+  // score, and its clock's time-limit decision, from which every rank takes the same early
+  // stopping, learning-rate decay and best-parameter decisions.
+  Communicator* ranks = nullptr;
 };
 
 // Thrown by train() when a step's loss or gradient norm is NaN or infinite, before that step's
