@@ -1018,3 +1018,28 @@ TEST_CASE("with a converge budget a run that reached the step cap is noted as ma
   write_markdown(s, md);
   CHECK_THAT(md.str(), Catch::Contains("Budget: converge (patience 2"));
 }
+
+TEST_CASE("the luong output is a grid axis of the luong-style variants only", "[compare]") {
+  TempDir dir;
+  CompareOptions o = tiny_grid(dir.file("g"));
+  o.attentions = {"bahdanau", "luong-general"};
+  o.luong_outputs = {"tanh", "linear"};
+  o.seeds = 2;
+  validate_grid(o);
+  std::vector<std::string> names;
+  for (const Variant& v : grid_variants(o)) names.push_back(v.name());
+  CHECK(names == std::vector<std::string>{"gru+bahdanau", "gru+luong-general", "gru+luong-general+linear"});
+  CHECK(grid_runs(o).size() == 6);
+  CHECK(grid_runs(o)[4].name() == "gru+luong-general+linear-s1");
+  const DataSource source = task_source(tiny_task());
+  const CompareData d = source.load(1);
+  CHECK(build_model(o, {"gru", "luong-general", "auto", "linear"}, 1, d)->config().luong_output ==
+        LuongOutput::Linear);
+  CHECK(build_model(o, {"gru", "luong-general"}, 1, d)->config().luong_output == LuongOutput::Tanh);
+  // The default axis leaves the grid's signature as it was before the axis existed.
+  CompareOptions plain = tiny_grid(dir.file("p"));
+  CHECK(grid_signature(plain, source).count("grid.luong_output") == 0);
+  CHECK(grid_signature(o, source).at("grid.luong_output") == "tanh,linear");
+  o.luong_outputs = {"tanh", "sigmoid"};
+  CHECK_THROWS_WITH(validate_grid(o), Catch::Contains("sigmoid") && Catch::Contains("linear"));
+}

@@ -126,8 +126,8 @@ TEST_CASE("the HTML report plots a run's training diagnostics in headless Chromi
   const attend::test::TempDir tmp;
   const fs::path dir = tmp.path();
   fs::create_directories(dir / "profile");
-  // A real two-run grid, then synthetic diagnostics on the attention run (the values are what
-  // the page must draw).
+  // A real two-run grid (the trainer records diagnostics at every validation), then synthetic
+  // diagnostics on the attention run (the values are what the page must draw).
   TaskOptions task;
   task.name = "reverse";
   task.train_size = 200;
@@ -170,7 +170,7 @@ TEST_CASE("the HTML report plots a run's training diagnostics in headless Chromi
   const auto b = dom.find("</pre>", a);
   const auto check = nlohmann::json::parse(dom.substr(a + open.size(), b - a - open.size()));
   INFO(check.dump());
-  CHECK(check["diagnostics"].get<int>() == 1);
+  CHECK(check["diagnostics"].get<int>() == 2);
   CHECK_FALSE(check["no_diagnostics"].get<bool>());
   auto drawn_value = [&](const std::string& chart, const std::string& series, double x) {
     for (const auto& p : check["charts"][chart]["points"])
@@ -186,5 +186,10 @@ TEST_CASE("the HTML report plots a run's training diagnostics in headless Chromi
     CHECK(check["charts"][chart]["visible"].get<int>() >= 1);
     CHECK(check["charts"][chart]["width"].get<int>() > 300);
   }
-  CHECK_FALSE(check["charts"].contains("diag-sat-gru+none-s1"));
+  // The run without attention: its recorded saturation and gradient norms are drawn, and it has
+  // no attention entropy to draw.
+  CHECK(check["charts"]["diag-sat-gru+none-s1"]["visible"].get<int>() >= 1);
+  CHECK(check["charts"]["diag-grad-gru+none-s1"]["visible"].get<int>() >= 1);
+  CHECK(drawn_value("diag-grad-gru+none-s1", "output", 10) > 0);
+  CHECK_FALSE(check["charts"].contains("diag-ent-gru+none-s1"));
 }

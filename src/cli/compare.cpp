@@ -21,7 +21,7 @@ namespace {
 // grid axes are comma-separated lists, split after parsing.
 struct CompareArgs {
   CompareOptions grid;
-  std::string cells, attentions, decoders;
+  std::string cells, attentions, decoders, luong_outputs;
   TaskOptions task;
   TextPipelineOptions text;
   bool quiet = false;
@@ -34,6 +34,7 @@ struct CompareArgs {
     cells = join(grid.cells);
     attentions = join(grid.attentions);
     decoders = join(grid.decoders);
+    luong_outputs = join(grid.luong_outputs);
   }
   static std::string join(const std::vector<std::string>& v) {
     std::string s;
@@ -49,6 +50,9 @@ po::options_description all_options(CompareArgs& a) {
       ("cells", opt(&a.cells), ("cells to compare: " + cell_help()).c_str())
       ("attention", opt(&a.attentions), ("attention strategies: " + attention_help()).c_str())
       ("decoder", opt(&a.decoders), ("decoder styles: " + decoder_style_help()).c_str())
+      ("luong-output", opt(&a.luong_outputs),
+       ("the luong style's output h~ = tanh(W_c[c; h]) or without the tanh, a grid axis of the luong-style "
+        "variants: " + luong_output_help()).c_str())
       ("seeds", opt(&g.seeds), "seeds per variant: --seed, --seed+1, ...")
       ("out,o", po::value<std::string>(&g.out_dir),
        "directory for the runs (checkpoint, metrics, log each) and the reports (required)")
@@ -75,7 +79,7 @@ po::options_description all_options(CompareArgs& a) {
   files.add_options()
       ("lc", flag(&g.bleu_lowercase), "lower-cased BLEU (sacreBLEU -lc), for validation and test");
   po::options_description model("Model (shared by every variant)");
-  add_model_options(model, g.model, {"cell", "attention", "decoder"});  // the grid's lists
+  add_model_options(model, g.model, {"cell", "attention", "decoder", "luong_output"});  // the grid's lists
   po::options_description train("Training (shared by every run)");
   add_optimization_options(train, g.train);
   train.add_options()
@@ -296,6 +300,7 @@ int run_compare_command(const std::vector<std::string>& args) {
   a.grid.cells = split_list(a.cells);
   a.grid.attentions = split_list(a.attentions);
   a.grid.decoders = split_list(a.decoders);
+  a.grid.luong_outputs = split_list(a.luong_outputs);
   a.grid.max_src_len_given = !vm["max-src-len"].defaulted();
   a.text.subword.seed = a.grid.first_seed;
   const CompareOptions& o = a.grid;
@@ -303,7 +308,7 @@ int run_compare_command(const std::vector<std::string>& args) {
   const DataSource source = data_source(a, vm);
 
   const std::size_t runs = planned_runs(o);
-  const std::size_t variants = o.cells.size() * o.attentions.size() * o.decoders.size();
+  const std::size_t variants = grid_variants(o).size();
   if (!a.quiet) {
     std::cerr << "grid: " << variants << " variants x ";
     if (o.lr_grid.empty())

@@ -114,7 +114,8 @@ DataSource corpus_source(const TextPipelineOptions& o) {
 // ---- the grid -----------------------------------------------------------------------------------
 
 std::string Variant::name() const {
-  return cell + "+" + attention + (decoder == "auto" || decoder.empty() ? "" : "/" + decoder);
+  return cell + "+" + attention + (decoder == "auto" || decoder.empty() ? "" : "/" + decoder) +
+         (luong_output == "tanh" || luong_output.empty() ? "" : "+" + luong_output);
 }
 
 namespace {
@@ -133,23 +134,39 @@ std::string RunSpec::name() const {
   return n;
 }
 
-std::vector<RunSpec> grid_runs(const CompareOptions& o) {
-  std::vector<RunSpec> runs;
+std::vector<Variant> grid_variants(const CompareOptions& o) {
+  std::vector<Variant> variants;
   for (const auto& cell : o.cells)
     for (const auto& attention : o.attentions)
       for (const auto& decoder : o.decoders) {
-        if (!o.lr_grid.empty()) {
-          for (double lr : o.lr_grid) runs.push_back({{cell, attention, decoder}, o.first_seed, lr});
+        ModelConfig c = o.model;
+        c.cell = cell;
+        c.attention = attention;
+        c.decoder = parse_decoder_style(decoder);
+        // Only the luong style has an output nonlinearity: other styles appear once.
+        if (c.style() != DecoderStyle::Luong) {
+          variants.push_back({cell, attention, decoder, "tanh"});
           continue;
         }
-        for (std::size_t i = 0; i < o.seeds; ++i)
-          runs.push_back({{cell, attention, decoder}, o.first_seed + i});
+        for (const auto& output : o.luong_outputs) variants.push_back({cell, attention, decoder, output});
       }
+  return variants;
+}
+
+std::vector<RunSpec> grid_runs(const CompareOptions& o) {
+  std::vector<RunSpec> runs;
+  for (const Variant& v : grid_variants(o)) {
+    if (!o.lr_grid.empty()) {
+      for (double lr : o.lr_grid) runs.push_back({v, o.first_seed, lr});
+      continue;
+    }
+    for (std::size_t i = 0; i < o.seeds; ++i) runs.push_back({v, o.first_seed + i});
+  }
   return runs;
 }
 
 std::size_t planned_runs(const CompareOptions& o) {
-  const std::size_t variants = o.cells.size() * o.attentions.size() * o.decoders.size();
+  const std::size_t variants = grid_variants(o).size();
   if (o.lr_grid.empty()) return variants * o.seeds;
   return variants * o.lr_grid.size() + variants * (o.seeds ? o.seeds - 1 : 0);
 }
@@ -184,6 +201,7 @@ ModelConfig config_of(const CompareOptions& o, const Variant& v) {
   c.cell = v.cell;
   c.attention = v.attention;
   c.decoder = parse_decoder_style(v.decoder);
+  c.luong_output = parse_luong_output(v.luong_output.empty() ? "tanh" : v.luong_output);
   return c;
 }
 
@@ -193,6 +211,9 @@ void validate_grid(const CompareOptions& o) {
   check_axis(o.cells, "--cells");
   check_axis(o.attentions, "--attention");
   check_axis(o.decoders, "--decoder");
+  check_axis(o.luong_outputs, "--luong-output");
+  for (const auto& output : o.luong_outputs) parse_luong_output(output);
+  for (const auto& decoder : o.decoders) parse_decoder_style(decoder);
   if (o.seeds == 0) throw Error("the grid is empty: --seeds must be at least 1");
   if (o.jobs == 0) throw Error("--jobs must be at least 1");
   if (o.out_dir.empty()) throw Error("--out is required: the directory for the runs and the report");
@@ -208,17 +229,15 @@ void validate_grid(const CompareOptions& o) {
     if (!(lr > 0) || !std::isfinite(lr)) throw Error("--lr-grid: every rate must be positive (got " + rate_text(lr) + ")");
     if (!rates.insert(lr).second) throw Error("--lr-grid names " + rate_text(lr) + " twice");
   }
-  for (const auto& cell : o.cells)
-    for (const auto& attention : o.attentions)
-      for (const auto& decoder : o.decoders) {
-        ModelConfig c = config_of(o, {cell, attention, decoder});
-        c.src_vocab = c.tgt_vocab = 8;  // the data is not known yet
-        try {
-          c.validate();
-        } catch (const Error& e) {
-          throw Error("variant " + Variant{cell, attention, decoder}.name() + ": " + e.what());
-        }
-      }
+  for (const Variant& v : grid_variants(o)) {
+    ModelConfig c = config_of(o, v);
+    c.src_vocab = c.tgt_vocab = 8;  // the data is not known yet
+    try {
+      c.validate();
+    } catch (const Error& e) {
+      throw Error("variant " + v.name() + ": " + e.what());
+    }
+  }
 }
 
 std::map<std::string, std::string> grid_signature(const CompareOptions& o, const DataSource& source) {
@@ -226,10 +245,13 @@ std::map<std::string, std::string> grid_signature(const CompareOptions& o, const
   s["grid.cells"] = join(o.cells, ",");
   s["grid.attention"] = join(o.attentions, ",");
   s["grid.decoder"] = join(o.decoders, ",");
+  // Absent for the default, so grids from before the axis existed keep their signature.
+  if (o.luong_outputs != std::vector<std::string>{"tanh"}) s["grid.luong_output"] = join(o.luong_outputs, ",");
   s["grid.seeds"] = std::to_string(o.seeds);
   s["grid.first_seed"] = std::to_string(o.first_seed);
   for (const auto& [k, v] : o.model.to_map()) {
-    if (k == "cell" || k == "attention" || k == "decoder" || k == "src_vocab" || k == "tgt_vocab")
+    if (k == "cell" || k == "attention" || k == "decoder" || k == "src_vocab" || k == "tgt_vocab" ||
+        k == "luong_output")
       continue;
     if (k == "max_src_len" && !o.max_src_len_given) continue;
     s["model." + k] = v;
@@ -411,6 +433,7 @@ json to_json(const RunResult& r) {
           {"cell", r.spec.variant.cell},
           {"attention", r.spec.variant.attention},
           {"decoder", r.spec.variant.decoder},
+          {"luong_output", r.spec.variant.luong_output},
           {"seed", r.spec.seed},
           {"status", r.status},
           {"error", r.error},
@@ -644,54 +667,51 @@ GridEstimate estimate_grid(const CompareOptions& o, const DataSource& source, st
   const std::size_t validations = steps / eval_every + 1;
   const fs::path out(o.out_dir);
   double total = 0;
-  for (const auto& cell : o.cells)
-    for (const auto& attention : o.attentions)
-      for (const auto& decoder : o.decoders) {
-        const Variant v{cell, attention, decoder};
-        GridEstimate::PerVariant pv;
-        pv.name = v.name();
-        if (calibration_steps > 0) {
-          auto model = build_model(o, v, o.first_seed, data);
-          TrainOptions t = o.train;
-          t.steps = calibration_steps;
-          t.patience = 0;
-          t.validate = nullptr;
-          t.max_seconds = 0;
-          t.diagnostics_every = 0;
-          t.seed = o.first_seed;
-          // Untimed first: the first steps and the first pass allocate the workspaces.
-          TrainOptions warm = t;
-          warm.steps = std::max<std::size_t>(2, calibration_steps / 4);
-          train(*model, train_data, {}, warm);
-          if (!valid_data.empty()) teacher_forced_loss(*model, valid_data, 256);
-          const auto t0 = Clock::now();
-          train(*model, train_data, {}, t);
-          pv.step_seconds = since(t0) / calibration_steps;
-          const auto t1 = Clock::now();
-          if (!valid_data.empty()) teacher_forced_loss(*model, valid_data, 256);
-          pv.validation_seconds = since(t1);
-        }
-        // The runs of this variant still to train (a second-stage run counts as done when a run
-        // of that seed exists at any rate of the grid).
-        std::size_t todo = 0;
-        auto finished = [&](const RunSpec& spec) {
-          RunResult ignored;
-          return !o.force && read_finished(out / spec.name(), spec, ignored);
-        };
-        if (o.lr_grid.empty()) {
-          for (std::size_t i = 0; i < o.seeds; ++i) todo += !finished({v, o.first_seed + i});
-        } else {
-          for (double lr : o.lr_grid) todo += !finished({v, o.first_seed, lr});
-          for (std::size_t i = 1; i < o.seeds; ++i) {
-            bool done = false;
-            for (double lr : o.lr_grid) done = done || finished({v, o.first_seed + i, lr});
-            todo += !done;
-          }
-        }
-        e.runs_to_train += todo;
-        total += todo * (steps * pv.step_seconds + validations * pv.validation_seconds);
-        e.variants.push_back(pv);
+  for (const Variant& v : grid_variants(o)) {
+    GridEstimate::PerVariant pv;
+    pv.name = v.name();
+    if (calibration_steps > 0) {
+      auto model = build_model(o, v, o.first_seed, data);
+      TrainOptions t = o.train;
+      t.steps = calibration_steps;
+      t.patience = 0;
+      t.validate = nullptr;
+      t.max_seconds = 0;
+      t.diagnostics_every = 0;
+      t.seed = o.first_seed;
+      // Untimed first: the first steps and the first pass allocate the workspaces.
+      TrainOptions warm = t;
+      warm.steps = std::max<std::size_t>(2, calibration_steps / 4);
+      train(*model, train_data, {}, warm);
+      if (!valid_data.empty()) teacher_forced_loss(*model, valid_data, 256);
+      const auto t0 = Clock::now();
+      train(*model, train_data, {}, t);
+      pv.step_seconds = since(t0) / calibration_steps;
+      const auto t1 = Clock::now();
+      if (!valid_data.empty()) teacher_forced_loss(*model, valid_data, 256);
+      pv.validation_seconds = since(t1);
+    }
+    // The runs of this variant still to train (a second-stage run counts as done when a run
+    // of that seed exists at any rate of the grid).
+    std::size_t todo = 0;
+    auto finished = [&](const RunSpec& spec) {
+      RunResult ignored;
+      return !o.force && read_finished(out / spec.name(), spec, ignored);
+    };
+    if (o.lr_grid.empty()) {
+      for (std::size_t i = 0; i < o.seeds; ++i) todo += !finished({v, o.first_seed + i});
+    } else {
+      for (double lr : o.lr_grid) todo += !finished({v, o.first_seed, lr});
+      for (std::size_t i = 1; i < o.seeds; ++i) {
+        bool done = false;
+        for (double lr : o.lr_grid) done = done || finished({v, o.first_seed + i, lr});
+        todo += !done;
       }
+    }
+    e.runs_to_train += todo;
+    total += todo * (steps * pv.step_seconds + validations * pv.validation_seconds);
+    e.variants.push_back(pv);
+  }
   e.seconds = total / double(std::min(jobs, std::max<std::size_t>(1, e.runs_to_train)));
   e.calibration_seconds = since(start);
   return e;
@@ -730,14 +750,11 @@ std::map<std::string, double> choose_rates(const std::vector<RunResult>& first_s
 
 std::vector<RunSpec> second_stage_runs(const CompareOptions& o, const std::map<std::string, double>& rates) {
   std::vector<RunSpec> runs;
-  for (const auto& cell : o.cells)
-    for (const auto& attention : o.attentions)
-      for (const auto& decoder : o.decoders) {
-        const Variant v{cell, attention, decoder};
-        auto it = rates.find(v.name());
-        if (it == rates.end()) continue;
-        for (std::size_t i = 1; i < o.seeds; ++i) runs.push_back({v, o.first_seed + i, it->second});
-      }
+  for (const Variant& v : grid_variants(o)) {
+    auto it = rates.find(v.name());
+    if (it == rates.end()) continue;
+    for (std::size_t i = 1; i < o.seeds; ++i) runs.push_back({v, o.first_seed + i, it->second});
+  }
   return runs;
 }
 

@@ -819,6 +819,7 @@ void write_json(const CompareSummary& s, std::ostream& out) {
               {"cell", v.variant.cell},
               {"attention", v.variant.attention},
               {"decoder", v.variant.decoder},
+              {"luong_output", v.variant.luong_output},
               {"runs", v.runs.size()},
               {"ok", v.ok},
               {"diverged", v.diverged},

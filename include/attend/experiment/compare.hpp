@@ -72,7 +72,9 @@ DataSource corpus_source(const TextPipelineOptions& options);
 
 struct Variant {
   std::string cell, attention, decoder = "auto";
-  // "gru+bahdanau", with "/luong" appended when the decoder style is given explicitly.
+  std::string luong_output = "tanh";  // the luong style's h~ nonlinearity (ModelConfig::luong_output)
+  // "gru+bahdanau", with "/luong" appended when the decoder style is given explicitly and
+  // "+linear" for the linear luong output.
   std::string name() const;
 };
 
@@ -93,6 +95,9 @@ enum class Budget { Steps, Converge };
 
 struct CompareOptions {
   std::vector<std::string> cells{"gru"}, attentions{"none", "bahdanau"}, decoders{"auto"};
+  // The luong style's output nonlinearity, an axis of the luong-style variants only: variants of
+  // another style appear once (they have no h~).
+  std::vector<std::string> luong_outputs{"tanh"};
   std::size_t seeds = 3;         // seeds first_seed … first_seed + seeds − 1
   std::uint64_t first_seed = 1;
   ModelConfig model;             // cell, attention and decoder are set per variant
@@ -123,7 +128,9 @@ struct CompareOptions {
 // "steps:1200" or "converge (patience 5, eval every 100, at most 20000 steps)".
 std::string budget_text(const CompareOptions& options);
 
-// The runs of the grid in order: cell, attention, decoder, seed (seed fastest). With an lr_grid
+// The variants in order: cell, attention, decoder, luong output (the last only for the luong style).
+std::vector<Variant> grid_variants(const CompareOptions& options);
+// The runs of the grid in order: cell, attention, decoder, luong output, seed (seed fastest). With an lr_grid
 // these are the first stage (first_seed at every rate, rate fastest); the second stage's runs
 // follow from the first stage's results (second_stage_runs).
 std::vector<RunSpec> grid_runs(const CompareOptions& options);
