@@ -1043,3 +1043,26 @@ TEST_CASE("the luong output is a grid axis of the luong-style variants only", "[
   o.luong_outputs = {"tanh", "sigmoid"};
   CHECK_THROWS_WITH(validate_grid(o), Catch::Contains("sigmoid") && Catch::Contains("linear"));
 }
+
+TEST_CASE("the encoder is a grid axis: rnn, transformer and rnn+self under the same decoder", "[compare]") {
+  TempDir dir;
+  CompareOptions o = tiny_grid(dir.file("g"));
+  o.attentions = {"none", "bahdanau"};
+  o.encoders = {"rnn", "transformer", "rnn+self"};
+  o.seeds = 1;
+  validate_grid(o);
+  std::vector<std::string> names;
+  for (const Variant& v : grid_variants(o)) names.push_back(v.name());
+  CHECK(names == std::vector<std::string>{"gru+none", "gru+bahdanau", "gru+none@transformer",
+                                          "gru+bahdanau@transformer", "gru+none@rnn+self",
+                                          "gru+bahdanau@rnn+self"});
+  const DataSource source = task_source(tiny_task());
+  const CompareData d = source.load(1);
+  Variant v{"gru", "bahdanau"};
+  v.encoder = "transformer";
+  CHECK(build_model(o, v, 1, d)->config().encoder == "transformer");
+  CHECK(grid_signature(o, source).at("grid.encoder") == "rnn,transformer,rnn+self");
+  CHECK(grid_signature(tiny_grid(dir.file("p")), source).count("grid.encoder") == 0);
+  o.encoders = {"rnn", "convolutional"};
+  CHECK_THROWS_WITH(validate_grid(o), Catch::Contains("convolutional"));
+}

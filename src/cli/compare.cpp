@@ -3,6 +3,7 @@
 #include <attend/experiment/compare.hpp>
 #include <attend/core/error.hpp>
 #include <attend/experiment/report.hpp>
+#include <attend/nn/encoder.hpp>
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
@@ -21,7 +22,7 @@ namespace {
 // grid axes are comma-separated lists, split after parsing.
 struct CompareArgs {
   CompareOptions grid;
-  std::string cells, attentions, decoders, luong_outputs;
+  std::string cells, attentions, decoders, luong_outputs, encoders;
   TaskOptions task;
   TextPipelineOptions text;
   bool quiet = false;
@@ -35,6 +36,7 @@ struct CompareArgs {
     attentions = join(grid.attentions);
     decoders = join(grid.decoders);
     luong_outputs = join(grid.luong_outputs);
+    encoders = join(grid.encoders);
   }
   static std::string join(const std::vector<std::string>& v) {
     std::string s;
@@ -53,6 +55,7 @@ po::options_description all_options(CompareArgs& a) {
       ("luong-output", opt(&a.luong_outputs),
        ("the luong style's output h~ = tanh(W_c[c; h]) or without the tanh, a grid axis of the luong-style "
         "variants: " + luong_output_help()).c_str())
+      ("encoder", opt(&a.encoders), ("source encoders, a grid axis: " + encoder_help()).c_str())
       ("seeds", opt(&g.seeds), "seeds per variant: --seed, --seed+1, ...")
       ("out,o", po::value<std::string>(&g.out_dir),
        "directory for the runs (checkpoint, metrics, log each) and the reports (required)")
@@ -79,7 +82,7 @@ po::options_description all_options(CompareArgs& a) {
   files.add_options()
       ("lc", flag(&g.bleu_lowercase), "lower-cased BLEU (sacreBLEU -lc), for validation and test");
   po::options_description model("Model (shared by every variant)");
-  add_model_options(model, g.model, {"cell", "attention", "decoder", "luong_output"});  // the grid's lists
+  add_model_options(model, g.model, {"cell", "attention", "decoder", "luong_output", "encoder"});  // the grid's lists
   po::options_description train("Training (shared by every run)");
   add_optimization_options(train, g.train);
   train.add_options()
@@ -301,6 +304,7 @@ int run_compare_command(const std::vector<std::string>& args) {
   a.grid.attentions = split_list(a.attentions);
   a.grid.decoders = split_list(a.decoders);
   a.grid.luong_outputs = split_list(a.luong_outputs);
+  a.grid.encoders = split_list(a.encoders);
   a.grid.max_src_len_given = !vm["max-src-len"].defaulted();
   a.text.subword.seed = a.grid.first_seed;
   const CompareOptions& o = a.grid;

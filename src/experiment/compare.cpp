@@ -115,7 +115,8 @@ DataSource corpus_source(const TextPipelineOptions& o) {
 
 std::string Variant::name() const {
   return cell + "+" + attention + (decoder == "auto" || decoder.empty() ? "" : "/" + decoder) +
-         (luong_output == "tanh" || luong_output.empty() ? "" : "+" + luong_output);
+         (luong_output == "tanh" || luong_output.empty() ? "" : "+" + luong_output) +
+         (encoder == "rnn" || encoder.empty() ? "" : "@" + encoder);
 }
 
 namespace {
@@ -136,20 +137,22 @@ std::string RunSpec::name() const {
 
 std::vector<Variant> grid_variants(const CompareOptions& o) {
   std::vector<Variant> variants;
-  for (const auto& cell : o.cells)
-    for (const auto& attention : o.attentions)
-      for (const auto& decoder : o.decoders) {
-        ModelConfig c = o.model;
-        c.cell = cell;
-        c.attention = attention;
-        c.decoder = parse_decoder_style(decoder);
-        // Only the luong style has an output nonlinearity: other styles appear once.
-        if (c.style() != DecoderStyle::Luong) {
-          variants.push_back({cell, attention, decoder, "tanh"});
-          continue;
+  for (const auto& encoder : o.encoders)
+    for (const auto& cell : o.cells)
+      for (const auto& attention : o.attentions)
+        for (const auto& decoder : o.decoders) {
+          ModelConfig c = o.model;
+          c.cell = cell;
+          c.attention = attention;
+          c.decoder = parse_decoder_style(decoder);
+          // Only the luong style has an output nonlinearity: other styles appear once.
+          if (c.style() != DecoderStyle::Luong) {
+            variants.push_back({cell, attention, decoder, "tanh", encoder});
+            continue;
+          }
+          for (const auto& output : o.luong_outputs)
+            variants.push_back({cell, attention, decoder, output, encoder});
         }
-        for (const auto& output : o.luong_outputs) variants.push_back({cell, attention, decoder, output});
-      }
   return variants;
 }
 
@@ -202,6 +205,7 @@ ModelConfig config_of(const CompareOptions& o, const Variant& v) {
   c.attention = v.attention;
   c.decoder = parse_decoder_style(v.decoder);
   c.luong_output = parse_luong_output(v.luong_output.empty() ? "tanh" : v.luong_output);
+  c.encoder = v.encoder.empty() ? "rnn" : v.encoder;
   return c;
 }
 
@@ -212,6 +216,7 @@ void validate_grid(const CompareOptions& o) {
   check_axis(o.attentions, "--attention");
   check_axis(o.decoders, "--decoder");
   check_axis(o.luong_outputs, "--luong-output");
+  check_axis(o.encoders, "--encoder");
   for (const auto& output : o.luong_outputs) parse_luong_output(output);
   for (const auto& decoder : o.decoders) parse_decoder_style(decoder);
   if (o.seeds == 0) throw Error("the grid is empty: --seeds must be at least 1");
@@ -247,11 +252,12 @@ std::map<std::string, std::string> grid_signature(const CompareOptions& o, const
   s["grid.decoder"] = join(o.decoders, ",");
   // Absent for the default, so grids from before the axis existed keep their signature.
   if (o.luong_outputs != std::vector<std::string>{"tanh"}) s["grid.luong_output"] = join(o.luong_outputs, ",");
+  if (o.encoders != std::vector<std::string>{"rnn"}) s["grid.encoder"] = join(o.encoders, ",");
   s["grid.seeds"] = std::to_string(o.seeds);
   s["grid.first_seed"] = std::to_string(o.first_seed);
   for (const auto& [k, v] : o.model.to_map()) {
     if (k == "cell" || k == "attention" || k == "decoder" || k == "src_vocab" || k == "tgt_vocab" ||
-        k == "luong_output")
+        k == "luong_output" || k == "encoder")
       continue;
     if (k == "max_src_len" && !o.max_src_len_given) continue;
     s["model." + k] = v;
@@ -434,6 +440,7 @@ json to_json(const RunResult& r) {
           {"attention", r.spec.variant.attention},
           {"decoder", r.spec.variant.decoder},
           {"luong_output", r.spec.variant.luong_output},
+          {"encoder", r.spec.variant.encoder},
           {"seed", r.spec.seed},
           {"status", r.status},
           {"error", r.error},

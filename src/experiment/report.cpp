@@ -820,6 +820,7 @@ void write_json(const CompareSummary& s, std::ostream& out) {
               {"attention", v.variant.attention},
               {"decoder", v.variant.decoder},
               {"luong_output", v.variant.luong_output},
+              {"encoder", v.variant.encoder},
               {"runs", v.runs.size()},
               {"ok", v.ok},
               {"diverged", v.diverged},

@@ -73,8 +73,9 @@ DataSource corpus_source(const TextPipelineOptions& options);
 struct Variant {
   std::string cell, attention, decoder = "auto";
   std::string luong_output = "tanh";  // the luong style's h~ nonlinearity (ModelConfig::luong_output)
-  // "gru+bahdanau", with "/luong" appended when the decoder style is given explicitly and
-  // "+linear" for the linear luong output.
+  std::string encoder = "rnn";        // the source encoder (ModelConfig::encoder)
+  // "gru+bahdanau", with "/luong" appended when the decoder style is given explicitly,
+  // "+linear" for the linear luong output and "@transformer" for an encoder other than rnn.
   std::string name() const;
 };
 
@@ -98,6 +99,7 @@ struct CompareOptions {
   // The luong style's output nonlinearity, an axis of the luong-style variants only: variants of
   // another style appear once (they have no h~).
   std::vector<std::string> luong_outputs{"tanh"};
+  std::vector<std::string> encoders{"rnn"};  // the source encoders (encoder_help())
   std::size_t seeds = 3;         // seeds first_seed … first_seed + seeds − 1
   std::uint64_t first_seed = 1;
   ModelConfig model;             // cell, attention and decoder are set per variant
@@ -128,9 +130,10 @@ struct CompareOptions {
 // "steps:1200" or "converge (patience 5, eval every 100, at most 20000 steps)".
 std::string budget_text(const CompareOptions& options);
 
-// The variants in order: cell, attention, decoder, luong output (the last only for the luong style).
+// The variants in order: encoder, cell, attention, decoder, luong output (the last only for the
+// luong style).
 std::vector<Variant> grid_variants(const CompareOptions& options);
-// The runs of the grid in order: cell, attention, decoder, luong output, seed (seed fastest). With an lr_grid
+// The runs of the grid in order: encoder, cell, attention, decoder, luong output, seed (seed fastest). With an lr_grid
 // these are the first stage (first_seed at every rate, rate fastest); the second stage's runs
 // follow from the first stage's results (second_stage_runs).
 std::vector<RunSpec> grid_runs(const CompareOptions& options);
