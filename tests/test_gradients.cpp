@@ -7,74 +7,28 @@
 #include "attend/nn/encoder.hpp"
 #include "attend/nn/seq2seq.hpp"
 #include "attend/text/batching.hpp"
+#include "gradcheck.hpp"
 
 using namespace attend;
+using attend::test::max_relative_error;
+using attend::test::mixed_batch;
+using attend::test::small_config;
 
 namespace {
-
-Batch mixed_batch() {
-  // Sources of lengths 5, 3, 2; targets of 3, 1, 2 tokens (+ </s>).
-  std::vector<EncodedPair> data = {
-      {{4, 5, 6, 7, 8}, {4, 6, 5}}, {{6, 4, 9}, {7}}, {{9, 5}, {5, 8}}};
-  return make_batch(data, {0, 1, 2});
-}
-
-ModelConfig small_config(const std::string& cell, const std::string& attention,
-                         const std::string& decoder) {
-  ModelConfig c;
-  c.cell = cell;
-  c.attention = attention;
-  c.decoder = parse_decoder_style(decoder);
-  c.emb = 3;
-  c.hidden = 4;
-  c.heads = 2;
-  c.window = 1;
-  c.max_src_len = 6;
-  c.src_vocab = 10;
-  c.tgt_vocab = 9;
-  return c;
-}
-
-// Largest relative error ‖a − n‖ / (‖a‖ + ‖n‖) over the registry's entries.
-double max_relative_error(Seq2Seq<double>& model, const Batch& batch, std::string* worst) {
-  Workspace<double> ws;
-  auto& P = model.params();
-  P.zero_grad();
-  model.loss_and_grad(batch, ws);
-  const arma::vec analytic = P.grads();
-  const double h = 1e-4;
-  double worst_err = 0;
-  for (const auto& e : P.entries()) {
-    arma::vec a(e.rows * e.cols), n(e.rows * e.cols);
-    for (std::size_t i = 0; i < e.rows * e.cols; ++i) {
-      double& v = P.values()[e.offset + i];
-      const double saved = v;
-      auto f = [&](double x) {
-        v = saved + x;
-        return model.loss(batch, ws).mean();
-      };
-      // Five-point stencil: truncation error O(h⁴) lets h be large enough to keep rounding small.
-      n[i] = ((f(-2 * h) - f(2 * h)) + 8 * (f(h) - f(-h))) / (12 * h);
-      v = saved;
-      a[i] = analytic[e.offset + i];
-    }
-    const double denom = arma::norm(a) + arma::norm(n);
-    const double err = denom < 1e-12 ? 0.0 : arma::norm(a - n) / denom;
-    if (err > worst_err) {
-      worst_err = err;
-      if (worst) *worst = e.name;
-    }
-  }
-  return worst_err;
-}
 
 void check_model(const ModelConfig& config) {
   Seq2Seq<double> model(config, 7);
   // Larger weights than the initialiser's make attention peaked and every gradient well above
   // the finite differences' rounding level.
   model.params().values() *= 3.0;
+  const Batch batch = mixed_batch();
+  Workspace<double> ws;
+  auto& P = model.params();
+  P.zero_grad();
+  model.loss_and_grad(batch, ws);
+  const arma::vec analytic = P.grads();
   std::string worst;
-  const double err = max_relative_error(model, mixed_batch(), &worst);
+  const double err = max_relative_error(P, analytic, [&] { return model.loss(batch, ws).mean(); }, &worst);
   std::printf("gradcheck %-5s %-14s %-9s %-6s layers=%zu bi=%d bridge=%-5s max rel err %.2e (%s)\n",
               config.cell.c_str(), config.attention.c_str(), config.decoder_style().c_str(),
               to_string(config.luong_output).c_str(), config.layers, int(config.bidirectional), to_string(config.bridge).c_str(), err, worst.c_str());

@@ -14,39 +14,14 @@
 #include "attend/nn/seq2seq.hpp"
 #include "attend/nn/transformer.hpp"
 #include "attend/text/batching.hpp"
+#include "gradcheck.hpp"
 #include "support.hpp"
 
 using namespace attend;
+using attend::test::max_relative_error;
+using attend::test::mixed_batch;
 
 namespace {
-
-// Five-point finite differences of f at every entry of the registry against `analytic`.
-template <typename F>
-double max_relative_error(ParameterRegistry<double>& P, const arma::vec& analytic, F f, std::string* worst) {
-  const double h = 1e-4;
-  double worst_err = 0;
-  for (const auto& e : P.entries()) {
-    arma::vec a(e.rows * e.cols), n(e.rows * e.cols);
-    for (std::size_t i = 0; i < e.rows * e.cols; ++i) {
-      double& v = P.values()[e.offset + i];
-      const double saved = v;
-      auto at = [&](double x) {
-        v = saved + x;
-        return f();
-      };
-      n[i] = ((at(-2 * h) - at(2 * h)) + 8 * (at(h) - at(-h))) / (12 * h);
-      v = saved;
-      a[i] = analytic[e.offset + i];
-    }
-    const double denom = arma::norm(a) + arma::norm(n);
-    const double err = denom < 1e-12 ? 0.0 : arma::norm(a - n) / denom;
-    if (err > worst_err) {
-      worst_err = err;
-      if (worst) *worst = e.name;
-    }
-  }
-  return worst_err;
-}
 
 // loss = Σ W ⊙ y over the stack's output plus Σ W_x ⊙ dx (checks the input gradient too).
 void check_stack(const TransformerShape& shape, std::size_t layers, bool dropout) {
@@ -95,28 +70,10 @@ void check_stack(const TransformerShape& shape, std::size_t layers, bool dropout
   CHECK(in_err < 1e-6);
 }
 
-Batch mixed_batch() {
-  std::vector<EncodedPair> data = {{{4, 5, 6, 7, 8}, {4, 6, 5}}, {{6, 4, 9}, {7}}, {{9, 5}, {5, 8}}};
-  return make_batch(data, {0, 1, 2});
-}
-
+// The shared small model with `encoder` first, as this file's cases read.
 ModelConfig small_config(const std::string& encoder, const std::string& cell, const std::string& attention,
                          const std::string& decoder) {
-  ModelConfig c;
-  c.encoder = encoder;
-  c.cell = cell;
-  c.attention = attention;
-  c.decoder = parse_decoder_style(decoder);
-  c.emb = 3;
-  c.hidden = 4;
-  c.heads = 2;
-  c.self_heads = 2;
-  c.ffn = 6;
-  c.window = 1;
-  c.max_src_len = 6;
-  c.src_vocab = 10;
-  c.tgt_vocab = 9;
-  return c;
+  return test::small_config(cell, attention, decoder, encoder);
 }
 
 // scale > 1 makes attention peaked and the gradients large against the differences' rounding.

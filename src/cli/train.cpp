@@ -133,7 +133,11 @@ std::string budget(const TrainOptions& o) {
 
 std::string model_line(const ModelBundle& b) {
   const ModelConfig& c = b.model->config();
-  return "model: " + c.cell + " + " + c.attention + " attention (" + c.decoder_style() + " decoder), hidden " +
+  const std::string encoder =
+      c.encoder == "rnn" ? ""
+                         : c.encoder + " encoder (" + std::to_string(c.self_layers) + " self-attention layer" +
+                               (c.self_layers == 1 ? "" : "s") + ") + ";
+  return "model: " + encoder + c.cell + " + " + c.attention + " attention (" + c.decoder_style() + " decoder), hidden " +
          std::to_string(c.hidden) + ", " + format_thousands(double(b.model->params().size())) + " parameters; ";
 }
 
