@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "common.hpp"
 #include "compare.hpp"
@@ -89,7 +90,8 @@ po::options_description all_options(CompareArgs& a) {
   add_optimization_options(train, g.train);
   train.add_options()
       ("seed", opt(&g.first_seed), "first seed (data, initial weights and batch order of a run)")
-      ("threads", opt(&g.threads), "BLAS threads in total (0 = all cores), divided by --jobs");
+      ("threads", opt(&g.threads), "BLAS threads in total (0 = all cores; under mpirun, the cores divided by the "
+                                   "ranks on the machine), divided by --jobs");
   po::options_description output("Output");
   output.add_options()
       ("config", po::value<std::string>(&a.config_file),
@@ -357,6 +359,9 @@ int run_compare_command(const std::vector<std::string>& args) {
   const std::unique_ptr<Communicator> world = join_launched_world();
   if (world->size() == 1) return compare_here(a, vm);
   a.grid.ranks = world.get();
+  // --threads 0 means this machine's cores, shared by the ranks on it.
+  if (a.grid.threads == 0)
+    a.grid.threads = std::max<std::size_t>(1, std::max(1u, std::thread::hardware_concurrency()) / launched_local_size());
   if (!world->root()) a.quiet = true;
   SilentUnless silent(world->root());
   try {

@@ -47,6 +47,10 @@ class SingleProcess : public Communicator {
 // each one (OMPI_COMM_WORLD_SIZE, PMI_SIZE); 1 when not launched by one.
 std::size_t launched_world_size();
 
+// How many of those processes run on this machine (OMPI_COMM_WORLD_LOCAL_SIZE, MPI_LOCALNRANKS);
+// 1 when the launcher does not say.
+std::size_t launched_local_size();
+
 // Whether this build has MPI (CMake option ATTEND_MPI).
 bool mpi_built_in();
 
