@@ -379,6 +379,24 @@ TEST_CASE("a compare grid with --lr-grid over 2 MPI ranks chooses the rates and 
   }
 }
 
+TEST_CASE("a compare grid on files over 2 MPI ranks gives the results of the same grid in one process",
+          "[mpi][compare]") {
+  if (!mpirun_usable()) return;
+  TempDir dir;
+  write_corpus(dir);
+  // Each rank builds the text side itself (SentencePiece models included) from the same files.
+  const std::string grid =
+      "compare --train-src train.src --train-tgt train.tgt --valid-src valid.src --valid-tgt valid.tgt "
+      "--test-src test.src --test-tgt test.tgt --tokenizer spm --spm-vocab 16 --shared-vocab --emb 8 --hidden 12 "
+      "--batch 16 --steps 20 --bleu-every 10 --cells gru --attention none,bahdanau --seeds 2 --estimate-steps 0 "
+      "--threads 1 --quiet";
+  REQUIRE(run_shell(dir, quote(ATTEND_CLI_PATH) + " " + grid + " --out local").status == 0);
+  const auto ranks = run_shell(dir, mpirun(2) + " " + grid + " --out ranks");
+  INFO(ranks.err);
+  REQUIRE(ranks.status == 0);
+  check_same_grid(dir.file("local"), dir.file("ranks"));
+}
+
 TEST_CASE("every run of an MPI grid is trained by one rank, both ranks train, rank 0 alone reports", "[mpi][compare]") {
   if (!mpirun_usable()) return;
   TempDir dir;
