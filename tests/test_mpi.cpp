@@ -89,12 +89,12 @@ const std::string kFiles = "train --train-src train.src --train-tgt train.tgt --
 // ---- compare grids ----
 
 // 2 variants x 2 seeds: 4 runs of a few hundredths of a second at 30 steps.
-std::string grid_of(std::size_t steps) {
+std::string grid_of(std::size_t steps, const std::string& attentions = "none,bahdanau") {
   return "compare --task reverse --train-size 200 --valid-size 20 --test-size 12 --emb 8 --hidden 12 --batch 16 "
-         "--steps " + std::to_string(steps) + " --eval-every 10 --cells gru --attention none,bahdanau --seeds 2 "
-         "--seed 3 --estimate-steps 0 --threads 1 --quiet";
+         "--steps " + std::to_string(steps) + " --eval-every 10 --cells gru --attention " + attentions +
+         " --seeds 2 --seed 3 --estimate-steps 0 --quiet";
 }
-const std::string kGrid = grid_of(30);
+const std::string kGrid = grid_of(30) + " --threads 1";
 const std::vector<std::string> kGridRuns = {"gru+none-s3", "gru+none-s4", "gru+bahdanau-s3", "gru+bahdanau-s4"};
 
 bool timing_key(const std::string& key) {
@@ -359,6 +359,18 @@ TEST_CASE("a compare grid over 2 MPI ranks gives the results of the same grid in
   check_same_grid(dir.file("local"), dir.file("ranks"));
 }
 
+TEST_CASE("a compare grid over 2 MPI ranks of --jobs 2 each gives the results of one process", "[mpi][compare]") {
+  if (!mpirun_usable()) return;
+  TempDir dir;
+  const std::string grid = grid_of(30, "none,bahdanau,luong-dot");  // 6 runs
+  REQUIRE(run_shell(dir, quote(ATTEND_CLI_PATH) + " " + grid + " --threads 1 --out local").status == 0);
+  const auto ranks = run_shell(dir, mpirun(2) + " " + grid + " --jobs 2 --threads 2 --out ranks");
+  INFO(ranks.err);
+  REQUIRE(ranks.status == 0);
+  CHECK(run_dirs(dir.file("ranks")).size() == 6);
+  check_same_grid(dir.file("local"), dir.file("ranks"));
+}
+
 TEST_CASE("a compare grid with --lr-grid over 2 MPI ranks chooses the rates and gives the results of one process",
           "[mpi][compare]") {
   if (!mpirun_usable()) return;
@@ -401,7 +413,7 @@ TEST_CASE("every run of an MPI grid is trained by one rank, both ranks train, ra
   if (!mpirun_usable()) return;
   TempDir dir;
   // Runs of about a quarter second: a rank that starts a little later still finds runs to claim.
-  const auto r = run_shell(dir, mpirun(2) + " " + grid_of(300) + " --out g");
+  const auto r = run_shell(dir, mpirun(2) + " " + grid_of(300) + " --threads 1 --out g");
   INFO(r.err);
   REQUIRE(r.status == 0);
   std::map<int, std::size_t> runs_of;
