@@ -458,6 +458,31 @@ TEST_CASE("an interrupted MPI grid resumes without MPI, and an interrupted local
   check_same_grid(dir.file("reference"), dir.file("g"));
 }
 
+TEST_CASE("an MPI grid whose ranks are killed mid-way resumes without MPI to the uninterrupted grid's results",
+          "[mpi][compare][resume]") {
+  if (!mpirun_usable()) return;
+  TempDir dir;
+  // Runs of one to two seconds: the ranks are killed as soon as the first run has finished.
+  const std::string grid = grid_of(2000) + " --threads 1";
+  REQUIRE(run_shell(dir, quote(ATTEND_CLI_PATH) + " " + grid + " --out reference").status == 0);
+  const std::string script =
+      quote(kMpirun) + " --allow-run-as-root --oversubscribe -np 2 " + quote(ATTEND_CLI_PATH) + " " + grid +
+      " --out g & m=$!; "
+      "for i in $(seq 600); do ls g/*/metrics.json >/dev/null 2>&1 && break; sleep 0.05; done; "
+      "for f in /proc/[0-9]*/stat; do read -r pid name state parent rest < $f 2>/dev/null; "
+      "[ \"$parent\" = \"$m\" ] && kill -9 $pid; done; "
+      "wait $m; ls g/*/metrics.json | wc -l > finished.txt";
+  run_shell(dir, "timeout -s KILL 120 bash -c " + quote(script));
+  const int finished = std::atoi(attend::test::read_file(dir.file("finished.txt")).c_str());
+  INFO("runs finished when the ranks were killed: " << finished);
+  REQUIRE(finished >= 1);
+  REQUIRE(finished < 4);  // else the grid was not interrupted
+  const auto resumed = run_shell(dir, quote(ATTEND_CLI_PATH) + " " + grid + " --out g");
+  INFO(resumed.err);
+  REQUIRE(resumed.status == 0);
+  check_same_grid(dir.file("reference"), dir.file("g"));
+}
+
 TEST_CASE("under MPI a different grid in --out is refused once, exit 2, before any run trains", "[mpi][compare]") {
   if (!mpirun_usable()) return;
   TempDir dir;

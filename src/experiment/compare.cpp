@@ -909,7 +909,12 @@ class Runner {
       for (auto& t : pool) t.join();
     }
     if (!claim_error.empty()) throw Error(claim_error);
-    if (spread()) gather_trained(specs, todo, trained_here, results);
+    if (spread()) {
+      gather_trained(specs, todo, trained_here, results);
+      std::lock_guard<std::mutex> lock(status_mutex_);
+      peers_read_at_ = -1;  // every rank's runs of this stage are done: count them afresh
+      notify("");
+    }
     return results;
   }
 
