@@ -355,4 +355,18 @@ std::string format_progress(const TrainProgress& p) {
 bool stderr_is_tty() { return isatty(STDERR_FILENO) == 1; }
 bool stdin_is_tty() { return isatty(STDIN_FILENO) == 1; }
 
+SilentUnless::SilentUnless(bool speaks) {
+  if (speaks) return;
+  out_ = std::cout.rdbuf(nullptr);
+  err_ = std::cerr.rdbuf(nullptr);
+}
+
+void SilentUnless::restore() {
+  if (out_) std::cout.rdbuf(out_);
+  if (err_) std::cerr.rdbuf(err_);
+  std::cout.clear();
+  std::cerr.clear();
+  out_ = err_ = nullptr;
+}
+
 }  // namespace attend::cli

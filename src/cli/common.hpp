@@ -11,6 +11,7 @@
 #include <attend/eval/evaluate.hpp>
 #include <attend/train/trainer.hpp>
 #include <boost/program_options.hpp>
+#include <iosfwd>
 #include <string>
 #include <vector>
 
@@ -122,5 +123,21 @@ std::string format_thousands(double value);       // 12,345
 std::string format_progress(const TrainProgress& p);
 bool stderr_is_tty();
 bool stdin_is_tty();
+
+// ---- mpirun -------------------------------------------------------------------------------------
+
+// The ranks other than 0 print nothing (their progress and reports would repeat rank 0's).
+class SilentUnless {
+ public:
+  explicit SilentUnless(bool speaks);
+  ~SilentUnless() { restore(); }
+  SilentUnless(const SilentUnless&) = delete;
+  SilentUnless& operator=(const SilentUnless&) = delete;
+  void restore();
+
+ private:
+  std::streambuf* out_ = nullptr;
+  std::streambuf* err_ = nullptr;
+};
 
 }  // namespace attend::cli

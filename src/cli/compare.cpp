@@ -4,11 +4,14 @@
 #include <attend/core/error.hpp>
 #include <attend/experiment/report.hpp>
 #include <attend/nn/encoder.hpp>
+#include <attend/train/distributed.hpp>
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "common.hpp"
 #include "compare.hpp"
@@ -87,7 +90,8 @@ po::options_description all_options(CompareArgs& a) {
   add_optimization_options(train, g.train);
   train.add_options()
       ("seed", opt(&g.first_seed), "first seed (data, initial weights and batch order of a run)")
-      ("threads", opt(&g.threads), "BLAS threads in total (0 = all cores), divided by --jobs");
+      ("threads", opt(&g.threads), "BLAS threads in total (0 = all cores; under mpirun, the cores divided by the "
+                                   "ranks on the machine), divided by --jobs");
   po::options_description output("Output");
   output.add_options()
       ("config", po::value<std::string>(&a.config_file),
@@ -279,6 +283,50 @@ void print_estimate(const GridEstimate& e) {
   std::cerr << " not included: the test decoding and (on files) the BLEU validations\n";
 }
 
+// The grid once the options are parsed: on this process, or on each rank of an mpirun job (rank 0
+// displays, reports and writes; the others are quiet).
+int compare_here(const CompareArgs& a, const po::variables_map& vm) {
+  const CompareOptions& o = a.grid;
+  const DataSource source = data_source(a, vm);
+  const bool reports = !o.ranks || o.ranks->root();
+
+  const std::size_t runs = planned_runs(o);
+  const std::size_t variants = grid_variants(o).size();
+  if (!a.quiet) {
+    std::cerr << "grid: " << variants << " variants x ";
+    if (o.lr_grid.empty())
+      std::cerr << o.seeds << " seeds = " << runs << " runs";
+    else
+      std::cerr << o.lr_grid.size() << " rates on seed " << o.first_seed << " + " << variants << " variants x "
+                << (o.seeds - 1) << " more seeds at the chosen rate = " << runs << " runs";
+    std::cerr << ", budget " << budget_text(o) << ", on " << source.name << ", " << o.jobs << " at a time";
+    if (o.ranks) std::cerr << " on each of " << o.ranks->size() << " ranks";
+    std::cerr << "; results in " << o.out_dir << "\n";
+  }
+  if (!a.quiet && !source.description.empty()) std::cerr << "data: " << source.description << "\n";
+  if (!a.quiet && a.estimate_steps > 0) print_estimate(estimate_grid(o, source, a.estimate_steps));
+  GridDisplay display(a.quiet);
+  GridProgressFn progress;
+  if (reports) progress = std::ref(display);
+  const CompareResult result = attend::run_compare(o, source, progress);
+  display.finish();
+
+  const CompareSummary summary = summarize(result);
+  if (!reports) return summary.failures.empty() ? 0 : 1;
+  write_markdown(summary, std::cout);
+  const auto files = write_reports(summary, result, o.out_dir);
+  std::cout << "\nreports written:";
+  for (const auto& f : files) std::cout << " " << f;
+  std::cout << "\n";
+  if (!summary.failures.empty()) {
+    std::cout << "\n" << summary.failures.size() << " run" << (summary.failures.size() > 1 ? "s" : "")
+              << " failed (re-run the same command to retry them):\n";
+    for (const auto& [run, err] : summary.failures) std::cout << "  " << run << ": " << err << "\n";
+    return 1;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int run_compare_command(const std::vector<std::string>& args) {
@@ -307,41 +355,28 @@ int run_compare_command(const std::vector<std::string>& args) {
   a.grid.encoders = split_list(a.encoders);
   a.grid.max_src_len_given = !vm["max-src-len"].defaulted();
   a.text.subword.seed = a.grid.first_seed;
-  const CompareOptions& o = a.grid;
-  validate_grid(o);
-  const DataSource source = data_source(a, vm);
-
-  const std::size_t runs = planned_runs(o);
-  const std::size_t variants = grid_variants(o).size();
-  if (!a.quiet) {
-    std::cerr << "grid: " << variants << " variants x ";
-    if (o.lr_grid.empty())
-      std::cerr << o.seeds << " seeds = " << runs << " runs";
-    else
-      std::cerr << o.lr_grid.size() << " rates on seed " << o.first_seed << " + " << variants << " variants x "
-                << (o.seeds - 1) << " more seeds at the chosen rate = " << runs << " runs";
-    std::cerr << ", budget " << budget_text(o) << ", on " << source.name << ", " << o.jobs
-              << " at a time; results in " << o.out_dir << "\n";
+  validate_grid(a.grid);
+  const std::unique_ptr<Communicator> world = join_launched_world();
+  if (world->size() == 1) return compare_here(a, vm);
+  a.grid.ranks = world.get();
+  // --threads 0 means this machine's cores, shared by the ranks on it.
+  if (a.grid.threads == 0)
+    a.grid.threads = std::max<std::size_t>(1, std::max(1u, std::thread::hardware_concurrency()) / launched_local_size());
+  if (!world->root()) a.quiet = true;
+  SilentUnless silent(world->root());
+  try {
+    return compare_here(a, vm);
+  } catch (const GridRefused&) {
+    // Every rank has the verdict: rank 0 says why and all end with status 2.
+    if (world->root()) throw;
+    return 2;
+  } catch (const std::exception& e) {
+    // The other ranks train on or wait in their next collective call: end them all.
+    silent.restore();
+    std::cout.flush();
+    std::cerr << "attend: error: rank " << world->rank() << " of " << world->size() << ": " << e.what() << std::endl;
+    world->abort(2);
   }
-  if (!a.quiet && !source.description.empty()) std::cerr << "data: " << source.description << "\n";
-  if (!a.quiet && a.estimate_steps > 0) print_estimate(estimate_grid(o, source, a.estimate_steps));
-  GridDisplay display(a.quiet);
-  const CompareResult result = attend::run_compare(o, source, std::ref(display));
-  display.finish();
-
-  const CompareSummary summary = summarize(result);
-  write_markdown(summary, std::cout);
-  const auto files = write_reports(summary, result, o.out_dir);
-  std::cout << "\nreports written:";
-  for (const auto& f : files) std::cout << " " << f;
-  std::cout << "\n";
-  if (!summary.failures.empty()) {
-    std::cout << "\n" << summary.failures.size() << " run" << (summary.failures.size() > 1 ? "s" : "")
-              << " failed (re-run the same command to retry them):\n";
-    for (const auto& [run, err] : summary.failures) std::cout << "  " << run << ": " << err << "\n";
-    return 1;
-  }
-  return 0;
 }
 
 }  // namespace attend::cli

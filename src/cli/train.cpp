@@ -8,7 +8,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -241,6 +240,8 @@ int train_on_task(TrainArgs& a, const po::variables_map& vm) {
   }();
   printer.finish();
   report_outcome(t);
+  // Every rank holds the same parameters now: rank 0 alone decodes the test set and saves.
+  if (!a.writes()) return 0;
 
   SearchOptions search;
   search.keep_attention = !a.quiet;
@@ -260,7 +261,6 @@ int train_on_task(TrainArgs& a, const po::variables_map& vm) {
             {"steps", std::to_string(t.steps)},
             {"seconds", std::to_string(t.seconds)},
             {"test-exact-match", std::to_string(r.exact_match)}};
-  if (!a.writes()) return 0;
   save_model(a.run.model_path, b);
   std::cout << "model saved to " << a.run.model_path << "\n";
   if (!a.metrics_json.empty()) {
@@ -294,22 +294,6 @@ void check_file_args(const TrainArgs& a, const po::variables_map& vm) {
 int train_on_files(TrainArgs& a, const po::variables_map& vm) {
   FileRunOptions& run = a.run;
   if (!run.resume.empty() && vm["model"].defaulted()) run.model_path = run.resume;
-  // The library's file run saves its final model on every rank; the other ranks' copy goes to a
-  // directory of their own, removed at the end, so that only rank 0 writes --model.
-  std::string private_dir;
-  if (!a.writes()) {
-    std::string pattern = (std::filesystem::temp_directory_path() / "attend-rank-XXXXXX").string();
-    if (!::mkdtemp(pattern.data())) throw Error("cannot create a temporary directory for a rank's model copy");
-    private_dir = pattern;
-    run.model_path = private_dir + "/model.safetensors";
-  }
-  struct RemoveDir {
-    std::string path;
-    ~RemoveDir() {
-      std::error_code ignored;
-      if (!path.empty()) std::filesystem::remove_all(path, ignored);
-    }
-  } remove_private_dir{private_dir};
   const bool any = vm.count("train-src") || vm.count("train-tgt") || vm.count("valid-src") || vm.count("valid-tgt");
   if (any) check_file_args(a, vm);
 
@@ -372,28 +356,6 @@ int train_here(TrainArgs& a, const po::variables_map& vm) {
     return train_on_files(a, vm);
   return train_on_task(a, vm);
 }
-
-// The ranks other than 0 print nothing (their progress and reports would repeat rank 0's).
-class SilentUnless {
- public:
-  explicit SilentUnless(bool speaks) {
-    if (speaks) return;
-    out_ = std::cout.rdbuf(nullptr);
-    err_ = std::cerr.rdbuf(nullptr);
-  }
-  ~SilentUnless() { restore(); }
-  void restore() {
-    if (out_) std::cout.rdbuf(out_);
-    if (err_) std::cerr.rdbuf(err_);
-    std::cout.clear();
-    std::cerr.clear();
-    out_ = err_ = nullptr;
-  }
-
- private:
-  std::streambuf* out_ = nullptr;
-  std::streambuf* err_ = nullptr;
-};
 
 }  // namespace
 

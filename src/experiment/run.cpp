@@ -8,6 +8,7 @@
 
 #include "attend/core/error.hpp"
 #include "attend/decode/decode.hpp"
+#include "attend/train/distributed.hpp"
 
 namespace attend {
 
@@ -177,6 +178,9 @@ FileRunResult train_on_files(const FileRunOptions& opt, ModelConfig config, bool
     TrainingThreads threads(opt.threads);
     r.train = train(*b.model, train_pairs, valid_pairs, o, hooks.progress);
   }
+  // Under mpirun every rank now holds the same parameters; rank 0 alone evaluates, decodes the
+  // test set and saves.
+  if (opt.train.ranks && !opt.train.ranks->root()) return r;
 
   // The model now holds the best parameters (keep_best); evaluate them.
   r.valid = evaluate(*b.model, valid_pairs, 128, false);

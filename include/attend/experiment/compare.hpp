@@ -12,12 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "attend/core/error.hpp"
 #include "attend/nn/config.hpp"
 #include "attend/nn/seq2seq.hpp"
 #include "attend/text/pipeline.hpp"
 #include "attend/text/subword.hpp"
 #include "attend/text/tasks.hpp"
 #include "attend/eval/evaluate.hpp"
+#include "attend/train/distributed.hpp"
 #include "attend/train/trainer.hpp"
 #include "attend/text/vocab.hpp"
 
@@ -125,6 +127,20 @@ struct CompareOptions {
   // Steps between TrainResult::diagnostics points; 0 = one per validation (train.eval_every, or
   // steps / 50 when that is once per epoch).
   std::size_t diagnostics_every = 0;
+  // The processes of an mpirun job (distributed.hpp); nullptr = this process alone. Every rank
+  // passes the same options and the same out_dir, one directory on a filesystem they all share.
+  // Each rank takes the next run no rank has claimed yet (a claim file under out_dir), trains it in
+  // this process with `jobs` runs at a time, exactly as a local grid would (train.ranks is not
+  // used), and every rank returns the same CompareResult. Rank 0 alone checks and writes
+  // grid.json, before any rank starts, and calls the progress callback.
+  Communicator* ranks = nullptr;
+};
+
+// Thrown by run_compare under mpirun on every rank, before any run starts, when rank 0 refused the
+// grid (out_dir holds a different grid, cannot be written, ...): every rank has the same message.
+class GridRefused : public Error {
+ public:
+  using Error::Error;
 };
 
 // "steps:1200" or "converge (patience 5, eval every 100, at most 20000 steps)".
@@ -264,7 +280,7 @@ struct CompareResult {
   std::map<std::string, double> chosen_lr;  // variant name -> the rate its seeds trained at
 };
 
-// Runs (or resumes) the grid under options.out_dir. Per run: OUT/<run>/model.safetensors (attend::save_model),
+// Runs (or resumes) the grid under options.out_dir (spread over options.ranks under mpirun). Per run: OUT/<run>/model.safetensors (attend::save_model),
 // OUT/<run>/metrics.json, OUT/<run>/train.log. Finished runs found there are read back instead of
 // retrained. Throws Error before training when the grid is invalid or out_dir holds a different
 // grid (unless force). A run that throws is recorded as "failed" and the rest continue. `progress`

@@ -5,9 +5,12 @@
 #define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
 
+#include <chrono>
 #include <climits>
 #include <cstdlib>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "attend/core/error.hpp"
 #include "attend/train/distributed.hpp"
@@ -24,6 +27,17 @@ void in_pieces(T* data, std::size_t n, Call call) {
     call(data, count);
     data += count;
     n -= std::size_t(count);
+  }
+}
+
+// A non-blocking collective, tested every 2 ms: a rank that waits for the others (rank 0 checking
+// a grid's directory, a rank whose grid runs are done while another still trains) sleeps instead
+// of spinning on a core the training ranks need.
+void wait_sleeping(MPI_Request& request) {
+  for (int done = 0;;) {
+    MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+    if (done) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
 }
 
@@ -50,6 +64,41 @@ class MpiWorld : public Communicator {
   }
   void broadcast(double* data, std::size_t n) override {
     in_pieces(data, n, [](double* d, int c) { MPI_Bcast(d, c, MPI_DOUBLE, 0, MPI_COMM_WORLD); });
+  }
+  void broadcast(std::string& text) override {
+    unsigned long long n = text.size();
+    MPI_Request request;
+    MPI_Ibcast(&n, 1, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD, &request);
+    wait_sleeping(request);
+    text.resize(n);
+    in_pieces(text.data(), n, [](char* d, int c) {
+      MPI_Request piece;
+      MPI_Ibcast(d, c, MPI_CHAR, 0, MPI_COMM_WORLD, &piece);
+      wait_sleeping(piece);
+    });
+  }
+  std::vector<std::string> all_gather(const std::string& mine) override {
+    long long n = static_cast<long long>(mine.size());
+    std::vector<long long> sizes(size_);
+    MPI_Request request;
+    MPI_Iallgather(&n, 1, MPI_LONG_LONG, sizes.data(), 1, MPI_LONG_LONG, MPI_COMM_WORLD, &request);
+    wait_sleeping(request);
+    // Every rank now knows every size, so all of them take this branch or none does.
+    std::vector<int> counts(size_), offsets(size_);
+    long long total = 0;
+    for (std::size_t r = 0; r < size_; ++r) {
+      counts[r] = static_cast<int>(sizes[r]);
+      offsets[r] = static_cast<int>(total);
+      total += sizes[r];
+      if (total > INT_MAX) throw Error("the ranks' messages exceed 2 GiB together (MPI counts are ints)");
+    }
+    std::string all(static_cast<std::size_t>(total), '\0');
+    MPI_Iallgatherv(mine.data(), static_cast<int>(n), MPI_CHAR, all.data(), counts.data(), offsets.data(), MPI_CHAR,
+                    MPI_COMM_WORLD, &request);
+    wait_sleeping(request);
+    std::vector<std::string> out(size_);
+    for (std::size_t r = 0; r < size_; ++r) out[r] = all.substr(std::size_t(offsets[r]), std::size_t(counts[r]));
+    return out;
   }
   [[noreturn]] void abort(int status) override {
     MPI_Abort(MPI_COMM_WORLD, status);
