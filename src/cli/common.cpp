@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <cctype>
@@ -367,6 +368,14 @@ void SilentUnless::restore() {
   std::cout.clear();
   std::cerr.clear();
   out_ = err_ = nullptr;
+}
+
+void abort_all_ranks(Communicator& world, SilentUnless& silent, const std::exception& e) {
+  silent.restore();
+  std::cout.flush();
+  std::cerr << "attend: error: rank " << world.rank() << " of " << world.size() << ": " << e.what() << std::endl;
+  world.abort(2);
+  std::_Exit(2);  // abort() does not return; the compiler cannot see that through the virtual call
 }
 
 }  // namespace attend::cli

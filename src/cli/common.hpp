@@ -140,4 +140,8 @@ class SilentUnless {
   std::streambuf* err_ = nullptr;
 };
 
+// After an error on one rank under mpirun: prints it with the rank (even on a silenced rank) and
+// ends every rank with status 2, since the others would wait in their next collective call.
+[[noreturn]] void abort_all_ranks(Communicator& world, SilentUnless& silent, const std::exception& e);
+
 }  // namespace attend::cli

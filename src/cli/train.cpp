@@ -371,11 +371,7 @@ int run_train(const std::vector<std::string>& args) {
   try {
     return train_here(a, vm);
   } catch (const std::exception& e) {
-    // The other ranks wait in their next collective call: end them all.
-    silent.restore();
-    std::cout.flush();
-    std::cerr << "attend: error: rank " << world->rank() << " of " << world->size() << ": " << e.what() << std::endl;
-    world->abort(2);
+    abort_all_ranks(*world, silent, e);
   }
 }
 
