@@ -7,6 +7,7 @@
 
 #include "attend/core/params.hpp"
 #include "attend/nn/config.hpp"
+#include "attend/nn/seq2seq.hpp"
 #include "attend/text/batching.hpp"
 
 namespace attend::test {
@@ -65,6 +66,16 @@ double max_relative_error(ParameterRegistry<double>& P, const arma::vec& analyti
     }
   }
   return worst_err;
+}
+
+// The whole model's analytic gradients of the mean loss on `batch` against finite differences.
+inline double model_gradient_error(Seq2Seq<double>& model, const Batch& batch, std::string* worst) {
+  Workspace<double> ws;
+  auto& P = model.params();
+  P.zero_grad();
+  model.loss_and_grad(batch, ws);
+  const arma::vec analytic = P.grads();
+  return max_relative_error(P, analytic, [&] { return model.loss(batch, ws).mean(); }, worst);
 }
 
 }  // namespace attend::test

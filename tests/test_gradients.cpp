@@ -10,8 +10,8 @@
 #include "gradcheck.hpp"
 
 using namespace attend;
-using attend::test::max_relative_error;
 using attend::test::mixed_batch;
+using attend::test::model_gradient_error;
 using attend::test::small_config;
 
 namespace {
@@ -21,14 +21,8 @@ void check_model(const ModelConfig& config) {
   // Larger weights than the initialiser's make attention peaked and every gradient well above
   // the finite differences' rounding level.
   model.params().values() *= 3.0;
-  const Batch batch = mixed_batch();
-  Workspace<double> ws;
-  auto& P = model.params();
-  P.zero_grad();
-  model.loss_and_grad(batch, ws);
-  const arma::vec analytic = P.grads();
   std::string worst;
-  const double err = max_relative_error(P, analytic, [&] { return model.loss(batch, ws).mean(); }, &worst);
+  const double err = model_gradient_error(model, mixed_batch(), &worst);
   std::printf("gradcheck %-5s %-14s %-9s %-6s layers=%zu bi=%d bridge=%-5s max rel err %.2e (%s)\n",
               config.cell.c_str(), config.attention.c_str(), config.decoder_style().c_str(),
               to_string(config.luong_output).c_str(), config.layers, int(config.bidirectional), to_string(config.bridge).c_str(), err, worst.c_str());

@@ -59,6 +59,31 @@ attend::test::CliRun run_shell(const TempDir& dir, const std::string& command) {
   return r;
 }
 
+// `attend ARGS` as 2 MPI ranks, one of which is killed with SIGKILL after 4 s. mpirun starts the
+// ranks as its children (found in /proc: no procps needed); a watchdog ends mpirun after 60 s if
+// it hangs instead, and leaves watchdog.txt behind.
+struct KilledRankJob {
+  attend::test::CliRun run;
+  double seconds = 0;
+  bool watchdog_fired = false;
+};
+
+KilledRankJob kill_one_rank(const TempDir& dir, const std::string& args) {
+  const std::string script =
+      quote(kMpirun) + " --allow-run-as-root --oversubscribe -np 2 " + quote(ATTEND_CLI_PATH) + " " + args +
+      " & m=$!; "
+      "(sleep 60; kill -9 $m 2>/dev/null; echo watchdog > watchdog.txt) & w=$!; sleep 4; "
+      "for f in /proc/[0-9]*/stat; do read -r pid name state parent rest < $f 2>/dev/null; "
+      "[ \"$parent\" = \"$m\" ] && { kill -9 $pid; break; }; done; "
+      "wait $m; s=$?; kill $w 2>/dev/null; exit $s";
+  KilledRankJob job;
+  const auto start = std::chrono::steady_clock::now();
+  job.run = run_shell(dir, "bash -c " + quote(script));
+  job.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  job.watchdog_fired = !attend::test::read_file(dir.file("watchdog.txt")).empty();
+  return job;
+}
+
 arma::Col<float> parameters(const std::string& path) { return attend::load_model(path).model->params().values(); }
 
 // Dropout and an odd batch size: the shards' streams and an uneven split both matter.
@@ -288,23 +313,13 @@ TEST_CASE("an MPI run on files gives the same parameters as one process with as 
 TEST_CASE("a rank that dies ends the whole MPI training job with an error instead of a hang", "[mpi]") {
   if (!mpirun_usable()) return;
   TempDir dir;
-  // mpirun starts the ranks as its children (found in /proc: no procps needed); one of them is
-  // killed after a few seconds, and a watchdog ends mpirun after 60 s if it hangs instead.
-  const std::string script =
-      quote(kMpirun) + " --allow-run-as-root --oversubscribe -np 2 " + quote(ATTEND_CLI_PATH) +
-      " train --task reverse --steps 1000000 --emb 8 --hidden 12 --quiet --model m.safetensors & m=$!; "
-      "(sleep 60; kill -9 $m 2>/dev/null; echo watchdog > watchdog.txt) & w=$!; sleep 4; "
-      "for f in /proc/[0-9]*/stat; do read -r pid name state parent rest < $f 2>/dev/null; "
-      "[ \"$parent\" = \"$m\" ] && { kill -9 $pid; break; }; done; "
-      "wait $m; s=$?; kill $w 2>/dev/null; exit $s";
-  const auto start = std::chrono::steady_clock::now();
-  const auto r = run_shell(dir, "bash -c " + quote(script));
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  INFO(r.err);
-  CHECK(r.status != 0);
-  CHECK(seconds < 50);
-  CHECK(attend::test::read_file(dir.file("watchdog.txt")).empty());
-  CHECK(contains(r.err, "rank"));
+  const KilledRankJob job =
+      kill_one_rank(dir, "train --task reverse --steps 1000000 --emb 8 --hidden 12 --quiet --model m.safetensors");
+  INFO(job.run.err);
+  CHECK(job.run.status != 0);
+  CHECK(job.seconds < 50);
+  CHECK_FALSE(job.watchdog_fired);
+  CHECK(contains(job.run.err, "rank"));
 }
 
 TEST_CASE("attend train launched as 2 processes by a build without MPI refuses to run", "[mpi]") {
@@ -512,21 +527,13 @@ TEST_CASE("a run that fails on one rank of an MPI grid is reported by rank 0 and
 TEST_CASE("a rank that dies ends an MPI compare grid with an error instead of a hang", "[mpi][compare]") {
   if (!mpirun_usable()) return;
   TempDir dir;
-  const std::string script =
-      quote(kMpirun) + " --allow-run-as-root --oversubscribe -np 2 " + quote(ATTEND_CLI_PATH) +
-      " compare --task reverse --emb 8 --hidden 12 --steps 1000000 --attention none,bahdanau --seeds 2 "
-      "--estimate-steps 0 --threads 1 --quiet --out g & m=$!; "
-      "(sleep 60; kill -9 $m 2>/dev/null; echo watchdog > watchdog.txt) & w=$!; sleep 4; "
-      "for f in /proc/[0-9]*/stat; do read -r pid name state parent rest < $f 2>/dev/null; "
-      "[ \"$parent\" = \"$m\" ] && { kill -9 $pid; break; }; done; "
-      "wait $m; s=$?; kill $w 2>/dev/null; exit $s";
-  const auto start = std::chrono::steady_clock::now();
-  const auto r = run_shell(dir, "bash -c " + quote(script));
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  INFO(r.err);
-  CHECK(r.status != 0);
-  CHECK(seconds < 50);
-  CHECK(attend::test::read_file(dir.file("watchdog.txt")).empty());
+  const KilledRankJob job = kill_one_rank(
+      dir, "compare --task reverse --emb 8 --hidden 12 --steps 1000000 --attention none,bahdanau --seeds 2 "
+           "--estimate-steps 0 --threads 1 --quiet --out g");
+  INFO(job.run.err);
+  CHECK(job.run.status != 0);
+  CHECK(job.seconds < 50);
+  CHECK_FALSE(job.watchdog_fired);
 }
 
 TEST_CASE("attend compare launched as 2 processes by a build without MPI refuses to run", "[mpi][compare]") {

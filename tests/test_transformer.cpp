@@ -20,6 +20,7 @@
 using namespace attend;
 using attend::test::max_relative_error;
 using attend::test::mixed_batch;
+using attend::test::model_gradient_error;
 
 namespace {
 
@@ -80,14 +81,8 @@ ModelConfig small_config(const std::string& encoder, const std::string& cell, co
 void check_model(const ModelConfig& config, double scale = 3.0) {
   Seq2Seq<double> model(config, 7);
   model.params().values() *= scale;
-  const Batch batch = mixed_batch();
-  Workspace<double> ws;
-  auto& P = model.params();
-  P.zero_grad();
-  model.loss_and_grad(batch, ws);
-  const arma::vec analytic = P.grads();
   std::string worst;
-  const double err = max_relative_error(P, analytic, [&] { return model.loss(batch, ws).mean(); }, &worst);
+  const double err = model_gradient_error(model, mixed_batch(), &worst);
   std::printf("gradcheck %-11s %-5s %-14s %-9s bridge=%-5s layers=%zu self=%zu: %.2e (%s)\n",
               config.encoder.c_str(), config.cell.c_str(), config.attention.c_str(),
               config.decoder_style().c_str(), to_string(config.bridge).c_str(), config.layers,
