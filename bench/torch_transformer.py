@@ -2,20 +2,25 @@
 """attend's self-attention stack against PyTorch's nn.TransformerEncoder on the same shapes.
 
 For each shape: nn.TransformerEncoder(nn.TransformerEncoderLayer(H, heads, F, dropout=0),
-layers) in float32 on one thread, time-major input (S, B, H) with a src_key_padding_mask padded
-as `attend bench` pads its sources; median forward and forward + backward (training mode, the
-gradient of Σ y ⊙ dy) over the repetitions. Then build/bench_transformer_layer on the same shape.
-Run niced from the repository root after building with benchmarks:
+layers) in float32, time-major input (S, B, H) with a src_key_padding_mask padded as
+`attend bench` pads its sources; median forward and forward + backward (training mode, the
+gradient of sum(y * dy), including the input's, which an encoder under trained embeddings needs)
+over the repetitions. Then build/bench_transformer_layer on the same shape and thread count.
 
-    nice -n 19 /usr/bin/python3 bench/torch_transformer.py [build/bench_transformer_layer]
+Threads: torch.set_num_threads alone does not hold PyTorch to one core (the OpenBLAS and OpenMP
+pools keep their own threads), so each thread count runs PyTorch in a child process with
+OPENBLAS_NUM_THREADS and OMP_NUM_THREADS set before torch is imported. Both sides report the
+process's CPU time per forward + backward, so a reader sees how many cores each really used.
+Run from the repository root after building with benchmarks, on a machine otherwise idle:
+
+    /usr/bin/python3 bench/torch_transformer.py [build/bench_transformer_layer]
 """
 import json
+import os
 import statistics
 import subprocess
 import sys
 import time
-
-import torch
 
 SHAPES = [  # H, heads, F, layers, S, B
     (128, 4, 512, 1, 12, 64),
@@ -26,16 +31,18 @@ SHAPES = [  # H, heads, F, layers, S, B
 ITERS = 20
 
 
-def torch_times(H, heads, F, layers, S, B):
+def torch_times(torch, H, heads, F, layers, S, B):
     torch.manual_seed(0)
     stack = torch.nn.TransformerEncoder(torch.nn.TransformerEncoderLayer(H, heads, F, dropout=0.0),
                                         layers, enable_nested_tensor=False).train()
-    x = torch.randn(S, B, H)
+    x = torch.randn(S, B, H, requires_grad=True)
     dy = torch.randn(S, B, H)
     mask = torch.tensor([[t >= S - (7 * b) % (S // 2 + 1) for t in range(S)] for b in range(B)])
-    fwd, both = [], []
+    fwd, both, cpu = [], [], 0.0
     for i in range(ITERS + 3):
         stack.zero_grad()
+        x.grad = None
+        c0 = time.process_time()
         t0 = time.perf_counter()
         y = stack(x, src_key_padding_mask=mask)
         t1 = time.perf_counter()
@@ -44,24 +51,44 @@ def torch_times(H, heads, F, layers, S, B):
         if i >= 3:
             fwd.append(t1 - t0)
             both.append(t2 - t0)
-    return 1000 * statistics.median(fwd), 1000 * statistics.median(both)
+            cpu += time.process_time() - c0
+    return {"forward_ms": 1000 * statistics.median(fwd), "forward_backward_ms": 1000 * statistics.median(both),
+            "cpu_ms": 1000 * cpu / ITERS}
+
+
+def torch_child(threads):
+    import torch
+    torch.set_num_threads(threads)
+    rows = [torch_times(torch, *shape) for shape in SHAPES]
+    print(json.dumps({"torch": torch.__version__, "rows": rows}))
 
 
 def main():
-    torch.set_num_threads(1)
     binary = sys.argv[1] if len(sys.argv) > 1 else "build/bench_transformer_layer"
-    rows = []
-    for shape in SHAPES:
-        f, fb = torch_times(*shape)
-        out = subprocess.run([binary, *map(str, shape), str(ITERS)], check=True, capture_output=True, text=True)
-        a = json.loads(out.stdout)
-        rows.append((shape, f, fb, a["forward_ms"], a["forward_backward_ms"]))
-    print(f"torch {torch.__version__}, 1 thread, float32, median of {ITERS}")
-    print("| H | heads | F | layers | S | B | torch fwd ms | attend fwd ms | torch fwd+bwd ms | attend fwd+bwd ms | attend / torch (fwd+bwd) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for (H, heads, F, layers, S, B), f, fb, af, afb in rows:
-        print(f"| {H} | {heads} | {F} | {layers} | {S} | {B} | {f:.2f} | {af:.2f} | {fb:.2f} | {afb:.2f} | {afb / fb:.2f} |")
+    print("| threads | H | heads | F | layers | S | B | torch fwd ms | attend fwd ms | torch fwd+bwd ms "
+          "| attend fwd+bwd ms | torch / attend CPU ms | attend / torch (fwd+bwd) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    version = ""
+    for threads in (1, 2):
+        env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
+        out = subprocess.run([sys.executable, __file__, "--torch-child", str(threads)], env=env, check=True,
+                             capture_output=True, text=True)
+        child = json.loads(out.stdout)
+        version = child["torch"]
+        for shape, t in zip(SHAPES, child["rows"]):
+            out = subprocess.run([binary, *map(str, shape), str(ITERS), str(threads)], check=True,
+                                 capture_output=True, text=True)
+            a = json.loads(out.stdout)
+            cells = [threads, *shape, f"{t['forward_ms']:.2f}", f"{a['forward_ms']:.2f}",
+                     f"{t['forward_backward_ms']:.2f}", f"{a['forward_backward_ms']:.2f}",
+                     f"{t['cpu_ms']:.1f} / {a['cpu_ms']:.1f}",
+                     f"{a['forward_backward_ms'] / t['forward_backward_ms']:.2f}"]
+            print("| " + " | ".join(map(str, cells)) + " |", flush=True)
+    print(f"torch {version}, float32, median of {ITERS}")
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 2 and sys.argv[1] == "--torch-child":
+        torch_child(int(sys.argv[2]))
+    else:
+        main()

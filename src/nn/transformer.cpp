@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include "attend/core/error.hpp"
+#include "core/gemm.hpp"
+#include "core/kernels.hpp"
 
 namespace attend {
 
@@ -37,34 +39,16 @@ void layer_norm_backward(const Mat<T>& dy, const Mat<T>& hat, const arma::Row<T>
   dx.each_row() %= rstd;
 }
 
-// Column t·B + b (time-major) ↔ column b·S + t (batch-major: each example one contiguous block).
+// Softmax of each column of a (over its rows: the unpadded keys).
 template <typename T>
-void to_batch_major(const Mat<T>& tm, std::size_t S, std::size_t B, Mat<T>& bm) {
-  bm.set_size(tm.n_rows, S * B);
-  for (std::size_t t = 0; t < S; ++t)
-    for (std::size_t b = 0; b < B; ++b)
-      std::copy_n(tm.colptr(t * B + b), tm.n_rows, bm.colptr(b * S + t));
-}
-
-template <typename T>
-void to_time_major(const Mat<T>& bm, std::size_t S, std::size_t B, Mat<T>& tm) {
-  tm.set_size(bm.n_rows, S * B);
-  for (std::size_t t = 0; t < S; ++t)
-    for (std::size_t b = 0; b < B; ++b)
-      std::copy_n(bm.colptr(b * S + t), bm.n_rows, tm.colptr(t * B + b));
-}
-
-// Softmax of each column over its first n rows; rows n … S−1 (padded keys) get weight 0.
-template <typename T>
-void masked_column_softmax(Mat<T>& a, std::size_t n) {
+void column_softmax(Mat<T>& a) {
   for (std::size_t i = 0; i < a.n_cols; ++i) {
     T* col = a.colptr(i);
-    const T mx = *std::max_element(col, col + n);
+    const T mx = *std::max_element(col, col + a.n_rows);
     T sum = 0;
-    for (std::size_t j = 0; j < n; ++j) sum += col[j] = std::exp(col[j] - mx);
+    for (std::size_t j = 0; j < a.n_rows; ++j) sum += col[j] = std::exp(col[j] - mx);
     const T inv = T(1) / sum;
-    for (std::size_t j = 0; j < n; ++j) col[j] *= inv;
-    std::fill(col + n, col + a.n_rows, T(0));
+    for (std::size_t j = 0; j < a.n_rows; ++j) col[j] *= inv;
   }
 }
 
@@ -103,38 +87,43 @@ void TransformerLayer<T>::initialize() const {
   params_.value(n2_w_).ones();
 }
 
+// Example b's position t is column t·B + b, so the positions of one example, in the rows of one
+// head, form a block with leading dimension (rows)·B: every per-head product runs in place.
+// Keys at or past the length get softmax weight 0 (src_key_padding_mask) and are left out of
+// the products: a is n × S, n = len[b].
 template <typename T>
 void TransformerLayer<T>::self_attention(const Mat<T>& in, Mat<T>& out, TransformerLayerCache<T>& c,
                                          std::mt19937_64* rng) const {
   const std::size_t H = shape_.width, nh = shape_.heads, dk = H / nh, S = c.S, B = c.B;
+  const std::size_t ld = 3 * H * B, ldc = H * B;
   const bool drop = rng && shape_.dropout > 0;
-  Mat<T> qkv = params_.value(in_w_) * in;  // Q, K, V of every position: one GEMM
-  qkv.each_col() += params_.value(in_b_).col(0);
-  to_batch_major(qkv, S, B, c.qkv);
+  c.qkv = params_.value(in_w_) * in;  // Q, K, V of every position: one GEMM
+  c.qkv.each_col() += params_.value(in_b_).col(0);
   c.attn.resize(B * nh);
   c.attn_mask.resize(B * nh);
-  c.tmp.set_size(H, B * S);  // heads concatenated, batch-major
+  c.ctx.set_size(H, S * B);
   const T scale = T(1) / std::sqrt(T(dk));
   for (std::size_t b = 0; b < B; ++b)
     for (std::size_t h = 0; h < nh; ++h) {
-      const std::size_t c0 = b * S, c1 = b * S + S - 1;
-      const auto q = c.qkv.submat(h * dk, c0, (h + 1) * dk - 1, c1);
-      const auto k = c.qkv.submat(H + h * dk, c0, H + (h + 1) * dk - 1, c1);
-      const auto v = c.qkv.submat(2 * H + h * dk, c0, 2 * H + (h + 1) * dk - 1, c1);
+      const std::size_t n = c.len[b];
+      const T* q = c.qkv.memptr() + 3 * H * b + h * dk;
+      const T* k = q + H;
+      const T* v = q + 2 * H;
       Mat<T>& a = c.attn[b * nh + h];
-      a = k.t() * q;  // (S keys × S queries): softmax(QKᵀ/√d_k) transposed
-      a *= scale;
-      masked_column_softmax(a, c.len[b]);
+      a.set_size(n, S);
+      gemm(true, false, n, S, dk, scale, k, ld, q, ld, T(0), a.memptr(), n);  // KᵀQ/√d_k
+      column_softmax(a);
       Mat<T>& mask = c.attn_mask[b * nh + h];
+      const T* w = a.memptr();
       if (drop) {
-        dropout_mask(mask, S, S, shape_.dropout, *rng);
-        c.tmp.submat(h * dk, c0, (h + 1) * dk - 1, c1) = v * (a % mask);
+        dropout_mask(mask, n, S, shape_.dropout, *rng);
+        c.weights = a % mask;
+        w = c.weights.memptr();
       } else {
         mask.reset();
-        c.tmp.submat(h * dk, c0, (h + 1) * dk - 1, c1) = v * a;
       }
+      gemm(false, false, dk, S, n, T(1), v, ld, w, n, T(0), c.ctx.memptr() + H * b + h * dk, ldc);
     }
-  to_time_major(c.tmp, S, B, c.ctx);
   out = params_.value(out_w_) * c.ctx;
   out.each_col() += params_.value(out_b_).col(0);
 }
@@ -143,41 +132,43 @@ template <typename T>
 void TransformerLayer<T>::self_attention_backward(const Mat<T>& dout, TransformerLayerCache<T>& c,
                                                   Mat<T>& din) const {
   const std::size_t H = shape_.width, nh = shape_.heads, dk = H / nh, S = c.S, B = c.B;
+  const std::size_t ld = 3 * H * B, ldc = H * B;
   params_.grad(out_w_) += dout * c.ctx.t();
   params_.grad(out_b_) += arma::sum(dout, 1);
-  c.tmp = params_.value(out_w_).t() * dout;
-  to_batch_major(c.tmp, S, B, c.dctx);
-  c.dqkv.set_size(3 * H, B * S);
+  c.dctx = params_.value(out_w_).t() * dout;
+  c.dqkv.zeros(3 * H, S * B);  // padded keys get no K or V gradient
   const T scale = T(1) / std::sqrt(T(dk));
   for (std::size_t b = 0; b < B; ++b)
     for (std::size_t h = 0; h < nh; ++h) {
-      const std::size_t c0 = b * S, c1 = b * S + S - 1;
-      const auto q = c.qkv.submat(h * dk, c0, (h + 1) * dk - 1, c1);
-      const auto k = c.qkv.submat(H + h * dk, c0, H + (h + 1) * dk - 1, c1);
-      const auto v = c.qkv.submat(2 * H + h * dk, c0, 2 * H + (h + 1) * dk - 1, c1);
-      const auto dctx = c.dctx.submat(h * dk, c0, (h + 1) * dk - 1, c1);
+      const std::size_t n = c.len[b], off = 3 * H * b + h * dk;
+      const T *q = c.qkv.memptr() + off, *k = q + H, *v = q + 2 * H;
+      T *dq = c.dqkv.memptr() + off, *dkey = dq + H, *dv = dq + 2 * H;
+      const T* dctx = c.dctx.memptr() + H * b + h * dk;
       const Mat<T>& a = c.attn[b * nh + h];
       const Mat<T>& mask = c.attn_mask[b * nh + h];
-      Mat<T> da;
-      if (mask.is_empty()) {
-        c.dqkv.submat(2 * H + h * dk, c0, 2 * H + (h + 1) * dk - 1, c1) = dctx * a.t();
-        da = v.t() * dctx;
-      } else {
-        c.dqkv.submat(2 * H + h * dk, c0, 2 * H + (h + 1) * dk - 1, c1) = dctx * (a % mask).t();
-        da = (v.t() * dctx) % mask;
+      const T* w = a.memptr();
+      if (!mask.is_empty()) {
+        c.weights = a % mask;
+        w = c.weights.memptr();
       }
-      // Softmax backward per query column: ds = a ⊙ (da − Σ_j a_j da_j), then the 1/√d_k.
-      const arma::Row<T> dot = arma::sum(a % da, 0);
-      da.each_row() -= dot;
-      da %= a;
-      da *= scale;
-      c.dqkv.submat(h * dk, c0, (h + 1) * dk - 1, c1) = k * da;
-      c.dqkv.submat(H + h * dk, c0, H + (h + 1) * dk - 1, c1) = q * da.t();
+      gemm(false, true, dk, n, S, T(1), dctx, ldc, w, n, T(0), dv, ld);  // dV = dC wᵀ
+      Mat<T>& da = c.da;
+      da.set_size(n, S);
+      gemm(true, false, n, S, dk, T(1), v, ld, dctx, ldc, T(0), da.memptr(), n);  // Vᵀ dC
+      if (!mask.is_empty()) da %= mask;
+      // Softmax backward per query column: ds = a ⊙ (da − Σ_j a_j da_j).
+      for (std::size_t i = 0; i < S; ++i) {
+        const T* ac = a.colptr(i);
+        T* dc = da.colptr(i);
+        const T dot = attend::dot(ac, dc, n);
+        for (std::size_t j = 0; j < n; ++j) dc[j] = ac[j] * (dc[j] - dot);
+      }
+      gemm(false, false, dk, S, n, scale, k, ld, da.memptr(), n, T(0), dq, ld);   // dQ = K ds/√d_k
+      gemm(false, true, dk, n, S, scale, q, ld, da.memptr(), n, T(0), dkey, ld);  // dK = Q dsᵀ/√d_k
     }
-  to_time_major(c.dqkv, S, B, c.tmp);
-  params_.grad(in_w_) += c.tmp * c.a_in.t();
-  params_.grad(in_b_) += arma::sum(c.tmp, 1);
-  din = params_.value(in_w_).t() * c.tmp;
+  params_.grad(in_w_) += c.dqkv * c.a_in.t();
+  params_.grad(in_b_) += arma::sum(c.dqkv, 1);
+  din = params_.value(in_w_).t() * c.dqkv;
 }
 
 // Post-norm: x1 = norm1(x + drop1(sa(x))), y = norm2(x1 + drop2(ff(x1))).
@@ -266,7 +257,8 @@ void TransformerLayer<T>::backward(const Mat<T>& dy, TransformerLayerCache<T>& c
       dpre[i] *= T(0.5) * (T(1) + std::erf(v * T(kInvSqrt2))) + v * T(kInvSqrt2Pi) * std::exp(T(-0.5) * v * v);
     }
   } else {
-    dpre.elem(arma::find(c.pre <= 0)).zeros();
+    for (std::size_t i = 0; i < dpre.n_elem; ++i)
+      if (c.pre[i] <= 0) dpre[i] = 0;
   }
   params_.grad(l1_w_) += dpre * c.f_in.t();
   params_.grad(l1_b_) += arma::sum(dpre, 1);

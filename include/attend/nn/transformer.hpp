@@ -33,9 +33,9 @@ struct TransformerLayerCache {
   std::size_t S = 0, B = 0;
   Lengths len;
   Mat<T> a_in;                    // self-attention input: x, or norm1(x) with norm_first
-  Mat<T> qkv;                     // in_proj output, batch-major: 3H × B·S (example b = block b)
-  std::vector<Mat<T>> attn;       // per example·head (b·heads + h): S × S softmax weights, row
-                                  // = key, column = query
+  Mat<T> qkv;                     // in_proj output, 3H × S·B
+  std::vector<Mat<T>> attn;       // per example·head (b·heads + h): len[b] × S softmax weights,
+                                  // row = unpadded key, column = query
   std::vector<Mat<T>> attn_mask;  // their dropout masks (empty without dropout)
   Mat<T> ctx;                     // heads concatenated, time-major H × S·B
   Mat<T> drop1, drop_ff, drop2;   // dropout masks (empty without dropout)
@@ -44,7 +44,7 @@ struct TransformerLayerCache {
   Mat<T> pre, act;                // linear1 output; activation (after dropout)
   Mat<T> hat1, hat2;              // normalised inputs of norm1, norm2
   arma::Row<T> rstd1, rstd2;      // 1/√(var + ε) per column
-  Mat<T> dqkv, dctx, tmp;         // backward scratch
+  Mat<T> weights, dqkv, dctx, da;  // scratch: dropped-out weights; backward
 };
 
 template <typename T>
