@@ -914,6 +914,48 @@ TEST_CASE("diagnostics are plotted per run; runs without diagnostics get a sente
   CHECK(h.find("id=\"diag-sat-gru+none-s1\"") == std::string::npos);  // no diagnostics recorded
 }
 
+TEST_CASE("the markdown report gives each variant's diagnostics at its first step and at the budget fractions",
+          "[compare]") {
+  CompareResult g;
+  g.data_name = "task reverse";
+  g.budget = "steps:100";
+  for (std::uint64_t seed : {1, 2}) {
+    g.runs.push_back(curve_run("none", seed, 0, {{25, 1.0}, {50, 0.8}, {100, 0.6}}, 0.5));
+    g.runs.push_back(curve_run("luong-general", seed, 0, {{25, 3.0}, {50, 1.2}, {100, 0.3}}, 0.8));
+  }
+  std::ostringstream before;
+  write_markdown(summarize(g), before);
+  CHECK_THAT(before.str(), !Catch::Contains("## Why: training diagnostics"));  // none recorded
+  for (auto& r : g.runs) {
+    const bool luong = r.spec.variant.attention == "luong-general";
+    for (std::size_t step : {10, 50}) {
+      DiagnosticsPoint p;
+      p.step = step;
+      // Seeds 1 and 2 differ, so the table must show their mean.
+      p.saturation = {{"decoder gates", r.spec.seed == 1 ? 0.1 : 0.3}};
+      if (luong) p.saturation["h~"] = step == 10 ? 0.9 : 0.5;
+      p.attention_entropy = luong ? (r.spec.seed == 1 ? 0.01 : 0.03) : -1;
+      p.uniform_entropy = luong ? 1.5 : -1;
+      p.grad_norm = {{"decoder", 2.0}};
+      if (luong) p.grad_norm["attention"] = step == 10 ? 0.001 : 0.25;
+      r.diagnostics.push_back(p);
+    }
+  }
+  std::ostringstream md;
+  write_markdown(summarize(g), md);
+  const std::string m = md.str();
+  CHECK_THAT(m, Catch::Contains("## Why: training diagnostics"));
+  CHECK_THAT(m, Catch::Contains("| variant | step | h~ saturated | decoder gates saturated | attention entropy | "
+                                "\u2016grad\u2016 attention | \u2016grad\u2016 decoder |"));
+  // The first recorded step (10) and the ranking's steps (25, 50, 100); at 25 a run's last
+  // point is the one of step 10, at 100 the one of step 50.
+  CHECK_THAT(m, Catch::Contains("| gru+luong-general | 10 | 90.0 | 20.0 | 0.020 (1.50) | 1.00e-03 | 2.00e+00 |"));
+  CHECK_THAT(m, Catch::Contains("| gru+luong-general | 25 | 90.0 | 20.0 | 0.020 (1.50) | 1.00e-03 | 2.00e+00 |"));
+  CHECK_THAT(m, Catch::Contains("| gru+luong-general | 100 | 50.0 | 20.0 | 0.020 (1.50) | 2.50e-01 | 2.00e+00 |"));
+  CHECK_THAT(m, Catch::Contains("| gru+none | 50 | \u2014 | 20.0 | \u2014 | \u2014 | 2.00e+00 |"));
+  CHECK(m.find("## Why: training diagnostics") < m.find("## Alignment"));
+}
+
 TEST_CASE("diagnostics in a run's metrics.json are read back on resume", "[compare]") {
   TempDir dir;
   const DataSource source = task_source(tiny_task());

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -622,6 +623,92 @@ std::string budget_sentence(const CompareSummary& s) {
 // Gold-aligned attention mass exists only for toy tasks with a known alignment.
 bool has_gold(const CompareSummary& s) { return !s.corpus; }
 
+// The groups of a diagnostics field over all runs, known ones first in reading order.
+std::vector<std::string> diagnostic_groups(const CompareSummary& s,
+                                           std::map<std::string, double> DiagnosticsPoint::*field,
+                                           const std::vector<std::string>& preferred) {
+  std::set<std::string> seen;
+  for (const auto& v : s.variants)
+    for (const RunResult* r : v.runs)
+      for (const auto& p : r->diagnostics)
+        for (const auto& kv : p.*field) seen.insert(kv.first);
+  std::vector<std::string> groups;
+  for (const auto& g : preferred)
+    if (seen.erase(g)) groups.push_back(g);
+  groups.insert(groups.end(), seen.begin(), seen.end());
+  return groups;
+}
+
+double group_value(const std::map<std::string, double>& m, const std::string& g) {
+  const auto it = m.find(g);
+  return it == m.end() ? std::numeric_limits<double>::quiet_NaN() : it->second;
+}
+
+// "Why" in the markdown report: each variant's diagnostics at its first recorded step and at the
+// budget fractions of the ranking, mean over the successful runs (each run's last point at or
+// before the step), so a reader sees the saturation and attention behind a slow start.
+void write_diagnostics_markdown(const CompareSummary& s, std::ostream& out) {
+  std::size_t first = 0;
+  for (const auto& v : s.variants)
+    for (const RunResult* r : v.runs)
+      if (!r->diagnostics.empty() && (first == 0 || r->diagnostics.front().step < first))
+        first = r->diagnostics.front().step;
+  if (first == 0) return;
+  std::set<std::size_t> steps{first};
+  for (const auto& r : s.rankings)
+    if (r.step > first) steps.insert(r.step);
+  const auto sat = diagnostic_groups(s, &DiagnosticsPoint::saturation,
+                                     {"h~", "decoder gates", "decoder candidates", "encoder gates", "encoder candidates"});
+  const auto grad = diagnostic_groups(s, &DiagnosticsPoint::grad_norm,
+                                      {"attention", "encoder", "decoder", "output", "embedding"});
+  out << "\n## Why: training diagnostics\n\nOn each step's training batch, mean over the seeds (each run's last "
+         "point at or before the step): the share of saturated units (|tanh| > 0.99, a sigmoid outside "
+         "[0.01, 0.99]) in %, the attention entropy in nats (in brackets ln S of the same batch, a uniform "
+         "attention's), and the gradient norm per parameter group before clipping. A saturated layer or an "
+         "attention collapsed onto one position passes little gradient back, which is what a slow start looks "
+         "like.\n\n| variant | step |";
+  for (const auto& g : sat) out << " " << g << " saturated |";
+  out << " attention entropy |";
+  for (const auto& g : grad) out << " \u2016grad\u2016 " << g << " |";
+  out << "\n|---|---|";
+  for (std::size_t i = 0; i < sat.size() + 1 + grad.size(); ++i) out << "---|";
+  out << "\n";
+  for (const auto& v : s.variants)
+    for (std::size_t step : steps) {
+      std::vector<const DiagnosticsPoint*> at;
+      for (const RunResult* r : v.runs) {
+        if (r->status != "ok") continue;
+        const DiagnosticsPoint* last = nullptr;
+        for (const auto& p : r->diagnostics)
+          if (p.step <= step) last = &p;
+        if (last) at.push_back(last);
+      }
+      if (at.empty()) continue;
+      auto mean_of = [&](auto get) {
+        std::vector<double> xs;
+        for (const auto* p : at) {
+          const double x = get(*p);
+          if (std::isfinite(x)) xs.push_back(x);
+        }
+        return mean_std(xs);
+      };
+      const double nan = std::numeric_limits<double>::quiet_NaN();
+      out << "| " << v.name << " | " << step << " |";
+      for (const auto& g : sat) {
+        const MeanStd m = mean_of([&](const DiagnosticsPoint& p) { return group_value(p.saturation, g); });
+        out << " " << (m.n ? pct(m.mean) : "\u2014") << " |";
+      }
+      const MeanStd ent = mean_of([&](const DiagnosticsPoint& p) { return p.attention_entropy < 0 ? nan : p.attention_entropy; });
+      const MeanStd uni = mean_of([&](const DiagnosticsPoint& p) { return p.uniform_entropy < 0 ? nan : p.uniform_entropy; });
+      out << " " << (ent.n ? fmt("%.3f", ent.mean) + (uni.n ? " (" + fmt("%.2f", uni.mean) + ")" : "") : "\u2014") << " |";
+      for (const auto& g : grad) {
+        const MeanStd m = mean_of([&](const DiagnosticsPoint& p) { return group_value(p.grad_norm, g); });
+        out << " " << (m.n ? fmt("%.2e", m.mean) : "\u2014") << " |";
+      }
+      out << "\n";
+    }
+}
+
 }  // namespace
 
 void write_markdown(const CompareSummary& s, std::ostream& out) {
@@ -704,6 +791,7 @@ void write_markdown(const CompareSummary& s, std::ostream& out) {
     }
     out << "\n" << (s.ranking_changes ? "**" : "") << s.ranking_note << (s.ranking_changes ? "**" : "") << "\n";
   }
+  write_diagnostics_markdown(s, out);
   out << "\n## Alignment\n\n" << s.alignment_note
       << " Entropy in nats per output token (a uniform distribution over the source has ln S; "
          "the column gives that mean for comparison).\n\n"
