@@ -1,5 +1,5 @@
 // attend's self-attention stack alone: forward + backward of `layers` Transformer layers (float,
-// one BLAS thread) on the shapes bench/torch_transformer.py times for nn.TransformerEncoder.
+// one BLAS thread unless told) on the shapes bench/torch_transformer.py times for nn.TransformerEncoder.
 // Usage: bench_transformer_layer H heads F layers S B [iters] [blas threads]; prints one JSON line
 // with the median wall times and the process's CPU time per forward + backward.
 #include <attend/nn/transformer.hpp>

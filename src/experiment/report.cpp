@@ -648,12 +648,11 @@ double group_value(const std::map<std::string, double>& m, const std::string& g)
 // budget fractions of the ranking, mean over the successful runs (each run's last point at or
 // before the step), so a reader sees the saturation and attention behind a slow start.
 void write_diagnostics_markdown(const CompareSummary& s, std::ostream& out) {
-  std::size_t first = 0;
+  std::size_t first = std::numeric_limits<std::size_t>::max();
   for (const auto& v : s.variants)
     for (const RunResult* r : v.runs)
-      if (!r->diagnostics.empty() && (first == 0 || r->diagnostics.front().step < first))
-        first = r->diagnostics.front().step;
-  if (first == 0) return;
+      if (!r->diagnostics.empty()) first = std::min(first, r->diagnostics.front().step);
+  if (first == std::numeric_limits<std::size_t>::max()) return;  // no run recorded any
   std::set<std::size_t> steps{first};
   for (const auto& r : s.rankings)
     if (r.step > first) steps.insert(r.step);
