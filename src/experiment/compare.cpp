@@ -1185,7 +1185,7 @@ class Runner {
     std::size_t last_logged = 0;
     auto on_progress = [&](const TrainProgress& p) {
       if (p.step - last_logged >= 100 || p.step == p.total_steps || last_logged == 0) {
-        log << format_line(spec, p) << "\n";
+        log << format_line(spec, p) << std::endl;  // flushed, so train.log can be followed while the run trains
         last_logged = p.step;
       }
       std::lock_guard<std::mutex> lock(status_mutex_);
@@ -1203,7 +1203,7 @@ class Runner {
         r.valid_bleu.push_back({step, bleu});
         char buf[160];
         std::snprintf(buf, sizeof buf, "validation at step %zu: loss %.4f greedy BLEU %.2f", step, valid_loss, bleu);
-        log << buf << "\n";
+        log << buf << std::endl;
         return bleu;
       };
     }
