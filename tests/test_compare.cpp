@@ -1086,6 +1086,22 @@ TEST_CASE("the luong output is a grid axis of the luong-style variants only", "[
   CHECK_THROWS_WITH(validate_grid(o), Catch::Contains("sigmoid") && Catch::Contains("linear"));
 }
 
+TEST_CASE("in a grid across encoders --bidirectional applies to the recurrent encoders only", "[compare]") {
+  TempDir dir;
+  CompareOptions o = tiny_grid(dir.file("g"));
+  o.attentions = {"bahdanau"};
+  o.encoders = {"rnn", "transformer", "rnn+self"};
+  o.model.bidirectional = true;
+  validate_grid(o);
+  const CompareData d = task_source(tiny_task()).load(1);
+  for (const Variant& v : grid_variants(o))
+    CHECK(build_model(o, v, 1, d)->config().bidirectional == (v.encoder != "transformer"));
+  ModelConfig alone = o.model;  // outside a grid the combination stays an error
+  alone.encoder = "transformer";
+  alone.src_vocab = alone.tgt_vocab = 8;
+  CHECK_THROWS_WITH(alone.validate(), Catch::Contains("--bidirectional applies to recurrent encoders"));
+}
+
 TEST_CASE("the encoder is a grid axis: rnn, transformer and rnn+self under the same decoder", "[compare]") {
   TempDir dir;
   CompareOptions o = tiny_grid(dir.file("g"));

@@ -211,6 +211,9 @@ ModelConfig config_of(const CompareOptions& o, const Variant& v) {
   c.decoder = parse_decoder_style(v.decoder);
   c.luong_output = parse_luong_output(v.luong_output.empty() ? "tanh" : v.luong_output);
   c.encoder = v.encoder.empty() ? "rnn" : v.encoder;
+  // In a grid across encoders, --bidirectional means "the recurrent encoders are bidirectional":
+  // the transformer encoder has no direction (each position attends to both sides already).
+  if (c.encoder == "transformer") c.bidirectional = false;
   return c;
 }
 
