@@ -22,6 +22,7 @@
 
 #include "attend/eval/bleu.hpp"
 #include "attend/io/checkpoint.hpp"
+#include "attend/nn/encoder.hpp"
 #include "attend/text/pipeline.hpp"
 #include "attend/core/atomic_file.hpp"
 #include "attend/core/error.hpp"
@@ -212,8 +213,8 @@ ModelConfig config_of(const CompareOptions& o, const Variant& v) {
   c.luong_output = parse_luong_output(v.luong_output.empty() ? "tanh" : v.luong_output);
   c.encoder = v.encoder.empty() ? "rnn" : v.encoder;
   // In a grid across encoders, --bidirectional means "the recurrent encoders are bidirectional":
-  // the transformer encoder has no direction (each position attends to both sides already).
-  if (c.encoder == "transformer") c.bidirectional = false;
+  // an encoder without a direction (transformer: each position attends to both sides) ignores it.
+  if (encoder_known(c.encoder) && !encoder_traits(c.encoder).has_direction) c.bidirectional = false;
   return c;
 }
 

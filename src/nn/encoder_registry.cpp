@@ -18,7 +18,7 @@ struct EncoderEntry {
 
 template <template <typename> class E>
 EncoderEntry builtin(const std::string& name, const std::string& help,
-                     std::function<void(const ModelConfig&)> validate = nullptr) {
+                     std::function<void(const ModelConfig&)> validate = nullptr, bool has_direction = true) {
   return {name, help,
           [](ParameterRegistry<float>& p, const ModelConfig& c, const Cell<float>& cell) {
             return std::unique_ptr<Encoder<float>>(new E<float>(p, c, cell));
@@ -26,7 +26,7 @@ EncoderEntry builtin(const std::string& name, const std::string& help,
           [](ParameterRegistry<double>& p, const ModelConfig& c, const Cell<double>& cell) {
             return std::unique_ptr<Encoder<double>>(new E<double>(p, c, cell));
           },
-          EncoderTraits{help, std::move(validate)}};
+          EncoderTraits{help, std::move(validate), has_direction}};
 }
 
 NamedRegistry<EncoderEntry>& registry() {
@@ -37,7 +37,7 @@ NamedRegistry<EncoderEntry>& registry() {
           builtin<TransformerEncoder>("transformer",
                                       "Transformer encoder: √H-scaled embeddings + sinusoidal positions, "
                                       "--self-layers layers",
-                                      validate_self_attention),
+                                      validate_self_attention, /*has_direction=*/false),
           builtin<RecurrentSelfEncoder>("rnn+self", "recurrent encoder, then --self-layers self-attention layers",
                                         validate_self_attention),
       });

@@ -128,6 +128,7 @@ using EncoderFactory =
 struct EncoderTraits {
   std::string help;                                // one line for --help
   std::function<void(const ModelConfig&)> validate;  // throws attend::Error; may be empty
+  bool has_direction = true;                       // --bidirectional means something to it
 };
 
 // Registry by name. Built-in encoders: rnn, transformer, rnn+self.
