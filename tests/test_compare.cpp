@@ -183,14 +183,91 @@ TEST_CASE("a grid runs, resumes without retraining, refuses a different grid unl
   other.train.steps = 40;
   other.attentions = {"none", "bahdanau"};
   CHECK_THROWS_WITH(run_compare(other, source),
-                    Catch::Contains("different grid") && Catch::Contains("train.steps: 30") &&
-                        Catch::Contains("grid.attention") && Catch::Contains("--force"));
+                    Catch::Contains("different grid") && Catch::Contains("1 setting differs") &&
+                        Catch::Contains("train.steps: 30") && !Catch::Contains("grid.attention") &&
+                        Catch::Contains("--force"));
   other.force = true;
   other.seeds = 1;
   const CompareResult forced = run_compare(other, source);
   CHECK(forced.runs.size() == 2);
   CHECK_FALSE(forced.runs[0].resumed);
   CHECK(forced.runs[1].status == "ok");
+}
+
+TEST_CASE("a grid run again with more seeds and another variant reuses the runs both grids have",
+          "[compare]") {
+  TempDir dir;
+  const DataSource source = task_source(tiny_task());
+  CompareOptions o = tiny_grid(dir.file("grid"));
+  o.attentions = {"none"};
+  o.seeds = 1;
+  const CompareResult first = run_compare(o, source);
+  REQUIRE(first.runs.size() == 1);
+  REQUIRE(first.runs[0].status == "ok");
+
+  CompareOptions grown = o;
+  grown.seeds = 2;
+  grown.attentions = {"none", "luong-general"};
+  const auto changes = grid_axis_changes(grown, source);
+  CHECK_THAT(changes, Catch::VectorContains(std::string("grid.seeds: 1 \u2192 2")) &&
+                          Catch::VectorContains(std::string("grid.attention: none \u2192 none,luong-general")));
+  CHECK(changes.size() == 2);
+  const CompareResult more = run_compare(grown, source);
+  REQUIRE(more.runs.size() == 4);
+  CHECK(more.runs[0].spec.name() == "gru+none-s1");
+  CHECK(more.runs[0].resumed);
+  CHECK(more.runs[0].test_correct == first.runs[0].test_correct);
+  for (std::size_t i = 1; i < 4; ++i) {
+    INFO(more.runs[i].spec.name());
+    CHECK_FALSE(more.runs[i].resumed);
+    CHECK(more.runs[i].status == "ok");
+  }
+  // The grown grid is what grid.json records now.
+  CHECK(grid_axis_changes(grown, source).empty());
+
+  // Every run of the grid trained alone gives the same numbers as in the grown grid.
+  CompareOptions alone = grown;
+  alone.out_dir = dir.file("alone");
+  const CompareResult fresh = run_compare(alone, source);
+  for (std::size_t i = 0; i < 4; ++i) CHECK(fresh.runs[i].test_correct == more.runs[i].test_correct);
+}
+
+TEST_CASE("a grid narrowed to fewer seeds and variants reports its own runs without training", "[compare]") {
+  TempDir dir;
+  const DataSource source = task_source(tiny_task());
+  CompareOptions o = tiny_grid(dir.file("grid"));
+  const CompareResult all = run_compare(o, source);
+  REQUIRE(all.runs.size() == 4);
+  CompareOptions narrow = o;
+  narrow.seeds = 1;
+  narrow.attentions = {"luong-general"};
+  std::size_t trained = 0;
+  const CompareResult r = run_compare(narrow, source, [&](const GridStatus& g) {
+    if (!g.event.empty()) ++trained;
+  });
+  CHECK(trained == 0);
+  REQUIRE(r.runs.size() == 1);
+  CHECK(r.runs[0].spec.name() == "gru+luong-general-s1");
+  CHECK(r.runs[0].resumed);
+  CHECK(r.runs[0].test_correct == all.runs[2].test_correct);
+}
+
+TEST_CASE("a grid whose axes changed is still refused when another setting changed too", "[compare]") {
+  TempDir dir;
+  const DataSource source = task_source(tiny_task());
+  CompareOptions o = tiny_grid(dir.file("grid"));
+  o.seeds = 1;
+  o.attentions = {"none"};
+  REQUIRE(run_compare(o, source).runs[0].status == "ok");
+  CompareOptions other = o;
+  other.seeds = 2;
+  other.model.hidden = 24;
+  CHECK_THROWS_WITH(run_compare(other, source),
+                    Catch::Contains("different grid") && Catch::Contains("model.hidden: 16") &&
+                        !Catch::Contains("grid.seeds") && Catch::Contains("--seeds may change freely"));
+  CHECK(grid_axis_changes(other, source).empty());
+  other.model.hidden = 16;
+  CHECK(grid_axis_changes(other, source) == std::vector<std::string>{"grid.seeds: 1 \u2192 2"});
 }
 
 TEST_CASE("two jobs at once give the same numbers as one job", "[compare]") {
@@ -584,6 +661,21 @@ TEST_CASE("a changed corpus file makes a different grid, refused unless forced",
   CHECK_THROWS_WITH(run_compare(o, corpus_source(files)), Catch::Contains("data.train_src:"));
   o.force = true;
   CHECK(run_compare(o, corpus_source(files)).runs[0].status == "ok");
+}
+
+TEST_CASE("attend compare run again with another seed says which axis changed and trains only the new run",
+          "[compare][cli]") {
+  TempDir dir;
+  const std::string grid =
+      "compare --task copy --train-size 200 --valid-size 20 --test-size 30 --min-len 3 --max-len 6 "
+      "--cells gru --attention none --steps 20 --hidden 16 --emb 8 --threads 1 --estimate-steps 0 --out g";
+  REQUIRE(run_cli(dir, grid + " --seeds 1").status == 0);
+  const CliRun r = run_cli(dir, grid + " --seeds 2");
+  INFO(r.err);
+  CHECK(r.status == 0);
+  CHECK_THAT(r.err, Catch::Contains("grid.seeds: 1 \u2192 2 since g was last run") &&
+                        Catch::Contains("gru+none-s2 finished") && !Catch::Contains("gru+none-s1 finished"));
+  CHECK_THAT(r.out, Catch::Contains("| gru+none **(best)** | 2/2 |"));
 }
 
 TEST_CASE("attend compare on parallel files: spm grid with BLEU table, resume, bad input exits 2",

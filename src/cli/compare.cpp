@@ -304,6 +304,10 @@ int compare_here(const CompareArgs& a, const po::variables_map& vm) {
     std::cerr << "; results in " << o.out_dir << "\n";
   }
   if (!a.quiet && !source.description.empty()) std::cerr << "data: " << source.description << "\n";
+  if (!a.quiet && reports)
+    for (const auto& change : grid_axis_changes(o, source))
+      std::cerr << "grid: " << change << " since " << o.out_dir
+                << " was last run; the runs both grids have are reused\n";
   if (!a.quiet && a.estimate_steps > 0) print_estimate(estimate_grid(o, source, a.estimate_steps));
   GridDisplay display(a.quiet);
   GridProgressFn progress;

@@ -325,6 +325,46 @@ std::vector<std::string> signature_differences(const std::map<std::string, std::
   return diff;
 }
 
+bool is_grid_axis(const std::string& key) {
+  static const std::set<std::string> axes = {"grid.cells",         "grid.attention", "grid.decoder",
+                                             "grid.luong_output", "grid.encoder",   "grid.seeds"};
+  return axes.count(key) > 0;
+}
+
+namespace {
+
+std::map<std::string, std::string> read_grid_file(const fs::path& file) {
+  try {
+    std::ifstream in(file);
+    return json::parse(in).at("signature").get<std::map<std::string, std::string>>();
+  } catch (const std::exception& e) {
+    throw Error("'" + file.string() + "' is damaged (" + e.what() +
+                "); remove it or pass --force to start this grid afresh");
+  }
+}
+
+// The differences, axes (first) and the rest (second), each as "key: old → new".
+std::pair<std::vector<std::string>, std::vector<std::string>> split_differences(
+    const std::map<std::string, std::string>& stored, const std::map<std::string, std::string>& current) {
+  std::pair<std::vector<std::string>, std::vector<std::string>> out;
+  for (const auto& d : signature_differences(stored, current))
+    (is_grid_axis(d.substr(0, d.find(':'))) ? out.first : out.second).push_back(d);
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> grid_axis_changes(const CompareOptions& o, const DataSource& source) {
+  const fs::path file = fs::path(o.out_dir) / "grid.json";
+  if (o.force || !fs::exists(file)) return {};
+  try {
+    auto diff = split_differences(read_grid_file(file), grid_signature(o, source));
+    return diff.second.empty() ? diff.first : std::vector<std::string>{};  // else run_compare refuses
+  } catch (const Error&) {
+    return {};  // damaged: run_compare refuses it with the reason
+  }
+}
+
 // ---- BLEU statistics ----------------------------------------------------------------------------
 
 BleuStats& BleuStats::operator+=(const BleuStats& o) {
@@ -1025,20 +1065,14 @@ class Runner {
     const auto current = grid_signature(opt_, source_);
     const fs::path file = out / "grid.json";
     if (fs::exists(file) && !opt_.force) {
-      std::map<std::string, std::string> stored;
-      try {
-        std::ifstream in(file);
-        stored = json::parse(in).at("signature").get<std::map<std::string, std::string>>();
-      } catch (const std::exception& e) {
-        throw Error("'" + file.string() + "' is damaged (" + e.what() +
-                    "); remove it or pass --force to start this grid afresh");
-      }
-      const auto diff = signature_differences(stored, current);
+      // Grown or narrowed axes are the same grid; any other setting makes every run different.
+      const auto diff = split_differences(read_grid_file(file), current).second;
       if (!diff.empty()) {
         std::string msg = "'" + out.string() + "' holds the results of a different grid (" +
                           std::to_string(diff.size()) + (diff.size() > 1 ? " settings differ):" : " setting differs):");
         for (const auto& d : diff) msg += "\n  " + d;
-        msg += "\nuse another --out directory, or --force to retrain every run of this grid there";
+        msg += "\nuse another --out directory, or --force to retrain every run of this grid there (the axes "
+               "--cells, --attention, --decoder, --luong-output, --encoder and --seeds may change freely)";
         throw Error(msg);
       }
     }

@@ -164,6 +164,15 @@ std::map<std::string, std::string> grid_signature(const CompareOptions& options,
 // "key: old → new" lines for every difference; empty when equal.
 std::vector<std::string> signature_differences(const std::map<std::string, std::string>& stored,
                                                const std::map<std::string, std::string>& current);
+// Whether a signature key is one of the grid's axes (cells, attention, decoder styles, luong
+// outputs, encoders, seeds). A run's results depend on its own variant, rate and seed and on the
+// other settings, never on which other runs share the grid, so an --out directory may be run
+// again with axes grown or narrowed: the runs both grids have are reused.
+bool is_grid_axis(const std::string& signature_key);
+// The axis differences ("grid.seeds: 1 → 3") between options.out_dir/grid.json and this grid;
+// empty when there is no grid.json, it cannot be read, another setting differs too (run_compare
+// refuses that grid), or options.force is set.
+std::vector<std::string> grid_axis_changes(const CompareOptions& options, const DataSource& source);
 
 // ---- results ------------------------------------------------------------------------------------
 
