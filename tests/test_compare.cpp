@@ -972,6 +972,70 @@ TEST_CASE("the tests across seeds appear next to the bootstrap; fewer than 3 see
   CHECK_THAT(html2.str(), Catch::Contains("id=\"seed-note\""));
 }
 
+TEST_CASE("each encoder is tested against its rnn twin under the same attention", "[compare]") {
+  CompareResult g;
+  g.data_name = "task reverse";
+  for (const std::string encoder : {"rnn", "transformer"})
+    for (const std::string attention : {"none", "bahdanau"})
+      for (std::uint64_t seed : {1, 2, 3}) {
+        // The transformer encoder fixes `none` (right on 9 of 10 sentences instead of 1 of 3) and
+        // leaves bahdanau as it is.
+        const bool good = attention == "bahdanau" || encoder == "transformer";
+        std::vector<int> correct(120);
+        for (int i = 0; i < 120; ++i)
+          correct[i] = good ? (i + int(seed)) % 10 != 0 : (i + int(seed)) % 3 == 0;
+        RunResult r = fake_run(attention, seed, "ok", correct);
+        r.spec.variant.encoder = encoder;
+        g.runs.push_back(r);
+      }
+  const CompareSummary s = summarize(g);
+  REQUIRE(s.variants.size() == 4);
+  REQUIRE(s.contrasts.size() == 2);
+  const auto& none = s.contrasts[0];
+  CHECK(none.axis == "encoder");
+  CHECK(none.value == "transformer");
+  CHECK(none.reference_value == "rnn");
+  CHECK(s.variants[none.variant].name == "gru+none@transformer");
+  CHECK(s.variants[none.reference].name == "gru+none");
+  REQUIRE(none.test.compared);
+  CHECK(none.test.bootstrap.delta == Approx(0.9 - 40.0 / 120).margin(0.01));
+  CHECK(none.test.bootstrap.p_value < 0.01);
+  CHECK(none.test.seeds.seeds == 3);
+  CHECK(none.test.seeds.mean_difference > 0);
+  const auto& bah = s.contrasts[1];
+  CHECK(s.variants[bah.variant].name == "gru+bahdanau@transformer");
+  CHECK(s.variants[bah.reference].name == "gru+bahdanau");
+  CHECK(bah.test.bootstrap.delta == 0);
+  CHECK(bah.test.bootstrap.p_value == 1);
+  REQUIRE(s.contrast_notes.size() == 1);
+  CHECK(s.contrast_notes[0].first == "encoder");
+  CHECK_THAT(s.contrast_notes[0].second,
+             Catch::Contains("`transformer` against `rnn`, 2 pairs: better in 1, worse in 0, not separated in 1"));
+
+  std::ostringstream md, js, html;
+  write_markdown(s, md);
+  write_json(s, js);
+  write_html(s, g, html);
+  CHECK_THAT(md.str(), Catch::Contains("## The encoder axis: each variant against its `rnn` twin") &&
+                           Catch::Contains("| gru+none@transformer | gru+none | 90.0 ± 0.0 |") &&
+                           Catch::Contains("| gru+bahdanau@transformer | gru+bahdanau | 90.0 ± 0.0 | 90.0 ± 0.0 | +0.0 | 1.000 |"));
+  const auto j = nlohmann::json::parse(js.str());
+  REQUIRE(j["axis_contrasts"].size() == 2);
+  CHECK(j["axis_contrasts"][0]["twin"] == "gru+none");
+  CHECK(j["axis_contrasts"][0]["bootstrap"]["p_value"].get<double>() < 0.01);
+  CHECK(j["axis_contrasts"][0]["seeds"]["judged"] == true);
+  CHECK_THAT(html.str(), Catch::Contains("id=\"axis-encoder\"") && Catch::Contains("transformer against rnn, 2 pairs"));
+}
+
+TEST_CASE("a grid with one value on every axis but attention has no axis contrasts", "[compare]") {
+  const CompareResult g = fake_grid();  // the summary points into its runs
+  const CompareSummary s = summarize(g);
+  CHECK(s.contrasts.empty());
+  std::ostringstream md;
+  write_markdown(s, md);
+  CHECK_THAT(md.str(), !Catch::Contains("axis: each variant"));
+}
+
 TEST_CASE("diagnostics are plotted per run; runs without diagnostics get a sentence, not a chart",
           "[compare]") {
   CompareResult g;

@@ -275,6 +275,83 @@ std::vector<LengthBucket> quantile_buckets(std::vector<int> lengths, std::size_t
 
 }  // namespace
 
+namespace {
+
+// CompareSummary::contrasts and contrast_notes. An axis takes part when the variants hold two or
+// more values of it; its reference is the value of the first variant in grid order (the first
+// value given on the command line).
+void add_axis_contrasts(CompareSummary& s) {
+  struct Axis {
+    const char* name;
+    std::string Variant::*field;
+  };
+  static const Axis axes[] = {{"encoder", &Variant::encoder},
+                              {"cell", &Variant::cell},
+                              {"decoder", &Variant::decoder},
+                              {"luong output", &Variant::luong_output}};
+  auto same_except = [](const Variant& a, const Variant& b, std::string Variant::*field) {
+    for (const Axis& x : axes)
+      if (x.field != field && a.*(x.field) != b.*(x.field)) return false;
+    return a.attention == b.attention;
+  };
+  for (const Axis& axis : axes) {
+    std::vector<std::string> values;
+    for (const auto& v : s.variants)
+      if (std::find(values.begin(), values.end(), v.variant.*(axis.field)) == values.end())
+        values.push_back(v.variant.*(axis.field));
+    if (values.size() < 2) continue;
+    const std::string& ref = values.front();
+    for (std::size_t i = 0; i < s.variants.size(); ++i) {
+      const Variant& v = s.variants[i].variant;
+      if (v.*(axis.field) == ref) continue;
+      for (std::size_t j = 0; j < s.variants.size(); ++j) {
+        const Variant& u = s.variants[j].variant;
+        if (u.*(axis.field) != ref || !same_except(v, u, axis.field)) continue;
+        CompareSummary::AxisContrast c;
+        c.axis = axis.name;
+        c.value = v.*(axis.field);
+        c.reference_value = ref;
+        c.variant = i;
+        c.reference = j;
+        c.test = compare_paired(s.variants[i], s.variants[j], s.corpus, s.resamples, s.bootstrap_seed);
+        s.contrasts.push_back(c);
+        break;
+      }
+    }
+    for (std::size_t k = 1; k < values.size(); ++k) {
+      std::size_t pairs = 0, better = 0, worse = 0, judged = 0, seeds_better = 0, seeds_worse = 0;
+      for (const auto& c : s.contrasts) {
+        if (c.axis != axis.name || c.value != values[k]) continue;
+        ++pairs;
+        if (c.test.compared && c.test.bootstrap.p_value < 0.05)
+          ++(c.test.bootstrap.delta > 0 ? better : worse);
+        if (c.test.seeds.judged()) {
+          ++judged;
+          if (std::isfinite(c.test.seeds.t.p) && c.test.seeds.t.p < 0.05)
+            ++(c.test.seeds.mean_difference > 0 ? seeds_better : seeds_worse);
+        }
+      }
+      if (pairs == 0) continue;
+      std::string note = "`" + values[k] + "` against `" + ref + "`, " + std::to_string(pairs) +
+                         (pairs == 1 ? " pair" : " pairs") + ": better in " + std::to_string(better) +
+                         ", worse in " + std::to_string(worse) + ", not separated in " +
+                         std::to_string(pairs - better - worse) + " by the paired bootstrap (p < 0.05)";
+      if (judged)
+        note += "; across seeds (t-test, p < 0.05) better in " + std::to_string(seeds_better) + ", worse in " +
+                std::to_string(seeds_worse) + ", not separated in " +
+                std::to_string(judged - seeds_better - seeds_worse) +
+                (judged < pairs ? " of the " + std::to_string(judged) + " with " +
+                                      std::to_string(SeedTest::kMinSeeds) + " or more paired seeds"
+                                : "");
+      else
+        note += "; fewer than " + std::to_string(SeedTest::kMinSeeds) + " paired seeds, so no test across seeds";
+      s.contrast_notes.emplace_back(axis.name, note + ".");
+    }
+  }
+}
+
+}  // namespace
+
 CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
   CompareSummary s;
   s.alignment = result.alignment;
@@ -483,55 +560,63 @@ CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
   if (best) {
     best->is_best = true;
     s.best = best->name;
-    std::map<std::uint64_t, const RunResult*> best_runs;
-    for (const RunResult* r : best->runs)
-      if (r->status == "ok") best_runs[r->spec.seed] = r;
-    std::map<std::uint64_t, double> best_by_seed;
-    for (const auto& [seed, r] : best_runs) best_by_seed[seed] = s.corpus ? r->bleu : r->exact_match;
     for (auto& v : s.variants) {
       if (&v == best) continue;
-      {
-        std::vector<double> a, b;
-        for (const RunResult* r : v.runs) {
-          auto it = best_by_seed.find(r->spec.seed);
-          if (r->status != "ok" || it == best_by_seed.end()) continue;
-          a.push_back(s.corpus ? r->bleu : r->exact_match);
-          b.push_back(it->second);
-        }
-        v.seeds_vs_best = seed_test(a, b);
-      }
-      if (s.corpus) {
-        std::vector<std::vector<BleuStats>> a, b;
-        for (const RunResult* r : v.runs) {
-          auto it = best_runs.find(r->spec.seed);
-          if (r->status != "ok" || it == best_runs.end()) continue;
-          if (r->test_bleu.size() != it->second->test_bleu.size()) continue;
-          a.push_back(r->test_bleu);
-          b.push_back(it->second->test_bleu);
-        }
-        if (a.empty()) continue;
-        v.vs_best = paired_bootstrap_bleu(a, b, s.resamples, s.bootstrap_seed);
-        v.compared = true;
-        continue;
-      }
-      std::vector<double> a, b;
-      std::vector<int> strata;
-      for (const RunResult* r : v.runs) {
-        auto it = best_runs.find(r->spec.seed);
-        if (r->status != "ok" || it == best_runs.end()) continue;
-        if (r->test_correct.size() != it->second->test_correct.size()) continue;
-        for (std::size_t i = 0; i < r->test_correct.size(); ++i) {
-          a.push_back(r->test_correct[i]);
-          b.push_back(it->second->test_correct[i]);
-          strata.push_back(static_cast<int>(r->spec.seed));
-        }
-      }
-      if (a.empty()) continue;
-      v.vs_best = paired_bootstrap(a, b, strata, s.resamples, s.bootstrap_seed);
-      v.compared = true;
+      const PairedComparison c = compare_paired(v, *best, s.corpus, s.resamples, s.bootstrap_seed);
+      v.seeds_vs_best = c.seeds;
+      v.vs_best = c.bootstrap;
+      v.compared = c.compared;
     }
   }
+  add_axis_contrasts(s);
   return s;
+}
+
+PairedComparison compare_paired(const VariantSummary& va, const VariantSummary& vb, bool corpus,
+                                std::size_t resamples, std::uint64_t seed) {
+  PairedComparison c;
+  std::map<std::uint64_t, const RunResult*> b_runs;
+  for (const RunResult* r : vb.runs)
+    if (r->status == "ok") b_runs[r->spec.seed] = r;
+  std::vector<std::pair<const RunResult*, const RunResult*>> pairs;  // (a, b) by seed
+  for (const RunResult* r : va.runs) {
+    auto it = b_runs.find(r->spec.seed);
+    if (r->status == "ok" && it != b_runs.end()) pairs.emplace_back(r, it->second);
+  }
+  {
+    std::vector<double> a, b;
+    for (const auto& [ra, rb] : pairs) {
+      a.push_back(corpus ? ra->bleu : ra->exact_match);
+      b.push_back(corpus ? rb->bleu : rb->exact_match);
+    }
+    c.seeds = seed_test(a, b);
+  }
+  if (corpus) {
+    std::vector<std::vector<BleuStats>> a, b;
+    for (const auto& [ra, rb] : pairs) {
+      if (ra->test_bleu.size() != rb->test_bleu.size()) continue;
+      a.push_back(ra->test_bleu);
+      b.push_back(rb->test_bleu);
+    }
+    if (a.empty()) return c;
+    c.bootstrap = paired_bootstrap_bleu(a, b, resamples, seed);
+    c.compared = true;
+    return c;
+  }
+  std::vector<double> a, b;
+  std::vector<int> strata;
+  for (const auto& [ra, rb] : pairs) {
+    if (ra->test_correct.size() != rb->test_correct.size()) continue;
+    for (std::size_t i = 0; i < ra->test_correct.size(); ++i) {
+      a.push_back(ra->test_correct[i]);
+      b.push_back(rb->test_correct[i]);
+      strata.push_back(static_cast<int>(ra->spec.seed));
+    }
+  }
+  if (a.empty()) return c;
+  c.bootstrap = paired_bootstrap(a, b, strata, resamples, seed);
+  c.compared = true;
+  return c;
 }
 
 // ---- text reports -------------------------------------------------------------------------------
@@ -708,6 +793,50 @@ void write_diagnostics_markdown(const CompareSummary& s, std::ostream& out) {
     }
 }
 
+std::string contrast_delta_text(const CompareSummary& s, const CompareSummary::AxisContrast& c) {
+  if (!c.test.compared) return "\u2014";
+  return s.corpus ? fmt("%+.2f", c.test.bootstrap.delta) : fmt("%+.1f", 100 * c.test.bootstrap.delta);
+}
+std::string contrast_bootstrap_text(const CompareSummary::AxisContrast& c) {
+  return c.test.compared ? p_value_text(c.test.bootstrap.p_value) : "\u2014";
+}
+std::string contrast_sign_flip_text(const CompareSummary::AxisContrast& c) {
+  return c.test.seeds.judged() ? p_value_text(c.test.seeds.sign_flip_p) : "n/a";
+}
+std::string contrast_t_test_text(const CompareSummary::AxisContrast& c) {
+  return c.test.seeds.judged() ? p_value_text(c.test.seeds.t.p) : "n/a";
+}
+std::string contrast_heading(const std::string& axis, const std::string& reference) {
+  return "The " + axis + " axis: each variant against its `" + reference + "` twin";
+}
+
+void write_contrasts_markdown(const CompareSummary& s, std::ostream& out) {
+  if (s.contrasts.empty()) return;
+  const Headline h = headline_of(s);
+  std::string axis;
+  for (const auto& c : s.contrasts) {
+    if (c.axis != axis) {
+      axis = c.axis;
+      out << "\n## " << contrast_heading(axis, c.reference_value) << "\n\nEach variant against the variant that differs "
+             "from it only in its " << axis << " and has `" << c.reference_value << "`, the grid's first "
+          << axis << ": the same attention, the rest of the model, data, seeds and budget. \u0394 = variant \u2212 "
+             "twin (positive: the variant is better), with the tests of the table above on the pair.\n\n"
+             "| variant | twin | " << h.column << " | twin's " << h.column << " | \u0394" << h.column
+          << " | p (bootstrap) | p (sign-flip, seeds) | p (t-test, seeds) |\n|---|---|---|---|---|---|---|---|\n";
+    }
+    const VariantSummary& v = s.variants[c.variant];
+    const VariantSummary& r = s.variants[c.reference];
+    out << "| " << v.name << " | " << r.name << " | " << h.format(v.*h.value) << " | " << h.format(r.*h.value)
+        << " | " << contrast_delta_text(s, c) << " | " << contrast_bootstrap_text(c) << " | "
+        << contrast_sign_flip_text(c) << " | " << contrast_t_test_text(c) << " |\n";
+    const bool last_of_axis = &c == &s.contrasts.back() || (&c + 1)->axis != axis;
+    if (!last_of_axis) continue;
+    out << "\n";
+    for (const auto& [note_axis, text] : s.contrast_notes)
+      if (note_axis == axis) out << "- " << text << "\n";
+  }
+}
+
 }  // namespace
 
 void write_markdown(const CompareSummary& s, std::ostream& out) {
@@ -758,6 +887,7 @@ void write_markdown(const CompareSummary& s, std::ostream& out) {
   out << "\nSignificance: " << (s.corpus ? bootstrap_bleu_method() : bootstrap_method()) << " Across seeds: "
       << seed_test_method() << "\n";
   if (!seed_note(s).empty()) out << "\n" << seed_note(s) << "\n";
+  write_contrasts_markdown(s, out);
   if (lr) {
     out << "\n## Learning rates\n\nEvery variant trained at each rate on the first seed; the rate with the best "
         << s.validation_metric << " trained the other seeds (marked *). The test split played no part in the choice.\n\n"
@@ -899,6 +1029,31 @@ void write_json(const CompareSummary& s, std::ostream& out) {
   j["rankings_by_budget"] = rankings;
   j["ranking_changes"] = s.ranking_changes;
   j["ranking_note"] = s.ranking_note;
+  auto seed_json = [](const SeedTest& t) {
+    return json{{"seeds", t.seeds}, {"mean_difference", t.mean_difference}, {"judged", t.judged()},
+                {"sign_flip_p", std::isfinite(t.sign_flip_p) ? json(t.sign_flip_p) : json(nullptr)},
+                {"t", std::isfinite(t.t.t) ? json(t.t.t) : json(nullptr)}, {"df", t.t.df},
+                {"t_test_p", std::isfinite(t.t.p) ? json(t.t.p) : json(nullptr)}};
+  };
+  json contrasts = json::array();
+  for (const auto& c : s.contrasts) {
+    json x = {{"axis", c.axis},
+              {"value", c.value},
+              {"reference_value", c.reference_value},
+              {"variant", s.variants[c.variant].name},
+              {"twin", s.variants[c.reference].name},
+              {"seeds", seed_json(c.test.seeds)}};
+    if (c.test.compared)
+      x["bootstrap"] = {{s.corpus ? "delta_bleu" : "delta_exact_match", c.test.bootstrap.delta},
+                        {"p_value", c.test.bootstrap.p_value},
+                        {"items", c.test.bootstrap.items},
+                        {"resamples", c.test.bootstrap.resamples}};
+    contrasts.push_back(x);
+  }
+  j["axis_contrasts"] = contrasts;
+  json notes = json::array();
+  for (const auto& [axis, text] : s.contrast_notes) notes.push_back({{"axis", axis}, {"note", text}});
+  j["axis_contrast_notes"] = notes;
   const bool best_exists = !s.best.empty();
   j["variants"] = json::array();
   for (const auto& v : s.variants) {
@@ -940,13 +1095,7 @@ void write_json(const CompareSummary& s, std::ostream& out) {
                          {"validation", std::isfinite(t.validation) ? json(t.validation) : json(nullptr)}});
       x["rates"] = rates;
     }
-    if (!v.is_best && best_exists) {
-      const SeedTest& t = v.seeds_vs_best;
-      x["seeds_vs_best"] = {{"seeds", t.seeds}, {"mean_difference", t.mean_difference}, {"judged", t.judged()},
-                            {"sign_flip_p", std::isfinite(t.sign_flip_p) ? json(t.sign_flip_p) : json(nullptr)},
-                            {"t", std::isfinite(t.t.t) ? json(t.t.t) : json(nullptr)}, {"df", t.t.df},
-                            {"t_test_p", std::isfinite(t.t.p) ? json(t.t.p) : json(nullptr)}};
-    }
+    if (!v.is_best && best_exists) x["seeds_vs_best"] = seed_json(v.seeds_vs_best);
     if (v.compared)
       x["vs_best"] = {{s.corpus ? "delta_bleu" : "delta_exact_match", v.vs_best.delta}, {"p_value", v.vs_best.p_value},
                       {"items", v.vs_best.items}, {"resamples", v.vs_best.resamples}};
@@ -1313,6 +1462,34 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
     o << "<p style=\"font-size:12px;color:#555\">Significance test: " << esc(bootstrap_method()) << " \u0394EM is in percentage points.</p>\n";
   o << "<p style=\"font-size:12px;color:#555\" id=\"seed-tests\">Across seeds: " << esc(seed_test_method()) << "</p>\n";
   if (!seed_note(s).empty()) o << "<p class=\"note\" id=\"seed-note\">" << esc(seed_note(s)) << "</p>\n";
+  for (std::size_t k = 0; k < s.contrasts.size(); ++k) {
+    const auto& c = s.contrasts[k];
+    if (k == 0 || s.contrasts[k - 1].axis != c.axis)
+      o << "<h2 id=\"axis-" << esc(c.axis == "luong output" ? "luong-output" : c.axis) << "\">"
+        << esc(contrast_heading(c.axis, c.reference_value)) << "</h2>\n<p>Each variant against the variant that "
+           "differs from it only in its " << esc(c.axis) << " and has " << esc(c.reference_value)
+        << ", the grid's first " << esc(c.axis) << ": the same attention, the rest of the model, data, seeds and "
+           "budget. \u0394 = variant \u2212 twin (positive: the variant is better).</p>\n<table><tr><th>variant</th>"
+           "<th>twin</th><th>" << (s.corpus ? "BLEU" : "exact match %") << "</th><th>twin's</th><th>\u0394</th>"
+           "<th>p (bootstrap)</th><th>p (sign-flip, seeds)</th><th>p (t-test, seeds)</th></tr>\n";
+    const VariantSummary& v = s.variants[c.variant];
+    const VariantSummary& r = s.variants[c.reference];
+    o << "<tr><td>" << esc(v.name) << "</td><td>" << esc(r.name) << "</td><td>"
+      << (s.corpus ? bleu_ms(v.bleu) : pct_ms(v.exact_match)) << "</td><td>"
+      << (s.corpus ? bleu_ms(r.bleu) : pct_ms(r.exact_match)) << "</td><td>" << contrast_delta_text(s, c)
+      << "</td><td>" << contrast_bootstrap_text(c) << "</td><td>" << contrast_sign_flip_text(c) << "</td><td>"
+      << contrast_t_test_text(c) << "</td></tr>\n";
+    if (k + 1 == s.contrasts.size() || s.contrasts[k + 1].axis != c.axis) {
+      o << "</table>\n<ul>";
+      for (const auto& [axis, text] : s.contrast_notes)
+        if (axis == c.axis) {
+          std::string plain = text;  // the Markdown's code spans
+          plain.erase(std::remove(plain.begin(), plain.end(), '`'), plain.end());
+          o << "<li class=\"note\">" << esc(plain) << "</li>";
+        }
+      o << "</ul>\n";
+    }
+  }
   if (lr) {
     o << "<h2 id=\"rates\">Learning rates</h2>\n<p>Every variant trained at each rate on the first seed; the rate with the "
          "best " << esc(s.validation_metric) << " (bold) trained the other seeds. The test split played no part in the "

@@ -5,6 +5,7 @@
 #include <limits>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "attend/experiment/compare.hpp"
@@ -52,6 +53,15 @@ std::string bootstrap_bleu_method();
 struct LengthBucket {
   int lo = 0, hi = 0;  // source lengths, inclusive
   std::string label() const;
+};
+
+// Two variants' runs paired on the same test sentences and seeds: the paired bootstrap over test
+// sentences (exact match, or corpus BLEU in a corpus grid) and the tests across seeds, both of
+// a − b.
+struct PairedComparison {
+  BootstrapResult bootstrap;
+  bool compared = false;  // the bootstrap is meaningful (both have paired successful runs)
+  SeedTest seeds;
 };
 
 struct VariantSummary {
@@ -120,6 +130,19 @@ struct CompareSummary {
   std::vector<BudgetRanking> rankings;
   bool ranking_changes = false;
   std::string ranking_note;       // one plain sentence: whether and how the order changes
+  // The grid's axes other than attention (encoder, cell, decoder style, luong output) one at a
+  // time: each variant against the one that differs from it only there and has that axis's first
+  // value in the grid, e.g. gru+bahdanau@transformer against gru+bahdanau ("does the
+  // self-attention encoder beat the recurrent one under the same decoder?").
+  struct AxisContrast {
+    std::string axis;             // "encoder", "cell", "decoder", "luong output"
+    std::string value, reference_value;
+    std::size_t variant = 0, reference = 0;  // indices into variants
+    PairedComparison test;        // variant − reference
+  };
+  std::vector<AxisContrast> contrasts;  // grouped by axis, in grid order
+  // Per axis and value, one plain sentence counting the pairs each test separates: (axis, text).
+  std::vector<std::pair<std::string, std::string>> contrast_notes;
 };
 
 // The ranking at fractions of the budget (CompareSummary::rankings). `curves[k]` holds the
@@ -134,6 +157,9 @@ std::vector<CompareSummary::BudgetRanking> rank_at_fractions(
 // test lengths for a toy task; for a corpus, up to max_buckets buckets holding about equal
 // numbers of test sentences (lengths are long-tailed there).
 CompareSummary summarize(const CompareResult& result, std::size_t max_buckets = 6);
+// Pairs the successful runs of a and b by seed (exact match or, for a corpus, BLEU statistics).
+PairedComparison compare_paired(const VariantSummary& a, const VariantSummary& b, bool corpus,
+                                std::size_t resamples = 1000, std::uint64_t seed = 12345);
 
 // Writers. Text tables name the metric and the ± convention; the HTML page is self-contained
 // (inline CSS, JS and SVG; no network) and explains how to read it.
