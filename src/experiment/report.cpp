@@ -821,8 +821,7 @@ void write_contrasts_markdown(const CompareSummary& s, std::ostream& out) {
              "from it only in its " << axis << " and has `" << c.reference_value << "`, the grid's first "
           << axis << ": the same attention, the rest of the model, data, seeds and budget. \u0394 = variant \u2212 "
              "twin (positive: the variant is better), with the tests of the table above on the pair.\n\n"
-             "| variant | twin | " << h.column << " | twin's " << h.column << " | \u0394" << h.column
-          << " | p (bootstrap) | p (sign-flip, seeds) | p (t-test, seeds) |\n|---|---|---|---|---|---|---|---|\n";
+             "| variant | twin | " << h.column << " | twin's " << h.column << " | \u0394 | p (bootstrap) | p (sign-flip, seeds) | p (t-test, seeds) |\n|---|---|---|---|---|---|---|---|\n";
     }
     const VariantSummary& v = s.variants[c.variant];
     const VariantSummary& r = s.variants[c.reference];
