@@ -894,6 +894,27 @@ TEST_CASE("the rate is chosen by validation alone, never by the test split", "[c
   CHECK(second[3].name() == "gru+bahdanau-lr0.001-s3");
 }
 
+TEST_CASE("a variant whose chosen rate is at either end of the lr grid is noted, one inside is not", "[compare]") {
+  CompareResult g;
+  g.data_name = "task reverse";
+  g.lr_grid = {0.001, 0.003, 0.01};
+  g.chosen_lr = {{"gru+none", 0.001}, {"gru+bahdanau", 0.003}, {"gru+luong-general", 0.01}};
+  for (const auto& [attention, lr] : std::vector<std::pair<std::string, double>>{
+           {"none", 0.001}, {"bahdanau", 0.003}, {"luong-general", 0.01}})
+    g.runs.push_back(curve_run(attention, 1, lr, {{10, 1.0}}, 0.5));
+  const CompareSummary s = summarize(g);
+  REQUIRE(s.variants.size() == 3);
+  REQUIRE(s.variants[0].notes.size() == 1);
+  CHECK_THAT(s.variants[0].notes[0], Catch::Contains("its rate (0.001) is the smallest of --lr-grid") &&
+                                         Catch::Contains("a smaller one was not tried"));
+  CHECK(s.variants[1].notes.empty());
+  REQUIRE(s.variants[2].notes.size() == 1);
+  CHECK_THAT(s.variants[2].notes[0], Catch::Contains("its rate (0.01) is the largest of --lr-grid"));
+  std::ostringstream md;
+  write_markdown(s, md);
+  CHECK_THAT(md.str(), Catch::Contains("- gru+none: its rate (0.001) is the smallest"));
+}
+
 TEST_CASE("the ranking at fractions of the budget says when it changes with the budget", "[compare]") {
   CompareResult g;
   g.data_name = "task reverse";

@@ -442,6 +442,17 @@ CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
     for (int a = lo; a <= hi; a += width) s.buckets.push_back({a, std::min(hi, a + width - 1)});
   }
 
+  if (result.lr_grid.size() >= 2) {
+    const auto [lowest, highest] = std::minmax_element(result.lr_grid.begin(), result.lr_grid.end());
+    for (auto& v : s.variants) {
+      if (v.lr <= 0 || (v.lr != *lowest && v.lr != *highest)) continue;
+      const bool low = v.lr == *lowest;
+      v.notes.push_back("its rate (" + fmt("%g", v.lr) + ") is the " + (low ? "smallest" : "largest") +
+                        " of --lr-grid: a " + (low ? "smaller" : "larger") +
+                        " one was not tried and may be better");
+    }
+  }
+
   for (auto& v : s.variants) {
     std::vector<double> em, ta, ppl, sec, tps, ent, uni, gold, bleu;
     std::vector<std::vector<double>> by(s.buckets.size());
