@@ -912,7 +912,20 @@ TEST_CASE("a variant whose chosen rate is at either end of the lr grid is noted,
   CHECK_THAT(s.variants[2].notes[0], Catch::Contains("its rate (0.01) is the largest of --lr-grid"));
   std::ostringstream md;
   write_markdown(s, md);
-  CHECK_THAT(md.str(), Catch::Contains("- gru+none: its rate (0.001) is the smallest"));
+  CHECK_THAT(md.str(), Catch::Contains("- gru+none: its rate (0.001) is the smallest") &&
+                           !Catch::Contains("With two rates"));
+
+  // With two rates every choice is at an end: one sentence for the grid, no note per variant.
+  g.lr_grid = {0.001, 0.01};
+  g.runs.erase(g.runs.begin() + 1);
+  g.chosen_lr.erase("gru+bahdanau");
+  const CompareSummary two = summarize(g);
+  REQUIRE(two.variants.size() == 2);
+  CHECK(two.variants[0].notes.empty());
+  CHECK(two.variants[1].notes.empty());
+  std::ostringstream md2;
+  write_markdown(two, md2);
+  CHECK_THAT(md2.str(), Catch::Contains("With two rates every choice is at an end of the grid"));
 }
 
 TEST_CASE("the ranking at fractions of the budget says when it changes with the budget", "[compare]") {

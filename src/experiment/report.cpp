@@ -442,7 +442,8 @@ CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
     for (int a = lo; a <= hi; a += width) s.buckets.push_back({a, std::min(hi, a + width - 1)});
   }
 
-  if (result.lr_grid.size() >= 2) {
+  // With two rates every choice is at an end; the rates section says so once instead.
+  if (result.lr_grid.size() >= 3) {
     const auto [lowest, highest] = std::minmax_element(result.lr_grid.begin(), result.lr_grid.end());
     for (auto& v : s.variants) {
       if (v.lr <= 0 || (v.lr != *lowest && v.lr != *highest)) continue;
@@ -900,7 +901,11 @@ void write_markdown(const CompareSummary& s, std::ostream& out) {
   write_contrasts_markdown(s, out);
   if (lr) {
     out << "\n## Learning rates\n\nEvery variant trained at each rate on the first seed; the rate with the best "
-        << s.validation_metric << " trained the other seeds (marked *). The test split played no part in the choice.\n\n"
+        << s.validation_metric << " trained the other seeds (marked *). The test split played no part in the choice."
+        << (s.lr_grid.size() == 2 ? " With two rates every choice is at an end of the grid: a rate beyond it was not "
+                                    "tried and may be better."
+                                  : "")
+        << "\n\n"
         << "| variant |";
     for (double x : s.lr_grid) out << " lr " << fmt("%g", x) << " |";
     out << "\n|---|";
@@ -1503,7 +1508,10 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
   if (lr) {
     o << "<h2 id=\"rates\">Learning rates</h2>\n<p>Every variant trained at each rate on the first seed; the rate with the "
          "best " << esc(s.validation_metric) << " (bold) trained the other seeds. The test split played no part in the "
-         "choice.</p>\n<table id=\"rates-table\"><tr><th>variant</th>";
+         "choice." << (s.lr_grid.size() == 2 ? " With two rates every choice is at an end of the grid: a rate beyond it "
+                                              "was not tried and may be better."
+                                            : "")
+      << "</p>\n<table id=\"rates-table\"><tr><th>variant</th>";
     for (double x : s.lr_grid) o << "<th>lr " << fmt("%g", x) << "</th>";
     o << "</tr>\n";
     for (const auto& v : s.variants) {
