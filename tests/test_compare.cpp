@@ -1058,7 +1058,8 @@ TEST_CASE("each encoder is tested against its rnn twin under the same attention"
   CHECK(j["axis_contrasts"][0]["twin"] == "gru+none");
   CHECK(j["axis_contrasts"][0]["bootstrap"]["p_value"].get<double>() < 0.01);
   CHECK(j["axis_contrasts"][0]["seeds"]["judged"] == true);
-  CHECK_THAT(html.str(), Catch::Contains("id=\"axis-encoder\"") && Catch::Contains("transformer against rnn, 2 pairs"));
+  CHECK_THAT(html.str(), Catch::Contains("id=\"axis-encoder\">The encoder axis: each variant against its rnn twin</h2>") &&
+                             Catch::Contains("transformer against rnn, 2 pairs"));
 }
 
 TEST_CASE("a grid with one value on every axis but attention has no axis contrasts", "[compare]") {

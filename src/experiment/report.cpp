@@ -818,6 +818,11 @@ std::string contrast_sign_flip_text(const CompareSummary::AxisContrast& c) {
 std::string contrast_t_test_text(const CompareSummary::AxisContrast& c) {
   return c.test.seeds.judged() ? p_value_text(c.test.seeds.t.p) : "n/a";
 }
+// Markdown's code spans, for the HTML page.
+std::string without_backticks(std::string text) {
+  text.erase(std::remove(text.begin(), text.end(), '`'), text.end());
+  return text;
+}
 std::string contrast_heading(const std::string& axis, const std::string& reference) {
   return "The " + axis + " axis: each variant against its `" + reference + "` twin";
 }
@@ -1481,7 +1486,7 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
     const auto& c = s.contrasts[k];
     if (k == 0 || s.contrasts[k - 1].axis != c.axis)
       o << "<h2 id=\"axis-" << esc(c.axis == "luong output" ? "luong-output" : c.axis) << "\">"
-        << esc(contrast_heading(c.axis, c.reference_value)) << "</h2>\n<p>Each variant against the variant that "
+        << esc(without_backticks(contrast_heading(c.axis, c.reference_value))) << "</h2>\n<p>Each variant against the variant that "
            "differs from it only in its " << esc(c.axis) << " and has " << esc(c.reference_value)
         << ", the grid's first " << esc(c.axis) << ": the same attention, the rest of the model, data, seeds and "
            "budget. \u0394 = variant \u2212 twin (positive: the variant is better).</p>\n<table><tr><th>variant</th>"
@@ -1497,11 +1502,7 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
     if (k + 1 == s.contrasts.size() || s.contrasts[k + 1].axis != c.axis) {
       o << "</table>\n<ul>";
       for (const auto& [axis, text] : s.contrast_notes)
-        if (axis == c.axis) {
-          std::string plain = text;  // the Markdown's code spans
-          plain.erase(std::remove(plain.begin(), plain.end(), '`'), plain.end());
-          o << "<li class=\"note\">" << esc(plain) << "</li>";
-        }
+        if (axis == c.axis) o << "<li class=\"note\">" << esc(without_backticks(text)) << "</li>";
       o << "</ul>\n";
     }
   }
