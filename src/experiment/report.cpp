@@ -826,6 +826,18 @@ std::string without_backticks(std::string text) {
 std::string contrast_heading(const std::string& axis, const std::string& reference) {
   return "The " + axis + " axis: each variant against its `" + reference + "` twin";
 }
+std::string contrast_intro(const std::string& axis, const std::string& reference) {
+  return "Each variant against the variant that differs from it only in its " + axis + " and has `" + reference +
+         "`, the grid's first " + axis + ": the same attention, the rest of the model, data, seeds and budget. "
+         "\u0394 = variant \u2212 twin (positive: the variant is better), with the tests of the results table on "
+         "the pair.";
+}
+// The Learning rates section's remark on a two-rate grid ("" otherwise).
+std::string two_rates_sentence(const CompareSummary& s) {
+  return s.lr_grid.size() == 2
+             ? " With two rates every choice is at an end of the grid: a rate beyond it was not tried and may be better."
+             : "";
+}
 
 void write_contrasts_markdown(const CompareSummary& s, std::ostream& out) {
   if (s.contrasts.empty()) return;
@@ -834,11 +846,8 @@ void write_contrasts_markdown(const CompareSummary& s, std::ostream& out) {
   for (const auto& c : s.contrasts) {
     if (c.axis != axis) {
       axis = c.axis;
-      out << "\n## " << contrast_heading(axis, c.reference_value) << "\n\nEach variant against the variant that differs "
-             "from it only in its " << axis << " and has `" << c.reference_value << "`, the grid's first "
-          << axis << ": the same attention, the rest of the model, data, seeds and budget. \u0394 = variant \u2212 "
-             "twin (positive: the variant is better), with the tests of the table above on the pair.\n\n"
-             "| variant | twin | " << h.column << " | twin's " << h.column << " | \u0394 | p (bootstrap) | p (sign-flip, seeds) | p (t-test, seeds) |\n|---|---|---|---|---|---|---|---|\n";
+      out << "\n## " << contrast_heading(axis, c.reference_value) << "\n\n" << contrast_intro(axis, c.reference_value)
+          << "\n\n| variant | twin | " << h.column << " | twin's " << h.column << " | \u0394 | p (bootstrap) | p (sign-flip, seeds) | p (t-test, seeds) |\n|---|---|---|---|---|---|---|---|\n";
     }
     const VariantSummary& v = s.variants[c.variant];
     const VariantSummary& r = s.variants[c.reference];
@@ -907,10 +916,7 @@ void write_markdown(const CompareSummary& s, std::ostream& out) {
   if (lr) {
     out << "\n## Learning rates\n\nEvery variant trained at each rate on the first seed; the rate with the best "
         << s.validation_metric << " trained the other seeds (marked *). The test split played no part in the choice."
-        << (s.lr_grid.size() == 2 ? " With two rates every choice is at an end of the grid: a rate beyond it was not "
-                                    "tried and may be better."
-                                  : "")
-        << "\n\n"
+        << two_rates_sentence(s) << "\n\n"
         << "| variant |";
     for (double x : s.lr_grid) out << " lr " << fmt("%g", x) << " |";
     out << "\n|---|";
@@ -1486,10 +1492,8 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
     const auto& c = s.contrasts[k];
     if (k == 0 || s.contrasts[k - 1].axis != c.axis)
       o << "<h2 id=\"axis-" << esc(c.axis == "luong output" ? "luong-output" : c.axis) << "\">"
-        << esc(without_backticks(contrast_heading(c.axis, c.reference_value))) << "</h2>\n<p>Each variant against the variant that "
-           "differs from it only in its " << esc(c.axis) << " and has " << esc(c.reference_value)
-        << ", the grid's first " << esc(c.axis) << ": the same attention, the rest of the model, data, seeds and "
-           "budget. \u0394 = variant \u2212 twin (positive: the variant is better).</p>\n<table><tr><th>variant</th>"
+        << esc(without_backticks(contrast_heading(c.axis, c.reference_value))) << "</h2>\n<p>"
+        << esc(without_backticks(contrast_intro(c.axis, c.reference_value))) << "</p>\n<table><tr><th>variant</th>"
            "<th>twin</th><th>" << (s.corpus ? "BLEU" : "exact match %") << "</th><th>twin's</th><th>\u0394</th>"
            "<th>p (bootstrap)</th><th>p (sign-flip, seeds)</th><th>p (t-test, seeds)</th></tr>\n";
     const VariantSummary& v = s.variants[c.variant];
@@ -1509,10 +1513,7 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
   if (lr) {
     o << "<h2 id=\"rates\">Learning rates</h2>\n<p>Every variant trained at each rate on the first seed; the rate with the "
          "best " << esc(s.validation_metric) << " (bold) trained the other seeds. The test split played no part in the "
-         "choice." << (s.lr_grid.size() == 2 ? " With two rates every choice is at an end of the grid: a rate beyond it "
-                                              "was not tried and may be better."
-                                            : "")
-      << "</p>\n<table id=\"rates-table\"><tr><th>variant</th>";
+         "choice." << esc(two_rates_sentence(s)) << "</p>\n<table id=\"rates-table\"><tr><th>variant</th>";
     for (double x : s.lr_grid) o << "<th>lr " << fmt("%g", x) << "</th>";
     o << "</tr>\n";
     for (const auto& v : s.variants) {
