@@ -2,9 +2,11 @@
 #pragma once
 #include <attend/nn/config.hpp>
 #include <attend/text/batching.hpp>
+#include <attend/text/pipeline.hpp>
 #include <attend/text/vocab.hpp>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace attend::test {
@@ -49,5 +51,11 @@ struct TinyTask {
   attend::Vocab src_vocab, tgt_vocab;
 };
 TinyTask tiny_reverse_task(double dropout = 0);
+
+// Synthetic sentence pair i: 2-6 words from a small vocabulary; the target is the source reversed
+// and upper-cased, so word order and lengths vary like a (very easy) translation task.
+std::pair<std::string, std::string> synthetic_pair(int i);
+// Writes train (60 pairs), valid (16) and test (20) files into dir.
+TextPipelineOptions synthetic_corpus(const TempDir& dir);
 
 }  // namespace attend::test

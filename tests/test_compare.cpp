@@ -482,44 +482,6 @@ TEST_CASE("attend compare on the command line: a tiny grid, resume, bad input", 
 
 namespace {
 
-// Synthetic sentence pair i: 2-6 words from a small vocabulary; the target is the source reversed
-// and upper-cased, so word order and lengths vary like a (very easy) translation task.
-std::pair<std::string, std::string> synthetic_pair(int i) {
-  static const char* kWords[] = {"red", "blue", "cat", "dog", "sun", "moon", "tree", "hill", "sea", "road"};
-  const int n = 2 + (i * 7 + i / 3) % 5;
-  std::vector<std::string> w;
-  for (int k = 0; k < n; ++k) w.push_back(kWords[(i * 3 + k * 7 + k * i) % 10]);
-  std::string src, tgt;
-  for (int k = 0; k < n; ++k) {
-    src += (k ? " " : "") + w[k];
-    std::string up = w[n - 1 - k];
-    for (auto& c : up) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    tgt += (k ? " " : "") + up;
-  }
-  return {src, tgt};
-}
-
-// Writes train (60 pairs), valid (16) and test (20) files into dir.
-TextPipelineOptions synthetic_corpus(const TempDir& dir) {
-  auto split = [&](const std::string& name, int from, int count) {
-    std::string s, t;
-    for (int i = from; i < from + count; ++i) {
-      const auto [a, b] = synthetic_pair(i);
-      s += a + "\n";
-      t += b + "\n";
-    }
-    write_file(dir.file(name + ".src"), s);
-    write_file(dir.file(name + ".tgt"), t);
-  };
-  split("train", 0, 60);
-  split("valid", 100, 16);
-  split("test", 200, 20);
-  TextPipelineOptions c;
-  c.files = {dir.file("train.src"), dir.file("train.tgt"), dir.file("valid.src"),
-             dir.file("valid.tgt"), dir.file("test.src"),  dir.file("test.tgt")};
-  return c;
-}
-
 CompareOptions tiny_corpus_grid(const std::string& out) {
   CompareOptions o = tiny_grid(out);
   o.seeds = 1;
