@@ -1,5 +1,5 @@
-// Reports of a comparison grid (Markdown, CSV, JSON, one self-contained HTML page) and the paired
-// bootstrap significance test. A single hypothesis's attention exports: attention_export.hpp.
+// Reports of a comparison grid (Markdown, CSV, JSON, one self-contained HTML page). The significance
+// tests: eval/significance.hpp. A single hypothesis's attention exports: attention_export.hpp.
 #pragma once
 #include <cstdint>
 #include <limits>
@@ -9,44 +9,11 @@
 #include <vector>
 
 #include "attend/experiment/compare.hpp"
-#include "attend/experiment/stats.hpp"
 #include "attend/decode/attention_export.hpp"
+#include "attend/eval/significance.hpp"
 #include "attend/decode/search.hpp"
 
 namespace attend {
-
-struct MeanStd {
-  double mean = 0, std = 0;  // sample standard deviation (n − 1); 0 for a single value
-  std::size_t n = 0;         // values that entered (0: no successful run)
-};
-MeanStd mean_std(const std::vector<double>& values);
-
-// Paired bootstrap resampling (Koehn 2004) over items: `a` and `b` hold the two systems' scores
-// on the same items; `strata` (optional, same length) keeps each stratum's size when resampling
-// (e.g. the seed a test sentence belongs to). Returns the two-sided p-value of "mean(a) − mean(b)
-// is 0": the share of resampled differences, centred on the observed one, at least as far from 0
-// as the observed difference ((count + 1) / (resamples + 1)).
-struct BootstrapResult {
-  double delta = 0;   // mean(a) − mean(b)
-  double p_value = 1;
-  std::size_t items = 0, resamples = 0;
-};
-BootstrapResult paired_bootstrap(const std::vector<double>& a, const std::vector<double>& b,
-                                 const std::vector<int>& strata = {},
-                                 std::size_t resamples = 1000, std::uint64_t seed = 12345);
-std::string bootstrap_method();  // one sentence naming the method, for reports
-
-// Paired bootstrap resampling on corpus BLEU (Koehn 2004), for corpus grids. a[k] and b[k] hold
-// the per-sentence BLEU statistics of the two systems in seed k, on the same test sentences.
-// Each resample draws N sentence indices with replacement (the same indices for every seed) and
-// recomputes each system's corpus BLEU from the summed statistics of the sample; the statistic is
-// the mean over seeds of BLEU(a) − BLEU(b), in BLEU points. The p-value is as paired_bootstrap's:
-// two-sided, resampled differences centred on the observed one; 1 when the difference is 0.
-BootstrapResult paired_bootstrap_bleu(const std::vector<std::vector<BleuStats>>& a,
-                                      const std::vector<std::vector<BleuStats>>& b,
-                                      std::size_t resamples = 1000, std::uint64_t seed = 12345);
-std::string bootstrap_bleu_method();
-
 
 // ---- the summary of a grid ------------------------------------------------------------------
 
