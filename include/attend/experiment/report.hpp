@@ -1,11 +1,10 @@
-// Reports of a comparison grid (Markdown, CSV, JSON, one self-contained HTML page). The significance
-// tests: eval/significance.hpp. A single hypothesis's attention exports: attention_export.hpp.
+// Reports of a comparison grid (Markdown, CSV, JSON, one self-contained HTML page), one writer per
+// format (src/experiment/report_*.cpp). What they print, the grid's summary: summary.hpp; its
+// significance tests: eval/significance.hpp. A single hypothesis's attention exports:
+// attention_export.hpp.
 #pragma once
-#include <cstdint>
-#include <limits>
 #include <ostream>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "attend/experiment/compare.hpp"
