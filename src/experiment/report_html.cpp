@@ -6,6 +6,7 @@
 
 #include "attend/experiment/report.hpp"
 #include "length_buckets.hpp"
+#include "report_assets.hpp"
 #include "report_text.hpp"
 #include "svg_chart.hpp"
 
@@ -26,58 +27,6 @@ std::string without_backticks(std::string text) {
   text.erase(std::remove(text.begin(), text.end(), '`'), text.end());
   return text;
 }
-
-}  // namespace
-
-namespace {
-
-const char* kCss = R"CSS(
-body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:24px auto;max-width:1360px;color:#222;padding:0 16px;line-height:1.45}
-h1{font-size:24px;margin-bottom:4px}h2{font-size:19px;margin-top:34px;border-bottom:1px solid #ddd;padding-bottom:4px}
-.sub{color:#555;margin-top:0}.howto{background:#f4f7fb;border-left:4px solid #1f77b4;padding:10px 16px;margin:16px 0}
-table{border-collapse:collapse;font-size:13px;margin:8px 0}th,td{border:1px solid #ccc;padding:4px 8px;text-align:right;white-space:nowrap}
-th{background:#f0f0f0;white-space:normal;vertical-align:bottom}.wide{overflow-x:auto}td:first-child,th:first-child{text-align:left}tr.best td{background:#eef7ee;font-weight:600}
-.swatch{display:inline-block;width:12px;height:12px;border-radius:2px;margin-right:6px;vertical-align:-1px}
-.charts{display:flex;flex-wrap:wrap;gap:12px}.charts figure{margin:0;border:1px solid #e5e5e5;padding:4px}
-figcaption{font-size:12px;color:#555;max-width:630px;padding:4px}
-.sentence{margin:18px 0;padding:8px 10px;border:1px solid #e5e5e5}.sentence h3{font-size:15px;margin:2px 0 6px}
-.maps{display:flex;flex-wrap:wrap;gap:14px;align-items:flex-start}.card{border:1px solid #ddd;padding:6px;background:#fff}
-.card .name{font-weight:600;font-size:13px}.card .outp{font-family:monospace;font-size:12px;margin:2px 0 4px}
-.ok{color:#2a7d2a}.bad{color:#b22}.none{font-size:12px;color:#666;width:220px;padding:20px 6px}
-.note{color:#8a4b00}.mono{font-family:monospace}.legendbar{display:inline-block;width:160px;height:12px;vertical-align:middle;background:linear-gradient(90deg,rgb(247,251,255),rgb(8,48,107));border:1px solid #aaa}
-#render-check{font-size:11px;color:#777;white-space:pre-wrap}
-)CSS";
-
-// Fills #render-check with what the page actually drew (used by the headless-browser test).
-const char* kJs = R"JS(
-(function(){
-  var out={variants:{},charts:{},gold:document.querySelectorAll('circle.gold').length,
-    diagnostics:document.querySelectorAll('.diag-run').length,no_diagnostics:!!document.getElementById('no-diagnostics')};
-  document.querySelectorAll('.card[data-variant]').forEach(function(c){
-    var v=c.getAttribute('data-variant'); var n=c.querySelectorAll('rect.hm-cell').length;
-    var drawn=0; c.querySelectorAll('rect.hm-cell').forEach(function(r){var b=r.getBoundingClientRect(); if(b.width>0&&b.height>0) drawn++;});
-    if(!out.variants[v]) out.variants[v]={cells:0,drawn:0,maps:0};
-    out.variants[v].cells+=n; out.variants[v].drawn+=drawn; if(n>0) out.variants[v].maps++;
-  });
-  document.querySelectorAll('svg.chart').forEach(function(s){
-    var paths=s.querySelectorAll('path.series'); var nonempty=0, long=0;
-    paths.forEach(function(p){var d=p.getAttribute('d')||''; if(d.length>0) nonempty++; try{ if(p.getTotalLength()>10) long++; }catch(e){} });
-    var b=s.getBoundingClientRect();
-    out.charts[s.id]={paths:paths.length,nonempty:nonempty,visible:long,width:Math.round(b.width),height:Math.round(b.height)};
-    if(s.id.indexOf('diag-')===0){
-      var pts=[]; s.querySelectorAll('circle[data-y]').forEach(function(c){var r=c.getBoundingClientRect();
-        pts.push({series:c.getAttribute('data-series'),x:+c.getAttribute('data-x'),y:+c.getAttribute('data-y'),drawn:r.width>0&&r.height>0});});
-      out.charts[s.id].points=pts;
-    }
-  });
-  var el=document.getElementById('render-check'); el.textContent=JSON.stringify(out);
-  el.setAttribute('data-ok','1');
-})();
-)JS";
-
-}  // namespace
-
-namespace {
 
 // Per run, over training steps: the share of saturated units per group, the attention entropy
 // against the uniform entropy, the gradient norm per parameter group (TrainResult::diagnostics).
