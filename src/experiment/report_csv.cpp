@@ -1,9 +1,10 @@
 // The CSV table (results.csv) of a comparison grid: one row per variant.
+#include "attend/experiment/report.hpp"
+
 #include <cmath>
 #include <ostream>
 
 #include "attend/core/csv.hpp"
-#include "attend/experiment/report.hpp"
 #include "report_text.hpp"
 
 namespace attend {

@@ -1,10 +1,11 @@
 // The HTML page (report.html) of a comparison grid: self-contained (inline CSS, JS and SVG).
+#include "attend/experiment/report.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <map>
 #include <ostream>
 
-#include "attend/experiment/report.hpp"
 #include "length_buckets.hpp"
 #include "report_assets.hpp"
 #include "report_text.hpp"

@@ -1,9 +1,10 @@
 // The JSON summary (results.json) of a comparison grid.
+#include "attend/experiment/report.hpp"
+
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <ostream>
 
-#include "attend/experiment/report.hpp"
 #include "report_text.hpp"
 
 namespace attend {

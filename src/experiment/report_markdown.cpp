@@ -1,4 +1,6 @@
 // The Markdown report (REPORT.md) of a comparison grid.
+#include "attend/experiment/report.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -6,7 +8,6 @@
 #include <ostream>
 #include <set>
 
-#include "attend/experiment/report.hpp"
 #include "report_text.hpp"
 
 namespace attend {
