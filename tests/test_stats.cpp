@@ -1,9 +1,9 @@
-// The tests across seeds (experiment/stats.hpp) against values computed by hand or from the
+// The tests across seeds (eval/significance.hpp) against values computed by hand or from the
 // closed forms of Student's t for 1, 2 and 3 degrees of freedom.
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "attend/experiment/stats.hpp"
+#include "attend/eval/significance.hpp"
 
 using namespace attend;
 

@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "attend/core/csv.hpp"
+
 namespace attend {
 
 std::string xml_escape(const std::string& s) {
@@ -37,13 +39,6 @@ std::string fmt(const char* f, double x) {
 
 // A space token (character tokenizer) would be invisible.
 std::string token_label(const std::string& t) { return t == " " ? "\u2423" : t; }
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return q + "\"";
-}
 
 // White → dark blue.
 std::string heat_color(double w) {

@@ -18,6 +18,7 @@
 #include "attend/text/pipeline.hpp"
 #include "attend/text/subword.hpp"
 #include "attend/text/tasks.hpp"
+#include "attend/eval/bleu_stats.hpp"
 #include "attend/eval/evaluate.hpp"
 #include "attend/train/distributed.hpp"
 #include "attend/train/trainer.hpp"
@@ -175,18 +176,6 @@ bool is_grid_axis(const std::string& signature_key);
 std::vector<std::string> grid_axis_changes(const CompareOptions& options, const DataSource& source);
 
 // ---- results ------------------------------------------------------------------------------------
-
-// Sufficient statistics of corpus BLEU (bleu.hpp) for one test sentence: clipped n-gram matches,
-// hypothesis n-grams and the two lengths. Summed over any set of sentences they give that set's
-// corpus BLEU (bleu_from_counts), which is what bootstrap resampling and BLEU by length need.
-struct BleuStats {
-  std::array<std::size_t, 4> counts{}, totals{};
-  std::size_t hyp_len = 0, ref_len = 0;
-  BleuStats& operator+=(const BleuStats& o);
-};
-BleuStats bleu_stats(const std::string& hyp, const std::string& ref, bool lowercase = false);
-// Corpus BLEU (0–100) of the summed statistics.
-double bleu_score(const BleuStats& total);
 
 // One test sentence of a run: tokens, output and attention (rows: output tokens incl. </s>).
 struct AttentionSample {

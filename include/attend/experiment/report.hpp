@@ -1,165 +1,18 @@
-// Reports of a comparison grid (Markdown, CSV, JSON, one self-contained HTML page) and the paired
-// bootstrap significance test. A single hypothesis's attention exports: attention_export.hpp.
+// Reports of a comparison grid (Markdown, CSV, JSON, one self-contained HTML page), one writer per
+// format (src/experiment/report_*.cpp). What they print, the grid's summary: summary.hpp; its
+// significance tests: eval/significance.hpp. A single hypothesis's attention exports:
+// attention_export.hpp.
 #pragma once
-#include <cstdint>
-#include <limits>
 #include <ostream>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "attend/experiment/compare.hpp"
-#include "attend/experiment/stats.hpp"
+#include "attend/experiment/summary.hpp"
 #include "attend/decode/attention_export.hpp"
 #include "attend/decode/search.hpp"
 
 namespace attend {
-
-struct MeanStd {
-  double mean = 0, std = 0;  // sample standard deviation (n − 1); 0 for a single value
-  std::size_t n = 0;         // values that entered (0: no successful run)
-};
-MeanStd mean_std(const std::vector<double>& values);
-
-// Paired bootstrap resampling (Koehn 2004) over items: `a` and `b` hold the two systems' scores
-// on the same items; `strata` (optional, same length) keeps each stratum's size when resampling
-// (e.g. the seed a test sentence belongs to). Returns the two-sided p-value of "mean(a) − mean(b)
-// is 0": the share of resampled differences, centred on the observed one, at least as far from 0
-// as the observed difference ((count + 1) / (resamples + 1)).
-struct BootstrapResult {
-  double delta = 0;   // mean(a) − mean(b)
-  double p_value = 1;
-  std::size_t items = 0, resamples = 0;
-};
-BootstrapResult paired_bootstrap(const std::vector<double>& a, const std::vector<double>& b,
-                                 const std::vector<int>& strata = {},
-                                 std::size_t resamples = 1000, std::uint64_t seed = 12345);
-std::string bootstrap_method();  // one sentence naming the method, for reports
-
-// Paired bootstrap resampling on corpus BLEU (Koehn 2004), for corpus grids. a[k] and b[k] hold
-// the per-sentence BLEU statistics of the two systems in seed k, on the same test sentences.
-// Each resample draws N sentence indices with replacement (the same indices for every seed) and
-// recomputes each system's corpus BLEU from the summed statistics of the sample; the statistic is
-// the mean over seeds of BLEU(a) − BLEU(b), in BLEU points. The p-value is as paired_bootstrap's:
-// two-sided, resampled differences centred on the observed one; 1 when the difference is 0.
-BootstrapResult paired_bootstrap_bleu(const std::vector<std::vector<BleuStats>>& a,
-                                      const std::vector<std::vector<BleuStats>>& b,
-                                      std::size_t resamples = 1000, std::uint64_t seed = 12345);
-std::string bootstrap_bleu_method();
-
-
-// ---- the summary of a grid ------------------------------------------------------------------
-
-struct LengthBucket {
-  int lo = 0, hi = 0;  // source lengths, inclusive
-  std::string label() const;
-};
-
-// Two variants' runs paired on the same test sentences and seeds: the paired bootstrap over test
-// sentences (exact match, or corpus BLEU in a corpus grid) and the tests across seeds, both of
-// a − b.
-struct PairedComparison {
-  BootstrapResult bootstrap;
-  bool compared = false;  // the bootstrap is meaningful (both have paired successful runs)
-  SeedTest seeds;
-};
-
-struct VariantSummary {
-  Variant variant;
-  std::string name;
-  std::vector<const RunResult*> runs;  // every run of the variant, in seed order
-  std::size_t ok = 0, diverged = 0, failed = 0;
-  MeanStd exact_match, token_accuracy, perplexity, seconds, tokens_per_s;
-  MeanStd bleu;                    // corpus grids: test BLEU (0–100)
-  MeanStd attention_entropy, uniform_entropy, gold_mass;
-  std::size_t parameters = 0;
-  // Per bucket (CompareSummary::buckets): exact match (0–1), or BLEU (0–100) in a corpus grid.
-  std::vector<MeanStd> by_length;
-  std::vector<CurvePoint> mean_train_loss, mean_valid_loss;  // mean over successful seeds
-  std::vector<CurvePoint> mean_valid_bleu;                   // corpus grids
-  bool has_attention = false;
-  bool is_best = false;
-  BootstrapResult vs_best;   // this variant against the best (p = 1 for the best itself);
-                             // delta in exact match (0–1), or in BLEU points for a corpus grid
-  bool compared = false;     // vs_best is meaningful (both have paired successful runs)
-  // Across seeds against the best: per-seed headline differences (this − best), paired by seed.
-  SeedTest seeds_vs_best;
-  MeanStd best_step, best_seconds;  // the kept checkpoint's step and the training time until it
-  std::size_t stopped_early = 0;    // runs that stopped before the step budget (patience)
-  // --lr-grid: the rate the seeds trained at (0 = the grid's one rate) and every rate tried on
-  // the first seed with its validation figure (validation_score, shown as the metric).
-  double lr = 0;
-  struct RateTrial {
-    double lr = 0;
-    std::string status;
-    double validation = std::numeric_limits<double>::quiet_NaN();  // loss, or BLEU for a corpus
-    bool chosen = false;
-  };
-  std::vector<RateTrial> rates;
-  std::vector<std::string> notes;  // e.g. "seed 2 diverged (NaN loss), excluded from the mean"
-};
-
-struct CompareSummary {
-  std::vector<VariantSummary> variants;
-  std::vector<LengthBucket> buckets;
-  std::vector<std::pair<std::string, std::string>> failures;  // run name, error
-  std::string best;              // highest mean exact match (corpus grids: highest mean BLEU)
-  std::string alignment, alignment_note, data_name;
-  bool corpus = false;           // BLEU metrics; lengths in words; buckets of equal size
-  std::string data_description;
-  bool bleu_lowercase = false;
-  std::size_t beam = 1;
-  int train_min_len = 0, train_max_len = 0, test_min_len = 0, test_max_len = 0;
-  std::size_t resamples = 1000;
-  std::uint64_t bootstrap_seed = 12345;
-  std::size_t total_runs = 0;
-  std::size_t max_seeds = 0;      // successful seeds of the variant with the most
-  // The budget and the ranking of the variants by validation figure at fractions of it: at each
-  // fraction f, every run's best validation figure among its validations at steps <= f × the
-  // largest step any counted run validated at (what a budget of that many steps, with the same
-  // early stopping, would have kept), averaged over the variant's seeds.
-  std::string budget;
-  bool converge = false;
-  std::vector<double> lr_grid;
-  std::string validation_metric;  // "validation loss (lower is better)" or "validation BLEU ..."
-  struct BudgetRanking {
-    double fraction = 1;
-    std::size_t step = 0;
-    std::vector<std::pair<std::string, double>> order;  // variant, mean figure; best first
-  };
-  std::vector<BudgetRanking> rankings;
-  bool ranking_changes = false;
-  std::string ranking_note;       // one plain sentence: whether and how the order changes
-  // The grid's axes other than attention (encoder, cell, decoder style, luong output) one at a
-  // time: each variant against the one that differs from it only there and has that axis's first
-  // value in the grid, e.g. gru+bahdanau@transformer against gru+bahdanau ("does the
-  // self-attention encoder beat the recurrent one under the same decoder?").
-  struct AxisContrast {
-    std::string axis;             // "encoder", "cell", "decoder", "luong output"
-    std::string value, reference_value;
-    std::size_t variant = 0, reference = 0;  // indices into variants
-    PairedComparison test;        // variant − reference
-  };
-  std::vector<AxisContrast> contrasts;  // grouped by axis, in grid order
-  // Per axis and value, one plain sentence counting the pairs each test separates: (axis, text).
-  std::vector<std::pair<std::string, std::string>> contrast_notes;
-};
-
-// The ranking at fractions of the budget (CompareSummary::rankings). `curves[k]` holds the
-// validation curves of variant k's runs, `higher_better` says which way the figure improves.
-std::vector<CompareSummary::BudgetRanking> rank_at_fractions(
-    const std::vector<std::string>& variants,
-    const std::vector<std::vector<const std::vector<CurvePoint>*>>& curves, bool higher_better,
-    const std::vector<double>& fractions = {0.25, 0.5, 1.0});
-
-// Groups runs by variant, averages over seeds (diverged and failed runs excluded, with a note),
-// finds the best variant and tests every other against it. Length buckets: equal width over the
-// test lengths for a toy task; for a corpus, up to max_buckets buckets holding about equal
-// numbers of test sentences (lengths are long-tailed there).
-CompareSummary summarize(const CompareResult& result, std::size_t max_buckets = 6);
-// Pairs the successful runs of a and b by seed (exact match or, for a corpus, BLEU statistics).
-PairedComparison compare_paired(const VariantSummary& a, const VariantSummary& b, bool corpus,
-                                std::size_t resamples = 1000, std::uint64_t seed = 12345);
 
 // Writers. Text tables name the metric and the ± convention; the HTML page is self-contained
 // (inline CSS, JS and SVG; no network) and explains how to read it.

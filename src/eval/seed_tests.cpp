@@ -1,4 +1,5 @@
-#include "attend/experiment/stats.hpp"
+// The tests across seeds (significance.hpp): sign-flip permutation test and paired t-test.
+#include "attend/eval/significance.hpp"
 
 #include <algorithm>
 #include <cmath>

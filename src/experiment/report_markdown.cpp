@@ -1,0 +1,228 @@
+// The Markdown report (REPORT.md) of a comparison grid.
+#include "attend/experiment/report.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <ostream>
+#include <set>
+
+#include "report_text.hpp"
+
+namespace attend {
+
+using namespace report;
+
+namespace {
+
+// The groups of a diagnostics field over all runs, known ones first in reading order.
+std::vector<std::string> diagnostic_groups(const CompareSummary& s,
+                                           std::map<std::string, double> DiagnosticsPoint::*field,
+                                           const std::vector<std::string>& preferred) {
+  std::set<std::string> seen;
+  for (const auto& v : s.variants)
+    for (const RunResult* r : v.runs)
+      for (const auto& p : r->diagnostics)
+        for (const auto& kv : p.*field) seen.insert(kv.first);
+  std::vector<std::string> groups;
+  for (const auto& g : preferred)
+    if (seen.erase(g)) groups.push_back(g);
+  groups.insert(groups.end(), seen.begin(), seen.end());
+  return groups;
+}
+
+double group_value(const std::map<std::string, double>& m, const std::string& g) {
+  const auto it = m.find(g);
+  return it == m.end() ? std::numeric_limits<double>::quiet_NaN() : it->second;
+}
+
+// "Why" in the markdown report: each variant's diagnostics at its first recorded step and at the
+// budget fractions of the ranking, mean over the successful runs (each run's last point at or
+// before the step), so a reader sees the saturation and attention behind a slow start.
+void write_diagnostics_markdown(const CompareSummary& s, std::ostream& out) {
+  std::size_t first = std::numeric_limits<std::size_t>::max();
+  for (const auto& v : s.variants)
+    for (const RunResult* r : v.runs)
+      if (!r->diagnostics.empty()) first = std::min(first, r->diagnostics.front().step);
+  if (first == std::numeric_limits<std::size_t>::max()) return;  // no run recorded any
+  std::set<std::size_t> steps{first};
+  for (const auto& r : s.rankings)
+    if (r.step > first) steps.insert(r.step);
+  const auto sat = diagnostic_groups(s, &DiagnosticsPoint::saturation,
+                                     {"h~", "decoder gates", "decoder candidates", "encoder gates", "encoder candidates"});
+  const auto grad = diagnostic_groups(s, &DiagnosticsPoint::grad_norm,
+                                      {"attention", "encoder", "decoder", "output", "embedding"});
+  out << "\n## Why: training diagnostics\n\nOn each step's training batch, mean over the seeds (each run's last "
+         "point at or before the step): the share of saturated units (|tanh| > 0.99, a sigmoid outside "
+         "[0.01, 0.99]) in %, the attention entropy in nats (in brackets ln S of the same batch, a uniform "
+         "attention's), and the gradient norm per parameter group before clipping. A saturated layer or an "
+         "attention collapsed onto one position passes little gradient back, which is what a slow start looks "
+         "like.\n\n| variant | step |";
+  for (const auto& g : sat) out << " " << g << " saturated |";
+  out << " attention entropy |";
+  for (const auto& g : grad) out << " \u2016grad\u2016 " << g << " |";
+  out << "\n|---|---|";
+  for (std::size_t i = 0; i < sat.size() + 1 + grad.size(); ++i) out << "---|";
+  out << "\n";
+  for (const auto& v : s.variants)
+    for (std::size_t step : steps) {
+      std::vector<const DiagnosticsPoint*> at;
+      for (const RunResult* r : v.runs) {
+        if (r->status != "ok") continue;
+        const DiagnosticsPoint* last = nullptr;
+        for (const auto& p : r->diagnostics)
+          if (p.step <= step) last = &p;
+        if (last) at.push_back(last);
+      }
+      if (at.empty()) continue;
+      auto mean_of = [&](auto get) {
+        std::vector<double> xs;
+        for (const auto* p : at) {
+          const double x = get(*p);
+          if (std::isfinite(x)) xs.push_back(x);
+        }
+        return mean_std(xs);
+      };
+      const double nan = std::numeric_limits<double>::quiet_NaN();
+      out << "| " << v.name << " | " << step << " |";
+      for (const auto& g : sat) {
+        const MeanStd m = mean_of([&](const DiagnosticsPoint& p) { return group_value(p.saturation, g); });
+        out << " " << (m.n ? pct(m.mean) : "\u2014") << " |";
+      }
+      const MeanStd ent = mean_of([&](const DiagnosticsPoint& p) { return p.attention_entropy < 0 ? nan : p.attention_entropy; });
+      const MeanStd uni = mean_of([&](const DiagnosticsPoint& p) { return p.uniform_entropy < 0 ? nan : p.uniform_entropy; });
+      out << " " << (ent.n ? fmt("%.3f", ent.mean) + (uni.n ? " (" + fmt("%.2f", uni.mean) + ")" : "") : "\u2014") << " |";
+      for (const auto& g : grad) {
+        const MeanStd m = mean_of([&](const DiagnosticsPoint& p) { return group_value(p.grad_norm, g); });
+        out << " " << (m.n ? fmt("%.2e", m.mean) : "\u2014") << " |";
+      }
+      out << "\n";
+    }
+}
+
+void write_contrasts_markdown(const CompareSummary& s, std::ostream& out) {
+  if (s.contrasts.empty()) return;
+  const Headline h = headline_of(s);
+  std::string axis;
+  for (const auto& c : s.contrasts) {
+    if (c.axis != axis) {
+      axis = c.axis;
+      out << "\n## " << contrast_heading(axis, c.reference_value) << "\n\n" << contrast_intro(axis, c.reference_value)
+          << "\n\n| variant | twin | " << h.column << " | twin's " << h.column << " | \u0394 | p (bootstrap) | p (sign-flip, seeds) | p (t-test, seeds) |\n|---|---|---|---|---|---|---|---|\n";
+    }
+    const VariantSummary& v = s.variants[c.variant];
+    const VariantSummary& r = s.variants[c.reference];
+    out << "| " << v.name << " | " << r.name << " | " << h.format(v.*h.value) << " | " << h.format(r.*h.value)
+        << " | " << contrast_delta_text(s, c) << " | " << contrast_bootstrap_text(c) << " | "
+        << contrast_sign_flip_text(c) << " | " << contrast_t_test_text(c) << " |\n";
+    const bool last_of_axis = &c == &s.contrasts.back() || (&c + 1)->axis != axis;
+    if (!last_of_axis) continue;
+    out << "\n";
+    for (const auto& [note_axis, text] : s.contrast_notes)
+      if (note_axis == axis) out << "- " << text << "\n";
+  }
+}
+
+}  // namespace
+
+void write_markdown(const CompareSummary& s, std::ostream& out) {
+  const Headline h = headline_of(s);
+  out << "# attend compare: " << s.data_name << "\n\n";
+  if (s.corpus) {
+    if (!s.data_description.empty()) out << "Data: " << s.data_description << ".\n\n";
+    out << bleu_definition(s) << ". Token accuracy (%) and perplexity of the test references under "
+           "the model (teacher-forced). BLEU by source length in words, in buckets holding about equal "
+           "numbers of test sentences. Mean \u00b1 sample standard deviation over the seeds that trained "
+           "without diverging (runs column: successful/all). Source lengths in training: "
+        << s.train_min_len << "\u2013" << s.train_max_len << " words; in the test split: " << s.test_min_len
+        << "\u2013" << s.test_max_len << ".\n\n";
+  } else {
+    out << "Exact match (EM), token accuracy and EM by source length in %, mean \u00b1 sample standard "
+           "deviation over the seeds that trained without diverging (runs column: successful/all). "
+           "Source lengths in training: "
+        << s.train_min_len << "\u2013" << s.train_max_len << "; in the test split: " << s.test_min_len
+        << "\u2013" << s.test_max_len << ".\n\n";
+  }
+  if (!s.budget.empty()) out << budget_sentence(s) << "\n\n";
+  const bool lr = !s.lr_grid.empty();
+  out << "| variant | runs |" << (lr ? " lr |" : "") << " " << h.column << " | token acc. | perplexity |";
+  for (const auto& b : s.buckets) out << " " << h.by_length << " " << b.label() << " |";
+  out << " parameters | best step | time to best | train time | tokens/s | " << h.delta
+      << " | p (bootstrap) | p (sign-flip, seeds) | p (t-test, seeds) |\n|---|---|---|---|---|"
+      << (lr ? "---|" : "");
+  for (std::size_t i = 0; i < s.buckets.size(); ++i) out << "---|";
+  out << "---|---|---|---|---|---|---|---|---|\n";
+  for (const auto& v : s.variants) {
+    out << "| " << v.name << (v.is_best ? " **(best)**" : "") << (v.notes.empty() ? "" : " \u2020")
+        << " | " << v.ok << "/" << v.runs.size() << " |" << (lr ? " " + rate_text(v.lr) + " |" : "") << " "
+        << h.format(v.*h.value) << " | " << pct_ms(v.token_accuracy) << " | " << num_ms(v.perplexity) << " |";
+    for (const auto& b : v.by_length) out << " " << h.format(b) << " |";
+    out << " " << v.parameters << " | " << steps_ms(v.best_step) << " | "
+        << (v.best_seconds.n ? duration(v.best_seconds.mean) : "—") << " | "
+        << (v.seconds.n ? duration(v.seconds.mean) : "—") << " | "
+        << (v.tokens_per_s.n ? fmt("%.0f", v.tokens_per_s.mean) : "—") << " | " << h.delta_text(v)
+        << " | " << p_text(v) << " | " << sign_flip_text(v) << " | " << t_test_text(v) << " |\n";
+  }
+  bool any_note = false;
+  for (const auto& v : s.variants)
+    for (const auto& n : v.notes) {
+      if (!any_note) out << "\n\u2020 Notes:\n\n";
+      any_note = true;
+      out << "- " << v.name << ": " << n << "\n";
+    }
+  out << "\nSignificance: " << (s.corpus ? bootstrap_bleu_method() : bootstrap_method()) << " Across seeds: "
+      << seed_test_method() << "\n";
+  if (!seed_note(s).empty()) out << "\n" << seed_note(s) << "\n";
+  write_contrasts_markdown(s, out);
+  if (lr) {
+    out << "\n## Learning rates\n\nEvery variant trained at each rate on the first seed; the rate with the best "
+        << s.validation_metric << " trained the other seeds (marked *). The test split played no part in the choice."
+        << two_rates_sentence(s) << "\n\n"
+        << "| variant |";
+    for (double x : s.lr_grid) out << " lr " << fmt("%g", x) << " |";
+    out << "\n|---|";
+    for (std::size_t i = 0; i < s.lr_grid.size(); ++i) out << "---|";
+    out << "\n";
+    for (const auto& v : s.variants) {
+      out << "| " << v.name << " |";
+      for (double x : s.lr_grid) {
+        std::string cell = "—";
+        for (const auto& t : v.rates)
+          if (t.lr == x)
+            cell = t.status == "ok" ? validation_text(s, t.validation) + (t.chosen ? " *" : "") : t.status;
+        out << " " << cell << " |";
+      }
+      out << "\n";
+    }
+  }
+  if (!s.rankings.empty()) {
+    out << "\n## Ranking at fractions of the budget\n\nBy " << s.validation_metric
+        << ": each run's best validation figure up to that step (what a budget of that many steps would have "
+           "kept), mean over seeds.\n\n| budget | step | ranking |\n|---|---|---|\n";
+    for (const auto& r : s.rankings)
+      out << "| " << fmt("%.0f%%", 100 * r.fraction) << " | " << r.step << " | " << ranking_text(s, r) << " |\n";
+    out << "\n" << (s.ranking_changes ? "**" : "") << s.ranking_note << (s.ranking_changes ? "**" : "") << "\n";
+  }
+  write_diagnostics_markdown(s, out);
+  out << "\n## Alignment\n\n" << s.alignment_note
+      << " Entropy in nats per output token (a uniform distribution over the source has ln S; "
+         "the column gives that mean for comparison).\n\n"
+      << "| variant | attention entropy | uniform entropy |"
+      << (has_gold(s) ? " mass on gold position |\n|---|---|---|---|\n" : "\n|---|---|---|\n");
+  for (const auto& v : s.variants) {
+    if (!v.has_attention) {
+      out << "| " << v.name << " | no attention | — |" << (has_gold(s) ? " — |\n" : "\n");
+      continue;
+    }
+    out << "| " << v.name << " | " << num_ms(v.attention_entropy) << " | " << num_ms(v.uniform_entropy) << " |";
+    if (has_gold(s)) out << " " << (v.gold_mass.n ? pct_ms(v.gold_mass) + "%" : "—") << " |";
+    out << "\n";
+  }
+  if (!s.failures.empty()) {
+    out << "\n## Failed runs\n\n";
+    for (const auto& [run, err] : s.failures) out << "- " << run << ": " << err << "\n";
+  }
+}
+
+}  // namespace attend

@@ -1,0 +1,159 @@
+#include "report_text.hpp"
+
+#include <cmath>
+#include <cstdio>
+
+#include "attend/decode/attention_export.hpp"
+
+namespace attend::report {
+
+std::string fmt(const char* format, double x) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, x);
+  return buf;
+}
+
+std::string pct(double x) { return std::isfinite(x) ? fmt("%.1f", 100 * x) : "NaN"; }
+
+std::string pct_ms(const MeanStd& m) {
+  if (m.n == 0) return "—";
+  return pct(m.mean) + (m.n > 1 ? " ± " + pct(m.std) : "");
+}
+
+std::string num_ms(const MeanStd& m, const char* f) {
+  if (m.n == 0) return "—";
+  return fmt(f, m.mean) + (m.n > 1 ? " ± " + fmt(f, m.std) : "");
+}
+
+std::string p_text(const VariantSummary& v) {
+  if (v.is_best) return "best";
+  if (!v.compared) return "—";
+  return v.vs_best.p_value < 0.001 ? "< 0.001" : fmt("%.3f", v.vs_best.p_value);
+}
+
+std::string delta_text(const VariantSummary& v) {
+  if (v.is_best || !v.compared) return "—";
+  return fmt("%+.1f", 100 * v.vs_best.delta);
+}
+
+std::string esc(const std::string& s) { return xml_escape(s); }
+
+std::string duration(double s) {
+  if (!std::isfinite(s)) return "—";
+  if (s < 60) return fmt("%.1f s", s);
+  const long long t = std::llround(s);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%lld:%02lld min", t / 60, t % 60);
+  return buf;
+}
+
+std::string bleu_ms(const MeanStd& m) { return num_ms(m, "%.2f"); }
+
+std::string delta_bleu_text(const VariantSummary& v) {
+  if (v.is_best || !v.compared) return "—";
+  return fmt("%+.2f", v.vs_best.delta);
+}
+
+std::string bleu_definition(const CompareSummary& s) {
+  return std::string("BLEU: corpus BLEU of the detokenised test outputs (") +
+         (s.beam > 1 ? "beam " + std::to_string(s.beam) : std::string("greedy decoding")) +
+         ") against the test references, computed as sacreBLEU does by default (13a tokenisation, "
+         "exp smoothing" + (s.bleu_lowercase ? ", lower-cased" : "") + ")";
+}
+
+Headline headline_of(const CompareSummary& s) {
+  if (s.corpus)
+    return {"BLEU", "BLEU len", "\u0394BLEU vs best", "bleu", "bleu_len", "delta_bleu_vs_best",
+            &VariantSummary::bleu, bleu_ms, delta_bleu_text};
+  return {"exact match", "EM len", "\u0394EM vs best", "exact_match", "em_len", "delta_em_vs_best",
+          &VariantSummary::exact_match, pct_ms, delta_text};
+}
+
+std::string p_value_text(double p) {
+  if (std::isnan(p)) return "—";
+  return p < 0.001 ? "< 0.001" : fmt("%.3f", p);
+}
+
+std::string sign_flip_text(const VariantSummary& v) {
+  if (v.is_best) return "best";
+  if (!v.seeds_vs_best.judged()) return "n/a";
+  return p_value_text(v.seeds_vs_best.sign_flip_p);
+}
+
+std::string t_test_text(const VariantSummary& v) {
+  if (v.is_best) return "best";
+  if (!v.seeds_vs_best.judged()) return "n/a";
+  return p_value_text(v.seeds_vs_best.t.p);
+}
+
+std::string rate_text(double lr) { return lr > 0 ? fmt("%g", lr) : "—"; }
+
+std::string steps_ms(const MeanStd& m) { return num_ms(m, "%.0f"); }
+
+std::string validation_text(const CompareSummary& s, double x) {
+  if (!std::isfinite(x)) return "—";
+  return s.corpus ? fmt("%.2f", x) : fmt("%.4f", x);
+}
+
+std::string ranking_text(const CompareSummary& s, const CompareSummary::BudgetRanking& r) {
+  std::string order;
+  for (const auto& [name, value] : r.order)
+    order += (order.empty() ? "" : " > ") + name + " (" + validation_text(s, value) + ")";
+  return order.empty() ? "—" : order;
+}
+
+std::string seed_note(const CompareSummary& s) {
+  if (s.max_seeds >= SeedTest::kMinSeeds) return "";
+  return "With " + std::to_string(s.max_seeds) + " successful seed" + (s.max_seeds == 1 ? "" : "s") +
+         " per variant the variance between seeds cannot be judged: the tests across seeds need at least " +
+         std::to_string(SeedTest::kMinSeeds) + " (“n/a”), and the bootstrap alone covers only the "
+         "sampling of test sentences.";
+}
+
+std::string budget_sentence(const CompareSummary& s) {
+  if (s.budget.empty()) return "";
+  if (s.converge)
+    return "Budget: " + s.budget + "; each run stops when its " + s.validation_metric +
+           " has not improved for that many validations and is reported at its best validation checkpoint "
+           "(“best step”, “time to best”: when it reached it).";
+  return "Budget: " + s.budget + " (a fixed number of steps); each run is reported at its best validation "
+         "checkpoint within it.";
+}
+
+bool has_gold(const CompareSummary& s) { return !s.corpus; }
+
+std::string contrast_delta_text(const CompareSummary& s, const CompareSummary::AxisContrast& c) {
+  if (!c.test.compared) return "\u2014";
+  return s.corpus ? fmt("%+.2f", c.test.bootstrap.delta) : fmt("%+.1f", 100 * c.test.bootstrap.delta);
+}
+
+std::string contrast_bootstrap_text(const CompareSummary::AxisContrast& c) {
+  return c.test.compared ? p_value_text(c.test.bootstrap.p_value) : "\u2014";
+}
+
+std::string contrast_sign_flip_text(const CompareSummary::AxisContrast& c) {
+  return c.test.seeds.judged() ? p_value_text(c.test.seeds.sign_flip_p) : "n/a";
+}
+
+std::string contrast_t_test_text(const CompareSummary::AxisContrast& c) {
+  return c.test.seeds.judged() ? p_value_text(c.test.seeds.t.p) : "n/a";
+}
+
+std::string contrast_heading(const std::string& axis, const std::string& reference) {
+  return "The " + axis + " axis: each variant against its `" + reference + "` twin";
+}
+
+std::string contrast_intro(const std::string& axis, const std::string& reference) {
+  return "Each variant against the variant that differs from it only in its " + axis + " and has `" + reference +
+         "`, the grid's first " + axis + ": the same attention, the rest of the model, data, seeds and budget. "
+         "\u0394 = variant \u2212 twin (positive: the variant is better), with the tests of the results table on "
+         "the pair.";
+}
+
+std::string two_rates_sentence(const CompareSummary& s) {
+  return s.lr_grid.size() == 2
+             ? " With two rates every choice is at an end of the grid: a rate beyond it was not tried and may be better."
+             : "";
+}
+
+}  // namespace attend::report

@@ -1,0 +1,426 @@
+// The summary of a comparison grid (summary.hpp): runs grouped by variant and averaged over
+// seeds, the best variant and the tests against it, the ranking by budget and the axis contrasts.
+#include "attend/experiment/summary.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "length_buckets.hpp"
+#include "report_text.hpp"
+
+namespace attend {
+
+using report::fmt;
+
+namespace {
+
+std::vector<CurvePoint> mean_curve(const std::vector<const std::vector<CurvePoint>*>& curves) {
+  std::map<std::size_t, std::pair<double, std::size_t>> acc;
+  for (const auto* c : curves)
+    for (const auto& p : *c)
+      if (std::isfinite(p.value)) acc[p.step].first += p.value, acc[p.step].second++;
+  std::vector<CurvePoint> out;
+  for (const auto& [step, v] : acc)
+    if (v.second == curves.size()) out.push_back({step, v.first / v.second});
+  return out;
+}
+
+}  // namespace
+
+std::vector<CompareSummary::BudgetRanking> rank_at_fractions(
+    const std::vector<std::string>& variants,
+    const std::vector<std::vector<const std::vector<CurvePoint>*>>& curves, bool higher_better,
+    const std::vector<double>& fractions) {
+  std::vector<CompareSummary::BudgetRanking> out;
+  std::size_t budget = 0;
+  for (const auto& runs : curves)
+    for (const auto* c : runs)
+      for (const auto& p : *c)
+        if (std::isfinite(p.value)) budget = std::max(budget, p.step);
+  if (budget == 0) return out;
+  auto better = [&](double a, double b) { return higher_better ? a > b : a < b; };
+  for (double f : fractions) {
+    CompareSummary::BudgetRanking r;
+    r.fraction = f;
+    const auto limit = static_cast<std::size_t>(std::floor(f * double(budget) + 1e-9));
+    for (std::size_t k = 0; k < variants.size() && k < curves.size(); ++k) {
+      if (curves[k].empty()) continue;
+      double sum = 0;
+      bool complete = true;
+      for (const auto* c : curves[k]) {
+        double best = NAN;
+        for (const auto& p : *c)
+          if (p.step <= limit && std::isfinite(p.value)) {
+            if (std::isnan(best) || better(p.value, best)) best = p.value;
+            r.step = std::max(r.step, p.step);
+          }
+        if (std::isnan(best)) complete = false;
+        sum += best;
+      }
+      if (complete) r.order.push_back({variants[k], sum / curves[k].size()});
+    }
+    std::stable_sort(r.order.begin(), r.order.end(),
+                     [&](const auto& a, const auto& b) { return better(a.second, b.second); });
+    out.push_back(r);
+  }
+  return out;
+}
+
+namespace {
+
+// CompareSummary::contrasts and contrast_notes. An axis takes part when the variants hold two or
+// more values of it; its reference is the value of the first variant in grid order (the first
+// value given on the command line).
+void add_axis_contrasts(CompareSummary& s) {
+  struct Axis {
+    const char* name;
+    std::string Variant::*field;
+  };
+  static const Axis axes[] = {{"encoder", &Variant::encoder},
+                              {"cell", &Variant::cell},
+                              {"decoder", &Variant::decoder},
+                              {"luong output", &Variant::luong_output}};
+  auto same_except = [](const Variant& a, const Variant& b, std::string Variant::*field) {
+    for (const Axis& x : axes)
+      if (x.field != field && a.*(x.field) != b.*(x.field)) return false;
+    return a.attention == b.attention;
+  };
+  for (const Axis& axis : axes) {
+    std::vector<std::string> values;
+    for (const auto& v : s.variants)
+      if (std::find(values.begin(), values.end(), v.variant.*(axis.field)) == values.end())
+        values.push_back(v.variant.*(axis.field));
+    if (values.size() < 2) continue;
+    const std::string& ref = values.front();
+    for (std::size_t i = 0; i < s.variants.size(); ++i) {
+      const Variant& v = s.variants[i].variant;
+      if (v.*(axis.field) == ref) continue;
+      for (std::size_t j = 0; j < s.variants.size(); ++j) {
+        const Variant& u = s.variants[j].variant;
+        if (u.*(axis.field) != ref || !same_except(v, u, axis.field)) continue;
+        CompareSummary::AxisContrast c;
+        c.axis = axis.name;
+        c.value = v.*(axis.field);
+        c.reference_value = ref;
+        c.variant = i;
+        c.reference = j;
+        c.test = compare_paired(s.variants[i], s.variants[j], s.corpus, s.resamples, s.bootstrap_seed);
+        s.contrasts.push_back(c);
+        break;
+      }
+    }
+    for (std::size_t k = 1; k < values.size(); ++k) {
+      std::size_t pairs = 0, better = 0, worse = 0, judged = 0, seeds_better = 0, seeds_worse = 0;
+      for (const auto& c : s.contrasts) {
+        if (c.axis != axis.name || c.value != values[k]) continue;
+        ++pairs;
+        if (c.test.compared && c.test.bootstrap.p_value < 0.05)
+          ++(c.test.bootstrap.delta > 0 ? better : worse);
+        if (c.test.seeds.judged()) {
+          ++judged;
+          if (std::isfinite(c.test.seeds.t.p) && c.test.seeds.t.p < 0.05)
+            ++(c.test.seeds.mean_difference > 0 ? seeds_better : seeds_worse);
+        }
+      }
+      if (pairs == 0) continue;
+      std::string note = "`" + values[k] + "` against `" + ref + "`, " + std::to_string(pairs) +
+                         (pairs == 1 ? " pair" : " pairs") + ": better in " + std::to_string(better) +
+                         ", worse in " + std::to_string(worse) + ", not separated in " +
+                         std::to_string(pairs - better - worse) + " by the paired bootstrap (p < 0.05)";
+      if (judged)
+        note += "; across seeds (t-test, p < 0.05) better in " + std::to_string(seeds_better) + ", worse in " +
+                std::to_string(seeds_worse) + ", not separated in " +
+                std::to_string(judged - seeds_better - seeds_worse) +
+                (judged < pairs ? " of the " + std::to_string(judged) + " with " +
+                                      std::to_string(SeedTest::kMinSeeds) + " or more paired seeds"
+                                : "");
+      else
+        note += "; fewer than " + std::to_string(SeedTest::kMinSeeds) + " paired seeds, so no test across seeds";
+      s.contrast_notes.emplace_back(axis.name, note + ".");
+    }
+  }
+}
+
+}  // namespace
+
+CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
+  CompareSummary s;
+  s.alignment = result.alignment;
+  s.data_name = result.data_name;
+  s.total_runs = result.runs.size();
+  if (s.alignment == "dates")
+    s.alignment_note = "dates: only the four year digits of the output have a gold position (the "
+                       "source's four-digit year); month and day are rewritten, not copied, and "
+                       "sources with a two-digit year have none.";
+  else if (s.alignment == "sort")
+    s.alignment_note = "sort: output character i is aligned with its position in the source "
+                       "(the first not yet used occurrence of that character).";
+  else if (s.alignment == "reverse")
+    s.alignment_note = "reverse: output position i is aligned with source position S\u22121\u2212i.";
+  else if (s.alignment == "copy")
+    s.alignment_note = "copy: output position i is aligned with source position i.";
+  else
+    s.alignment_note = "this data has no known alignment; only the entropy is shown.";
+  s.corpus = result.corpus;
+  s.data_description = result.data_description;
+  s.bleu_lowercase = result.bleu_lowercase;
+  s.beam = result.beam;
+  if (s.corpus)
+    s.alignment_note = "A corpus has no gold (reference) alignment, so the mass on the gold position "
+                       "cannot be computed and is not shown; only the entropy of the attention is.";
+
+  s.budget = result.budget;
+  s.converge = result.converge;
+  s.lr_grid = result.lr_grid;
+  s.validation_metric = s.corpus ? "validation BLEU (greedy; higher is better)"
+                                 : "validation loss (cross-entropy per token; lower is better)";
+
+  // Variants in grid order. With a learning-rate grid a variant's runs are those at its chosen
+  // rate; its first-seed runs at every rate are the trials of that choice.
+  std::map<std::string, std::size_t> index;
+  for (const auto& r : result.runs) {
+    const std::string name = r.spec.variant.name();
+    if (!index.count(name)) {
+      index[name] = s.variants.size();
+      VariantSummary v;
+      v.variant = r.spec.variant;
+      v.name = name;
+      auto chosen = result.chosen_lr.find(name);
+      if (chosen != result.chosen_lr.end()) v.lr = chosen->second;
+      s.variants.push_back(v);
+    }
+    VariantSummary& v = s.variants[index[name]];
+    if (!result.lr_grid.empty() && r.spec.seed == result.runs.front().spec.seed &&
+        std::find(result.lr_grid.begin(), result.lr_grid.end(), r.spec.lr) != result.lr_grid.end()) {
+      VariantSummary::RateTrial t;
+      t.lr = r.spec.lr;
+      t.status = r.status;
+      const double score = validation_score(r);
+      if (std::isfinite(score)) t.validation = s.corpus ? score : -score;
+      t.chosen = v.lr > 0 && r.spec.lr == v.lr;
+      v.rates.push_back(t);
+    }
+    if (result.lr_grid.empty() || v.lr == 0 || r.spec.lr == v.lr) {
+      v.runs.push_back(&r);
+    } else if (r.status == "failed") {
+      s.failures.push_back({r.spec.name(), r.error});
+    }
+  }
+
+  // Length buckets over the test sources of every successful run.
+  int lo = 0, hi = 0;
+  for (const auto& r : result.runs) {
+    if (r.status != "ok") continue;
+    for (int n : r.test_src_len) {
+      lo = lo == 0 ? n : std::min(lo, n);
+      hi = std::max(hi, n);
+    }
+    s.train_min_len = s.train_min_len == 0 ? r.train_min_len : std::min(s.train_min_len, r.train_min_len);
+    s.train_max_len = std::max(s.train_max_len, r.train_max_len);
+  }
+  s.test_min_len = lo;
+  s.test_max_len = hi;
+  if (s.corpus) {
+    for (const auto& r : result.runs)
+      if (r.status == "ok") {
+        s.buckets = quantile_buckets(r.test_src_len, max_buckets);
+        break;
+      }
+  } else if (hi > 0) {
+    const int span = hi - lo + 1;
+    const int buckets = std::max(1, std::min<int>(static_cast<int>(max_buckets), span));
+    const int width = (span + buckets - 1) / buckets;
+    for (int a = lo; a <= hi; a += width) s.buckets.push_back({a, std::min(hi, a + width - 1)});
+  }
+
+  // With two rates every choice is at an end; the rates section says so once instead.
+  if (result.lr_grid.size() >= 3) {
+    const auto [lowest, highest] = std::minmax_element(result.lr_grid.begin(), result.lr_grid.end());
+    for (auto& v : s.variants) {
+      if (v.lr <= 0 || (v.lr != *lowest && v.lr != *highest)) continue;
+      const bool low = v.lr == *lowest;
+      v.notes.push_back("its rate (" + fmt("%g", v.lr) + ") is the " + (low ? "smallest" : "largest") +
+                        " of --lr-grid: a " + (low ? "smaller" : "larger") +
+                        " one was not tried and may be better");
+    }
+  }
+
+  for (auto& v : s.variants) {
+    std::vector<double> em, ta, ppl, sec, tps, ent, uni, gold, bleu;
+    std::vector<std::vector<double>> by(s.buckets.size());
+    std::vector<const std::vector<CurvePoint>*> tl, vl, vb;
+    std::vector<double> best_step, best_seconds;
+    for (const RunResult* r : v.runs) {
+      if (r->parameters) v.parameters = r->parameters;
+      const std::string seed = "seed " + std::to_string(r->spec.seed);
+      if (r->status == "failed") {
+        ++v.failed;
+        v.notes.push_back(seed + " failed (" + r->error + ")");
+        s.failures.push_back({r->spec.name(), r->error});
+        continue;
+      }
+      if (r->status == "diverged") {
+        ++v.diverged;
+        v.notes.push_back(seed + " diverged (NaN or infinite loss after " + std::to_string(r->steps) +
+                          " steps); excluded from the means");
+        continue;
+      }
+      ++v.ok;
+      if (result.converge && !r->stopped_early && !r->time_limit_reached)
+        v.notes.push_back(seed + " reached the step cap (" + std::to_string(r->steps) +
+                          " steps) while its validation was still improving: it may not have converged");
+      best_step.push_back(double(r->best_step));
+      best_seconds.push_back(r->best_seconds);
+      v.stopped_early += r->stopped_early;
+      em.push_back(r->exact_match);
+      ta.push_back(r->token_accuracy);
+      ppl.push_back(r->perplexity);
+      sec.push_back(r->seconds);
+      tps.push_back(r->tokens_per_s);
+      if (r->attention_entropy >= 0) ent.push_back(r->attention_entropy), uni.push_back(r->uniform_entropy);
+      if (r->gold_mass >= 0) gold.push_back(r->gold_mass);
+      for (std::size_t k = 0; k < s.buckets.size(); ++k) {
+        const double x = s.corpus ? bucket_bleu(*r, s.buckets[k].lo, s.buckets[k].hi)
+                                  : bucket_em(*r, s.buckets[k].lo, s.buckets[k].hi);
+        if (std::isfinite(x)) by[k].push_back(x);
+      }
+      tl.push_back(&r->train_loss);
+      vl.push_back(&r->valid_loss);
+      if (s.corpus) {
+        bleu.push_back(r->bleu);
+        vb.push_back(&r->valid_bleu);
+      }
+    }
+    v.bleu = mean_std(bleu);
+    if (s.corpus) v.mean_valid_bleu = mean_curve(vb);
+    v.exact_match = mean_std(em);
+    v.token_accuracy = mean_std(ta);
+    v.perplexity = mean_std(ppl);
+    v.seconds = mean_std(sec);
+    v.tokens_per_s = mean_std(tps);
+    v.attention_entropy = mean_std(ent);
+    v.uniform_entropy = mean_std(uni);
+    v.gold_mass = mean_std(gold);
+    v.has_attention = !ent.empty();
+    for (auto& b : by) v.by_length.push_back(mean_std(b));
+    v.mean_train_loss = mean_curve(tl);
+    v.mean_valid_loss = mean_curve(vl);
+    v.best_step = mean_std(best_step);
+    v.best_seconds = mean_std(best_seconds);
+    s.max_seeds = std::max(s.max_seeds, v.ok);
+  }
+
+  // The ranking by validation figure at fractions of the budget.
+  {
+    std::vector<std::string> names;
+    std::vector<std::vector<const std::vector<CurvePoint>*>> curves;
+    for (const auto& v : s.variants) {
+      names.push_back(v.name);
+      curves.emplace_back();
+      for (const RunResult* r : v.runs)
+        if (r->status == "ok") curves.back().push_back(s.corpus ? &r->valid_bleu : &r->valid_loss);
+    }
+    s.rankings = rank_at_fractions(names, curves, s.corpus);
+    auto order_text = [](const CompareSummary::BudgetRanking& r) {
+      std::string t;
+      for (const auto& [name, value] : r.order) t += (t.empty() ? "" : " > ") + name;
+      return t;
+    };
+    auto where = [](const CompareSummary::BudgetRanking& r) {
+      return fmt("%.0f%%", 100 * r.fraction) + " (step " + std::to_string(r.step) + ")";
+    };
+    std::size_t ranked = 0;
+    for (const auto& r : s.rankings) ranked = std::max(ranked, r.order.size());
+    if (s.rankings.empty() || ranked < 2) {
+      s.ranking_note = "Fewer than two variants have validation figures, so there is no ranking by budget.";
+    } else {
+      std::vector<std::string> orders;
+      for (const auto& r : s.rankings) orders.push_back(order_text(r));
+      bool same = true;
+      for (const auto& o : orders) same = same && o == orders.back();
+      s.ranking_changes = !same;
+      if (same) {
+        s.ranking_note = "The ranking by " + s.validation_metric + " is the same at every fraction of the budget: " +
+                         orders.back() + ".";
+      } else {
+        s.ranking_note = "The ranking changes with the budget: ";
+        for (std::size_t k = 0; k < s.rankings.size(); ++k)
+          s.ranking_note += (k ? "; " : "") + std::string("at ") + where(s.rankings[k]) + " " + orders[k];
+        s.ranking_note += ". A verdict at a smaller budget would differ from the one at the full budget.";
+      }
+    }
+  }
+
+  // The best variant: highest mean exact match (corpus: BLEU), then lowest perplexity.
+  auto score = [&](const VariantSummary& v) { return s.corpus ? v.bleu.mean : v.exact_match.mean; };
+  VariantSummary* best = nullptr;
+  for (auto& v : s.variants) {
+    if (v.ok == 0) continue;
+    if (!best || score(v) > score(*best) ||
+        (score(v) == score(*best) && v.perplexity.mean < best->perplexity.mean))
+      best = &v;
+  }
+  if (best) {
+    best->is_best = true;
+    s.best = best->name;
+    for (auto& v : s.variants) {
+      if (&v == best) continue;
+      const PairedComparison c = compare_paired(v, *best, s.corpus, s.resamples, s.bootstrap_seed);
+      v.seeds_vs_best = c.seeds;
+      v.vs_best = c.bootstrap;
+      v.compared = c.compared;
+    }
+  }
+  add_axis_contrasts(s);
+  return s;
+}
+
+PairedComparison compare_paired(const VariantSummary& va, const VariantSummary& vb, bool corpus,
+                                std::size_t resamples, std::uint64_t seed) {
+  PairedComparison c;
+  std::map<std::uint64_t, const RunResult*> b_runs;
+  for (const RunResult* r : vb.runs)
+    if (r->status == "ok") b_runs[r->spec.seed] = r;
+  std::vector<std::pair<const RunResult*, const RunResult*>> pairs;  // (a, b) by seed
+  for (const RunResult* r : va.runs) {
+    auto it = b_runs.find(r->spec.seed);
+    if (r->status == "ok" && it != b_runs.end()) pairs.emplace_back(r, it->second);
+  }
+  {
+    std::vector<double> a, b;
+    for (const auto& [ra, rb] : pairs) {
+      a.push_back(corpus ? ra->bleu : ra->exact_match);
+      b.push_back(corpus ? rb->bleu : rb->exact_match);
+    }
+    c.seeds = seed_test(a, b);
+  }
+  if (corpus) {
+    std::vector<std::vector<BleuStats>> a, b;
+    for (const auto& [ra, rb] : pairs) {
+      if (ra->test_bleu.size() != rb->test_bleu.size()) continue;
+      a.push_back(ra->test_bleu);
+      b.push_back(rb->test_bleu);
+    }
+    if (a.empty()) return c;
+    c.bootstrap = paired_bootstrap_bleu(a, b, resamples, seed);
+    c.compared = true;
+    return c;
+  }
+  std::vector<double> a, b;
+  std::vector<int> strata;
+  for (const auto& [ra, rb] : pairs) {
+    if (ra->test_correct.size() != rb->test_correct.size()) continue;
+    for (std::size_t i = 0; i < ra->test_correct.size(); ++i) {
+      a.push_back(ra->test_correct[i]);
+      b.push_back(rb->test_correct[i]);
+      strata.push_back(static_cast<int>(ra->spec.seed));
+    }
+  }
+  if (a.empty()) return c;
+  c.bootstrap = paired_bootstrap(a, b, strata, resamples, seed);
+  c.compared = true;
+  return c;
+}
+
+}  // namespace attend

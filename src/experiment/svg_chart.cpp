@@ -1,0 +1,131 @@
+#include "svg_chart.hpp"
+
+#include <algorithm>
+#include <sstream>
+
+#include "report_text.hpp"
+
+namespace attend::report {
+
+namespace {
+
+const char* kPalette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
+                          "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"};
+
+std::vector<double> nice_ticks(double lo, double hi, int want = 6) {
+  if (!(hi > lo)) hi = lo + 1;
+  const double raw = (hi - lo) / want, mag = std::pow(10, std::floor(std::log10(raw)));
+  double step = mag;
+  for (double m : {1.0, 2.0, 2.5, 5.0, 10.0})
+    if (raw <= m * mag) { step = m * mag; break; }
+  std::vector<double> t;
+  for (double x = std::ceil(lo / step) * step; x <= hi + step * 1e-9; x += step) t.push_back(x);
+  return t;
+}
+
+std::string tick_text(double x) {
+  if (std::fabs(x) >= 1000) return fmt("%.0f", x);
+  if (std::fabs(x - std::round(x)) < 1e-9) return fmt("%.0f", x);
+  return fmt("%g", x);
+}
+
+}  // namespace
+
+std::string color_of(std::size_t i) { return kPalette[i % 10]; }
+
+std::string line_chart(const std::string& id, const std::string& title, const std::string& xlab,
+                       const std::string& ylab, const std::vector<Series>& series, bool log_y,
+                       double ymin_fixed, double ymax_fixed, std::pair<double, double> band,
+                       const std::string& band_label) {
+  const double W = 640, H = 360, L = 62, R = 170, Tp = 34, B = 48;
+  double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+  auto ty = [&](double y) { return log_y ? std::log10(y) : y; };
+  for (const auto& s : series)
+    for (const auto& [x, y] : s.points) {
+      if (!std::isfinite(y) || (log_y && y <= 0)) continue;
+      x0 = std::min(x0, x), x1 = std::max(x1, x), y0 = std::min(y0, ty(y)), y1 = std::max(y1, ty(y));
+    }
+  if (!std::isfinite(x0)) x0 = 0, x1 = 1, y0 = 0, y1 = 1;
+  if (std::isfinite(band.first)) x0 = std::min(x0, band.first), x1 = std::max(x1, band.second);
+  if (x1 == x0) x0 -= 0.5, x1 += 0.5;
+  if (std::isfinite(ymin_fixed)) y0 = ty(ymin_fixed);
+  if (std::isfinite(ymax_fixed)) y1 = ty(ymax_fixed);
+  if (log_y) {
+    const double pad = std::max(0.02, 0.04 * (y1 - y0));
+    y0 -= pad, y1 += pad;
+  }
+  if (y1 <= y0) y1 = y0 + 1;
+  auto px = [&](double x) { return L + (x - x0) / (x1 - x0) * (W - L - R); };
+  auto py = [&](double y) { return Tp + (1 - (ty(y) - y0) / (y1 - y0)) * (H - Tp - B); };
+  std::ostringstream o;
+  o << "<svg class=\"chart\" id=\"" << id << "\" width=\"" << W << "\" height=\"" << H << "\" viewBox=\"0 0 " << W << " " << H
+    << "\" font-family=\"sans-serif\" role=\"img\">";
+  o << "<text x=\"" << L << "\" y=\"18\" font-size=\"14\" font-weight=\"bold\">" << esc(title) << "</text>";
+  if (std::isfinite(band.first)) {
+    const double a = px(band.first - 0.5 < x0 ? x0 : band.first - 0.5), b = px(band.second + 0.5 > x1 ? x1 : band.second + 0.5);
+    o << "<rect class=\"band\" x=\"" << a << "\" y=\"" << Tp << "\" width=\"" << b - a << "\" height=\"" << H - Tp - B
+      << "\" fill=\"#e8f0e0\"/><text x=\"" << (a + b) / 2 << "\" y=\"" << Tp + 14 << "\" font-size=\"11\" fill=\"#4a6b2a\" text-anchor=\"middle\">"
+      << esc(band_label) << "</text>";
+  }
+  // Axes and grid.
+  if (log_y) {
+    // Decade ticks with as many intermediate values as keep at least four labels.
+    std::vector<double> mults{1, 2, 5};
+    if (y1 - y0 < 1.2) mults = {1, 1.5, 2, 3, 4, 5, 7};
+    if (y1 - y0 < 0.5) mults = {1, 1.2, 1.4, 1.6, 1.8, 2, 2.5, 3, 3.5, 4, 5, 6, 7, 8, 9};
+    for (int e = int(std::floor(y0)); e <= int(std::ceil(y1)); ++e)
+      for (double m : mults) {
+        const double v = m * std::pow(10.0, e), lv = std::log10(v);
+        if (lv < y0 - 1e-9 || lv > y1 + 1e-9) continue;
+        const double y = py(v);
+        o << "<line x1=\"" << L << "\" x2=\"" << W - R << "\" y1=\"" << y << "\" y2=\"" << y << "\" stroke=\"#e3e3e3\"/>"
+          << "<text x=\"" << L - 6 << "\" y=\"" << y + 4 << "\" font-size=\"11\" text-anchor=\"end\">" << fmt("%g", v) << "</text>";
+      }
+  } else {
+    for (double v : nice_ticks(y0, y1, 5)) {
+      const double y = py(v);
+      o << "<line x1=\"" << L << "\" x2=\"" << W - R << "\" y1=\"" << y << "\" y2=\"" << y << "\" stroke=\"#e3e3e3\"/>"
+        << "<text x=\"" << L - 6 << "\" y=\"" << y + 4 << "\" font-size=\"11\" text-anchor=\"end\">" << tick_text(v) << "</text>";
+    }
+  }
+  for (double v : nice_ticks(x0, x1, 7)) {
+    const double x = px(v);
+    o << "<line x1=\"" << x << "\" x2=\"" << x << "\" y1=\"" << H - B << "\" y2=\"" << H - B + 5 << "\" stroke=\"#333\"/>"
+      << "<text x=\"" << x << "\" y=\"" << H - B + 18 << "\" font-size=\"11\" text-anchor=\"middle\">" << tick_text(v) << "</text>";
+  }
+  o << "<line x1=\"" << L << "\" x2=\"" << W - R << "\" y1=\"" << H - B << "\" y2=\"" << H - B << "\" stroke=\"#333\"/>"
+    << "<line x1=\"" << L << "\" x2=\"" << L << "\" y1=\"" << Tp << "\" y2=\"" << H - B << "\" stroke=\"#333\"/>";
+  o << "<text x=\"" << (L + W - R) / 2 << "\" y=\"" << H - 10 << "\" font-size=\"12\" text-anchor=\"middle\">" << esc(xlab) << "</text>";
+  o << "<text x=\"14\" y=\"" << (Tp + H - B) / 2 << "\" font-size=\"12\" text-anchor=\"middle\" transform=\"rotate(-90 14 "
+    << (Tp + H - B) / 2 << ")\">" << esc(ylab) << "</text>";
+  // Series.
+  for (const auto& s : series) {
+    std::string d;
+    for (const auto& [x, y] : s.points) {
+      if (!std::isfinite(y) || (log_y && y <= 0)) continue;
+      d += (d.empty() ? "M" : " L") + fmt("%.1f", px(x)) + "," + fmt("%.1f", py(y));
+    }
+    o << "<path class=\"series\" data-series=\"" << esc(s.name) << "\" d=\"" << d << "\" fill=\"none\" stroke=\"" << s.color
+      << "\" stroke-width=\"" << s.width << "\" stroke-opacity=\"" << s.opacity << "\""
+      << (s.dashed ? " stroke-dasharray=\"6 4\"" : "") << "/>";
+    if (s.markers)
+      for (const auto& [x, y] : s.points)
+        if (std::isfinite(y))
+          o << "<circle cx=\"" << px(x) << "\" cy=\"" << py(y) << "\" r=\"3\" fill=\"" << s.color << "\" data-series=\""
+            << esc(s.name) << "\" data-x=\"" << tick_text(x) << "\" data-y=\"" << fmt("%.6g", y) << "\"><title>" << esc(s.name)
+            << ": " << tick_text(x) << " \u2192 " << fmt("%.3g", y) << "</title></circle>";
+  }
+  // Legend.
+  double ly = Tp + 6;
+  for (const auto& s : series) {
+    if (!s.in_legend) continue;
+    o << "<line x1=\"" << W - R + 12 << "\" x2=\"" << W - R + 36 << "\" y1=\"" << ly << "\" y2=\"" << ly << "\" stroke=\"" << s.color
+      << "\" stroke-width=\"3\"" << (s.dashed ? " stroke-dasharray=\"6 4\"" : "") << "/><text x=\"" << W - R + 42 << "\" y=\"" << ly + 4
+      << "\" font-size=\"11\">" << esc(s.name) << "</text>";
+    ly += 18;
+  }
+  o << "</svg>";
+  return o.str();
+}
+
+}  // namespace attend::report

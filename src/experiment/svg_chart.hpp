@@ -1,0 +1,29 @@
+// Line charts as inline SVG for the HTML report (internal).
+#pragma once
+#include <cmath>
+#include <cstddef>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace attend::report {
+
+// The i-th colour of a ten-colour palette (repeats after ten).
+std::string color_of(std::size_t i);
+
+// One line of a chart: points (x, y) in data units and how it is drawn.
+struct Series {
+  std::string name, color;
+  std::vector<std::pair<double, double>> points;
+  double width = 2, opacity = 1;
+  bool dashed = false, markers = false, in_legend = true;
+};
+
+// A line chart with labelled axes and a legend; log_y plots log10(y) with decade ticks.
+// The band (x range) is shaded and labelled, e.g. the lengths seen in training.
+std::string line_chart(const std::string& id, const std::string& title, const std::string& xlab,
+                       const std::string& ylab, const std::vector<Series>& series, bool log_y,
+                       double ymin_fixed = NAN, double ymax_fixed = NAN,
+                       std::pair<double, double> band = {NAN, NAN}, const std::string& band_label = "");
+
+}  // namespace attend::report
