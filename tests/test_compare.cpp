@@ -1033,7 +1033,7 @@ TEST_CASE("a grid with one value on every axis but attention has no axis contras
   CHECK_THAT(md.str(), !Catch::Contains("axis: each variant"));
 }
 
-TEST_CASE("diagnostics are plotted per run; runs without diagnostics get a sentence, not a chart",
+TEST_CASE("diagnostics are plotted one chart per measure with a line per variant; none recorded gets a sentence",
           "[compare]") {
   CompareResult g;
   g.data_name = "task reverse";
@@ -1059,12 +1059,70 @@ TEST_CASE("diagnostics are plotted per run; runs without diagnostics get a sente
   write_html(s, g, html);
   const std::string h = html.str();
   CHECK_THAT(h, !Catch::Contains("id=\"no-diagnostics\""));
-  CHECK_THAT(h, Catch::Contains("id=\"diag-sat-gru+bahdanau-s1\"") && Catch::Contains("id=\"diag-ent-gru+bahdanau-s1\"") &&
-                    Catch::Contains("id=\"diag-grad-gru+bahdanau-s1\""));
-  CHECK_THAT(h, Catch::Contains("data-series=\"h~\" data-x=\"10\" data-y=\"0.8\"") &&
+  // One chart per unit group, per parameter group and for the entropy; not one per run.
+  CHECK_THAT(h, Catch::Contains("id=\"diag-sat-h-\"") && Catch::Contains("id=\"diag-sat-decoder-gates\"") &&
+                    Catch::Contains("id=\"diag-ent\"") && Catch::Contains("id=\"diag-grad-attention\"") &&
+                    Catch::Contains("id=\"diag-grad-decoder\""));
+  CHECK_THAT(h, !Catch::Contains("id=\"diag-sat-gru+bahdanau-s1\""));
+  CHECK_THAT(h, Catch::Contains("data-series=\"gru+bahdanau\" data-x=\"10\" data-y=\"0.8\"") &&
                     Catch::Contains("data-series=\"uniform (ln S)\" data-x=\"20\" data-y=\"1.75\"") &&
-                    Catch::Contains("data-series=\"attention\" data-x=\"20\" data-y=\"0.125\""));
-  CHECK(h.find("id=\"diag-sat-gru+none-s1\"") == std::string::npos);  // no diagnostics recorded
+                    Catch::Contains("data-series=\"gru+bahdanau\" data-x=\"20\" data-y=\"0.125\""));
+  const std::string why = h.substr(h.find("id=\"why\""));
+  CHECK_THAT(why, !Catch::Contains("data-series=\"gru+none\""));  // no diagnostics recorded for it
+}
+
+TEST_CASE("the diagnostics chart of a measure draws the mean over seeds and a thin line per seed", "[compare]") {
+  CompareResult g;
+  g.data_name = "task reverse";
+  for (std::uint64_t seed : {1, 2}) {
+    g.runs.push_back(curve_run("bahdanau", seed, 0, {{10, 0.5}}, 0.8));
+    for (std::size_t step : {10, 20}) {
+      DiagnosticsPoint p;
+      p.step = step;
+      p.grad_norm = {{"decoder", seed == 1 ? 1.0 : 3.0}};
+      g.runs.back().diagnostics.push_back(p);
+    }
+  }
+  std::ostringstream html;
+  write_html(summarize(g), g, html);
+  const std::string h = html.str();
+  const auto chart = h.substr(h.find("id=\"diag-grad-decoder\""));
+  CHECK_THAT(chart, Catch::Contains("data-series=\"gru+bahdanau\" data-x=\"10\" data-y=\"2\""));  // mean of 1 and 3
+  CHECK_THAT(chart, Catch::Contains("gru+bahdanau s1") && Catch::Contains("gru+bahdanau s2"));
+}
+
+TEST_CASE("a fraction of the budget before any validation has no ranking, which is not a change", "[compare]") {
+  CompareResult g;
+  g.data_name = "task reverse";
+  g.budget = "steps:100";
+  // The first validation is at step 40: at 25% of the budget nobody has validated.
+  for (std::uint64_t seed : {1, 2}) {
+    g.runs.push_back(curve_run("none", seed, 0, {{40, 1.0}, {100, 0.8}}, 0.5));
+    g.runs.push_back(curve_run("bahdanau", seed, 0, {{40, 0.7}, {100, 0.3}}, 0.8));
+  }
+  const CompareSummary s = summarize(g);
+  REQUIRE(s.rankings.size() == 3);
+  CHECK(s.rankings[0].order.empty());
+  CHECK_FALSE(s.ranking_changes);
+  CHECK_THAT(s.ranking_note, Catch::Contains("is the same at every fraction of the budget where every variant had "
+                                             "validated: gru+bahdanau > gru+none") &&
+                                 Catch::Contains("At 25% of the budget not every variant had validated yet"));
+  std::ostringstream md, html;
+  write_markdown(s, md);
+  write_html(s, g, html);
+  CHECK_THAT(md.str(), Catch::Contains("| 25% | \u2014 | no validation yet |") && !Catch::Contains("**The ranking changes"));
+  CHECK_THAT(html.str(), Catch::Contains("no validation yet") && !Catch::Contains("id=\"ranking-note\" class=\"note\""));
+}
+
+TEST_CASE("the HTML results table leaves the length buckets to a table of their own", "[compare]") {
+  const CompareResult g = fake_grid();
+  std::ostringstream html;
+  write_html(summarize(g), g, html);
+  const std::string h = html.str();
+  const auto results = h.substr(h.find("id=\"results-table\""), h.find("</table>", h.find("id=\"results-table\"")) -
+                                                                      h.find("id=\"results-table\""));
+  CHECK_THAT(results, !Catch::Contains("len ") && Catch::Contains("p (t-test, seeds)"));
+  CHECK_THAT(h, Catch::Contains("id=\"length-table\"") && Catch::Contains("<th>len "));
 }
 
 TEST_CASE("the markdown report gives each variant's diagnostics at its first step and at the budget fractions",

@@ -76,7 +76,7 @@ TEST_CASE("the HTML report draws heatmaps and curves in headless Chromium", "[br
   const fs::path page = dir / "grid" / "report.html";
   REQUIRE(fs::exists(page));
 
-  REQUIRE(chromium(exe, dir / "profile", "--dump-dom", page, dir / "dom.html") == 0);
+  REQUIRE(chromium(exe, dir / "profile", "--window-size=1400,2000 --dump-dom", page, dir / "dom.html") == 0);
   const std::string dom = attend::test::read_file((dir / "dom.html").string());
   const std::string open = "<pre id=\"render-check\" data-ok=\"1\">";
   const auto a = dom.find(open);
@@ -106,6 +106,11 @@ TEST_CASE("the HTML report draws heatmaps and curves in headless Chromium", "[br
   const auto& len = check["charts"]["curve-length"];
   CHECK(len["nonempty"].get<int>() == 3);
   CHECK(len["visible"].get<int>() == 3);
+
+  // At 1,400 px the results table fits the page: its last column (a p-value) is in view.
+  const auto& table = check["tables"]["results-table"];
+  CHECK(table["width"].get<int>() <= table["room"].get<int>());
+  CHECK(table["last_right"].get<int>() <= table["room_right"].get<int>());
 
   // A screenshot: a real PNG with content (a blank page compresses to a few KB).
   const fs::path shot = dir / "report.png";
@@ -162,7 +167,7 @@ TEST_CASE("the HTML report plots a run's training diagnostics in headless Chromi
     std::ofstream out(page);
     write_html(summarize(result), result, out);
   }
-  REQUIRE(chromium(exe, dir / "profile", "--dump-dom", page, dir / "dom.html") == 0);
+  REQUIRE(chromium(exe, dir / "profile", "--window-size=1400,2000 --dump-dom", page, dir / "dom.html") == 0);
   const std::string dom = attend::test::read_file((dir / "dom.html").string());
   const std::string open = "<pre id=\"render-check\" data-ok=\"1\">";
   const auto a = dom.find(open);
@@ -170,26 +175,51 @@ TEST_CASE("the HTML report plots a run's training diagnostics in headless Chromi
   const auto b = dom.find("</pre>", a);
   const auto check = nlohmann::json::parse(dom.substr(a + open.size(), b - a - open.size()));
   INFO(check.dump());
-  CHECK(check["diagnostics"].get<int>() == 2);
+  // One chart per measure: 2 unit groups, the entropy, and the parameter groups of both runs.
+  CHECK(check["diagnostics"].get<int>() >= 5);
   CHECK_FALSE(check["no_diagnostics"].get<bool>());
   auto drawn_value = [&](const std::string& chart, const std::string& series, double x) {
     for (const auto& p : check["charts"][chart]["points"])
       if (p["series"] == series && p["x"].get<double>() == x && p["drawn"].get<bool>()) return p["y"].get<double>();
     return -1.0;
   };
-  CHECK(drawn_value("diag-sat-gru+bahdanau-s1", "h~", 20) == 0.625);
-  CHECK(drawn_value("diag-sat-gru+bahdanau-s1", "decoder gates", 30) == 0.0625);
-  CHECK(drawn_value("diag-ent-gru+bahdanau-s1", "attention entropy", 10) == 1.25);
-  CHECK(drawn_value("diag-ent-gru+bahdanau-s1", "uniform (ln S)", 10) == 1.5);
-  CHECK(drawn_value("diag-grad-gru+bahdanau-s1", "attention", 30) == 0.03125);
-  for (const char* chart : {"diag-sat-gru+bahdanau-s1", "diag-ent-gru+bahdanau-s1", "diag-grad-gru+bahdanau-s1"}) {
+  CHECK(drawn_value("diag-sat-h-", "gru+bahdanau", 20) == 0.625);
+  CHECK(drawn_value("diag-sat-decoder-gates", "gru+bahdanau", 30) == 0.0625);
+  CHECK(drawn_value("diag-ent", "gru+bahdanau", 10) == 1.25);
+  CHECK(drawn_value("diag-ent", "uniform (ln S)", 10) == 1.5);
+  CHECK(drawn_value("diag-grad-attention", "gru+bahdanau", 30) == 0.03125);
+  for (const char* chart : {"diag-sat-h-", "diag-ent", "diag-grad-attention"}) {
     CHECK(check["charts"][chart]["visible"].get<int>() >= 1);
     CHECK(check["charts"][chart]["width"].get<int>() > 300);
   }
-  // The run without attention: its recorded saturation and gradient norms are drawn, and it has
-  // no attention entropy to draw.
-  CHECK(check["charts"]["diag-sat-gru+none-s1"]["visible"].get<int>() >= 1);
-  CHECK(check["charts"]["diag-grad-gru+none-s1"]["visible"].get<int>() >= 1);
-  CHECK(drawn_value("diag-grad-gru+none-s1", "output", 10) > 0);
-  CHECK_FALSE(check["charts"].contains("diag-ent-gru+none-s1"));
+  // The run without attention: its recorded saturation and gradient norms are lines of the same
+  // charts, and it has no line in the entropy chart.
+  CHECK(drawn_value("diag-grad-output", "gru+none", 10) > 0);
+  CHECK(drawn_value("diag-sat-decoder-gates", "gru+none", 10) >= 0);
+  for (const auto& p : check["charts"]["diag-ent"]["points"]) CHECK(p["series"] != "gru+none");
+}
+
+TEST_CASE("at 1,400 px the results table of a grid with long variant names fits the page", "[browser]") {
+  const std::string exe = find_chromium();
+  if (exe.empty()) {
+    WARN("chromium is not installed (apt-get install -y chromium): the browser check is skipped");
+    return;
+  }
+  const attend::test::TempDir tmp;
+  const fs::path dir = tmp.path();
+  fs::create_directories(dir / "profile");
+  // The recorded toy grid of the golden test: names up to gru+luong-general+linear@transformer,
+  // an lr column and the three p columns.
+  const fs::path page = fs::path(ATTEND_FIXTURE_DIR) / "compare_golden/toy/reports/report.html";
+  REQUIRE(chromium(exe, dir / "profile", "--window-size=1400,2000 --dump-dom", page, dir / "dom.html") == 0);
+  const std::string dom = attend::test::read_file((dir / "dom.html").string());
+  const std::string open = "<pre id=\"render-check\" data-ok=\"1\">";
+  const auto a = dom.find(open);
+  REQUIRE(a != std::string::npos);
+  const auto b = dom.find("</pre>", a);
+  const auto check = nlohmann::json::parse(dom.substr(a + open.size(), b - a - open.size()));
+  const auto& table = check["tables"]["results-table"];
+  INFO(table.dump());
+  CHECK(table["width"].get<int>() <= table["room"].get<int>());
+  CHECK(table["last_right"].get<int>() <= table["room_right"].get<int>());
 }

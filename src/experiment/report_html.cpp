@@ -2,8 +2,11 @@
 #include "attend/experiment/report.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <functional>
 #include <map>
+#include <set>
 #include <ostream>
 
 #include "length_buckets.hpp"
@@ -29,72 +32,129 @@ std::string without_backticks(std::string text) {
   return text;
 }
 
-// Per run, over training steps: the share of saturated units per group, the attention entropy
-// against the uniform entropy, the gradient norm per parameter group (TrainResult::diagnostics).
-void write_diagnostics(const CompareResult& result, const std::map<std::string, std::string>& color,
-                       std::ostream& o) {
+// A variant name that may wrap after its '+' and before its '@' (cell+attention+output@encoder),
+// so the results table fits the page with its p columns.
+std::string breakable(const std::string& name) {
+  std::string out;
+  for (char c : name) {
+    if (c == '@') out += "<wbr>";
+    out += esc(std::string(1, c));
+    if (c == '+') out += "<wbr>";
+  }
+  return out;
+}
+
+// A chart id from a group name: letters and digits kept, anything else '-'.
+std::string slug(const std::string& name) {
+  std::string out;
+  for (char c : name) out += std::isalnum(static_cast<unsigned char>(c)) ? c : '-';
+  return out;
+}
+
+// One diagnostics measure of a point; NaN where the point has none.
+using Measure = std::function<double(const DiagnosticsPoint&)>;
+
+// A line per variant, the mean over its successful seeds (up to the step every seed reached),
+// and thin lines for the single seeds when there are two or more, as the learning curves have.
+std::vector<Series> measure_series(const CompareSummary& s, const std::map<std::string, std::string>& color,
+                                   const Measure& measure) {
+  std::vector<Series> thin, mean;
+  for (const auto& v : s.variants) {
+    std::vector<std::vector<CurvePoint>> curves;
+    std::vector<std::uint64_t> seeds;
+    for (const RunResult* r : v.runs) {
+      if (r->status != "ok") continue;
+      std::vector<CurvePoint> c;
+      for (const auto& p : r->diagnostics)
+        if (std::isfinite(measure(p))) c.push_back({p.step, measure(p)});
+      if (c.empty()) continue;
+      curves.push_back(std::move(c));
+      seeds.push_back(r->spec.seed);
+    }
+    if (curves.empty()) continue;
+    const std::string& c = color.at(v.name);
+    std::vector<const std::vector<CurvePoint>*> pointers;
+    for (std::size_t k = 0; k < curves.size(); ++k) {
+      pointers.push_back(&curves[k]);
+      if (curves.size() < 2) continue;
+      Series t{v.name + " s" + std::to_string(seeds[k]), c, {}, 1, 0.35, false, false, false};
+      for (const auto& p : curves[k]) t.points.push_back({double(p.step), p.value});
+      thin.push_back(std::move(t));
+    }
+    Series m{v.name, c, {}, 2.2, 1, false, true, true};
+    for (const auto& p : mean_curve(pointers)) m.points.push_back({double(p.step), p.value});
+    mean.push_back(std::move(m));
+  }
+  thin.insert(thin.end(), mean.begin(), mean.end());
+  return thin;
+}
+
+double group_value(const std::map<std::string, double>& values, const std::string& group) {
+  auto it = values.find(group);
+  return it == values.end() ? NAN : it->second;
+}
+
+// One chart per measure over training steps (the share of saturated units per unit group, the
+// attention entropy against the uniform entropy, the gradient norm per parameter group), with a
+// line per variant (TrainResult::diagnostics).
+void write_diagnostics(const CompareSummary& s, const std::map<std::string, std::string>& color, std::ostream& o) {
   o << "<h2 id=\"why\">Why: training diagnostics</h2>\n";
+  std::set<std::string> saturation_groups, gradient_groups;
   bool any = false;
-  for (const auto& r : result.runs) any = any || !r.diagnostics.empty();
+  for (const auto& v : s.variants)
+    for (const RunResult* r : v.runs)
+      for (const auto& p : r->diagnostics) {
+        any = true;
+        for (const auto& kv : p.saturation) saturation_groups.insert(kv.first);
+        for (const auto& kv : p.grad_norm) gradient_groups.insert(kv.first);
+      }
   if (!any) {
     o << "<p id=\"no-diagnostics\">No training diagnostics were recorded for these runs (the trainer that wrote "
          "them records none, or the runs were read back from files written before diagnostics existed).</p>\n";
     return;
   }
-  o << "<p>Measured on the training batch every few steps, per run. <b>Saturation</b>: share of units whose tanh is "
-       "beyond \u00b10.99 or whose sigmoid is outside [0.01, 0.99] (their gradient is nearly 0, so what feeds them "
-       "learns slowly). <b>Attention entropy</b> in nats per output step, with the entropy of a uniform distribution "
-       "over the source (ln S) for scale. <b>Gradient norm</b> per parameter group before clipping (log scale).</p>\n";
-  for (const auto& r : result.runs) {
-    if (r.diagnostics.empty()) continue;
-    const std::string run = r.spec.name();
-    auto c = color.find(r.spec.variant.name());
-    const std::string base = c == color.end() ? color_of(0) : c->second;
-    o << "<div class=\"diag-run\" data-run=\"" << esc(run) << "\"><h3>" << esc(run) << "</h3><div class=\"charts\">";
-    std::map<std::string, Series> sat, grad;
-    Series ent{"attention entropy", base, {}, 2.2, 1, false, true, true};
-    Series uni{"uniform (ln S)", "#777777", {}, 1.5, 1, true, true, true};
-    for (const auto& p : r.diagnostics) {
-      for (const auto& [group, share] : p.saturation) {
-        auto& x = sat[group];
-        x.name = group;
-        x.points.push_back({double(p.step), share});
+  o << "<p>Measured on the training batch every few steps: one chart per measure, a line per variant (mean over its "
+       "seeds, thick; single seeds thin). <b>Saturation</b>: share of units whose tanh is beyond \u00b10.99 or whose "
+       "sigmoid is outside [0.01, 0.99] (their gradient is nearly 0, so what feeds them learns slowly). <b>Attention "
+       "entropy</b> in nats per output step, with the entropy of a uniform distribution over the source (ln S) for "
+       "scale. <b>Gradient norm</b> per parameter group before clipping (log scale).</p>\n<div class=\"charts\">";
+  const std::string steps = "training step (updates)";
+  for (const auto& group : saturation_groups)
+    o << "<figure>"
+      << line_chart("diag-sat-" + slug(group), "Saturated units: " + group, steps, "share saturated",
+                    measure_series(s, color, [&](const DiagnosticsPoint& p) { return group_value(p.saturation, group); }),
+                    false, 0, 1)
+      << "<figcaption>Share of saturated units in " << esc(group) << ".</figcaption></figure>";
+  auto entropy = measure_series(s, color, [](const DiagnosticsPoint& p) {
+    return p.attention_entropy >= 0 ? p.attention_entropy : NAN;
+  });
+  if (!entropy.empty()) {
+    std::vector<const std::vector<CurvePoint>*> uniform;
+    std::vector<std::vector<CurvePoint>> curves;
+    for (const auto& v : s.variants)
+      for (const RunResult* r : v.runs) {
+        std::vector<CurvePoint> c;
+        for (const auto& p : r->diagnostics)
+          if (r->status == "ok" && p.uniform_entropy >= 0) c.push_back({p.step, p.uniform_entropy});
+        if (!c.empty()) curves.push_back(std::move(c));
       }
-      for (const auto& [group, norm] : p.grad_norm) {
-        auto& x = grad[group];
-        x.name = group;
-        x.points.push_back({double(p.step), norm});
-      }
-      if (p.attention_entropy >= 0) ent.points.push_back({double(p.step), p.attention_entropy});
-      if (p.uniform_entropy >= 0) uni.points.push_back({double(p.step), p.uniform_entropy});
-    }
-    auto series_of = [](std::map<std::string, Series>& m) {
-      std::vector<Series> v;
-      std::size_t k = 0;
-      for (auto& [name, x] : m) {
-        x.color = color_of(k++);
-        x.markers = true;
-        x.width = 2;
-        v.push_back(x);
-      }
-      return v;
-    };
-    if (!sat.empty())
-      o << "<figure>" << line_chart("diag-sat-" + run, "Saturated units", "training step (updates)", "share saturated",
-                                    series_of(sat), false, 0, 1)
-        << "<figcaption>Share of saturated units per group.</figcaption></figure>";
-    if (!ent.points.empty())
-      o << "<figure>" << line_chart("diag-ent-" + run, "Attention entropy", "training step (updates)", "nats per output step",
-                                    {ent, uni}, false, 0)
-        << "<figcaption>Entropy of the attention weights; near ln S the attention is still about uniform.</figcaption></figure>";
-    else
-      o << "<p class=\"none\">No attention entropy: this variant has no attention.</p>";
-    if (!grad.empty())
-      o << "<figure>" << line_chart("diag-grad-" + run, "Gradient norm", "training step (updates)",
-                                    "L2 norm before clipping (log scale)", series_of(grad), true)
-        << "<figcaption>Gradient norm of each parameter group.</figcaption></figure>";
-    o << "</div></div>\n";
+    for (const auto& c : curves) uniform.push_back(&c);
+    Series u{"uniform (ln S)", "#777777", {}, 1.5, 1, true, true, true};
+    for (const auto& p : mean_curve(uniform)) u.points.push_back({double(p.step), p.value});
+    entropy.push_back(u);
+    o << "<figure>" << line_chart("diag-ent", "Attention entropy", steps, "nats per output step", entropy, false, 0)
+      << "<figcaption>Entropy of the attention weights; near ln S the attention is still about uniform.</figcaption>"
+         "</figure>";
+  } else {
+    o << "<p class=\"none\">No attention entropy: no variant has attention.</p>";
   }
+  for (const auto& group : gradient_groups)
+    o << "<figure>"
+      << line_chart("diag-grad-" + slug(group), "Gradient norm: " + group, steps, "L2 norm before clipping (log scale)",
+                    measure_series(s, color, [&](const DiagnosticsPoint& p) { return group_value(p.grad_norm, group); }),
+                    true)
+      << "<figcaption>Gradient norm of the " << esc(group) << " parameters.</figcaption></figure>";
+  o << "</div>\n";
 }
 
 }  // namespace
@@ -150,17 +210,15 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
   if (!s.budget.empty()) o << "<p id=\"budget\">" << esc(budget_sentence(s)) << "</p>\n";
   o << "<div class=\"wide\"><table id=\"results-table\"><tr><th>variant</th><th>runs ok</th>" << (lr ? "<th>lr (chosen)</th>" : "") << "<th>"
     << (s.corpus ? "BLEU" : "exact match %") << "</th><th>token accuracy %</th><th>perplexity</th>";
-  for (const auto& b : s.buckets) o << "<th>" << (s.corpus ? "BLEU" : "EM %") << " len " << b.label() << "</th>";
   o << "<th>parameters</th><th>best step</th><th>time to best</th><th>train time</th><th>tokens/s</th><th>"
     << (s.corpus ? "\u0394BLEU" : "\u0394EM")
     << " vs best</th><th>p (bootstrap)</th><th>p (sign-flip, seeds)</th><th>p (t-test, seeds)</th></tr>\n";
   for (const auto& v : s.variants) {
     o << "<tr" << (v.is_best ? " class=\"best\"" : "") << "><td><span class=\"swatch\" style=\"background:" << color[v.name]
-      << "\"></span>" << esc(v.name) << (v.notes.empty() ? "" : " <span class=\"note\">\u2020</span>") << "</td><td>" << v.ok << "/"
+      << "\"></span>" << breakable(v.name) << (v.notes.empty() ? "" : " <span class=\"note\">\u2020</span>") << "</td><td>" << v.ok << "/"
       << v.runs.size() << "</td>" << (lr ? "<td>" + rate_text(v.lr) + "</td>" : "") << "<td>"
       << (s.corpus ? bleu_ms(v.bleu) : pct_ms(v.exact_match)) << "</td><td>"
       << pct_ms(v.token_accuracy) << "</td><td>" << num_ms(v.perplexity) << "</td>";
-    for (const auto& b : v.by_length) o << "<td>" << (s.corpus ? bleu_ms(b) : pct_ms(b)) << "</td>";
     o << "<td>" << v.parameters << "</td><td>" << steps_ms(v.best_step) << "</td><td>"
       << (v.best_seconds.n ? duration(v.best_seconds.mean) : "—") << "</td><td>"
       << (v.seconds.n ? duration(v.seconds.mean) : "—") << "</td><td>"
@@ -181,6 +239,21 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
       << esc(bootstrap_bleu_method()) << " \u0394BLEU is in BLEU points.</p>\n";
   else
     o << "<p style=\"font-size:12px;color:#555\">Significance test: " << esc(bootstrap_method()) << " \u0394EM is in percentage points.</p>\n";
+  // By source length in a table of its own, so the results table fits the page with its p columns.
+  if (!s.buckets.empty()) {
+    o << "<p id=\"by-length\">" << (s.corpus ? "BLEU" : "Exact match %") << " by source length ("
+      << (s.corpus ? "words" : "tokens") << ") on the test split, mean \u00b1 std over seeds:</p>\n"
+      << "<div class=\"wide\"><table id=\"length-table\"><tr><th>variant</th>";
+    for (const auto& b : s.buckets) o << "<th>len " << b.label() << "</th>";
+    o << "</tr>\n";
+    for (const auto& v : s.variants) {
+      o << "<tr" << (v.is_best ? " class=\"best\"" : "") << "><td><span class=\"swatch\" style=\"background:"
+        << color[v.name] << "\"></span>" << esc(v.name) << "</td>";
+      for (const auto& b : v.by_length) o << "<td>" << (s.corpus ? bleu_ms(b) : pct_ms(b)) << "</td>";
+      o << "</tr>\n";
+    }
+    o << "</table></div>\n";
+  }
   o << "<p style=\"font-size:12px;color:#555\" id=\"seed-tests\">Across seeds: " << esc(seed_test_method()) << "</p>\n";
   if (!seed_note(s).empty()) o << "<p class=\"note\" id=\"seed-note\">" << esc(seed_note(s)) << "</p>\n";
   for (std::size_t k = 0; k < s.contrasts.size(); ++k) {
@@ -229,7 +302,7 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
       << ": each run's best validation figure up to that step (what a budget of that many steps would have kept), "
          "mean over seeds.</p>\n<table id=\"ranking-table\"><tr><th>budget</th><th>step</th><th>ranking</th></tr>\n";
     for (const auto& r : s.rankings)
-      o << "<tr><td>" << fmt("%.0f%%", 100 * r.fraction) << "</td><td>" << r.step << "</td><td style=\"text-align:left\">"
+      o << "<tr><td>" << fmt("%.0f%%", 100 * r.fraction) << "</td><td>" << ranking_step_text(r) << "</td><td style=\"text-align:left\">"
         << esc(ranking_text(s, r)) << "</td></tr>\n";
     o << "</table>\n<p id=\"ranking-note\"" << (s.ranking_changes ? " class=\"note\" style=\"font-weight:bold\"" : "") << ">"
       << esc(s.ranking_note) << "</p>\n";
@@ -315,7 +388,7 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
     }
   }
   o << "</div>\n";
-  write_diagnostics(result, color, o);
+  write_diagnostics(s, color, o);
 
   // Alignment statistics (a corpus has no gold alignment: entropy only, and the report says so).
   o << "<h2 id=\"alignment\">Alignment statistics</h2>\n<p>" << esc(s.alignment_note) << " Computed on the "

@@ -201,7 +201,7 @@ void write_markdown(const CompareSummary& s, std::ostream& out) {
         << ": each run's best validation figure up to that step (what a budget of that many steps would have "
            "kept), mean over seeds.\n\n| budget | step | ranking |\n|---|---|---|\n";
     for (const auto& r : s.rankings)
-      out << "| " << fmt("%.0f%%", 100 * r.fraction) << " | " << r.step << " | " << ranking_text(s, r) << " |\n";
+      out << "| " << fmt("%.0f%%", 100 * r.fraction) << " | " << ranking_step_text(r) << " | " << ranking_text(s, r) << " |\n";
     out << "\n" << (s.ranking_changes ? "**" : "") << s.ranking_note << (s.ranking_changes ? "**" : "") << "\n";
   }
   write_diagnostics_markdown(s, out);

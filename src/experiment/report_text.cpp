@@ -1,7 +1,9 @@
 #include "report_text.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
 
 #include "attend/decode/attention_export.hpp"
 
@@ -99,7 +101,14 @@ std::string ranking_text(const CompareSummary& s, const CompareSummary::BudgetRa
   std::string order;
   for (const auto& [name, value] : r.order)
     order += (order.empty() ? "" : " > ") + name + " (" + validation_text(s, value) + ")";
-  return order.empty() ? "—" : order;
+  if (order.empty()) return "no validation yet";
+  std::size_t ranked = 0;
+  for (const auto& other : s.rankings) ranked = std::max(ranked, other.order.size());
+  return r.order.size() < ranked ? order + " (not every variant had validated yet)" : order;
+}
+
+std::string ranking_step_text(const CompareSummary::BudgetRanking& r) {
+  return r.order.empty() ? "—" : std::to_string(r.step);
 }
 
 std::string seed_note(const CompareSummary& s) {
@@ -155,5 +164,17 @@ std::string two_rates_sentence(const CompareSummary& s) {
              ? " With two rates every choice is at an end of the grid: a rate beyond it was not tried and may be better."
              : "";
 }
+
+std::vector<CurvePoint> mean_curve(const std::vector<const std::vector<CurvePoint>*>& curves) {
+  std::map<std::size_t, std::pair<double, std::size_t>> acc;
+  for (const auto* c : curves)
+    for (const auto& p : *c)
+      if (std::isfinite(p.value)) acc[p.step].first += p.value, acc[p.step].second++;
+  std::vector<CurvePoint> out;
+  for (const auto& [step, v] : acc)
+    if (v.second == curves.size()) out.push_back({step, v.first / v.second});
+  return out;
+}
+
 
 }  // namespace attend::report

@@ -2,6 +2,7 @@
 // cells and sentences that more than one format (Markdown, CSV, JSON, HTML) prints.
 #pragma once
 #include <string>
+#include <vector>
 
 #include "attend/experiment/summary.hpp"
 
@@ -20,8 +21,13 @@ std::string esc(const std::string& s);  // XML/HTML escaping
 std::string rate_text(double lr);      // "—" for 0 (the grid's one rate)
 std::string validation_text(const CompareSummary& s, double x);
 std::string p_value_text(double p);
-// A ranking at a fraction of the budget: "a (0.1234) > b (0.2345)", "—" when empty.
+// The mean of curves at each step every curve has (runs of a converge budget end at different
+// steps: the mean stops at the shortest).
+std::vector<CurvePoint> mean_curve(const std::vector<const std::vector<CurvePoint>*>& curves);
+// A ranking at a fraction of the budget: "a (0.1234) > b (0.2345)"; says so when no variant, or
+// not every variant, had validated by then.
 std::string ranking_text(const CompareSummary& s, const CompareSummary::BudgetRanking& r);
+std::string ranking_step_text(const CompareSummary::BudgetRanking& r);  // "—" without a ranking
 
 // A variant against the best: Δ, the bootstrap's p and the tests across seeds ("n/a" with fewer
 // than 3 paired seeds).

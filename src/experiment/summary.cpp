@@ -12,21 +12,8 @@
 namespace attend {
 
 using report::fmt;
+using report::mean_curve;
 
-namespace {
-
-std::vector<CurvePoint> mean_curve(const std::vector<const std::vector<CurvePoint>*>& curves) {
-  std::map<std::size_t, std::pair<double, std::size_t>> acc;
-  for (const auto* c : curves)
-    for (const auto& p : *c)
-      if (std::isfinite(p.value)) acc[p.step].first += p.value, acc[p.step].second++;
-  std::vector<CurvePoint> out;
-  for (const auto& [step, v] : acc)
-    if (v.second == curves.size()) out.push_back({step, v.first / v.second});
-  return out;
-}
-
-}  // namespace
 
 std::vector<CompareSummary::BudgetRanking> rank_at_fractions(
     const std::vector<std::string>& variants,
@@ -335,20 +322,34 @@ CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
     if (s.rankings.empty() || ranked < 2) {
       s.ranking_note = "Fewer than two variants have validation figures, so there is no ranking by budget.";
     } else {
+      // A fraction at which some variant had not validated yet has no full ranking: it is
+      // reported as such, and a missing ranking is not a change.
       std::vector<std::string> orders;
-      for (const auto& r : s.rankings) orders.push_back(order_text(r));
+      std::vector<const CompareSummary::BudgetRanking*> full;
+      std::string not_yet;
+      for (const auto& r : s.rankings) {
+        if (r.order.size() == ranked) {
+          full.push_back(&r);
+          orders.push_back(order_text(r));
+        } else {
+          not_yet += (not_yet.empty() ? "" : ", ") + fmt("%.0f%%", 100 * r.fraction);
+        }
+      }
       bool same = true;
       for (const auto& o : orders) same = same && o == orders.back();
       s.ranking_changes = !same;
       if (same) {
-        s.ranking_note = "The ranking by " + s.validation_metric + " is the same at every fraction of the budget: " +
-                         orders.back() + ".";
+        s.ranking_note = "The ranking by " + s.validation_metric + " is the same at every fraction of the budget" +
+                         (not_yet.empty() ? "" : " where every variant had validated") + ": " + orders.back() + ".";
       } else {
         s.ranking_note = "The ranking changes with the budget: ";
-        for (std::size_t k = 0; k < s.rankings.size(); ++k)
-          s.ranking_note += (k ? "; " : "") + std::string("at ") + where(s.rankings[k]) + " " + orders[k];
+        for (std::size_t k = 0; k < full.size(); ++k)
+          s.ranking_note += (k ? "; " : "") + std::string("at ") + where(*full[k]) + " " + orders[k];
         s.ranking_note += ". A verdict at a smaller budget would differ from the one at the full budget.";
       }
+      if (!not_yet.empty())
+        s.ranking_note += " At " + not_yet + " of the budget not every variant had validated yet, so there is no "
+                          "ranking there.";
     }
   }
 
