@@ -9,6 +9,7 @@
 #include <set>
 
 #include "attend/core/error.hpp"
+#include "attend/experiment/grid_axis.hpp"
 #include "attend/nn/encoder.hpp"
 #include "grid_file.hpp"
 #include "rate_name.hpp"
@@ -19,9 +20,13 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 std::string Variant::name() const {
-  return cell + "+" + attention + (decoder == "auto" || decoder.empty() ? "" : "/" + decoder) +
-         (luong_output == "tanh" || luong_output.empty() ? "" : "+" + luong_output) +
-         (encoder == "rnn" || encoder.empty() ? "" : "@" + encoder);
+  std::string n;
+  for (const GridAxis& axis : grid_axes()) {
+    const std::string* value = axis_value(*this, axis);
+    if (!value || (axis.unnamed && (value->empty() || *value == axis.unnamed))) continue;
+    n += axis.name_prefix + *value;
+  }
+  return n;
 }
 
 std::string rate_name(double lr) {
@@ -36,24 +41,41 @@ std::string RunSpec::name() const {
   return n;
 }
 
+namespace {
+
+// The variants below `variant` (whose axes nested outside axes[k] are set, as in `config`).
+void expand(const CompareOptions& o, const std::vector<const GridAxis*>& axes, std::size_t k,
+            const Variant& variant, const ModelConfig& config, std::vector<Variant>& variants) {
+  if (k == axes.size()) {
+    variants.push_back(variant);
+    return;
+  }
+  const GridAxis& axis = *axes[k];
+  if (axis.applies && !axis.applies(config)) {
+    Variant v = variant;
+    set_axis_value(v, axis, axis.unnamed ? axis.unnamed : "");
+    expand(o, axes, k + 1, v, config, variants);
+    return;
+  }
+  for (const std::string& value : *axis_values(o, axis)) {
+    Variant v = variant;
+    set_axis_value(v, axis, value);
+    ModelConfig c = config;
+    apply_axis(axis, c, value);
+    expand(o, axes, k + 1, v, c, variants);
+  }
+}
+
+}  // namespace
+
 std::vector<Variant> grid_variants(const CompareOptions& o) {
+  std::vector<const GridAxis*> varied;
+  for (const GridAxis& axis : grid_axes())
+    if (axis_values(o, axis)) varied.push_back(&axis);
+  std::stable_sort(varied.begin(), varied.end(),
+                   [](const GridAxis* a, const GridAxis* b) { return a->nesting < b->nesting; });
   std::vector<Variant> variants;
-  for (const auto& encoder : o.encoders)
-    for (const auto& cell : o.cells)
-      for (const auto& attention : o.attentions)
-        for (const auto& decoder : o.decoders) {
-          ModelConfig c = o.model;
-          c.cell = cell;
-          c.attention = attention;
-          c.decoder = parse_decoder_style(decoder);
-          // Only the luong style has an output nonlinearity: other styles appear once.
-          if (c.style() != DecoderStyle::Luong) {
-            variants.push_back({cell, attention, decoder, "tanh", encoder});
-            continue;
-          }
-          for (const auto& output : o.luong_outputs)
-            variants.push_back({cell, attention, decoder, output, encoder});
-        }
+  expand(o, varied, 0, Variant{}, o.model, variants);
   return variants;
 }
 
@@ -102,11 +124,9 @@ void check_axis(const std::vector<std::string>& axis, const std::string& option)
 
 ModelConfig config_of(const CompareOptions& o, const Variant& v) {
   ModelConfig c = o.model;
-  c.cell = v.cell;
-  c.attention = v.attention;
-  c.decoder = parse_decoder_style(v.decoder);
-  c.luong_output = parse_luong_output(v.luong_output.empty() ? "tanh" : v.luong_output);
-  c.encoder = v.encoder.empty() ? "rnn" : v.encoder;
+  for (const GridAxis& axis : grid_axes())
+    if (const std::string* value = axis_value(v, axis))
+      apply_axis(axis, c, value->empty() && axis.unnamed ? axis.unnamed : *value);
   // In a grid across encoders, --bidirectional means "the recurrent encoders are bidirectional":
   // an encoder without a direction (transformer: each position attends to both sides) ignores it.
   if (encoder_known(c.encoder) && !encoder_traits(c.encoder).has_direction) c.bidirectional = false;
@@ -116,13 +136,14 @@ ModelConfig config_of(const CompareOptions& o, const Variant& v) {
 }  // namespace
 
 void validate_grid(const CompareOptions& o) {
-  check_axis(o.cells, "--cells");
-  check_axis(o.attentions, "--attention");
-  check_axis(o.decoders, "--decoder");
-  check_axis(o.luong_outputs, "--luong-output");
-  check_axis(o.encoders, "--encoder");
-  for (const auto& output : o.luong_outputs) parse_luong_output(output);
-  for (const auto& decoder : o.decoders) parse_decoder_style(decoder);
+  for (const GridAxis& axis : grid_axes())
+    if (const auto* values = axis_values(o, axis)) check_axis(*values, std::string("--") + axis.option);
+  for (const GridAxis& axis : grid_axes())
+    if (const auto* values = axis_values(o, axis))
+      for (const auto& value : *values) {
+        ModelConfig scratch;
+        apply_axis(axis, scratch, value);
+      }
   if (o.seeds == 0) throw Error("the grid is empty: --seeds must be at least 1");
   if (o.jobs == 0) throw Error("--jobs must be at least 1");
   if (o.out_dir.empty()) throw Error("--out is required: the directory for the runs and the report");
@@ -151,18 +172,18 @@ void validate_grid(const CompareOptions& o) {
 
 std::map<std::string, std::string> grid_signature(const CompareOptions& o, const DataSource& source) {
   std::map<std::string, std::string> s;
-  s["grid.cells"] = join(o.cells, ",");
-  s["grid.attention"] = join(o.attentions, ",");
-  s["grid.decoder"] = join(o.decoders, ",");
-  // Absent for the default, so grids from before the axis existed keep their signature.
-  if (o.luong_outputs != std::vector<std::string>{"tanh"}) s["grid.luong_output"] = join(o.luong_outputs, ",");
-  if (o.encoders != std::vector<std::string>{"rnn"}) s["grid.encoder"] = join(o.encoders, ",");
+  std::set<std::string> varied;  // the model fields the axes set per variant
+  for (const GridAxis& axis : grid_axes()) {
+    const auto* values = axis_values(o, axis);
+    if (!values) continue;
+    varied.insert(axis.field);
+    if (axis.signed_when_unnamed || !axis.unnamed || *values != std::vector<std::string>{axis.unnamed})
+      s[axis.signature_key] = join(*values, ",");
+  }
   s["grid.seeds"] = std::to_string(o.seeds);
   s["grid.first_seed"] = std::to_string(o.first_seed);
   for (const auto& [k, v] : o.model.to_map()) {
-    if (k == "cell" || k == "attention" || k == "decoder" || k == "src_vocab" || k == "tgt_vocab" ||
-        k == "luong_output" || k == "encoder")
-      continue;
+    if (varied.count(k) || k == "src_vocab" || k == "tgt_vocab") continue;
     if (k == "max_src_len" && !o.max_src_len_given) continue;
     s["model." + k] = v;
   }
@@ -221,9 +242,10 @@ std::vector<std::string> signature_differences(const std::map<std::string, std::
 }
 
 bool is_grid_axis(const std::string& key) {
-  static const std::set<std::string> axes = {"grid.cells",         "grid.attention", "grid.decoder",
-                                             "grid.luong_output", "grid.encoder",   "grid.seeds"};
-  return axes.count(key) > 0;
+  if (key == "grid.seeds") return true;
+  for (const GridAxis& axis : grid_axes())
+    if (key == axis.signature_key) return true;
+  return false;
 }
 
 std::map<std::string, std::string> read_grid_file(const fs::path& file) {

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <map>
 
+#include "attend/experiment/grid_axis.hpp"
 #include "attend/experiment/run.hpp"
 
 namespace attend {
@@ -70,11 +71,6 @@ json to_json(const RunResult& r) {
   }
   json j = {{"complete", true},
           {"run", r.spec.name()},
-          {"cell", r.spec.variant.cell},
-          {"attention", r.spec.variant.attention},
-          {"decoder", r.spec.variant.decoder},
-          {"luong_output", r.spec.variant.luong_output},
-          {"encoder", r.spec.variant.encoder},
           {"seed", r.spec.seed},
           {"status", r.status},
           {"error", r.error},
@@ -101,6 +97,8 @@ json to_json(const RunResult& r) {
           {"best_seconds", r.best_seconds},
           {"stopped_early", r.stopped_early},
           {"diagnostics", diagnostics_json(r.diagnostics)}};
+  for (const GridAxis& axis : grid_axes())
+    if (const std::string* value = axis_value(r.spec.variant, axis)) j[axis.field] = *value;
   if (r.corpus) {
     // Per test sentence: clipped matches of orders 1-4, hypothesis n-grams of orders 1-4,
     // hypothesis length, reference length.

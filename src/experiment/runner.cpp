@@ -17,6 +17,7 @@
 
 #include "attend/core/atomic_file.hpp"
 #include "attend/core/error.hpp"
+#include "attend/experiment/grid_axis.hpp"
 #include "attend/experiment/rate_search.hpp"
 #include "grid_file.hpp"
 #include "run_one.hpp"
@@ -280,8 +281,8 @@ class Runner {
         std::string msg = "'" + out.string() + "' holds the results of a different grid (" +
                           std::to_string(diff.size()) + (diff.size() > 1 ? " settings differ):" : " setting differs):");
         for (const auto& d : diff) msg += "\n  " + d;
-        msg += "\nuse another --out directory, or --force to retrain every run of this grid there (the axes "
-               "--cells, --attention, --decoder, --luong-output, --encoder and --seeds may change freely)";
+        msg += "\nuse another --out directory, or --force to retrain every run of this grid there (the axes " +
+               changeable_axes_text() + " may change freely)";
         throw Error(msg);
       }
     }

@@ -10,6 +10,7 @@
 #include "attend/experiment/data_source.hpp"
 #include "attend/experiment/estimate.hpp"
 #include "attend/experiment/grid.hpp"
+#include "attend/experiment/grid_axis.hpp"
 #include "attend/experiment/rate_search.hpp"
 #include "attend/experiment/run_result.hpp"
 #include "attend/experiment/runner.hpp"

@@ -16,10 +16,14 @@
 
 namespace attend {
 
+// One point of the grid: a value of each axis (grid_axis.hpp).
 struct Variant {
   std::string cell, attention, decoder = "auto";
   std::string luong_output = "tanh";  // the luong style's h~ nonlinearity (ModelConfig::luong_output)
   std::string encoder = "rnn";        // the source encoder (ModelConfig::encoder)
+  // The values of axes without a member above (register_grid_axis), by model field key.
+  std::map<std::string, std::string> more_axes;
+  // Each axis's value after its prefix, in grid_axes() order, leaving out the unnamed ones:
   // "gru+bahdanau", with "/luong" appended when the decoder style is given explicitly,
   // "+linear" for the linear luong output and "@transformer" for an encoder other than rnn.
   std::string name() const;
@@ -46,9 +50,12 @@ struct CompareOptions {
   // another style appear once (they have no h~).
   std::vector<std::string> luong_outputs{"tanh"};
   std::vector<std::string> encoders{"rnn"};  // the source encoders (encoder_help())
+  // The values of axes without a member above (register_grid_axis), by model field key; an axis
+  // absent here is not varied: every variant has the shared model's value.
+  std::map<std::string, std::vector<std::string>> more_axes;
   std::size_t seeds = 3;         // seeds first_seed … first_seed + seeds − 1
   std::uint64_t first_seed = 1;
-  ModelConfig model;             // cell, attention and decoder are set per variant
+  ModelConfig model;             // the fields of the axes are set per variant
   bool max_src_len_given = false;  // location attention: else fitted to the longest source
   TrainOptions train;            // seed is set per run
   std::string out_dir;
@@ -83,8 +90,8 @@ struct CompareOptions {
 // "steps:1200" or "converge (patience 5, eval every 100, at most 20000 steps)".
 std::string budget_text(const CompareOptions& options);
 
-// The variants in order: encoder, cell, attention, decoder, luong output (the last only for the
-// luong style).
+// The variants in order: the product of the axes' values, nested as GridAxis::nesting says:
+// encoder, cell, attention, decoder, luong output (the last only for the luong style).
 std::vector<Variant> grid_variants(const CompareOptions& options);
 // The runs of the grid in order: encoder, cell, attention, decoder, luong output, seed (seed fastest). With an lr_grid
 // these are the first stage (first_seed at every rate, rate fastest); the second stage's runs
@@ -101,8 +108,8 @@ std::map<std::string, std::string> grid_signature(const CompareOptions& options,
 // "key: old → new" lines for every difference; empty when equal.
 std::vector<std::string> signature_differences(const std::map<std::string, std::string>& stored,
                                                const std::map<std::string, std::string>& current);
-// Whether a signature key is one of the grid's axes (cells, attention, decoder styles, luong
-// outputs, encoders, seeds). A run's results depend on its own variant, rate and seed and on the
+// Whether a signature key is one of the grid's axes (grid_axes(): cells, attention, decoder
+// styles, luong outputs, encoders) or the seeds. A run's results depend on its own variant, rate and seed and on the
 // other settings, never on which other runs share the grid, so an --out directory may be run
 // again with axes grown or narrowed: the runs both grids have are reused.
 bool is_grid_axis(const std::string& signature_key);
