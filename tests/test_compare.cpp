@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cctype>
 #include <cmath>
@@ -1334,4 +1335,40 @@ TEST_CASE("the encoder is a grid axis: rnn, transformer and rnn+self under the s
   CHECK(grid_signature(tiny_grid(dir.file("p")), source).count("grid.encoder") == 0);
   o.encoders = {"rnn", "convolutional"};
   CHECK_THROWS_WITH(validate_grid(o), Catch::Contains("convolutional"));
+}
+
+TEST_CASE("adding a grid axis for a model field is one table line", "[compare]") {
+  // The line grid_axes() would have for a dropout axis, registered here instead.
+  if (!is_grid_axis("grid.dropout")) register_grid_axis({"dropout", "dropouts", "grid.dropout", "dropout rates", 5, "~d"});
+  CHECK_THROWS_WITH(register_grid_axis({"dropout", "dropouts", "grid.dropout", "dropout rates", 5, "~d"}),
+                    Catch::Contains("clashes"));
+  CHECK_THROWS_WITH(register_grid_axis({"no_such_field", "nothing", "grid.nothing", "", 5, "~"}),
+                    Catch::Contains("not a model field"));
+  const GridAxis& dropout = *std::find_if(grid_axes().begin(), grid_axes().end(),
+                                          [](const GridAxis& a) { return std::string(a.field) == "dropout"; });
+  TempDir dir;
+  const DataSource source = task_source(tiny_task());
+  CompareOptions plain = tiny_grid(dir.file("p"));
+  plain.attentions = {"bahdanau"};
+  CompareOptions o = plain;
+  set_axis_values(o, dropout, {"0", "0.25"});
+  validate_grid(o);
+  std::vector<std::string> names;
+  for (const Variant& v : grid_variants(o)) names.push_back(v.name());
+  CHECK(names == std::vector<std::string>{"gru+bahdanau~d0", "gru+bahdanau~d0.25"});
+  CHECK(grid_runs(o)[3].name() == "gru+bahdanau~d0.25-s2");
+  const CompareData d = source.load(1);
+  CHECK(build_model(o, grid_variants(o)[1], 1, d)->config().dropout == 0.25);
+  const auto signature = grid_signature(o, source);
+  CHECK(signature.at("grid.dropout") == "0,0.25");
+  CHECK(signature.count("model.dropout") == 0);
+  // A grid that does not vary it keeps its names and signature.
+  CHECK(grid_variants(plain)[0].name() == "gru+bahdanau");
+  CHECK(grid_signature(plain, source).count("grid.dropout") == 0);
+  CHECK(grid_signature(plain, source).count("model.dropout") == 1);
+  set_axis_values(o, dropout, {"0", "lots"});
+  CHECK_THROWS_WITH(validate_grid(o), Catch::Contains("dropout") && Catch::Contains("lots"));
+  set_axis_values(o, dropout, {"0", "0"});
+  CHECK_THROWS_WITH(validate_grid(o), Catch::Contains("--dropouts names '0' twice"));
+  CHECK_THAT(changeable_axes_text(), Catch::EndsWith("--encoder, --dropouts and --seeds"));
 }

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -22,10 +23,10 @@ namespace {
 
 // What the options of `attend compare` bind to: the library's CompareOptions (the grid, the model
 // and training shared by every run, the corpus evaluation), the task and the text pipeline. The
-// grid axes are comma-separated lists, split after parsing.
+// grid axes (grid_axes()) are comma-separated lists by model field key, split after parsing.
 struct CompareArgs {
   CompareOptions grid;
-  std::string cells, attentions, decoders, luong_outputs, encoders;
+  std::map<std::string, std::string> axis_lists;
   TaskOptions task;
   TextPipelineOptions text;
   bool quiet = false;
@@ -35,11 +36,8 @@ struct CompareArgs {
   CompareArgs() {
     grid.model = cli_model_config();
     grid.train = cli_train_options();
-    cells = join(grid.cells);
-    attentions = join(grid.attentions);
-    decoders = join(grid.decoders);
-    luong_outputs = join(grid.luong_outputs);
-    encoders = join(grid.encoders);
+    for (const GridAxis& axis : grid_axes())
+      if (const auto* values = axis_values(grid, axis)) axis_lists[axis.field] = join(*values);
   }
   static std::string join(const std::vector<std::string>& v) {
     std::string s;
@@ -48,17 +46,25 @@ struct CompareArgs {
   }
 };
 
+// The axis option's help: its own words, then the field's valid values.
+std::string field_help(const GridAxis& axis) {
+  for (const ModelField& f : model_fields())
+    if (f.key == std::string(axis.field) && f.choices) return std::string(axis.help) + ": " + f.choices();
+  return axis.help;
+}
+
 po::options_description all_options(CompareArgs& a) {
   CompareOptions& g = a.grid;
   po::options_description grid("Grid (comma-separated lists)");
+  std::vector<std::string> axis_fields;  // the model options the grid's lists replace
+  for (const GridAxis& axis : grid_axes()) {
+    std::string* list = &a.axis_lists[axis.field];
+    const auto* values = axis_values(g, axis);
+    const std::string help = field_help(axis);
+    grid.add_options()(axis.option, values ? opt(list) : po::value<std::string>(list), help.c_str());
+    axis_fields.push_back(axis.field);
+  }
   grid.add_options()
-      ("cells", opt(&a.cells), ("cells to compare: " + cell_help()).c_str())
-      ("attention", opt(&a.attentions), ("attention strategies: " + attention_help()).c_str())
-      ("decoder", opt(&a.decoders), ("decoder styles: " + decoder_style_help()).c_str())
-      ("luong-output", opt(&a.luong_outputs),
-       ("the luong style's output h~ = tanh(W_c[c; h]) or without the tanh, a grid axis of the luong-style "
-        "variants: " + luong_output_help()).c_str())
-      ("encoder", opt(&a.encoders), ("source encoders, a grid axis: " + encoder_help()).c_str())
       ("seeds", opt(&g.seeds), "seeds per variant: --seed, --seed+1, ...")
       ("out,o", po::value<std::string>(&g.out_dir),
        "directory for the runs (checkpoint, metrics, log each) and the reports (required)")
@@ -85,7 +91,7 @@ po::options_description all_options(CompareArgs& a) {
   files.add_options()
       ("lc", flag(&g.bleu_lowercase), "lower-cased BLEU (sacreBLEU -lc), for validation and test");
   po::options_description model("Model (shared by every variant)");
-  add_model_options(model, g.model, {"cell", "attention", "decoder", "luong_output", "encoder"});  // the grid's lists
+  add_model_options(model, g.model, axis_fields);
   po::options_description train("Training (shared by every run)");
   add_optimization_options(train, g.train);
   train.add_options()
@@ -352,11 +358,8 @@ int run_compare_command(const std::vector<std::string>& args) {
   require(vm, "out", "compare");
   apply_budget(a, vm);
   finish_train_options(a.grid.train);
-  a.grid.cells = split_list(a.cells);
-  a.grid.attentions = split_list(a.attentions);
-  a.grid.decoders = split_list(a.decoders);
-  a.grid.luong_outputs = split_list(a.luong_outputs);
-  a.grid.encoders = split_list(a.encoders);
+  for (const GridAxis& axis : grid_axes())
+    if (vm.count(axis.option)) set_axis_values(a.grid, axis, split_list(a.axis_lists[axis.field]));
   a.grid.max_src_len_given = !vm["max-src-len"].defaulted();
   a.text.subword.seed = a.grid.first_seed;
   validate_grid(a.grid);

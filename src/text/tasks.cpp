@@ -1,6 +1,7 @@
 #include "attend/text/tasks.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <limits>
 #include <random>
 #include <unordered_set>
@@ -169,6 +170,62 @@ std::uint64_t add_capacity(int lo, int hi) {
 
 std::uint64_t dates_capacity(int, int) { return 36525u * kDateFormats; }  // 25 leap years in range
 
+// ---- gold alignments: the source position each output position was written from --------------
+
+using Alignment = std::vector<int>;
+
+Alignment copy_alignment(const std::vector<std::string>& src, const std::vector<std::string>& out) {
+  const int S = static_cast<int>(src.size());
+  Alignment gold(out.size(), -1);
+  for (int i = 0; i < static_cast<int>(out.size()) && i < S; ++i) gold[i] = i;
+  return gold;
+}
+
+Alignment reverse_alignment(const std::vector<std::string>& src, const std::vector<std::string>& out) {
+  const int S = static_cast<int>(src.size());
+  Alignment gold(out.size(), -1);
+  for (int i = 0; i < static_cast<int>(out.size()) && i < S; ++i) gold[i] = S - 1 - i;
+  return gold;
+}
+
+// Output i is the source position of that character, first unused occurrence.
+Alignment sort_alignment(const std::vector<std::string>& src, const std::vector<std::string>& out) {
+  const int S = static_cast<int>(src.size());
+  Alignment gold(out.size(), -1);
+  std::vector<bool> used(src.size(), false);
+  for (std::size_t i = 0; i < out.size(); ++i)
+    for (int j = 0; j < S; ++j)
+      if (!used[j] && src[j] == out[i]) {
+        used[j] = true;
+        gold[i] = j;
+        break;
+      }
+  return gold;
+}
+
+bool is_digit_token(const std::string& token) {
+  return token.size() == 1 && std::isdigit(static_cast<unsigned char>(token[0]));
+}
+
+// Only the year is aligned: the four output digits YYYY with the source's four-digit year (the
+// formats with a two-digit year have no gold position).
+Alignment dates_alignment(const std::vector<std::string>& src, const std::vector<std::string>& out) {
+  const int S = static_cast<int>(src.size());
+  Alignment gold(out.size(), -1);
+  if (out.size() < 4) return gold;
+  for (int j = 0; j + 4 <= S; ++j) {
+    bool match = true;
+    for (int k = 0; k < 4; ++k) match = match && src[j + k] == out[k];
+    const bool left_ok = j == 0 || !is_digit_token(src[j - 1]);
+    const bool right_ok = j + 4 == S || !is_digit_token(src[j + 4]);
+    if (match && left_ok && right_ok) {
+      for (int k = 0; k < 4; ++k) gold[k] = j + k;
+      break;
+    }
+  }
+  return gold;
+}
+
 struct Task {
   const char* name;
   const char* description;
@@ -177,27 +234,33 @@ struct Task {
   std::size_t train_size;
   Example (*draw)(Rng&, int, int);
   std::uint64_t (*capacity)(int, int);
+  Alignment (*align)(const std::vector<std::string>&, const std::vector<std::string>&);  // nullptr = none known
 };
 
 const std::vector<Task>& all_tasks() {
   static const std::vector<Task> tasks = {
       {"copy", "copy a random string over the letters a..t", true, 5, 15, 10000, copy_example,
-       strings_capacity},
+       strings_capacity, copy_alignment},
       {"reverse", "reverse a random string over the letters a..t", true, 5, 15, 10000,
-       reverse_example, strings_capacity},
+       reverse_example, strings_capacity, reverse_alignment},
       {"sort", "sort the letters of a random string over a..t", true, 5, 15, 10000, sort_example,
-       strings_capacity},
+       strings_capacity, sort_alignment},
       {"add", "add two non-negative integers written as \"A+B\" (lengths are digit counts)", true, 1,
-       6, 10000, add_example, add_capacity},
+       6, 10000, add_example, add_capacity, nullptr},
       {"dates", "rewrite a human-written date (1950..2049) as ISO 8601 YYYY-MM-DD", false, 1, 1,
-       20000, dates_example, dates_capacity},
+       20000, dates_example, dates_capacity, dates_alignment},
   };
   return tasks;
 }
 
-const Task& find_task(const std::string& name) {
+const Task* task_named(const std::string& name) {
   for (const auto& task : all_tasks())
-    if (task.name == name) return task;
+    if (task.name == name) return &task;
+  return nullptr;
+}
+
+const Task& find_task(const std::string& name) {
+  if (const Task* task = task_named(name)) return *task;
   std::string valid;
   for (const auto& n : task_names()) valid += (valid.empty() ? "" : ", ") + n;
   throw Error("unknown task '" + name + "' (valid: " + valid + ")");
@@ -232,6 +295,17 @@ Example task_example(const std::string& name, std::uint64_t seed) {
   const Task& task = find_task(name);
   Rng rng(seed);
   return task.draw(rng, task.min_len, task.max_len);
+}
+
+bool task_has_alignment(const std::string& name) {
+  const Task* task = task_named(name);
+  return task && task->align;
+}
+
+std::vector<int> task_gold_alignment(const std::string& name, const std::vector<std::string>& src,
+                                     const std::vector<std::string>& out) {
+  if (!task_has_alignment(name)) return std::vector<int>(out.size(), -1);
+  return task_named(name)->align(src, out);
 }
 
 TaskData make_task(const TaskOptions& options) {

@@ -30,4 +30,12 @@ std::vector<std::string> task_names();
 std::string task_description(const std::string& name);
 Example task_example(const std::string& name, std::uint64_t seed = 1);
 
+// Whether the task has a known source↔output alignment (copy, reverse, sort, dates); false for
+// any other name.
+bool task_has_alignment(const std::string& name);
+// The gold source position of each position of `out` (the reference output of `src`), −1 where
+// the task defines none; all −1 for a task without a known alignment.
+std::vector<int> task_gold_alignment(const std::string& name, const std::vector<std::string>& src,
+                                     const std::vector<std::string>& out);
+
 }  // namespace attend

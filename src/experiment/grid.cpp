@@ -1,0 +1,300 @@
+#include "attend/experiment/grid.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "attend/core/error.hpp"
+#include "attend/experiment/grid_axis.hpp"
+#include "attend/nn/encoder.hpp"
+#include "grid_file.hpp"
+#include "rate_name.hpp"
+
+namespace attend {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+std::string Variant::name() const {
+  std::string n;
+  for (const GridAxis& axis : grid_axes()) {
+    const std::string* value = axis_value(*this, axis);
+    if (!value || (axis.unnamed && (value->empty() || *value == axis.unnamed))) continue;
+    n += axis.name_prefix + *value;
+  }
+  return n;
+}
+
+std::string rate_name(double lr) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%g", lr);
+  return buf;
+}
+
+std::string RunSpec::name() const {
+  std::string n = variant.name() + (lr > 0 ? "-lr" + rate_name(lr) : "") + "-s" + std::to_string(seed);
+  std::replace(n.begin(), n.end(), '/', '_');  // a directory name
+  return n;
+}
+
+namespace {
+
+// The variants below `variant` (whose axes nested outside axes[k] are set, as in `config`).
+void expand(const CompareOptions& o, const std::vector<const GridAxis*>& axes, std::size_t k,
+            const Variant& variant, const ModelConfig& config, std::vector<Variant>& variants) {
+  if (k == axes.size()) {
+    variants.push_back(variant);
+    return;
+  }
+  const GridAxis& axis = *axes[k];
+  if (axis.applies && !axis.applies(config)) {
+    Variant v = variant;
+    set_axis_value(v, axis, axis.unnamed ? axis.unnamed : "");
+    expand(o, axes, k + 1, v, config, variants);
+    return;
+  }
+  for (const std::string& value : *axis_values(o, axis)) {
+    Variant v = variant;
+    set_axis_value(v, axis, value);
+    ModelConfig c = config;
+    apply_axis(axis, c, value);
+    expand(o, axes, k + 1, v, c, variants);
+  }
+}
+
+}  // namespace
+
+std::vector<Variant> grid_variants(const CompareOptions& o) {
+  std::vector<const GridAxis*> varied;
+  for (const GridAxis& axis : grid_axes())
+    if (axis_values(o, axis)) varied.push_back(&axis);
+  std::stable_sort(varied.begin(), varied.end(),
+                   [](const GridAxis* a, const GridAxis* b) { return a->nesting < b->nesting; });
+  std::vector<Variant> variants;
+  expand(o, varied, 0, Variant{}, o.model, variants);
+  return variants;
+}
+
+std::vector<RunSpec> grid_runs(const CompareOptions& o) {
+  std::vector<RunSpec> runs;
+  for (const Variant& v : grid_variants(o)) {
+    if (!o.lr_grid.empty()) {
+      for (double lr : o.lr_grid) runs.push_back({v, o.first_seed, lr});
+      continue;
+    }
+    for (std::size_t i = 0; i < o.seeds; ++i) runs.push_back({v, o.first_seed + i});
+  }
+  return runs;
+}
+
+std::size_t planned_runs(const CompareOptions& o) {
+  const std::size_t variants = grid_variants(o).size();
+  if (o.lr_grid.empty()) return variants * o.seeds;
+  return variants * o.lr_grid.size() + variants * (o.seeds ? o.seeds - 1 : 0);
+}
+
+std::string budget_text(const CompareOptions& o) {
+  const TrainOptions& t = o.train;
+  if (o.budget == Budget::Converge)
+    return "converge (patience " + std::to_string(t.patience) + ", validation every " +
+           std::to_string(t.eval_every) + " steps, at most " + std::to_string(t.steps) + " steps)";
+  return t.steps ? "steps:" + std::to_string(t.steps) : "epochs:" + std::to_string(t.epochs);
+}
+
+namespace {
+
+std::string join(const std::vector<std::string>& v, const std::string& sep = ", ") {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
+  return s;
+}
+
+void check_axis(const std::vector<std::string>& axis, const std::string& option) {
+  if (axis.empty()) throw Error("the grid is empty: " + option + " names no value");
+  std::set<std::string> seen;
+  for (const auto& v : axis) {
+    if (v.empty()) throw Error(option + " has an empty name (check for a stray comma)");
+    if (!seen.insert(v).second) throw Error(option + " names '" + v + "' twice");
+  }
+}
+
+ModelConfig config_of(const CompareOptions& o, const Variant& v) {
+  ModelConfig c = o.model;
+  for (const GridAxis& axis : grid_axes())
+    if (const std::string* value = axis_value(v, axis))
+      apply_axis(axis, c, value->empty() && axis.unnamed ? axis.unnamed : *value);
+  // In a grid across encoders, --bidirectional means "the recurrent encoders are bidirectional":
+  // an encoder without a direction (transformer: each position attends to both sides) ignores it.
+  if (encoder_known(c.encoder) && !encoder_traits(c.encoder).has_direction) c.bidirectional = false;
+  return c;
+}
+
+}  // namespace
+
+void validate_grid(const CompareOptions& o) {
+  for (const GridAxis& axis : grid_axes())
+    if (const auto* values = axis_values(o, axis)) check_axis(*values, std::string("--") + axis.option);
+  for (const GridAxis& axis : grid_axes())
+    if (const auto* values = axis_values(o, axis))
+      for (const auto& value : *values) {
+        ModelConfig scratch;
+        apply_axis(axis, scratch, value);
+      }
+  if (o.seeds == 0) throw Error("the grid is empty: --seeds must be at least 1");
+  if (o.jobs == 0) throw Error("--jobs must be at least 1");
+  if (o.out_dir.empty()) throw Error("--out is required: the directory for the runs and the report");
+  if (o.budget == Budget::Converge) {
+    if (o.train.steps == 0) throw Error("--budget converge needs --max-steps (the most steps a run may take)");
+    if (o.train.patience == 0)
+      throw Error("--budget converge needs --patience N >= 1 (validations without improvement before a run stops)");
+    if (o.train.eval_every == 0)
+      throw Error("--budget converge needs --eval-every N >= 1 (steps between validations)");
+  }
+  std::set<double> rates;
+  for (double lr : o.lr_grid) {
+    if (!(lr > 0) || !std::isfinite(lr)) throw Error("--lr-grid: every rate must be positive (got " + rate_name(lr) + ")");
+    if (!rates.insert(lr).second) throw Error("--lr-grid names " + rate_name(lr) + " twice");
+  }
+  for (const Variant& v : grid_variants(o)) {
+    ModelConfig c = config_of(o, v);
+    c.src_vocab = c.tgt_vocab = 8;  // the data is not known yet
+    try {
+      c.validate();
+    } catch (const Error& e) {
+      throw Error("variant " + v.name() + ": " + e.what());
+    }
+  }
+}
+
+std::map<std::string, std::string> grid_signature(const CompareOptions& o, const DataSource& source) {
+  std::map<std::string, std::string> s;
+  std::set<std::string> varied;  // the model fields the axes set per variant
+  for (const GridAxis& axis : grid_axes()) {
+    const auto* values = axis_values(o, axis);
+    if (!values) continue;
+    varied.insert(axis.field);
+    if (axis.signed_when_unnamed || !axis.unnamed || *values != std::vector<std::string>{axis.unnamed})
+      s[axis.signature_key] = join(*values, ",");
+  }
+  s["grid.seeds"] = std::to_string(o.seeds);
+  s["grid.first_seed"] = std::to_string(o.first_seed);
+  for (const auto& [k, v] : o.model.to_map()) {
+    if (varied.count(k) || k == "src_vocab" || k == "tgt_vocab") continue;
+    if (k == "max_src_len" && !o.max_src_len_given) continue;
+    s["model." + k] = v;
+  }
+  const TrainOptions& t = o.train;
+  auto num = [](double x) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.17g", x);
+    return std::string(buf);
+  };
+  s["train.optimizer"] = t.optimizer.name;
+  s["train.lr"] = num(t.optimizer.lr);
+  s["train.momentum"] = num(t.optimizer.momentum);
+  s["train.clip"] = num(t.clip);
+  s["train.batch"] = std::to_string(t.batch);
+  s["train.steps"] = std::to_string(t.steps);
+  s["train.epochs"] = std::to_string(t.epochs);
+  s["train.teacher_forcing"] = num(t.teacher_forcing);
+  s["train.label_smoothing"] = num(t.label_smoothing);
+  s["train.eval_every"] = std::to_string(t.eval_every);
+  s["train.patience"] = std::to_string(t.patience);
+  s["train.lr_decay"] = num(t.lr_decay);
+  // Absent for a fixed budget at one rate, so grids written before these existed still resume.
+  if (o.budget == Budget::Converge) s["grid.budget"] = "converge";
+  if (!o.lr_grid.empty()) {
+    std::vector<std::string> rates;
+    for (double lr : o.lr_grid) rates.push_back(num(lr));
+    s["grid.lr_grid"] = join(rates, ",");
+    s.erase("train.lr");
+  }
+  if (source.corpus) {
+    // Only a corpus grid has these; a toy grid's signature stays as it was.
+    s["train.bleu_every"] = std::to_string(o.bleu_every);
+    s["train.time_limit"] = num(o.time_limit);
+    s["eval.beam"] = std::to_string(o.beam);
+    s["eval.length_penalty"] = num(o.length_penalty);
+    s["eval.bleu_lowercase"] = o.bleu_lowercase ? "1" : "0";
+  }
+  s["data.source"] = source.name;
+  for (const auto& [k, v] : source.signature) s["data." + k] = v;
+  return s;
+}
+
+std::vector<std::string> signature_differences(const std::map<std::string, std::string>& stored,
+                                               const std::map<std::string, std::string>& current) {
+  std::vector<std::string> diff;
+  std::set<std::string> keys;
+  for (const auto& kv : stored) keys.insert(kv.first);
+  for (const auto& kv : current) keys.insert(kv.first);
+  for (const auto& k : keys) {
+    auto a = stored.find(k), b = current.find(k);
+    const std::string va = a == stored.end() ? "(absent)" : a->second;
+    const std::string vb = b == current.end() ? "(absent)" : b->second;
+    if (va != vb) diff.push_back(k + ": " + va + " \u2192 " + vb);
+  }
+  return diff;
+}
+
+bool is_grid_axis(const std::string& key) {
+  if (key == "grid.seeds") return true;
+  for (const GridAxis& axis : grid_axes())
+    if (key == axis.signature_key) return true;
+  return false;
+}
+
+std::map<std::string, std::string> read_grid_file(const fs::path& file) {
+  try {
+    std::ifstream in(file);
+    return json::parse(in).at("signature").get<std::map<std::string, std::string>>();
+  } catch (const std::exception& e) {
+    throw Error("'" + file.string() + "' is damaged (" + e.what() +
+                "); remove it or pass --force to start this grid afresh");
+  }
+}
+
+std::pair<std::vector<std::string>, std::vector<std::string>> split_differences(
+    const std::map<std::string, std::string>& stored, const std::map<std::string, std::string>& current) {
+  std::pair<std::vector<std::string>, std::vector<std::string>> out;
+  for (const auto& d : signature_differences(stored, current))
+    (is_grid_axis(d.substr(0, d.find(':'))) ? out.first : out.second).push_back(d);
+  return out;
+}
+
+std::vector<std::string> grid_axis_changes(const CompareOptions& o, const DataSource& source) {
+  const fs::path file = fs::path(o.out_dir) / "grid.json";
+  if (o.force || !fs::exists(file)) return {};
+  try {
+    auto diff = split_differences(read_grid_file(file), grid_signature(o, source));
+    return diff.second.empty() ? diff.first : std::vector<std::string>{};  // else run_compare refuses
+  } catch (const Error&) {
+    return {};  // damaged: run_compare refuses it with the reason
+  }
+}
+
+namespace {
+
+std::size_t longest_source(const CompareData& d) {
+  std::size_t n = 0;
+  for (const auto* split : {&d.train, &d.valid, &d.test})
+    for (const auto& e : *split) n = std::max(n, e.src.size());
+  return n;
+}
+
+}  // namespace
+
+std::unique_ptr<Seq2Seq<float>> build_model(const CompareOptions& o, const Variant& v,
+                                            std::uint64_t seed, const CompareData& data) {
+  ModelConfig c = config_of(o, v);
+  c.src_vocab = data.src_vocab.size();
+  c.tgt_vocab = data.tgt_vocab.size();
+  c.fit_to_data(longest_source(data), o.max_src_len_given);
+  return std::make_unique<Seq2Seq<float>>(c, seed);
+}
+
+}  // namespace attend
