@@ -1,7 +1,5 @@
 #include "attend/train/trainer.hpp"
 
-#include <dlfcn.h>
-
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -12,14 +10,6 @@
 #include "attend/train/parallel.hpp"
 
 namespace attend {
-
-void set_blas_threads(std::size_t threads) {
-  if (threads == 0) return;
-  // Looked up at run time: the BLAS behind Armadillo is chosen by Debian's alternatives.
-  using SetThreads = void (*)(int);
-  if (auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
-    f(static_cast<int>(threads));
-}
 
 LossStats teacher_forced_loss(const Seq2Seq<float>& model, const std::vector<EncodedPair>& data,
                               std::size_t batch) {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "attend/core/blas_threads.hpp"
 #include "attend/core/error.hpp"
 #include "attend/text/batching.hpp"
 #include "attend/train/distributed.hpp"
@@ -141,8 +142,5 @@ TrainResult train(Seq2Seq<float>& model, const std::vector<EncodedPair>& train_d
 // Teacher-forced loss over a data set in batches of `batch` (evaluation mode, no decoding).
 LossStats teacher_forced_loss(const Seq2Seq<float>& model, const std::vector<EncodedPair>& data,
                               std::size_t batch);
-
-// Sets the number of BLAS threads (OpenBLAS); 0 leaves the default.
-void set_blas_threads(std::size_t threads);
 
 }  // namespace attend
