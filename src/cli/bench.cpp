@@ -70,23 +70,8 @@ int run_bench(const std::vector<std::string>& args) {
   BenchSettings s;
   s.model.attention = "luong-general";
   po::options_description desc("Options");
+  add_model_options(desc, s.model);
   desc.add_options()
-      ("cell", po::value(&s.model.cell)->default_value(s.model.cell), cell_help().c_str())
-      ("attention", po::value(&s.model.attention)->default_value(s.model.attention), attention_help().c_str())
-      ("decoder", po::value(&s.model.decoder)->default_value(s.model.decoder), decoder_style_help().c_str())
-      ("score", po::value(&s.model.score)->default_value(s.model.score), ("base score of local attention: " + local_score_help()).c_str())
-      ("encoder", po::value(&s.model.encoder)->default_value(s.model.encoder), encoder_help().c_str())
-      ("self-layers", count_option(&s.model.self_layers), "self-attention layers (transformer, rnn+self)")
-      ("self-heads", count_option(&s.model.self_heads), "heads of the encoder's self-attention")
-      ("ffn", count_option(&s.model.ffn), "feed-forward width of the self-attention layers")
-      ("norm-first", po::bool_switch(&s.model.norm_first), "pre-norm self-attention layers")
-      ("activation", po::value(&s.model.activation)->default_value(s.model.activation), self_activation_help().c_str())
-      ("layers", count_option(&s.model.layers), "recurrent layers")
-      ("bidirectional", po::bool_switch(&s.model.bidirectional), "bidirectional encoder")
-      ("emb", count_option(&s.model.emb), "embedding size E")
-      ("hidden", count_option(&s.model.hidden), "model width H")
-      ("heads", count_option(&s.model.heads), "heads of multihead attention")
-      ("window", count_option(&s.model.window), "window D of local attention")
       ("batch", count_option(&s.batch), "batch size B")
       ("src-len", count_option(&s.src_len), "longest source S")
       ("tgt-len", count_option(&s.tgt_len), "longest target T, </s> included")

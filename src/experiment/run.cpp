@@ -58,6 +58,8 @@ TrainingThreads::~TrainingThreads() { set_blas_threads(threads_); }
 
 FileRunResult train_on_files(const FileRunOptions& opt, ModelConfig config, bool max_src_len_given,
                              const FileRunHooks& hooks) {
+  validate(opt.train);
+  opt.test_search.validate();
   FileRunResult r;
   ModelBundle& b = r.bundle;
   TextPipelineOptions text = opt.text;

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <sstream>
 
@@ -107,12 +108,23 @@ TrainState TrainState::from_map(const std::map<std::string, std::string>& m) {
   return s;
 }
 
+void validate(const TrainOptions& o) {
+  o.optimizer.validate();
+  if (o.batch == 0) throw Error("--batch must be at least 1");
+  if (o.teacher_forcing < 0 || o.teacher_forcing > 1) throw Error("--teacher-forcing must be in [0, 1]");
+  if (o.label_smoothing < 0 || o.label_smoothing >= 1) throw Error("--label-smoothing must be in [0, 1)");
+  if (!(o.lr_decay > 0 && o.lr_decay <= 1)) {
+    char shown[32];
+    std::snprintf(shown, sizeof shown, "%g", o.lr_decay);
+    throw Error(std::string("--lr-decay must be in (0, 1] (1 = no decay on a plateau), not ") + shown);
+  }
+}
+
 TrainResult train(Seq2Seq<float>& model, const std::vector<EncodedPair>& train_data,
                   const std::vector<EncodedPair>& valid_data, const TrainOptions& opt,
                   const ProgressFn& progress) {
   if (train_data.empty()) throw Error("no training examples");
-  if (opt.batch == 0) throw Error("--batch must be at least 1");
-  if (!(opt.lr_decay > 0)) throw Error("--lr-decay must be positive");
+  validate(opt);
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
   auto seconds = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };

@@ -89,7 +89,8 @@ struct FileRunResult {
 };
 
 // Reads and prepares the files, builds the model from `config` (or continues options.resume),
-// trains, evaluates and saves. Throws Error for bad input, naming file and line. Under mpirun
+// trains, evaluates and saves. Throws Error for invalid options (before reading anything) and
+// for bad input, naming file and line. Under mpirun
 // (options.train.ranks) the ranks other than 0 return after training: no evaluation, test
 // decoding or saving (result.train only).
 FileRunResult train_on_files(const FileRunOptions& options, ModelConfig config, bool max_src_len_given,

@@ -134,7 +134,13 @@ struct TrainResult {
 
 using ProgressFn = std::function<void(const TrainProgress&)>;
 
-// Throws TrainingDiverged (an Error) when a loss or gradient norm is not finite.
+// The options train() accepts: the optimizer's (OptimizerConfig::validate), batch at least 1,
+// teacher forcing in [0, 1], label smoothing in [0, 1), lr_decay in (0, 1]. Throws attend::Error
+// naming the option as the command line spells it.
+void validate(const TrainOptions& options);
+
+// Throws attend::Error when the options are not valid (validate) and TrainingDiverged (an Error)
+// when a loss or gradient norm is not finite.
 TrainResult train(Seq2Seq<float>& model, const std::vector<EncodedPair>& train_data,
                   const std::vector<EncodedPair>& valid_data, const TrainOptions& options,
                   const ProgressFn& progress = {});
