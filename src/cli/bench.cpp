@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <attend/core/error.hpp>
+#include <attend/nn/cost.hpp>
 #include <attend/train/parallel.hpp>
 #include <attend/decode/search.hpp>
 #include <attend/train/trainer.hpp>
@@ -39,43 +40,6 @@ std::vector<EncodedPair> synthetic_batch(const BenchSettings& s) {
   return data;
 }
 
-// GEMM FLOPs of one training step (forward and backward), counted on the padded shapes that are
-// computed: 2·m·n·k per product, three products per weight (forward, input gradient, weight
-// gradient). The attention strategy counts its own products (AttentionTraits::cost).
-// docs/performance.md writes the terms out.
-double gemm_flops(const ModelConfig& c, std::size_t B, std::size_t S, std::size_t T,
-                  std::size_t G) {
-  const double Ns = double(S * B), Nt = double(T * B), H = double(c.hidden), E = double(c.emb);
-  const double V = double(c.tgt_vocab), dirs = c.bidirectional ? 2 : 1, Hd = H / dirs;
-  const DecoderStyle style = c.style();
-  const bool attention = style != DecoderStyle::None;
-  const bool recurrent = c.encoder != "transformer";
-  double f = 0;
-  if (c.encoder == "transformer" || c.encoder == "rnn+self") {
-    const double F = double(c.ffn), Sd = double(S);
-    // in_proj, out_proj, linear1, linear2 over every position; QKᵀ and the weighted values per
-    // example (2 products forward, 4 backward, each 2·S·S·H summed over the heads).
-    f += c.self_layers * (3 * 2 * (4 * H * H + 2 * H * F) * Ns + 6 * 2 * Sd * Sd * H * B);
-  }
-  for (std::size_t l = 0; l < c.layers; ++l) {
-    const double in = l == 0 ? E : H;
-    if (recurrent) f += dirs * 3 * 2 * G * Hd * (in + Hd) * Ns;       // encoder layer
-    const double din = l == 0 ? E + (attention ? H : 0) : H;
-    f += 3 * 2 * G * H * (din + H) * Nt;                               // decoder layer
-    if (c.bridge == Bridge::Dense) f += 3 * 2 * H * H * B * (G == 4 ? 2 : 1);
-  }
-  const double out_in = style == DecoderStyle::Bahdanau ? 2 * H + E : H;
-  f += 3 * 2 * V * out_in * Nt;                                        // output layer
-  if (style == DecoderStyle::Luong) f += 3 * 2 * H * 2 * H * Nt;       // W_c
-  const AttentionTraits traits = attention_traits(c.attention);
-  if (traits.cost) {
-    const GemmCost a = traits.cost(c);                                 // the strategy's own
-    f += a.per_source_position * Ns;
-    f += a.per_target_step * Nt;
-  }
-  return f;
-}
-
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0 : v[v.size() / 2];
@@ -106,23 +70,8 @@ int run_bench(const std::vector<std::string>& args) {
   BenchSettings s;
   s.model.attention = "luong-general";
   po::options_description desc("Options");
+  add_model_options(desc, s.model);
   desc.add_options()
-      ("cell", po::value(&s.model.cell)->default_value(s.model.cell), cell_help().c_str())
-      ("attention", po::value(&s.model.attention)->default_value(s.model.attention), attention_help().c_str())
-      ("decoder", po::value(&s.model.decoder)->default_value(s.model.decoder), decoder_style_help().c_str())
-      ("score", po::value(&s.model.score)->default_value(s.model.score), ("base score of local attention: " + local_score_help()).c_str())
-      ("encoder", po::value(&s.model.encoder)->default_value(s.model.encoder), encoder_help().c_str())
-      ("self-layers", count_option(&s.model.self_layers), "self-attention layers (transformer, rnn+self)")
-      ("self-heads", count_option(&s.model.self_heads), "heads of the encoder's self-attention")
-      ("ffn", count_option(&s.model.ffn), "feed-forward width of the self-attention layers")
-      ("norm-first", po::bool_switch(&s.model.norm_first), "pre-norm self-attention layers")
-      ("activation", po::value(&s.model.activation)->default_value(s.model.activation), self_activation_help().c_str())
-      ("layers", count_option(&s.model.layers), "recurrent layers")
-      ("bidirectional", po::bool_switch(&s.model.bidirectional), "bidirectional encoder")
-      ("emb", count_option(&s.model.emb), "embedding size E")
-      ("hidden", count_option(&s.model.hidden), "model width H")
-      ("heads", count_option(&s.model.heads), "heads of multihead attention")
-      ("window", count_option(&s.model.window), "window D of local attention")
       ("batch", count_option(&s.batch), "batch size B")
       ("src-len", count_option(&s.src_len), "longest source S")
       ("tgt-len", count_option(&s.tgt_len), "longest target T, </s> included")
@@ -162,7 +111,7 @@ int run_bench(const std::vector<std::string>& args) {
   });
   const double rss = peak_rss_mb();
   const std::size_t G = cell_traits(s.model.cell).gates;
-  const double flops = gemm_flops(s.model, s.batch, batch.src.n_rows, batch.tgt_in.n_rows, G);
+  const double flops = training_step_flops(s.model, s.batch, batch.src.n_rows, batch.tgt_in.n_rows, G);
 
   set_blas_threads(threads);
   SearchOptions fixed;  // exactly T steps: </s> does not stop a hypothesis

@@ -191,14 +191,7 @@ void add_optimization_options(po::options_description& d, TrainOptions& o) {
 }
 
 void finish_train_options(TrainOptions& o) {
-  if (o.optimizer.name != "adam" && o.optimizer.name != "sgd")
-    throw Error("unknown optimizer '" + o.optimizer.name + "' (valid: adam, sgd)");
-  if (!(o.optimizer.lr > 0)) throw Error("--lr must be positive");
-  if (o.batch == 0) throw Error("--batch must be at least 1");
-  if (o.teacher_forcing < 0 || o.teacher_forcing > 1) throw Error("--teacher-forcing must be in [0, 1]");
-  if (o.label_smoothing < 0 || o.label_smoothing >= 1) throw Error("--label-smoothing must be in [0, 1)");
-  if (!(o.lr_decay > 0 && o.lr_decay <= 1))
-    throw Error("--lr-decay must be in (0, 1] (1 = no decay on a plateau), not " + show(o.lr_decay));
+  attend::validate(o);
   if (o.steps == 0 && o.epochs == 0) o.steps = kDefaultSteps;
 }
 

@@ -83,8 +83,8 @@ void add_model_options(po::options_description& d, ModelConfig& c, const std::ve
 // Optimisation, learning-rate schedule and budget (the seed and --threads are each command's
 // own: their meaning differs).
 void add_optimization_options(po::options_description& d, TrainOptions& o);
-// Checks what the library's validation does not see (optimizer name, ranges) and resolves
-// neither --steps nor --epochs to the default number of steps.
+// Reports the library's objection to the options (attend::validate) and resolves neither
+// --steps nor --epochs to the default number of steps.
 void finish_train_options(TrainOptions& o);
 // Parallel text files and how they become tokens; `test_help` describes --test-src (optional for
 // train, required for compare).

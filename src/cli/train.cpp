@@ -288,7 +288,7 @@ void check_file_args(const TrainArgs& a, const po::variables_map& vm) {
   for (const char* name : {"train-src", "train-tgt", "valid-src", "valid-tgt"})
     if (!vm.count(name)) throw Error(std::string("--") + name + " is required when training on files");
   if (!vm["task"].defaulted()) throw Error("give either --task or --train-src/--train-tgt files, not both");
-  if (a.run.test_search.beam == 0) throw Error("--beam must be at least 1");
+  a.run.test_search.validate();
 }
 
 int train_on_files(TrainArgs& a, const po::variables_map& vm) {

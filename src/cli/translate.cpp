@@ -31,15 +31,6 @@ void add_search_options(po::options_description& d, SearchOptions& s, bool nbest
        "at most ratio * source length + 10 output tokens");
 }
 
-void check_search_options(const SearchOptions& s) {
-  if (s.beam == 0) throw Error("--beam must be at least 1");
-  if (s.nbest == 0) throw Error("--nbest must be at least 1");
-  if (s.nbest > s.beam)
-    throw Error("--nbest " + std::to_string(s.nbest) + " needs at least as wide a beam; use --beam " +
-                std::to_string(s.nbest));
-  if (!(s.max_len_ratio > 0)) throw Error("--max-len-ratio must be positive");
-}
-
 std::string format_score(double x) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.6f", x);
@@ -104,7 +95,7 @@ int run_translate(const std::vector<std::string>& args) {
                       "Translates stdin line by line (an empty line gives an empty line).\n";
   if (!parse_command_line(args, desc, usage, vm)) return 0;
   po::notify(vm);
-  check_search_options(opt);
+  opt.validate();
   if (g_attention_format != "text" && g_attention_format != "svg" && g_attention_format != "json" &&
       g_attention_format != "csv")
     throw Error("unknown --attention-format '" + g_attention_format + "' (valid: text, svg, json, csv)");
@@ -293,7 +284,7 @@ int run_eval(const std::vector<std::string>& args) {
       "With --src/--ref: BLEU (sacreBLEU's default), perplexity of the references, line count.\n";
   if (!parse_command_line(args, desc, usage, vm)) return 0;
   po::notify(vm);
-  check_search_options(opt);
+  opt.validate();
   if (a.batch == 0) throw Error("--batch must be at least 1");
   if (vm.count("src") != vm.count("ref")) throw Error("--src and --ref go together");
   if (vm.count("src") && vm.count("task")) throw Error("give either --task or --src/--ref, not both");

@@ -12,6 +12,7 @@ std::vector<std::vector<Hypothesis>> decode(const Seq2Seq<T>& model,
                                             const SearchOptions& opt, std::size_t batch_size,
                                             Workspace<T>* ws) {
   if (batch_size == 0) throw Error("the decoding batch size must be at least 1");
+  opt.validate();
   Workspace<T> own;
   Workspace<T>& w = ws ? *ws : own;
   std::vector<std::size_t> order;
@@ -37,7 +38,7 @@ std::vector<std::vector<Hypothesis>> decode(const Seq2Seq<T>& model,
       }
       len[c] = ids.size();
     }
-    if (opt.beam <= 1) {
+    if (opt.beam == 1) {
       auto hyps = greedy_search(model, src, len, opt, w);
       for (std::size_t c = 0; c < n; ++c) out[order[first + c]].push_back(std::move(hyps[c]));
     } else {

@@ -63,6 +63,23 @@ std::vector<float> attention_column(const Mat<T>& w, std::size_t col, std::size_
 
 }  // namespace
 
+namespace {
+
+void check_beam(const SearchOptions& opt) {
+  if (opt.beam == 0) throw Error("--beam must be at least 1");
+}
+
+}  // namespace
+
+void SearchOptions::validate() const {
+  check_beam(*this);
+  if (nbest == 0) throw Error("--nbest must be at least 1");
+  if (nbest > beam)
+    throw Error("--nbest " + std::to_string(nbest) + " needs at least as wide a beam; use --beam " +
+                std::to_string(nbest));
+  if (!(max_len_ratio > 0)) throw Error("--max-len-ratio must be positive");
+}
+
 std::size_t max_output_length(std::size_t src_len, const SearchOptions& opt) {
   return static_cast<std::size_t>(std::ceil(opt.max_len_ratio * double(src_len))) + opt.max_len_extra;
 }
@@ -334,6 +351,7 @@ template <typename T>
 std::vector<std::vector<Hypothesis>> beam_search(const Seq2Seq<T>& model, const arma::umat& src,
                                                  const Lengths& len, const SearchOptions& opt,
                                                  Workspace<T>& ws) {
+  check_beam(opt);
   if (len.size() != src.n_cols) throw Error("source lengths do not match the batch");
   BeamBatch<T> batch(model, src, len, opt, ws);
   batch.run();

@@ -26,17 +26,25 @@ constexpr std::size_t kScoreSlot = 8;
 
 enum class Locality { Global, Monotonic, Predictive };
 
-// Traits of the built-in strategies, each defined beside its code: a global strategy over one
-// score (attention_scores.cpp; location's data fitting included), the local ones
+template <typename T>
+using ScoreFactory = std::function<std::unique_ptr<Score<T>>(
+    ParameterRegistry<T>& params, const ModelConfig& config, const std::string& prefix)>;
+
+struct ScoreTraits {
+  std::string help;        // the formula
+  bool local = false;      // local-m / local-p accept it as --score
+  AttentionTraits global;  // of the global strategy over it: checks, data fitting, GEMM cost (always set)
+};
+
+// The base scores by name (attention_scores.cpp): dot, scaled-dot, general, additive, concat,
+// location.
+using ScoreRegistry = FactoryRegistry<ScoreFactory, ScoreTraits>;
+const ScoreRegistry& scores();
+
+// Traits of the built-in strategies, each defined beside its code: the local ones
 // (attention_scored.cpp) and multihead (attention_multihead.cpp).
-AttentionTraits score_traits(const std::string& kind, const std::string& help);
-GemmCost score_cost(const std::string& kind, const ModelConfig& config);
 AttentionTraits local_traits(Locality locality);
 AttentionTraits multihead_traits();
-
-template <typename T>
-std::unique_ptr<Score<T>> make_score(const std::string& kind, ParameterRegistry<T>& params,
-                                     const ModelConfig& config, const std::string& prefix);
 
 template <typename T>
 class ScoredAttention final : public Attention<T> {

@@ -1,8 +1,5 @@
 // The attention registry: name → factories (float, double) and traits. A built-in strategy is one
 // line of the table below; its traits are defined beside its code.
-#include <type_traits>
-
-#include "attend/core/error.hpp"
 #include "attend/core/registry.hpp"
 #include "nn/attention_builtin.hpp"
 
@@ -10,13 +7,9 @@ namespace attend {
 
 namespace {
 
-struct AttentionEntry {
-  std::string name, help;
-  AttentionFactory<float> f32;
-  AttentionFactory<double> f64;
-  AttentionTraits traits;
-};
+using AttentionRegistry = FactoryRegistry<AttentionFactory, AttentionTraits>;
 
+// The score named `score`, or the model's --score when it is empty.
 template <typename T>
 AttentionFactory<T> scored(const std::string& score, Locality locality) {
   return [score, locality](ParameterRegistry<T>& p, const ModelConfig& c, const std::string& prefix) {
@@ -37,22 +30,18 @@ std::unique_ptr<Attention<T>> no_attention(ParameterRegistry<T>&, const ModelCon
   return nullptr;
 }
 
-AttentionEntry entry(const std::string& name, AttentionFactory<float> f32,
-                     AttentionFactory<double> f64, AttentionTraits traits) {
-  return {name, traits.help, std::move(f32), std::move(f64), std::move(traits)};
-}
-
-AttentionEntry global(const std::string& name, const std::string& score, const std::string& help,
-                      DecoderStyle decoder = DecoderStyle::Luong) {
-  AttentionTraits t = score_traits(score, help);
+AttentionRegistry::Entry global(const std::string& name, const std::string& score, const std::string& help,
+                                DecoderStyle decoder = DecoderStyle::Luong) {
+  AttentionTraits t = scores().traits(score).global;
+  t.help = help;
   t.decoder = decoder;
-  return entry(name, scored<float>(score, Locality::Global), scored<double>(score, Locality::Global),
-               std::move(t));
+  return AttentionRegistry::entry(name, scored<float>(score, Locality::Global),
+                                  scored<double>(score, Locality::Global), std::move(t));
 }
 
-AttentionEntry local(const std::string& name, Locality locality) {
-  return entry(name, scored<float>("", locality), scored<double>("", locality),
-               local_traits(locality));
+AttentionRegistry::Entry local(const std::string& name, Locality locality) {
+  return AttentionRegistry::entry(name, scored<float>("", locality), scored<double>("", locality),
+                                  local_traits(locality));
 }
 
 AttentionTraits none_traits() {
@@ -63,11 +52,11 @@ AttentionTraits none_traits() {
 }
 
 // In registration order, so listings show the built-ins first.
-NamedRegistry<AttentionEntry>& registry() {
-  static NamedRegistry<AttentionEntry> r(
-      "attention",
+AttentionRegistry& registry() {
+  static AttentionRegistry r(
+      "attention", "an attention strategy",
       {
-          entry("none", no_attention<float>, no_attention<double>, none_traits()),
+          AttentionRegistry::entry("none", no_attention<float>, no_attention<double>, none_traits()),
           global("bahdanau", "additive", "additive: v^T tanh(W_q q + W_k h_j + b)", DecoderStyle::Bahdanau),
           global("luong-dot", "dot", "q^T h_j"),
           global("luong-general", "general", "q^T W_a h_j"),
@@ -76,33 +65,23 @@ NamedRegistry<AttentionEntry>& registry() {
           global("scaled-dot", "scaled-dot", "q^T h_j / sqrt(d)"),
           local("local-m", Locality::Monotonic),
           local("local-p", Locality::Predictive),
-          entry("multihead", multihead<float>, multihead<double>, multihead_traits()),
+          AttentionRegistry::entry("multihead", multihead<float>, multihead<double>, multihead_traits()),
       });
   return r;
 }
 
 }  // namespace
 
-std::vector<std::string> attention_names() {
-  std::vector<std::string> names;
-  for (const auto& i : registry().items()) names.push_back(i.name);
-  return names;
-}
-
-std::vector<RegistryItem> attention_list() { return registry().items(); }
-
-std::string attention_help() { return join_names(registry().items()); }
-
-bool attention_known(const std::string& name) { return registry().find(name).has_value(); }
-
-AttentionTraits attention_traits(const std::string& name) { return registry().get(name).traits; }
+std::vector<std::string> attention_names() { return registry().names(); }
+std::vector<RegistryItem> attention_list() { return registry().list(); }
+std::string attention_help() { return registry().help(); }
+bool attention_known(const std::string& name) { return registry().known(name); }
+AttentionTraits attention_traits(const std::string& name) { return registry().traits(name); }
 
 template <typename T>
 std::unique_ptr<Attention<T>> make_attention(const std::string& name, ParameterRegistry<T>& params,
                                              const ModelConfig& config, const std::string& prefix) {
-  const AttentionEntry e = registry().get(name);  // a copy: the factory runs outside the lock
-  if constexpr (std::is_same_v<T, float>) return e.f32(params, config, prefix);
-  else return e.f64(params, config, prefix);
+  return registry().factory<T>(name)(params, config, prefix);
 }
 
 template std::unique_ptr<Attention<float>> make_attention(const std::string&,
@@ -114,9 +93,7 @@ template std::unique_ptr<Attention<double>> make_attention(const std::string&,
 
 void register_attention(const std::string& name, AttentionFactory<float> f32,
                         AttentionFactory<double> f64, AttentionTraits traits) {
-  if (name.empty()) throw Error("an attention strategy needs a name");
-  if (!f32 || !f64) throw Error("attention '" + name + "' needs a float and a double factory");
-  registry().add(entry(name, std::move(f32), std::move(f64), std::move(traits)));
+  registry().add(name, std::move(f32), std::move(f64), std::move(traits));
 }
 
 }  // namespace attend

@@ -41,7 +41,7 @@ template <typename T>
 ScoredAttention<T>::ScoredAttention(ParameterRegistry<T>& params, const ModelConfig& config,
                                     const std::string& prefix, const std::string& score,
                                     Locality locality)
-    : params_(params), score_(make_score<T>(score, params, config, prefix)), locality_(locality),
+    : params_(params), score_(scores().factory<T>(score)(params, config, prefix)), locality_(locality),
       window_(static_cast<double>(config.window)) {
   if (locality == Locality::Predictive) {
     const double k = 1.0 / std::sqrt(double(config.hidden));
@@ -191,14 +191,14 @@ AttentionTraits local_traits(Locality locality) {
                ? "window |j - p_t| <= --window around a predicted p_t, Gaussian-weighted; base --score"
                : "window |j - min(t, S-1)| <= --window; base --score";
   t.validate = [](const ModelConfig& c) {
-    const auto scores = local_score_list();
-    if (std::none_of(scores.begin(), scores.end(), [&](const RegistryItem& s) { return s.name == c.score; }))
+    const auto score = scores().find(c.score);
+    if (!score || !score->traits.local)
       throw Error("unknown score '" + c.score + "' for local attention (valid: " +
-                  join_names(scores, ", ") + ")");
+                  join_names(local_score_list(), ", ") + ")");
     if (c.window < 1) throw Error("--window must be at least 1 for local attention");
   };
   t.cost = [locality](const ModelConfig& c) {
-    GemmCost g = score_cost(c.score, c);
+    GemmCost g = scores().traits(c.score).global.cost(c);
     const double H = double(c.hidden);
     if (locality == Locality::Predictive) g.per_target_step += 3 * 2 * H * H;  // W_p
     return g;

@@ -204,44 +204,41 @@ class LocationScore final : public Score<T> {
   std::size_t w_a_;
 };
 
-}  // namespace
-
-template <typename T>
-std::unique_ptr<Score<T>> make_score(const std::string& kind, ParameterRegistry<T>& params,
-                                     const ModelConfig& config, const std::string& prefix) {
-  if (kind == "dot") return std::make_unique<DotScore<T>>(params, config, prefix, false, false);
-  if (kind == "scaled-dot") return std::make_unique<DotScore<T>>(params, config, prefix, false, true);
-  if (kind == "general") return std::make_unique<DotScore<T>>(params, config, prefix, true, false);
-  if (kind == "additive") return std::make_unique<AdditiveScore<T>>(params, config, prefix, false);
-  if (kind == "concat") return std::make_unique<AdditiveScore<T>>(params, config, prefix, true);
-  if (kind == "location") return std::make_unique<LocationScore<T>>(params, config, prefix);
-  throw Error("unknown score '" + kind + "' (valid: " + join_names(local_score_list(), ", ") + ")");
+// Builds Kind<T>(params, config, prefix, args...).
+template <template <typename> class Kind, typename... Args>
+ScoreRegistry::Entry score(const std::string& name, const std::string& help, bool local,
+                           AttentionTraits global, Args... args) {
+  global.help = help;
+  return ScoreRegistry::entry(
+      name,
+      [=](ParameterRegistry<float>& p, const ModelConfig& c, const std::string& prefix) {
+        return std::unique_ptr<Score<float>>(new Kind<float>(p, c, prefix, args...));
+      },
+      [=](ParameterRegistry<double>& p, const ModelConfig& c, const std::string& prefix) {
+        return std::unique_ptr<Score<double>>(new Kind<double>(p, c, prefix, args...));
+      },
+      ScoreTraits{help, local, std::move(global)});
 }
 
-// GEMM FLOPs of each score's own products (see GemmCost): general projects the keys once per
-// batch; additive and concat project the keys and, per step, the query; location multiplies
-// W_a (max_src_len × H) with the query per step; dot and scaled-dot have no product of their own.
-GemmCost score_cost(const std::string& kind, const ModelConfig& c) {
-  const double H = double(c.hidden);
-  GemmCost g;
-  if (kind == "general") g.per_source_position = 3 * 2 * H * H;
-  if (kind == "additive" || kind == "concat") g.per_source_position = g.per_target_step = 3 * 2 * H * H;
-  if (kind == "location") g.per_target_step = 3 * 2 * double(c.max_src_len) * H;
-  return g;
-}
-
-std::vector<RegistryItem> local_score_list() {
-  return {{"dot", "q^T h_j"}, {"general", "q^T W_a h_j"}, {"concat", "v^T tanh(W_a [q; h_j])"}};
-}
-
-std::string local_score_help() { return join_names(local_score_list()); }
-
-AttentionTraits score_traits(const std::string& kind, const std::string& help) {
+// GEMM FLOPs of a score's own products (see GemmCost), per source position (keys projected once
+// per batch) and per target step (the query): general projects the keys; additive and concat
+// project the keys and the query; location multiplies W_a (max_src_len × H) with the query; dot
+// and scaled-dot have no product of their own.
+AttentionTraits costing(double keys, double query) {
   AttentionTraits t;
-  t.help = help;
-  t.cost = [kind](const ModelConfig& c) { return score_cost(kind, c); };
-  if (kind != "location") return t;
-  // Location attention has one row of W_a per source position: its size comes from the data.
+  t.cost = [keys, query](const ModelConfig& c) {
+    const double H = double(c.hidden);
+    return GemmCost{keys * 3 * 2 * H * H, query * 3 * 2 * H * H};
+  };
+  return t;
+}
+
+// Location attention has one row of W_a per source position: its size comes from the data.
+AttentionTraits location_traits() {
+  AttentionTraits t;
+  t.cost = [](const ModelConfig& c) {
+    return GemmCost{0, 3 * 2 * double(c.max_src_len) * double(c.hidden)};
+  };
   t.validate = [](const ModelConfig& c) {
     if (c.max_src_len < 1) throw Error("--max-src-len must be at least 1 for location attention");
   };
@@ -258,9 +255,30 @@ AttentionTraits score_traits(const std::string& kind, const std::string& help) {
   return t;
 }
 
-template std::unique_ptr<Score<float>> make_score(const std::string&, ParameterRegistry<float>&,
-                                                  const ModelConfig&, const std::string&);
-template std::unique_ptr<Score<double>> make_score(const std::string&, ParameterRegistry<double>&,
-                                                   const ModelConfig&, const std::string&);
+}  // namespace
+
+// In registration order: local_score_list() keeps it.
+const ScoreRegistry& scores() {
+  static const ScoreRegistry r(
+      "score", "a score",
+      {
+          score<DotScore>("dot", "q^T h_j", true, costing(0, 0), false, false),
+          score<DotScore>("scaled-dot", "q^T h_j / sqrt(d)", false, costing(0, 0), false, true),
+          score<DotScore>("general", "q^T W_a h_j", true, costing(1, 0), true, false),
+          score<AdditiveScore>("additive", "v^T tanh(W_q q + W_k h_j + b)", false, costing(1, 1), false),
+          score<AdditiveScore>("concat", "v^T tanh(W_a [q; h_j])", true, costing(1, 1), true),
+          score<LocationScore>("location", "(W_a q)_j", false, location_traits()),
+      });
+  return r;
+}
+
+std::vector<RegistryItem> local_score_list() {
+  std::vector<RegistryItem> out;
+  for (const auto& item : scores().list())
+    if (scores().traits(item.name).local) out.push_back(item);
+  return out;
+}
+
+std::string local_score_help() { return join_names(local_score_list()); }
 
 }  // namespace attend

@@ -94,12 +94,16 @@ class Sgd final : public Optimizer<T> {
 
 }  // namespace
 
+void OptimizerConfig::validate() const {
+  if (name != "adam" && name != "sgd") throw Error("unknown optimizer '" + name + "' (valid: adam, sgd)");
+  if (!(lr > 0)) throw Error("--lr must be positive");
+}
+
 template <typename T>
 std::unique_ptr<Optimizer<T>> make_optimizer(const OptimizerConfig& config, std::size_t size) {
-  if (!(config.lr > 0)) throw Error("--lr must be positive");
+  config.validate();
   if (config.name == "adam") return std::make_unique<Adam<T>>(config, size);
-  if (config.name == "sgd") return std::make_unique<Sgd<T>>(config, size);
-  throw Error("unknown optimizer '" + config.name + "' (valid: adam, sgd)");
+  return std::make_unique<Sgd<T>>(config, size);
 }
 
 template <typename T>

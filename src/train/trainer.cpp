@@ -1,9 +1,8 @@
 #include "attend/train/trainer.hpp"
 
-#include <dlfcn.h>
-
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <sstream>
 
@@ -12,14 +11,6 @@
 #include "attend/train/parallel.hpp"
 
 namespace attend {
-
-void set_blas_threads(std::size_t threads) {
-  if (threads == 0) return;
-  // Looked up at run time: the BLAS behind Armadillo is chosen by Debian's alternatives.
-  using SetThreads = void (*)(int);
-  if (auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")))
-    f(static_cast<int>(threads));
-}
 
 LossStats teacher_forced_loss(const Seq2Seq<float>& model, const std::vector<EncodedPair>& data,
                               std::size_t batch) {
@@ -117,12 +108,23 @@ TrainState TrainState::from_map(const std::map<std::string, std::string>& m) {
   return s;
 }
 
+void validate(const TrainOptions& o) {
+  o.optimizer.validate();
+  if (o.batch == 0) throw Error("--batch must be at least 1");
+  if (o.teacher_forcing < 0 || o.teacher_forcing > 1) throw Error("--teacher-forcing must be in [0, 1]");
+  if (o.label_smoothing < 0 || o.label_smoothing >= 1) throw Error("--label-smoothing must be in [0, 1)");
+  if (!(o.lr_decay > 0 && o.lr_decay <= 1)) {
+    char shown[32];
+    std::snprintf(shown, sizeof shown, "%g", o.lr_decay);
+    throw Error(std::string("--lr-decay must be in (0, 1] (1 = no decay on a plateau), not ") + shown);
+  }
+}
+
 TrainResult train(Seq2Seq<float>& model, const std::vector<EncodedPair>& train_data,
                   const std::vector<EncodedPair>& valid_data, const TrainOptions& opt,
                   const ProgressFn& progress) {
   if (train_data.empty()) throw Error("no training examples");
-  if (opt.batch == 0) throw Error("--batch must be at least 1");
-  if (!(opt.lr_decay > 0)) throw Error("--lr-decay must be positive");
+  validate(opt);
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
   auto seconds = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };

@@ -9,7 +9,8 @@ namespace attend {
 
 // For each source (token ids, no </s>), its n-best list, best first, in the order of `sources`:
 // greedy search when opt.beam == 1 (one hypothesis), batched beam search otherwise (up to
-// max(1, opt.nbest) hypotheses). An empty source gets an empty list.
+// opt.nbest hypotheses). An empty source gets an empty list. Throws attend::Error when the
+// options are not valid (SearchOptions::validate).
 // Sources are decoded batch_size at a time, sorted by length (then by their tokens, so a batch
 // does not depend on the input order); the results do not depend on batch_size beyond float
 // rounding of the matrix products (OpenBLAS rounds a column differently with the number of

@@ -16,6 +16,10 @@ struct SearchOptions {
   std::size_t max_len_extra = 10;
   bool keep_attention = false;
   bool stop_at_eos = true;      // false: </s> is an ordinary token (fixed-length decoding, benchmarks)
+
+  // What decode() accepts: beam and nbest at least 1, nbest no more than beam, max_len_ratio
+  // positive. Throws attend::Error naming the option as the command line spells it ("--beam").
+  void validate() const;
 };
 
 struct Hypothesis {
@@ -35,7 +39,8 @@ std::vector<Hypothesis> greedy_search(const Seq2Seq<T>& model, const arma::umat&
                                       const Lengths& len, const SearchOptions& opt,
                                       Workspace<T>& ws);
 
-// For each example of src (S × B ids, lengths len): its nbest best hypotheses, best first.
+// For each example of src (S × B ids, lengths len): its nbest best hypotheses, best first
+// (beam 0 is refused; a fixed-length search may set max_len_ratio 0).
 // All B·k hypotheses run as columns of one decoder batch; a source whose search has ended
 // leaves the batch. Each source's result is the one it gets decoded alone: the k best of 2k
 // candidates per step, an end (</s>) counts only among the k best, stop after k ends.

@@ -1,7 +1,7 @@
 // One training run on parallel text files, as `attend train --train-src ...` does it: the text
 // pipeline (pipeline.hpp), validation by greedy BLEU every bleu_every steps, the best checkpoint
 // by BLEU and the latest state beside it (.last, for resume), an optional time limit, and the
-// test set decoded at the end. Also the decoding helpers it shares with `attend compare`.
+// test set decoded at the end.
 #pragma once
 #include <cstddef>
 #include <functional>
@@ -11,8 +11,10 @@
 #include <vector>
 
 #include "attend/decode/search.hpp"
+#include "attend/decode/translate_encoded.hpp"
 #include "attend/eval/bleu.hpp"
 #include "attend/eval/evaluate.hpp"
+#include "attend/eval/greedy_bleu.hpp"
 #include "attend/io/checkpoint.hpp"
 #include "attend/nn/config.hpp"
 #include "attend/text/pipeline.hpp"
@@ -20,20 +22,6 @@
 #include "attend/train/trainer.hpp"
 
 namespace attend {
-
-// ---- decoding -----------------------------------------------------------------------------------
-
-// The detokenised text of a hypothesis; safe to call from several threads.
-std::string output_text(const ModelBundle& bundle, const Hypothesis& hypothesis);
-// The best hypothesis per source: greedy in batches for beam 1, else beam search.
-std::vector<Hypothesis> best_hypotheses(const Seq2Seq<float>& model, const std::vector<EncodedPair>& pairs,
-                                        const SearchOptions& options);
-// Detokenised best translations of encoded sources.
-std::vector<std::string> translate_encoded(const ModelBundle& bundle, const std::vector<EncodedPair>& pairs,
-                                           const SearchOptions& options);
-// Corpus BLEU of the greedy translations of `pairs` against the reference lines.
-double greedy_bleu(const ModelBundle& bundle, const std::vector<EncodedPair>& pairs,
-                   const std::vector<std::string>& references, bool lowercase = false);
 
 // ---- metrics files ------------------------------------------------------------------------------
 
@@ -101,7 +89,8 @@ struct FileRunResult {
 };
 
 // Reads and prepares the files, builds the model from `config` (or continues options.resume),
-// trains, evaluates and saves. Throws Error for bad input, naming file and line. Under mpirun
+// trains, evaluates and saves. Throws Error for invalid options (before reading anything) and
+// for bad input, naming file and line. Under mpirun
 // (options.train.ranks) the ranks other than 0 return after training: no evaluation, test
 // decoding or saving (result.train only).
 FileRunResult train_on_files(const FileRunOptions& options, ModelConfig config, bool max_src_len_given,

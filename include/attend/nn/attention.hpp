@@ -11,6 +11,7 @@
 
 #include "attend/core/params.hpp"
 #include "attend/core/registry.hpp"
+#include "attend/nn/cost.hpp"
 #include "attend/nn/config.hpp"
 
 namespace attend {
@@ -80,13 +81,6 @@ class Attention {
 template <typename T>
 using AttentionFactory = std::function<std::unique_ptr<Attention<T>>(
     ParameterRegistry<T>& params, const ModelConfig& config, const std::string& prefix)>;
-
-// GEMM FLOPs of a strategy's own products in one training step (forward, input gradient and
-// weight gradient: three products of 2·m·n·k each), per example: per_source_position counts once
-// per memory column (key projections, once per batch), per_target_step once per decoder step.
-struct GemmCost {
-  double per_source_position = 0, per_target_step = 0;
-};
 
 // What the rest of the library knows about a strategy besides how to build it. Every member may
 // be left empty (a user strategy's defaults): no extra checks, nothing fitted to the data, any

@@ -13,6 +13,9 @@ struct OptimizerConfig {
   double lr = 1e-3;
   double momentum = 0.0;      // sgd
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // adam
+
+  // A known name and a positive learning rate; throws attend::Error naming the option.
+  void validate() const;
 };
 
 // An optimizer's own variables, so that a checkpoint can carry them and a resumed run continue

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "attend/core/blas_threads.hpp"
 #include "attend/core/error.hpp"
 #include "attend/text/batching.hpp"
 #include "attend/train/distributed.hpp"
@@ -133,7 +134,13 @@ struct TrainResult {
 
 using ProgressFn = std::function<void(const TrainProgress&)>;
 
-// Throws TrainingDiverged (an Error) when a loss or gradient norm is not finite.
+// The options train() accepts: the optimizer's (OptimizerConfig::validate), batch at least 1,
+// teacher forcing in [0, 1], label smoothing in [0, 1), lr_decay in (0, 1]. Throws attend::Error
+// naming the option as the command line spells it.
+void validate(const TrainOptions& options);
+
+// Throws attend::Error when the options are not valid (validate) and TrainingDiverged (an Error)
+// when a loss or gradient norm is not finite.
 TrainResult train(Seq2Seq<float>& model, const std::vector<EncodedPair>& train_data,
                   const std::vector<EncodedPair>& valid_data, const TrainOptions& options,
                   const ProgressFn& progress = {});
@@ -141,8 +148,5 @@ TrainResult train(Seq2Seq<float>& model, const std::vector<EncodedPair>& train_d
 // Teacher-forced loss over a data set in batches of `batch` (evaluation mode, no decoding).
 LossStats teacher_forced_loss(const Seq2Seq<float>& model, const std::vector<EncodedPair>& data,
                               std::size_t batch);
-
-// Sets the number of BLAS threads (OpenBLAS); 0 leaves the default.
-void set_blas_threads(std::size_t threads);
 
 }  // namespace attend
