@@ -328,7 +328,7 @@ RunResult fake_run(const std::string& attention, std::uint64_t seed, const std::
                    std::vector<int> correct) {
   RunResult r;
   r.spec = {{"gru", attention, "auto"}, seed};
-  r.status = status;
+  r.status = parse_run_status(status);
   r.test_correct = correct;
   r.test_src_len.resize(correct.size());
   for (std::size_t i = 0; i < correct.size(); ++i) r.test_src_len[i] = 5 + int(i % 6);
@@ -843,7 +843,7 @@ TEST_CASE("the rate is chosen by validation alone, never by the test split", "[c
       curve_run("none", 1, 0.001, {{10, 2.0}}, 0.1),
       curve_run("none", 1, 0.01, {{10, 0.1}}, 0.1)};
   std::vector<RunResult> with_diverged = first;
-  with_diverged[3].status = "diverged";
+  with_diverged[3].status = RunStatus::Diverged;
   const auto rates = choose_rates(first);
   CHECK(rates.at("gru+bahdanau") == 0.001);
   CHECK(rates.at("gru+none") == 0.01);

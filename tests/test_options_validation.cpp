@@ -34,9 +34,8 @@ TEST_CASE("search options validate themselves and decode refuses invalid ones", 
 TEST_CASE("training options validate themselves and train refuses invalid ones", "[train][validation]") {
   attend::TrainOptions o;
   CHECK_NOTHROW(attend::validate(o));
-  o.optimizer.name = "adagrad";
-  CHECK_THROWS_WITH(attend::validate(o), "unknown optimizer 'adagrad' (valid: adam, sgd)");
-  o.optimizer.name = "sgd";
+  CHECK_THROWS_WITH(attend::parse_optimizer("adagrad"), "unknown optimizer 'adagrad' (valid: adam, sgd)");
+  o.optimizer.kind = attend::OptimizerKind::Sgd;
   o.optimizer.lr = 0;
   CHECK_THROWS_WITH(attend::validate(o), "--lr must be positive");
   o.optimizer.lr = 0.1;

@@ -27,7 +27,7 @@ Setup reverse_task(double dropout = 0) { return attend::test::tiny_reverse_task(
 
 attend::TrainOptions options(const std::string& optimizer, double lr, double momentum) {
   attend::TrainOptions o;
-  o.optimizer.name = optimizer;
+  o.optimizer.kind = attend::parse_optimizer(optimizer);
   o.optimizer.lr = lr;
   o.optimizer.momentum = momentum;
   o.batch = 32;       // 10 batches per epoch: the resume point (step 13) is mid-epoch

@@ -82,7 +82,7 @@ TEST_CASE("the optimizer steps with the scheduled rate: SGD's first update at wa
     Seq2Seq<float> model(d.config, 3);
     const arma::Col<float> before = model.params().values();
     TrainOptions o;
-    o.optimizer.name = "sgd";
+    o.optimizer.kind = OptimizerKind::Sgd;
     o.optimizer.lr = 0.5;
     o.clip = 0;
     o.batch = 32;

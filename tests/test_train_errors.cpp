@@ -31,7 +31,7 @@ Setup reverse_task() { return attend::test::tiny_reverse_task(); }
 
 attend::TrainOptions sgd_options() {
   attend::TrainOptions o;
-  o.optimizer.name = "sgd";
+  o.optimizer.kind = attend::OptimizerKind::Sgd;
   o.optimizer.lr = 0.1;
   o.batch = 32;
   o.steps = 26;

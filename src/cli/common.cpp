@@ -168,7 +168,7 @@ void add_model_options(po::options_description& d, ModelConfig& c, const std::ve
 
 void add_optimization_options(po::options_description& d, TrainOptions& o) {
   d.add_options()
-      ("optimizer", opt(&o.optimizer.name), "adam | sgd")
+      ("optimizer", opt(&o.optimizer.kind), "adam | sgd")
       ("lr", opt(&o.optimizer.lr), "learning rate")
       ("momentum", opt(&o.optimizer.momentum), "SGD momentum")
       ("clip", opt(&o.clip), "global gradient-norm clipping (0 = off)")

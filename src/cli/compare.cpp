@@ -146,7 +146,6 @@ DataSource data_source(const CompareArgs& a, const po::variables_map& vm) {
     return task_source(a.task);
   }
   if (!vm["task"].defaulted()) throw Error("give either --task or --train-src/--train-tgt files, not both");
-  if (a.grid.beam == 0) throw Error("--beam must be at least 1");
   if (!a.quiet) std::cerr << "reading the corpus and building the vocabularies (once for the whole grid)\n";
   DataSource source = corpus_source(a.text);
   for (const auto& w : source.warnings) std::cerr << "attend: warning: " << w << "\n";

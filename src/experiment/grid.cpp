@@ -135,7 +135,15 @@ ModelConfig config_of(const CompareOptions& o, const Variant& v) {
 
 }  // namespace
 
+SearchOptions CompareOptions::test_search() const {
+  SearchOptions search;
+  search.beam = beam;
+  search.length_penalty = length_penalty;
+  return search;
+}
+
 void validate_grid(const CompareOptions& o) {
+  o.test_search().validate();
   for (const GridAxis& axis : grid_axes())
     if (const auto* values = axis_values(o, axis)) check_axis(*values, std::string("--") + axis.option);
   for (const GridAxis& axis : grid_axes())
@@ -193,7 +201,7 @@ std::map<std::string, std::string> grid_signature(const CompareOptions& o, const
     std::snprintf(buf, sizeof buf, "%.17g", x);
     return std::string(buf);
   };
-  s["train.optimizer"] = t.optimizer.name;
+  s["train.optimizer"] = to_string(t.optimizer.kind);
   s["train.lr"] = num(t.optimizer.lr);
   s["train.momentum"] = num(t.optimizer.momentum);
   s["train.clip"] = num(t.clip);

@@ -7,7 +7,7 @@ namespace attend {
 
 double validation_score(const RunResult& r) {
   double best = -INFINITY;
-  if (r.status != "ok") return best;
+  if (r.status != RunStatus::Ok) return best;
   if (r.corpus) {
     for (const auto& p : r.valid_bleu)
       if (std::isfinite(p.value)) best = std::max(best, p.value);

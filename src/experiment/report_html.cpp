@@ -63,7 +63,7 @@ std::vector<Series> measure_series(const CompareSummary& s, const std::map<std::
     std::vector<std::vector<CurvePoint>> curves;
     std::vector<std::uint64_t> seeds;
     for (const RunResult* r : v.runs) {
-      if (r->status != "ok") continue;
+      if (r->status != RunStatus::Ok) continue;
       std::vector<CurvePoint> c;
       for (const auto& p : r->diagnostics)
         if (std::isfinite(measure(p))) c.push_back({p.step, measure(p)});
@@ -135,7 +135,7 @@ void write_diagnostics(const CompareSummary& s, const std::map<std::string, std:
       for (const RunResult* r : v.runs) {
         std::vector<CurvePoint> c;
         for (const auto& p : r->diagnostics)
-          if (r->status == "ok" && p.uniform_entropy >= 0) c.push_back({p.step, p.uniform_entropy});
+          if (r->status == RunStatus::Ok && p.uniform_entropy >= 0) c.push_back({p.step, p.uniform_entropy});
         if (!c.empty()) curves.push_back(std::move(c));
       }
     for (const auto& c : curves) uniform.push_back(&c);
@@ -290,7 +290,7 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
         std::string cell = "—";
         bool chosen = false;
         for (const auto& t : v.rates)
-          if (t.lr == x) cell = t.status == "ok" ? validation_text(s, t.validation) : t.status, chosen = t.chosen;
+          if (t.lr == x) cell = t.status == RunStatus::Ok ? validation_text(s, t.validation) : to_string(t.status), chosen = t.chosen;
         o << "<td" << (chosen ? " class=\"chosen\" style=\"font-weight:bold\"" : "") << ">" << esc(cell) << "</td>";
       }
       o << "</tr>\n";
@@ -314,7 +314,7 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
     std::vector<Series> tr, va;
     for (const auto& v : s.variants) {
       for (const RunResult* r : v.runs) {
-        if (r->status != "ok" || v.ok < 2) continue;
+        if (r->status != RunStatus::Ok || v.ok < 2) continue;
         Series p{v.name + " s" + std::to_string(r->spec.seed), color[v.name], {}, 1, 0.25, false, false, false};
         for (const auto& c : r->train_loss) p.points.push_back({double(c.step), c.value});
         tr.push_back(p);
@@ -372,7 +372,7 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
         for (int L = s.test_min_len; L <= s.test_max_len && L > 0; ++L) {
           std::vector<double> per_run;
           for (const RunResult* r : v.runs)
-            if (r->status == "ok") {
+            if (r->status == RunStatus::Ok) {
               const double x = bucket_em(*r, L, L);
               if (std::isfinite(x)) per_run.push_back(100 * x);
             }
@@ -421,7 +421,7 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
   std::vector<std::size_t> sentences;
   for (std::size_t k = 0; k < s.variants.size(); ++k)
     for (const RunResult* r : s.variants[k].runs)
-      if (r->spec.seed == seed0 && r->status == "ok") {
+      if (r->spec.seed == seed0 && r->status == RunStatus::Ok) {
         first[k] = r;
         if (sentences.empty())
           for (const auto& smp : r->samples) sentences.push_back(smp.index);
@@ -482,9 +482,9 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
   o << "<h2>Every run</h2>\n<table><tr><th>run</th><th>status</th><th>" << (s.corpus ? "BLEU" : "exact match %")
     << "</th><th>token accuracy %</th><th>perplexity</th><th>steps</th><th>train time</th><th>directory</th></tr>\n";
   for (const auto& r : result.runs) {
-    const bool ok = r.status == "ok";
-    o << "<tr><td>" << esc(r.spec.name()) << "</td><td" << (ok ? "" : " class=\"note\"") << ">" << esc(r.status)
-      << (r.status == "failed" ? ": " + esc(r.error) : "") << (r.resumed ? " (earlier invocation)" : "")
+    const bool ok = r.status == RunStatus::Ok;
+    o << "<tr><td>" << esc(r.spec.name()) << "</td><td" << (ok ? "" : " class=\"note\"") << ">" << esc(to_string(r.status))
+      << (r.status == RunStatus::Failed ? ": " + esc(r.error) : "") << (r.resumed ? " (earlier invocation)" : "")
       << (r.time_limit_reached ? " (time limit)" : "") << "</td><td>"
       << (ok ? (s.corpus ? fmt("%.2f", r.bleu) : pct(r.exact_match)) : "—") << "</td><td>" << (ok ? pct(r.token_accuracy) : "—") << "</td><td>"
       << (ok ? fmt("%.3f", r.perplexity) : "—") << "</td><td>" << r.steps << "</td><td>" << duration(r.seconds)

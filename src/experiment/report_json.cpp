@@ -114,7 +114,7 @@ void write_json(const CompareSummary& s, std::ostream& out) {
     if (!v.rates.empty()) {
       json rates = json::array();
       for (const auto& t : v.rates)
-        rates.push_back({{"lr", t.lr}, {"status", t.status}, {"chosen", t.chosen},
+        rates.push_back({{"lr", t.lr}, {"status", to_string(t.status)}, {"chosen", t.chosen},
                          {"validation", std::isfinite(t.validation) ? json(t.validation) : json(nullptr)}});
       x["rates"] = rates;
     }
@@ -126,7 +126,7 @@ void write_json(const CompareSummary& s, std::ostream& out) {
     for (const RunResult* r : v.runs) {
       json run = {{"run", r->spec.name()},
                   {"seed", r->spec.seed},
-                  {"status", r->status},
+                  {"status", to_string(r->status)},
                   {"error", r->error},
                   {"exact_match", std::isfinite(r->exact_match) ? json(r->exact_match) : json(nullptr)},
                   {"seconds", r->seconds},

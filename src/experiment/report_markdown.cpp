@@ -69,7 +69,7 @@ void write_diagnostics_markdown(const CompareSummary& s, std::ostream& out) {
     for (std::size_t step : steps) {
       std::vector<const DiagnosticsPoint*> at;
       for (const RunResult* r : v.runs) {
-        if (r->status != "ok") continue;
+        if (r->status != RunStatus::Ok) continue;
         const DiagnosticsPoint* last = nullptr;
         for (const auto& p : r->diagnostics)
           if (p.step <= step) last = &p;
@@ -190,7 +190,7 @@ void write_markdown(const CompareSummary& s, std::ostream& out) {
         std::string cell = "—";
         for (const auto& t : v.rates)
           if (t.lr == x)
-            cell = t.status == "ok" ? validation_text(s, t.validation) + (t.chosen ? " *" : "") : t.status;
+            cell = t.status == RunStatus::Ok ? validation_text(s, t.validation) + (t.chosen ? " *" : "") : to_string(t.status);
         out << " " << cell << " |";
       }
       out << "\n";

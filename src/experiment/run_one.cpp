@@ -95,8 +95,8 @@ void score_corpus(RunResult& r, const ModelBundle& b, const CompareData& data,
   SearchOptions search;
   search.keep_attention = true;
   EvalResult e = evaluate(*b.model, test_data, 128, true, search);
-  search.beam = options.beam;
-  search.length_penalty = options.length_penalty;
+  search = options.test_search();
+  search.keep_attention = true;
   std::vector<Hypothesis> hyps = options.beam > 1 ? best_hypotheses(*b.model, test_data, search) : std::move(e.hypotheses);
   r.token_accuracy = e.token_accuracy;
   r.perplexity = e.perplexity;
@@ -129,7 +129,7 @@ void score_corpus(RunResult& r, const ModelBundle& b, const CompareData& data,
     s.out_text = texts[i];
     r.samples.push_back(std::move(s));
   }
-  r.status = std::isfinite(e.perplexity) ? "ok" : "diverged";
+  r.status = std::isfinite(e.perplexity) ? RunStatus::Ok : RunStatus::Diverged;
   char buf[160];
   std::snprintf(buf, sizeof buf, "test (%zu pairs, %s%s): ", hyps.size(),
                 options.beam > 1 ? ("beam " + std::to_string(options.beam)).c_str() : "greedy",
@@ -223,7 +223,7 @@ void train_run(RunResult& r, const CompareOptions& options, const DataSource& so
                                                               : data.test[i].src.size()));
 
   if (!diverged.empty()) {
-    r.status = "diverged";
+    r.status = RunStatus::Diverged;
     r.exact_match = r.token_accuracy = r.perplexity = NAN;
     log << "diverged: " << diverged << "\n";
   } else if (source.corpus) {
@@ -249,7 +249,7 @@ void train_run(RunResult& r, const CompareOptions& options, const DataSource& so
       s.correct = r.test_correct[i] != 0;
       r.samples.push_back(std::move(s));
     }
-    r.status = std::isfinite(e.perplexity) ? "ok" : "diverged";
+    r.status = std::isfinite(e.perplexity) ? RunStatus::Ok : RunStatus::Diverged;
     char buf[160];
     std::snprintf(buf, sizeof buf, "test: exact match %.4f token accuracy %.4f perplexity %.4f",
                   r.exact_match, r.token_accuracy, r.perplexity);
@@ -259,7 +259,7 @@ void train_run(RunResult& r, const CompareOptions& options, const DataSource& so
   b.info["compare-run"] = spec.name();
   b.info["seed"] = std::to_string(spec.seed);
   b.info["steps"] = std::to_string(r.steps);
-  b.info["status"] = r.status;
+  b.info["status"] = to_string(r.status);
   b.info["lr"] = rate_name(o.optimizer.lr);
   if (r.corpus && std::isfinite(r.bleu)) b.info["test-bleu"] = std::to_string(r.bleu);
   save_model((fs::path(r.run_dir) / "model.safetensors").string(), b);

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <ostream>
 #include <fstream>
 #include <map>
 
@@ -12,6 +13,23 @@ namespace attend {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
+
+std::string to_string(RunStatus status) {
+  switch (status) {
+    case RunStatus::Ok: return "ok";
+    case RunStatus::Diverged: return "diverged";
+    case RunStatus::Failed: return "failed";
+  }
+  return "?";
+}
+
+RunStatus parse_run_status(const std::string& name) {
+  for (RunStatus s : {RunStatus::Ok, RunStatus::Diverged, RunStatus::Failed})
+    if (to_string(s) == name) return s;
+  throw Error("unknown run status '" + name + "' (valid: ok, diverged, failed)");
+}
+
+std::ostream& operator<<(std::ostream& out, RunStatus status) { return out << to_string(status); }
 
 namespace {
 
@@ -72,7 +90,7 @@ json to_json(const RunResult& r) {
   json j = {{"complete", true},
           {"run", r.spec.name()},
           {"seed", r.spec.seed},
-          {"status", r.status},
+          {"status", to_string(r.status)},
           {"error", r.error},
           {"test", {{"exact_match", num_or_null(r.exact_match)},
                     {"token_accuracy", num_or_null(r.token_accuracy)},
@@ -119,7 +137,7 @@ json to_json(const RunResult& r) {
 RunResult from_json(const json& j, const RunSpec& spec) {
   RunResult r;
   r.spec = spec;
-  r.status = j.at("status").get<std::string>();
+  r.status = parse_run_status(j.at("status").get<std::string>());
   r.error = j.value("error", "");
   const json& t = j.at("test");
   r.exact_match = num_from(t, "exact_match");
@@ -187,8 +205,7 @@ bool read_finished(const fs::path& dir, const RunSpec& spec, RunResult& r) {
     std::ifstream in(file);
     const json j = json::parse(in);
     if (!j.value("complete", false)) return false;
-    const std::string status = j.at("status").get<std::string>();
-    if (status != "ok" && status != "diverged") return false;
+    if (parse_run_status(j.at("status").get<std::string>()) == RunStatus::Failed) return false;
     r = from_json(j, spec);
     r.run_dir = dir.string();
     return true;

@@ -38,7 +38,6 @@ class Runner {
   CompareResult run() {
     validate_grid(opt_);
     if (!source_.load && !source_.shared) throw Error("the data source has no loader");
-    if (opt_.beam == 0) throw Error("--beam must be at least 1");
     if (!source_.corpus && (opt_.beam != 1 || opt_.length_penalty != 0 || opt_.bleu_lowercase ||
                             opt_.bleu_every != 0 || opt_.time_limit != 0))
       throw Error("--beam, --length-penalty, --lc, --bleu-every and --time-limit apply to a grid on "
@@ -364,9 +363,9 @@ class Runner {
       });
       std::lock_guard<std::mutex> lock(status_mutex_);
       done_steps_ += r.steps;
-      event = name + (r.status == "diverged" ? " diverged (NaN or infinite loss)" : " finished");
+      event = name + (r.status == RunStatus::Diverged ? " diverged (NaN or infinite loss)" : " finished");
     } catch (const std::exception& e) {
-      r.status = "failed";
+      r.status = RunStatus::Failed;
       r.error = e.what();
       event = name + " failed: " + r.error;
       std::ofstream(dir / "error.txt", std::ios::trunc) << r.error << "\n";
@@ -378,7 +377,7 @@ class Runner {
     std::lock_guard<std::mutex> lock(status_mutex_);
     running_.erase(name);
     ++status_.finished;
-    if (r.status == "failed") ++status_.failed;
+    if (r.status == RunStatus::Failed) ++status_.failed;
     notify(event);
   }
 
@@ -395,7 +394,7 @@ class Runner {
         std::ifstream in(it->path());
         std::string status;
         in >> status;
-        peers_failed_ += status == "failed";
+        peers_failed_ += status == to_string(RunStatus::Failed);
       }
       peers_read_at_ = seconds();
     }

@@ -190,7 +190,7 @@ CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
     }
     if (result.lr_grid.empty() || v.lr == 0 || r.spec.lr == v.lr) {
       v.runs.push_back(&r);
-    } else if (r.status == "failed") {
+    } else if (r.status == RunStatus::Failed) {
       s.failures.push_back({r.spec.name(), r.error});
     }
   }
@@ -198,7 +198,7 @@ CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
   // Length buckets over the test sources of every successful run.
   int lo = 0, hi = 0;
   for (const auto& r : result.runs) {
-    if (r.status != "ok") continue;
+    if (r.status != RunStatus::Ok) continue;
     for (int n : r.test_src_len) {
       lo = lo == 0 ? n : std::min(lo, n);
       hi = std::max(hi, n);
@@ -210,7 +210,7 @@ CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
   s.test_max_len = hi;
   if (s.corpus) {
     for (const auto& r : result.runs)
-      if (r.status == "ok") {
+      if (r.status == RunStatus::Ok) {
         s.buckets = quantile_buckets(r.test_src_len, max_buckets);
         break;
       }
@@ -241,13 +241,13 @@ CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
     for (const RunResult* r : v.runs) {
       if (r->parameters) v.parameters = r->parameters;
       const std::string seed = "seed " + std::to_string(r->spec.seed);
-      if (r->status == "failed") {
+      if (r->status == RunStatus::Failed) {
         ++v.failed;
         v.notes.push_back(seed + " failed (" + r->error + ")");
         s.failures.push_back({r->spec.name(), r->error});
         continue;
       }
-      if (r->status == "diverged") {
+      if (r->status == RunStatus::Diverged) {
         ++v.diverged;
         v.notes.push_back(seed + " diverged (NaN or infinite loss after " + std::to_string(r->steps) +
                           " steps); excluded from the means");
@@ -306,7 +306,7 @@ CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
       names.push_back(v.name);
       curves.emplace_back();
       for (const RunResult* r : v.runs)
-        if (r->status == "ok") curves.back().push_back(s.corpus ? &r->valid_bleu : &r->valid_loss);
+        if (r->status == RunStatus::Ok) curves.back().push_back(s.corpus ? &r->valid_bleu : &r->valid_loss);
     }
     s.rankings = rank_at_fractions(names, curves, s.corpus);
     auto order_text = [](const CompareSummary::BudgetRanking& r) {
@@ -382,11 +382,11 @@ PairedComparison compare_paired(const VariantSummary& va, const VariantSummary& 
   PairedComparison c;
   std::map<std::uint64_t, const RunResult*> b_runs;
   for (const RunResult* r : vb.runs)
-    if (r->status == "ok") b_runs[r->spec.seed] = r;
+    if (r->status == RunStatus::Ok) b_runs[r->spec.seed] = r;
   std::vector<std::pair<const RunResult*, const RunResult*>> pairs;  // (a, b) by seed
   for (const RunResult* r : va.runs) {
     auto it = b_runs.find(r->spec.seed);
-    if (r->status == "ok" && it != b_runs.end()) pairs.emplace_back(r, it->second);
+    if (r->status == RunStatus::Ok && it != b_runs.end()) pairs.emplace_back(r, it->second);
   }
   {
     std::vector<double> a, b;

@@ -1,6 +1,8 @@
 #include "attend/train/optimizer.hpp"
 
 #include <cmath>
+#include <istream>
+#include <ostream>
 
 #include "attend/core/error.hpp"
 
@@ -94,16 +96,40 @@ class Sgd final : public Optimizer<T> {
 
 }  // namespace
 
+std::string to_string(OptimizerKind kind) { return kind == OptimizerKind::Adam ? "adam" : "sgd"; }
+
+OptimizerKind parse_optimizer(const std::string& name) {
+  for (OptimizerKind k : {OptimizerKind::Adam, OptimizerKind::Sgd})
+    if (to_string(k) == name) return k;
+  throw Error("unknown optimizer '" + name + "' (valid: adam, sgd)");
+}
+
+std::ostream& operator<<(std::ostream& out, OptimizerKind kind) { return out << to_string(kind); }
+
+std::istream& operator>>(std::istream& in, OptimizerKind& kind) {
+  std::string word;
+  if (in >> word) {
+    try {
+      kind = parse_optimizer(word);
+    } catch (const Error&) {
+      in.setstate(std::ios::failbit);
+    }
+  }
+  return in;
+}
+
 void OptimizerConfig::validate() const {
-  if (name != "adam" && name != "sgd") throw Error("unknown optimizer '" + name + "' (valid: adam, sgd)");
   if (!(lr > 0)) throw Error("--lr must be positive");
 }
 
 template <typename T>
 std::unique_ptr<Optimizer<T>> make_optimizer(const OptimizerConfig& config, std::size_t size) {
   config.validate();
-  if (config.name == "adam") return std::make_unique<Adam<T>>(config, size);
-  return std::make_unique<Sgd<T>>(config, size);
+  switch (config.kind) {
+    case OptimizerKind::Adam: return std::make_unique<Adam<T>>(config, size);
+    case OptimizerKind::Sgd: return std::make_unique<Sgd<T>>(config, size);
+  }
+  throw Error("unknown optimizer");
 }
 
 template <typename T>

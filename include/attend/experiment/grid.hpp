@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "attend/core/error.hpp"
+#include "attend/decode/search.hpp"
 #include "attend/experiment/data_source.hpp"
 #include "attend/nn/config.hpp"
 #include "attend/nn/seq2seq.hpp"
@@ -85,6 +86,9 @@ struct CompareOptions {
   // used), and every rank returns the same CompareResult. Rank 0 alone checks and writes
   // grid.json, before any rank starts, and calls the progress callback.
   Communicator* ranks = nullptr;
+
+  // The test split's decoding (beam, length penalty), as every run of the grid decodes it.
+  SearchOptions test_search() const;
 };
 
 // "steps:1200" or "converge (patience 5, eval every 100, at most 20000 steps)".

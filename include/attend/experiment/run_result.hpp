@@ -2,6 +2,7 @@
 #pragma once
 #include <array>
 #include <cstddef>
+#include <iosfwd>
 #include <limits>
 #include <string>
 #include <vector>
@@ -14,6 +15,16 @@ namespace attend {
 
 
 // One test sentence of a run: tokens, output and attention (rows: output tokens incl. </s>).
+// How a run ended: trained (ok), trained into a NaN or infinite loss (diverged: reported, excluded
+// from the means) or threw (failed: retried by the next invocation).
+enum class RunStatus { Ok, Diverged, Failed };
+std::string to_string(RunStatus status);               // "ok", "diverged", "failed", as metrics.json has it
+RunStatus parse_run_status(const std::string& name);  // throws attend::Error for another name
+std::ostream& operator<<(std::ostream& out, RunStatus status);
+// A status against its name, as the tests and scripts read it: run.status == "ok".
+inline bool operator==(RunStatus status, const char* name) { return to_string(status) == name; }
+inline bool operator!=(RunStatus status, const char* name) { return !(status == name); }
+
 struct AttentionSample {
   std::size_t index = 0;  // position in the test split
   std::vector<std::string> src, out, ref;
@@ -24,7 +35,7 @@ struct AttentionSample {
 
 struct RunResult {
   RunSpec spec;
-  std::string status;        // "ok", "diverged", "failed"
+  RunStatus status = RunStatus::Ok;
   std::string error;         // for "failed"
   bool resumed = false;      // read from a previous invocation's files
   double exact_match = 0, token_accuracy = 0, perplexity = 0;

@@ -55,7 +55,7 @@ struct VariantSummary {
   double lr = 0;
   struct RateTrial {
     double lr = 0;
-    std::string status;
+    RunStatus status = RunStatus::Ok;
     double validation = std::numeric_limits<double>::quiet_NaN();  // loss, or BLEU for a corpus
     bool chosen = false;
   };

@@ -1,5 +1,6 @@
 // Optimizers step the registry's flat value vector with its flat gradient vector.
 #pragma once
+#include <iosfwd>
 #include <map>
 #include <memory>
 #include <string>
@@ -8,13 +9,21 @@
 
 namespace attend {
 
+enum class OptimizerKind { Adam, Sgd };
+std::string to_string(OptimizerKind kind);  // "adam", "sgd"
+// Throws attend::Error "unknown optimizer 'x' (valid: adam, sgd)".
+OptimizerKind parse_optimizer(const std::string& name);
+// For Boost.Program_options: operator>> reads one word and sets failbit on an unknown name.
+std::ostream& operator<<(std::ostream& out, OptimizerKind kind);
+std::istream& operator>>(std::istream& in, OptimizerKind& kind);
+
 struct OptimizerConfig {
-  std::string name = "adam";  // adam | sgd
+  OptimizerKind kind = OptimizerKind::Adam;
   double lr = 1e-3;
   double momentum = 0.0;      // sgd
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // adam
 
-  // A known name and a positive learning rate; throws attend::Error naming the option.
+  // A positive learning rate; throws attend::Error naming the option.
   void validate() const;
 };
 
