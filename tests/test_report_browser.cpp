@@ -40,17 +40,38 @@ int chromium(const std::string& exe, const fs::path& profile, const std::string&
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+// Chromium and a fresh directory for its profile and files; exe is empty, with a warning, when
+// Chromium is not installed (the test is then skipped).
+struct Browser {
+  std::string exe = find_chromium();
+  attend::test::TempDir tmp;
+  fs::path dir = tmp.path();
+  Browser() {
+    if (exe.empty()) WARN("chromium is not installed (apt-get install -y chromium): the browser check is skipped");
+    fs::create_directories(dir / "profile");
+  }
+};
+
+// The page's own render check (#render-check, written by its script) after Chromium laid it out
+// at 1,400 px.
+nlohmann::json render_check(const std::string& exe, const fs::path& dir, const fs::path& page) {
+  REQUIRE(chromium(exe, dir / "profile", "--window-size=1400,2000 --dump-dom", page, dir / "dom.html") == 0);
+  const std::string dom = attend::test::read_file((dir / "dom.html").string());
+  const std::string open = "<pre id=\"render-check\" data-ok=\"1\">";
+  const auto a = dom.find(open);
+  REQUIRE(a != std::string::npos);  // the script ran
+  const auto b = dom.find("</pre>", a);
+  REQUIRE(b != std::string::npos);
+  return nlohmann::json::parse(dom.substr(a + open.size(), b - a - open.size()));
+}
+
 }  // namespace
 
 TEST_CASE("the HTML report draws heatmaps and curves in headless Chromium", "[browser]") {
-  const std::string exe = find_chromium();
-  if (exe.empty()) {
-    WARN("chromium is not installed (apt-get install -y chromium): the browser check is skipped");
-    return;
-  }
-  const attend::test::TempDir tmp;
-  const fs::path dir = tmp.path();
-  fs::create_directories(dir / "profile");
+  const Browser browser;
+  if (browser.exe.empty()) return;
+  const std::string& exe = browser.exe;
+  const fs::path& dir = browser.dir;
 
   TaskOptions task;
   task.name = "reverse";
@@ -76,14 +97,7 @@ TEST_CASE("the HTML report draws heatmaps and curves in headless Chromium", "[br
   const fs::path page = dir / "grid" / "report.html";
   REQUIRE(fs::exists(page));
 
-  REQUIRE(chromium(exe, dir / "profile", "--window-size=1400,2000 --dump-dom", page, dir / "dom.html") == 0);
-  const std::string dom = attend::test::read_file((dir / "dom.html").string());
-  const std::string open = "<pre id=\"render-check\" data-ok=\"1\">";
-  const auto a = dom.find(open);
-  REQUIRE(a != std::string::npos);  // the script ran
-  const auto b = dom.find("</pre>", a);
-  REQUIRE(b != std::string::npos);
-  const auto check = nlohmann::json::parse(dom.substr(a + open.size(), b - a - open.size()));
+  const auto check = render_check(exe, dir, page);
   INFO(check.dump());
 
   // Heatmaps: every variant with attention has one per sample sentence, every cell laid out.
@@ -123,14 +137,10 @@ TEST_CASE("the HTML report draws heatmaps and curves in headless Chromium", "[br
 }
 
 TEST_CASE("the HTML report plots a run's training diagnostics in headless Chromium", "[browser]") {
-  const std::string exe = find_chromium();
-  if (exe.empty()) {
-    WARN("chromium is not installed (apt-get install -y chromium): the browser check is skipped");
-    return;
-  }
-  const attend::test::TempDir tmp;
-  const fs::path dir = tmp.path();
-  fs::create_directories(dir / "profile");
+  const Browser browser;
+  if (browser.exe.empty()) return;
+  const std::string& exe = browser.exe;
+  const fs::path& dir = browser.dir;
   // A real two-run grid (the trainer records diagnostics at every validation), then synthetic
   // diagnostics on the attention run (the values are what the page must draw).
   TaskOptions task;
@@ -167,13 +177,7 @@ TEST_CASE("the HTML report plots a run's training diagnostics in headless Chromi
     std::ofstream out(page);
     write_html(summarize(result), result, out);
   }
-  REQUIRE(chromium(exe, dir / "profile", "--window-size=1400,2000 --dump-dom", page, dir / "dom.html") == 0);
-  const std::string dom = attend::test::read_file((dir / "dom.html").string());
-  const std::string open = "<pre id=\"render-check\" data-ok=\"1\">";
-  const auto a = dom.find(open);
-  REQUIRE(a != std::string::npos);
-  const auto b = dom.find("</pre>", a);
-  const auto check = nlohmann::json::parse(dom.substr(a + open.size(), b - a - open.size()));
+  const auto check = render_check(exe, dir, page);
   INFO(check.dump());
   // One chart per measure: 2 unit groups, the entropy, and the parameter groups of both runs.
   CHECK(check["diagnostics"].get<int>() >= 5);
@@ -200,24 +204,14 @@ TEST_CASE("the HTML report plots a run's training diagnostics in headless Chromi
 }
 
 TEST_CASE("at 1,400 px the results table of a grid with long variant names fits the page", "[browser]") {
-  const std::string exe = find_chromium();
-  if (exe.empty()) {
-    WARN("chromium is not installed (apt-get install -y chromium): the browser check is skipped");
-    return;
-  }
-  const attend::test::TempDir tmp;
-  const fs::path dir = tmp.path();
-  fs::create_directories(dir / "profile");
+  const Browser browser;
+  if (browser.exe.empty()) return;
+  const std::string& exe = browser.exe;
+  const fs::path& dir = browser.dir;
   // The recorded toy grid of the golden test: names up to gru+luong-general+linear@transformer,
   // an lr column and the three p columns.
   const fs::path page = fs::path(ATTEND_FIXTURE_DIR) / "compare_golden/toy/reports/report.html";
-  REQUIRE(chromium(exe, dir / "profile", "--window-size=1400,2000 --dump-dom", page, dir / "dom.html") == 0);
-  const std::string dom = attend::test::read_file((dir / "dom.html").string());
-  const std::string open = "<pre id=\"render-check\" data-ok=\"1\">";
-  const auto a = dom.find(open);
-  REQUIRE(a != std::string::npos);
-  const auto b = dom.find("</pre>", a);
-  const auto check = nlohmann::json::parse(dom.substr(a + open.size(), b - a - open.size()));
+  const auto check = render_check(exe, dir, page);
   const auto& table = check["tables"]["results-table"];
   INFO(table.dump());
   CHECK(table["width"].get<int>() <= table["room"].get<int>());

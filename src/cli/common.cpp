@@ -140,14 +140,9 @@ TrainOptions cli_train_options() {
 po::options_description task_options(TaskOptions& t) {
   po::options_description d("Task (0 = the task's default)");
   d.add_options()
-      ("task", opt(&t.name), "copy | reverse | sort | add | dates (see `attend tasks`)")
-      ("train-size", opt(&t.train_size), "training examples")
-      ("valid-size", opt(&t.valid_size), "validation examples")
-      ("test-size", opt(&t.test_size), "test examples")
-      ("min-len", opt(&t.min_len), "shortest train/valid input")
-      ("max-len", opt(&t.max_len), "longest train/valid input")
-      ("test-min-len", opt(&t.test_min_len), "shortest test input (0 = --min-len)")
-      ("test-max-len", opt(&t.test_max_len), "longest test input (0 = --max-len)");
+      ("task", opt(&t.name), "copy | reverse | sort | add | dates (see `attend tasks`)");
+  for (const TaskField& f : task_fields())
+    std::visit([&](auto member) { d.add_options()(f.option, opt(&(t.*member)), f.help); }, f.member);
   return d;
 }
 

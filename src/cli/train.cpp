@@ -250,17 +250,11 @@ int train_on_task(TrainArgs& a, const po::variables_map& vm) {
 
   const TaskOptions& task = a.task;
   b.info = {{"task", task.name},
-            {"train-size", std::to_string(task.train_size)},
-            {"valid-size", std::to_string(task.valid_size)},
-            {"test-size", std::to_string(task.test_size)},
-            {"min-len", std::to_string(task.min_len)},
-            {"max-len", std::to_string(task.max_len)},
-            {"test-min-len", std::to_string(task.test_min_len)},
-            {"test-max-len", std::to_string(task.test_max_len)},
             {"seed", std::to_string(task.seed)},
             {"steps", std::to_string(t.steps)},
             {"seconds", std::to_string(t.seconds)},
             {"test-exact-match", std::to_string(r.exact_match)}};
+  for (const TaskField& f : task_fields()) b.info[f.option] = f.get(task);
   save_model(a.run.model_path, b);
   std::cout << "model saved to " << a.run.model_path << "\n";
   if (!a.metrics_json.empty()) {

@@ -131,16 +131,17 @@ struct EvalArgs {
   bool lowercase_bleu = false, skip_bad_lines = false;
 };
 
+// A task option without a default: a count for the sizes, an int for the lengths.
+po::typed_value<Count>* task_value(std::size_t* field) { return count_value(field); }
+po::typed_value<int>* task_value(int* field) { return po::value<int>(field); }
+
 void add_eval_options(po::options_description& d, EvalArgs& a) {
   d.add_options()
-      ("task", po::value<std::string>(&a.task), "evaluate on this task's test split (default: the model's task)")
-      ("train-size", count_value(&a.t.train_size), "task option (default: as trained)")
-      ("valid-size", count_value(&a.t.valid_size), "task option (default: as trained)")
-      ("test-size", count_value(&a.t.test_size), "task option (default: as trained)")
-      ("min-len", po::value<int>(&a.t.min_len), "task option (default: as trained)")
-      ("max-len", po::value<int>(&a.t.max_len), "task option (default: as trained)")
-      ("test-min-len", po::value<int>(&a.t.test_min_len), "task option (default: as trained)")
-      ("test-max-len", po::value<int>(&a.t.test_max_len), "task option (default: as trained)")
+      ("task", po::value<std::string>(&a.task), "evaluate on this task's test split (default: the model's task)");
+  for (const TaskField& f : task_fields())
+    std::visit([&](auto member) { d.add_options()(f.option, task_value(&(a.t.*member)), "task option (default: as trained)"); },
+               f.member);
+  d.add_options()
       ("seed", po::value<std::uint64_t>(&a.t.seed), "task seed (default: as trained, else 1)")
       ("src", po::value<std::string>(&a.src), "source file, one sentence per line")
       ("ref", po::value<std::string>(&a.ref), "reference file, one sentence per line")
@@ -172,13 +173,8 @@ std::vector<EncodedPair> task_pairs(const po::variables_map& vm, const ModelBund
   if (a.task.empty()) a.task = recorded->second;
   a.t.name = a.task;
   if (recorded != b.info.end() && recorded->second == a.task) {
-    from_info(vm, b, "train-size", a.t.train_size);
-    from_info(vm, b, "valid-size", a.t.valid_size);
-    from_info(vm, b, "test-size", a.t.test_size);
-    from_info(vm, b, "min-len", a.t.min_len);
-    from_info(vm, b, "max-len", a.t.max_len);
-    from_info(vm, b, "test-min-len", a.t.test_min_len);
-    from_info(vm, b, "test-max-len", a.t.test_max_len);
+    for (const TaskField& f : task_fields())
+      std::visit([&](auto member) { from_info(vm, b, f.option, a.t.*member); }, f.member);
     from_info(vm, b, "seed", a.t.seed);
   }
   const auto pairs = encode_examples(make_task(a.t).test, b.src_vocab, b.tgt_vocab);

@@ -14,14 +14,8 @@ namespace fs = std::filesystem;
 DataSource task_source(const TaskOptions& task) {
   DataSource s;
   s.name = "task " + task.name;
-  s.signature = {{"task", task.name},
-                 {"train_size", std::to_string(task.train_size)},
-                 {"valid_size", std::to_string(task.valid_size)},
-                 {"test_size", std::to_string(task.test_size)},
-                 {"min_len", std::to_string(task.min_len)},
-                 {"max_len", std::to_string(task.max_len)},
-                 {"test_min_len", std::to_string(task.test_min_len)},
-                 {"test_max_len", std::to_string(task.test_max_len)}};
+  s.signature = {{"task", task.name}};
+  for (const TaskField& f : task_fields()) s.signature[f.key] = f.get(task);
   if (task_has_alignment(task.name)) s.alignment = task.name;
   s.load = [task](std::uint64_t seed) {
     TaskOptions t = task;

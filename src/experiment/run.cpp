@@ -31,15 +31,15 @@ json curve_json(const std::vector<CurvePoint>& curve) {
 }
 
 json train_options_json(const TaskOptions& t, const TrainOptions& o, std::size_t threads) {
-  return {{"task", t.name},           {"train_size", t.train_size},   {"valid_size", t.valid_size},
-          {"test_size", t.test_size}, {"min_len", t.min_len},         {"max_len", t.max_len},
-          {"test_min_len", t.test_min_len},                           {"test_max_len", t.test_max_len},
-          {"optimizer", to_string(o.optimizer.kind)},                            {"lr", o.optimizer.lr},
+  json j = {{"task", t.name},
+            {"optimizer", to_string(o.optimizer.kind)},                 {"lr", o.optimizer.lr},
           {"momentum", o.optimizer.momentum},                         {"clip", o.clip},
           {"teacher_forcing", o.teacher_forcing},                     {"label_smoothing", o.label_smoothing},
           {"batch", o.batch},         {"steps", o.steps},             {"epochs", o.epochs},
           {"eval_every", o.eval_every},                               {"patience", o.patience},
           {"lr_decay", o.lr_decay},   {"seed", o.seed},               {"threads", threads}};
+  for (const TaskField& f : task_fields()) std::visit([&](auto m) { j[f.key] = t.*m; }, f.member);
+  return j;
 }
 
 // ---- threads ------------------------------------------------------------------------------------

@@ -10,6 +10,23 @@
 
 namespace attend {
 
+const std::vector<TaskField>& task_fields() {
+  static const std::vector<TaskField> fields = {
+      {"train_size", "train-size", "training examples", &TaskOptions::train_size},
+      {"valid_size", "valid-size", "validation examples", &TaskOptions::valid_size},
+      {"test_size", "test-size", "test examples", &TaskOptions::test_size},
+      {"min_len", "min-len", "shortest train/valid input", &TaskOptions::min_len},
+      {"max_len", "max-len", "longest train/valid input", &TaskOptions::max_len},
+      {"test_min_len", "test-min-len", "shortest test input (0 = --min-len)", &TaskOptions::test_min_len},
+      {"test_max_len", "test-max-len", "longest test input (0 = --max-len)", &TaskOptions::test_max_len},
+  };
+  return fields;
+}
+
+std::string TaskField::get(const TaskOptions& t) const {
+  return std::visit([&](auto m) { return std::to_string(t.*m); }, member);
+}
+
 namespace {
 
 using Rng = std::mt19937_64;

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace attend {
@@ -19,6 +20,20 @@ struct TaskOptions {
   int test_min_len = 0, test_max_len = 0;  // 0 = same as min_len/max_len
   std::uint64_t seed = 1;
 };
+
+// One size or length option of a task, declared once for every place that names it: metrics
+// files and grid signatures (`key`), the command line and a checkpoint's info (`option`).
+using TaskMember = std::variant<std::size_t TaskOptions::*, int TaskOptions::*>;
+struct TaskField {
+  const char* key;     // "train_size"
+  const char* option;  // "train-size"
+  const char* help;    // one line
+  TaskMember member;
+
+  std::string get(const TaskOptions& t) const;  // decimal
+};
+// The sizes and lengths of TaskOptions (not its name or seed), in the order help texts show them.
+const std::vector<TaskField>& task_fields();
 
 struct TaskData {
   std::vector<Example> train, valid, test;
