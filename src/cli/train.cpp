@@ -3,6 +3,7 @@
 // text files it is one call of the library's train_on_files (experiment/run.hpp). Under mpirun
 // every rank runs it with the same options and rank 0 alone reports and writes (distributed.hpp).
 #include <attend/core/error.hpp>
+#include <attend/eval/metrics_json.hpp>
 #include <attend/text/tasks.hpp>
 #include <attend/train/distributed.hpp>
 #include <cmath>
@@ -263,8 +264,7 @@ int train_on_task(TrainArgs& a, const po::variables_map& vm) {
                    {"steps", t.steps},
                    {"seconds", t.seconds},
                    {"tokens_per_s", t.seconds > 0 ? t.tokens / t.seconds : 0.0},
-                   {"test", {{"exact_match", r.exact_match}, {"token_accuracy", r.token_accuracy},
-                             {"perplexity", r.perplexity}, {"examples", r.examples}}},
+                   {"test", evaluation_json(r)},
                    {"loss_curve", curve_json(t.train_loss)},
                    {"valid_curve", curve_json(t.valid_loss)},
                    {"diverged", false},  // a diverging run ends in TrainingDiverged, before any metrics

@@ -4,6 +4,7 @@
 #include <attend/decode/translator.hpp>
 #include <attend/eval/bleu.hpp>
 #include <attend/eval/evaluate.hpp>
+#include <attend/eval/metrics_json.hpp>
 #include <attend/text/corpus.hpp>
 #include <attend/text/tasks.hpp>
 #include <cstdio>
@@ -238,23 +239,18 @@ int eval_files(const Translator& tr, const EvalArgs& a, const SearchOptions& opt
               bleu.format().c_str(), a.lowercase_bleu ? " (lower-cased)" : "", r.perplexity,
               100 * r.token_accuracy, pairs.size());
   if (c.skipped) std::printf("skipped lines   %zu\n", c.skipped);
-  if (!a.metrics_json.empty())
-    write_file_atomic(a.metrics_json,
-                      nlohmann::json({{"bleu", bleu.score},
-                                      {"bleu_line", bleu.format()},
-                                      {"bleu_lowercase", a.lowercase_bleu},
-                                      {"precisions", bleu.precisions},
-                                      {"bp", bleu.bp},
-                                      {"hyp_len", bleu.hyp_len},
-                                      {"ref_len", bleu.ref_len},
-                                      {"perplexity", r.perplexity},
-                                      {"token_accuracy", r.token_accuracy},
-                                      {"lines", pairs.size()},
-                                      {"skipped", c.skipped},
-                                      {"beam", opt.beam},
-                                      {"length_penalty", opt.length_penalty},
-                                      {"max_len_ratio", opt.max_len_ratio}})
-                              .dump(2) + "\n");
+  if (!a.metrics_json.empty()) {
+    nlohmann::json j = bleu_json(bleu);
+    j.update({{"bleu_lowercase", a.lowercase_bleu},
+              {"perplexity", r.perplexity},
+              {"token_accuracy", r.token_accuracy},
+              {"lines", pairs.size()},
+              {"skipped", c.skipped},
+              {"beam", opt.beam},
+              {"length_penalty", opt.length_penalty},
+              {"max_len_ratio", opt.max_len_ratio}});
+    write_file_atomic(a.metrics_json, j.dump(2) + "\n");
+  }
   return 0;
 }
 
@@ -292,12 +288,11 @@ int run_eval(const std::vector<std::string>& args) {
   if (pairs.empty()) throw Error("nothing to evaluate: no examples");
   const EvalResult r = evaluate(tr.model(), pairs, a.batch, true, opt);
   print_eval(r);
-  if (!a.metrics_json.empty())
-    write_file_atomic(a.metrics_json, nlohmann::json({{"exact_match", r.exact_match},
-                                                      {"token_accuracy", r.token_accuracy},
-                                                      {"perplexity", r.perplexity},
-                                                      {"examples", r.examples},
-                                                      {"beam", opt.beam}}).dump(2) + "\n");
+  if (!a.metrics_json.empty()) {
+    nlohmann::json j = evaluation_json(r);
+    j["beam"] = opt.beam;
+    write_file_atomic(a.metrics_json, j.dump(2) + "\n");
+  }
   return 0;
 }
 

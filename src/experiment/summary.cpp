@@ -6,6 +6,7 @@
 #include <cmath>
 #include <map>
 
+#include "attend/text/tasks.hpp"
 #include "length_buckets.hpp"
 #include "report_text.hpp"
 
@@ -136,19 +137,9 @@ CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
   s.alignment = result.alignment;
   s.data_name = result.data_name;
   s.total_runs = result.runs.size();
-  if (s.alignment == "dates")
-    s.alignment_note = "dates: only the four year digits of the output have a gold position (the "
-                       "source's four-digit year); month and day are rewritten, not copied, and "
-                       "sources with a two-digit year have none.";
-  else if (s.alignment == "sort")
-    s.alignment_note = "sort: output character i is aligned with its position in the source "
-                       "(the first not yet used occurrence of that character).";
-  else if (s.alignment == "reverse")
-    s.alignment_note = "reverse: output position i is aligned with source position S\u22121\u2212i.";
-  else if (s.alignment == "copy")
-    s.alignment_note = "copy: output position i is aligned with source position i.";
-  else
-    s.alignment_note = "this data has no known alignment; only the entropy is shown.";
+  s.alignment_note = task_has_alignment(s.alignment)
+                         ? s.alignment + ": " + task_alignment_note(s.alignment)
+                         : "this data has no known alignment; only the entropy is shown.";
   s.corpus = result.corpus;
   s.data_description = result.data_description;
   s.bleu_lowercase = result.bleu_lowercase;

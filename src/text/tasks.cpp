@@ -252,20 +252,26 @@ struct Task {
   Example (*draw)(Rng&, int, int);
   std::uint64_t (*capacity)(int, int);
   Alignment (*align)(const std::vector<std::string>&, const std::vector<std::string>&);  // nullptr = none known
+  const char* alignment_note;  // how `align` aligns, one sentence ("" without one)
 };
 
 const std::vector<Task>& all_tasks() {
   static const std::vector<Task> tasks = {
       {"copy", "copy a random string over the letters a..t", true, 5, 15, 10000, copy_example,
-       strings_capacity, copy_alignment},
+       strings_capacity, copy_alignment, "output position i is aligned with source position i."},
       {"reverse", "reverse a random string over the letters a..t", true, 5, 15, 10000,
-       reverse_example, strings_capacity, reverse_alignment},
+       reverse_example, strings_capacity, reverse_alignment,
+       "output position i is aligned with source position S\u22121\u2212i."},
       {"sort", "sort the letters of a random string over a..t", true, 5, 15, 10000, sort_example,
-       strings_capacity, sort_alignment},
+       strings_capacity, sort_alignment,
+       "output character i is aligned with its position in the source (the first not yet used occurrence "
+       "of that character)."},
       {"add", "add two non-negative integers written as \"A+B\" (lengths are digit counts)", true, 1,
-       6, 10000, add_example, add_capacity, nullptr},
+       6, 10000, add_example, add_capacity, nullptr, ""},
       {"dates", "rewrite a human-written date (1950..2049) as ISO 8601 YYYY-MM-DD", false, 1, 1,
-       20000, dates_example, dates_capacity, dates_alignment},
+       20000, dates_example, dates_capacity, dates_alignment,
+       "only the four year digits of the output have a gold position (the source's four-digit year); month "
+       "and day are rewritten, not copied, and sources with a two-digit year have none."},
   };
   return tasks;
 }
@@ -317,6 +323,10 @@ Example task_example(const std::string& name, std::uint64_t seed) {
 bool task_has_alignment(const std::string& name) {
   const Task* task = task_named(name);
   return task && task->align;
+}
+
+std::string task_alignment_note(const std::string& name) {
+  return task_has_alignment(name) ? task_named(name)->alignment_note : "";
 }
 
 std::vector<int> task_gold_alignment(const std::string& name, const std::vector<std::string>& src,

@@ -48,6 +48,8 @@ Example task_example(const std::string& name, std::uint64_t seed = 1);
 // Whether the task has a known source↔output alignment (copy, reverse, sort, dates); false for
 // any other name.
 bool task_has_alignment(const std::string& name);
+// How the task's gold alignment is defined, one sentence; "" without one.
+std::string task_alignment_note(const std::string& name);
 // The gold source position of each position of `out` (the reference output of `src`), −1 where
 // the task defines none; all −1 for a task without a known alignment.
 std::vector<int> task_gold_alignment(const std::string& name, const std::vector<std::string>& src,
