@@ -1,5 +1,6 @@
 // The machine's single-precision GEMM rate through the BLAS attend uses (Armadillo → OpenBLAS):
 // square products of a few sizes, 1 and 2 threads, best of several repetitions.
+#include <attend/core/blas_threads.hpp>
 #include <attend/train/trainer.hpp>
 #include <armadillo>
 #include <chrono>

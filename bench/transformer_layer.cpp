@@ -2,6 +2,7 @@
 // one BLAS thread unless told) on the shapes bench/torch_transformer.py times for nn.TransformerEncoder.
 // Usage: bench_transformer_layer H heads F layers S B [iters] [blas threads]; prints one JSON line
 // with the median wall times and the process's CPU time per forward + backward.
+#include <attend/core/blas_threads.hpp>
 #include <attend/nn/transformer.hpp>
 #include <attend/train/trainer.hpp>
 #include <algorithm>

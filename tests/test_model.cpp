@@ -1,6 +1,7 @@
 // Behaviour of the assembled model: decoding, scoring, determinism, float = double.
 #include <catch2/catch.hpp>
 
+#include "attend/core/blas_threads.hpp"
 #include "attend/train/parallel.hpp"
 #include "attend/decode/search.hpp"
 #include "attend/text/tasks.hpp"

@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <attend/core/blas_threads.hpp>
 #include <attend/core/error.hpp>
 #include <attend/nn/cost.hpp>
 #include <attend/train/parallel.hpp>

@@ -14,6 +14,7 @@
 #include <type_traits>
 #include <variant>
 
+#include <attend/core/blas_threads.hpp>
 #include <attend/text/corpus.hpp>
 #include <attend/core/error.hpp>
 #include <attend/text/utf8.hpp>

@@ -1,5 +1,6 @@
 // `attend serve`: the translation service and the attention explorer over HTTP (docs/serve.md).
 // The library's serve layer parses requests and batches them; this file is the HTTP plumbing.
+#include <attend/core/blas_threads.hpp>
 #include <attend/core/error.hpp>
 #include <attend/serve/explorer.hpp>
 #include <attend/serve/request.hpp>

@@ -2,6 +2,7 @@
 // progress line, report held-out metrics with example attention maps, save the model. On parallel
 // text files it is one call of the library's train_on_files (experiment/run.hpp). Under mpirun
 // every rank runs it with the same options and rank 0 alone reports and writes (distributed.hpp).
+#include <attend/core/blas_threads.hpp>
 #include <attend/core/error.hpp>
 #include <attend/eval/metrics_json.hpp>
 #include <attend/text/tasks.hpp>

@@ -1,3 +1,6 @@
+#include "attend/core/blas_threads.hpp"
+#include "attend/decode/translate_encoded.hpp"
+#include "attend/eval/greedy_bleu.hpp"
 #include "attend/experiment/run.hpp"
 
 #include <algorithm>

@@ -6,6 +6,8 @@
 #include <filesystem>
 
 #include "attend/decode/search.hpp"
+#include "attend/decode/translate_encoded.hpp"
+#include "attend/eval/greedy_bleu.hpp"
 #include "attend/eval/bleu.hpp"
 #include "attend/experiment/compare.hpp"
 #include "attend/experiment/run.hpp"

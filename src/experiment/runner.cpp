@@ -1,3 +1,4 @@
+#include "attend/core/blas_threads.hpp"
 #include "attend/experiment/runner.hpp"
 
 #include <algorithm>

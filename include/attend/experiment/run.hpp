@@ -11,10 +11,8 @@
 #include <vector>
 
 #include "attend/decode/search.hpp"
-#include "attend/decode/translate_encoded.hpp"
 #include "attend/eval/bleu.hpp"
 #include "attend/eval/evaluate.hpp"
-#include "attend/eval/greedy_bleu.hpp"
 #include "attend/io/checkpoint.hpp"
 #include "attend/nn/config.hpp"
 #include "attend/text/pipeline.hpp"

@@ -6,7 +6,6 @@
 #include <string>
 #include <vector>
 
-#include "attend/core/blas_threads.hpp"
 #include "attend/core/error.hpp"
 #include "attend/text/batching.hpp"
 #include "attend/train/distributed.hpp"
