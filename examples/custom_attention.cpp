@@ -11,16 +11,29 @@
 
 using namespace attend;
 
+// What the strategy keeps per decoder step; the decoder creates one per step through
+// make_step_state and reuses it across batches.
+template <typename T>
+struct DiagonalStep : AttentionState {
+  Mat<T> e;   // the scores e_j (S × B)
+  Mat<T> da;  // ∂L/∂a
+  Mat<T> de;  // ∂L/∂e
+};
+
 template <typename T>
 class DiagonalAttention : public Attention<T> {
  public:
   DiagonalAttention(ParameterRegistry<T>& params, const ModelConfig& config, const std::string& prefix)
       : params_(params), w_(params.add(prefix + "w", config.hidden, 1, 1.0, TorchLayout::Vector)) {}
 
-  void forward(const Mat<T>& q, std::size_t, const Memory<T>& m, AttentionCache<T>&,
-               AttentionCache<T>& step, Mat<T>& context, Mat<T>& weights) const override {
+  std::unique_ptr<AttentionState> make_step_state() const override {
+    return std::make_unique<DiagonalStep<T>>();
+  }
+
+  void forward(const Mat<T>& q, std::size_t, const Memory<T>& m, AttentionState&,
+               AttentionState& step, Mat<T>& context, Mat<T>& weights) const override {
     const Col<T> w = params_.value(w_).col(0);
-    Mat<T>& e = step[0];
+    Mat<T>& e = state_as<DiagonalStep<T>>(step).e;
     e.zeros(m.S, m.B);
     Lengths lo(m.B, 0), hi(m.B);
     for (std::size_t b = 0; b < m.B; ++b) {
@@ -34,11 +47,12 @@ class DiagonalAttention : public Attention<T> {
   }
 
   void backward(const Mat<T>& dcontext, const Mat<T>& q, std::size_t, const Memory<T>& m,
-                AttentionCache<T>&, AttentionCache<T>& step, const Mat<T>& weights, Mat<T>& dq,
+                AttentionState&, AttentionState& step, const Mat<T>& weights, Mat<T>& dq,
                 Mat<T>& dmemory) const override {
     const Col<T> w = params_.value(w_).col(0);
-    Mat<T>& da = step[1];
-    Mat<T>& de = step[2];
+    DiagonalStep<T>& st = state_as<DiagonalStep<T>>(step);  // the one forward filled
+    Mat<T>& da = st.da;
+    Mat<T>& de = st.de;
     da.zeros(m.S, m.B);
     for (std::size_t b = 0; b < m.B; ++b) {
       const auto h = m.example(b);

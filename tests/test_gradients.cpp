@@ -104,19 +104,19 @@ TEST_CASE("every attention strategy has exact gradients with respect to its quer
     // f = Σ R ⊙ context(q, M)
     auto f = [&](const arma::mat& qq, const arma::mat& MM) {
       Memory<double> mem{&MM, &len, S, B};
-      AttentionCache<double> batch, step;
-      attention->prepare(mem, batch);
+      auto batch = attention->make_batch_state(), step = attention->make_step_state();
+      attention->prepare(mem, *batch);
       arma::mat ctx(H, B), w(S, B);
-      attention->forward(qq, t, mem, batch, step, ctx, w);
+      attention->forward(qq, t, mem, *batch, *step, ctx, w);
       return arma::accu(R % ctx);
     };
     Memory<double> mem{&M, &len, S, B};
-    AttentionCache<double> batch, step;
-    attention->prepare(mem, batch);
+    auto batch = attention->make_batch_state(), step = attention->make_step_state();
+    attention->prepare(mem, *batch);
     arma::mat ctx(H, B), w(S, B), dq(H, B), dM(H, B * S, arma::fill::zeros);
-    attention->forward(q, t, mem, batch, step, ctx, w);
-    attention->backward(R, q, t, mem, batch, step, w, dq, dM);
-    attention->prepare_backward(mem, batch, dM);
+    attention->forward(q, t, mem, *batch, *step, ctx, w);
+    attention->backward(R, q, t, mem, *batch, *step, w, dq, dM);
+    attention->prepare_backward(mem, *batch, dM);
     const double h = 1e-4;
     auto numeric = [&](arma::mat& x, bool is_q) {
       arma::mat g(arma::size(x));

@@ -410,8 +410,8 @@ TEST_CASE("multihead attention context and head-averaged weights equal nn.Multih
     for (std::size_t j = 0; j < S; ++j)
       for (std::size_t e = 0; e < E; ++e) M(e, b * S + j) = memory.at(j, b, e);
   Memory<double> mem{&M, &len, S, B};
-  AttentionCache<double> batch, step;
-  att->prepare(mem, batch);
+  auto batch = att->make_batch_state(), step = att->make_step_state();
+  att->prepare(mem, *batch);
 
   MaxDiff md_ctx, md_w;
   std::size_t padded_checked = 0, padded_nonzero = 0;
@@ -420,7 +420,7 @@ TEST_CASE("multihead attention context and head-averaged weights equal nn.Multih
     for (std::size_t b = 0; b < B; ++b)
       for (std::size_t e = 0; e < E; ++e) q(e, b) = query.at(l, b, e);
     Mat<double> context(E, B, arma::fill::zeros), weights(S, B, arma::fill::zeros);
-    att->forward(q, l, mem, batch, step, context, weights);
+    att->forward(q, l, mem, *batch, *step, context, weights);
     REQUIRE(context.n_rows == E);
     REQUIRE(context.n_cols == B);
     REQUIRE(weights.n_rows == S);
@@ -482,8 +482,8 @@ TEST_CASE("Every attention strategy gives padded source positions exactly zero w
   Mat<double> M(H, B * S);
   M.imbue([&] { return u(rng); });
   Memory<double> mem{&M, &len, S, B};
-  AttentionCache<double> batch, step;
-  att->prepare(mem, batch);
+  auto batch = att->make_batch_state(), step = att->make_step_state();
+  att->prepare(mem, *batch);
 
   std::size_t padded_checked = 0;
   for (std::size_t t = 0; t < 4; ++t) {  // several steps: local-m's window moves with t
@@ -491,7 +491,7 @@ TEST_CASE("Every attention strategy gives padded source positions exactly zero w
     Mat<double> q(H, B);
     q.imbue([&] { return u(rng); });
     Mat<double> context(H, B, arma::fill::zeros), weights(S, B, arma::fill::zeros);
-    att->forward(q, t, mem, batch, step, context, weights);
+    att->forward(q, t, mem, *batch, *step, context, weights);
     REQUIRE(weights.n_rows == S);
     REQUIRE(weights.n_cols == B);
     REQUIRE(weights.is_finite());

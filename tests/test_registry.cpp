@@ -9,6 +9,7 @@
 #include <sstream>
 #include <thread>
 #include <type_traits>
+#include <typeinfo>
 
 #include "attend/nn/seq2seq.hpp"
 #include "attend/text/batching.hpp"
@@ -28,8 +29,8 @@ template <typename T>
 class UniformAttention : public Attention<T> {
  public:
   UniformAttention(ParameterRegistry<T>&, const ModelConfig&, const std::string&) {}
-  void forward(const Mat<T>&, std::size_t, const Memory<T>& m, AttentionCache<T>&,
-               AttentionCache<T>&, Mat<T>& context, Mat<T>& weights) const override {
+  void forward(const Mat<T>&, std::size_t, const Memory<T>& m, AttentionState&, AttentionState&,
+               Mat<T>& context, Mat<T>& weights) const override {
     weights.zeros(m.S, m.B);
     context.zeros(m.dim(), m.B);
     for (std::size_t b = 0; b < m.B; ++b) {
@@ -39,7 +40,7 @@ class UniformAttention : public Attention<T> {
     }
   }
   void backward(const Mat<T>& dcontext, const Mat<T>& q, std::size_t, const Memory<T>& m,
-                AttentionCache<T>&, AttentionCache<T>&, const Mat<T>& weights, Mat<T>& dq,
+                AttentionState&, AttentionState&, const Mat<T>& weights, Mat<T>& dq,
                 Mat<T>& dmemory) const override {
     dq.zeros(q.n_rows, q.n_cols);
     for (std::size_t b = 0; b < m.B; ++b) {
@@ -354,15 +355,32 @@ TEST_CASE("local attention keeps its window in the caller's step cache", "[atten
   const Lengths len = {4, 2};
   Mat<double> values(c.hidden, 2 * 4, arma::fill::randu);
   Memory<double> m{&values, &len, 4, 2};
-  AttentionCache<double> batch, step;
+  auto batch = att->make_batch_state(), step = att->make_step_state();
   Mat<double> q(c.hidden, 2, arma::fill::randu), context, weights;
-  att->prepare(m, batch);
-  att->forward(q, 2, m, batch, step, context, weights);
+  att->prepare(m, *batch);
+  att->forward(q, 2, m, *batch, *step, context, weights);
   // p_t = min(t, S_b − 1): example 0 at 2 → [1, 3]; example 1 at 1 → [0, 1]
-  CHECK(step.index(0) == Lengths{1, 0});
-  CHECK(step.index(1) == Lengths{3, 1});
+  CHECK(state_as<WindowState>(*step).lo == Lengths{1, 0});
+  CHECK(state_as<WindowState>(*step).hi == Lengths{3, 1});
   CHECK(weights(0, 0) == 0);
   CHECK(arma::accu(weights) == Approx(2.0));
+}
+
+TEST_CASE("a strategy given another strategy's state throws instead of misreading it",
+          "[attention]") {
+  ModelConfig c = tiny("multihead");
+  ParameterRegistry<double> p;
+  auto multihead = make_attention<double>("multihead", p, c, "decoder.attention.");
+  auto local = make_attention<double>("local-m", p, c, "decoder.attention.local.");
+  p.allocate(1);
+  const Lengths len = {2};
+  Mat<double> values(c.hidden, 2, arma::fill::randu), q(c.hidden, 1, arma::fill::randu), context,
+      weights;
+  Memory<double> m{&values, &len, 2, 1};
+  auto batch = local->make_batch_state(), step = local->make_step_state();
+  CHECK_THROWS_AS(multihead->prepare(m, *batch), std::bad_cast);
+  local->prepare(m, *batch);
+  CHECK_THROWS_AS(multihead->forward(q, 0, m, *batch, *step, context, weights), std::bad_cast);
 }
 
 TEST_CASE("non-finite logits are flagged and never picked as the argmax", "[model]") {

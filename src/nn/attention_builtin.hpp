@@ -6,23 +6,32 @@
 
 namespace attend {
 
+// The keys a score projects once per batch (general: W_a H; additive: W_k H + b; concat: the
+// h-block of W_a times H), H × B·S, and their gradient, accumulated over the steps: the batch
+// state of the scored strategies.
+template <typename T>
+struct ScoreKeys : AttentionState {
+  Mat<T> K;   // the projected keys
+  Mat<T> dK;  // ∂L/∂K
+};
+
 template <typename T>
 class Score {
  public:
   virtual ~Score() = default;
-  virtual void prepare(const Memory<T>&, AttentionCache<T>&) const {}
+  // What the score keeps per step besides e (the defaults: nothing).
+  virtual std::unique_ptr<AttentionState> make_step_state() const {
+    return std::make_unique<AttentionState>();
+  }
+  virtual void prepare(const Memory<T>&, ScoreKeys<T>&) const {}
   // e: S × B (rows past an example's length are ignored by the caller).
-  virtual void forward(const Mat<T>& q, const Memory<T>& m, AttentionCache<T>& batch,
-                       AttentionCache<T>& step, Mat<T>& e) const = 0;
-  // de → dq (accumulated), dmemory and batch-level key gradients (accumulated).
-  virtual void backward(const Mat<T>& de, const Mat<T>& q, const Memory<T>& m,
-                        AttentionCache<T>& batch, AttentionCache<T>& step, Mat<T>& dq,
-                        Mat<T>& dmemory) const = 0;
-  virtual void prepare_backward(const Memory<T>&, AttentionCache<T>&, Mat<T>&) const {}
+  virtual void forward(const Mat<T>& q, const Memory<T>& m, const ScoreKeys<T>& keys,
+                       AttentionState& step, Mat<T>& e) const = 0;
+  // de → dq (accumulated), dmemory and the key gradient dK (accumulated).
+  virtual void backward(const Mat<T>& de, const Mat<T>& q, const Memory<T>& m, ScoreKeys<T>& keys,
+                        AttentionState& step, Mat<T>& dq, Mat<T>& dmemory) const = 0;
+  virtual void prepare_backward(const Memory<T>&, ScoreKeys<T>&, Mat<T>&) const {}
 };
-
-// Score slots in the caches start at kScoreSlot, so strategies keep the lower ones.
-constexpr std::size_t kScoreSlot = 8;
 
 enum class Locality { Global, Monotonic, Predictive };
 
@@ -46,18 +55,34 @@ const ScoreRegistry& scores();
 AttentionTraits local_traits(Locality locality);
 AttentionTraits multihead_traits();
 
+// The step state of the scored strategies (symbols of DESIGN §5).
+template <typename T>
+struct ScoredStep : WindowState {  // lo, hi: the window |j − p_t| ≤ D (global: all real j)
+  Mat<T> e;      // e_j, the base score (S × B)
+  Mat<T> alpha;  // α = softmax of e in the window (S × B); a = α except for local-p
+  Mat<T> u;      // local-p: u = tanh(W_p q) (H × B)
+  Mat<T> p;      // local-p: row 0 p_t, row 1 σ(v_pᵀ u) (2 × B)
+  Mat<T> dw;     // ∂L/∂a, then (local-p) ∂L/∂α (S × B)
+  Mat<T> de;     // ∂L/∂e (S × B)
+  Mat<T> dp;     // local-p: ∂L/∂p_t (1 × B)
+  Mat<T> du;     // local-p: ∂L/∂(W_p q) (H × B)
+  std::unique_ptr<AttentionState> score;  // the score's own (Score::make_step_state)
+};
+
 template <typename T>
 class ScoredAttention final : public Attention<T> {
  public:
   ScoredAttention(ParameterRegistry<T>& params, const ModelConfig& config,
                   const std::string& prefix, const std::string& score, Locality locality);
-  void prepare(const Memory<T>& m, AttentionCache<T>& batch) const override;
-  void forward(const Mat<T>& q, std::size_t t, const Memory<T>& m, AttentionCache<T>& batch,
-               AttentionCache<T>& step, Mat<T>& context, Mat<T>& weights) const override;
+  std::unique_ptr<AttentionState> make_batch_state() const override;
+  std::unique_ptr<AttentionState> make_step_state() const override;
+  void prepare(const Memory<T>& m, AttentionState& batch) const override;
+  void forward(const Mat<T>& q, std::size_t t, const Memory<T>& m, AttentionState& batch,
+               AttentionState& step, Mat<T>& context, Mat<T>& weights) const override;
   void backward(const Mat<T>& dcontext, const Mat<T>& q, std::size_t t, const Memory<T>& m,
-                AttentionCache<T>& batch, AttentionCache<T>& step, const Mat<T>& weights,
+                AttentionState& batch, AttentionState& step, const Mat<T>& weights,
                 Mat<T>& dq, Mat<T>& dmemory) const override;
-  void prepare_backward(const Memory<T>& m, AttentionCache<T>& batch,
+  void prepare_backward(const Memory<T>& m, AttentionState& batch,
                         Mat<T>& dmemory) const override;
 
  private:
@@ -68,18 +93,37 @@ class ScoredAttention final : public Attention<T> {
   std::size_t w_p_ = 0, v_p_ = 0;  // local-p: p_t = (S_b − 1)·σ(v_pᵀ tanh(W_p q))
 };
 
+// The states of multihead attention ([q'; k; v] = W_in [q; h; h] + b_in, per head i
+// a_i = softmax(q'_iᵀ k_i / √(H/heads)), o_i = Σ_j a_ij v_ij).
+template <typename T>
+struct MultiheadBatch : AttentionState {
+  Mat<T> P;   // W_in H + b_in (3H × B·S): rows H … 2H−1 the keys k, 2H … 3H−1 the values v
+  Mat<T> dP;  // ∂L/∂P, accumulated over the steps
+};
+template <typename T>
+struct MultiheadStep : AttentionState {
+  Mat<T> qp;   // q' = W_in q + b_in (3H × B; the first H rows are used)
+  Mat<T> A;    // a_i (S × B·heads), column b·heads + i
+  Mat<T> o;    // [o_1; …; o_heads] (H × B)
+  Mat<T> d_o;  // ∂L/∂o (H × B)
+  Mat<T> dqp;  // ∂L/∂q' (3H × B)
+  Mat<T> da;   // ∂L/∂a_i of one head (S × 1)
+};
+
 template <typename T>
 class MultiheadAttention final : public Attention<T> {
  public:
   MultiheadAttention(ParameterRegistry<T>& params, const ModelConfig& config,
                      const std::string& prefix);
-  void prepare(const Memory<T>& m, AttentionCache<T>& batch) const override;
-  void forward(const Mat<T>& q, std::size_t t, const Memory<T>& m, AttentionCache<T>& batch,
-               AttentionCache<T>& step, Mat<T>& context, Mat<T>& weights) const override;
+  std::unique_ptr<AttentionState> make_batch_state() const override;
+  std::unique_ptr<AttentionState> make_step_state() const override;
+  void prepare(const Memory<T>& m, AttentionState& batch) const override;
+  void forward(const Mat<T>& q, std::size_t t, const Memory<T>& m, AttentionState& batch,
+               AttentionState& step, Mat<T>& context, Mat<T>& weights) const override;
   void backward(const Mat<T>& dcontext, const Mat<T>& q, std::size_t t, const Memory<T>& m,
-                AttentionCache<T>& batch, AttentionCache<T>& step, const Mat<T>& weights,
+                AttentionState& batch, AttentionState& step, const Mat<T>& weights,
                 Mat<T>& dq, Mat<T>& dmemory) const override;
-  void prepare_backward(const Memory<T>& m, AttentionCache<T>& batch,
+  void prepare_backward(const Memory<T>& m, AttentionState& batch,
                         Mat<T>& dmemory) const override;
 
  private:

@@ -10,8 +10,6 @@
 
 namespace attend {
 
-// batch slots: 0 P = W_in h + b (3H × B·S), 1 dP. step slots: 0 q' (3H × B), 1 A (S × B·heads),
-// 2 o (H × B), 3 do, 4 dq' (3H × B), 5 da (S × 1).
 template <typename T>
 MultiheadAttention<T>::MultiheadAttention(ParameterRegistry<T>& params, const ModelConfig& config,
                                           const std::string& prefix)
@@ -28,26 +26,38 @@ MultiheadAttention<T>::MultiheadAttention(ParameterRegistry<T>& params, const Mo
 }
 
 template <typename T>
-void MultiheadAttention<T>::prepare(const Memory<T>& m, AttentionCache<T>& batch) const {
-  Mat<T>& P = batch[0];
+std::unique_ptr<AttentionState> MultiheadAttention<T>::make_batch_state() const {
+  return std::make_unique<MultiheadBatch<T>>();
+}
+
+template <typename T>
+std::unique_ptr<AttentionState> MultiheadAttention<T>::make_step_state() const {
+  return std::make_unique<MultiheadStep<T>>();
+}
+
+template <typename T>
+void MultiheadAttention<T>::prepare(const Memory<T>& m, AttentionState& batch) const {
+  MultiheadBatch<T>& bt = state_as<MultiheadBatch<T>>(batch);
+  Mat<T>& P = bt.P;
   P = params_.value(in_w_) * *m.values;  // (3H × B·S); the query rows go unused
   P.each_col() += params_.value(in_b_).col(0);
-  batch[1].zeros(P.n_rows, P.n_cols);
+  bt.dP.zeros(P.n_rows, P.n_cols);
 }
 
 template <typename T>
 void MultiheadAttention<T>::forward(const Mat<T>& q, std::size_t, const Memory<T>& m,
-                                    AttentionCache<T>& batch, AttentionCache<T>& step,
+                                    AttentionState& batch, AttentionState& step,
                                     Mat<T>& context, Mat<T>& weights) const {
   const std::size_t B = m.B, S = m.S, H = q.n_rows, dh = H / heads_;
   const T scale = static_cast<T>(1.0 / std::sqrt(double(dh)));
-  const Mat<T>& P = batch[0];
-  Mat<T>& qp = step[0];
+  const Mat<T>& P = state_as<MultiheadBatch<T>>(batch).P;
+  MultiheadStep<T>& st = state_as<MultiheadStep<T>>(step);
+  Mat<T>& qp = st.qp;
   qp = params_.value(in_w_) * q;  // (3H × B)
   qp.each_col() += params_.value(in_b_).col(0);
-  Mat<T>& A = step[1];
+  Mat<T>& A = st.A;
   A.zeros(S, B * heads_);
-  Mat<T>& o = step[2];
+  Mat<T>& o = st.o;
   o.zeros(H, B);
   weights.zeros(S, B);
   for (std::size_t b = 0; b < B; ++b) {
@@ -75,23 +85,25 @@ void MultiheadAttention<T>::forward(const Mat<T>& q, std::size_t, const Memory<T
 
 template <typename T>
 void MultiheadAttention<T>::backward(const Mat<T>& dcontext, const Mat<T>& q, std::size_t,
-                                     const Memory<T>& m, AttentionCache<T>& batch,
-                                     AttentionCache<T>& step, const Mat<T>&, Mat<T>& dq,
+                                     const Memory<T>& m, AttentionState& batch,
+                                     AttentionState& step, const Mat<T>&, Mat<T>& dq,
                                      Mat<T>&) const {
   const std::size_t B = m.B, S = m.S, H = q.n_rows, dh = H / heads_;
   const T scale = static_cast<T>(1.0 / std::sqrt(double(dh)));
-  const Mat<T>& P = batch[0];
-  Mat<T>& dP = batch[1];
-  const Mat<T>& qp = step[0];
-  const Mat<T>& A = step[1];
-  const Mat<T>& o = step[2];
+  MultiheadBatch<T>& bt = state_as<MultiheadBatch<T>>(batch);
+  MultiheadStep<T>& st = state_as<MultiheadStep<T>>(step);
+  const Mat<T>& P = bt.P;
+  Mat<T>& dP = bt.dP;
+  const Mat<T>& qp = st.qp;
+  const Mat<T>& A = st.A;
+  const Mat<T>& o = st.o;
   params_.grad(out_w_) += dcontext * o.t();
   params_.grad(out_b_) += arma::sum(dcontext, 1);
-  Mat<T>& d_o = step[3];
+  Mat<T>& d_o = st.d_o;
   d_o = params_.value(out_w_).t() * dcontext;  // (H × B)
-  Mat<T>& dqp = step[4];
+  Mat<T>& dqp = st.dqp;
   dqp.zeros(3 * H, B);
-  Mat<T>& da = step[5];  // dL/da of one head; reused: no allocation per step
+  Mat<T>& da = st.da;  // reused: no allocation per step
   da.set_size(S, 1);
   for (std::size_t b = 0; b < B; ++b) {
     const std::size_t n = (*m.len)[b];
@@ -117,9 +129,9 @@ void MultiheadAttention<T>::backward(const Mat<T>& dcontext, const Mat<T>& q, st
 }
 
 template <typename T>
-void MultiheadAttention<T>::prepare_backward(const Memory<T>& m, AttentionCache<T>& batch,
+void MultiheadAttention<T>::prepare_backward(const Memory<T>& m, AttentionState& batch,
                                              Mat<T>& dmemory) const {
-  const Mat<T>& dP = batch[1];
+  const Mat<T>& dP = state_as<MultiheadBatch<T>>(batch).dP;
   params_.grad(in_w_) += dP * m.values->t();
   params_.grad(in_b_) += arma::sum(dP, 1);
   dmemory += params_.value(in_w_).t() * dP;

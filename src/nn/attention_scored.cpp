@@ -12,9 +12,6 @@
 
 namespace attend {
 
-// Step cache slots.
-enum : std::size_t { kE = 0, kWindow = 1, kAlpha = 2, kU = 3, kP = 4, kDw = 5, kDe = 6, kDp = 7 };
-
 template <typename T>
 void window_softmax(const Mat<T>& e, const Lengths& lo, const Lengths& hi, Mat<T>& a) {
   a.zeros(e.n_rows, e.n_cols);
@@ -51,31 +48,42 @@ ScoredAttention<T>::ScoredAttention(ParameterRegistry<T>& params, const ModelCon
 }
 
 template <typename T>
-void ScoredAttention<T>::prepare(const Memory<T>& m, AttentionCache<T>& batch) const {
-  score_->prepare(m, batch);
+std::unique_ptr<AttentionState> ScoredAttention<T>::make_batch_state() const {
+  return std::make_unique<ScoreKeys<T>>();
+}
+
+template <typename T>
+std::unique_ptr<AttentionState> ScoredAttention<T>::make_step_state() const {
+  auto step = std::make_unique<ScoredStep<T>>();
+  step->score = score_->make_step_state();
+  return step;
+}
+
+template <typename T>
+void ScoredAttention<T>::prepare(const Memory<T>& m, AttentionState& batch) const {
+  score_->prepare(m, state_as<ScoreKeys<T>>(batch));
 }
 
 template <typename T>
 void ScoredAttention<T>::forward(const Mat<T>& q, std::size_t t, const Memory<T>& m,
-                                 AttentionCache<T>& batch, AttentionCache<T>& step,
+                                 AttentionState& batch, AttentionState& step,
                                  Mat<T>& context, Mat<T>& weights) const {
   const std::size_t B = m.B, S = m.S, d = m.dim();
   const Lengths& len = *m.len;
-  Mat<T>& e = step[kE];
+  ScoredStep<T>& st = state_as<ScoredStep<T>>(step);
+  Mat<T>& e = st.e;
   e.set_size(S, B);
-  score_->forward(q, m, batch, step, e);
+  score_->forward(q, m, state_as<ScoreKeys<T>>(batch), *st.score, e);
 
-  Lengths& lo = step.index(0);  // the window of each example; reused: no allocation per step
-  Lengths& hi = step.index(1);
+  Lengths& lo = st.lo;  // reused: no allocation per step
+  Lengths& hi = st.hi;
   lo.resize(B);
   hi.resize(B);
-  Mat<T>& win = step[kWindow];
-  win.set_size(2, B);
   if (locality_ == Locality::Predictive) {
-    Mat<T>& u = step[kU];
+    Mat<T>& u = st.u;
     u = params_.value(w_p_) * q;  // (H × B)
     u.transform([](T x) { return std::tanh(x); });
-    Mat<T>& p = step[kP];  // row 0: p_t, row 1: σ(v_pᵀ u)
+    Mat<T>& p = st.p;
     p.set_size(2, B);
     const T* v = params_.value(v_p_).memptr();
     for (std::size_t b = 0; b < B; ++b) {
@@ -94,23 +102,19 @@ void ScoredAttention<T>::forward(const Mat<T>& q, std::size_t t, const Memory<T>
     } else if (locality_ == Locality::Monotonic) {
       center = std::min(static_cast<double>(t), last);
     } else {
-      center = static_cast<double>(step[kP](0, b));
+      center = static_cast<double>(st.p(0, b));
     }
     lo[b] = static_cast<arma::uword>(std::max(0.0, std::ceil(center - window_)));
     hi[b] = static_cast<arma::uword>(std::min(last, std::floor(center + window_)));
   }
-  for (std::size_t b = 0; b < B; ++b) {
-    win(0, b) = static_cast<T>(lo[b]);
-    win(1, b) = static_cast<T>(hi[b]);
-  }
-  Mat<T>& alpha = step[kAlpha];
+  Mat<T>& alpha = st.alpha;
   window_softmax(e, lo, hi, alpha);
   weights = alpha;
   if (locality_ == Locality::Predictive) {
     const T two_sigma2 = static_cast<T>(2 * (window_ / 2) * (window_ / 2));
     for (std::size_t b = 0; b < B; ++b)
       for (std::size_t j = lo[b]; j <= hi[b]; ++j) {
-        const T dj = static_cast<T>(j) - step[kP](0, b);
+        const T dj = static_cast<T>(j) - st.p(0, b);
         weights(j, b) *= std::exp(-dj * dj / two_sigma2);
       }
   }
@@ -123,37 +127,38 @@ void ScoredAttention<T>::forward(const Mat<T>& q, std::size_t t, const Memory<T>
 
 template <typename T>
 void ScoredAttention<T>::backward(const Mat<T>& dcontext, const Mat<T>& q, std::size_t,
-                                  const Memory<T>& m, AttentionCache<T>& batch,
-                                  AttentionCache<T>& step, const Mat<T>& weights, Mat<T>& dq,
+                                  const Memory<T>& m, AttentionState& batch,
+                                  AttentionState& step, const Mat<T>& weights, Mat<T>& dq,
                                   Mat<T>& dmemory) const {
   const std::size_t B = m.B, S = m.S, d = m.dim();
-  const Mat<T>& win = step[kWindow];
-  const Mat<T>& alpha = step[kAlpha];
-  Mat<T>& dw = step[kDw];
+  ScoredStep<T>& st = state_as<ScoredStep<T>>(step);
+  ScoreKeys<T>& keys = state_as<ScoreKeys<T>>(batch);
+  const Mat<T>& alpha = st.alpha;
+  Mat<T>& dw = st.dw;
   dw.zeros(S, B);
   for (std::size_t b = 0; b < B; ++b) {
     const auto h = m.example(b);
     Mat<T> dh = block(dmemory, b * S, S);
-    const std::size_t lo = static_cast<std::size_t>(win(0, b)), hi = static_cast<std::size_t>(win(1, b));
+    const std::size_t lo = st.lo[b], hi = st.hi[b];
     for (std::size_t j = lo; j <= hi; ++j) {
       dw(j, b) = dot(h->colptr(j), dcontext.colptr(b), d);
       axpy(weights(j, b), dcontext.colptr(b), dh.colptr(j), d);
     }
   }
   dq.zeros(q.n_rows, q.n_cols);
-  Mat<T>& de = step[kDe];
+  Mat<T>& de = st.de;
   if (locality_ != Locality::Predictive) {
     softmax_backward(alpha, dw, de);
-    score_->backward(de, q, m, batch, step, dq, dmemory);
+    score_->backward(de, q, m, keys, *st.score, dq, dmemory);
     return;
   }
   // a_j = α_j g_j: dα = dw ⊙ g, dp = Σ_j dw_j α_j g_j (j − p)/σ².
   const T sigma2 = static_cast<T>((window_ / 2) * (window_ / 2));
-  const Mat<T>& p = step[kP];
-  Mat<T>& dp = step[kDp];
+  const Mat<T>& p = st.p;
+  Mat<T>& dp = st.dp;
   dp.zeros(1, B);
   for (std::size_t b = 0; b < B; ++b) {
-    const std::size_t lo = static_cast<std::size_t>(win(0, b)), hi = static_cast<std::size_t>(win(1, b));
+    const std::size_t lo = st.lo[b], hi = st.hi[b];
     for (std::size_t j = lo; j <= hi; ++j) {
       const T dj = static_cast<T>(j) - p(0, b);
       const T g = std::exp(-dj * dj / (2 * sigma2));
@@ -162,10 +167,10 @@ void ScoredAttention<T>::backward(const Mat<T>& dcontext, const Mat<T>& q, std::
     }
   }
   softmax_backward(alpha, dw, de);
-  score_->backward(de, q, m, batch, step, dq, dmemory);
+  score_->backward(de, q, m, keys, *st.score, dq, dmemory);
   // p = (S_b − 1)·σ(s), s = v_pᵀ u, u = tanh(W_p q)
-  const Mat<T>& u = step[kU];
-  Mat<T>& du = step[kDw];  // dw is no longer needed
+  const Mat<T>& u = st.u;
+  Mat<T>& du = st.du;
   du.set_size(u.n_rows, B);
   const T* v = params_.value(v_p_).memptr();
   T* dv = params_.grad(v_p_).memptr();
@@ -180,9 +185,9 @@ void ScoredAttention<T>::backward(const Mat<T>& dcontext, const Mat<T>& q, std::
 }
 
 template <typename T>
-void ScoredAttention<T>::prepare_backward(const Memory<T>& m, AttentionCache<T>& batch,
+void ScoredAttention<T>::prepare_backward(const Memory<T>& m, AttentionState& batch,
                                           Mat<T>& dmemory) const {
-  score_->prepare_backward(m, batch, dmemory);
+  score_->prepare_backward(m, state_as<ScoreKeys<T>>(batch), dmemory);
 }
 
 AttentionTraits local_traits(Locality locality) {

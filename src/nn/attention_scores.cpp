@@ -13,7 +13,7 @@ namespace attend {
 
 namespace {
 
-// e_j = scale · qᵀ k_j with k = memory (dot) or keys = W_a·memory (general, in batch slot).
+// e_j = scale · qᵀ k_j with k = memory (dot) or the keys K = W_a·memory (general).
 template <typename T>
 class DotScore final : public Score<T> {
  public:
@@ -24,24 +24,24 @@ class DotScore final : public Score<T> {
       w_a_ = params.add(prefix + "W_a.weight", config.hidden, config.hidden,
                         1.0 / std::sqrt(double(config.hidden)));
   }
-  void prepare(const Memory<T>& m, AttentionCache<T>& batch) const override {
+  void prepare(const Memory<T>& m, ScoreKeys<T>& keys) const override {
     if (!general_) return;
-    batch[kScoreSlot] = params_.value(w_a_) * *m.values;  // K (H × B·S)
-    batch[kScoreSlot + 1].zeros(batch[kScoreSlot].n_rows, batch[kScoreSlot].n_cols);
+    keys.K = params_.value(w_a_) * *m.values;  // (H × B·S)
+    keys.dK.zeros(keys.K.n_rows, keys.K.n_cols);
   }
-  void forward(const Mat<T>& q, const Memory<T>& m, AttentionCache<T>& batch, AttentionCache<T>&,
+  void forward(const Mat<T>& q, const Memory<T>& m, const ScoreKeys<T>& keys, AttentionState&,
                Mat<T>& e) const override {
-    const Mat<T>& K = general_ ? batch[kScoreSlot] : *m.values;
+    const Mat<T>& K = general_ ? keys.K : *m.values;
     const std::size_t d = K.n_rows;
     const T s = static_cast<T>(scale_);
     for (std::size_t b = 0; b < m.B; ++b)
       for (std::size_t j = 0; j < m.S; ++j)
         e(j, b) = j < (*m.len)[b] ? s * dot(q.colptr(b), K.colptr(b * m.S + j), d) : T(0);
   }
-  void backward(const Mat<T>& de, const Mat<T>& q, const Memory<T>& m, AttentionCache<T>& batch,
-                AttentionCache<T>&, Mat<T>& dq, Mat<T>& dmemory) const override {
-    const Mat<T>& K = general_ ? batch[kScoreSlot] : *m.values;
-    Mat<T>& dK = general_ ? batch[kScoreSlot + 1] : dmemory;
+  void backward(const Mat<T>& de, const Mat<T>& q, const Memory<T>& m, ScoreKeys<T>& keys,
+                AttentionState&, Mat<T>& dq, Mat<T>& dmemory) const override {
+    const Mat<T>& K = general_ ? keys.K : *m.values;
+    Mat<T>& dK = general_ ? keys.dK : dmemory;
     const std::size_t d = K.n_rows;
     const T s = static_cast<T>(scale_);
     for (std::size_t b = 0; b < m.B; ++b)
@@ -51,10 +51,9 @@ class DotScore final : public Score<T> {
         axpy(g, q.colptr(b), dK.colptr(b * m.S + j), d);
       }
   }
-  void prepare_backward(const Memory<T>& m, AttentionCache<T>& batch,
-                        Mat<T>& dmemory) const override {
+  void prepare_backward(const Memory<T>& m, ScoreKeys<T>& keys, Mat<T>& dmemory) const override {
     if (!general_) return;
-    const Mat<T>& dK = batch[kScoreSlot + 1];
+    const Mat<T>& dK = keys.dK;
     params_.grad(w_a_) += dK * m.values->t();
     dmemory += params_.value(w_a_).t() * dK;
   }
@@ -64,6 +63,14 @@ class DotScore final : public Score<T> {
   bool general_;
   double scale_;
   std::size_t w_a_ = 0;
+};
+
+// What the additive score keeps per step.
+template <typename T>
+struct AdditiveStep : AttentionState {
+  Mat<T> qw;   // W_q q (H × B)
+  Mat<T> U;    // tanh(W_q q + k_j) for every position (H × B·S)
+  Mat<T> dqw;  // ∂L/∂(W_q q) (H × B)
 };
 
 // vᵀ tanh(W_q q + W_k h_j [+ b]); for concat W_q and W_k are the two column blocks of W_a.
@@ -83,21 +90,25 @@ class AdditiveScore final : public Score<T> {
     }
     v_ = params.add(prefix + "v.weight", 1, H_, k);
   }
-  void prepare(const Memory<T>& m, AttentionCache<T>& batch) const override {
-    Mat<T>& K = batch[kScoreSlot];
+  std::unique_ptr<AttentionState> make_step_state() const override {
+    return std::make_unique<AdditiveStep<T>>();
+  }
+  void prepare(const Memory<T>& m, ScoreKeys<T>& keys) const override {
+    Mat<T>& K = keys.K;
     if (concat_) {
       K = wk(params_.value(w_a_)) * *m.values;  // (H × B·S)
     } else {
       K = params_.value(w_k_) * *m.values;
       K.each_col() += params_.value(b_).col(0);
     }
-    batch[kScoreSlot + 1].zeros(K.n_rows, K.n_cols);
+    keys.dK.zeros(K.n_rows, K.n_cols);
   }
-  void forward(const Mat<T>& q, const Memory<T>& m, AttentionCache<T>& batch,
-               AttentionCache<T>& step, Mat<T>& e) const override {
-    const Mat<T>& K = batch[kScoreSlot];
-    Mat<T>& qw = step[kScoreSlot];
-    Mat<T>& U = step[kScoreSlot + 1];
+  void forward(const Mat<T>& q, const Memory<T>& m, const ScoreKeys<T>& keys,
+               AttentionState& step, Mat<T>& e) const override {
+    AdditiveStep<T>& st = state_as<AdditiveStep<T>>(step);
+    const Mat<T>& K = keys.K;
+    Mat<T>& qw = st.qw;
+    Mat<T>& U = st.U;
     if (concat_) qw = wq(params_.value(w_a_)) * q;  // (H × B)
     else qw = params_.value(w_q_) * q;
     U.set_size(H_, m.B * m.S);
@@ -112,11 +123,12 @@ class AdditiveScore final : public Score<T> {
         e(j, b) = dot(v, u, H_);
       }
   }
-  void backward(const Mat<T>& de, const Mat<T>& q, const Memory<T>& m, AttentionCache<T>& batch,
-                AttentionCache<T>& step, Mat<T>& dq, Mat<T>&) const override {
-    Mat<T>& dK = batch[kScoreSlot + 1];
-    const Mat<T>& U = step[kScoreSlot + 1];
-    Mat<T>& dqw = step[kScoreSlot + 2];
+  void backward(const Mat<T>& de, const Mat<T>& q, const Memory<T>& m, ScoreKeys<T>& keys,
+                AttentionState& step, Mat<T>& dq, Mat<T>&) const override {
+    AdditiveStep<T>& st = state_as<AdditiveStep<T>>(step);
+    Mat<T>& dK = keys.dK;
+    const Mat<T>& U = st.U;
+    Mat<T>& dqw = st.dqw;
     dqw.zeros(H_, m.B);
     const T* v = params_.value(v_).memptr();
     T* dv = params_.grad(v_).memptr();
@@ -142,9 +154,8 @@ class AdditiveScore final : public Score<T> {
       dq += params_.value(w_q_).t() * dqw;
     }
   }
-  void prepare_backward(const Memory<T>& m, AttentionCache<T>& batch,
-                        Mat<T>& dmemory) const override {
-    const Mat<T>& dK = batch[kScoreSlot + 1];
+  void prepare_backward(const Memory<T>& m, ScoreKeys<T>& keys, Mat<T>& dmemory) const override {
+    const Mat<T>& dK = keys.dK;
     if (concat_) {
       Mat<T> dW = wk(params_.grad(w_a_));
       dW += dK * m.values->t();
@@ -168,6 +179,13 @@ class AdditiveScore final : public Score<T> {
   std::size_t w_a_ = 0, w_q_ = 0, w_k_ = 0, b_ = 0, v_ = 0;
 };
 
+// What the location score keeps per step.
+template <typename T>
+struct LocationStep : AttentionState {
+  Mat<T> full;   // W_a q over all --max-src-len positions (max_src_len × B)
+  Mat<T> dfull;  // ∂L/∂(W_a q)
+};
+
 // e = W_a q, one row of W_a per source position (Luong's location score).
 template <typename T>
 class LocationScore final : public Score<T> {
@@ -177,21 +195,24 @@ class LocationScore final : public Score<T> {
     w_a_ = params.add(prefix + "W_a.weight", config.max_src_len, config.hidden,
                       1.0 / std::sqrt(double(config.hidden)));
   }
-  void prepare(const Memory<T>& m, AttentionCache<T>&) const override {
+  std::unique_ptr<AttentionState> make_step_state() const override {
+    return std::make_unique<LocationStep<T>>();
+  }
+  void prepare(const Memory<T>& m, ScoreKeys<T>&) const override {
     if (m.S > max_len_)
       throw Error("a source of length " + std::to_string(m.S) +
                   " is longer than location attention's --max-src-len " +
                   std::to_string(max_len_) + "; train with a larger --max-src-len");
   }
-  void forward(const Mat<T>& q, const Memory<T>& m, AttentionCache<T>&, AttentionCache<T>& step,
+  void forward(const Mat<T>& q, const Memory<T>& m, const ScoreKeys<T>&, AttentionState& step,
                Mat<T>& e) const override {
-    Mat<T>& full = step[kScoreSlot];
+    Mat<T>& full = state_as<LocationStep<T>>(step).full;
     full = params_.value(w_a_) * q;  // (max_src_len × B)
     e = full.rows(0, m.S - 1);
   }
-  void backward(const Mat<T>& de, const Mat<T>& q, const Memory<T>& m, AttentionCache<T>&,
-                AttentionCache<T>& step, Mat<T>& dq, Mat<T>&) const override {
-    Mat<T>& dfull = step[kScoreSlot + 1];
+  void backward(const Mat<T>& de, const Mat<T>& q, const Memory<T>& m, ScoreKeys<T>&,
+                AttentionState& step, Mat<T>& dq, Mat<T>&) const override {
+    Mat<T>& dfull = state_as<LocationStep<T>>(step).dfull;
     dfull.zeros(max_len_, m.B);
     dfull.rows(0, m.S - 1) = de;
     params_.grad(w_a_) += dfull * q.t();

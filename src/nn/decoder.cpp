@@ -71,8 +71,13 @@ void Decoder<T>::begin(const Memory<T>& memory, const std::vector<Mat<T>>& h0,
   if (attention_) {
     cache.CTX.set_size(H, T_max * B);
     cache.A.set_size(memory.S, T_max * B);
-    attention_->prepare(memory, cache.batch);
-    if (cache.steps.size() < T_max) cache.steps.resize(T_max);
+    if (cache.states_of != attention_.get()) {  // a cache first used with this decoder
+      cache.batch = attention_->make_batch_state();
+      cache.steps.clear();
+      cache.states_of = attention_.get();
+    }
+    while (cache.steps.size() < T_max) cache.steps.push_back(attention_->make_step_state());
+    attention_->prepare(memory, *cache.batch);
   }
   if (style_ == DecoderStyle::Luong) {
     cache.HT.set_size(H, (T_max + 1) * B);
@@ -117,7 +122,7 @@ void Decoder<T>::step(std::size_t t, const arma::uword* tokens, DecoderCache<T>&
   Mat<T> weights = attention_ ? block(cache.A, t * B, B) : Mat<T>();
   if (style_ == DecoderStyle::Bahdanau) {
     const Mat<T> s_prev = block(cache.layer[L - 1].hs, t * B, B);
-    attention_->forward(s_prev, t, cache.memory, cache.batch, cache.steps[t], ctx, weights);
+    attention_->forward(s_prev, t, cache.memory, *cache.batch, *cache.steps[t], ctx, weights);
     xw0 += Wx * ctx;
   } else if (style_ == DecoderStyle::Luong) {
     xw0 += Wx * block(cache.HT, t * B, B);
@@ -139,7 +144,7 @@ void Decoder<T>::step(std::size_t t, const arma::uword* tokens, DecoderCache<T>&
   const Mat<T> top = block(cache.layer[L - 1].hs, (t + 1) * B, B);
   Mat<T> o = block(cache.O, t * B, B);
   if (style_ == DecoderStyle::Luong) {
-    attention_->forward(top, t, cache.memory, cache.batch, cache.steps[t], ctx, weights);
+    attention_->forward(top, t, cache.memory, *cache.batch, *cache.steps[t], ctx, weights);
     Mat<T> cat = block(cache.CAT, t * B, B);
     cat.rows(0, H - 1) = ctx;
     cat.rows(H, 2 * H - 1) = top;
@@ -215,7 +220,7 @@ void Decoder<T>::backward(const Mat<T>& dlogits, std::size_t Tn, const arma::uma
       cache.dcat = params_.value(w_c_).t() * dpre;  // (2H × B)
       cache.dctx = cache.dcat.rows(0, H - 1);
       dh[L - 1] += cache.dcat.rows(H, 2 * H - 1);
-      attention_->backward(cache.dctx, top, t, cache.memory, cache.batch, cache.steps[t],
+      attention_->backward(cache.dctx, top, t, cache.memory, *cache.batch, *cache.steps[t],
                            block(cache.A, t * B, B), cache.dq, dmemory);
       dh[L - 1] += cache.dq;
     }
@@ -240,7 +245,7 @@ void Decoder<T>::backward(const Mat<T>& dlogits, std::size_t Tn, const arma::uma
       if (style_ == DecoderStyle::Bahdanau) {
         cache.dctx += Wx->t() * dxw0;
         const Mat<T> s_prev = block(cache.layer[L - 1].hs, t * B, B);
-        attention_->backward(cache.dctx, s_prev, t, cache.memory, cache.batch, cache.steps[t],
+        attention_->backward(cache.dctx, s_prev, t, cache.memory, *cache.batch, *cache.steps[t],
                              block(cache.A, t * B, B), cache.dq, dmemory);
         dh[L - 1] += cache.dq;
       } else {
@@ -272,7 +277,7 @@ void Decoder<T>::backward(const Mat<T>& dlogits, std::size_t Tn, const arma::uma
   Mat<T>& dE = params_.grad(embedding_);
   for (std::size_t t = 0; t < Tn; ++t)
     for (std::size_t b = 0; b < B; ++b) dE.col(tokens(t, b)) += dEY.col(t * B + b);
-  if (attention_) attention_->prepare_backward(cache.memory, cache.batch, dmemory);
+  if (attention_) attention_->prepare_backward(cache.memory, *cache.batch, dmemory);
 }
 
 template <typename T>

@@ -3,7 +3,6 @@
 // and its own parameters. Strategies are built by name from a registry; a user's own strategy
 // registers the same way and then works everywhere a built-in one does.
 #pragma once
-#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -30,45 +29,60 @@ struct Memory {
   ConstBlock<T> example(std::size_t b) const { return block(*values, b * S, S); }
 };
 
-// Scratch space a strategy keeps between calls, owned by the caller: slot i is any matrix the
-// strategy wants, index(i) any list of positions. Sizes persist, so after the first batch nothing
-// is allocated, and two threads decoding with their own caches share nothing.
-template <typename T>
-struct AttentionCache {
-  std::deque<Mat<T>> slots;     // deques: growing them keeps references to earlier slots valid
-  std::deque<Lengths> indices;
-  Mat<T>& operator[](std::size_t i) {
-    if (i >= slots.size()) slots.resize(i + 1);
-    return slots[i];
-  }
-  Lengths& index(std::size_t i) {
-    if (i >= indices.size()) indices.resize(i + 1);
-    return indices[i];
-  }
+// What a strategy keeps between calls: each strategy derives its own structs and creates them
+// with make_batch_state / make_step_state. The caller owns them (the decoder keeps one batch
+// state and one step state per decoder step and reuses them across batches): sizes persist, so
+// after the first batch nothing is allocated, and two threads decoding with their own states
+// share nothing.
+struct AttentionState {
+  virtual ~AttentionState() = default;
+};
+
+// A strategy's own state type back from the base; a state made by another strategy throws
+// std::bad_cast instead of being misread. Once per call, cheap next to the products.
+template <class State>
+State& state_as(AttentionState& state) {
+  return dynamic_cast<State&>(state);
+}
+template <class State>
+const State& state_as(const AttentionState& state) {
+  return dynamic_cast<const State&>(state);
+}
+
+// The positions a step attended to, lo[b] … hi[b] of example b (inclusive): the local
+// strategies' step states derive from it, so a caller can read their window.
+struct WindowState : AttentionState {
+  Lengths lo, hi;
 };
 
 template <typename T>
 class Attention {
  public:
   virtual ~Attention() = default;
+  // The states this strategy's calls take; the defaults keep nothing.
+  virtual std::unique_ptr<AttentionState> make_batch_state() const {
+    return std::make_unique<AttentionState>();
+  }
+  virtual std::unique_ptr<AttentionState> make_step_state() const {
+    return std::make_unique<AttentionState>();
+  }
   // Once per batch: whatever does not depend on the query (key projections).
-  virtual void prepare(const Memory<T>& memory, AttentionCache<T>& batch) const {
+  virtual void prepare(const Memory<T>& memory, AttentionState& batch) const {
     (void)memory;
     (void)batch;
   }
   // Decoder step t (0-based): query q (H × B) → context (d × B), weights (S × B, zero past each
   // example's length).
   virtual void forward(const Mat<T>& q, std::size_t t, const Memory<T>& memory,
-                       AttentionCache<T>& batch, AttentionCache<T>& step, Mat<T>& context,
+                       AttentionState& batch, AttentionState& step, Mat<T>& context,
                        Mat<T>& weights) const = 0;
-  // dcontext → dq (overwritten); dmemory (d × B·S) accumulates. Called with the step cache that
+  // dcontext → dq (overwritten); dmemory (d × B·S) accumulates. Called with the step state that
   // forward filled, in reverse step order. Gradients on batch-level keys may be kept in `batch`.
   virtual void backward(const Mat<T>& dcontext, const Mat<T>& q, std::size_t t,
-                        const Memory<T>& memory, AttentionCache<T>& batch,
-                        AttentionCache<T>& step, const Mat<T>& weights, Mat<T>& dq,
-                        Mat<T>& dmemory) const = 0;
+                        const Memory<T>& memory, AttentionState& batch, AttentionState& step,
+                        const Mat<T>& weights, Mat<T>& dq, Mat<T>& dmemory) const = 0;
   // After every step's backward: gradients through the batch-level keys.
-  virtual void prepare_backward(const Memory<T>& memory, AttentionCache<T>& batch,
+  virtual void prepare_backward(const Memory<T>& memory, AttentionState& batch,
                                 Mat<T>& dmemory) const {
     (void)memory;
     (void)batch;

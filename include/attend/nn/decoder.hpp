@@ -25,8 +25,11 @@ struct DecoderCache {
   Mat<T> HT;                            // luong: h̃, H × (T+1)·B, slot 0 = 0
   Mat<T> CAT;                           // luong: [c_t; h_t], 2H × T·B
   Mat<T> O;                             // output-layer inputs, in × T·B
-  AttentionCache<T> batch;
-  std::vector<AttentionCache<T>> steps;
+  // The attention strategy's states (its make_batch_state / make_step_state), one per decoder
+  // step; made once by the strategy `states_of` and reused across batches.
+  const Attention<T>* states_of = nullptr;
+  std::unique_ptr<AttentionState> batch;
+  std::vector<std::unique_ptr<AttentionState>> steps;
   Mat<T> dcat, dctx, dq, dtop, dxin;    // backward scratch
   std::mt19937_64* rng = nullptr;
 };
