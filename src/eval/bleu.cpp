@@ -5,8 +5,9 @@
 #include <cstdio>
 #include <unordered_map>
 
+#include "attend/eval/references.hpp"
 #include "attend/text/corpus.hpp"
-#include "attend/core/error.hpp"
+#include "attend/text/utf8.hpp"
 
 namespace attend {
 
@@ -34,39 +35,6 @@ bool is_split_symbol(char c) {
          (u >= 0x28 && u <= 0x2B) || (u >= 0x3A && u <= 0x40) || u == '/';
 }
 
-// Byte length of a whitespace character (as Python's str.split() sees whitespace) at s[i], or 0.
-std::size_t whitespace_at(const std::string& s, std::size_t i) {
-  const auto b = [&](std::size_t k) { return k < s.size() ? static_cast<unsigned char>(s[k]) : 0u; };
-  const unsigned c = b(i);
-  if (c == ' ' || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F)) return 1;
-  if (c == 0xC2 && (b(i + 1) == 0x85 || b(i + 1) == 0xA0)) return 2;
-  if (c == 0xE1 && b(i + 1) == 0x9A && b(i + 2) == 0x80) return 3;  // U+1680
-  if (c == 0xE2 && b(i + 1) == 0x80) {
-    const unsigned d = b(i + 2);
-    if ((d >= 0x80 && d <= 0x8A) || d == 0xA8 || d == 0xA9 || d == 0xAF) return 3;  // U+2000-200A, 2028, 2029, 202F
-  }
-  if (c == 0xE2 && b(i + 1) == 0x81 && b(i + 2) == 0x9F) return 3;  // U+205F
-  if (c == 0xE3 && b(i + 1) == 0x80 && b(i + 2) == 0x80) return 3;  // U+3000
-  return 0;
-}
-
-std::vector<std::string> split_whitespace(const std::string& s) {
-  std::vector<std::string> words;
-  std::string word;
-  for (std::size_t i = 0; i < s.size();) {
-    const std::size_t w = whitespace_at(s, i);
-    if (w) {
-      if (!word.empty()) words.push_back(std::move(word));
-      word.clear();
-      i += w;
-    } else {
-      word += s[i++];
-    }
-  }
-  if (!word.empty()) words.push_back(std::move(word));
-  return words;
-}
-
 using NgramCounts = std::unordered_map<std::string, std::size_t>;
 
 // All n-grams of orders 1-4 (words joined by a space; words never contain one).
@@ -85,9 +53,9 @@ NgramCounts ngrams_of(const std::vector<std::string>& words) {
 
 std::vector<std::string> preprocess(const std::string& line, bool lowercase) {
   std::string s = line;
-  while (!s.empty() && whitespace_at(s, s.size() - 1) == 1) s.pop_back();  // rstrip (ASCII)
+  while (!s.empty() && utf8_whitespace_length(s, s.size() - 1) == 1) s.pop_back();  // rstrip (ASCII)
   if (lowercase) s = utf8_lowercase(s);
-  return split_whitespace(tokenize_13a(s));
+  return split_unicode_whitespace(tokenize_13a(s));
 }
 
 }  // namespace
@@ -149,7 +117,7 @@ std::string tokenize_13a(const std::string& input) {
     }
   }
   std::string out;
-  for (const auto& w : split_whitespace(d)) {
+  for (const auto& w : split_unicode_whitespace(d)) {
     if (!out.empty()) out += ' ';
     out += w;
   }
@@ -188,12 +156,7 @@ BleuScore bleu_from_counts(const std::array<std::size_t, 4>& counts,
 
 BleuScore corpus_bleu(const std::vector<std::string>& hyps,
                       const std::vector<std::vector<std::string>>& refs, bool lowercase) {
-  if (refs.empty()) throw Error("BLEU needs at least one reference");
-  for (std::size_t k = 0; k < refs.size(); ++k)
-    if (refs[k].size() != hyps.size())
-      throw Error("BLEU: reference stream " + std::to_string(k + 1) + " has " +
-                  std::to_string(refs[k].size()) + " lines but there are " +
-                  std::to_string(hyps.size()) + " hypotheses");
+  check_reference_streams("BLEU", hyps, refs);
   std::array<std::size_t, 4> counts{}, totals{};
   std::size_t hyp_len = 0, ref_len = 0;
   for (std::size_t i = 0; i < hyps.size(); ++i) {

@@ -1,5 +1,7 @@
 #include "attend/text/utf8.hpp"
 
+#include <vector>
+
 namespace attend {
 
 namespace {
@@ -112,6 +114,39 @@ std::string utf8_lowercase(const std::string& text) {
     i += n;
   }
   return out;
+}
+
+// Byte length of a whitespace character (as Python's str.split() sees whitespace) at s[i], or 0.
+std::size_t utf8_whitespace_length(const std::string& s, std::size_t i) {
+  const auto b = [&](std::size_t k) { return k < s.size() ? static_cast<unsigned char>(s[k]) : 0u; };
+  const unsigned c = b(i);
+  if (c == ' ' || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F)) return 1;
+  if (c == 0xC2 && (b(i + 1) == 0x85 || b(i + 1) == 0xA0)) return 2;
+  if (c == 0xE1 && b(i + 1) == 0x9A && b(i + 2) == 0x80) return 3;  // U+1680
+  if (c == 0xE2 && b(i + 1) == 0x80) {
+    const unsigned d = b(i + 2);
+    if ((d >= 0x80 && d <= 0x8A) || d == 0xA8 || d == 0xA9 || d == 0xAF) return 3;  // U+2000-200A, 2028, 2029, 202F
+  }
+  if (c == 0xE2 && b(i + 1) == 0x81 && b(i + 2) == 0x9F) return 3;  // U+205F
+  if (c == 0xE3 && b(i + 1) == 0x80 && b(i + 2) == 0x80) return 3;  // U+3000
+  return 0;
+}
+
+std::vector<std::string> split_unicode_whitespace(const std::string& s) {
+  std::vector<std::string> words;
+  std::string word;
+  for (std::size_t i = 0; i < s.size();) {
+    const std::size_t w = utf8_whitespace_length(s, i);
+    if (w) {
+      if (!word.empty()) words.push_back(std::move(word));
+      word.clear();
+      i += w;
+    } else {
+      word += s[i++];
+    }
+  }
+  if (!word.empty()) words.push_back(std::move(word));
+  return words;
 }
 
 }  // namespace attend

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <string>
+#include <vector>
 
 namespace attend {
 
@@ -23,5 +24,12 @@ std::string utf8_prefix(const std::string& text, std::size_t n);
 // (the letters whose lower case is one code point of the same UTF-8 length class); other
 // characters are unchanged.
 std::string utf8_lowercase(const std::string& text);
+
+// Byte length of the whitespace character at text[i] (whitespace as Python's str.split() sees it:
+// ASCII and the Unicode White_Space characters), or 0.
+std::size_t utf8_whitespace_length(const std::string& text, std::size_t i);
+
+// The words of text between runs of that whitespace, like Python's str.split().
+std::vector<std::string> split_unicode_whitespace(const std::string& text);
 
 }  // namespace attend
