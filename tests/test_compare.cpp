@@ -1366,6 +1366,26 @@ TEST_CASE("adding a grid axis for a model field is one table line", "[compare]")
   CHECK(grid_variants(plain)[0].name() == "gru+bahdanau");
   CHECK(grid_signature(plain, source).count("grid.dropout") == 0);
   CHECK(grid_signature(plain, source).count("model.dropout") == 1);
+  // The summary and the reports read the axes from the same table: the dropout variants are
+  // contrasted like any other axis, and results.json names each variant's dropout.
+  CompareResult g;
+  g.data_name = "task reverse";
+  for (const RunSpec& spec : grid_runs(o)) {
+    const bool none = spec.variant.more_axes.at("dropout") == "0";
+    std::vector<int> correct(120);
+    for (int i = 0; i < 120; ++i) correct[i] = none ? i % 10 != 0 : i % 3 == 0;
+    RunResult r = fake_run("bahdanau", spec.seed, "ok", correct);
+    r.spec = spec;
+    g.runs.push_back(r);
+  }
+  const CompareSummary summary = summarize(g);
+  REQUIRE(summary.contrasts.size() == 1);
+  CHECK(summary.contrasts[0].axis == "dropout");
+  CHECK(summary.contrasts[0].value == "0.25");
+  CHECK(summary.contrasts[0].reference_value == "0");
+  std::ostringstream js;
+  write_json(summary, js);
+  CHECK(nlohmann::json::parse(js.str())["variants"][1]["dropout"] == "0.25");
   set_axis_values(o, dropout, {"0", "lots"});
   CHECK_THROWS_WITH(validate_grid(o), Catch::Contains("dropout") && Catch::Contains("lots"));
   set_axis_values(o, dropout, {"0", "0"});

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 
+#include "attend/experiment/grid_axis.hpp"
 #include "report_text.hpp"
 
 namespace attend {
@@ -81,11 +82,6 @@ void write_json(const CompareSummary& s, std::ostream& out) {
   j["variants"] = json::array();
   for (const auto& v : s.variants) {
     json x = {{"variant", v.name},
-              {"cell", v.variant.cell},
-              {"attention", v.variant.attention},
-              {"decoder", v.variant.decoder},
-              {"luong_output", v.variant.luong_output},
-              {"encoder", v.variant.encoder},
               {"runs", v.runs.size()},
               {"ok", v.ok},
               {"diverged", v.diverged},
@@ -101,6 +97,9 @@ void write_json(const CompareSummary& s, std::ostream& out) {
               {"gold_mass", ms_json(v.gold_mass)},
               {"best", v.is_best},
               {"notes", v.notes}};
+    // Each axis's value under its field's key (cell, attention, decoder, luong_output, encoder, …).
+    for (const GridAxis& axis : grid_axes())
+      if (const std::string* value = axis_value(v.variant, axis)) x[axis.field] = *value;
     const char* by_key = s.corpus ? "bleu" : "exact_match";
     json by = json::array();
     for (std::size_t k = 0; k < v.by_length.size(); ++k)

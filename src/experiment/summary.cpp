@@ -6,6 +6,7 @@
 #include <cmath>
 #include <map>
 
+#include "attend/experiment/grid_axis.hpp"
 #include "attend/text/tasks.hpp"
 #include "length_buckets.hpp"
 #include "report_text.hpp"
@@ -61,35 +62,45 @@ namespace {
 // more values of it; its reference is the value of the first variant in grid order (the first
 // value given on the command line).
 void add_axis_contrasts(CompareSummary& s) {
+  // Every axis of the grid's table but attention, in nesting order (encoder, cell, decoder, luong
+  // output, then any registered), named by its field ("luong output").
   struct Axis {
-    const char* name;
-    std::string Variant::*field;
+    std::string name;
+    const GridAxis* axis;
   };
-  static const Axis axes[] = {{"encoder", &Variant::encoder},
-                              {"cell", &Variant::cell},
-                              {"decoder", &Variant::decoder},
-                              {"luong output", &Variant::luong_output}};
-  auto same_except = [](const Variant& a, const Variant& b, std::string Variant::*field) {
-    for (const Axis& x : axes)
-      if (x.field != field && a.*(x.field) != b.*(x.field)) return false;
-    return a.attention == b.attention;
+  std::vector<Axis> axes;
+  for (const GridAxis& a : grid_axes()) {
+    if (std::string(a.field) == "attention") continue;
+    std::string name = a.field;
+    std::replace(name.begin(), name.end(), '_', ' ');
+    axes.push_back({name, &a});
+  }
+  std::stable_sort(axes.begin(), axes.end(), [](const Axis& a, const Axis& b) { return a.axis->nesting < b.axis->nesting; });
+  auto value_of = [](const Variant& v, const GridAxis* axis) {
+    const std::string* value = axis_value(v, *axis);
+    return value ? *value : std::string();
+  };
+  auto same_except = [&](const Variant& a, const Variant& b, const GridAxis* except) {
+    for (const GridAxis& x : grid_axes())
+      if (&x != except && value_of(a, &x) != value_of(b, &x)) return false;
+    return true;
   };
   for (const Axis& axis : axes) {
     std::vector<std::string> values;
     for (const auto& v : s.variants)
-      if (std::find(values.begin(), values.end(), v.variant.*(axis.field)) == values.end())
-        values.push_back(v.variant.*(axis.field));
+      if (std::find(values.begin(), values.end(), value_of(v.variant, axis.axis)) == values.end())
+        values.push_back(value_of(v.variant, axis.axis));
     if (values.size() < 2) continue;
     const std::string& ref = values.front();
     for (std::size_t i = 0; i < s.variants.size(); ++i) {
       const Variant& v = s.variants[i].variant;
-      if (v.*(axis.field) == ref) continue;
+      if (value_of(v, axis.axis) == ref) continue;
       for (std::size_t j = 0; j < s.variants.size(); ++j) {
         const Variant& u = s.variants[j].variant;
-        if (u.*(axis.field) != ref || !same_except(v, u, axis.field)) continue;
+        if (value_of(u, axis.axis) != ref || !same_except(v, u, axis.axis)) continue;
         CompareSummary::AxisContrast c;
         c.axis = axis.name;
-        c.value = v.*(axis.field);
+        c.value = value_of(v, axis.axis);
         c.reference_value = ref;
         c.variant = i;
         c.reference = j;
