@@ -18,17 +18,14 @@ namespace {
 const char* const kMetricNames = "bleu, chrf, chrf++, ter";
 
 std::vector<std::string> parse_metrics(const std::string& list) {
-  std::vector<std::string> names;
-  std::size_t start = 0;
-  for (;;) {
-    const std::size_t comma = list.find(',', start);
-    const std::string name = list.substr(start, comma == std::string::npos ? comma : comma - start);
+  std::vector<std::string> items = split_list(list), names;
+  if (items.empty()) items.push_back("");
+  for (const auto& name : items) {
     if (name != "bleu" && name != "chrf" && name != "chrf++" && name != "ter")
       throw Error("--metrics: unknown metric '" + name + "' (valid: " + kMetricNames + ")");
     if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
-    if (comma == std::string::npos) return names;
-    start = comma + 1;
   }
+  return names;
 }
 
 // The signature fields follow sacreBLEU's JSON output for the same metric.

@@ -367,4 +367,21 @@ void abort_all_ranks(Communicator& world, SilentUnless& silent, const std::excep
   std::_Exit(2);  // abort() does not return; the compiler cannot see that through the virtual call
 }
 
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::string cur;
+  auto push = [&] {
+    const auto a = cur.find_first_not_of(" \t"), b = cur.find_last_not_of(" \t");
+    out.push_back(a == std::string::npos ? "" : cur.substr(a, b - a + 1));
+    cur.clear();
+  };
+  for (char c : s) {
+    if (c == ',') push();
+    else cur += c;
+  }
+  push();
+  if (out.size() == 1 && out[0].empty()) out.clear();
+  return out;
+}
+
 }  // namespace attend::cli

@@ -109,6 +109,8 @@ ModelBundle load_model_for(const ModelOptions& o, const po::variables_map& vm,
 
 // Removes a trailing '\r' (CRLF input).
 void chomp(std::string& line);
+// A comma-separated option value as its items, each trimmed of blanks; "" gives none.
+std::vector<std::string> split_list(const std::string& s);
 
 
 // Text attention map: a header row with the source tokens, then one row per output token whose

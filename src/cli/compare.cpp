@@ -109,23 +109,6 @@ po::options_description all_options(CompareArgs& a) {
   return all;
 }
 
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::string cur;
-  auto push = [&] {
-    const auto a = cur.find_first_not_of(" \t"), b = cur.find_last_not_of(" \t");
-    out.push_back(a == std::string::npos ? "" : cur.substr(a, b - a + 1));
-    cur.clear();
-  };
-  for (char c : s) {
-    if (c == ',') push();
-    else cur += c;
-  }
-  push();
-  if (out.size() == 1 && out[0].empty()) out.clear();
-  return out;
-}
-
 bool on_files(const po::variables_map& vm) {
   for (const char* name : {"train-src", "train-tgt", "valid-src", "valid-tgt", "test-src", "test-tgt"})
     if (vm.count(name)) return true;

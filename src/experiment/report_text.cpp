@@ -6,6 +6,7 @@
 #include <map>
 
 #include "attend/decode/attention_export.hpp"
+#include "rate_name.hpp"
 
 namespace attend::report {
 
@@ -88,7 +89,7 @@ std::string t_test_text(const VariantSummary& v) {
   return p_value_text(v.seeds_vs_best.t.p);
 }
 
-std::string rate_text(double lr) { return lr > 0 ? fmt("%g", lr) : "—"; }
+std::string rate_text(double lr) { return lr > 0 ? rate_name(lr) : "—"; }
 
 std::string steps_ms(const MeanStd& m) { return num_ms(m, "%.0f"); }
 
