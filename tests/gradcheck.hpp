@@ -25,7 +25,7 @@ inline ModelConfig small_config(const std::string& cell, const std::string& atte
   c.encoder = encoder;
   c.cell = cell;
   c.attention = attention;
-  c.decoder = parse_decoder_style(decoder);
+  c.decoder = decoder;
   c.emb = 3;
   c.hidden = 4;
   c.heads = 2;

@@ -46,11 +46,11 @@ TEST_CASE("the linear output with a non-luong decoder style is refused naming bo
            {"bahdanau", DecoderStyle::Auto}, {"luong-general", DecoderStyle::Bahdanau}, {"none", DecoderStyle::Auto}}) {
     INFO(attention);
     c.attention = attention;
-    c.decoder = style;
+    c.decoder = to_string(style);
     CHECK_THROWS_WITH(c.validate(), Catch::Contains("--luong-output") && Catch::Contains("--decoder luong"));
   }
   c.attention = "bahdanau";
-  c.decoder = DecoderStyle::Luong;
+  c.decoder = "luong";
   CHECK_NOTHROW(c.validate());
 }
 

@@ -83,7 +83,7 @@ TEST_CASE("the registries list every built-in with a help line", "[registry]") {
   CHECK(cell_help().rfind("rnn | lstm | gru", 0) == 0);
   CHECK(local_score_help() == "dot | general | concat");
   CHECK(bridge_help() == "none | copy | dense");
-  CHECK(decoder_style_help() == "auto | bahdanau | luong");
+  CHECK(decoder_style_help() == "auto | bahdanau | luong | transformer");
   CHECK(cell_traits("lstm").gates == 4);
   CHECK(cell_traits("gru").gates == 3);
   CHECK(cell_traits("rnn").gates == 1);
@@ -103,7 +103,7 @@ TEST_CASE("decoder style auto resolves through the strategy's entry", "[registry
   }
   c.attention = "none";
   CHECK(c.style() == DecoderStyle::None);
-  c.decoder = DecoderStyle::Bahdanau;
+  c.decoder = "bahdanau";
   CHECK(c.style() == DecoderStyle::None);  // no context whatever the style asked for
   CHECK(c.decoder_style() == "none");
   c.attention = "luong-general";
@@ -235,7 +235,7 @@ TEST_CASE("the option table writes the checkpoint keys and values of format 1 (a
   ModelConfig c;
   c.cell = "lstm";
   c.attention = "local-p";
-  c.decoder = DecoderStyle::Bahdanau;
+  c.decoder = "bahdanau";
   c.score = "concat";
   c.bridge = Bridge::Dense;
   c.layers = 2;
@@ -254,11 +254,13 @@ TEST_CASE("the option table writes the checkpoint keys and values of format 1 (a
       // added after format 1 (the luong output, the encoder choice); a file without them is a
       // tanh-output rnn model
       {"luong_output", "tanh"}, {"encoder", "rnn"}, {"self_layers", "1"}, {"self_heads", "4"},
-      {"ffn", "512"}, {"norm_first", "0"}, {"activation", "relu"}};
+      {"ffn", "512"}, {"norm_first", "0"}, {"activation", "relu"},
+      // added with the Transformer decoder
+      {"decoder_layers", "0"}, {"tie_embeddings", "0"}};
   CHECK(c.to_map() == expected);
   const ModelConfig back = ModelConfig::from_map(expected);
   CHECK(back.to_map() == expected);
-  CHECK(back.decoder == DecoderStyle::Bahdanau);
+  CHECK(back.decoder == "bahdanau");
   CHECK(back.bridge == Bridge::Dense);
   CHECK(back.dropout == 0.1);
   CHECK(ModelConfig().to_map().at("decoder") == "auto");
@@ -286,8 +288,8 @@ TEST_CASE("a malformed configuration value is an error naming key and value", "[
                     Catch::Contains("dropout = 'lots' is not a finite number"));
   CHECK_THROWS_WITH(ModelConfig::from_map(bad("bridge", "wide")),
                     Catch::Contains("bridge = 'wide' is not one of none, copy, dense"));
-  CHECK_THROWS_WITH(ModelConfig::from_map(bad("decoder", "none")),
-                    Catch::Contains("decoder = 'none' is not one of auto, bahdanau, luong"));
+  CHECK_THROWS_WITH(ModelConfig::from_map(bad("decoder", "none")).validate(),
+                    Catch::Contains("unknown decoder 'none' (valid: auto, bahdanau, luong"));
   CHECK_THROWS_WITH(ModelConfig::from_map(bad("bidirectional", "yes")),
                     Catch::Contains("bidirectional = 'yes' is not 0 or 1"));
   CHECK(ModelConfig::from_map({}).to_map() == ModelConfig().to_map());  // missing keys: defaults
@@ -308,7 +310,7 @@ TEST_CASE("bridge and decoder style read and write their names", "[config]") {
   CHECK(parse_bridge("copy") == Bridge::Copy);
   CHECK_THROWS_WITH(parse_bridge("x"), Catch::Contains("unknown bridge 'x' (valid: none, copy, dense)"));
   CHECK_THROWS_WITH(parse_decoder_style("x"),
-                    Catch::Contains("unknown decoder style 'x' (valid: auto, bahdanau, luong)"));
+                    Catch::Contains("unknown decoder style 'x' (valid: auto, bahdanau, luong, transformer)"));
 }
 
 // Before: block() of a const matrix returned a `const Mat<T>` prvalue, which C++17 elision turns

@@ -36,7 +36,7 @@ std::vector<Variant> variants() {
         ModelConfig c;
         c.cell = cell;
         c.attention = attention;
-        c.decoder = parse_decoder_style(attention == "none" ? "auto" : style);
+        c.decoder = attention == "none" ? "auto" : style;
         c.emb = 8;
         c.hidden = 16;
         c.heads = 2;

@@ -149,7 +149,7 @@ class BeamBatch {
     model.start_decoding(src, len, 1, ws);
     Mat<T> memory = std::move(ws.memory);
     std::vector<Mat<T>> h0 = std::move(ws.h0), c0 = std::move(ws.c0);
-    restart(0, memory, active_, &h0, &c0);
+    restart(memory, active_, h0, c0);
   }
 
   void run() {
@@ -261,47 +261,53 @@ class BeamBatch {
     beam.alive.clear();
   }
 
-  // Drops the columns of ended searches after step t: the decoder is set up again for the
-  // remaining sources and their states after step t are copied in.
+  // Drops the columns of ended searches after step t: the decoder goes on with the remaining
+  // sources' columns only.
   void compact(std::size_t t) {
-    const std::size_t W = active_.size() * k_;
     std::vector<std::size_t> still, keep_cols;
     for (std::size_t p = 0; p < active_.size(); ++p)
       if (!beams_[active_[p]].done) {
         still.push_back(active_[p]);
         for (std::size_t i = 0; i < k_; ++i) keep_cols.push_back(p * k_ + i);
       }
-    const arma::uvec cols = arma::conv_to<arma::uvec>::from(keep_cols);
-    const DecoderCache<T>& old = ws_.dec;
-    std::vector<Mat<T>> h(old.layer.size()), c(old.layer.size());
-    for (std::size_t l = 0; l < old.layer.size(); ++l) {
-      h[l] = block(old.layer[l].hs, (t + 1) * W, W)->cols(cols);
-      // A cell without memory keeps a single unused block of c.
-      if (old.layer[l].cs.n_cols > W) c[l] = block(old.layer[l].cs, (t + 1) * W, W)->cols(cols);
-    }
-    Mat<T> ht;
-    if (dec_.style() == DecoderStyle::Luong) ht = block(old.HT, (t + 1) * W, W)->cols(cols);
     std::vector<arma::uword> feed(keep_cols.size());
     for (std::size_t i = 0; i < keep_cols.size(); ++i) feed[i] = feed_[keep_cols[i]];
     Mat<T> memory = std::move(ws_.memory);
     active_ = std::move(still);
-    restart(t + 1, memory, keep_cols, nullptr, nullptr);
-    const std::size_t W2 = active_.size() * k_;
-    for (std::size_t l = 0; l < h.size(); ++l) {
-      block(ws_.dec.layer[l].hs, (t + 1) * W2, W2) = h[l];
-      if (!c[l].is_empty()) block(ws_.dec.layer[l].cs, (t + 1) * W2, W2) = c[l];
-    }
-    if (!ht.is_empty()) block(ws_.dec.HT, (t + 1) * W2, W2) = ht;
+    const std::size_t T_max = place_memory(t + 1, memory, keep_cols, false);
+    const Memory<T> m{&ws_.memory, &ws_.src_len, S_, active_.size() * k_};
+    dec_.keep_columns(t, keep_cols, m, T_max, ws_.dec);
     feed_ = std::move(feed);
   }
 
-  // Sets the decoder up for the active sources' columns. Column i of the new batch takes the
-  // memory of column `from[i]` of `memory`; for the first set-up `memory` is the encoder's, one
-  // column per source, and from[p] is the source of all k columns of batch position p. With h0/c0 the initial states follow the same map.
-  void restart(std::size_t t0, const Mat<T>& memory, const std::vector<std::size_t>& from,
-               const std::vector<Mat<T>>* h0, const std::vector<Mat<T>>* c0) {
+  // Sets the decoder up for the active sources' columns. Column p·k + i of the batch takes the
+  // encoder's memory of source column from[p], and the initial states follow the same map.
+  void restart(const Mat<T>& memory, const std::vector<std::size_t>& from, const std::vector<Mat<T>>& h0,
+               const std::vector<Mat<T>>& c0) {
+    const std::size_t W = active_.size() * k_;
+    const std::size_t T_max = place_memory(0, memory, from, true);
+    std::vector<Mat<T>> h, c;
+    auto spread = [&](const std::vector<Mat<T>>& states, std::vector<Mat<T>>& out) {
+      out.resize(states.size());
+      for (std::size_t l = 0; l < states.size(); ++l) {
+        if (states[l].is_empty()) continue;
+        out[l].set_size(states[l].n_rows, W);
+        for (std::size_t col = 0; col < W; ++col) out[l].col(col) = states[l].col(from[col / k_]);
+      }
+    };
+    spread(h0, h);
+    spread(c0, c);
+    feed_.assign(W, Vocab::kBos);
+    const Memory<T> m{&ws_.memory, &ws_.src_len, S_, W};
+    dec_.begin(m, h, c, T_max, ws_.dec, nullptr);
+  }
+
+  // ws_.memory and ws_.src_len for the active columns: column i takes the memory of column
+  // `from[i]` of `memory` (first: of source from[i / k]). Returns the steps the active searches
+  // may still run, counted from step 0 (at least t0 + 1).
+  std::size_t place_memory(std::size_t t0, const Mat<T>& memory, const std::vector<std::size_t>& from,
+                           bool first) {
     const std::size_t W = active_.size() * k_, S = S_;
-    const bool first = h0 != nullptr;
     auto origin = [&](std::size_t col) { return first ? from[col / k_] : from[col]; };
     ws_.memory.set_size(memory.n_rows, W * S);
     for (std::size_t col = 0; col < W; ++col)
@@ -312,22 +318,7 @@ class BeamBatch {
       T_max = std::max(T_max, beams_[active_[p]].limit);
       for (std::size_t i = 0; i < k_; ++i) ws_.src_len[p * k_ + i] = len_[active_[p]];
     }
-    std::vector<Mat<T>> h, c;
-    if (first) {
-      auto spread = [&](const std::vector<Mat<T>>& states, std::vector<Mat<T>>& out) {
-        out.resize(states.size());
-        for (std::size_t l = 0; l < states.size(); ++l) {
-          if (states[l].is_empty()) continue;
-          out[l].set_size(states[l].n_rows, W);
-          for (std::size_t col = 0; col < W; ++col) out[l].col(col) = states[l].col(origin(col));
-        }
-      };
-      spread(*h0, h);
-      spread(*c0, c);
-      feed_.assign(W, Vocab::kBos);
-    }
-    const Memory<T> m{&ws_.memory, &ws_.src_len, S, W};
-    dec_.begin(m, h, c, T_max, ws_.dec, nullptr);
+    return T_max;
   }
 
   const Seq2Seq<T>& model_;

@@ -240,9 +240,15 @@ std::vector<std::string> signature_differences(const std::map<std::string, std::
   std::set<std::string> keys;
   for (const auto& kv : stored) keys.insert(kv.first);
   for (const auto& kv : current) keys.insert(kv.first);
+  // A grid written before a model option existed ran with its default.
+  const std::map<std::string, std::string> defaults = ModelConfig().to_map();
   for (const auto& k : keys) {
     auto a = stored.find(k), b = current.find(k);
-    const std::string va = a == stored.end() ? "(absent)" : a->second;
+    std::string va = a == stored.end() ? "(absent)" : a->second;
+    if (a == stored.end() && k.rfind("model.", 0) == 0) {
+      const auto d = defaults.find(k.substr(6));
+      if (d != defaults.end()) va = d->second;
+    }
     const std::string vb = b == current.end() ? "(absent)" : b->second;
     if (va != vb) diff.push_back(k + ": " + va + " \u2192 " + vb);
   }

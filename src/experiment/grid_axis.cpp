@@ -1,13 +1,18 @@
 #include "attend/experiment/grid_axis.hpp"
 
 #include "attend/core/error.hpp"
+#include "attend/core/registry.hpp"
+#include "attend/nn/decoder.hpp"
 
 namespace attend {
 
 namespace {
 
 bool luong_style(const ModelConfig& c) { return c.style() == DecoderStyle::Luong; }
-void check_decoder(const std::string& value) { parse_decoder_style(value); }
+void check_decoder(const std::string& value) {
+  if (!decoder_known(value))
+    throw Error("unknown decoder '" + value + "' (valid: " + join_names(decoder_list(), ", ") + ")");
+}
 void check_luong_output(const std::string& value) { parse_luong_output(value); }
 
 using O = CompareOptions;
@@ -20,7 +25,7 @@ std::vector<GridAxis>& table() {
       {"cell", "cells", "grid.cells", "cells to compare", 1, "", nullptr, true, nullptr, nullptr, &O::cells, &V::cell},
       {"attention", "attention", "grid.attention", "attention strategies", 2, "+", nullptr, true, nullptr, nullptr,
        &O::attentions, &V::attention},
-      {"decoder", "decoder", "grid.decoder", "decoder styles", 3, "/", "auto", true, nullptr, check_decoder,
+      {"decoder", "decoder", "grid.decoder", "decoders (recurrent styles or transformer)", 3, "/", "auto", true, nullptr, check_decoder,
        &O::decoders, &V::decoder},
       {"luong_output", "luong-output", "grid.luong_output",
        "the luong style's output h~ = tanh(W_c[c; h]) or without the tanh, a grid axis of the luong-style variants",

@@ -8,6 +8,7 @@
 #include "attend/core/error.hpp"
 #include "attend/nn/attention.hpp"
 #include "attend/nn/cell.hpp"
+#include "attend/nn/decoder.hpp"
 #include "attend/nn/encoder.hpp"
 
 namespace attend {
@@ -22,8 +23,10 @@ struct Names {
 };
 constexpr Names<Bridge> kBridges[] = {{Bridge::None, "none"}, {Bridge::Copy, "copy"}, {Bridge::Dense, "dense"}};
 // The styles a configuration may hold; None is only a resolved style.
-constexpr Names<DecoderStyle> kStyles[] = {
-    {DecoderStyle::Auto, "auto"}, {DecoderStyle::Bahdanau, "bahdanau"}, {DecoderStyle::Luong, "luong"}};
+constexpr Names<DecoderStyle> kStyles[] = {{DecoderStyle::Auto, "auto"},
+                                           {DecoderStyle::Bahdanau, "bahdanau"},
+                                           {DecoderStyle::Luong, "luong"},
+                                           {DecoderStyle::Transformer, "transformer"}};
 constexpr Names<LuongOutput> kLuongOutputs[] = {{LuongOutput::Tanh, "tanh"}, {LuongOutput::Linear, "linear"}};
 
 template <typename E, std::size_t N>
@@ -120,7 +123,6 @@ std::string format(std::size_t v) { return std::to_string(v); }
 std::string format(double v) { return std::to_string(v); }
 std::string format(bool v) { return v ? "1" : "0"; }
 std::string format(Bridge v) { return to_string(v); }
-std::string format(DecoderStyle v) { return to_string(v); }
 std::string format(LuongOutput v) { return to_string(v); }
 
 [[noreturn]] void bad_value(const std::string& key, const std::string& value, const std::string& what) {
@@ -151,9 +153,6 @@ void parse(const std::string& key, const std::string& text, bool& out) {
 void parse(const std::string& key, const std::string& text, Bridge& out) {
   if (!lookup(kBridges, text, out)) bad_value(key, text, "one of " + help_of(kBridges, ", "));
 }
-void parse(const std::string& key, const std::string& text, DecoderStyle& out) {
-  if (!lookup(kStyles, text, out)) bad_value(key, text, "one of " + help_of(kStyles, ", "));
-}
 void parse(const std::string& key, const std::string& text, LuongOutput& out) {
   if (!lookup(kLuongOutputs, text, out)) bad_value(key, text, "one of " + help_of(kLuongOutputs, ", "));
 }
@@ -168,8 +167,8 @@ const std::vector<ModelField>& model_fields() {
       {"cell", "cell", "recurrent cell", &C::cell, cell_help},
       {"attention", "attention", "attention strategy", &C::attention, attention_help},
       {"decoder", "decoder",
-       "decoder style (auto: bahdanau for the bahdanau strategy, luong otherwise)", &C::decoder,
-       decoder_style_help},
+       "decoder (auto: the recurrent decoder, bahdanau style for the bahdanau strategy, luong otherwise)",
+       &C::decoder, decoder_help},
       // A checkpoint written before this field has no key and reads as tanh, the default.
       {"luong_output", "luong-output",
        "output of the luong decoder style: h~ = tanh(W_c [c; h]) or, linear, W_c [c; h]",
@@ -195,6 +194,12 @@ const std::vector<ModelField>& model_fields() {
       {"norm_first", "norm-first", "layer norm before self-attention and feed-forward (pre-norm)", &C::norm_first},
       {"activation", "activation", "feed-forward activation of the self-attention layers", &C::activation,
        self_activation_help},
+      // Checkpoints written before the Transformer decoder have neither key and read as 0.
+      {"decoder_layers", "decoder-layers",
+       "layers of the Transformer decoder (0: as many as --self-layers)", &C::decoder_layers},
+      {"tie_embeddings", "tie-embeddings",
+       "the Transformer decoder's output projection is its target embedding (one matrix)",
+       &C::tie_embeddings},
   };
   return fields;
 }
@@ -229,10 +234,16 @@ ModelConfig ModelConfig::from_map(const std::map<std::string, std::string>& m) {
 // ---- what depends on the strategy -------------------------------------------------------------
 
 DecoderStyle ModelConfig::style() const {
+  const auto d = decoder_known(decoder) ? decoder_traits(decoder) : DecoderTraits{};
+  if (d.style == DecoderStyle::Transformer) return d.style;
   const auto t = attention_known(attention) ? attention_traits(attention) : AttentionTraits{};
   if (t.decoder == DecoderStyle::None) return DecoderStyle::None;
-  if (decoder == DecoderStyle::Auto) return t.decoder == DecoderStyle::Auto ? DecoderStyle::Luong : t.decoder;
-  return decoder;
+  if (d.style == DecoderStyle::Auto) return t.decoder == DecoderStyle::Auto ? DecoderStyle::Luong : t.decoder;
+  return d.style;
+}
+
+std::size_t ModelConfig::transformer_decoder_layers() const {
+  return decoder_layers ? decoder_layers : self_layers;
 }
 
 std::string ModelConfig::decoder_style() const { return to_string(style()); }
@@ -251,8 +262,8 @@ void ModelConfig::validate() const {
   if (!cell_known(cell)) throw Error("unknown cell '" + cell + "' (valid: " + join_names(cell_list(), ", ") + ")");
   if (!attention_known(attention))
     throw Error("unknown attention '" + attention + "' (valid: " + join_names(attention_list(), ", ") + ")");
-  if (decoder != DecoderStyle::Auto && decoder != DecoderStyle::Bahdanau && decoder != DecoderStyle::Luong)
-    throw Error("unknown decoder style '" + to_string(decoder) + "' (valid: " + help_of(kStyles, ", ") + ")");
+  if (!decoder_known(decoder))
+    throw Error("unknown decoder '" + decoder + "' (valid: " + join_names(decoder_list(), ", ") + ")");
   if (luong_output != LuongOutput::Tanh && style() != DecoderStyle::Luong)
     throw Error("--luong-output " + to_string(luong_output) +
                 " applies to the luong decoder style only, but this model's decoder style is " +
@@ -266,9 +277,22 @@ void ModelConfig::validate() const {
                 " between two directions, so it must be even; use --hidden " +
                 std::to_string(hidden + 1));
   if (dropout < 0 || dropout >= 1) throw Error("--dropout must be in [0, 1)");
+  const DecoderTraits d = decoder_traits(decoder);
+  if (!d.initial_state && bridge == Bridge::Dense)
+    throw Error("--bridge dense gives a recurrent decoder its initial state; --decoder " + decoder +
+                " takes none: leave --bridge at copy");
+  if (d.style != DecoderStyle::Transformer) {
+    if (decoder_layers != 0)
+      throw Error("--decoder-layers counts the layers of --decoder transformer; the recurrent decoder (--decoder " +
+                  decoder + ") has --layers");
+    if (tie_embeddings)
+      throw Error("--tie-embeddings applies to --decoder transformer, whose embedding and output "
+                  "projection share one width; the recurrent decoder's do not");
+  }
   const auto t = attention_traits(attention);
   if (t.validate) t.validate(*this);
   if (const auto check = encoder_traits(encoder).validate) check(*this);
+  if (d.validate) d.validate(*this);
 }
 
 }  // namespace attend

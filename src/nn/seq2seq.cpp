@@ -4,6 +4,7 @@
 
 #include "attend/core/error.hpp"
 #include "core/kernels.hpp"
+#include "nn/saturation.hpp"
 
 namespace attend {
 
@@ -14,7 +15,7 @@ Seq2Seq<T>::Seq2Seq(const ModelConfig& config, std::uint64_t seed) : config_(con
     throw Error("the model needs source and target vocabularies (src_vocab/tgt_vocab unset)");
   cell_ = make_cell<T>(config_.cell);
   encoder_ = make_encoder<T>(params_, config_, *cell_);
-  if (config_.bridge == Bridge::Dense) {
+  if (config_.bridge == Bridge::Dense && decoder_traits(config_.decoder).initial_state) {
     const std::size_t H = config_.hidden;
     const double k = 1.0 / std::sqrt(double(H));
     for (std::size_t l = 0; l < config_.layers; ++l) {
@@ -27,9 +28,10 @@ Seq2Seq<T>::Seq2Seq(const ModelConfig& config, std::uint64_t seed) : config_(con
       }
     }
   }
-  decoder_ = std::make_unique<Decoder<T>>(params_, config_, *cell_);
+  decoder_ = make_decoder<T>(params_, config_, *cell_);
   params_.allocate(seed);
   encoder_->initialize();
+  decoder_->initialize();
 }
 
 template <typename T>
@@ -120,10 +122,12 @@ LossStats Seq2Seq<T>::forward(const Batch& batch, Workspace<T>& ws, bool backwar
   const bool sampled = opt.rng && opt.teacher_forcing < 1.0;
   ws.fed = batch.tgt_in;
   if (!sampled) {
-    decoder_->embed_all(batch.tgt_in, ws.dec);
-    for (std::size_t t = 0; t < Tn; ++t) decoder_->step(t, nullptr, ws.dec);
+    decoder_->teacher_forced(batch.tgt_in, ws.dec);
     decoder_->logits(0, Tn, ws.dec, ws.logits);
   } else {
+    if (!decoder_traits(config_.decoder).scheduled_sampling)
+      throw Error("--decoder " + config_.decoder +
+                  " trains with teacher forcing only; leave --teacher-forcing at 1");
     // Scheduled sampling: each input is the reference token with probability teacher_forcing,
     // otherwise the model's own previous argmax.
     ws.logits.set_size(V, Tn * B);
@@ -193,26 +197,6 @@ void ForwardStatistics::add(const ForwardStatistics& o) {
   attention_steps += o.attention_steps;
 }
 
-namespace {
-
-template <typename T>
-bool saturated(T x, bool sigmoid) {
-  return sigmoid ? (x < T(0.01) || x > T(0.99)) : std::abs(x) > T(0.99);
-}
-
-// Counts the saturated activations of column `col` of a cell cache into gates / candidates.
-template <typename T>
-void count_cell_column(const Mat<T>& cache, std::size_t col, const std::vector<CellActivations>& rows,
-                       ForwardStatistics::Share& gates, ForwardStatistics::Share& candidates) {
-  const T* c = cache.colptr(col);
-  for (const auto& r : rows) {
-    ForwardStatistics::Share& s = r.sigmoid ? gates : candidates;
-    for (std::size_t i = r.first; i < r.first + r.count; ++i) s.saturated += saturated(c[i], r.sigmoid);
-    s.units += r.count;
-  }
-}
-
-}  // namespace
 
 template <typename T>
 void Seq2Seq<T>::collect_statistics(const Batch& batch, const Workspace<T>& ws,
@@ -234,30 +218,8 @@ void Seq2Seq<T>::collect_statistics(const Batch& batch, const Workspace<T>& ws,
             count_cell_column(sc.cell, k * B + b, rows, gates, candidates);
     }
   }
-  // Decoder: cache column t·B + b is output step t.
-  {
-    auto& gates = s.saturation["decoder gates"];
-    auto& candidates = s.saturation["decoder candidates"];
-    for (const SequenceCache<T>& sc : ws.dec.layer) {
-      const auto rows = cell_->activations(sc.hs.n_rows);
-      for (std::size_t t = 0; t < Tn && !rows.empty(); ++t)
-        for (std::size_t b = 0; b < B; ++b)
-          if (t < batch.tgt_len[b]) count_cell_column(sc.cell, t * B + b, rows, gates, candidates);
-    }
-  }
-  const DecoderStyle style = decoder_->style();
-  if (style == DecoderStyle::Luong && config_.luong_output == LuongOutput::Tanh) {
-    auto& ht = s.saturation["h~"];
-    const std::size_t H = ws.dec.HT.n_rows;
-    for (std::size_t t = 0; t < Tn; ++t)
-      for (std::size_t b = 0; b < B; ++b) {
-        if (t >= batch.tgt_len[b]) continue;
-        const T* h = ws.dec.HT.colptr((t + 1) * B + b);  // slot 0 is h̃_0 = 0
-        for (std::size_t i = 0; i < H; ++i) ht.saturated += saturated(h[i], false);
-        ht.units += H;
-      }
-  }
-  if (style != DecoderStyle::None)
+  decoder_->add_statistics(batch.tgt_len, Tn, ws.dec, s);
+  if (!ws.dec.A.is_empty())
     for (std::size_t t = 0; t < Tn; ++t)
       for (std::size_t b = 0; b < B; ++b) {
         if (t >= batch.tgt_len[b]) continue;

@@ -16,10 +16,11 @@ namespace attend {
 // dense = tanh(W h_enc + b) per layer.
 enum class Bridge { None, Copy, Dense };
 
-// Decoder style (DESIGN §6). A configuration holds Auto, Bahdanau or Luong; ModelConfig::style()
-// resolves Auto through the attention strategy's registry entry and gives None for a strategy
-// that provides no context.
-enum class DecoderStyle { Auto, None, Bahdanau, Luong };
+// Decoder style (DESIGN §6, §6b): what ModelConfig::style() resolves the configured decoder to.
+// A recurrent decoder runs Bahdanau or Luong (Auto resolves through the attention strategy's
+// registry entry; None for a strategy that provides no context); Transformer is the Transformer
+// decoder.
+enum class DecoderStyle { Auto, None, Bahdanau, Luong, Transformer };
 
 // The luong style's output layer (DESIGN §6): tanh = h̃_t = tanh(W_c [c_t; h_t]) as in Luong et
 // al. (2015); linear = h̃_t = W_c [c_t; h_t], a labelled variant without the saturating tanh.
@@ -30,8 +31,8 @@ enum class LuongOutput { Tanh, Linear };
 std::string to_string(Bridge b);
 std::string to_string(DecoderStyle s);
 std::string to_string(LuongOutput o);  // "tanh", "linear"
-// Throw attend::Error naming the bad value and the valid ones. A configured decoder style is
-// auto | bahdanau | luong ("none" is only ever a resolved style).
+// Throw attend::Error naming the bad value and the valid ones. A decoder style is
+// auto | bahdanau | luong | transformer ("none" is only ever a resolved style).
 Bridge parse_bridge(const std::string& name);
 DecoderStyle parse_decoder_style(const std::string& name);
 LuongOutput parse_luong_output(const std::string& name);
@@ -51,7 +52,7 @@ std::string luong_output_help();  // "tanh | linear"
 struct ModelConfig {
   std::string cell = "gru";            // a registered cell (cell_help())
   std::string attention = "bahdanau";  // a registered strategy (attention_help())
-  DecoderStyle decoder = DecoderStyle::Auto;
+  std::string decoder = "auto";        // a registered decoder (decoder_help())
   LuongOutput luong_output = LuongOutput::Tanh;  // only the luong style has h̃; see validate()
   std::string score = "general";       // base score of local-m / local-p (local_score_help())
   Bridge bridge = Bridge::Copy;
@@ -71,10 +72,15 @@ struct ModelConfig {
   std::size_t ffn = 512;              // their feed-forward width (dim_feedforward)
   bool norm_first = false;            // pre-norm layers (PyTorch's norm_first)
   std::string activation = "relu";    // their feed-forward activation: relu | gelu
+  std::size_t decoder_layers = 0;     // Transformer decoder layers; 0 = self_layers
+  bool tie_embeddings = false;        // Transformer decoder: output projection = target embedding
 
-  // The style the decoder runs: None when the strategy gives no context, the strategy's own
-  // default for Auto (bahdanau for `bahdanau`, luong otherwise), else `decoder`.
+  // The style the decoder runs: Transformer for the Transformer decoder; for a recurrent one None
+  // when the strategy gives no context, the strategy's own default for auto (bahdanau for
+  // `bahdanau`, luong otherwise), else its style.
   DecoderStyle style() const;
+  // The Transformer decoder's layer count (decoder_layers, or self_layers when it is 0).
+  std::size_t transformer_decoder_layers() const;
   // The same as its name ("none", "bahdanau", "luong"), for display.
   std::string decoder_style() const;
   // Sizes that depend on the data, as the attention strategy's entry defines them (location
@@ -98,8 +104,7 @@ struct ModelConfig {
 //     if (*f.option) std::visit([&](auto ptr) { bind(f.option, &(config.*ptr), f.describe()); }, f.member);
 using ModelMember =
     std::variant<std::string ModelConfig::*, std::size_t ModelConfig::*, double ModelConfig::*,
-                 bool ModelConfig::*, Bridge ModelConfig::*, DecoderStyle ModelConfig::*,
-                 LuongOutput ModelConfig::*>;
+                 bool ModelConfig::*, Bridge ModelConfig::*, LuongOutput ModelConfig::*>;
 
 struct ModelField {
   const char* key;     // checkpoint key (stored as "model.<key>")

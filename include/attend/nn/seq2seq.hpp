@@ -37,25 +37,6 @@ struct LossStats {
   double mean() const { return tokens ? nll_sum / tokens : 0; }
 };
 
-// What a forward pass's activations look like, over the batch's real positions only (no padding):
-// why a model learns slowly shows here (TrainOptions::diagnostics_every). Counts, so that shards
-// of a batch add up to the whole batch's figures.
-struct ForwardStatistics {
-  struct Share {
-    std::size_t saturated = 0, units = 0;
-    double value() const { return units ? double(saturated) / double(units) : 0.0; }
-  };
-  // "h~" (luong style with tanh: |h̃| > 0.99), "decoder gates" / "encoder gates" (sigmoids
-  // outside [0.01, 0.99]), "decoder candidates" / "encoder candidates" (the cells' tanh
-  // candidates, |·| > 0.99). A group appears only when the model has such units.
-  std::map<std::string, Share> saturation;
-  double entropy_sum = 0;          // Σ over output steps of −Σ_j a_j ln a_j (nats)
-  double uniform_entropy_sum = 0;  // Σ over the same steps of ln(source length)
-  std::size_t attention_steps = 0; // real output steps with attention; 0 without attention
-
-  void add(const ForwardStatistics& other);
-};
-
 struct TrainStepOptions {
   double teacher_forcing = 1.0;  // probability of feeding the reference token (else the argmax)
   double label_smoothing = 0.0;
