@@ -1,4 +1,4 @@
-"""A PyTorch twin of attend's seq2seq model (DESIGN.md §4-§6).
+"""A PyTorch twin of attend's seq2seq model (DESIGN.md §4-§6, §5's self-attention encoders, §6b).
 
 `AttendTwin(config)` builds, from a dict with attend's ModelConfig keys, an nn.Module whose
 `state_dict()` has exactly the names and shapes of an attend checkpoint's `/state_dict` group
@@ -13,7 +13,19 @@ every log-probability.
 
 Tensors are time-major like attend's batches: src (S, B), tgt_in / tgt_out (T, B), int64, <pad> = 0
 after each sequence; src_len / tgt_len (B,) with tgt_len counting the </s>.
-Dropout is not modelled (evaluation mode only).
+Dropout is not modelled in the recurrent parts (evaluation mode only); the self-attention layers
+and the Transformer decoder are PyTorch's own modules with the configured dropout, so the twin
+matches attend exactly with dropout 0 (as the fixtures use) or in eval() mode.
+
+Encoders: `rnn` (the recurrent encoder), `transformer` (encoder.embedding V_s x H scaled by sqrt(H)
+plus sinusoidal positions, dropout, self_layers nn.TransformerEncoderLayer under
+encoder.transformer.layers.{l}, no final norm; the final state handed to a recurrent decoder's
+bridge is the mean of the top layer over the real positions, c = 0 for LSTM) and `rnn+self` (the
+recurrent encoder, then self_layers nn.TransformerEncoderLayer under encoder.transformer.layers.{l};
+final states from the recurrent part). Decoders: the recurrent styles of §6 and `transformer`
+(§6b: decoder_layers nn.TransformerDecoderLayer under decoder.transformer.layers.{l}, cross-attention
+with `heads` heads, a final decoder.transformer.norm with norm_first, decoder.out; tie_embeddings
+shares decoder.embedding.weight as the output matrix, stored once).
 """
 import json
 import math
@@ -45,7 +57,17 @@ DEFAULTS = {
     "reverse_source": False,
     "src_vocab": 0,
     "tgt_vocab": 0,
+    "encoder": "rnn",
+    "self_layers": 1,
+    "self_heads": 4,
+    "ffn": 512,
+    "norm_first": False,
+    "activation": "relu",
+    "decoder_layers": 0,
+    "tie_embeddings": False,
 }
+
+ENCODERS = ["rnn", "transformer", "rnn+self"]
 
 _RNN = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 ATTENTIONS = ["none", "bahdanau", "luong-dot", "luong-general", "luong-concat", "location",
@@ -59,9 +81,10 @@ def full_config(config):
         if k not in DEFAULTS:
             raise ValueError(f"unknown configuration key '{k}'")
         c[k] = v
-    for k in ("layers", "emb", "hidden", "window", "heads", "max_src_len", "src_vocab", "tgt_vocab"):
+    for k in ("layers", "emb", "hidden", "window", "heads", "max_src_len", "src_vocab", "tgt_vocab",
+              "self_layers", "self_heads", "ffn", "decoder_layers"):
         c[k] = int(c[k])
-    for k in ("bidirectional", "reverse_source"):
+    for k in ("bidirectional", "reverse_source", "norm_first", "tie_embeddings"):
         c[k] = c[k] not in (False, 0, "0", "false")
     c["dropout"] = float(c["dropout"])
     if c["cell"] not in _RNN:
@@ -74,10 +97,29 @@ def full_config(config):
         raise ValueError("luong_output linear needs the luong decoder style")
     if c["bidirectional"] and c["hidden"] % 2:
         raise ValueError("bidirectional needs an even hidden size")
+    if c["encoder"] not in ENCODERS:
+        raise ValueError(f"unknown encoder '{c['encoder']}'")
+    transformer_decoder = c["decoder"] == "transformer"
+    if c["encoder"] != "rnn" or transformer_decoder:
+        if c["self_heads"] < 1 or c["hidden"] % c["self_heads"]:
+            raise ValueError("self_heads must divide hidden")
+        if c["activation"] not in ("relu", "gelu"):
+            raise ValueError(f"unknown activation '{c['activation']}'")
+    if c["encoder"] == "transformer" and c["bidirectional"]:
+        raise ValueError("bidirectional applies to recurrent encoders")
+    if transformer_decoder:
+        if c["attention"] != "multihead":
+            raise ValueError("the twin's Transformer decoder has the multihead cross-attention only")
+        if c["heads"] < 1 or c["hidden"] % c["heads"]:
+            raise ValueError("heads must divide hidden")
+    elif c["tie_embeddings"]:
+        raise ValueError("tie_embeddings needs the transformer decoder")
     return c
 
 
 def decoder_style(c):
+    if c["decoder"] == "transformer":
+        return "transformer"
     if c["attention"] == "none":
         return "none"
     if c["decoder"] == "auto":
@@ -98,6 +140,27 @@ def config_to_map(config):
         else:
             out[k] = str(v)
     return out
+
+
+def sinusoidal_positions(H, S, dtype=torch.float32):
+    """(S, H): PE(t, 2i) = sin(t / 10000^(2i/H)), PE(t, 2i+1) = cos(..), computed in float64 as
+    attend::sinusoidal_positions does, then cast."""
+    pe = torch.zeros(S, H, dtype=torch.float64)
+    t = torch.arange(S, dtype=torch.float64)
+    for i in range(0, H, 2):
+        freq = math.exp(-math.log(10000.0) * i / H)
+        pe[:, i] = torch.sin(t * freq)
+        if i + 1 < H:
+            pe[:, i + 1] = torch.cos(t * freq)
+    return pe.to(dtype)
+
+
+def reverse_sources(src, src_len):
+    """Each source's real tokens in reverse order (reverse_source), padding left in place."""
+    src = src.clone()
+    for b, n in enumerate(src_len.tolist()):
+        src[:n, b] = src[:n, b].flip(0)
+    return src
 
 
 def masked_softmax(e, mask):
@@ -246,9 +309,7 @@ class Encoder(nn.Module):
     def forward(self, src, src_len):
         """memory (S, B, H), final h and c per layer: lists of (B, H) ([fwd_last; bwd_first])."""
         if self.c["reverse_source"]:
-            src = src.clone()
-            for b, n in enumerate(src_len.tolist()):
-                src[:n, b] = src[:n, b].flip(0)
+            src = reverse_sources(src, src_len)
         S, B = src.shape
         packed = pack_padded_sequence(self.embedding(src), src_len.cpu(), enforce_sorted=False)
         out, state = self.rnn(packed)
@@ -263,6 +324,86 @@ class Encoder(nn.Module):
                     for l in range(self.c["layers"])]
 
         return memory, per_layer(h_n), per_layer(c_n)
+
+
+def source_padding(S, src_len):
+    """(B, S) True at padded source positions (PyTorch's key_padding_mask)."""
+    return torch.arange(S).unsqueeze(0) >= src_len.unsqueeze(1)
+
+
+class _Layers(nn.Module):
+    """A stack of layers named layers.{l} (and, for the pre-norm decoder, a final norm)."""
+
+    def __init__(self, layers, norm=None):
+        super().__init__()
+        self.layers = nn.ModuleList(layers)
+        if norm is not None:
+            self.norm = norm
+
+
+def encoder_layer(c):
+    """nn.TransformerEncoderLayer(H, self_heads, ffn, dropout, activation, norm_first), time-major."""
+    return nn.TransformerEncoderLayer(c["hidden"], c["self_heads"], dim_feedforward=c["ffn"],
+                                      dropout=c["dropout"], activation=c["activation"],
+                                      norm_first=c["norm_first"])
+
+
+def run_encoder_layers(stack, x, src_len):
+    """x (S, B, H) through every layer with the source padding as src_key_padding_mask."""
+    pad = source_padding(x.shape[0], src_len)
+    for layer in stack.layers:
+        x = layer(x, src_key_padding_mask=pad)
+    return x
+
+
+class TransformerEncoder(nn.Module):
+    """encoder "transformer" (src/nn/encoder_transformer.cpp): x = E s * sqrt(H) + PE, dropout,
+    self_layers encoder layers, no final norm. Final state for a recurrent decoder's bridge: the
+    top layer's mean over the real positions, once per decoder layer; c = 0 for LSTM."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.c = c
+        H = c["hidden"]
+        self.embedding = nn.Embedding(c["src_vocab"], H)
+        self.drop = nn.Dropout(c["dropout"])
+        self.transformer = _Layers([encoder_layer(c) for _ in range(c["self_layers"])])
+
+    def forward(self, src, src_len):
+        if self.c["reverse_source"]:
+            src = reverse_sources(src, src_len)
+        S, B = src.shape
+        H = self.c["hidden"]
+        e = self.embedding(src)
+        x = self.drop(e * math.sqrt(H) + sinusoidal_positions(H, S, e.dtype).unsqueeze(1))
+        memory = run_encoder_layers(self.transformer, x, src_len)
+        real = (~source_padding(S, src_len)).t().unsqueeze(2).to(memory.dtype)    # (S, B, 1)
+        pooled = (memory * real).sum(0) / src_len.unsqueeze(1).to(memory.dtype)  # (B, H)
+        L = self.c["layers"]
+        h = [pooled for _ in range(L)]
+        cc = [torch.zeros_like(pooled) for _ in range(L)] if self.c["cell"] == "lstm" else None
+        return memory, h, cc
+
+
+class RecurrentSelfEncoder(Encoder):
+    """encoder "rnn+self" (src/nn/encoder_rnn_self.cpp): the recurrent encoder, then self_layers
+    encoder layers on its outputs; the final states are the recurrent encoder's."""
+
+    def __init__(self, c):
+        super().__init__(c)
+        self.transformer = _Layers([encoder_layer(c) for _ in range(c["self_layers"])])
+
+    def forward(self, src, src_len):
+        memory, h, cc = super().forward(src, src_len)
+        return run_encoder_layers(self.transformer, memory, src_len), h, cc
+
+
+def make_encoder(c):
+    if c["encoder"] == "transformer":
+        return TransformerEncoder(c)
+    if c["encoder"] == "rnn+self":
+        return RecurrentSelfEncoder(c)
+    return Encoder(c)
 
 
 class Bridge(nn.Module):
@@ -341,6 +482,66 @@ class Decoder(nn.Module):
         return (logits, torch.stack(weights)) if keep_attention else logits
 
 
+class TiedOutput(nn.Module):
+    """decoder.out with tie_embeddings: logits = y E^T + b, E = decoder.embedding.weight (only the
+    bias is out's own parameter, so the state_dict holds the shared matrix once)."""
+
+    def __init__(self, embedding):
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(embedding.num_embeddings))
+        self._embedding = [embedding]  # a plain list: not a registered submodule
+
+    def forward(self, y):
+        return F.linear(y, self._embedding[0].weight, self.bias)
+
+
+def decoder_layer(c):
+    """nn.TransformerDecoderLayer(H, self_heads, ffn, dropout, activation, norm_first); its
+    cross-attention multihead_attn replaced by nn.MultiheadAttention(H, heads) when the heads differ."""
+    H = c["hidden"]
+    layer = nn.TransformerDecoderLayer(H, c["self_heads"], dim_feedforward=c["ffn"],
+                                       dropout=c["dropout"], activation=c["activation"],
+                                       norm_first=c["norm_first"])
+    if c["heads"] != c["self_heads"]:
+        layer.multihead_attn = nn.MultiheadAttention(H, c["heads"], dropout=c["dropout"])
+    return layer
+
+
+class TransformerDecoder(nn.Module):
+    """decoder "transformer" (DESIGN.md §6b): y = E y_in * sqrt(H) + PE (the encoder's sinusoids),
+    dropout; decoder_layers layers with a causal tgt_mask, tgt_key_padding_mask (padded target
+    positions) and memory_key_padding_mask (padded source positions); with norm_first a final
+    LayerNorm decoder.transformer.norm; logits = decoder.out(y)."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.c = c
+        H, V = c["hidden"], c["tgt_vocab"]
+        L = c["decoder_layers"] or c["self_layers"]
+        self.embedding = nn.Embedding(V, H)
+        self.drop = nn.Dropout(c["dropout"])
+        self.transformer = _Layers([decoder_layer(c) for _ in range(L)],
+                                   nn.LayerNorm(H) if c["norm_first"] else None)
+        self.out = TiedOutput(self.embedding) if c["tie_embeddings"] else nn.Linear(H, V)
+
+    def forward(self, tgt_in, memory, src_len, h0=None, c0=None, keep_attention=False):
+        if keep_attention:
+            raise NotImplementedError("the twin's Transformer decoder keeps no attention weights")
+        T, B = tgt_in.shape
+        H = self.c["hidden"]
+        e = self.embedding(tgt_in)
+        x = self.drop(e * math.sqrt(H) + sinusoidal_positions(H, T, e.dtype).unsqueeze(1))
+        causal = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)  # True = not seen
+        tgt_pad = (tgt_in == PAD).t()                                         # (B, T)
+        src_pad = source_padding(memory.shape[0], src_len)                    # (B, S)
+        for layer in self.transformer.layers:
+            x = layer(x, memory, tgt_mask=causal, tgt_key_padding_mask=tgt_pad,
+                      memory_key_padding_mask=src_pad)
+        if self.c["norm_first"]:
+            x = self.transformer.norm(x)
+        return self.out(x)
+
+
 class AttendTwin(nn.Module):
     """attend's Seq2Seq in PyTorch; state_dict names and shapes are attend's checkpoint names."""
 
@@ -350,12 +551,19 @@ class AttendTwin(nn.Module):
         c = self.config
         if c["src_vocab"] < 4 or c["tgt_vocab"] < 4:
             raise ValueError("src_vocab and tgt_vocab must include the four specials")
-        self.encoder = Encoder(c)
-        self.bridge = Bridge(c)  # parameters (bridge.h.{l}.*, bridge.c.{l}.*) only when dense
-        self.decoder = Decoder(c)
+        self.encoder = make_encoder(c)
+        if decoder_style(c) == "transformer":
+            # The Transformer decoder starts from no recurrent state: no bridge, whatever `bridge` says.
+            self.bridge = None
+            self.decoder = TransformerDecoder(c)
+        else:
+            self.bridge = Bridge(c)  # parameters (bridge.h.{l}.*, bridge.c.{l}.*) only when dense
+            self.decoder = Decoder(c)
 
     def logits(self, src, src_len, tgt_in, keep_attention=False):
-        memory, h, c = self.encoder(src, src_len)
+        memory, h, c = self.encoder(src, src_len)  # reverses the sources with reverse_source
+        if self.bridge is None:
+            return self.decoder(tgt_in, memory, src_len, keep_attention=keep_attention)
         h0, c0 = self.bridge(h, c)
         return self.decoder(tgt_in, memory, src_len, h0, c0, keep_attention)
 

@@ -4,7 +4,11 @@
 // (float64 from the float32 weights) and the mean loss. Regenerate with
 // tests/fixtures/make_seq2seq_fixtures.py. Together the configurations cover every attention
 // strategy, both decoder styles (and `none`), all three cells, every bridge, bidirectional and
-// 2-layer models and reversed sources.
+// 2-layer models and reversed sources; the self-attention encoders (transformer, rnn+self) under
+// the recurrent decoders; and the Transformer decoder (DESIGN.md §6b) on every encoder, post- and
+// pre-norm, relu and gelu, cross-attention heads unlike the self-attention heads, tied embeddings.
+// The Transformer configurations' JSON also hold "logits" (per example, the float64 logits at its
+// real target positions), unused here.
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
@@ -29,7 +33,12 @@ const std::vector<std::string> kConfigs = {
     "lstm_local_m_general",     "gru_local_p_concat",       "gru_multihead_h2",
     "lstm_none_reverse",        "gru_bahdanau_luong_style", "lstm_luong_dot_bahdanau_style",
     "lstm_local_p_dot_bi_dense_reverse", "gru_luong_general_linear",
-    "lstm_luong_dot_linear_bi2"};
+    "lstm_luong_dot_linear_bi2",
+    // Self-attention encoders under the recurrent decoders.
+    "tf_gru_bahdanau",          "tf_lstm_luong_dense",      "rnnself_lstm_bahdanau_bi",
+    // The Transformer decoder (DESIGN.md §6b) on every encoder.
+    "tf_tf_post_relu",          "tf_tf_pre_gelu",           "tf_tf_tied",
+    "rnn_tf",                   "rnnself_tf"};
 
 // Configurations where attend is known to disagree with PyTorch (DESIGN.md); their checks are
 // reported, not enforced, until the library is fixed. Empty: every configuration agrees.
