@@ -162,7 +162,7 @@ def attend_runs(a):
 
 def torch_settings(a):
     s = [(f"{t} thread{'s' if t > 1 else ''}", t, None) for t in a.thread_list]
-    if a.passive:
+    if a.passive and max(a.thread_list) > 1:
         t = max(a.thread_list)
         s.append((f"{t} threads, PASSIVE", t, "PASSIVE"))
     return s
