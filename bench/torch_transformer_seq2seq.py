@@ -194,6 +194,9 @@ def main(argv=None):
     train_s = median_seconds(a.warmup, a.iters, train_step)
     rss_train = rss_mb()
     tokens = int(tgt_len.sum())
+    if not a.json:  # before the (long) decoding runs
+        print(f"train step {1000 * train_s:.2f} ms (median of {a.iters}), {tokens / train_s:.0f} target tokens/s, "
+              f"peak RSS {rss_train:.1f} MB", flush=True)
 
     @torch.no_grad()
     def greedy(s, s_pad, steps):
