@@ -52,6 +52,28 @@ std::vector<Variant> variants() {
                               (c.bidirectional ? "/bi" : "") + (c.reverse_source ? "/reversed" : "")});
         ++n;
       }
+  // The Transformer decoder over both kinds of encoder, with the default cross-attention and
+  // two per-head strategies (one of them step-dependent).
+  for (const std::string attention : {"multihead", "bahdanau", "local-m"})
+    for (const std::string encoder : {"transformer", "rnn"}) {
+      ModelConfig c;
+      c.encoder = encoder;
+      c.attention = attention;
+      c.decoder = "transformer";
+      c.hidden = 16;
+      c.heads = 2;
+      c.self_heads = 4;
+      c.ffn = 24;
+      c.window = 2;
+      c.decoder_layers = 2;
+      c.norm_first = n % 2 == 1;
+      c.reverse_source = n % 3 == 1;
+      c.src_vocab = kSrcVocab;
+      c.tgt_vocab = kTgtVocab;
+      out.push_back({c, attention + "/transformer/" + encoder + (c.norm_first ? "/pre" : "") +
+                            (c.reverse_source ? "/reversed" : "")});
+      ++n;
+    }
   return out;
 }
 

@@ -23,6 +23,7 @@ namespace {
 struct BenchSettings {
   ModelConfig model;
   std::size_t batch = 64, src_len = 12, tgt_len = 12, vocab = 40;
+  std::size_t decode_len = 0;  // output tokens of the timed decoding; 0 = tgt_len
   std::size_t warmup = 3, iters = 20, threads = 0;
   bool json = false;
 };
@@ -77,6 +78,7 @@ int run_bench(const std::vector<std::string>& args) {
       ("src-len", count_option(&s.src_len), "longest source S")
       ("tgt-len", count_option(&s.tgt_len), "longest target T, </s> included")
       ("vocab", count_option(&s.vocab), "source and target vocabulary V")
+      ("decode-len", count_option(&s.decode_len), "output tokens of every timed decoding (0 = --tgt-len)")
       ("warmup", count_option(&s.warmup), "untimed repetitions first")
       ("iters", count_option(&s.iters), "timed repetitions (the median is reported)")
       ("threads", count_option(&s.threads), "threads: training runs this many data-parallel shards with one BLAS thread each; decoding uses this many BLAS threads (0 = 2)")
@@ -87,6 +89,7 @@ int run_bench(const std::vector<std::string>& args) {
                                       "on synthetic batches (docs/performance.md).", vm))
     return 0;
   po::notify(vm);
+  apply_decoder_defaults(s.model, vm);
   if (s.vocab < 5 || s.batch < 1 || s.src_len < 1 || s.tgt_len < 2 || s.iters < 1)
     throw Error("bench needs --vocab ≥ 5, --batch ≥ 1, --src-len ≥ 1, --tgt-len ≥ 2, --iters ≥ 1");
   const std::size_t threads = s.threads ? s.threads : 2;
@@ -118,7 +121,8 @@ int run_bench(const std::vector<std::string>& args) {
   SearchOptions fixed;  // exactly T steps: </s> does not stop a hypothesis
   fixed.stop_at_eos = false;
   fixed.max_len_ratio = 0;
-  fixed.max_len_extra = s.tgt_len;
+  const std::size_t decode_len = s.decode_len ? s.decode_len : s.tgt_len;
+  fixed.max_len_extra = decode_len;
   const Batch one = make_batch(data, {0});
   const double greedy1_s = median_seconds(s.warmup, s.iters, [&] {
     greedy_search(model, one.src, one.src_len, fixed, ws);
@@ -135,7 +139,7 @@ int run_bench(const std::vector<std::string>& args) {
       {"ffn", s.model.ffn},
       {"cell", s.model.cell}, {"attention", s.model.attention},
       {"decoder", s.model.decoder_style()}, {"batch", s.batch}, {"src_len", s.src_len},
-      {"tgt_len", s.tgt_len}, {"vocab", s.vocab}, {"emb", s.model.emb},
+      {"tgt_len", s.tgt_len}, {"decode_len", decode_len}, {"vocab", s.vocab}, {"emb", s.model.emb},
       {"hidden", s.model.hidden}, {"parameters", P.size()}, {"threads", threads},
       {"train_ms_per_step", 1000 * train_s},
       {"train_tokens_per_s", batch.real_target_tokens() / train_s},

@@ -162,6 +162,13 @@ void add_model_options(po::options_description& d, ModelConfig& c, const std::ve
   }
 }
 
+void apply_decoder_defaults(ModelConfig& c, const po::variables_map& vm) {
+  if (vm.count("attention") && !vm["attention"].defaulted()) return;
+  if (!decoder_known(c.decoder)) return;  // validate() names the valid decoders
+  const std::string fallback = decoder_traits(c.decoder).default_attention;
+  if (!fallback.empty()) c.attention = fallback;
+}
+
 void add_optimization_options(po::options_description& d, TrainOptions& o) {
   d.add_options()
       ("optimizer", opt(&o.optimizer.kind), "adam | sgd")

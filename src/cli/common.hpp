@@ -80,6 +80,9 @@ po::options_description task_options(TaskOptions& t);  // the seed is the caller
 // The model options, one per field of ModelConfig::model_fields() (its option name, help and
 // choices), bound straight to `c`; `except` names checkpoint keys a command binds its own way.
 void add_model_options(po::options_description& d, ModelConfig& c, const std::vector<std::string>& except = {});
+// After parsing: --attention left out means the decoder's own default strategy, when it has one
+// (the Transformer decoder's is multihead).
+void apply_decoder_defaults(ModelConfig& c, const po::variables_map& vm);
 // Optimisation, learning-rate schedule and budget (the seed and --threads are each command's
 // own: their meaning differs).
 void add_optimization_options(po::options_description& d, TrainOptions& o);

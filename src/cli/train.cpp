@@ -87,6 +87,7 @@ bool parse_args(const std::vector<std::string>& args, TrainArgs& a, po::variable
   if (!parse_command_line(args, all, usage, vm)) return false;
   if (vm.count("config")) store_config_file(vm["config"].as<std::string>(), all, vm);
   po::notify(vm);
+  apply_decoder_defaults(a.model, vm);
   finish_train_options(a.run.train);
   a.task.seed = a.run.text.subword.seed = a.run.train.seed;
   return true;

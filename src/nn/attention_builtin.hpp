@@ -82,10 +82,19 @@ class ScoredAttention final : public Attention<T> {
   void backward(const Mat<T>& dcontext, const Mat<T>& q, std::size_t t, const Memory<T>& m,
                 AttentionState& batch, AttentionState& step, const Mat<T>& weights,
                 Mat<T>& dq, Mat<T>& dmemory) const override;
+  void forward_weights(const Mat<T>& q, std::size_t t, const Memory<T>& m, AttentionState& batch,
+                       AttentionState& step, Mat<T>& weights) const override;
+  void backward_weights(const Mat<T>& dweights, const Mat<T>& q, std::size_t t, const Memory<T>& m,
+                        AttentionState& batch, AttentionState& step, Mat<T>& dq,
+                        Mat<T>& dmemory) const override;
   void prepare_backward(const Memory<T>& m, AttentionState& batch,
                         Mat<T>& dmemory) const override;
 
  private:
+  // From st.dw = ∂L/∂weights: dq (overwritten) and the score's dmemory.
+  void weights_backward(const Mat<T>& q, const Memory<T>& m, AttentionState& batch, ScoredStep<T>& st,
+                        Mat<T>& dq, Mat<T>& dmemory) const;
+
   ParameterRegistry<T>& params_;
   std::unique_ptr<Score<T>> score_;
   Locality locality_;

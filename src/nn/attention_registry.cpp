@@ -35,13 +35,15 @@ AttentionRegistry::Entry global(const std::string& name, const std::string& scor
   AttentionTraits t = scores().traits(score).global;
   t.help = help;
   t.decoder = decoder;
+  t.per_head = true;
   return AttentionRegistry::entry(name, scored<float>(score, Locality::Global),
                                   scored<double>(score, Locality::Global), std::move(t));
 }
 
 AttentionRegistry::Entry local(const std::string& name, Locality locality) {
-  return AttentionRegistry::entry(name, scored<float>("", locality), scored<double>("", locality),
-                                  local_traits(locality));
+  AttentionTraits t = local_traits(locality);
+  t.per_head = true;
+  return AttentionRegistry::entry(name, scored<float>("", locality), scored<double>("", locality), std::move(t));
 }
 
 AttentionTraits none_traits() {
@@ -71,6 +73,21 @@ AttentionRegistry& registry() {
 }
 
 }  // namespace
+
+template <typename T>
+void Attention<T>::forward_weights(const Mat<T>&, std::size_t, const Memory<T>&, AttentionState&,
+                                   AttentionState&, Mat<T>&) const {
+  throw Error("this attention strategy gives no weights on their own (AttentionTraits::per_head)");
+}
+
+template <typename T>
+void Attention<T>::backward_weights(const Mat<T>&, const Mat<T>&, std::size_t, const Memory<T>&,
+                                    AttentionState&, AttentionState&, Mat<T>&, Mat<T>&) const {
+  throw Error("this attention strategy gives no weights on their own (AttentionTraits::per_head)");
+}
+
+template class Attention<float>;
+template class Attention<double>;
 
 std::vector<std::string> attention_names() { return registry().names(); }
 std::vector<RegistryItem> attention_list() { return registry().list(); }

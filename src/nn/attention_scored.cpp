@@ -68,7 +68,21 @@ template <typename T>
 void ScoredAttention<T>::forward(const Mat<T>& q, std::size_t t, const Memory<T>& m,
                                  AttentionState& batch, AttentionState& step,
                                  Mat<T>& context, Mat<T>& weights) const {
-  const std::size_t B = m.B, S = m.S, d = m.dim();
+  forward_weights(q, t, m, batch, step, weights);
+  const ScoredStep<T>& st = state_as<ScoredStep<T>>(step);
+  const std::size_t B = m.B, d = m.dim();
+  context.zeros(d, B);
+  for (std::size_t b = 0; b < B; ++b) {
+    const auto h = m.example(b);
+    for (std::size_t j = st.lo[b]; j <= st.hi[b]; ++j) axpy(weights(j, b), h->colptr(j), context.colptr(b), d);
+  }
+}
+
+template <typename T>
+void ScoredAttention<T>::forward_weights(const Mat<T>& q, std::size_t t, const Memory<T>& m,
+                                         AttentionState& batch, AttentionState& step,
+                                         Mat<T>& weights) const {
+  const std::size_t B = m.B, S = m.S;
   const Lengths& len = *m.len;
   ScoredStep<T>& st = state_as<ScoredStep<T>>(step);
   Mat<T>& e = st.e;
@@ -118,11 +132,6 @@ void ScoredAttention<T>::forward(const Mat<T>& q, std::size_t t, const Memory<T>
         weights(j, b) *= std::exp(-dj * dj / two_sigma2);
       }
   }
-  context.zeros(d, B);
-  for (std::size_t b = 0; b < B; ++b) {
-    const auto h = m.example(b);
-    for (std::size_t j = lo[b]; j <= hi[b]; ++j) axpy(weights(j, b), h->colptr(j), context.colptr(b), d);
-  }
 }
 
 template <typename T>
@@ -132,8 +141,6 @@ void ScoredAttention<T>::backward(const Mat<T>& dcontext, const Mat<T>& q, std::
                                   Mat<T>& dmemory) const {
   const std::size_t B = m.B, S = m.S, d = m.dim();
   ScoredStep<T>& st = state_as<ScoredStep<T>>(step);
-  ScoreKeys<T>& keys = state_as<ScoreKeys<T>>(batch);
-  const Mat<T>& alpha = st.alpha;
   Mat<T>& dw = st.dw;
   dw.zeros(S, B);
   for (std::size_t b = 0; b < B; ++b) {
@@ -145,6 +152,29 @@ void ScoredAttention<T>::backward(const Mat<T>& dcontext, const Mat<T>& q, std::
       axpy(weights(j, b), dcontext.colptr(b), dh.colptr(j), d);
     }
   }
+  weights_backward(q, m, batch, st, dq, dmemory);
+}
+
+template <typename T>
+void ScoredAttention<T>::backward_weights(const Mat<T>& dweights, const Mat<T>& q, std::size_t,
+                                          const Memory<T>& m, AttentionState& batch,
+                                          AttentionState& step, Mat<T>& dq, Mat<T>& dmemory) const {
+  ScoredStep<T>& st = state_as<ScoredStep<T>>(step);
+  st.dw = dweights;
+  // Only the window carries weight: what lies outside it has no gradient.
+  for (std::size_t b = 0; b < m.B; ++b)
+    for (std::size_t j = 0; j < m.S; ++j)
+      if (j < st.lo[b] || j > st.hi[b]) st.dw(j, b) = 0;
+  weights_backward(q, m, batch, st, dq, dmemory);
+}
+
+template <typename T>
+void ScoredAttention<T>::weights_backward(const Mat<T>& q, const Memory<T>& m, AttentionState& batch,
+                                          ScoredStep<T>& st, Mat<T>& dq, Mat<T>& dmemory) const {
+  const std::size_t B = m.B;
+  ScoreKeys<T>& keys = state_as<ScoreKeys<T>>(batch);
+  const Mat<T>& alpha = st.alpha;
+  Mat<T>& dw = st.dw;
   dq.zeros(q.n_rows, q.n_cols);
   Mat<T>& de = st.de;
   if (locality_ != Locality::Predictive) {

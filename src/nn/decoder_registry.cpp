@@ -42,6 +42,7 @@ DecoderRegistry& registry() {
           builtin<RecurrentDecoder>(
               "luong", recurrent("recurrent: attend with h_t, h~ = tanh(W_c [c; h]), input feeding",
                                  DecoderStyle::Luong)),
+          builtin<TransformerDecoder>("transformer", transformer_decoder_traits()),
       });
   return r;
 }

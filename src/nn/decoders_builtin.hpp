@@ -3,6 +3,7 @@
 #pragma once
 #include "attend/nn/decoder.hpp"
 #include "attend/nn/encoder.hpp"
+#include "nn/cross_attention.hpp"
 
 namespace attend {
 
@@ -56,5 +57,100 @@ class RecurrentDecoder final : public Decoder<T> {
   std::vector<RecurrentLayer<T>> layers_;
   std::unique_ptr<Attention<T>> attention_;
 };
+
+// The Transformer decoder (DESIGN §6b): x⁰ = E y · √H + PE(t), dropout; L layers of PyTorch 1.13's
+// nn.TransformerDecoderLayer(H, self_heads, ffn, dropout, activation, norm_first):
+//   post-norm: x₁ = norm1(x + drop(SA(x))), x₂ = norm2(x₁ + drop(CA(x₁, M))), y = norm3(x₂ + drop(FF(x₂)))
+//   pre-norm:  x₁ = x + drop(SA(norm1(x))), x₂ = x₁ + drop(CA(norm2(x₁), M)), y = x₂ + drop(FF(norm3(x₂)))
+//              and a final LayerNorm after the stack;
+// SA: causal multi-head self-attention; CA: CrossAttention; logits_t = W_out y_t + b_out
+// (W_out = the embedding's transpose with --tie-embeddings).
+template <typename T>
+struct TransformerDecoderLayerCache {
+  // Self-attention's [q; k; v] of every step so far (3H × T_max·B, column t·B + b): the keys and
+  // values of earlier steps are read from here while decoding.
+  Mat<T> qkv, dqkv;
+  std::vector<Mat<T>> attn, attn_mask;  // per example·head: keys × queries of the last call
+  Mat<T> a_in, ctx, dctx;               // self-attention input; its heads' outputs
+  Mat<T> x1, c_in, x2, f_in;            // after the self-attention block; cross-attention input; …
+  Mat<T> pre, act;                      // linear1's output; the activation (after dropout)
+  Mat<T> drop1, drop2, drop3, drop_ff;  // dropout masks (empty without dropout)
+  Mat<T> hat1, hat2, hat3;
+  arma::Row<T> rstd1, rstd2, rstd3;
+  CrossAttentionState<T> cross;
+  Mat<T> scratch, da;
+};
+
+template <typename T>
+class TransformerDecoderLayer {
+ public:
+  TransformerDecoderLayer(ParameterRegistry<T>& params, const ModelConfig& config, const std::string& prefix);
+  void initialize() const;
+  const CrossAttention<T>& cross() const { return cross_; }
+
+  void begin(const Memory<T>& memory, std::size_t T_max, TransformerDecoderLayerCache<T>& c) const;
+  // Steps t0 … t0+n−1 (x: H × n·B) → y; the steps before t0 ran earlier in this batch.
+  void forward(const Mat<T>& x, std::size_t t0, const Memory<T>& memory, TransformerDecoderLayerCache<T>& c,
+               Mat<T>& y, std::mt19937_64* rng) const;
+  // After a forward over all steps from 0: dy → dx; accumulates parameter gradients and the
+  // cross-attention's key / value gradient.
+  void backward(const Mat<T>& dy, const Memory<T>& memory, TransformerDecoderLayerCache<T>& c, Mat<T>& dx) const;
+
+ private:
+  void self_attention(std::size_t t0, std::size_t n, std::size_t B, TransformerDecoderLayerCache<T>& c,
+                      Mat<T>& out, std::mt19937_64* rng) const;
+  void self_attention_backward(const Mat<T>& dout, std::size_t n, std::size_t B,
+                               TransformerDecoderLayerCache<T>& c, Mat<T>& din) const;
+
+  ParameterRegistry<T>& params_;
+  TransformerShape shape_;
+  std::size_t in_w_, in_b_, out_w_, out_b_, l1_w_, l1_b_, l2_w_, l2_b_;
+  std::size_t n1_w_, n1_b_, n2_w_, n2_b_, n3_w_, n3_b_;
+  CrossAttention<T> cross_;
+};
+
+template <typename T>
+struct TransformerDecoderState : DecoderState {
+  Mat<T> X0, emb_mask;                 // embedded inputs of the last call (H × n·B), dropout mask
+  std::vector<Mat<T>> outs;            // per layer: its output for the last call
+  std::vector<TransformerDecoderLayerCache<T>> layers;
+  Mat<T> Y;                            // the stack's output of every step (H × T_max·B)
+  Mat<T> hat, top;                     // final norm (norm_first): normalised input; its input
+  arma::Row<T> rstd;
+  Mat<T> pe;                           // sinusoidal positions, H × T_max
+  Mat<T> w;                            // scratch: one head's weights
+};
+
+template <typename T>
+class TransformerDecoder final : public Decoder<T> {
+ public:
+  TransformerDecoder(ParameterRegistry<T>& params, const ModelConfig& config, const Cell<T>& cell);
+  void initialize() const override;
+
+  void begin(const Memory<T>& memory, const std::vector<Mat<T>>& h0, const std::vector<Mat<T>>& c0,
+             std::size_t T_max, DecoderCache<T>& cache, std::mt19937_64* rng) const override;
+  void teacher_forced(const arma::umat& tokens, DecoderCache<T>& cache) const override;
+  void step(std::size_t t, const arma::uword* tokens, DecoderCache<T>& cache) const override;
+  void logits(std::size_t t0, std::size_t n, const DecoderCache<T>& cache, Mat<T>& out) const override;
+  void backward(const Mat<T>& dlogits, std::size_t steps, const arma::umat& tokens,
+                DecoderCache<T>& cache, Mat<T>& dmemory, std::vector<Mat<T>>& dh0,
+                std::vector<Mat<T>>& dc0) const override;
+  void reorder(std::size_t t, const std::vector<std::size_t>& parents, DecoderCache<T>& cache) const override;
+  void keep_columns(std::size_t t, const std::vector<std::size_t>& keep, const Memory<T>& memory,
+                    std::size_t T_max, DecoderCache<T>& cache) const override;
+  std::vector<AttentionView<T>> attention_views(std::size_t t, const DecoderCache<T>& cache) const override;
+
+ private:
+  // Embeds tokens (t0 … t0+n−1, n·B of them, column (t − t0)·B + b) and runs the stack.
+  void run(const arma::uword* tokens, std::size_t t0, std::size_t n, DecoderCache<T>& cache) const;
+
+  ParameterRegistry<T>& params_;
+  ModelConfig config_;
+  std::size_t embedding_, out_w_ = 0, out_b_, norm_w_ = 0, norm_b_ = 0;
+  std::vector<TransformerDecoderLayer<T>> layers_;
+};
+
+// The registry entry's traits (decoder_transformer.cpp): checks, and the GEMMs per target step.
+DecoderTraits transformer_decoder_traits();
 
 }  // namespace attend

@@ -11,11 +11,12 @@ namespace attend {
 template <typename T>
 Seq2Seq<T>::Seq2Seq(const ModelConfig& config, std::uint64_t seed) : config_(config) {
   config_.validate();
+  decoder_traits_ = decoder_traits(config_.decoder);
   if (config_.src_vocab < 5 || config_.tgt_vocab < 5)
     throw Error("the model needs source and target vocabularies (src_vocab/tgt_vocab unset)");
   cell_ = make_cell<T>(config_.cell);
   encoder_ = make_encoder<T>(params_, config_, *cell_);
-  if (config_.bridge == Bridge::Dense && decoder_traits(config_.decoder).initial_state) {
+  if (config_.bridge == Bridge::Dense && decoder_traits_.initial_state) {
     const std::size_t H = config_.hidden;
     const double k = 1.0 / std::sqrt(double(H));
     for (std::size_t l = 0; l < config_.layers; ++l) {
@@ -59,10 +60,11 @@ void Seq2Seq<T>::encode(const arma::umat& src, const Lengths& len, Workspace<T>&
 template <typename T>
 void Seq2Seq<T>::bridge(Workspace<T>& ws) const {
   const std::size_t L = config_.layers;
+  const bool takes_state = decoder_traits_.initial_state;
   ws.h0.resize(L);
   ws.c0.resize(L);
   for (std::size_t l = 0; l < L; ++l) {
-    if (config_.bridge == Bridge::None) {
+    if (config_.bridge == Bridge::None || !takes_state) {
       ws.h0[l].reset();
       ws.c0[l].reset();
     } else if (config_.bridge == Bridge::Copy) {
@@ -86,7 +88,7 @@ void Seq2Seq<T>::bridge_backward(Workspace<T>& ws) {
   const std::size_t L = config_.layers;
   ws.dfinal_h.assign(L, Mat<T>());
   ws.dfinal_c.assign(L, Mat<T>());
-  if (config_.bridge == Bridge::None) return;
+  if (config_.bridge == Bridge::None || !decoder_traits_.initial_state) return;
   for (std::size_t l = 0; l < L; ++l) {
     if (config_.bridge == Bridge::Copy) {
       ws.dfinal_h[l] = ws.dh0[l];
@@ -125,7 +127,7 @@ LossStats Seq2Seq<T>::forward(const Batch& batch, Workspace<T>& ws, bool backwar
     decoder_->teacher_forced(batch.tgt_in, ws.dec);
     decoder_->logits(0, Tn, ws.dec, ws.logits);
   } else {
-    if (!decoder_traits(config_.decoder).scheduled_sampling)
+    if (!decoder_traits_.scheduled_sampling)
       throw Error("--decoder " + config_.decoder +
                   " trains with teacher forcing only; leave --teacher-forcing at 1");
     // Scheduled sampling: each input is the reference token with probability teacher_forcing,

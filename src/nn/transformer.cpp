@@ -6,17 +6,21 @@
 #include "attend/core/error.hpp"
 #include "core/gemm.hpp"
 #include "core/kernels.hpp"
+#include "nn/transformer_parts.hpp"
 
 namespace attend {
 
 namespace {
 
 constexpr double kNormEps = 1e-5;  // nn.LayerNorm's default eps
+constexpr double kInvSqrt2 = 0.70710678118654752440;
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;
 
-// y = (x − mean) / √(var + ε) ⊙ g + b per column, biased variance (nn.LayerNorm).
+}  // namespace
+
 template <typename T>
-void layer_norm(const Mat<T>& x, const Mat<T>& g, const Mat<T>& b, Mat<T>& hat,
-                arma::Row<T>& rstd, Mat<T>& y) {
+void layer_norm(const Mat<T>& x, const Mat<T>& g, const Mat<T>& b, Mat<T>& hat, arma::Row<T>& rstd,
+                Mat<T>& y) {
   const arma::Row<T> mean = arma::mean(x, 0);
   hat = x.each_row() - mean;
   rstd = arma::mean(arma::square(hat), 0);
@@ -26,10 +30,9 @@ void layer_norm(const Mat<T>& x, const Mat<T>& g, const Mat<T>& b, Mat<T>& hat,
   y.each_col() += b.col(0);
 }
 
-// dx = rstd ⊙ (dĥ − mean(dĥ) − ĥ ⊙ mean(dĥ ⊙ ĥ)) with dĥ = dy ⊙ g; adds dg, db.
 template <typename T>
-void layer_norm_backward(const Mat<T>& dy, const Mat<T>& hat, const arma::Row<T>& rstd,
-                         const Mat<T>& g, Mat<T>& dg, Mat<T>& db, Mat<T>& dx) {
+void layer_norm_backward(const Mat<T>& dy, const Mat<T>& hat, const arma::Row<T>& rstd, const Mat<T>& g,
+                         Mat<T>& dg, Mat<T>& db, Mat<T>& dx) {
   dg += arma::sum(dy % hat, 1);
   db += arma::sum(dy, 1);
   const Mat<T> dhat = dy.each_col() % g.col(0);
@@ -39,23 +42,84 @@ void layer_norm_backward(const Mat<T>& dy, const Mat<T>& hat, const arma::Row<T>
   dx.each_row() %= rstd;
 }
 
-// Softmax of each column of a (over its rows: the unpadded keys).
 template <typename T>
-void column_softmax(Mat<T>& a) {
-  for (std::size_t i = 0; i < a.n_cols; ++i) {
-    T* col = a.colptr(i);
-    const T mx = *std::max_element(col, col + a.n_rows);
-    T sum = 0;
-    for (std::size_t j = 0; j < a.n_rows; ++j) sum += col[j] = std::exp(col[j] - mx);
-    const T inv = T(1) / sum;
-    for (std::size_t j = 0; j < a.n_rows; ++j) col[j] *= inv;
+void activate(Mat<T>& x, bool gelu) {
+  if (gelu) x.transform([](T v) { return T(0.5) * v * (T(1) + std::erf(v * T(kInvSqrt2))); });
+  else x.transform([](T v) { return v > 0 ? v : T(0); });
+}
+
+template <typename T>
+void activate_backward(const Mat<T>& pre, Mat<T>& d, bool gelu) {
+  if (gelu) {
+    // d/dx of x·Φ(x) = Φ(x) + x·φ(x)
+    for (std::size_t i = 0; i < d.n_elem; ++i) {
+      const T v = pre[i];
+      d[i] *= T(0.5) * (T(1) + std::erf(v * T(kInvSqrt2))) + v * T(kInvSqrt2Pi) * std::exp(T(-0.5) * v * v);
+    }
+  } else {
+    for (std::size_t i = 0; i < d.n_elem; ++i)
+      if (pre[i] <= 0) d[i] = 0;
   }
 }
 
-constexpr double kInvSqrt2 = 0.70710678118654752440;
-constexpr double kInvSqrt2Pi = 0.39894228040143267794;
+template <typename T>
+void head_forward(const HeadBlock<T>& h, Mat<T>& a, const Mat<T>& mask, Mat<T>& scratch, T* o,
+                  std::size_t ldo) {
+  a.set_size(h.nk, h.nq);
+  gemm(true, false, h.nk, h.nq, h.dk, h.scale, h.k, h.ldk, h.q, h.ldq, T(0), a.memptr(), h.nk);  // KᵀQ·scale
+  for (std::size_t i = 0; i < h.nq; ++i) {
+    const std::size_t n = h.causal ? std::min(h.first + i + 1, h.nk) : h.nk;
+    T* col = a.colptr(i);
+    const T mx = *std::max_element(col, col + n);
+    T sum = 0;
+    for (std::size_t j = 0; j < n; ++j) sum += col[j] = std::exp(col[j] - mx);
+    const T inv = T(1) / sum;
+    for (std::size_t j = 0; j < n; ++j) col[j] *= inv;
+    for (std::size_t j = n; j < h.nk; ++j) col[j] = 0;
+  }
+  const T* w = a.memptr();
+  if (!mask.is_empty()) {
+    scratch = a % mask;
+    w = scratch.memptr();
+  }
+  gemm(false, false, h.dk, h.nq, h.nk, T(1), h.v, h.ldv, w, h.nk, T(0), o, ldo);  // V a
+}
 
-}  // namespace
+template <typename T>
+void head_backward(const HeadBlock<T>& h, const Mat<T>& a, const Mat<T>& mask, const T* dout,
+                   std::size_t lddo, Mat<T>& scratch, Mat<T>& da, T* dq, T* dkey, T* dv) {
+  const T* w = a.memptr();
+  if (!mask.is_empty()) {
+    scratch = a % mask;
+    w = scratch.memptr();
+  }
+  gemm(false, true, h.dk, h.nk, h.nq, T(1), dout, lddo, w, h.nk, T(0), dv, h.ldv);  // dV = dO wᵀ
+  da.set_size(h.nk, h.nq);
+  gemm(true, false, h.nk, h.nq, h.dk, T(1), h.v, h.ldv, dout, lddo, T(0), da.memptr(), h.nk);  // Vᵀ dO
+  if (!mask.is_empty()) da %= mask;
+  // Softmax backward per query column: ds = a ⊙ (da − Σ_j a_j da_j); a is 0 past count(i).
+  for (std::size_t i = 0; i < h.nq; ++i) {
+    const T* ac = a.colptr(i);
+    T* dc = da.colptr(i);
+    const T s = attend::dot(ac, dc, h.nk);
+    for (std::size_t j = 0; j < h.nk; ++j) dc[j] = ac[j] * (dc[j] - s);
+  }
+  gemm(false, false, h.dk, h.nq, h.nk, h.scale, h.k, h.ldk, da.memptr(), h.nk, T(0), dq, h.ldq);     // dQ = K ds·scale
+  gemm(false, true, h.dk, h.nk, h.nq, h.scale, h.q, h.ldq, da.memptr(), h.nk, T(0), dkey, h.ldk);  // dK = Q dsᵀ·scale
+}
+
+#define ATTEND_TRANSFORMER_PARTS(T)                                                                  \
+  template void layer_norm(const Mat<T>&, const Mat<T>&, const Mat<T>&, Mat<T>&, arma::Row<T>&, Mat<T>&); \
+  template void layer_norm_backward(const Mat<T>&, const Mat<T>&, const arma::Row<T>&, const Mat<T>&,    \
+                                    Mat<T>&, Mat<T>&, Mat<T>&);                                          \
+  template void activate(Mat<T>&, bool);                                                             \
+  template void activate_backward(const Mat<T>&, Mat<T>&, bool);                                     \
+  template void head_forward(const HeadBlock<T>&, Mat<T>&, const Mat<T>&, Mat<T>&, T*, std::size_t); \
+  template void head_backward(const HeadBlock<T>&, const Mat<T>&, const Mat<T>&, const T*, std::size_t, \
+                              Mat<T>&, Mat<T>&, T*, T*, T*);
+ATTEND_TRANSFORMER_PARTS(float)
+ATTEND_TRANSFORMER_PARTS(double)
+#undef ATTEND_TRANSFORMER_PARTS
 
 template <typename T>
 TransformerLayer<T>::TransformerLayer(ParameterRegistry<T>& params, const std::string& prefix,
@@ -107,22 +171,11 @@ void TransformerLayer<T>::self_attention(const Mat<T>& in, Mat<T>& out, Transfor
     for (std::size_t h = 0; h < nh; ++h) {
       const std::size_t n = c.len[b];
       const T* q = c.qkv.memptr() + 3 * H * b + h * dk;
-      const T* k = q + H;
-      const T* v = q + 2 * H;
-      Mat<T>& a = c.attn[b * nh + h];
-      a.set_size(n, S);
-      gemm(true, false, n, S, dk, scale, k, ld, q, ld, T(0), a.memptr(), n);  // KᵀQ/√d_k
-      column_softmax(a);
+      const HeadBlock<T> hb{q, q + H, q + 2 * H, ld, ld, ld, S, n, dk, scale};
       Mat<T>& mask = c.attn_mask[b * nh + h];
-      const T* w = a.memptr();
-      if (drop) {
-        dropout_mask(mask, n, S, shape_.dropout, *rng);
-        c.weights = a % mask;
-        w = c.weights.memptr();
-      } else {
-        mask.reset();
-      }
-      gemm(false, false, dk, S, n, T(1), v, ld, w, n, T(0), c.ctx.memptr() + H * b + h * dk, ldc);
+      if (drop) dropout_mask(mask, n, S, shape_.dropout, *rng);
+      else mask.reset();
+      head_forward(hb, c.attn[b * nh + h], mask, c.weights, c.ctx.memptr() + H * b + h * dk, ldc);
     }
   out = params_.value(out_w_) * c.ctx;
   out.each_col() += params_.value(out_b_).col(0);
@@ -141,30 +194,11 @@ void TransformerLayer<T>::self_attention_backward(const Mat<T>& dout, Transforme
   for (std::size_t b = 0; b < B; ++b)
     for (std::size_t h = 0; h < nh; ++h) {
       const std::size_t n = c.len[b], off = 3 * H * b + h * dk;
-      const T *q = c.qkv.memptr() + off, *k = q + H, *v = q + 2 * H;
-      T *dq = c.dqkv.memptr() + off, *dkey = dq + H, *dv = dq + 2 * H;
-      const T* dctx = c.dctx.memptr() + H * b + h * dk;
-      const Mat<T>& a = c.attn[b * nh + h];
-      const Mat<T>& mask = c.attn_mask[b * nh + h];
-      const T* w = a.memptr();
-      if (!mask.is_empty()) {
-        c.weights = a % mask;
-        w = c.weights.memptr();
-      }
-      gemm(false, true, dk, n, S, T(1), dctx, ldc, w, n, T(0), dv, ld);  // dV = dC wᵀ
-      Mat<T>& da = c.da;
-      da.set_size(n, S);
-      gemm(true, false, n, S, dk, T(1), v, ld, dctx, ldc, T(0), da.memptr(), n);  // Vᵀ dC
-      if (!mask.is_empty()) da %= mask;
-      // Softmax backward per query column: ds = a ⊙ (da − Σ_j a_j da_j).
-      for (std::size_t i = 0; i < S; ++i) {
-        const T* ac = a.colptr(i);
-        T* dc = da.colptr(i);
-        const T dot = attend::dot(ac, dc, n);
-        for (std::size_t j = 0; j < n; ++j) dc[j] = ac[j] * (dc[j] - dot);
-      }
-      gemm(false, false, dk, S, n, scale, k, ld, da.memptr(), n, T(0), dq, ld);   // dQ = K ds/√d_k
-      gemm(false, true, dk, n, S, scale, q, ld, da.memptr(), n, T(0), dkey, ld);  // dK = Q dsᵀ/√d_k
+      const T* q = c.qkv.memptr() + off;
+      T* dq = c.dqkv.memptr() + off;
+      const HeadBlock<T> hb{q, q + H, q + 2 * H, ld, ld, ld, S, n, dk, scale};
+      head_backward(hb, c.attn[b * nh + h], c.attn_mask[b * nh + h], c.dctx.memptr() + H * b + h * dk, ldc,
+                    c.weights, c.da, dq, dq + H, dq + 2 * H);
     }
   params_.grad(in_w_) += c.dqkv * c.a_in.t();
   params_.grad(in_b_) += arma::sum(c.dqkv, 1);
@@ -213,10 +247,7 @@ void TransformerLayer<T>::forward(const Mat<T>& x, const Lengths& len, Mat<T>& y
   c.pre = params_.value(l1_w_) * c.f_in;  // the feed-forward block: two GEMMs over all positions
   c.pre.each_col() += params_.value(l1_b_).col(0);
   c.act = c.pre;
-  if (shape_.gelu)
-    c.act.transform([](T v) { return T(0.5) * v * (T(1) + std::erf(v * T(kInvSqrt2))); });
-  else
-    c.act.transform([](T v) { return v > 0 ? v : T(0); });
+  activate(c.act, shape_.gelu);
   if (drop) {
     dropout_mask(c.drop_ff, F, N, p, *rng);
     c.act %= c.drop_ff;
@@ -250,16 +281,7 @@ void TransformerLayer<T>::backward(const Mat<T>& dy, TransformerLayerCache<T>& c
   params_.grad(l2_b_) += arma::sum(dff, 1);
   Mat<T> dpre = params_.value(l2_w_).t() * dff;
   if (!c.drop_ff.is_empty()) dpre %= c.drop_ff;
-  if (shape_.gelu) {
-    // d/dx of x·Φ(x) = Φ(x) + x·φ(x)
-    for (std::size_t i = 0; i < dpre.n_elem; ++i) {
-      const T v = c.pre[i];
-      dpre[i] *= T(0.5) * (T(1) + std::erf(v * T(kInvSqrt2))) + v * T(kInvSqrt2Pi) * std::exp(T(-0.5) * v * v);
-    }
-  } else {
-    for (std::size_t i = 0; i < dpre.n_elem; ++i)
-      if (c.pre[i] <= 0) dpre[i] = 0;
-  }
+  activate_backward(c.pre, dpre, shape_.gelu);
   params_.grad(l1_w_) += dpre * c.f_in.t();
   params_.grad(l1_b_) += arma::sum(dpre, 1);
   Mat<T> dx1 = params_.value(l1_w_).t() * dpre;  // on f_in

@@ -123,6 +123,8 @@ void validate(const TrainOptions& o) {
 TrainResult train(Seq2Seq<float>& model, const std::vector<EncodedPair>& train_data,
                   const std::vector<EncodedPair>& valid_data, const TrainOptions& opt,
                   const ProgressFn& progress) {
+  if (opt.teacher_forcing < 1 && !decoder_traits(model.config().decoder).scheduled_sampling)
+    throw Error("--decoder " + model.config().decoder + " trains with teacher forcing only; leave --teacher-forcing at 1");
   if (train_data.empty()) throw Error("no training examples");
   validate(opt);
   using Clock = std::chrono::steady_clock;

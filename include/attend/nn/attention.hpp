@@ -81,6 +81,14 @@ class Attention {
   virtual void backward(const Mat<T>& dcontext, const Mat<T>& q, std::size_t t,
                         const Memory<T>& memory, AttentionState& batch, AttentionState& step,
                         const Mat<T>& weights, Mat<T>& dq, Mat<T>& dmemory) const = 0;
+  // The weights alone, and their backward from ∂L/∂weights (dq overwritten, dmemory
+  // accumulated): what a head of the Transformer decoder's cross-attention calls, taking the
+  // context from its own values (DESIGN §6b; AttentionTraits::per_head says a strategy has them).
+  virtual void forward_weights(const Mat<T>& q, std::size_t t, const Memory<T>& memory,
+                               AttentionState& batch, AttentionState& step, Mat<T>& weights) const;
+  virtual void backward_weights(const Mat<T>& dweights, const Mat<T>& q, std::size_t t,
+                                const Memory<T>& memory, AttentionState& batch, AttentionState& step,
+                                Mat<T>& dq, Mat<T>& dmemory) const;
   // After every step's backward: gradients through the batch-level keys.
   virtual void prepare_backward(const Memory<T>& memory, AttentionState& batch,
                                 Mat<T>& dmemory) const {
@@ -107,6 +115,9 @@ struct AttentionTraits {
   std::function<void(ModelConfig&, std::size_t longest_source, bool user_set_sizes)> fit_to_data;
   std::function<std::size_t(const ModelConfig&)> source_limit;  // longest source; 0 = any
   std::function<GemmCost(const ModelConfig&)> cost;             // for `attend bench`
+  // Serves as the score of each head of the Transformer decoder's cross-attention: it implements
+  // forward_weights / backward_weights and is built with config.hidden = the head width.
+  bool per_head = false;
 };
 
 template <typename T>

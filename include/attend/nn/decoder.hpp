@@ -140,7 +140,7 @@ struct DecoderTraits {
   DecoderStyle style = DecoderStyle::Auto;
   bool initial_state = true;       // starts from the encoder's final states (--bridge applies)
   bool scheduled_sampling = true;  // trains with --teacher-forcing below 1
-  std::function<GemmCost(const ModelConfig&)> cost;  // its GEMMs per target step (attend bench)
+  std::string default_attention;   // what --attention means when not given ("": the model default)
 };
 
 // Registry by name. Built-in decoders: auto, bahdanau, luong (recurrent), transformer.

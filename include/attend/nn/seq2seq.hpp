@@ -89,6 +89,7 @@ class Seq2Seq {
   std::unique_ptr<Cell<T>> cell_;
   std::unique_ptr<Encoder<T>> encoder_;
   std::unique_ptr<Decoder<T>> decoder_;
+  DecoderTraits decoder_traits_;
   std::vector<std::size_t> bridge_hw_, bridge_hb_, bridge_cw_, bridge_cb_;
 };
 

@@ -1,0 +1,474 @@
+// The Transformer decoder (DESIGN §6b; decoders_builtin.hpp has the equations). Training runs
+// every target position of a batch at once, one GEMM per projection over all T·B positions;
+// decoding runs one step at a time over the self-attention keys and values of the earlier steps,
+// kept in each layer's qkv, and the memory's keys and values, projected once per batch.
+#include <cmath>
+
+#include "attend/core/error.hpp"
+#include "attend/nn/transformer.hpp"
+#include "core/gemm.hpp"
+#include "nn/decoders_builtin.hpp"
+#include "nn/transformer_parts.hpp"
+
+namespace attend {
+
+namespace {
+
+TransformerShape decoder_shape(const ModelConfig& c) {
+  TransformerShape s;
+  s.width = c.hidden;
+  s.heads = c.self_heads;
+  s.ffn = c.ffn;
+  s.norm_first = c.norm_first;
+  s.gelu = c.activation == "gelu";
+  s.dropout = c.dropout;
+  return s;
+}
+
+}  // namespace
+
+// ---- one layer ----------------------------------------------------------------------------------
+
+template <typename T>
+TransformerDecoderLayer<T>::TransformerDecoderLayer(ParameterRegistry<T>& params, const ModelConfig& config,
+                                                    const std::string& prefix)
+    : params_(params), shape_(decoder_shape(config)), cross_(params, config, prefix + "multihead_attn.") {
+  const std::size_t H = shape_.width, F = shape_.ffn;
+  if (shape_.heads == 0 || H % shape_.heads != 0)
+    throw Error("--self-heads " + std::to_string(shape_.heads) + " does not divide --hidden " + std::to_string(H));
+  const double kh = 1.0 / std::sqrt(double(H)), kf = 1.0 / std::sqrt(double(F));
+  // PyTorch's initialisers, as the encoder layer (transformer.cpp).
+  in_w_ = params.add(prefix + "self_attn.in_proj_weight", 3 * H, H, std::sqrt(6.0 / (4.0 * H)));
+  in_b_ = params.add(prefix + "self_attn.in_proj_bias", 3 * H, 1, 0.0, TorchLayout::Vector);
+  out_w_ = params.add(prefix + "self_attn.out_proj.weight", H, H, kh);
+  out_b_ = params.add(prefix + "self_attn.out_proj.bias", H, 1, 0.0, TorchLayout::Vector);
+  l1_w_ = params.add(prefix + "linear1.weight", F, H, kh);
+  l1_b_ = params.add(prefix + "linear1.bias", F, 1, kh, TorchLayout::Vector);
+  l2_w_ = params.add(prefix + "linear2.weight", H, F, kf);
+  l2_b_ = params.add(prefix + "linear2.bias", H, 1, kf, TorchLayout::Vector);
+  n1_w_ = params.add(prefix + "norm1.weight", H, 1, 0.0, TorchLayout::Vector);
+  n1_b_ = params.add(prefix + "norm1.bias", H, 1, 0.0, TorchLayout::Vector);
+  n2_w_ = params.add(prefix + "norm2.weight", H, 1, 0.0, TorchLayout::Vector);
+  n2_b_ = params.add(prefix + "norm2.bias", H, 1, 0.0, TorchLayout::Vector);
+  n3_w_ = params.add(prefix + "norm3.weight", H, 1, 0.0, TorchLayout::Vector);
+  n3_b_ = params.add(prefix + "norm3.bias", H, 1, 0.0, TorchLayout::Vector);
+}
+
+template <typename T>
+void TransformerDecoderLayer<T>::initialize() const {
+  params_.value(n1_w_).ones();
+  params_.value(n2_w_).ones();
+  params_.value(n3_w_).ones();
+}
+
+template <typename T>
+void TransformerDecoderLayer<T>::begin(const Memory<T>& memory, std::size_t T_max,
+                                       TransformerDecoderLayerCache<T>& c) const {
+  c.qkv.set_size(3 * shape_.width, T_max * memory.B);
+  cross_.prepare(memory, T_max, c.cross);
+}
+
+// Example b's step t is column t·B + b, so one head's queries, keys and values of one example
+// are read in place with leading dimension 3H·B. Query t sees keys 0 … t (causal); a padded
+// target position is a query whose output nothing reads and a key only later padded positions
+// see, so the target padding mask changes nothing the loss depends on and is not applied.
+template <typename T>
+void TransformerDecoderLayer<T>::self_attention(std::size_t t0, std::size_t n, std::size_t B,
+                                                TransformerDecoderLayerCache<T>& c, Mat<T>& out,
+                                                std::mt19937_64* rng) const {
+  const std::size_t H = shape_.width, nh = shape_.heads, dk = H / nh, N = n * B, ld = 3 * H * B;
+  const bool drop = rng && shape_.dropout > 0;
+  Mat<T> qkv = block(c.qkv, t0 * B, N);
+  qkv = params_.value(in_w_) * c.a_in;  // q, k, v of the new steps: one GEMM
+  qkv.each_col() += params_.value(in_b_).col(0);
+  c.attn.resize(B * nh);
+  c.attn_mask.resize(B * nh);
+  c.ctx.set_size(H, N);
+  const T scale = T(1) / std::sqrt(T(dk));
+  for (std::size_t b = 0; b < B; ++b)
+    for (std::size_t h = 0; h < nh; ++h) {
+      const T* k = c.qkv.memptr() + 3 * H * b + H + h * dk;
+      HeadBlock<T> hb{c.qkv.memptr() + 3 * H * (t0 * B + b) + h * dk, k, k + H, ld, ld, ld, n, t0 + n, dk, scale};
+      hb.causal = true;
+      hb.first = t0;
+      Mat<T>& mask = c.attn_mask[b * nh + h];
+      if (drop) dropout_mask(mask, hb.nk, n, shape_.dropout, *rng);
+      else mask.reset();
+      head_forward(hb, c.attn[b * nh + h], mask, c.scratch, c.ctx.memptr() + H * b + h * dk, H * B);
+    }
+  out = params_.value(out_w_) * c.ctx;
+  out.each_col() += params_.value(out_b_).col(0);
+}
+
+template <typename T>
+void TransformerDecoderLayer<T>::self_attention_backward(const Mat<T>& dout, std::size_t n, std::size_t B,
+                                                         TransformerDecoderLayerCache<T>& c, Mat<T>& din) const {
+  const std::size_t H = shape_.width, nh = shape_.heads, dk = H / nh, N = n * B, ld = 3 * H * B;
+  params_.grad(out_w_) += dout * c.ctx.t();
+  params_.grad(out_b_) += arma::sum(dout, 1);
+  c.dctx = params_.value(out_w_).t() * dout;
+  c.dqkv.zeros(3 * H, N);
+  const T scale = T(1) / std::sqrt(T(dk));
+  for (std::size_t b = 0; b < B; ++b)
+    for (std::size_t h = 0; h < nh; ++h) {
+      const std::size_t off = 3 * H * b + h * dk;
+      const T* q = c.qkv.memptr() + off;
+      HeadBlock<T> hb{q, q + H, q + 2 * H, ld, ld, ld, n, n, dk, scale};
+      hb.causal = true;
+      T* dq = c.dqkv.memptr() + off;
+      head_backward(hb, c.attn[b * nh + h], c.attn_mask[b * nh + h], c.dctx.memptr() + H * b + h * dk, H * B,
+                    c.scratch, c.da, dq, dq + H, dq + 2 * H);
+    }
+  params_.grad(in_w_) += c.dqkv * c.a_in.t();
+  params_.grad(in_b_) += arma::sum(c.dqkv, 1);
+  din = params_.value(in_w_).t() * c.dqkv;
+}
+
+template <typename T>
+void TransformerDecoderLayer<T>::forward(const Mat<T>& x, std::size_t t0, const Memory<T>& memory,
+                                         TransformerDecoderLayerCache<T>& c, Mat<T>& y,
+                                         std::mt19937_64* rng) const {
+  const std::size_t H = shape_.width, F = shape_.ffn, B = memory.B, N = x.n_cols, n = N / B;
+  const bool drop = rng && shape_.dropout > 0, pre = shape_.norm_first;
+  const double p = shape_.dropout;
+  const Mat<T>&g1 = params_.value(n1_w_), &b1 = params_.value(n1_b_);
+  const Mat<T>&g2 = params_.value(n2_w_), &b2 = params_.value(n2_b_);
+  const Mat<T>&g3 = params_.value(n3_w_), &b3 = params_.value(n3_b_);
+  auto dropped = [&](Mat<T>& r, Mat<T>& mask, std::size_t rows) {
+    if (drop) {
+      dropout_mask(mask, rows, N, p, *rng);
+      r %= mask;
+    } else {
+      mask.reset();
+    }
+  };
+
+  if (pre) layer_norm(x, g1, b1, c.hat1, c.rstd1, c.a_in);
+  else c.a_in = x;
+  Mat<T> r;
+  self_attention(t0, n, B, c, r, rng);
+  dropped(r, c.drop1, H);
+  r += x;
+  if (pre) {
+    c.x1 = std::move(r);
+    layer_norm(c.x1, g2, b2, c.hat2, c.rstd2, c.c_in);
+  } else {
+    layer_norm(r, g1, b1, c.hat1, c.rstd1, c.x1);
+    c.c_in = c.x1;
+  }
+
+  cross_.forward(c.c_in, t0, memory, c.cross, r, rng);
+  dropped(r, c.drop2, H);
+  r += c.x1;
+  if (pre) {
+    c.x2 = std::move(r);
+    layer_norm(c.x2, g3, b3, c.hat3, c.rstd3, c.f_in);
+  } else {
+    layer_norm(r, g2, b2, c.hat2, c.rstd2, c.x2);
+    c.f_in = c.x2;
+  }
+
+  c.pre = params_.value(l1_w_) * c.f_in;  // the feed-forward block: two GEMMs over all positions
+  c.pre.each_col() += params_.value(l1_b_).col(0);
+  c.act = c.pre;
+  activate(c.act, shape_.gelu);
+  dropped(c.act, c.drop_ff, F);
+  r = params_.value(l2_w_) * c.act;
+  r.each_col() += params_.value(l2_b_).col(0);
+  dropped(r, c.drop3, H);
+  r += c.x2;
+  if (pre) y = std::move(r);
+  else layer_norm(r, g3, b3, c.hat3, c.rstd3, y);
+}
+
+template <typename T>
+void TransformerDecoderLayer<T>::backward(const Mat<T>& dy, const Memory<T>& memory,
+                                          TransformerDecoderLayerCache<T>& c, Mat<T>& dx) const {
+  const std::size_t B = memory.B, n = dy.n_cols / B;
+  const bool pre = shape_.norm_first;
+  const Mat<T>&g1 = params_.value(n1_w_), &g2 = params_.value(n2_w_), &g3 = params_.value(n3_w_);
+  Mat<T>&dg1 = params_.grad(n1_w_), &db1 = params_.grad(n1_b_);
+  Mat<T>&dg2 = params_.grad(n2_w_), &db2 = params_.grad(n2_b_);
+  Mat<T>&dg3 = params_.grad(n3_w_), &db3 = params_.grad(n3_b_);
+  auto undrop = [](const Mat<T>& d, const Mat<T>& mask) { return mask.is_empty() ? d : Mat<T>(d % mask); };
+
+  Mat<T> dr3;  // on x₂ + drop(ff)
+  if (pre) dr3 = dy;
+  else layer_norm_backward(dy, c.hat3, c.rstd3, g3, dg3, db3, dr3);
+  const Mat<T> dff = undrop(dr3, c.drop3);
+  params_.grad(l2_w_) += dff * c.act.t();
+  params_.grad(l2_b_) += arma::sum(dff, 1);
+  Mat<T> dpre = params_.value(l2_w_).t() * dff;
+  if (!c.drop_ff.is_empty()) dpre %= c.drop_ff;
+  activate_backward(c.pre, dpre, shape_.gelu);
+  params_.grad(l1_w_) += dpre * c.f_in.t();
+  params_.grad(l1_b_) += arma::sum(dpre, 1);
+  Mat<T> d = params_.value(l1_w_).t() * dpre;  // on f_in
+  Mat<T> dx2;
+  if (pre) {
+    layer_norm_backward(d, c.hat3, c.rstd3, g3, dg3, db3, dx2);
+    dx2 += dr3;
+  } else {
+    dx2 = d + dr3;
+  }
+
+  Mat<T> dr2;  // on x₁ + drop(ca)
+  if (pre) dr2 = std::move(dx2);
+  else layer_norm_backward(dx2, c.hat2, c.rstd2, g2, dg2, db2, dr2);
+  cross_.backward(undrop(dr2, c.drop2), c.c_in, memory, c.cross, d);  // d: on c_in
+  Mat<T> dx1;
+  if (pre) {
+    layer_norm_backward(d, c.hat2, c.rstd2, g2, dg2, db2, dx1);
+    dx1 += dr2;
+  } else {
+    dx1 = d + dr2;
+  }
+
+  Mat<T> dr1;  // on x + drop(sa)
+  if (pre) dr1 = std::move(dx1);
+  else layer_norm_backward(dx1, c.hat1, c.rstd1, g1, dg1, db1, dr1);
+  self_attention_backward(undrop(dr1, c.drop1), n, B, c, d);  // d: on a_in
+  if (pre) {
+    layer_norm_backward(d, c.hat1, c.rstd1, g1, dg1, db1, dx);
+    dx += dr1;
+  } else {
+    dx = d + dr1;
+  }
+}
+
+// ---- the decoder --------------------------------------------------------------------------------
+
+template <typename T>
+TransformerDecoder<T>::TransformerDecoder(ParameterRegistry<T>& params, const ModelConfig& config,
+                                          const Cell<T>&)
+    : params_(params), config_(config) {
+  const std::size_t H = config.hidden, V = config.tgt_vocab, L = config.transformer_decoder_layers();
+  const double k = 1.0 / std::sqrt(double(H));
+  embedding_ = params.add("decoder.embedding.weight", H, V, k, TorchLayout::TransposedMatrix);
+  layers_.reserve(L);
+  for (std::size_t l = 0; l < L; ++l)
+    layers_.emplace_back(params, config, "decoder.transformer.layers." + std::to_string(l) + ".");
+  if (config.norm_first) {
+    norm_w_ = params.add("decoder.transformer.norm.weight", H, 1, 0.0, TorchLayout::Vector);
+    norm_b_ = params.add("decoder.transformer.norm.bias", H, 1, 0.0, TorchLayout::Vector);
+  }
+  if (!config.tie_embeddings) out_w_ = params.add("decoder.out.weight", V, H, k);
+  out_b_ = params.add("decoder.out.bias", V, 1, k, TorchLayout::Vector);
+}
+
+template <typename T>
+void TransformerDecoder<T>::initialize() const {
+  for (const auto& l : layers_) l.initialize();
+  if (config_.norm_first) params_.value(norm_w_).ones();
+}
+
+template <typename T>
+void TransformerDecoder<T>::begin(const Memory<T>& memory, const std::vector<Mat<T>>&,
+                                  const std::vector<Mat<T>>&, std::size_t T_max, DecoderCache<T>& cache,
+                                  std::mt19937_64* rng) const {
+  if (cache.state_of != this) {  // a cache first used with this decoder
+    cache.state = std::make_unique<TransformerDecoderState<T>>();
+    cache.state_of = this;
+  }
+  auto& st = decoder_state<TransformerDecoderState<T>>(cache);
+  const std::size_t H = config_.hidden, B = memory.B;
+  cache.T_max = T_max;
+  cache.B = B;
+  cache.memory = memory;
+  cache.rng = config_.dropout > 0 ? rng : nullptr;
+  st.layers.resize(layers_.size());
+  for (std::size_t l = 0; l < layers_.size(); ++l) layers_[l].begin(memory, T_max, st.layers[l]);
+  st.Y.set_size(H, T_max * B);
+  if (st.pe.n_cols < T_max) st.pe = sinusoidal_positions<T>(H, T_max);
+  cache.A.set_size(memory.S, T_max * B);
+}
+
+template <typename T>
+void TransformerDecoder<T>::run(const arma::uword* tokens, std::size_t t0, std::size_t n,
+                                DecoderCache<T>& cache) const {
+  auto& st = decoder_state<TransformerDecoderState<T>>(cache);
+  const std::size_t H = config_.hidden, B = cache.B, N = n * B, L = layers_.size();
+  const Mat<T>& E = params_.value(embedding_);
+  const T scale = std::sqrt(T(H));
+  st.X0.set_size(H, N);
+  for (std::size_t s = 0; s < n; ++s)
+    for (std::size_t b = 0; b < B; ++b) {
+      const arma::uword id = tokens[s * B + b];
+      if (id >= E.n_cols) throw Error("target token id " + std::to_string(id) + " outside the vocabulary");
+      st.X0.col(s * B + b) = scale * E.col(id) + st.pe.col(t0 + s);
+    }
+  if (cache.rng) {
+    dropout_mask(st.emb_mask, H, N, config_.dropout, *cache.rng);
+    st.X0 %= st.emb_mask;
+  } else {
+    st.emb_mask.reset();
+  }
+  st.outs.resize(L);
+  for (std::size_t l = 0; l < L; ++l)
+    layers_[l].forward(l == 0 ? st.X0 : st.outs[l - 1], t0, cache.memory, st.layers[l], st.outs[l], cache.rng);
+  Mat<T> y = block(st.Y, t0 * B, N);
+  if (config_.norm_first) {
+    layer_norm(st.outs.back(), params_.value(norm_w_), params_.value(norm_b_), st.hat, st.rstd, st.top);
+    y = st.top;
+  } else {
+    y = st.outs.back();
+  }
+  // The default view of the attention: the mean over the last layer's heads.
+  const CrossAttention<T>& cross = layers_.back().cross();
+  const T share = T(1) / T(cross.heads());
+  for (std::size_t s = 0; s < n; ++s) {
+    Mat<T> a = block(cache.A, (t0 + s) * B, B);
+    a.zeros();
+    for (std::size_t h = 0; h < cross.heads(); ++h) {
+      cross.head_weights(st.layers.back().cross, cache.memory, s, h, st.w);
+      a += share * st.w;
+    }
+  }
+}
+
+template <typename T>
+void TransformerDecoder<T>::teacher_forced(const arma::umat& tokens, DecoderCache<T>& cache) const {
+  const std::size_t Tn = tokens.n_rows, B = cache.B;
+  std::vector<arma::uword> ids(Tn * B);
+  for (std::size_t t = 0; t < Tn; ++t)
+    for (std::size_t b = 0; b < B; ++b) ids[t * B + b] = tokens(t, b);
+  run(ids.data(), 0, Tn, cache);
+}
+
+template <typename T>
+void TransformerDecoder<T>::step(std::size_t t, const arma::uword* tokens, DecoderCache<T>& cache) const {
+  run(tokens, t, 1, cache);
+}
+
+template <typename T>
+void TransformerDecoder<T>::logits(std::size_t t0, std::size_t n, const DecoderCache<T>& cache,
+                                   Mat<T>& out) const {
+  const auto& st = decoder_state<TransformerDecoderState<T>>(cache);
+  const auto y = block(st.Y, t0 * cache.B, n * cache.B);
+  if (config_.tie_embeddings) out = params_.value(embedding_).t() * *y;  // (V × n·B)
+  else out = params_.value(out_w_) * *y;
+  out.each_col() += params_.value(out_b_).col(0);
+}
+
+template <typename T>
+void TransformerDecoder<T>::backward(const Mat<T>& dlogits, std::size_t Tn, const arma::umat& tokens,
+                                     DecoderCache<T>& cache, Mat<T>& dmemory, std::vector<Mat<T>>& dh0,
+                                     std::vector<Mat<T>>& dc0) const {
+  auto& st = decoder_state<TransformerDecoderState<T>>(cache);
+  const std::size_t H = config_.hidden, B = cache.B, N = Tn * B;
+  const Mat<T> y = block(st.Y, 0, N);
+  Mat<T> d;
+  if (config_.tie_embeddings) {
+    params_.grad(embedding_) += y * dlogits.t();
+    d = params_.value(embedding_) * dlogits;
+  } else {
+    params_.grad(out_w_) += dlogits * y.t();
+    d = params_.value(out_w_).t() * dlogits;
+  }
+  params_.grad(out_b_) += arma::sum(dlogits, 1);
+  Mat<T> dx;
+  if (config_.norm_first) {
+    layer_norm_backward(d, st.hat, st.rstd, params_.value(norm_w_), params_.grad(norm_w_), params_.grad(norm_b_), dx);
+    d.swap(dx);
+  }
+  for (std::size_t l = layers_.size(); l-- > 0;) {
+    layers_[l].backward(d, cache.memory, st.layers[l], dx);
+    d.swap(dx);
+  }
+  if (!st.emb_mask.is_empty()) d %= st.emb_mask;
+  const T scale = std::sqrt(T(H));
+  Mat<T>& dE = params_.grad(embedding_);
+  for (std::size_t t = 0; t < Tn; ++t)
+    for (std::size_t b = 0; b < B; ++b) dE.col(tokens(t, b)) += scale * d.col(t * B + b);
+  for (std::size_t l = 0; l < layers_.size(); ++l)
+    layers_[l].cross().finish_backward(cache.memory, st.layers[l].cross, dmemory);
+  dh0.clear();
+  dc0.clear();
+}
+
+template <typename T>
+void TransformerDecoder<T>::reorder(std::size_t t, const std::vector<std::size_t>& parents,
+                                    DecoderCache<T>& cache) const {
+  auto& st = decoder_state<TransformerDecoderState<T>>(cache);
+  const std::size_t B = cache.B;
+  Mat<T> old;
+  for (auto& lc : st.layers)
+    for (std::size_t s = 0; s <= t; ++s) {
+      Mat<T> slot = block(lc.qkv, s * B, B);
+      old = slot;
+      for (std::size_t b = 0; b < B; ++b) slot.col(b) = old.col(parents[b]);
+    }
+}
+
+template <typename T>
+void TransformerDecoder<T>::keep_columns(std::size_t t, const std::vector<std::size_t>& keep,
+                                         const Memory<T>& memory, std::size_t T_max,
+                                         DecoderCache<T>& cache) const {
+  const std::size_t W = cache.B, K = keep.size();
+  std::vector<Mat<T>> kept;
+  for (const auto& lc : decoder_state<TransformerDecoderState<T>>(cache).layers) {
+    Mat<T> h(lc.qkv.n_rows, (t + 1) * K);
+    for (std::size_t s = 0; s <= t; ++s)
+      for (std::size_t i = 0; i < K; ++i) h.col(s * K + i) = lc.qkv.col(s * W + keep[i]);
+    kept.push_back(std::move(h));
+  }
+  begin(memory, {}, {}, T_max, cache, nullptr);
+  auto& st = decoder_state<TransformerDecoderState<T>>(cache);
+  for (std::size_t l = 0; l < kept.size(); ++l) block(st.layers[l].qkv, 0, (t + 1) * K) = kept[l];
+}
+
+template <typename T>
+std::vector<AttentionView<T>> TransformerDecoder<T>::attention_views(std::size_t t,
+                                                                    const DecoderCache<T>& cache) const {
+  const auto& st = decoder_state<TransformerDecoderState<T>>(cache);
+  std::vector<AttentionView<T>> views;
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    const CrossAttentionState<T>& cs = st.layers[l].cross;
+    if (t < cs.t0 || t >= cs.t0 + cs.n) throw Error("attention of a step the decoder did not just run");
+    for (std::size_t h = 0; h < layers_[l].cross().heads(); ++h) {
+      AttentionView<T> v;
+      v.name = "layer " + std::to_string(l) + " head " + std::to_string(h);
+      layers_[l].cross().head_weights(cs, cache.memory, t - cs.t0, h, v.weights);
+      views.push_back(std::move(v));
+    }
+  }
+  return views;
+}
+
+DecoderTraits transformer_decoder_traits() {
+  DecoderTraits t;
+  t.help = "Transformer decoder: --decoder-layers layers of causal self-attention (--self-heads), "
+           "cross-attention (--attention multihead or any per-head strategy, --heads) and feed-forward (--ffn)";
+  t.style = DecoderStyle::Transformer;
+  t.initial_state = false;
+  t.scheduled_sampling = false;
+  t.default_attention = "multihead";
+  t.validate = [](const ModelConfig& c) {
+    const std::string H = std::to_string(c.hidden);
+    if (c.transformer_decoder_layers() < 1) throw Error("--decoder-layers must be at least 1");
+    if (c.self_heads < 1 || c.hidden % c.self_heads != 0)
+      throw Error("--self-heads " + std::to_string(c.self_heads) + " does not divide --hidden " + H +
+                  ": each head of the decoder's self-attention takes hidden / heads units");
+    if (c.heads < 1 || c.hidden % c.heads != 0)
+      throw Error("--heads " + std::to_string(c.heads) + " does not divide --hidden " + H +
+                  ": each head of the cross-attention takes hidden / heads units");
+    if (c.ffn < 1) throw Error("--ffn must be at least 1");
+    if (c.activation != "relu" && c.activation != "gelu")
+      throw Error("unknown activation '" + c.activation + "' (valid: relu, gelu)");
+    if (c.attention != "multihead" && !attention_traits(c.attention).per_head) {
+      std::string valid = "multihead";
+      for (const auto& item : attention_list())
+        if (attention_traits(item.name).per_head) valid += ", " + item.name;
+      throw Error("--attention " + c.attention + " cannot serve as the Transformer decoder's cross-attention " +
+                  "(valid: " + valid + ")");
+    }
+  };
+  return t;
+}
+
+template class TransformerDecoderLayer<float>;
+template class TransformerDecoderLayer<double>;
+template class TransformerDecoder<float>;
+template class TransformerDecoder<double>;
+
+}  // namespace attend
