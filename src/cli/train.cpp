@@ -139,8 +139,16 @@ std::string model_line(const ModelBundle& b) {
       c.encoder == "rnn" ? ""
                          : c.encoder + " encoder (" + std::to_string(c.self_layers) + " self-attention layer" +
                                (c.self_layers == 1 ? "" : "s") + ") + ";
-  return "model: " + encoder + c.cell + " + " + c.attention + " attention (" + c.decoder_style() + " decoder), hidden " +
-         std::to_string(c.hidden) + ", " + format_thousands(double(b.model->params().size())) + " parameters; ";
+  std::string decoder;
+  if (c.style() == DecoderStyle::Transformer) {
+    const std::size_t L = c.transformer_decoder_layers();
+    decoder = (c.encoder == "transformer" ? "" : c.cell + " + ") + "transformer decoder (" + std::to_string(L) +
+              " layer" + (L == 1 ? "" : "s") + ", " + c.attention + " cross-attention)";
+  } else {
+    decoder = c.cell + " + " + c.attention + " attention (" + c.decoder_style() + " decoder)";
+  }
+  return "model: " + encoder + decoder + ", hidden " + std::to_string(c.hidden) + ", " +
+         format_thousands(double(b.model->params().size())) + " parameters; ";
 }
 
 // TrainResult::diagnostics as {"step": [...], "saturation": {group: [...]}, ...}: one array per

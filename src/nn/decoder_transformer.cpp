@@ -8,44 +8,22 @@
 #include "attend/nn/transformer.hpp"
 #include "core/gemm.hpp"
 #include "nn/decoders_builtin.hpp"
+#include "nn/encoders_builtin.hpp"
 #include "nn/transformer_parts.hpp"
 
 namespace attend {
-
-namespace {
-
-TransformerShape decoder_shape(const ModelConfig& c) {
-  TransformerShape s;
-  s.width = c.hidden;
-  s.heads = c.self_heads;
-  s.ffn = c.ffn;
-  s.norm_first = c.norm_first;
-  s.gelu = c.activation == "gelu";
-  s.dropout = c.dropout;
-  return s;
-}
-
-}  // namespace
 
 // ---- one layer ----------------------------------------------------------------------------------
 
 template <typename T>
 TransformerDecoderLayer<T>::TransformerDecoderLayer(ParameterRegistry<T>& params, const ModelConfig& config,
                                                     const std::string& prefix)
-    : params_(params), shape_(decoder_shape(config)), cross_(params, config, prefix + "multihead_attn.") {
-  const std::size_t H = shape_.width, F = shape_.ffn;
-  if (shape_.heads == 0 || H % shape_.heads != 0)
-    throw Error("--self-heads " + std::to_string(shape_.heads) + " does not divide --hidden " + std::to_string(H));
-  const double kh = 1.0 / std::sqrt(double(H)), kf = 1.0 / std::sqrt(double(F));
-  // PyTorch's initialisers, as the encoder layer (transformer.cpp).
-  in_w_ = params.add(prefix + "self_attn.in_proj_weight", 3 * H, H, std::sqrt(6.0 / (4.0 * H)));
-  in_b_ = params.add(prefix + "self_attn.in_proj_bias", 3 * H, 1, 0.0, TorchLayout::Vector);
-  out_w_ = params.add(prefix + "self_attn.out_proj.weight", H, H, kh);
-  out_b_ = params.add(prefix + "self_attn.out_proj.bias", H, 1, 0.0, TorchLayout::Vector);
-  l1_w_ = params.add(prefix + "linear1.weight", F, H, kh);
-  l1_b_ = params.add(prefix + "linear1.bias", F, 1, kh, TorchLayout::Vector);
-  l2_w_ = params.add(prefix + "linear2.weight", H, F, kf);
-  l2_b_ = params.add(prefix + "linear2.bias", H, 1, kf, TorchLayout::Vector);
+    : params_(params),
+      shape_(self_attention_shape(config)),
+      sa_(params, prefix + "self_attn.", shape_.width, shape_.heads),
+      cross_(params, config, prefix + "multihead_attn."),
+      ff_(params, prefix, shape_.width, shape_.ffn) {
+  const std::size_t H = shape_.width;
   n1_w_ = params.add(prefix + "norm1.weight", H, 1, 0.0, TorchLayout::Vector);
   n1_b_ = params.add(prefix + "norm1.bias", H, 1, 0.0, TorchLayout::Vector);
   n2_w_ = params.add(prefix + "norm2.weight", H, 1, 0.0, TorchLayout::Vector);
@@ -64,79 +42,26 @@ void TransformerDecoderLayer<T>::initialize() const {
 template <typename T>
 void TransformerDecoderLayer<T>::begin(const Memory<T>& memory, std::size_t T_max,
                                        TransformerDecoderLayerCache<T>& c) const {
-  c.qkv.set_size(3 * shape_.width, T_max * memory.B);
+  c.sa.qkv.set_size(3 * shape_.width, T_max * memory.B);
   cross_.prepare(memory, T_max, c.cross);
 }
 
-// Example b's step t is column t·B + b, so one head's queries, keys and values of one example
-// are read in place with leading dimension 3H·B. Query t sees keys 0 … t (causal); a padded
-// target position is a query whose output nothing reads and a key only later padded positions
-// see, so the target padding mask changes nothing the loss depends on and is not applied.
-template <typename T>
-void TransformerDecoderLayer<T>::self_attention(std::size_t t0, std::size_t n, std::size_t B,
-                                                TransformerDecoderLayerCache<T>& c, Mat<T>& out,
-                                                std::mt19937_64* rng) const {
-  const std::size_t H = shape_.width, nh = shape_.heads, dk = H / nh, N = n * B, ld = 3 * H * B;
-  const bool drop = rng && shape_.dropout > 0;
-  Mat<T> qkv = block(c.qkv, t0 * B, N);
-  qkv = params_.value(in_w_) * c.a_in;  // q, k, v of the new steps: one GEMM
-  qkv.each_col() += params_.value(in_b_).col(0);
-  c.attn.resize(B * nh);
-  c.attn_mask.resize(B * nh);
-  c.ctx.set_size(H, N);
-  const T scale = T(1) / std::sqrt(T(dk));
-  for (std::size_t b = 0; b < B; ++b)
-    for (std::size_t h = 0; h < nh; ++h) {
-      const T* k = c.qkv.memptr() + 3 * H * b + H + h * dk;
-      HeadBlock<T> hb{c.qkv.memptr() + 3 * H * (t0 * B + b) + h * dk, k, k + H, ld, ld, ld, n, t0 + n, dk, scale};
-      hb.causal = true;
-      hb.first = t0;
-      Mat<T>& mask = c.attn_mask[b * nh + h];
-      if (drop) dropout_mask(mask, hb.nk, n, shape_.dropout, *rng);
-      else mask.reset();
-      head_forward(hb, c.attn[b * nh + h], mask, c.scratch, c.ctx.memptr() + H * b + h * dk, H * B);
-    }
-  out = params_.value(out_w_) * c.ctx;
-  out.each_col() += params_.value(out_b_).col(0);
-}
-
-template <typename T>
-void TransformerDecoderLayer<T>::self_attention_backward(const Mat<T>& dout, std::size_t n, std::size_t B,
-                                                         TransformerDecoderLayerCache<T>& c, Mat<T>& din) const {
-  const std::size_t H = shape_.width, nh = shape_.heads, dk = H / nh, N = n * B, ld = 3 * H * B;
-  params_.grad(out_w_) += dout * c.ctx.t();
-  params_.grad(out_b_) += arma::sum(dout, 1);
-  c.dctx = params_.value(out_w_).t() * dout;
-  c.dqkv.zeros(3 * H, N);
-  const T scale = T(1) / std::sqrt(T(dk));
-  for (std::size_t b = 0; b < B; ++b)
-    for (std::size_t h = 0; h < nh; ++h) {
-      const std::size_t off = 3 * H * b + h * dk;
-      const T* q = c.qkv.memptr() + off;
-      HeadBlock<T> hb{q, q + H, q + 2 * H, ld, ld, ld, n, n, dk, scale};
-      hb.causal = true;
-      T* dq = c.dqkv.memptr() + off;
-      head_backward(hb, c.attn[b * nh + h], c.attn_mask[b * nh + h], c.dctx.memptr() + H * b + h * dk, H * B,
-                    c.scratch, c.da, dq, dq + H, dq + 2 * H);
-    }
-  params_.grad(in_w_) += c.dqkv * c.a_in.t();
-  params_.grad(in_b_) += arma::sum(c.dqkv, 1);
-  din = params_.value(in_w_).t() * c.dqkv;
-}
-
+// The self-attention is causal: query t sees keys 0 … t. A padded target position is a query
+// whose output nothing reads and a key only later padded positions see, so the target padding
+// mask changes nothing the loss depends on and is not applied (docs/transformer.md).
 template <typename T>
 void TransformerDecoderLayer<T>::forward(const Mat<T>& x, std::size_t t0, const Memory<T>& memory,
                                          TransformerDecoderLayerCache<T>& c, Mat<T>& y,
                                          std::mt19937_64* rng) const {
-  const std::size_t H = shape_.width, F = shape_.ffn, B = memory.B, N = x.n_cols, n = N / B;
+  const std::size_t H = shape_.width, B = memory.B, N = x.n_cols;
   const bool drop = rng && shape_.dropout > 0, pre = shape_.norm_first;
   const double p = shape_.dropout;
   const Mat<T>&g1 = params_.value(n1_w_), &b1 = params_.value(n1_b_);
   const Mat<T>&g2 = params_.value(n2_w_), &b2 = params_.value(n2_b_);
   const Mat<T>&g3 = params_.value(n3_w_), &b3 = params_.value(n3_b_);
-  auto dropped = [&](Mat<T>& r, Mat<T>& mask, std::size_t rows) {
+  auto dropped = [&](Mat<T>& r, Mat<T>& mask) {
     if (drop) {
-      dropout_mask(mask, rows, N, p, *rng);
+      dropout_mask(mask, H, N, p, *rng);
       r %= mask;
     } else {
       mask.reset();
@@ -146,8 +71,8 @@ void TransformerDecoderLayer<T>::forward(const Mat<T>& x, std::size_t t0, const 
   if (pre) layer_norm(x, g1, b1, c.hat1, c.rstd1, c.a_in);
   else c.a_in = x;
   Mat<T> r;
-  self_attention(t0, n, B, c, r, rng);
-  dropped(r, c.drop1, H);
+  sa_.forward(c.a_in, t0, B, nullptr, p, c.sa, r, rng);
+  dropped(r, c.drop1);
   r += x;
   if (pre) {
     c.x1 = std::move(r);
@@ -158,7 +83,7 @@ void TransformerDecoderLayer<T>::forward(const Mat<T>& x, std::size_t t0, const 
   }
 
   cross_.forward(c.c_in, t0, memory, c.cross, r, rng);
-  dropped(r, c.drop2, H);
+  dropped(r, c.drop2);
   r += c.x1;
   if (pre) {
     c.x2 = std::move(r);
@@ -168,14 +93,8 @@ void TransformerDecoderLayer<T>::forward(const Mat<T>& x, std::size_t t0, const 
     c.f_in = c.x2;
   }
 
-  c.pre = params_.value(l1_w_) * c.f_in;  // the feed-forward block: two GEMMs over all positions
-  c.pre.each_col() += params_.value(l1_b_).col(0);
-  c.act = c.pre;
-  activate(c.act, shape_.gelu);
-  dropped(c.act, c.drop_ff, F);
-  r = params_.value(l2_w_) * c.act;
-  r.each_col() += params_.value(l2_b_).col(0);
-  dropped(r, c.drop3, H);
+  ff_.forward(c.f_in, shape_.gelu, p, c.ff, r, rng);
+  dropped(r, c.drop3);
   r += c.x2;
   if (pre) y = std::move(r);
   else layer_norm(r, g3, b3, c.hat3, c.rstd3, y);
@@ -184,55 +103,41 @@ void TransformerDecoderLayer<T>::forward(const Mat<T>& x, std::size_t t0, const 
 template <typename T>
 void TransformerDecoderLayer<T>::backward(const Mat<T>& dy, const Memory<T>& memory,
                                           TransformerDecoderLayerCache<T>& c, Mat<T>& dx) const {
-  const std::size_t B = memory.B, n = dy.n_cols / B;
   const bool pre = shape_.norm_first;
   const Mat<T>&g1 = params_.value(n1_w_), &g2 = params_.value(n2_w_), &g3 = params_.value(n3_w_);
   Mat<T>&dg1 = params_.grad(n1_w_), &db1 = params_.grad(n1_b_);
   Mat<T>&dg2 = params_.grad(n2_w_), &db2 = params_.grad(n2_b_);
   Mat<T>&dg3 = params_.grad(n3_w_), &db3 = params_.grad(n3_b_);
   auto undrop = [](const Mat<T>& d, const Mat<T>& mask) { return mask.is_empty() ? d : Mat<T>(d % mask); };
-
-  Mat<T> dr3;  // on x₂ + drop(ff)
-  if (pre) dr3 = dy;
-  else layer_norm_backward(dy, c.hat3, c.rstd3, g3, dg3, db3, dr3);
-  const Mat<T> dff = undrop(dr3, c.drop3);
-  params_.grad(l2_w_) += dff * c.act.t();
-  params_.grad(l2_b_) += arma::sum(dff, 1);
-  Mat<T> dpre = params_.value(l2_w_).t() * dff;
-  if (!c.drop_ff.is_empty()) dpre %= c.drop_ff;
-  activate_backward(c.pre, dpre, shape_.gelu);
-  params_.grad(l1_w_) += dpre * c.f_in.t();
-  params_.grad(l1_b_) += arma::sum(dpre, 1);
-  Mat<T> d = params_.value(l1_w_).t() * dpre;  // on f_in
-  Mat<T> dx2;
+  // Each block: dr = the gradient on (residual + drop(block(input))); the input's gradient is
+  // the block's backward, through the norm before it with norm_first, plus dr.
+  Mat<T> d, dr, dnext;
+  if (pre) dr = dy;  // on x₂ + drop(ff)
+  else layer_norm_backward(dy, c.hat3, c.rstd3, g3, dg3, db3, dr);
+  ff_.backward(undrop(dr, c.drop3), c.f_in, shape_.gelu, c.ff, d);  // d: on f_in
   if (pre) {
-    layer_norm_backward(d, c.hat3, c.rstd3, g3, dg3, db3, dx2);
-    dx2 += dr3;
+    layer_norm_backward(d, c.hat3, c.rstd3, g3, dg3, db3, dnext);
+    dnext += dr;  // on x₂ = x₁ + drop(ca)
   } else {
-    dx2 = d + dr3;
+    dnext = d + dr;  // on x₂ = norm2(x₁ + drop(ca))
+    layer_norm_backward(dnext, c.hat2, c.rstd2, g2, dg2, db2, dr);
   }
-
-  Mat<T> dr2;  // on x₁ + drop(ca)
-  if (pre) dr2 = std::move(dx2);
-  else layer_norm_backward(dx2, c.hat2, c.rstd2, g2, dg2, db2, dr2);
-  cross_.backward(undrop(dr2, c.drop2), c.c_in, memory, c.cross, d);  // d: on c_in
-  Mat<T> dx1;
+  if (pre) dr = std::move(dnext);
+  cross_.backward(undrop(dr, c.drop2), c.c_in, memory, c.cross, d);  // d: on c_in
   if (pre) {
-    layer_norm_backward(d, c.hat2, c.rstd2, g2, dg2, db2, dx1);
-    dx1 += dr2;
+    layer_norm_backward(d, c.hat2, c.rstd2, g2, dg2, db2, dnext);
+    dnext += dr;  // on x₁ = x + drop(sa)
+    dr = std::move(dnext);
   } else {
-    dx1 = d + dr2;
+    dnext = d + dr;  // on x₁ = norm1(x + drop(sa))
+    layer_norm_backward(dnext, c.hat1, c.rstd1, g1, dg1, db1, dr);
   }
-
-  Mat<T> dr1;  // on x + drop(sa)
-  if (pre) dr1 = std::move(dx1);
-  else layer_norm_backward(dx1, c.hat1, c.rstd1, g1, dg1, db1, dr1);
-  self_attention_backward(undrop(dr1, c.drop1), n, B, c, d);  // d: on a_in
+  sa_.backward(undrop(dr, c.drop1), c.a_in, memory.B, nullptr, c.sa, d);  // d: on a_in
   if (pre) {
     layer_norm_backward(d, c.hat1, c.rstd1, g1, dg1, db1, dx);
-    dx += dr1;
+    dx += dr;
   } else {
-    dx = d + dr1;
+    dx = d + dr;
   }
 }
 
@@ -394,7 +299,7 @@ void TransformerDecoder<T>::reorder(std::size_t t, const std::vector<std::size_t
   Mat<T> old;
   for (auto& lc : st.layers)
     for (std::size_t s = 0; s <= t; ++s) {
-      Mat<T> slot = block(lc.qkv, s * B, B);
+      Mat<T> slot = block(lc.sa.qkv, s * B, B);
       old = slot;
       for (std::size_t b = 0; b < B; ++b) slot.col(b) = old.col(parents[b]);
     }
@@ -407,14 +312,14 @@ void TransformerDecoder<T>::keep_columns(std::size_t t, const std::vector<std::s
   const std::size_t W = cache.B, K = keep.size();
   std::vector<Mat<T>> kept;
   for (const auto& lc : decoder_state<TransformerDecoderState<T>>(cache).layers) {
-    Mat<T> h(lc.qkv.n_rows, (t + 1) * K);
+    Mat<T> h(lc.sa.qkv.n_rows, (t + 1) * K);
     for (std::size_t s = 0; s <= t; ++s)
-      for (std::size_t i = 0; i < K; ++i) h.col(s * K + i) = lc.qkv.col(s * W + keep[i]);
+      for (std::size_t i = 0; i < K; ++i) h.col(s * K + i) = lc.sa.qkv.col(s * W + keep[i]);
     kept.push_back(std::move(h));
   }
   begin(memory, {}, {}, T_max, cache, nullptr);
   auto& st = decoder_state<TransformerDecoderState<T>>(cache);
-  for (std::size_t l = 0; l < kept.size(); ++l) block(st.layers[l].qkv, 0, (t + 1) * K) = kept[l];
+  for (std::size_t l = 0; l < kept.size(); ++l) block(st.layers[l].sa.qkv, 0, (t + 1) * K) = kept[l];
 }
 
 template <typename T>

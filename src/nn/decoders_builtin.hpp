@@ -67,18 +67,15 @@ class RecurrentDecoder final : public Decoder<T> {
 // (W_out = the embedding's transpose with --tie-embeddings).
 template <typename T>
 struct TransformerDecoderLayerCache {
-  // Self-attention's [q; k; v] of every step so far (3H × T_max·B, column t·B + b): the keys and
-  // values of earlier steps are read from here while decoding.
-  Mat<T> qkv, dqkv;
-  std::vector<Mat<T>> attn, attn_mask;  // per example·head: keys × queries of the last call
-  Mat<T> a_in, ctx, dctx;               // self-attention input; its heads' outputs
-  Mat<T> x1, c_in, x2, f_in;            // after the self-attention block; cross-attention input; …
-  Mat<T> pre, act;                      // linear1's output; the activation (after dropout)
-  Mat<T> drop1, drop2, drop3, drop_ff;  // dropout masks (empty without dropout)
+  // sa.qkv holds the [q; k; v] of every step so far (3H × T_max·B, column t·B + b): decoding
+  // reads the keys and values of the earlier steps there.
+  SelfAttentionCache<T> sa;
+  CrossAttentionState<T> cross;
+  FeedForwardCache<T> ff;
+  Mat<T> a_in, x1, c_in, x2, f_in;      // block inputs and outputs (see the equations above)
+  Mat<T> drop1, drop2, drop3;           // dropout masks on the blocks' outputs (empty without)
   Mat<T> hat1, hat2, hat3;
   arma::Row<T> rstd1, rstd2, rstd3;
-  CrossAttentionState<T> cross;
-  Mat<T> scratch, da;
 };
 
 template <typename T>
@@ -97,16 +94,12 @@ class TransformerDecoderLayer {
   void backward(const Mat<T>& dy, const Memory<T>& memory, TransformerDecoderLayerCache<T>& c, Mat<T>& dx) const;
 
  private:
-  void self_attention(std::size_t t0, std::size_t n, std::size_t B, TransformerDecoderLayerCache<T>& c,
-                      Mat<T>& out, std::mt19937_64* rng) const;
-  void self_attention_backward(const Mat<T>& dout, std::size_t n, std::size_t B,
-                               TransformerDecoderLayerCache<T>& c, Mat<T>& din) const;
-
   ParameterRegistry<T>& params_;
   TransformerShape shape_;
-  std::size_t in_w_, in_b_, out_w_, out_b_, l1_w_, l1_b_, l2_w_, l2_b_;
-  std::size_t n1_w_, n1_b_, n2_w_, n2_b_, n3_w_, n3_b_;
+  SelfAttention<T> sa_;
   CrossAttention<T> cross_;
+  FeedForward<T> ff_;
+  std::size_t n1_w_, n1_b_, n2_w_, n2_b_, n3_w_, n3_b_;
 };
 
 template <typename T>

@@ -121,24 +121,131 @@ ATTEND_TRANSFORMER_PARTS(float)
 ATTEND_TRANSFORMER_PARTS(double)
 #undef ATTEND_TRANSFORMER_PARTS
 
+// ---- self-attention and feed-forward blocks ----------------------------------------------------
+
+template <typename T>
+SelfAttention<T>::SelfAttention(ParameterRegistry<T>& params, const std::string& prefix, std::size_t width,
+                                std::size_t heads)
+    : params_(params), width_(width), heads_(heads) {
+  const std::size_t H = width;
+  if (H == 0 || heads == 0 || H % heads != 0)
+    throw Error("a self-attention layer needs a width divisible by its heads");
+  // PyTorch's initialisers: xavier_uniform on in_proj_weight (fan 4H), Linear's ±1/√fan_in on
+  // out_proj, zero projection biases (the registry's scale 0).
+  in_w_ = params.add(prefix + "in_proj_weight", 3 * H, H, std::sqrt(6.0 / (4.0 * H)));
+  in_b_ = params.add(prefix + "in_proj_bias", 3 * H, 1, 0.0, TorchLayout::Vector);
+  out_w_ = params.add(prefix + "out_proj.weight", H, H, 1.0 / std::sqrt(double(H)));
+  out_b_ = params.add(prefix + "out_proj.bias", H, 1, 0.0, TorchLayout::Vector);
+}
+
+// Keys at or past an example's length (len given) get weight 0 and are left out of the
+// products: a is len[b] × n. Causally, query t0 + i sees the keys 0 … t0 + i of t0 + n.
+template <typename T>
+void SelfAttention<T>::forward(const Mat<T>& in, std::size_t t0, std::size_t B, const Lengths* len,
+                               double dropout, SelfAttentionCache<T>& c, Mat<T>& out,
+                               std::mt19937_64* rng) const {
+  const std::size_t H = width_, nh = heads_, dk = H / nh, N = in.n_cols, n = N / B, ld = 3 * H * B;
+  const bool drop = rng && dropout > 0;
+  if (c.qkv.n_cols < (t0 + n) * B) c.qkv.set_size(3 * H, (t0 + n) * B);
+  Mat<T> qkv = block(c.qkv, t0 * B, N);
+  qkv = params_.value(in_w_) * in;  // q, k, v of every new position: one GEMM
+  qkv.each_col() += params_.value(in_b_).col(0);
+  c.attn.resize(B * nh);
+  c.attn_mask.resize(B * nh);
+  c.ctx.set_size(H, N);
+  const T scale = T(1) / std::sqrt(T(dk));
+  for (std::size_t b = 0; b < B; ++b)
+    for (std::size_t h = 0; h < nh; ++h) {
+      const T* k = c.qkv.memptr() + 3 * H * b + H + h * dk;
+      HeadBlock<T> hb{c.qkv.memptr() + 3 * H * (t0 * B + b) + h * dk, k, k + H, ld, ld, ld, n,
+                      len ? (*len)[b] : t0 + n, dk, scale};
+      hb.causal = !len;
+      hb.first = t0;
+      Mat<T>& mask = c.attn_mask[b * nh + h];
+      if (drop) dropout_mask(mask, hb.nk, n, dropout, *rng);
+      else mask.reset();
+      head_forward(hb, c.attn[b * nh + h], mask, c.scratch, c.ctx.memptr() + H * b + h * dk, H * B);
+    }
+  out = params_.value(out_w_) * c.ctx;
+  out.each_col() += params_.value(out_b_).col(0);
+}
+
+template <typename T>
+void SelfAttention<T>::backward(const Mat<T>& dout, const Mat<T>& in, std::size_t B, const Lengths* len,
+                                SelfAttentionCache<T>& c, Mat<T>& din) const {
+  const std::size_t H = width_, nh = heads_, dk = H / nh, N = in.n_cols, n = N / B, ld = 3 * H * B;
+  params_.grad(out_w_) += dout * c.ctx.t();
+  params_.grad(out_b_) += arma::sum(dout, 1);
+  c.dctx = params_.value(out_w_).t() * dout;
+  c.dqkv.zeros(3 * H, N);  // padded keys get no k or v gradient
+  const T scale = T(1) / std::sqrt(T(dk));
+  for (std::size_t b = 0; b < B; ++b)
+    for (std::size_t h = 0; h < nh; ++h) {
+      const std::size_t off = 3 * H * b + h * dk;
+      const T* q = c.qkv.memptr() + off;
+      HeadBlock<T> hb{q, q + H, q + 2 * H, ld, ld, ld, n, len ? (*len)[b] : n, dk, scale};
+      hb.causal = !len;
+      T* dq = c.dqkv.memptr() + off;
+      head_backward(hb, c.attn[b * nh + h], c.attn_mask[b * nh + h], c.dctx.memptr() + H * b + h * dk, H * B,
+                    c.scratch, c.da, dq, dq + H, dq + 2 * H);
+    }
+  params_.grad(in_w_) += c.dqkv * in.t();
+  params_.grad(in_b_) += arma::sum(c.dqkv, 1);
+  din = params_.value(in_w_).t() * c.dqkv;
+}
+
+template <typename T>
+FeedForward<T>::FeedForward(ParameterRegistry<T>& params, const std::string& prefix, std::size_t width,
+                            std::size_t ffn)
+    : params_(params) {
+  if (width == 0 || ffn == 0) throw Error("a feed-forward block needs a width and a feed-forward width");
+  const double kh = 1.0 / std::sqrt(double(width)), kf = 1.0 / std::sqrt(double(ffn));
+  l1_w_ = params.add(prefix + "linear1.weight", ffn, width, kh);
+  l1_b_ = params.add(prefix + "linear1.bias", ffn, 1, kh, TorchLayout::Vector);
+  l2_w_ = params.add(prefix + "linear2.weight", width, ffn, kf);
+  l2_b_ = params.add(prefix + "linear2.bias", width, 1, kf, TorchLayout::Vector);
+}
+
+template <typename T>
+void FeedForward<T>::forward(const Mat<T>& in, bool gelu, double dropout, FeedForwardCache<T>& c, Mat<T>& out,
+                             std::mt19937_64* rng) const {
+  c.pre = params_.value(l1_w_) * in;  // two GEMMs over all positions
+  c.pre.each_col() += params_.value(l1_b_).col(0);
+  c.act = c.pre;
+  activate(c.act, gelu);
+  if (rng && dropout > 0) {
+    dropout_mask(c.drop, c.act.n_rows, c.act.n_cols, dropout, *rng);
+    c.act %= c.drop;
+  } else {
+    c.drop.reset();
+  }
+  out = params_.value(l2_w_) * c.act;
+  out.each_col() += params_.value(l2_b_).col(0);
+}
+
+template <typename T>
+void FeedForward<T>::backward(const Mat<T>& dout, const Mat<T>& in, bool gelu, FeedForwardCache<T>& c,
+                              Mat<T>& din) const {
+  params_.grad(l2_w_) += dout * c.act.t();
+  params_.grad(l2_b_) += arma::sum(dout, 1);
+  Mat<T> dpre = params_.value(l2_w_).t() * dout;
+  if (!c.drop.is_empty()) dpre %= c.drop;
+  activate_backward(c.pre, dpre, gelu);
+  params_.grad(l1_w_) += dpre * in.t();
+  params_.grad(l1_b_) += arma::sum(dpre, 1);
+  din = params_.value(l1_w_).t() * dpre;
+}
+
+// ---- the encoder layer --------------------------------------------------------------------------
+
 template <typename T>
 TransformerLayer<T>::TransformerLayer(ParameterRegistry<T>& params, const std::string& prefix,
                                       const TransformerShape& shape)
-    : params_(params), shape_(shape) {
-  const std::size_t H = shape.width, F = shape.ffn;
-  if (H == 0 || F == 0 || shape.heads == 0 || H % shape.heads != 0)
-    throw Error("a self-attention layer needs a width divisible by its heads and a feed-forward width");
-  const double kh = 1.0 / std::sqrt(double(H)), kf = 1.0 / std::sqrt(double(F));
-  // PyTorch's initialisers: xavier_uniform on in_proj_weight (fan 4H), Linear's ±1/√fan_in,
-  // zero projection biases (set in initialize()).
-  in_w_ = params.add(prefix + "self_attn.in_proj_weight", 3 * H, H, std::sqrt(6.0 / (4.0 * H)));
-  in_b_ = params.add(prefix + "self_attn.in_proj_bias", 3 * H, 1, 0.0, TorchLayout::Vector);
-  out_w_ = params.add(prefix + "self_attn.out_proj.weight", H, H, kh);
-  out_b_ = params.add(prefix + "self_attn.out_proj.bias", H, 1, 0.0, TorchLayout::Vector);
-  l1_w_ = params.add(prefix + "linear1.weight", F, H, kh);
-  l1_b_ = params.add(prefix + "linear1.bias", F, 1, kh, TorchLayout::Vector);
-  l2_w_ = params.add(prefix + "linear2.weight", H, F, kf);
-  l2_b_ = params.add(prefix + "linear2.bias", H, 1, kf, TorchLayout::Vector);
+    : params_(params),
+      shape_(shape),
+      sa_(params, prefix + "self_attn.", shape.width, shape.heads),
+      ff_(params, prefix, shape.width, shape.ffn) {
+  const std::size_t H = shape.width;
   n1_w_ = params.add(prefix + "norm1.weight", H, 1, 0.0, TorchLayout::Vector);
   n1_b_ = params.add(prefix + "norm1.bias", H, 1, 0.0, TorchLayout::Vector);
   n2_w_ = params.add(prefix + "norm2.weight", H, 1, 0.0, TorchLayout::Vector);
@@ -151,67 +258,12 @@ void TransformerLayer<T>::initialize() const {
   params_.value(n2_w_).ones();
 }
 
-// Example b's position t is column t·B + b, so the positions of one example, in the rows of one
-// head, form a block with leading dimension (rows)·B: every per-head product runs in place.
-// Keys at or past the length get softmax weight 0 (src_key_padding_mask) and are left out of
-// the products: a is n × S, n = len[b].
-template <typename T>
-void TransformerLayer<T>::self_attention(const Mat<T>& in, Mat<T>& out, TransformerLayerCache<T>& c,
-                                         std::mt19937_64* rng) const {
-  const std::size_t H = shape_.width, nh = shape_.heads, dk = H / nh, S = c.S, B = c.B;
-  const std::size_t ld = 3 * H * B, ldc = H * B;
-  const bool drop = rng && shape_.dropout > 0;
-  c.qkv = params_.value(in_w_) * in;  // Q, K, V of every position: one GEMM
-  c.qkv.each_col() += params_.value(in_b_).col(0);
-  c.attn.resize(B * nh);
-  c.attn_mask.resize(B * nh);
-  c.ctx.set_size(H, S * B);
-  const T scale = T(1) / std::sqrt(T(dk));
-  for (std::size_t b = 0; b < B; ++b)
-    for (std::size_t h = 0; h < nh; ++h) {
-      const std::size_t n = c.len[b];
-      const T* q = c.qkv.memptr() + 3 * H * b + h * dk;
-      const HeadBlock<T> hb{q, q + H, q + 2 * H, ld, ld, ld, S, n, dk, scale};
-      Mat<T>& mask = c.attn_mask[b * nh + h];
-      if (drop) dropout_mask(mask, n, S, shape_.dropout, *rng);
-      else mask.reset();
-      head_forward(hb, c.attn[b * nh + h], mask, c.weights, c.ctx.memptr() + H * b + h * dk, ldc);
-    }
-  out = params_.value(out_w_) * c.ctx;
-  out.each_col() += params_.value(out_b_).col(0);
-}
-
-template <typename T>
-void TransformerLayer<T>::self_attention_backward(const Mat<T>& dout, TransformerLayerCache<T>& c,
-                                                  Mat<T>& din) const {
-  const std::size_t H = shape_.width, nh = shape_.heads, dk = H / nh, S = c.S, B = c.B;
-  const std::size_t ld = 3 * H * B, ldc = H * B;
-  params_.grad(out_w_) += dout * c.ctx.t();
-  params_.grad(out_b_) += arma::sum(dout, 1);
-  c.dctx = params_.value(out_w_).t() * dout;
-  c.dqkv.zeros(3 * H, S * B);  // padded keys get no K or V gradient
-  const T scale = T(1) / std::sqrt(T(dk));
-  for (std::size_t b = 0; b < B; ++b)
-    for (std::size_t h = 0; h < nh; ++h) {
-      const std::size_t n = c.len[b], off = 3 * H * b + h * dk;
-      const T* q = c.qkv.memptr() + off;
-      T* dq = c.dqkv.memptr() + off;
-      const HeadBlock<T> hb{q, q + H, q + 2 * H, ld, ld, ld, S, n, dk, scale};
-      head_backward(hb, c.attn[b * nh + h], c.attn_mask[b * nh + h], c.dctx.memptr() + H * b + h * dk, ldc,
-                    c.weights, c.da, dq, dq + H, dq + 2 * H);
-    }
-  params_.grad(in_w_) += c.dqkv * c.a_in.t();
-  params_.grad(in_b_) += arma::sum(c.dqkv, 1);
-  din = params_.value(in_w_).t() * c.dqkv;
-}
-
 // Post-norm: x1 = norm1(x + drop1(sa(x))), y = norm2(x1 + drop2(ff(x1))).
 // norm_first: x1 = x + drop1(sa(norm1(x))), y = x1 + drop2(ff(norm2(x1))).
-// ff(z) = linear2(drop(act(linear1(z)))).
 template <typename T>
 void TransformerLayer<T>::forward(const Mat<T>& x, const Lengths& len, Mat<T>& y,
                                   TransformerLayerCache<T>& c, std::mt19937_64* rng) const {
-  const std::size_t H = shape_.width, F = shape_.ffn, B = len.size();
+  const std::size_t H = shape_.width, B = len.size();
   if (x.n_rows != H || B == 0 || x.n_cols % B != 0)
     throw Error("self-attention layer input of the wrong shape");
   const std::size_t N = x.n_cols;
@@ -228,7 +280,7 @@ void TransformerLayer<T>::forward(const Mat<T>& x, const Lengths& len, Mat<T>& y
   if (shape_.norm_first) layer_norm(x, g1, b1, c.hat1, c.rstd1, c.a_in);
   else c.a_in = x;
   Mat<T> r;
-  self_attention(c.a_in, r, c, rng);
+  sa_.forward(c.a_in, 0, B, &c.len, p, c.sa, r, rng);
   if (drop) {
     dropout_mask(c.drop1, H, N, p, *rng);
     r %= c.drop1;
@@ -244,18 +296,7 @@ void TransformerLayer<T>::forward(const Mat<T>& x, const Lengths& len, Mat<T>& y
     c.f_in = c.x1;
   }
 
-  c.pre = params_.value(l1_w_) * c.f_in;  // the feed-forward block: two GEMMs over all positions
-  c.pre.each_col() += params_.value(l1_b_).col(0);
-  c.act = c.pre;
-  activate(c.act, shape_.gelu);
-  if (drop) {
-    dropout_mask(c.drop_ff, F, N, p, *rng);
-    c.act %= c.drop_ff;
-  } else {
-    c.drop_ff.reset();
-  }
-  r = params_.value(l2_w_) * c.act;
-  r.each_col() += params_.value(l2_b_).col(0);
+  ff_.forward(c.f_in, shape_.gelu, p, c.ff, r, rng);
   if (drop) {
     dropout_mask(c.drop2, H, N, p, *rng);
     r %= c.drop2;
@@ -276,15 +317,8 @@ void TransformerLayer<T>::backward(const Mat<T>& dy, TransformerLayerCache<T>& c
   Mat<T> dr2;  // on x1 + drop2(ff)
   if (shape_.norm_first) dr2 = dy;
   else layer_norm_backward(dy, c.hat2, c.rstd2, g2, dg2, db2, dr2);
-  Mat<T> dff = c.drop2.is_empty() ? dr2 : Mat<T>(dr2 % c.drop2);
-  params_.grad(l2_w_) += dff * c.act.t();
-  params_.grad(l2_b_) += arma::sum(dff, 1);
-  Mat<T> dpre = params_.value(l2_w_).t() * dff;
-  if (!c.drop_ff.is_empty()) dpre %= c.drop_ff;
-  activate_backward(c.pre, dpre, shape_.gelu);
-  params_.grad(l1_w_) += dpre * c.f_in.t();
-  params_.grad(l1_b_) += arma::sum(dpre, 1);
-  Mat<T> dx1 = params_.value(l1_w_).t() * dpre;  // on f_in
+  Mat<T> dx1;  // on f_in
+  ff_.backward(c.drop2.is_empty() ? dr2 : Mat<T>(dr2 % c.drop2), c.f_in, shape_.gelu, c.ff, dx1);
   if (shape_.norm_first) {
     Mat<T> t;
     layer_norm_backward(dx1, c.hat2, c.rstd2, g2, dg2, db2, t);
@@ -297,7 +331,7 @@ void TransformerLayer<T>::backward(const Mat<T>& dy, TransformerLayerCache<T>& c
   if (shape_.norm_first) dr1 = std::move(dx1);
   else layer_norm_backward(dx1, c.hat1, c.rstd1, g1, dg1, db1, dr1);
   Mat<T> da;
-  self_attention_backward(c.drop1.is_empty() ? dr1 : Mat<T>(dr1 % c.drop1), c, da);
+  sa_.backward(c.drop1.is_empty() ? dr1 : Mat<T>(dr1 % c.drop1), c.a_in, c.B, &c.len, c.sa, da);
   if (shape_.norm_first) {
     layer_norm_backward(da, c.hat1, c.rstd1, g1, dg1, db1, dx);
     dx += dr1;
@@ -352,6 +386,10 @@ Mat<T> sinusoidal_positions(std::size_t H, std::size_t S) {
   return pe;
 }
 
+template class SelfAttention<float>;
+template class SelfAttention<double>;
+template class FeedForward<float>;
+template class FeedForward<double>;
 template class TransformerLayer<float>;
 template class TransformerLayer<double>;
 template class TransformerStack<float>;

@@ -28,23 +28,75 @@ struct TransformerShape {
   double dropout = 0.0;
 };
 
+// Multi-head self-attention, nn.MultiheadAttention(H, heads) with query = key = value:
+//   [q; k; v] = in_proj_weight x + in_proj_bias (3H × H, packed),
+//   head i: a_i = softmax(q_iᵀ k_ij / √d_k) over the keys a position sees, dropout on a_i,
+//   o_i = Σ_j a_ij v_ij;  out = out_proj.weight [o_1; …; o_heads] + out_proj.bias.
+// Example b's position t is column t·B + b, so one head's queries, keys and values of one example
+// are read in place with leading dimension 3H·B (transformer_parts.hpp, HeadBlock).
+template <typename T>
+struct SelfAttentionCache {
+  Mat<T> qkv;                     // [q; k; v], 3H × (positions)·B; a decoder keeps earlier steps here
+  std::vector<Mat<T>> attn;       // per example·head (b·heads + h): keys × queries softmax weights
+  std::vector<Mat<T>> attn_mask;  // their dropout masks (empty without dropout)
+  Mat<T> ctx;                     // heads concatenated, H × n·B
+  Mat<T> dqkv, dctx, scratch, da;
+};
+
+template <typename T>
+class SelfAttention {
+ public:
+  // Declares <prefix>in_proj_weight (3H × H), in_proj_bias, out_proj.weight, out_proj.bias.
+  SelfAttention(ParameterRegistry<T>& params, const std::string& prefix, std::size_t width, std::size_t heads);
+  // Positions t0 … t0+n−1 of B examples (in: H × n·B) → out (H × n·B). len: example b's keys are
+  // its len[b] real positions (src_key_padding_mask); nullptr: causal, position t sees keys
+  // 0 … t, those before t0 read from c.qkv where earlier calls left them.
+  void forward(const Mat<T>& in, std::size_t t0, std::size_t B, const Lengths* len, double dropout,
+               SelfAttentionCache<T>& c, Mat<T>& out, std::mt19937_64* rng) const;
+  // After a forward from t0 = 0 over every position: dout → din (overwritten); accumulates the
+  // parameter gradients.
+  void backward(const Mat<T>& dout, const Mat<T>& in, std::size_t B, const Lengths* len,
+                SelfAttentionCache<T>& c, Mat<T>& din) const;
+
+ private:
+  ParameterRegistry<T>& params_;
+  std::size_t width_, heads_;
+  std::size_t in_w_, in_b_, out_w_, out_b_;
+};
+
+// The position-wise feed-forward block, linear2(drop(act(linear1(x)))), act relu or the exact
+// gelu: <prefix>linear1.weight/bias (F × H, F), linear2.weight/bias (H × F, H).
+template <typename T>
+struct FeedForwardCache {
+  Mat<T> pre, act;  // linear1's output; the activation (after dropout)
+  Mat<T> drop;      // dropout mask (empty without dropout)
+};
+
+template <typename T>
+class FeedForward {
+ public:
+  FeedForward(ParameterRegistry<T>& params, const std::string& prefix, std::size_t width, std::size_t ffn);
+  void forward(const Mat<T>& in, bool gelu, double dropout, FeedForwardCache<T>& c, Mat<T>& out,
+               std::mt19937_64* rng) const;
+  void backward(const Mat<T>& dout, const Mat<T>& in, bool gelu, FeedForwardCache<T>& c, Mat<T>& din) const;
+
+ private:
+  ParameterRegistry<T>& params_;
+  std::size_t l1_w_, l1_b_, l2_w_, l2_b_;
+};
+
 template <typename T>
 struct TransformerLayerCache {
   std::size_t S = 0, B = 0;
   Lengths len;
   Mat<T> a_in;                    // self-attention input: x, or norm1(x) with norm_first
-  Mat<T> qkv;                     // in_proj output, 3H × S·B
-  std::vector<Mat<T>> attn;       // per example·head (b·heads + h): len[b] × S softmax weights,
-                                  // row = unpadded key, column = query
-  std::vector<Mat<T>> attn_mask;  // their dropout masks (empty without dropout)
-  Mat<T> ctx;                     // heads concatenated, time-major H × S·B
-  Mat<T> drop1, drop_ff, drop2;   // dropout masks (empty without dropout)
+  SelfAttentionCache<T> sa;
+  Mat<T> drop1, drop2;            // dropout masks (empty without dropout)
   Mat<T> x1;                      // after the self-attention block (and norm1 unless norm_first)
   Mat<T> f_in;                    // feed-forward input: x1, or norm2(x1) with norm_first
-  Mat<T> pre, act;                // linear1 output; activation (after dropout)
+  FeedForwardCache<T> ff;
   Mat<T> hat1, hat2;              // normalised inputs of norm1, norm2
   arma::Row<T> rstd1, rstd2;      // 1/√(var + ε) per column
-  Mat<T> weights, dqkv, dctx, da;  // scratch: dropped-out weights; backward
 };
 
 template <typename T>
@@ -64,12 +116,11 @@ class TransformerLayer {
   void backward(const Mat<T>& dy, TransformerLayerCache<T>& cache, Mat<T>& dx) const;
 
  private:
-  void self_attention(const Mat<T>& in, Mat<T>& out, TransformerLayerCache<T>& c, std::mt19937_64* rng) const;
-  void self_attention_backward(const Mat<T>& dout, TransformerLayerCache<T>& c, Mat<T>& din) const;
-
   ParameterRegistry<T>& params_;
   TransformerShape shape_;
-  std::size_t in_w_, in_b_, out_w_, out_b_, l1_w_, l1_b_, l2_w_, l2_b_, n1_w_, n1_b_, n2_w_, n2_b_;
+  SelfAttention<T> sa_;
+  FeedForward<T> ff_;
+  std::size_t n1_w_, n1_b_, n2_w_, n2_b_;
 };
 
 // nn.TransformerEncoder(layer, num_layers) without a final norm: layer l declared under
