@@ -236,6 +236,30 @@ TEST_CASE("2 MPI ranks of 1 thread train the same parameters as 1 process with 2
   CHECK(std::memcmp(a.memptr(), b.memptr(), a.n_elem * sizeof(float)) == 0);
 }
 
+// The Transformer decoder over the Transformer encoder and over a GRU (the hybrid), with kTask's
+// dropout and uneven split.
+const std::string kTransformer = " --decoder transformer --heads 2 --self-heads 2 --self-layers 1 --decoder-layers 2 --ffn 16";
+
+TEST_CASE("2 MPI ranks of the Transformer decoder train 1 process's 2-shard parameters, bit for bit",
+          "[mpi][transformer-decoder]") {
+  if (!mpirun_usable()) return;
+  for (const std::string encoder : {"transformer", "rnn"}) {
+    INFO("encoder " << encoder);
+    TempDir dir;
+    const std::string args = kTask + kTransformer + " --encoder " + encoder;
+    REQUIRE(run_shell(dir, quote(ATTEND_CLI_PATH) + " " + args + " --threads 2 --model alone.safetensors").status == 0);
+    const auto ranks = run_shell(dir, mpirun(2) + " " + args + " --threads 1 --model ranks.safetensors");
+    INFO(ranks.err);
+    REQUIRE(ranks.status == 0);
+    const arma::Col<float> a = parameters(dir.file("alone.safetensors")), b = parameters(dir.file("ranks.safetensors"));
+    REQUIRE(a.n_elem == b.n_elem);
+    CHECK(std::memcmp(a.memptr(), b.memptr(), a.n_elem * sizeof(float)) == 0);
+    // And the check can fail: 1 shard draws other dropout masks.
+    REQUIRE(run_shell(dir, quote(ATTEND_CLI_PATH) + " " + args + " --threads 1 --model one.safetensors").status == 0);
+    CHECK(arma::abs(parameters(dir.file("one.safetensors")) - b).max() > 0.0f);
+  }
+}
+
 TEST_CASE("2 MPI ranks of 1 thread differ from 1 process with 1 shard only by dropout streams and rounding", "[mpi]") {
   // A check that the comparison above can fail: one shard draws other dropout masks.
   if (!mpirun_usable()) return;

@@ -7,14 +7,16 @@
 // 2-layer models and reversed sources; the self-attention encoders (transformer, rnn+self) under
 // the recurrent decoders; and the Transformer decoder (DESIGN.md §6b) on every encoder, post- and
 // pre-norm, relu and gelu, cross-attention heads unlike the self-attention heads, tied embeddings.
-// The Transformer configurations' JSON also hold "logits" (per example, the float64 logits at its
-// real target positions), unused here.
+// The newer configurations' JSON (the self-attention encoders and the Transformer decoder) also
+// hold "logits": per example, the float64 logits at its real target positions (y1 … yn </s>), one
+// row of V each; attend's double model reproduces them entry by entry.
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -58,6 +60,9 @@ struct Fixture {
   std::vector<EncodedPair> pairs;
   std::vector<double> log_probs;  // PyTorch, float64
   double loss = 0;
+  // PyTorch's float64 logits per example: one row of V per real target position; empty when the
+  // fixture has no "logits" field.
+  std::vector<std::vector<std::vector<double>>> logits;
 };
 
 Fixture load_fixture(const std::string& name) {
@@ -73,6 +78,10 @@ Fixture load_fixture(const std::string& name) {
   f.log_probs = j.at("log_probs").get<std::vector<double>>();
   REQUIRE(f.log_probs.size() == f.pairs.size());
   f.loss = j.at("loss").get<double>();
+  if (j.contains("logits")) {
+    f.logits = j.at("logits").get<std::vector<std::vector<std::vector<double>>>>();
+    REQUIRE(f.logits.size() == f.pairs.size());
+  }
   return f;
 }
 
@@ -177,4 +186,52 @@ TEST_CASE("attend's padded batch loss equals PyTorch's mean cross-entropy", "[py
     check(name, "batch mean loss (double)", batch_loss(d, f), f.loss, 1e-9);
     check(name, "batch mean loss (float)", batch_loss(*b.model, f), f.loss, 1e-4);
   }
+}
+
+TEST_CASE("attend's double model reproduces PyTorch's logits at every real target position",
+          "[pytorch-seq2seq]") {
+  // Per entry: |attend − PyTorch| ≤ 1e-5 · max(1, |PyTorch|), each example run alone (a batch of
+  // one: ws.logits is V × T, column t = target position t).
+  double worst = 0;
+  std::size_t fixtures = 0;
+  for (const auto& name : kConfigs) {
+    const Fixture f = load_fixture(name);
+    if (f.logits.empty()) continue;
+    ++fixtures;
+    INFO("configuration " << name);
+    ModelBundle b = load_model(path_of(name, ".safetensors"));
+    Seq2Seq<double> d(b.model->config(), 1);
+    d.params().assign(b.model->params().values());
+    const std::size_t V = b.model->config().tgt_vocab;
+    for (std::size_t i = 0; i < f.pairs.size(); ++i) {
+      INFO("example " << i);
+      Workspace<double> ws;
+      const Batch batch = make_batch(f.pairs, {i});
+      d.loss(batch, ws);
+      const auto& rows = f.logits[i];
+      REQUIRE(rows.size() == batch.tgt_len[0]);  // y1 … yn </s>
+      REQUIRE(ws.logits.n_rows == V);
+      REQUIRE(ws.logits.n_cols >= rows.size());
+      double ex_worst = 0;
+      std::string where;
+      for (std::size_t t = 0; t < rows.size(); ++t) {
+        REQUIRE(rows[t].size() == V);
+        for (std::size_t v = 0; v < V; ++v) {
+          const double e = rel_diff(ws.logits(v, t), rows[t][v]);
+          if (e > ex_worst) {
+            ex_worst = e;
+            std::ostringstream w;
+            w.precision(17);
+            w << "position " << t << ", token " << v << ": attend " << ws.logits(v, t) << ", PyTorch "
+              << rows[t][v];
+            where = w.str();
+          }
+        }
+      }
+      if (!known_mismatch(name)) worst = std::max(worst, ex_worst);
+      check(name, "example " + std::to_string(i) + " logits, worst at " + where, ex_worst, 0.0, 1e-5);
+    }
+  }
+  CHECK(fixtures >= 8);  // the self-attention encoder and Transformer decoder configurations
+  SUCCEED("largest relative difference of a logit in double precision: " << worst);  // shown with -s
 }

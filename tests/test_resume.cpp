@@ -2,7 +2,8 @@
 // in memory or through a checkpoint file — ends with exactly the parameters of the run that was
 // never stopped, for every optimizer (the optimizer's own variables travel with the state) and
 // at any thread count with dropout and scheduled sampling (the shards' random streams derive
-// from the saved sampling stream).
+// from the saved sampling stream). The same holds for the Transformer decoder, over the
+// Transformer encoder and over a recurrent one, with dropout on.
 #include <attend/io/checkpoint.hpp>
 #include <attend/io/checkpoint_file.hpp>
 #include <attend/core/error.hpp>
@@ -47,6 +48,22 @@ attend::TrainOptions sharded(std::size_t threads) {
 }
 
 Setup sampled_task() { return reverse_task(0.2); }
+
+// The task with the Transformer decoder (2 layers, multihead cross-attention) over `encoder`:
+// transformer (1 self-attention layer) or rnn (a GRU, the hybrid); dropout 0.2 on both, so the
+// training stream draws masks at every step.
+Setup transformer_task(const std::string& encoder) {
+  Setup d = reverse_task(0.2);
+  d.config.encoder = encoder;
+  d.config.decoder = "transformer";
+  d.config.attention = "multihead";
+  d.config.heads = 2;
+  d.config.self_heads = 3;
+  d.config.self_layers = 1;
+  d.config.decoder_layers = 2;
+  d.config.ffn = 16;
+  return d;
+}
 
 // A checkpointable bundle of the task's model (initial values of seed 3) and vocabularies.
 attend::ModelBundle bundle_of(const Setup& d) {
@@ -210,6 +227,50 @@ TEST_CASE("a resumed 2-thread run with another sampling stream differs from the 
   // The checks above can fail: the shards' dropout and sampling depend on the saved stream.
   const Setup d = sampled_task();
   const auto o = sharded(2);
+  FirstHalf h = first_half(d, o);
+  std::mt19937_64 other(12345);
+  std::ostringstream text;
+  text << other;
+  h.state.sample_rng = text.str();
+  CHECK(difference_after_resume(d, o, h.values, h.state) > 1e-4f);
+}
+
+TEST_CASE("resuming the Transformer decoder with dropout continues the same run bit for bit", "[resume][transformer-decoder]") {
+  for (const std::string encoder : {"transformer", "rnn"}) {
+    INFO("encoder " << encoder);
+    CHECK(resumed_difference(transformer_task(encoder), options("adam", 0.01, 0)) == 0.0f);
+  }
+}
+
+TEST_CASE("resuming the Transformer decoder through a checkpoint file mid-warmup of inverse-sqrt is bit for bit",
+          "[resume][transformer-decoder][schedule]") {
+  attend::TrainOptions o = options("adam", 0.01, 0);
+  o.lr_schedule.warmup = 20;  // the resume point, step 13, is inside the warmup
+  o.lr_schedule.schedule = attend::LrSchedule::InverseSqrt;
+  o.label_smoothing = 0.1;
+  const attend::test::TempDir dir;
+  for (const std::string encoder : {"transformer", "rnn"}) {
+    INFO("encoder " << encoder);
+    CHECK(resumed_difference(transformer_task(encoder), o, dir.file(encoder + ".safetensors")) == 0.0f);
+  }
+}
+
+TEST_CASE("resuming the Transformer decoder on 2 threads through a checkpoint file is bit for bit",
+          "[resume][transformer-decoder][threads]") {
+  attend::TrainOptions o = options("adam", 0.01, 0);
+  o.threads = 2;
+  const attend::test::TempDir dir;
+  for (const std::string encoder : {"transformer", "rnn"}) {
+    INFO("encoder " << encoder);
+    CHECK(resumed_difference(transformer_task(encoder), o, dir.file(encoder + ".safetensors")) == 0.0f);
+  }
+}
+
+TEST_CASE("a resumed Transformer-decoder run with another sampling stream differs from the uninterrupted one",
+          "[resume][transformer-decoder]") {
+  // The checks above can fail: the dropout masks after the resume come from the saved stream.
+  const Setup d = transformer_task("transformer");
+  const auto o = options("adam", 0.01, 0);
   FirstHalf h = first_half(d, o);
   std::mt19937_64 other(12345);
   std::ostringstream text;
