@@ -1,6 +1,6 @@
 // The attention views of the Transformer decoder (each layer's and head's cross-attention):
 // greedy and beam search keep them when asked, the default attention is the mean over the last
-// layer's heads, and the JSON export carries them.
+// layer's heads, the JSON export carries them, and `attend translate --attention-view` picks one.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -12,9 +12,12 @@
 #include "attend/decode/decode.hpp"
 #include "attend/text/vocab.hpp"
 #include "support.hpp"
+#include "test_serve_support.hpp"
 
 using namespace attend;
 using attend::test::contains;
+using attend::test::quote;
+using attend::test::run_cli;
 
 namespace {
 
@@ -215,4 +218,51 @@ TEST_CASE("the JSON export carries every view and names the default one", "[atte
     CHECK(contains(e.what(), "layer 9 head 0"));
     CHECK(contains(e.what(), "mean, layer 0 head 0, layer 0 head 1"));
   }
+}
+
+TEST_CASE("attend translate --attention-view picks a layer's head and refuses an unknown view", "[attention-views][cli]") {
+  const std::string model = attend::test::serve_transformer_model();
+  const attend::test::TempDir dir;
+  const std::string base = "translate --show-attention --model " + quote(model) + " ";
+
+  const auto json_lines = [](const std::string& text) {
+    std::vector<nlohmann::json> out;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);)
+      if (!line.empty() && line[0] == '{') out.push_back(nlohmann::json::parse(line));
+    return out;
+  };
+  const auto all = run_cli(dir, base + "--attention-format json", "abcd\n");
+  INFO(all.err);
+  REQUIRE(all.status == 0);
+  const auto j = json_lines(all.out);
+  REQUIRE(j.size() == 1);
+  CHECK(j[0].at("view") == "mean");
+  REQUIRE(j[0].at("views").size() == 4);  // 2 layers × 2 heads
+  CHECK(j[0].at("view_names").back() == "layer 1 head 1");
+
+  const auto one = run_cli(dir, base + "--attention-format json --attention-view 'layer 1 head 0'", "abcd\n");
+  REQUIRE(one.status == 0);
+  const auto k = json_lines(one.out);
+  REQUIRE(k.size() == 1);
+  CHECK(k[0].at("view") == "layer 1 head 0");
+  CHECK(k[0].at("weights") == j[0].at("views").at("layer 1 head 0"));
+
+  const auto text = run_cli(dir, base + "--attention-view 'layer 0 head 1'", "abcd\n");
+  REQUIRE(text.status == 0);
+  CHECK(contains(text.out, "|abcd|"));  // the map's header row: the source
+  const auto csv = run_cli(dir, base + "--attention-format csv --attention-view 'layer 0 head 0'", "abcd\n");
+  REQUIRE(csv.status == 0);
+  CHECK(contains(csv.out, "output\\source,a,b,c,d"));
+
+  const auto bad = run_cli(dir, base + "--attention-view 'layer 2 head 0'", "abcd\n");
+  CHECK(bad.status == 2);
+  CHECK(contains(bad.err, "layer 2 head 0"));
+  CHECK(contains(bad.err, "mean, layer 0 head 0, layer 0 head 1, layer 1 head 0, layer 1 head 1"));
+
+  // A recurrent model has the default view only.
+  const auto rnn = run_cli(dir, "translate --show-attention --attention-view 'layer 0 head 0' --model " +
+                                    quote(attend::test::serve_models().bahdanau), "abcd\n");
+  CHECK(rnn.status == 2);
+  CHECK(contains(rnn.err, "(valid: mean)"));
 }
