@@ -248,3 +248,36 @@ TEST_CASE("two models of one name are refused", "[serve]") {
   models[1].name = "bahdanau";
   CHECK_THROWS_WITH(TranslationService(std::move(models), ServiceOptions{}), Catch::Contains("two models are named"));
 }
+
+TEST_CASE("a Transformer model's answer carries each layer's and head's attention when asked for", "[serve][attention-views]") {
+  std::vector<ServedModel> m;
+  const std::string path = attend::test::serve_transformer_model();
+  m.push_back({"transformer", path, Translator::load(path)});
+  m.push_back({"bahdanau", attend::test::serve_models().bahdanau, Translator::load(attend::test::serve_models().bahdanau)});
+  TranslationService service(std::move(m), ServiceOptions{});
+  for (const int beam : {1, 3}) {
+    const json with = json::parse(service.handle_translate(
+        "{\"text\": [\"abcde\", \"xy\"], \"attention\": true, \"beam\": " + std::to_string(beam) + "}"));
+    for (const json& t : with.at("translations")) {
+      INFO(t.dump());
+      CHECK(t.at("default_view") == "mean over the last layer's heads");
+      const json& names = t.at("attention_view_names");
+      REQUIRE(names == json({"layer 0 head 0", "layer 0 head 1", "layer 1 head 0", "layer 1 head 1"}));
+      const json& views = t.at("attention_views");
+      REQUIRE(views.size() == 4);
+      const json& attention = t.at("attention");
+      for (const auto& name : names) REQUIRE(views.at(name.get<std::string>()).size() == attention.size());
+      // "attention" is the mean of the last layer's two heads.
+      for (std::size_t i = 0; i < attention.size(); ++i)
+        for (std::size_t j = 0; j < attention[i].size(); ++j)
+          CHECK(attention[i][j].get<double>() ==
+                Approx((views["layer 1 head 0"][i][j].get<double>() + views["layer 1 head 1"][i][j].get<double>()) / 2)
+                    .margin(1e-6));
+    }
+  }
+  const json without = json::parse(service.handle_translate("{\"text\": [\"abcde\"]}"));
+  CHECK_FALSE(without["translations"][0].contains("attention_views"));
+  const json rnn = json::parse(service.handle_translate("{\"text\": [\"abcde\"], \"model\": \"bahdanau\", \"attention\": true}"));
+  CHECK(rnn["translations"][0].contains("attention"));
+  CHECK_FALSE(rnn["translations"][0].contains("attention_views"));
+}

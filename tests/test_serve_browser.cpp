@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "test_serve_support.hpp"
@@ -177,6 +178,7 @@ TEST_CASE("the explorer draws two models' translations and heatmaps side by side
       CHECK(drawn.at("src_labels").get<std::size_t>() == cols);
       CHECK(drawn.at("out_labels").get<std::size_t>() == rows);
       CHECK(drawn.at("nbest").get<std::size_t>() == t.at("nbest").size());
+      CHECK(drawn.at("views").get<std::size_t>() == 0);  // a recurrent model: no view picker
     }
     // The two panels sit side by side: the second starts right of the first, at the same height.
     const json boxes = b.eval("[...document.querySelectorAll('.panel')].map(p => { const r = p.getBoundingClientRect(); return [r.left, r.top, r.right]; })");
@@ -191,6 +193,64 @@ TEST_CASE("the explorer draws two models' translations and heatmaps side by side
     const std::string tip = b.eval("document.getElementById('tip').textContent");
     INFO(tip);
     CHECK(contains(tip, cell[2].get<std::string>()));  // data-w: the weight to 4 decimals
+  }
+  alarm(0);
+  CHECK(server.terminate() == 0);
+}
+
+TEST_CASE("the explorer's view picker redraws a Transformer's map with one layer's head", "[browser][serve][attention-views]") {
+  const std::string exe = find_chromium();
+  if (exe.empty()) {
+    WARN("chromium is not installed (apt-get install -y chromium): the browser check is skipped");
+    return;
+  }
+  ServerProcess server("--model transformer=" + quote(serve_transformer_model()));
+  TempDir profile;
+  alarm(180);
+  {
+    Browser b(exe, profile.file());
+    const std::string sentence = "views";
+    b.open("http://127.0.0.1:" + std::to_string(server.port()) + "/?text=" + sentence);
+    REQUIRE(b.wait_for("document.getElementById('render-check').dataset.ok === '1'"));
+    const json first = json::parse(b.eval("document.getElementById('render-check').textContent").get<std::string>());
+    INFO(first.dump());
+    const json& drawn = first.at("transformer");
+    CHECK(drawn.at("error").is_null());
+    CHECK(drawn.at("views").get<std::size_t>() == 5);  // the mean, then 2 layers × 2 heads
+    CHECK(drawn.at("view") == "mean");
+    CHECK(b.eval("document.querySelector('select.view-picker option').textContent") == "mean of last layer's heads");
+
+    httplib::Client api("127.0.0.1", server.port());
+    const json body = {{"text", {sentence}}, {"model", "transformer"}, {"beam", 4}, {"nbest", 3}, {"attention", true}};
+    const json t = json::parse(api.Post("/v1/translate", body.dump(), "application/json")->body)["translations"][0];
+    // The weights drawn (data-w, 4 decimals, row by row) are those of the view shown.
+    const auto same = [](const json& drawn_weights, const json& rows) {
+      std::size_t at = 0;
+      for (const auto& row : rows)
+        for (const auto& w : row) {
+          if (at == drawn_weights.size()) return true;
+          if (std::abs(drawn_weights[at++].get<double>() - w.get<double>()) > 1e-4) return false;
+        }
+      return at == drawn_weights.size();
+    };
+    CHECK(same(drawn.at("weights"), t.at("attention")));
+
+    b.eval("(() => { const s = document.querySelector('select.view-picker'); s.value = 'layer 1 head 0'; "
+           "s.dispatchEvent(new Event('change')); })()");
+    REQUIRE(b.wait_for("document.querySelector('.map').dataset.view === 'layer 1 head 0'"));
+    const json second = json::parse(b.eval("document.getElementById('render-check').textContent").get<std::string>());
+    INFO(second.dump());
+    const json& picked = second.at("transformer");
+    CHECK(picked.at("view") == "layer 1 head 0");
+    const std::size_t rows = t.at("attention").size(), cols = t.at("source_tokens").size();
+    CHECK(picked.at("cells").get<std::size_t>() == rows * cols);
+    CHECK(picked.at("drawn").get<std::size_t>() == rows * cols);
+    CHECK(same(picked.at("weights"), t.at("attention_views").at("layer 1 head 0")));
+    // and not the mean's (when the head differs from it at all in the cells compared).
+    if (!same(picked.at("weights"), t.at("attention")))
+      SUCCEED("the picked head's map differs from the mean's");
+    else
+      WARN("layer 1 head 0 equals the mean to 4 decimals in the cells compared");
   }
   alarm(0);
   CHECK(server.terminate() == 0);

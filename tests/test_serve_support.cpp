@@ -29,6 +29,20 @@ const ServeModels& serve_models() {
   return models;
 }
 
+const std::string& serve_transformer_model() {
+  static TempDir dir;
+  static const std::string path = [] {
+    const CliRun r = run_cli(dir, "train --task reverse --train-size 400 --valid-size 20 --test-size 20 "
+                                  "--min-len 3 --max-len 8 --steps 60 --batch 32 --encoder transformer "
+                                  "--decoder transformer --hidden 16 --self-layers 1 --decoder-layers 2 "
+                                  "--heads 2 --self-heads 2 --ffn 32 --quiet --model transformer.safetensors");
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    return dir.file("transformer.safetensors");
+  }();
+  return path;
+}
+
 ServerProcess::ServerProcess(const std::string& args) {
   const std::string log = dir_.file("serve.log");
   const std::string cmd = "exec " + quote(ATTEND_CLI_PATH) + " serve " + args + " --port 0 2>" + quote(log);

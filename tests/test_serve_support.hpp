@@ -16,6 +16,9 @@ struct ServeModels {
   std::string bahdanau, luong;
 };
 const ServeModels& serve_models();
+// A small Transformer (encoder and decoder, 2 decoder layers × 2 cross-attention heads) of the
+// same task, trained once per test run on first use: its answers carry attention views.
+const std::string& serve_transformer_model();
 
 // `attend serve ARGS --port 0` started as a child process; the constructor waits until it
 // listens (REQUIREs that it does) and reads its port. The destructor ends it (SIGKILL) if it

@@ -7,6 +7,7 @@
 #include <attend/eval/metrics_json.hpp>
 #include <attend/text/corpus.hpp>
 #include <attend/text/tasks.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -43,6 +44,8 @@ std::string format_score(double x) {
 // How --show-attention prints the weights after each translation: a text map, or an export
 // for plotting elsewhere (attention_export.hpp).
 std::string g_attention_format = "text";
+// Which view of the attention --show-attention prints (attention_rows: "mean" or "layer L head H").
+std::string g_attention_view = kDefaultAttentionViewName;
 
 void print_hypothesis(const Translator& tr, const std::vector<std::string>& src, const Hypothesis* h,
                       std::size_t nbest, bool show_attention) {
@@ -52,10 +55,10 @@ void print_hypothesis(const Translator& tr, const std::vector<std::string>& src,
   if (!show_attention || !h) return;
   auto out = d.tokens;
   if (h->finished) out.push_back("</s>");  // the weights include the step that emitted </s>
-  if (g_attention_format == "svg") write_attention_svg(*h, src, out, std::cout);
-  else if (g_attention_format == "json") write_attention_json(*h, src, out, std::cout);
-  else if (g_attention_format == "csv") write_attention_csv(*h, src, out, std::cout);
-  else std::cout << attention_map(src, d.tokens, h->attention);
+  if (g_attention_format == "svg") write_attention_svg(*h, src, out, std::cout, g_attention_view);
+  else if (g_attention_format == "json") write_attention_json(*h, src, out, std::cout, g_attention_view);
+  else if (g_attention_format == "csv") write_attention_csv(*h, src, out, std::cout, g_attention_view);
+  else std::cout << attention_map(src, d.tokens, attention_rows(*h, g_attention_view));
   std::cout << "\n";
 }
 
@@ -90,6 +93,9 @@ int run_translate(const std::vector<std::string>& args) {
       ("show-attention", po::bool_switch(&show_attention), "print the attention after each translation (each n-best hypothesis)")
       ("attention-format", po::value(&g_attention_format)->default_value("text"),
        "text (a map of shades) | svg | json | csv")
+      ("attention-view", po::value(&g_attention_view)->default_value(kDefaultAttentionViewName),
+       "which attention --show-attention prints: mean (a Transformer decoder: the mean over the last "
+       "layer's heads) or \"layer L head H\" (json: every view is included as well)")
       ("help,h", "show this help");
   po::variables_map vm;
   const char* usage = "usage: attend translate --model M [options] < input > output\n\n"
@@ -103,6 +109,15 @@ int run_translate(const std::vector<std::string>& args) {
   opt.keep_attention = show_attention;
 
   const Translator tr(load_model_for(m, vm, "translate"));
+  if (show_attention) {
+    const std::vector<std::string> views = attention_view_names(tr.model());
+    if (g_attention_view != kDefaultAttentionViewName &&
+        std::find(views.begin(), views.end(), g_attention_view) == views.end())
+      throw Error("unknown --attention-view '" + g_attention_view + "' for this model (valid: " +
+                  attention_view_list(views) + ")");
+    // The JSON export carries every view; the other formats need only the one they print.
+    opt.keep_attention_views = !views.empty() && (g_attention_format == "json" || g_attention_view != kDefaultAttentionViewName);
+  }
 
   const std::size_t batch = stdin_is_tty() ? 1 : 64;  // interactive: answer each line at once
   std::vector<std::string> pending;

@@ -114,29 +114,39 @@ std::string attention_svg(const std::vector<std::string>& src, const std::vector
 }
 
 void write_attention_svg(const Hypothesis& h, const std::vector<std::string>& src,
-                         const std::vector<std::string>& out, std::ostream& stream) {
+                         const std::vector<std::string>& out, std::ostream& stream, const std::string& view) {
+  const auto& rows = attention_rows(h, view);
   stream << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-         << heatmap_svg(src, out, h.attention, {}, "", true) << "\n";
+         << heatmap_svg(src, out, rows, {}, view == kDefaultAttentionViewName ? "" : view, true) << "\n";
 }
 
 void write_attention_json(const Hypothesis& h, const std::vector<std::string>& src,
-                          const std::vector<std::string>& out, std::ostream& stream) {
+                          const std::vector<std::string>& out, std::ostream& stream, const std::string& view) {
+  const auto& weights = attention_rows(h, view);
   std::vector<std::string> rows;
-  for (std::size_t i = 0; i < h.attention.size(); ++i) rows.push_back(i < out.size() ? out[i] : "</s>");
-  json j = {{"source", src}, {"output", rows}, {"weights", h.attention}, {"log_prob", h.log_prob},
-            {"score", h.score}, {"finished", h.finished}};
+  for (std::size_t i = 0; i < weights.size(); ++i) rows.push_back(i < out.size() ? out[i] : "</s>");
+  json j = {{"source", src}, {"output", rows}, {"weights", weights}, {"view", view},
+            {"log_prob", h.log_prob}, {"score", h.score}, {"finished", h.finished}};
+  if (!h.views.empty()) {
+    j["default_view"] = kDefaultAttentionView;
+    json views = json::object();
+    for (std::size_t v = 0; v < h.views.size() && v < h.view_names.size(); ++v) views[h.view_names[v]] = h.views[v];
+    j["views"] = std::move(views);
+    j["view_names"] = h.view_names;  // "views" in layer/head order (JSON objects have none)
+  }
   stream << j.dump() << "\n";
 }
 
 void write_attention_csv(const Hypothesis& h, const std::vector<std::string>& src,
-                         const std::vector<std::string>& out, std::ostream& stream) {
+                         const std::vector<std::string>& out, std::ostream& stream, const std::string& view) {
+  const auto& weights = attention_rows(h, view);
   stream << csv_field("output\\source");
   for (const auto& t : src) stream << "," << csv_field(t);
   stream << "\n";
-  for (std::size_t i = 0; i < h.attention.size(); ++i) {
+  for (std::size_t i = 0; i < weights.size(); ++i) {
     stream << csv_field(i < out.size() ? out[i] : "</s>");
     for (std::size_t j = 0; j < src.size(); ++j)
-      stream << "," << fmt("%.6g", j < h.attention[i].size() ? h.attention[i][j] : 0.0);
+      stream << "," << fmt("%.6g", j < weights[i].size() ? weights[i][j] : 0.0);
     stream << "\n";
   }
 }

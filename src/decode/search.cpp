@@ -61,7 +61,48 @@ std::vector<float> attention_column(const Mat<T>& w, std::size_t col, std::size_
   return a;
 }
 
+// Appends step t's row of every view (column col of each) to h's views; the first row names them.
+template <typename T>
+void append_views(Hypothesis& h, const std::vector<AttentionView<T>>& views, std::size_t col,
+                  std::size_t len, bool reversed) {
+  if (views.empty()) return;
+  if (h.views.empty()) {
+    h.views.resize(views.size());
+    h.view_names.clear();
+    for (const auto& v : views) h.view_names.push_back(v.name);
+  }
+  for (std::size_t v = 0; v < views.size(); ++v)
+    h.views[v].push_back(attention_column(views[v].weights, col, len, reversed));
+}
+
 }  // namespace
+
+const std::vector<std::vector<float>>& attention_rows(const Hypothesis& h, const std::string& name) {
+  if (name == kDefaultAttentionViewName) return h.attention;
+  for (std::size_t v = 0; v < h.view_names.size() && v < h.views.size(); ++v)
+    if (h.view_names[v] == name) return h.views[v];
+  throw Error("unknown attention view '" + name + "' (valid: " + attention_view_list(h.view_names) + ")");
+}
+
+std::string attention_view_list(const std::vector<std::string>& view_names) {
+  std::string s = kDefaultAttentionViewName;
+  for (const auto& n : view_names) s += ", " + n;
+  return s;
+}
+
+template <typename T>
+std::vector<std::string> attention_view_names(const Seq2Seq<T>& model) {
+  arma::umat src(1, 1);
+  src(0, 0) = static_cast<arma::uword>(Vocab::kUnk);
+  Workspace<T> ws;
+  model.start_decoding(src, Lengths{1}, 1, ws);
+  const Decoder<T>& dec = model.decoder();
+  const arma::uword feed = Vocab::kBos;
+  dec.step(0, &feed, ws.dec);
+  std::vector<std::string> names;
+  for (const auto& v : dec.attention_views(0, ws.dec)) names.push_back(v.name);
+  return names;
+}
 
 namespace {
 
@@ -102,6 +143,8 @@ std::vector<Hypothesis> greedy_search(const Seq2Seq<T>& model, const arma::umat&
     dec.logits(t, 1, ws.dec, ws.logits);
     const auto view = dec.weights(t, ws.dec);  // read-only, no copy
     const Mat<T>& w = *view;
+    std::vector<AttentionView<T>> views;
+    if (opt.keep_attention_views) views = dec.attention_views(t, ws.dec);
     for (std::size_t b = 0; b < B; ++b) {
       Hypothesis& h = out[b];
       if (h.finished || t >= limit[b]) continue;
@@ -109,6 +152,7 @@ std::vector<Hypothesis> greedy_search(const Seq2Seq<T>& model, const arma::umat&
       const std::size_t y = best_token(ws.logits.colptr(b), ws.logits.n_rows, log_prob);
       h.log_prob += log_prob;
       if (opt.keep_attention && !w.is_empty()) h.attention.push_back(attention_column(w, b, len[b], model.config().reverse_source));
+      append_views(h, views, b, len[b], model.config().reverse_source);
       if (y == Vocab::kEos && opt.stop_at_eos) {
         h.finished = true;
         ++done;
@@ -160,6 +204,8 @@ class BeamBatch {
       dec_.logits(t, 1, ws_.dec, ws_.logits);
       const auto view = dec_.weights(t, ws_.dec);  // read-only, no copy
       const Mat<T>& w = *view;
+      views_.clear();
+      if (opt_.keep_attention_views) views_ = dec_.attention_views(t, ws_.dec);
       parents_.resize(W);
       std::size_t live = 0;
       for (std::size_t p = 0; p < active_.size(); ++p) {
@@ -222,6 +268,11 @@ class BeamBatch {
         h.attention = parent.attention;
         if (!w.is_empty())
           h.attention.push_back(attention_column(w, base + c.parent, len_[b], model_.config().reverse_source));
+      }
+      if (opt_.keep_attention_views) {
+        h.view_names = parent.view_names;
+        h.views = parent.views;
+        append_views(h, views_, base + c.parent, len_[b], model_.config().reverse_source);
       }
       if (c.token == Vocab::kEos && opt_.stop_at_eos) {
         // Only an end within the k best finishes a hypothesis; a finished one is never extended.
@@ -334,6 +385,7 @@ class BeamBatch {
   std::vector<arma::uword> feed_;
   std::vector<std::size_t> parents_;
   std::vector<Candidate> cand_;
+  std::vector<AttentionView<T>> views_;  // this step's views, with keep_attention_views
 };
 
 }  // namespace
@@ -370,6 +422,8 @@ template std::vector<std::vector<Hypothesis>> beam_search(const Seq2Seq<float>&,
 template std::vector<std::vector<Hypothesis>> beam_search(const Seq2Seq<double>&, const arma::umat&,
                                                           const Lengths&, const SearchOptions&,
                                                           Workspace<double>&);
+template std::vector<std::string> attention_view_names(const Seq2Seq<float>&);
+template std::vector<std::string> attention_view_names(const Seq2Seq<double>&);
 template std::vector<Hypothesis> beam_search(const Seq2Seq<float>&, const std::vector<int>&,
                                              const SearchOptions&, Workspace<float>&);
 template std::vector<Hypothesis> beam_search(const Seq2Seq<double>&, const std::vector<int>&,

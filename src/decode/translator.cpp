@@ -41,6 +41,8 @@ TranslationHypothesis Translator::describe(const Hypothesis& h) const {
   out.log_prob = h.log_prob;
   out.finished = h.finished;
   out.attention = h.attention;
+  out.view_names = h.view_names;
+  out.views = h.views;
   return out;
 }
 
@@ -57,6 +59,8 @@ Translation Translator::assemble(std::string prepared, std::vector<Hypothesis> h
     t.log_prob = best.log_prob;
     t.finished = best.finished;
     t.attention = best.attention;
+    t.view_names = best.view_names;
+    t.views = best.views;
   }
   return t;
 }

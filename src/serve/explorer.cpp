@@ -7,7 +7,9 @@ namespace {
 // The page asks /v1/models for the loaded models, then /v1/translate once per chosen model with
 // the same sentence, and draws each answer in its own panel, side by side. ?text=... fills the
 // sentence in and translates it on load (links, screenshots). #render-check holds what was
-// actually laid out (cells with a non-empty box per model), for the browser test.
+// actually laid out (cells with a non-empty box per model), for the browser test. A Transformer
+// model's panel has a picker of the attention view (the mean over the last layer's heads, or one
+// layer's head); choosing one redraws its heatmap.
 const char* const kPage = R"PAGE(<!doctype html>
 <html lang="en">
 <head>
@@ -37,6 +39,8 @@ const char* const kPage = R"PAGE(<!doctype html>
   table.nbest { border-collapse: collapse; font-size: 13px; margin-bottom: 10px; }
   table.nbest td { padding: 1px 8px 1px 0; }
   table.nbest td.score { color: #66717c; font-variant-numeric: tabular-nums; text-align: right; }
+  label.view { display: block; margin-bottom: 6px; }
+  select.view-picker { font-size: 13px; padding: 2px 4px; }
   svg text { font: 12px ui-monospace, monospace; fill: #1d232a; }
   svg rect.cell { stroke: #fff; stroke-width: 1; }
   svg rect.cell:hover { stroke: #d9480f; stroke-width: 2; }
@@ -79,7 +83,9 @@ function shade(w) {  // white to deep blue
 }
 function describe(m) {
   const c = m.config || {};
-  return [c.cell, c.attention, c.hidden && ("hidden " + c.hidden), m.tokenizer, "vocab " + m.src_vocab + "/" + m.tgt_vocab]
+  const tf = c.decoder === "transformer";
+  return [tf ? "transformer decoder" : c.cell, c.attention, c.hidden && ("hidden " + c.hidden), m.tokenizer,
+          "vocab " + m.src_vocab + "/" + m.tgt_vocab]
     .filter(Boolean).join(" \u00b7 ");
 }
 
@@ -128,8 +134,32 @@ function render(panel, m, answer) {
     table.appendChild(tr);
   });
   panel.appendChild(table);
-  if (t.attention && t.attention.length) panel.appendChild(heatmap(t.source_tokens, out, t.attention));
-  else panel.appendChild(el("div", { class: "config" }, "no attention weights (empty input or a model without attention)"));
+  if (!(t.attention && t.attention.length)) {
+    panel.appendChild(el("div", { class: "config" }, "no attention weights (empty input or a model without attention)"));
+    return;
+  }
+  // A Transformer decoder answers every layer's and head's cross-attention too: a picker
+  // chooses the map, "mean" (what "attention" is) first.
+  const names = t.attention_view_names || [];
+  const map = el("div", { class: "map" });
+  if (names.length && t.attention_views) {
+    const pick = el("label", { class: "view" }, "attention ");
+    const select = el("select", { class: "view-picker", "aria-label": "attention view" });
+    select.appendChild(el("option", { value: "" }, "mean of last layer's heads"));
+    names.forEach(n => select.appendChild(el("option", { value: n }, n)));
+    select.addEventListener("change", () => {
+      const rows = select.value ? t.attention_views[select.value] : t.attention;
+      map.textContent = "";
+      map.dataset.view = select.value || "mean";
+      map.appendChild(heatmap(t.source_tokens, out, rows || []));
+      check();
+    });
+    pick.appendChild(select);
+    panel.appendChild(pick);
+  }
+  map.dataset.view = "mean";
+  map.appendChild(heatmap(t.source_tokens, out, t.attention));
+  panel.appendChild(map);
 }
 
 function check() {  // what was laid out, per model
@@ -143,6 +173,9 @@ function check() {  // what was laid out, per model
                                 nbest: p.querySelectorAll("table.nbest tr").length,
                                 src_labels: p.querySelectorAll("text.src-label").length,
                                 out_labels: p.querySelectorAll("text.out-label").length,
+                                views: p.querySelectorAll("select.view-picker option").length,
+                                view: (p.querySelector(".map") || { dataset: {} }).dataset.view || null,
+                                weights: [...p.querySelectorAll("rect.cell")].slice(0, 64).map(c => Number(c.dataset.w)),
                                 error: (p.querySelector(".error") || {}).textContent || null };
   });
   const rc = document.getElementById("render-check");

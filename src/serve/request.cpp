@@ -113,7 +113,16 @@ std::string translations_json(const std::vector<Translation>& translations, cons
     for (const auto& h : t.nbest) nbest.push_back({{"text", h.text}, {"score", h.score}, {"tokens", h.tokens}});
     json one = {{"text", t.text},        {"score", t.score},   {"tokens", t.tokens},
                 {"source_tokens", t.source_tokens}, {"finished", t.finished}, {"nbest", std::move(nbest)}};
-    if (request.attention) one["attention"] = t.attention;
+    if (request.attention) {
+      one["attention"] = t.attention;
+      if (!t.views.empty()) {
+        json views = json::object();
+        for (std::size_t v = 0; v < t.views.size() && v < t.view_names.size(); ++v) views[t.view_names[v]] = t.views[v];
+        one["attention_views"] = std::move(views);
+        one["attention_view_names"] = t.view_names;
+        one["default_view"] = kDefaultAttentionView;
+      }
+    }
     out.push_back(std::move(one));
   }
   // Invalid UTF-8 cannot come out of a vocabulary built from valid text, but a model file is

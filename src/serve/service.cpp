@@ -65,6 +65,7 @@ std::vector<Translation> TranslationService::translate(const TranslateRequest& r
   job.search.beam = request.beam;
   job.search.nbest = request.nbest;
   job.search.keep_attention = request.attention;
+  job.search.keep_attention_views = request.attention;
   job.lines = request.text;
   auto answer = job.done.get_future();
   {
@@ -78,7 +79,8 @@ std::vector<Translation> TranslationService::translate(const TranslateRequest& r
 
 bool TranslationService::same_batch(const Job& a, const Job& b) {
   return a.model == b.model && a.search.beam == b.search.beam && a.search.nbest == b.search.nbest &&
-         a.search.keep_attention == b.search.keep_attention;
+         a.search.keep_attention == b.search.keep_attention &&
+         a.search.keep_attention_views == b.search.keep_attention_views;
 }
 
 void TranslationService::work() {

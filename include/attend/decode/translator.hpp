@@ -19,6 +19,9 @@ struct TranslationHypothesis {
   // With SearchOptions::keep_attention: one row per output token (</s> included when finished),
   // one weight per source token.
   std::vector<std::vector<float>> attention;
+  // With SearchOptions::keep_attention_views: Hypothesis::view_names and Hypothesis::views.
+  std::vector<std::string> view_names;
+  std::vector<std::vector<std::vector<float>>> views;
 };
 
 struct Translation {
@@ -31,6 +34,8 @@ struct Translation {
   double score = 0, log_prob = 0;
   bool finished = false;
   std::vector<std::vector<float>> attention;
+  std::vector<std::string> view_names;
+  std::vector<std::vector<std::vector<float>>> views;
 };
 
 class Translator {

@@ -44,7 +44,10 @@ TranslateRequest parse_translate_request(const std::string& body, const std::vec
 
 // The answer to a request: {"translations": [{"text", "score", "tokens", "source_tokens",
 // "finished", "nbest": [{"text", "score", "tokens"}], "attention" (when asked for): one row per
-// output token, </s> included when finished}]}.
+// output token, </s> included when finished}]}. With "attention" and a Transformer decoder also
+// "attention_views": {"layer L head H": rows like "attention", ...}, "attention_view_names" (the
+// same names in layer/head order) and "default_view": what "attention" is ("mean over the last
+// layer's heads").
 std::string translations_json(const std::vector<Translation>& translations, const TranslateRequest& request);
 // {"error": message}
 std::string error_json(const std::string& message);
