@@ -84,22 +84,6 @@ def parse(argv):
     return a
 
 
-def median(v):
-    v = sorted(v)
-    return v[len(v) // 2] if v else 0.0
-
-
-def median_seconds(warmup, iters, f):
-    for _ in range(warmup):
-        f()
-    t = []
-    for _ in range(iters):
-        start = time.perf_counter()
-        f()
-        t.append(time.perf_counter() - start)
-    return median(t)
-
-
 def rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -115,23 +99,10 @@ def main(argv=None):
     if a.threads > 0:
         torch.set_num_threads(a.threads)
 
-    def synthetic_batch(B, S, T, V, seed=7):
-        g = torch.Generator().manual_seed(seed)
-        src_len = torch.tensor([S - (7 * b) % (S // 2 + 1) for b in range(B)])
-        tgt_len = torch.tensor([T - (5 * b) % (T // 2 + 1) for b in range(B)])
-        Sp, Tp = int(src_len.max()), int(tgt_len.max())
-        src = torch.full((Sp, B), PAD, dtype=torch.long)
-        tgt_in = torch.full((Tp, B), PAD, dtype=torch.long)
-        tgt_out = torch.full((Tp, B), PAD, dtype=torch.long)
-        for b in range(B):
-            sl, tl = int(src_len[b]), int(tgt_len[b])
-            src[:sl, b] = torch.randint(4, V, (sl,), generator=g)
-            words = torch.randint(4, V, (tl - 1,), generator=g)
-            tgt_in[0, b] = BOS
-            tgt_in[1:tl, b] = words
-            tgt_out[:tl - 1, b] = words
-            tgt_out[tl - 1, b] = EOS
-        return src, src_len, tgt_in, tgt_out, tgt_len
+    # attend bench's batch and timing rule, shared with the recurrent benchmark; imported once
+    # the thread settings above are in place.
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from torch_bench import median_seconds, synthetic_batch  # noqa: E402
 
     class Seq2Seq(nn.Module):
         def __init__(self, V, d, heads, enc, dec, ffn, dropout, activation, norm_first, tie, max_len):

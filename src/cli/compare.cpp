@@ -355,9 +355,12 @@ int run_compare_command(const std::vector<std::string>& args) {
   SilentUnless silent(world->root());
   try {
     return compare_here(a, vm);
-  } catch (const GridRefused&) {
-    // Every rank has the verdict: rank 0 says why and all end with status 2.
-    if (world->root()) throw;
+  } catch (const GridRefused& e) {
+    // Every rank has the verdict: rank 0 says why and all end with status 2, only once it has
+    // said it (mpirun ends the other ranks as soon as one exits with an error status).
+    if (world->root()) std::cerr << "attend: error: " << e.what() << std::endl;
+    std::string done;
+    world->broadcast(done);
     return 2;
   } catch (const std::exception& e) {
     abort_all_ranks(*world, silent, e);
