@@ -45,7 +45,11 @@ void layer_norm_backward(const Mat<T>& dy, const Mat<T>& hat, const arma::Row<T>
 template <typename T>
 void activate(Mat<T>& x, bool gelu) {
   if (gelu) x.transform([](T v) { return T(0.5) * v * (T(1) + std::erf(v * T(kInvSqrt2))); });
-  else x.transform([](T v) { return v > 0 ? v : T(0); });
+  else {
+    T* p = x.memptr();
+#pragma omp simd
+    for (std::size_t i = 0; i < x.n_elem; ++i) p[i] = p[i] > 0 ? p[i] : T(0);
+  }
 }
 
 template <typename T>
@@ -57,8 +61,11 @@ void activate_backward(const Mat<T>& pre, Mat<T>& d, bool gelu) {
       d[i] *= T(0.5) * (T(1) + std::erf(v * T(kInvSqrt2))) + v * T(kInvSqrt2Pi) * std::exp(T(-0.5) * v * v);
     }
   } else {
-    for (std::size_t i = 0; i < d.n_elem; ++i)
-      if (pre[i] <= 0) d[i] = 0;
+    // A select rather than a branch, so the loop vectorises (the branch mispredicts on half the units).
+    const T* p = pre.memptr();
+    T* g = d.memptr();
+#pragma omp simd
+    for (std::size_t i = 0; i < d.n_elem; ++i) g[i] = p[i] > 0 ? g[i] : T(0);
   }
 }
 
