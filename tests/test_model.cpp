@@ -5,10 +5,12 @@
 #include "attend/train/parallel.hpp"
 #include "attend/decode/search.hpp"
 #include "attend/text/tasks.hpp"
+#include "shards.hpp"
 #include "attend/eval/evaluate.hpp"
 #include "attend/train/trainer.hpp"
 
 using namespace attend;
+using attend::test::check_shards_match_one_pass;
 
 namespace {
 
@@ -218,20 +220,7 @@ TEST_CASE("data-parallel shards compute the same loss and gradient as one pass",
     ModelConfig c = config_for(toy, "lstm", attention);
     c.bidirectional = true;
     Seq2Seq<double> model(c, 4);
-    Workspace<double> ws;
-    std::vector<std::size_t> idx(13);
-    for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
-    const Batch b = make_batch(toy.valid, idx);
-    model.params().zero_grad();
-    const LossStats one = model.loss_and_grad(b, ws);
-    const arma::vec g1 = model.params().grads();
-    ParallelLoss<double> parallel(model, 3, 1);
-    model.params().zero_grad();
-    const LossStats three = parallel.loss(b, true, {});
     INFO(attention);
-    CHECK(three.tokens == one.tokens);
-    CHECK(three.correct == one.correct);
-    CHECK(three.nll_sum == Approx(one.nll_sum).epsilon(1e-12));
-    CHECK(arma::norm(model.params().grads() - g1) <= 1e-12 * arma::norm(g1));
+    check_shards_match_one_pass(model, toy.valid);
   }
 }

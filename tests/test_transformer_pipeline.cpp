@@ -18,6 +18,7 @@
 #include "attend/io/checkpoint.hpp"
 #include "attend/nn/seq2seq.hpp"
 #include "attend/train/parallel.hpp"
+#include "shards.hpp"
 #include "support.hpp"
 
 namespace fs = std::filesystem;
@@ -115,20 +116,7 @@ TEST_CASE("data-parallel shards of the Transformer decoder compute the same loss
   for (const std::string encoder : {"transformer", "rnn", "rnn+self"}) {
     INFO("encoder " << encoder);
     Seq2Seq<double> model(transformer_config(d, encoder), 4);
-    Workspace<double> ws;
-    std::vector<std::size_t> idx(13);
-    for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
-    const Batch b = make_batch(d.valid, idx);
-    model.params().zero_grad();
-    const LossStats one = model.loss_and_grad(b, ws);
-    const arma::vec g1 = model.params().grads();
-    ParallelLoss<double> parallel(model, 3, 1);
-    model.params().zero_grad();
-    const LossStats three = parallel.loss(b, true, {});
-    CHECK(three.tokens == one.tokens);
-    CHECK(three.correct == one.correct);
-    CHECK(three.nll_sum == Approx(one.nll_sum).epsilon(1e-12));
-    CHECK(arma::norm(model.params().grads() - g1) <= 1e-12 * arma::norm(g1));
+    check_shards_match_one_pass(model, d.valid);
   }
 }
 
