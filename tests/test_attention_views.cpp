@@ -1,4 +1,5 @@
-// The attention views of the Transformer decoder (each layer's and head's cross-attention):
+// The attention views of the Transformer decoder (each layer's and head's cross-attention) and
+// of a self-attention encoder:
 // greedy and beam search keep them when asked, the default attention is the mean over the last
 // layer's heads, the JSON export carries them, and `attend translate --attention-view` picks one.
 #include <catch2/catch.hpp>
@@ -147,6 +148,69 @@ TEST_CASE("the decoder's views are zero past each source's length", "[attention-
   }
   CHECK(attention_view_names(*model).size() == kLayers * kHeads);
   CHECK(attention_view_names(*model).back() == "layer 1 head 2");
+}
+
+TEST_CASE("a self-attention encoder's weights come with the views, over the source in its order",
+          "[attention-views]") {
+  for (const bool reversed : {false, true}) {
+    ModelConfig c = transformer_config(reversed);
+    c.self_layers = 2;
+    auto model = random_model(c);
+    const auto src = sources();
+    for (const std::size_t beam : {1, 3}) {
+      INFO("reversed " << reversed << " beam " << beam);
+      SearchOptions opt;
+      opt.beam = beam;
+      opt.keep_attention = true;
+      opt.keep_attention_views = true;
+      const auto lists = decode(*model, src, opt, 3);
+      for (std::size_t i = 0; i < src.size(); ++i) {
+        const Hypothesis& h = lists[i][0];
+        REQUIRE(h.encoder_view_names.size() == 2 * c.self_heads);
+        CHECK(h.encoder_view_names[0] == "encoder layer 0 head 0");
+        CHECK(h.encoder_view_names.back() == "encoder layer 1 head 1");
+        for (const auto& rows : h.encoder_views) {
+          REQUIRE(rows.size() == src[i].size());  // a row per source position (query)
+          for (const auto& row : rows) {
+            REQUIRE(row.size() == src[i].size());  // over the real source positions (keys)
+            double sum = 0;
+            for (float w : row) sum += w;
+            CHECK(sum == Approx(1.0).epsilon(1e-5));
+          }
+        }
+      }
+      // The same source alone, reversed by hand with reverse_source off, gives the mirrored maps.
+      if (reversed && beam == 1) {
+        ModelConfig plain = c;
+        plain.reverse_source = false;
+        auto other = random_model(plain);  // the same weights: the same seed and names
+        std::vector<int> flipped(src[0].rbegin(), src[0].rend());
+        const Hypothesis& a = lists[0][0];
+        const Hypothesis b = decode(*other, {flipped}, opt)[0][0];
+        const std::size_t n = src[0].size();
+        REQUIRE(b.encoder_views.size() == a.encoder_views.size());
+        for (std::size_t v = 0; v < a.encoder_views.size(); ++v)
+          for (std::size_t q = 0; q < n; ++q)
+            for (std::size_t k = 0; k < n; ++k)
+              CHECK(a.encoder_views[v][q][k] == Approx(b.encoder_views[v][n - 1 - q][n - 1 - k]).margin(1e-5));
+      }
+    }
+  }
+  // The JSON export carries them; a recurrent encoder has none.
+  auto model = random_model(transformer_config(false));
+  SearchOptions opt;
+  opt.keep_attention = true;
+  opt.keep_attention_views = true;
+  const Hypothesis h = decode(*model, {{4, 5, 6}}, opt)[0][0];
+  std::ostringstream out;
+  write_attention_json(h, {"a", "b", "c"}, {"x"}, out);
+  const nlohmann::json j = nlohmann::json::parse(out.str());
+  CHECK(j.at("encoder_view_names").size() == h.encoder_view_names.size());
+  CHECK(j.at("encoder_views").at("encoder layer 0 head 1").size() == 3);
+  ModelConfig rnn = transformer_config(false);
+  rnn.encoder = "rnn";
+  auto recurrent = random_model(rnn);
+  CHECK(decode(*recurrent, {{4, 5, 6}}, opt)[0][0].encoder_views.empty());
 }
 
 TEST_CASE("a recurrent decoder has no views", "[attention-views]") {

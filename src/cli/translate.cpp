@@ -115,8 +115,9 @@ int run_translate(const std::vector<std::string>& args) {
         std::find(views.begin(), views.end(), g_attention_view) == views.end())
       throw Error("unknown --attention-view '" + g_attention_view + "' for this model (valid: " +
                   attention_view_list(views) + ")");
-    // The JSON export carries every view; the other formats need only the one they print.
-    opt.keep_attention_views = !views.empty() && (g_attention_format == "json" || g_attention_view != kDefaultAttentionViewName);
+    // The JSON export carries every view (the decoder's and a self-attention encoder's); the other
+    // formats need only the one they print.
+    opt.keep_attention_views = g_attention_format == "json" || g_attention_view != kDefaultAttentionViewName;
   }
 
   const std::size_t batch = stdin_is_tty() ? 1 : 64;  // interactive: answer each line at once

@@ -134,6 +134,13 @@ void write_attention_json(const Hypothesis& h, const std::vector<std::string>& s
     j["views"] = std::move(views);
     j["view_names"] = h.view_names;  // "views" in layer/head order (JSON objects have none)
   }
+  if (!h.encoder_views.empty()) {  // the encoder's self-attention over the source: [query][key]
+    json views = json::object();
+    for (std::size_t v = 0; v < h.encoder_views.size() && v < h.encoder_view_names.size(); ++v)
+      views[h.encoder_view_names[v]] = h.encoder_views[v];
+    j["encoder_views"] = std::move(views);
+    j["encoder_view_names"] = h.encoder_view_names;
+  }
   stream << j.dump() << "\n";
 }
 

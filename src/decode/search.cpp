@@ -75,6 +75,24 @@ void append_views(Hypothesis& h, const std::vector<AttentionView<T>>& views, std
     h.views[v].push_back(attention_column(views[v].weights, col, len, reversed));
 }
 
+// Example b's encoder self-attention views (see Hypothesis::encoder_views) into h, positions in
+// their original order (the encoder saw them reversed with reverse_source).
+template <typename T>
+void set_encoder_views(Hypothesis& h, const Seq2Seq<T>& model, const Workspace<T>& ws, std::size_t b) {
+  const bool reversed = model.config().reverse_source;
+  h.encoder_view_names.clear();
+  h.encoder_views.clear();
+  for (const auto& v : model.encoder().attention_views(ws.enc, b)) {
+    const std::size_t n = v.weights.n_rows;
+    auto at = [&](std::size_t i) { return reversed ? n - 1 - i : i; };
+    std::vector<std::vector<float>> rows(n, std::vector<float>(n));
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = 0; j < n; ++j) rows[at(i)][at(j)] = static_cast<float>(v.weights(i, j));
+    h.encoder_view_names.push_back(v.name);
+    h.encoder_views.push_back(std::move(rows));
+  }
+}
+
 }  // namespace
 
 const std::vector<std::vector<float>>& attention_rows(const Hypothesis& h, const std::string& name) {
@@ -134,8 +152,10 @@ std::vector<Hypothesis> greedy_search(const Seq2Seq<T>& model, const arma::umat&
   std::size_t T_max = 1;
   for (std::size_t b = 0; b < B; ++b) T_max = std::max(T_max, limit[b] = max_output_length(len[b], opt));
   model.start_decoding(src, len, T_max, ws);
-  const Decoder<T>& dec = model.decoder();
   std::vector<Hypothesis> out(B);
+  if (opt.keep_attention_views)
+    for (std::size_t b = 0; b < B; ++b) set_encoder_views(out[b], model, ws, b);
+  const Decoder<T>& dec = model.decoder();
   std::vector<arma::uword> feed(B, Vocab::kBos);
   std::size_t done = 0;
   for (std::size_t t = 0; t < T_max && done < B; ++t) {
@@ -191,6 +211,10 @@ class BeamBatch {
     // The encoder runs once per source; its memory and initial states are then copied to the
     // source's k columns.
     model.start_decoding(src, len, 1, ws);
+    if (opt.keep_attention_views) {
+      encoder_views_.resize(src.n_cols);
+      for (std::size_t b : active_) set_encoder_views(encoder_views_[b], model, ws, b);
+    }
     Mat<T> memory = std::move(ws.memory);
     std::vector<Mat<T>> h0 = std::move(ws.h0), c0 = std::move(ws.c0);
     restart(memory, active_, h0, c0);
@@ -308,6 +332,11 @@ class BeamBatch {
                      [](const Hypothesis& a, const Hypothesis& c) { return a.score > c.score; });
     const std::size_t keep = std::max<std::size_t>(1, opt_.nbest);
     if (finished.size() > keep) finished.resize(keep);
+    if (b < encoder_views_.size())
+      for (auto& h : finished) {
+        h.encoder_view_names = encoder_views_[b].encoder_view_names;
+        h.encoder_views = encoder_views_[b].encoder_views;
+      }
     out_[b] = std::move(finished);
     beam.alive.clear();
   }
@@ -386,6 +415,7 @@ class BeamBatch {
   std::vector<std::size_t> parents_;
   std::vector<Candidate> cand_;
   std::vector<AttentionView<T>> views_;  // this step's views, with keep_attention_views
+  std::vector<Hypothesis> encoder_views_;  // per source: its encoder views only (keep_attention_views)
 };
 
 }  // namespace

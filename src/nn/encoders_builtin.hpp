@@ -23,6 +23,9 @@ class TransformerEncoder : public Encoder<T> {
   void backward(const arma::umat& src, const Mat<T>& d_top, const std::vector<Mat<T>>& d_final_h,
                 const std::vector<Mat<T>>& d_final_c, EncoderCache<T>& cache) const override;
   void initialize() const override { stack_.initialize(); }
+  std::vector<AttentionView<T>> attention_views(const EncoderCache<T>& cache, std::size_t b) const override {
+    return stack_.attention_views(cache.self, b);
+  }
 
  private:
   ParameterRegistry<T>& params_;
@@ -43,6 +46,9 @@ class RecurrentSelfEncoder : public Encoder<T> {
   void backward(const arma::umat& src, const Mat<T>& d_top, const std::vector<Mat<T>>& d_final_h,
                 const std::vector<Mat<T>>& d_final_c, EncoderCache<T>& cache) const override;
   void initialize() const override { stack_.initialize(); }
+  std::vector<AttentionView<T>> attention_views(const EncoderCache<T>& cache, std::size_t b) const override {
+    return stack_.attention_views(cache.self, b);
+  }
 
  private:
   RecurrentEncoder<T> rnn_;

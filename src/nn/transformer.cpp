@@ -381,6 +381,24 @@ void TransformerStack<T>::backward(const Mat<T>& dy, std::vector<TransformerLaye
 }
 
 template <typename T>
+std::vector<AttentionView<T>> TransformerStack<T>::attention_views(
+    const std::vector<TransformerLayerCache<T>>& caches, std::size_t b) const {
+  std::vector<AttentionView<T>> views;
+  for (std::size_t l = 0; l < layers_.size() && l < caches.size(); ++l) {
+    const std::size_t nh = layers_[l].shape().heads;
+    for (std::size_t h = 0; h < nh; ++h) {
+      const Mat<T>& a = caches[l].sa.attn.at(b * nh + h);  // keys × queries, the real keys only
+      const std::size_t n = a.n_rows;
+      AttentionView<T> v;
+      v.name = "encoder layer " + std::to_string(l) + " head " + std::to_string(h);
+      v.weights = a.cols(0, n - 1).t();
+      views.push_back(std::move(v));
+    }
+  }
+  return views;
+}
+
+template <typename T>
 Mat<T> sinusoidal_positions(std::size_t H, std::size_t S) {
   Mat<T> pe(H, S);
   for (std::size_t i = 0; i < H; i += 2) {

@@ -24,7 +24,9 @@ void write_attention_svg(const Hypothesis& h, const std::vector<std::string>& sr
 // "score": x, "finished": b}: "weights" is the view `view`. When h has views (a Transformer
 // decoder), also "views": {"layer 0 head 0": [[...], ...], ...} (every view, rows as "weights")
 // "view_names" (their names in layer/head order) and "default_view": "mean over the last layer's
-// heads" (what "mean" is).
+// heads" (what "mean" is). When h has encoder views (a self-attention encoder), also
+// "encoder_views": {"encoder layer 0 head 0": [[...], ...], ...} (rows: query positions, columns:
+// key positions, both over the source) and "encoder_view_names".
 void write_attention_json(const Hypothesis& h, const std::vector<std::string>& src,
                           const std::vector<std::string>& out, std::ostream& stream,
                           const std::string& view = kDefaultAttentionViewName);

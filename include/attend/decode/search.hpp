@@ -40,6 +40,11 @@ struct Hypothesis {
   // default view, kDefaultAttentionView. Empty for a recurrent decoder.
   std::vector<std::string> view_names;
   std::vector<std::vector<std::vector<float>>> views;  // views[v][token][source position]
+  // With keep_attention_views, for an encoder with self-attention: its layers' and heads' weights
+  // over the source ("encoder layer L head H"), encoder_views[v][query][key], positions in their
+  // original order. Empty for a recurrent encoder.
+  std::vector<std::string> encoder_view_names;
+  std::vector<std::vector<std::vector<float>>> encoder_views;
 };
 
 // What Hypothesis::attention is for a Transformer decoder (a recurrent decoder has one attention,

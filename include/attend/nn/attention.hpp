@@ -55,6 +55,15 @@ struct WindowState : AttentionState {
   Lengths lo, hi;
 };
 
+// Attention weights beyond a model's default view, named: a Transformer decoder's cross-attention
+// per layer and head ("layer 1 head 0", S × B per output step) and a self-attention encoder's
+// ("encoder layer 0 head 2", queries × keys of one example).
+template <typename T>
+struct AttentionView {
+  std::string name;
+  Mat<T> weights;
+};
+
 template <typename T>
 class Attention {
  public:

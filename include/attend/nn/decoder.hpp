@@ -63,14 +63,6 @@ const State& decoder_state(const DecoderCache<T>& cache) {
   return dynamic_cast<const State&>(*cache.state);
 }
 
-// Attention weights of one output step beyond the default view: a name ("layer 1 head 0") and an
-// S × B matrix per view.
-template <typename T>
-struct AttentionView {
-  std::string name;
-  Mat<T> weights;
-};
-
 template <typename T>
 class Decoder {
  public:

@@ -7,6 +7,7 @@
 #include <random>
 #include <vector>
 
+#include "attend/nn/attention.hpp"
 #include "attend/nn/cell.hpp"
 #include "attend/nn/config.hpp"
 #include "attend/nn/transformer.hpp"
@@ -118,6 +119,13 @@ class Encoder {
                         EncoderCache<T>& cache) const = 0;
   // Called once the registry is allocated: parameters whose start is not uniform noise.
   virtual void initialize() const {}
+  // Example b's self-attention weights of the last forward, per layer and head (TransformerStack);
+  // empty for an encoder without self-attention.
+  virtual std::vector<AttentionView<T>> attention_views(const EncoderCache<T>& cache, std::size_t b) const {
+    (void)cache;
+    (void)b;
+    return {};
+  }
 };
 
 // Builds an encoder over `params` (the cell is the model's recurrent cell).

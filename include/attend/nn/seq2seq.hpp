@@ -59,6 +59,7 @@ class Seq2Seq {
   ParameterRegistry<T>& params() { return params_; }
   const ParameterRegistry<T>& params() const { return params_; }
   const Decoder<T>& decoder() const { return *decoder_; }
+  const Encoder<T>& encoder() const { return *encoder_; }
 
   // Mean cross-entropy over real target tokens; writes nothing but the workspace.
   LossStats loss(const Batch& batch, Workspace<T>& ws, const TrainStepOptions& opt = {}) const;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "attend/core/params.hpp"
+#include "attend/nn/attention.hpp"
 
 namespace attend {
 
@@ -137,6 +138,11 @@ class TransformerStack {
                std::vector<TransformerLayerCache<T>>& caches, std::mt19937_64* rng) const;
   // dy: gradient on the last layer's output; writes dx, the gradient on x.
   void backward(const Mat<T>& dy, std::vector<TransformerLayerCache<T>>& caches, Mat<T>& dx) const;
+  // Example b's self-attention weights of the last forward, per layer and head, named
+  // "encoder layer L head H": len[b] × len[b], row = query position, column = key position
+  // (positions as the layers saw them).
+  std::vector<AttentionView<T>> attention_views(const std::vector<TransformerLayerCache<T>>& caches,
+                                                std::size_t b) const;
 
  private:
   std::vector<TransformerLayer<T>> layers_;
