@@ -349,17 +349,11 @@ DecoderTraits transformer_decoder_traits() {
   t.scheduled_sampling = false;
   t.default_attention = "multihead";
   t.validate = [](const ModelConfig& c) {
-    const std::string H = std::to_string(c.hidden);
     if (c.transformer_decoder_layers() < 1) throw Error("--decoder-layers must be at least 1");
-    if (c.self_heads < 1 || c.hidden % c.self_heads != 0)
-      throw Error("--self-heads " + std::to_string(c.self_heads) + " does not divide --hidden " + H +
-                  ": each head of the decoder's self-attention takes hidden / heads units");
+    validate_self_attention_shape(c);
     if (c.heads < 1 || c.hidden % c.heads != 0)
-      throw Error("--heads " + std::to_string(c.heads) + " does not divide --hidden " + H +
+      throw Error("--heads " + std::to_string(c.heads) + " does not divide --hidden " + std::to_string(c.hidden) +
                   ": each head of the cross-attention takes hidden / heads units");
-    if (c.ffn < 1) throw Error("--ffn must be at least 1");
-    if (c.activation != "relu" && c.activation != "gelu")
-      throw Error("unknown activation '" + c.activation + "' (valid: relu, gelu)");
     if (c.attention != "multihead" && !attention_traits(c.attention).per_head) {
       std::string valid = "multihead";
       for (const auto& item : attention_list())

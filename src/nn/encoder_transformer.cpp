@@ -16,16 +16,20 @@ TransformerShape self_attention_shape(const ModelConfig& config) {
   return s;
 }
 
-void validate_self_attention(const ModelConfig& c) {
-  if (c.self_layers < 1) throw Error("--self-layers must be at least 1 for --encoder " + c.encoder);
+void validate_self_attention_shape(const ModelConfig& c) {
   if (c.self_heads < 1) throw Error("--self-heads must be at least 1");
   if (c.hidden % c.self_heads != 0)
     throw Error("--self-heads " + std::to_string(c.self_heads) + " does not divide --hidden " +
-                std::to_string(c.hidden) + ": each head of the encoder's self-attention takes " +
+                std::to_string(c.hidden) + ": each head of a self-attention layer takes " +
                 "hidden / heads units");
   if (c.ffn < 1) throw Error("--ffn must be at least 1");
   if (c.activation != "relu" && c.activation != "gelu")
     throw Error("unknown activation '" + c.activation + "' (valid: relu, gelu)");
+}
+
+void validate_self_attention(const ModelConfig& c) {
+  if (c.self_layers < 1) throw Error("--self-layers must be at least 1 for --encoder " + c.encoder);
+  validate_self_attention_shape(c);
   if (c.encoder == "transformer" && c.bidirectional)
     throw Error("--bidirectional applies to recurrent encoders; --encoder transformer has none");
 }

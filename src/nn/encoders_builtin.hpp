@@ -8,7 +8,10 @@ namespace attend {
 
 // The shape of every self-attention layer of a configuration (d_model = hidden).
 TransformerShape self_attention_shape(const ModelConfig& config);
-// Checks the self-attention fields (heads dividing the width, ...); throws attend::Error.
+// Checks what every self-attention layer, the encoder's or the decoder's, takes from the
+// configuration (--self-heads dividing the width, --ffn, --activation); throws attend::Error.
+void validate_self_attention_shape(const ModelConfig& config);
+// The self-attention encoders' checks: the shape, --self-layers, no --bidirectional for transformer.
 void validate_self_attention(const ModelConfig& config);
 
 // √H-scaled embeddings (width H) plus sinusoidal positions, then `self_layers` Transformer layers.
