@@ -1,6 +1,7 @@
 // End-to-end tests of training on parallel text files and the bad-input paths of corpus
 // reading (exit status 2 naming file and line; --skip-bad-lines), plus translate/eval/bleu on
 // the result. Tiny synthetic corpora written by the tests themselves.
+#include <attend/io/checkpoint.hpp>
 #include <attend/text/corpus.hpp>
 #include <algorithm>
 #include <cctype>
@@ -164,6 +165,30 @@ TEST_CASE("the spm tokenizer trains SentencePiece, stores it in the model and de
   CHECK(r.status == 0);
   REQUIRE(lines_of(r.out).size() == 1);
   CHECK(!contains(r.out, "\xe2\x96\x81"));  // no SentencePiece "▁" left in the output
+}
+
+TEST_CASE("--tie-embeddings with --shared-vocab makes source, target and output embeddings one matrix",
+          "[cli-corpus]") {
+  Corpus c(60);
+  const std::string transformer =
+      " --encoder transformer --decoder transformer --self-layers 1 --ffn 16 --self-heads 2 --heads 2";
+  CliRun r = run_cli(c.dir, c.args(c.src, c.tgt) + transformer + " --shared-vocab --tie-embeddings");
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  const attend::ModelBundle b = attend::load_model(c.dir.file("m.h5"));
+  CHECK(b.model->config().share_embeddings);
+  CHECK(b.model->params().find("decoder.embedding.weight") < 0);
+  CHECK(b.model->params().find("decoder.out.weight") < 0);
+  r = run_cli(c.dir, "translate --model " + quote(c.dir.file("m.h5")), "red blue cat\n");
+  CHECK(r.status == 0);
+
+  r = run_cli(c.dir, c.args(c.src, c.tgt) + transformer + " --tie-embeddings");  // two vocabularies
+  REQUIRE(r.status == 0);
+  CHECK_FALSE(attend::load_model(c.dir.file("m.h5")).model->config().share_embeddings);
+
+  r = run_cli(c.dir, c.args(c.src, c.tgt) + transformer + " --share-embeddings");
+  CHECK(r.status == 2);
+  CHECK(contains(r.err, "add --shared-vocab"));
 }
 
 TEST_CASE("the shared eng-fra corpus reads cleanly (skipped without ../shared/data)", "[cli-corpus]") {

@@ -204,6 +204,57 @@ TEST_CASE("a Transformer decoder's parameters carry PyTorch's names and reload e
   }
 }
 
+TEST_CASE("with shared embeddings the encoder's embedding is the decoder's, one matrix",
+          "[transformer-decoder][checkpoint]") {
+  ModelConfig c = transformer_config("transformer");
+  c.tgt_vocab = c.src_vocab;
+  c.tie_embeddings = true;
+  c.share_embeddings = true;
+  Seq2Seq<float> model(c, 1);
+  const auto& P = model.params();
+  CHECK(P.find("encoder.embedding.weight") >= 0);
+  CHECK(P.find("decoder.embedding.weight") < 0);
+  CHECK(P.find("decoder.out.weight") < 0);
+  ModelConfig separate = c;
+  separate.share_embeddings = false;
+  CHECK(Seq2Seq<float>(separate, 1).params().size() - P.size() == c.hidden * c.src_vocab);
+}
+
+TEST_CASE("a shared embedding gets the gradient of both sides",
+          "[transformer-decoder][gradcheck]") {
+  for (const bool tied : {false, true}) {
+    ModelConfig c = transformer_config("transformer");
+    c.tgt_vocab = c.src_vocab;
+    c.tie_embeddings = tied;
+    c.share_embeddings = true;
+    check_model(c);
+  }
+  ModelConfig rnn = small_config("gru", "bahdanau", "auto");
+  rnn.tgt_vocab = rnn.src_vocab;
+  rnn.share_embeddings = true;
+  check_model(rnn);
+}
+
+TEST_CASE("shared embeddings need one vocabulary and one width", "[transformer-decoder][config]") {
+  ModelConfig c = transformer_config("transformer");
+  c.share_embeddings = true;  // vocabularies 10 and 9
+  CHECK_THROWS_WITH(Seq2Seq<float>(c, 1), Catch::Contains("--share-embeddings needs one embedding width and one vocabulary"));
+  c = transformer_config("rnn");  // the rnn encoder's embedding is --emb wide, the decoder's --hidden
+  c.tgt_vocab = c.src_vocab;
+  c.share_embeddings = true;
+  CHECK_THROWS_WITH(Seq2Seq<float>(c, 1), Catch::Contains("the encoder's embedding is 3 wide"));
+  ModelConfig f = transformer_config("transformer");
+  f.share_embeddings = true;
+  CHECK_THROWS_WITH(f.fit_to_vocabularies(10, 10, false), Catch::Contains("add --shared-vocab"));
+  f.share_embeddings = false;
+  f.tie_embeddings = true;
+  f.fit_to_vocabularies(10, 10, true);
+  CHECK(f.share_embeddings);
+  ModelConfig g = transformer_config("transformer");
+  g.fit_to_vocabularies(10, 10, true);
+  CHECK_FALSE(g.share_embeddings);  // --shared-vocab alone shares the vocabulary, not the matrix
+}
+
 TEST_CASE("per-head strategies declare their parameters per head of every layer", "[transformer-decoder]") {
   ModelConfig c = transformer_config("transformer", "bahdanau");
   Seq2Seq<float> model(c, 1);

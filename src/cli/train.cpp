@@ -231,8 +231,7 @@ int train_on_task(TrainArgs& a, const po::variables_map& vm) {
   b.tokenizer = Tokenizer::Char;
   b.src_vocab = Vocab::build(sides(data.train, true));
   b.tgt_vocab = Vocab::build(sides(data.train, false));
-  config.src_vocab = b.src_vocab.size();
-  config.tgt_vocab = b.tgt_vocab.size();
+  config.fit_to_vocabularies(b.src_vocab.size(), b.tgt_vocab.size(), false);  // a task has two vocabularies
   config.fit_to_data(longest_source(data), !vm["max-src-len"].defaulted());
   b.model = std::make_unique<Seq2Seq<float>>(config, a.run.train.seed);
 

@@ -58,6 +58,7 @@ DataSource corpus_source(const TextPipelineOptions& o) {
   d->src_vocab = std::move(p.src_vocab);
   d->tgt_vocab = std::move(p.tgt_vocab);
   d->tokenizer = p.side.tokenizer;
+  d->shared_vocab = o.shared_vocab;
   d->src_subword = p.side.src_subword;
   d->tgt_subword = p.side.tgt_subword;
   d->valid_ref_text = p.valid.tgt;

@@ -305,8 +305,7 @@ std::size_t longest_source(const CompareData& d) {
 std::unique_ptr<Seq2Seq<float>> build_model(const CompareOptions& o, const Variant& v,
                                             std::uint64_t seed, const CompareData& data) {
   ModelConfig c = config_of(o, v);
-  c.src_vocab = data.src_vocab.size();
-  c.tgt_vocab = data.tgt_vocab.size();
+  c.fit_to_vocabularies(data.src_vocab.size(), data.tgt_vocab.size(), data.shared_vocab);
   c.fit_to_data(longest_source(data), o.max_src_len_given);
   return std::make_unique<Seq2Seq<float>>(c, seed);
 }

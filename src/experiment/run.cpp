@@ -90,8 +90,7 @@ FileRunResult train_on_files(const FileRunOptions& opt, ModelConfig config, bool
     b.tgt_subword = r.data.side.tgt_subword;
     b.src_vocab = r.data.src_vocab;
     b.tgt_vocab = r.data.tgt_vocab;
-    config.src_vocab = b.src_vocab.size();
-    config.tgt_vocab = b.tgt_vocab.size();
+    config.fit_to_vocabularies(b.src_vocab.size(), b.tgt_vocab.size(), text.shared_vocab);
     std::size_t longest = 0;
     for (const auto* split : {&r.data.tokens.train, &r.data.tokens.valid, &r.data.tokens.test})
       for (const auto& e : *split) longest = std::max(longest, e.src.size());

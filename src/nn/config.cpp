@@ -200,6 +200,10 @@ const std::vector<ModelField>& model_fields() {
       {"tie_embeddings", "tie-embeddings",
        "the Transformer decoder's output projection is its target embedding (one matrix)",
        &C::tie_embeddings},
+      {"share_embeddings", "share-embeddings",
+       "the decoder's embedding is the encoder's (one matrix; needs --shared-vocab and one width; "
+       "--tie-embeddings with --shared-vocab sets it)",
+       &C::share_embeddings},
   };
   return fields;
 }
@@ -251,6 +255,15 @@ std::string ModelConfig::decoder_style() const { return to_string(style()); }
 void ModelConfig::fit_to_data(std::size_t longest_source, bool user_set_sizes) {
   const auto t = attention_traits(attention);
   if (t.fit_to_data) t.fit_to_data(*this, longest_source, user_set_sizes);
+}
+
+void ModelConfig::fit_to_vocabularies(std::size_t src, std::size_t tgt, bool shared) {
+  src_vocab = src;
+  tgt_vocab = tgt;
+  if (shared && tie_embeddings) share_embeddings = true;
+  if (share_embeddings && !shared)
+    throw Error("--share-embeddings makes the source and target embeddings one matrix, so both sides "
+                "need one vocabulary: add --shared-vocab (training on files)");
 }
 
 std::size_t ModelConfig::source_limit() const {

@@ -12,8 +12,7 @@ RecurrentDecoder<T>::RecurrentDecoder(ParameterRegistry<T>& params, const ModelC
     : params_(params), config_(config) {
   style_ = config.style();
   const std::size_t H = config.hidden, E = config.emb;
-  embedding_ = params.add("decoder.embedding.weight", E, config.tgt_vocab, 0.1,
-                          TorchLayout::TransposedMatrix);
+  embedding_ = target_embedding(params, config, E, 0.1);
   layers_.reserve(config.layers);
   for (std::size_t l = 0; l < config.layers; ++l)
     layers_.emplace_back(params, cell, "decoder.rnn.", "_l" + std::to_string(l),

@@ -60,11 +60,30 @@ std::unique_ptr<Decoder<T>> make_decoder(ParameterRegistry<T>& params, const Mod
   return registry().factory<T>(config.decoder)(params, config, cell);
 }
 
+template <typename T>
+std::size_t target_embedding(ParameterRegistry<T>& params, const ModelConfig& config, std::size_t width,
+                             double init_scale) {
+  if (!config.share_embeddings)
+    return params.add("decoder.embedding.weight", width, config.tgt_vocab, init_scale,
+                      TorchLayout::TransposedMatrix);
+  const long id = params.find("encoder.embedding.weight");
+  if (id < 0) throw Error("--share-embeddings: this encoder has no encoder.embedding.weight to share");
+  const ParameterEntry& e = params.entries()[static_cast<std::size_t>(id)];
+  if (e.rows != width || e.cols != config.tgt_vocab)
+    throw Error("--share-embeddings needs one embedding width and one vocabulary: the encoder's embedding is " +
+                std::to_string(e.rows) + " wide over " + std::to_string(e.cols) + " tokens, the decoder's " +
+                std::to_string(width) + " over " + std::to_string(config.tgt_vocab) +
+                " (the Transformer's embeddings are --hidden wide, the recurrent ones --emb)");
+  return static_cast<std::size_t>(id);
+}
+
 void register_decoder(const std::string& name, DecoderFactory<float> f32, DecoderFactory<double> f64,
                       DecoderTraits traits) {
   registry().add(name, std::move(f32), std::move(f64), std::move(traits));
 }
 
+template std::size_t target_embedding(ParameterRegistry<float>&, const ModelConfig&, std::size_t, double);
+template std::size_t target_embedding(ParameterRegistry<double>&, const ModelConfig&, std::size_t, double);
 template std::unique_ptr<Decoder<float>> make_decoder(ParameterRegistry<float>&, const ModelConfig&,
                                                       const Cell<float>&);
 template std::unique_ptr<Decoder<double>> make_decoder(ParameterRegistry<double>&, const ModelConfig&,

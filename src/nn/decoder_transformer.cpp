@@ -149,7 +149,7 @@ TransformerDecoder<T>::TransformerDecoder(ParameterRegistry<T>& params, const Mo
     : params_(params), config_(config) {
   const std::size_t H = config.hidden, V = config.tgt_vocab, L = config.transformer_decoder_layers();
   const double k = 1.0 / std::sqrt(double(H));
-  embedding_ = params.add("decoder.embedding.weight", H, V, k, TorchLayout::TransposedMatrix);
+  embedding_ = target_embedding(params, config, H, k);
   layers_.reserve(L);
   for (std::size_t l = 0; l < L; ++l)
     layers_.emplace_back(params, config, "decoder.transformer.layers." + std::to_string(l) + ".");

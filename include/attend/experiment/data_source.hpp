@@ -20,6 +20,7 @@ struct CompareData {
   std::vector<Example> train, valid, test;
   Vocab src_vocab, tgt_vocab;
   Tokenizer tokenizer = Tokenizer::Char;
+  bool shared_vocab = false;  // src_vocab and tgt_vocab are one vocabulary (--shared-vocab)
   // Corpus data only (empty for a toy task): the SentencePiece models (Tokenizer::Spm), the
   // validation and test lines as read (after --lowercase/--normalize), which the detokenised
   // outputs are scored against with BLEU, and the source lengths in words.

@@ -74,6 +74,9 @@ struct ModelConfig {
   std::string activation = "relu";    // their feed-forward activation: relu | gelu
   std::size_t decoder_layers = 0;     // Transformer decoder layers; 0 = self_layers
   bool tie_embeddings = false;        // Transformer decoder: output projection = target embedding
+  // The decoder's embedding is the encoder's (one matrix, stored as encoder.embedding.weight):
+  // needs one vocabulary for both sides and embeddings of one width.
+  bool share_embeddings = false;
 
   // The style the decoder runs: Transformer for the Transformer decoder; for a recurrent one None
   // when the strategy gives no context, the strategy's own default for auto (bahdanau for
@@ -87,6 +90,10 @@ struct ModelConfig {
   // attention: one row per source position, the longest source unless the user set
   // --max-src-len). Throws attend::Error when a size the user set is too small for the data.
   void fit_to_data(std::size_t longest_source, bool user_set_sizes);
+  // Sets src_vocab and tgt_vocab. `shared`: both sides use one vocabulary (--shared-vocab); then
+  // --tie-embeddings ties the source embedding too (share_embeddings, as fairseq's
+  // --share-all-embeddings). Throws attend::Error when share_embeddings is set without `shared`.
+  void fit_to_vocabularies(std::size_t src, std::size_t tgt, bool shared);
   // The longest source this model accepts; 0 = any length.
   std::size_t source_limit() const;
   // Throws attend::Error saying what to change when the combination is impossible: unknown

@@ -141,6 +141,12 @@ std::unique_ptr<Decoder<T>> make_decoder(ParameterRegistry<T>& params, const Mod
                                          const Cell<T>& cell);
 std::vector<RegistryItem> decoder_list();
 std::string decoder_help();  // "auto | bahdanau | luong | transformer"
+// A decoder's target embedding, `width` × tgt_vocab: decoder.embedding.weight, or with
+// config.share_embeddings the encoder's encoder.embedding.weight (the encoder is built first).
+// Throws attend::Error when the shared matrix has another shape.
+template <typename T>
+std::size_t target_embedding(ParameterRegistry<T>& params, const ModelConfig& config, std::size_t width,
+                             double init_scale);
 bool decoder_known(const std::string& name);
 // Throws attend::Error naming the valid decoders when unknown.
 DecoderTraits decoder_traits(const std::string& name);
