@@ -276,3 +276,37 @@ TEST_CASE("attend serve with two --model lists both and answers each by name, an
   CHECK(bad.status == 2);
   CHECK(contains(bad.err, "missing/second.safetensors"));
 }
+
+TEST_CASE("models of different tasks in one service keep their own vocabularies and tokenizing", "[serve]") {
+  attend::test::TempDir dir;
+  const attend::test::CliRun r = attend::test::run_cli(
+      dir, "train --task dates --train-size 200 --valid-size 10 --test-size 10 --steps 30 --batch 32 --emb 8 "
+           "--hidden 16 --attention luong-dot --quiet --model dates.safetensors");
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  std::vector<ServedModel> m;
+  m.push_back(served("reverse", serve_models().bahdanau));
+  m.push_back(served("dates", dir.file("dates.safetensors")));
+  const Translator reverse = Translator::load(serve_models().bahdanau), dates = Translator::load(dir.file("dates.safetensors"));
+  REQUIRE(reverse.bundle().src_vocab.size() != dates.bundle().src_vocab.size());
+  TranslationService service(std::move(m), ServiceOptions{});
+  const json models = json::parse(service.models_json()).at("models");
+  CHECK(models[0].at("src_vocab") == reverse.bundle().src_vocab.size());
+  CHECK(models[1].at("src_vocab") == dates.bundle().src_vocab.size());
+  CHECK(models[1].at("config").at("attention") == "luong-dot");
+
+  const std::vector<std::string> lines = {"june 17, 2034", "3/4/1999"};
+  SearchOptions s;
+  s.keep_attention = true;
+  const auto rev = reverse.translate(lines, s), dat = dates.translate(lines, s);
+  const json all = json::parse(service.handle_translate(R"({"text": ["june 17, 2034", "3/4/1999"], "models": "all", "attention": true})"));
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const json& a = all["results"][0]["translations"][i];
+    const json& b = all["results"][1]["translations"][i];
+    CHECK(a.at("text") == rev[i].text);
+    CHECK(b.at("text") == dat[i].text);
+    CHECK(a.at("source_tokens") == json(rev[i].source_tokens));
+    CHECK(b.at("source_tokens") == json(dat[i].source_tokens));
+    CHECK(b.at("attention").size() == dat[i].attention.size());
+  }
+}
