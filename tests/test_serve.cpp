@@ -109,9 +109,9 @@ TEST_CASE("out-of-range options are refused with 400", "[serve]") {
   CHECK(contains(message, "\"nbest\" 3 needs at least as wide a beam"));
 }
 
-TEST_CASE("an unknown model is refused with 404 listing the loaded ones", "[serve]") {
+TEST_CASE("an unknown model is refused with 400 listing the loaded ones", "[serve]") {
   const auto [status, message] = refusal(R"({"text": ["a"], "model": "transformer"})");
-  CHECK(status == 404);
+  CHECK(status == 400);
   CHECK(contains(message, "unknown model \"transformer\" (loaded: bahdanau, luong)"));
 }
 
@@ -135,7 +135,7 @@ TEST_CASE("text that is not one line of valid UTF-8 is refused with 400", "[serv
 }
 
 TEST_CASE("the answer has the translation's fields and attention only when asked for", "[serve]") {
-  Translation t;
+  ServedTranslation t;
   t.text = "cba";
   t.tokens = {"c", "b", "a"};
   t.source_tokens = {"a", "b", "c"};
@@ -201,7 +201,7 @@ TEST_CASE("concurrent requests are decoded together with batching on and one by 
     // Rounds of 12 simultaneous requests: with one worker busy on the first, the others queue.
     std::size_t rounds = 0;
     do {
-      std::vector<std::future<std::vector<Translation>>> answers;
+      std::vector<std::future<std::vector<ServedTranslation>>> answers;
       for (int i = 0; i < 12; ++i) {
         TranslateRequest r;
         r.text = {"abcdefgh", "hgfedcba"};

@@ -178,7 +178,10 @@ TEST_CASE("the explorer draws two models' translations and heatmaps side by side
       CHECK(drawn.at("src_labels").get<std::size_t>() == cols);
       CHECK(drawn.at("out_labels").get<std::size_t>() == rows);
       CHECK(drawn.at("nbest").get<std::size_t>() == t.at("nbest").size());
-      CHECK(drawn.at("views").get<std::size_t>() == 0);  // a recurrent model: no view picker
+      // A recurrent model: one attention, no layer or kind to pick, one row in the summary table.
+      CHECK(drawn.at("layers").get<std::size_t>() == 0);
+      CHECK_FALSE(drawn.at("kind_shown").get<bool>());
+      CHECK(drawn.at("summary") == json({"mean"}));
     }
     // The two panels sit side by side: the second starts right of the first, at the same height.
     const json boxes = b.eval("[...document.querySelectorAll('.panel')].map(p => { const r = p.getBoundingClientRect(); return [r.left, r.top, r.right]; })");
@@ -198,13 +201,14 @@ TEST_CASE("the explorer draws two models' translations and heatmaps side by side
   CHECK(server.terminate() == 0);
 }
 
-TEST_CASE("the explorer's view picker redraws a Transformer's map with one layer's head", "[browser][serve][attention-views]") {
+TEST_CASE("the explorer shows a Transformer's views by kind, layer and head next to an RNN's map", "[browser][serve][attention-views]") {
   const std::string exe = find_chromium();
   if (exe.empty()) {
     WARN("chromium is not installed (apt-get install -y chromium): the browser check is skipped");
     return;
   }
-  ServerProcess server("--model transformer=" + quote(serve_transformer_model()));
+  ServerProcess server("--model transformer=" + quote(serve_transformer_model()) + " --model bahdanau=" +
+                       quote(serve_models().bahdanau));
   TempDir profile;
   alarm(180);
   {
@@ -216,9 +220,22 @@ TEST_CASE("the explorer's view picker redraws a Transformer's map with one layer
     INFO(first.dump());
     const json& drawn = first.at("transformer");
     CHECK(drawn.at("error").is_null());
-    CHECK(drawn.at("views").get<std::size_t>() == 5);  // the mean, then 2 layers × 2 heads
+    CHECK(drawn.at("kinds") == json({"cross", "encoder"}));
+    CHECK(drawn.at("kind_shown").get<bool>());
+    CHECK(drawn.at("layers").get<std::size_t>() == 2);  // 2 decoder layers
+    CHECK(drawn.at("heads").get<std::size_t>() == 4);   // mean, all, head 0, head 1
     CHECK(drawn.at("view") == "mean");
-    CHECK(b.eval("document.querySelector('select.view-picker option').textContent") == "mean of last layer's heads");
+    CHECK(drawn.at("summary") ==
+          json({"mean", "layer 0 head 0", "layer 0 head 1", "layer 1 head 0", "layer 1 head 1"}));
+    // The RNN beside it: its one map, no pickers.
+    const json& rnn = first.at("bahdanau");
+    CHECK(rnn.at("error").is_null());
+    CHECK_FALSE(rnn.at("kind_shown").get<bool>());
+    CHECK(rnn.at("layers").get<std::size_t>() == 0);
+    CHECK(rnn.at("cells").get<std::size_t>() > 0);
+    const json boxes = b.eval("[...document.querySelectorAll('.panel')].map(p => { const r = p.getBoundingClientRect(); return [r.left, r.top, r.right]; })");
+    REQUIRE(boxes.size() == 2);
+    CHECK(boxes[1][0].get<double>() >= boxes[0][2].get<double>());
 
     httplib::Client api("127.0.0.1", server.port());
     const json body = {{"text", {sentence}}, {"model", "transformer"}, {"beam", 4}, {"nbest", 3}, {"attention", true}};
@@ -234,10 +251,15 @@ TEST_CASE("the explorer's view picker redraws a Transformer's map with one layer
       return at == drawn_weights.size();
     };
     CHECK(same(drawn.at("weights"), t.at("attention")));
+    const std::string panel = "document.querySelector('.panel[data-model=transformer] ";
+    const auto pick = [&](const std::string& which, const std::string& value) {
+      b.eval("(() => { const s = " + panel + "select.view-" + which + "'); s.value = '" + value +
+             "'; s.dispatchEvent(new Event('change')); })()");
+    };
 
-    b.eval("(() => { const s = document.querySelector('select.view-picker'); s.value = 'layer 1 head 0'; "
-           "s.dispatchEvent(new Event('change')); })()");
-    REQUIRE(b.wait_for("document.querySelector('.map').dataset.view === 'layer 1 head 0'"));
+    pick("layer", "1");
+    pick("head", "0");
+    REQUIRE(b.wait_for(panel + ".map').dataset.view === 'layer 1 head 0'"));
     const json second = json::parse(b.eval("document.getElementById('render-check').textContent").get<std::string>());
     INFO(second.dump());
     const json& picked = second.at("transformer");
@@ -251,6 +273,30 @@ TEST_CASE("the explorer's view picker redraws a Transformer's map with one layer
       SUCCEED("the picked head's map differs from the mean's");
     else
       WARN("layer 1 head 0 equals the mean to 4 decimals in the cells compared");
+    CHECK(b.eval(panel + "table.summary tr.current').dataset.view") == "layer 1 head 0");
+
+    // All heads of a layer side by side.
+    pick("head", "all");
+    REQUIRE(b.wait_for(panel + ".map').dataset.view === 'layer 1 all'"));
+    const json grid = json::parse(b.eval("document.getElementById('render-check').textContent").get<std::string>());
+    CHECK(grid.at("transformer").at("drawn").get<std::size_t>() == 2 * rows * cols);
+
+    // The encoder's self-attention: source x source, its last layer's mean first.
+    pick("kind", "encoder");
+    REQUIRE(b.wait_for(panel + ".map').dataset.view === 'encoder mean'"));
+    const json enc = json::parse(b.eval("document.getElementById('render-check').textContent").get<std::string>());
+    INFO(enc.dump());
+    const json& e = enc.at("transformer");
+    CHECK(e.at("layers").get<std::size_t>() == 1);
+    CHECK(e.at("cells").get<std::size_t>() == cols * cols);
+    CHECK(e.at("drawn").get<std::size_t>() == cols * cols);
+    CHECK(e.at("out_labels").get<std::size_t>() == cols);
+    CHECK(same(e.at("weights"), t.at("encoder_attention")));
+    CHECK(e.at("summary") == json({"mean", "encoder layer 0 head 0", "encoder layer 0 head 1"}));
+    pick("head", "1");
+    REQUIRE(b.wait_for(panel + ".map').dataset.view === 'encoder layer 0 head 1'"));
+    const json enc1 = json::parse(b.eval("document.getElementById('render-check').textContent").get<std::string>());
+    CHECK(same(enc1.at("transformer").at("weights"), t.at("encoder_attention_views").at("encoder layer 0 head 1")));
   }
   alarm(0);
   CHECK(server.terminate() == 0);

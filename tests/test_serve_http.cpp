@@ -122,7 +122,7 @@ TEST_CASE("attend serve answers bad requests with a 4xx and a JSON reason and st
   };
   check_error(c.Post("/v1/translate", "{\"text\": [", "application/json"), 400, "not valid JSON");
   check_error(c.Post("/v1/translate", R"({"text": "abc"})", "application/json"), 400, "must be a list of strings");
-  check_error(c.Post("/v1/translate", R"({"text": ["abc"], "model": "x"})", "application/json"), 404, "unknown model");
+  check_error(c.Post("/v1/translate", R"({"text": ["abc"], "model": "x"})", "application/json"), 400, "unknown model");
   check_error(c.Post("/v1/translate", R"({"text": ["abc"], "beam": 6})", "application/json"), 400, "from 1 to 5");
   check_error(c.Post("/v1/translate", R"({"text": ["a", "b", "c", "d", "e"]})", "application/json"), 413, "limit of 4");
   check_error(c.Post("/v1/translate", json({{"text", {std::string(21, 'a')}}}).dump(), "application/json"), 413,

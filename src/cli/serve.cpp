@@ -81,7 +81,9 @@ int run_serve(const std::vector<std::string>& args) {
   const char* usage =
       "usage: attend serve --model M [--model NAME=M2 ...] [--host 127.0.0.1] [--port 8080] [options]\n\n"
       "Answers POST /v1/translate, GET /v1/models and GET /health, and shows the attention explorer\n"
-      "at / (docs/serve.md). SIGTERM or Ctrl-C finishes the requests in flight and exits.\n";
+      "at / (docs/serve.md), which compares the models side by side. Each model keeps its own\n"
+      "vocabularies and tokenizer; the first answers requests that name none. SIGTERM or Ctrl-C\n"
+      "finishes the requests in flight and exits.\n";
   if (!parse_command_line(args, desc, usage, vm)) return 0;
   po::notify(vm);
   require(vm, "model", "serve");

@@ -8,8 +8,10 @@ namespace {
 // the same sentence, and draws each answer in its own panel, side by side. ?text=... fills the
 // sentence in and translates it on load (links, screenshots). #render-check holds what was
 // actually laid out (cells with a non-empty box per model), for the browser test. A Transformer
-// model's panel has a picker of the attention view (the mean over the last layer's heads, or one
-// layer's head); choosing one redraws its heatmap.
+// model's panel has pickers of the attention view: the kind (cross-attention, or the encoder's
+// self-attention when the model has one), the layer, and the head (the mean over the layer's
+// heads, one head, or all heads side by side); choosing one redraws its heatmap. Under the map,
+// a table of each view's entropy and diagonality (computed by the server: attention_summary.hpp).
 const char* const kPage = R"PAGE(<!doctype html>
 <html lang="en">
 <head>
@@ -33,14 +35,27 @@ const char* const kPage = R"PAGE(<!doctype html>
   .panel { background: #fff; border: 1px solid #dde1e6; border-radius: 6px; padding: 12px 14px; min-width: 280px; }
   .panel h2 { font-size: 15px; margin: 0 0 2px; }
   .panel .config { font-size: 12px; color: #66717c; margin-bottom: 8px; }
+  /* Notes that wrap to the panel's width instead of widening it. */
+  .panel .config, .panel .note { width: 0; min-width: 100%; }
+  .note { font-size: 12px; color: #66717c; margin-top: 2px; }
   .translation { font-size: 18px; font-weight: 600; margin: 4px 0 8px; white-space: pre-wrap; }
   .translation.empty { color: #99a2ab; font-weight: 400; }
   .error { color: #b3261e; white-space: pre-wrap; }
   table.nbest { border-collapse: collapse; font-size: 13px; margin-bottom: 10px; }
   table.nbest td { padding: 1px 8px 1px 0; }
   table.nbest td.score { color: #66717c; font-variant-numeric: tabular-nums; text-align: right; }
-  label.view { display: block; margin-bottom: 6px; }
-  select.view-picker { font-size: 13px; padding: 2px 4px; }
+  .pickers { display: flex; gap: 10px; flex-wrap: wrap; margin-bottom: 6px; }
+  .pickers select { font-size: 13px; padding: 2px 4px; }
+  .grid { display: flex; gap: 10px; flex-wrap: wrap; }
+  .grid figure { margin: 0; }
+  .grid figcaption { font-size: 12px; color: #4a5560; }
+  table.summary { border-collapse: collapse; font-size: 12px; margin-top: 10px; font-variant-numeric: tabular-nums; }
+  table.summary th, table.summary td { padding: 2px 7px; border-bottom: 1px solid #e6e9ed; text-align: right; }
+  table.summary th:first-child, table.summary td:first-child { text-align: left; }
+  table.summary th { color: #4a5560; font-weight: 600; }
+  table.summary tr.current td { background: #fff4d6; }
+  table.summary tbody tr { cursor: pointer; }
+
   svg text { font: 12px ui-monospace, monospace; fill: #1d232a; }
   svg rect.cell { stroke: #fff; stroke-width: 1; }
   svg rect.cell:hover { stroke: #d9480f; stroke-width: 2; }
@@ -82,6 +97,7 @@ function shade(w) {  // white to deep blue
   return "rgb(" + c(247, 8) + "," + c(251, 48) + "," + c(255, 107) + ")";
 }
 function describe(m) {
+  if (m.summary) return [m.summary, m.tokenizer, "vocab " + m.src_vocab + "/" + m.tgt_vocab].join(" \u00b7 ");
   const c = m.config || {};
   const tf = c.decoder === "transformer";
   return [tf ? "transformer decoder" : c.cell, c.attention, c.hidden && ("hidden " + c.hidden), m.tokenizer,
@@ -90,8 +106,9 @@ function describe(m) {
 }
 
 // The heatmap: output tokens down the left, source tokens across the top, one cell per weight.
-function heatmap(src, out, weights) {
-  const cell = 24, left = 12 + 7.5 * Math.max(3, ...out.map(t => label(t).length));
+function heatmap(src, out, weights, cell) {
+  cell = cell || 24;
+  const left = 12 + 7.5 * Math.max(3, ...out.map(t => label(t).length));
   const top = 14 + 6 * Math.max(3, ...src.map(t => label(t).length));
   const svg = el("svg:svg", { class: "heatmap", width: left + cell * src.length + 4, height: top + cell * out.length + 4 });
   src.forEach((t, j) => {
@@ -138,28 +155,117 @@ function render(panel, m, answer) {
     panel.appendChild(el("div", { class: "config" }, "no attention weights (empty input or a model without attention)"));
     return;
   }
-  // A Transformer decoder answers every layer's and head's cross-attention too: a picker
-  // chooses the map, "mean" (what "attention" is) first.
-  const names = t.attention_view_names || [];
-  const map = el("div", { class: "map" });
-  if (names.length && t.attention_views) {
-    const pick = el("label", { class: "view" }, "attention ");
-    const select = el("select", { class: "view-picker", "aria-label": "attention view" });
-    select.appendChild(el("option", { value: "" }, "mean of last layer's heads"));
-    names.forEach(n => select.appendChild(el("option", { value: n }, n)));
-    select.addEventListener("change", () => {
-      const rows = select.value ? t.attention_views[select.value] : t.attention;
-      map.textContent = "";
-      map.dataset.view = select.value || "mean";
-      map.appendChild(heatmap(t.source_tokens, out, rows || []));
-      check();
+  // The kinds of attention the answer has: the cross-attention (one map for a recurrent decoder;
+  // every layer's and head's for a Transformer decoder) and, for an encoder with self-attention,
+  // the encoder's (source × source). Each kind's default map is the mean over its last layer's heads.
+  const kinds = [{ key: "cross", label: "cross-attention", names: t.attention_view_names || [],
+                   views: t.attention_views || {}, mean: t.attention, rows: out, summary: t.attention_summary || [] }];
+  if ((t.encoder_attention_view_names || []).length)
+    kinds.push({ key: "encoder", label: "encoder self-attention", names: t.encoder_attention_view_names,
+                 views: t.encoder_attention_views || {}, mean: t.encoder_attention, rows: t.source_tokens,
+                 summary: t.encoder_attention_summary || [] });
+  kinds.forEach(k => {  // "… layer L head H" names: the layers and heads
+    k.layers = []; k.heads = [];
+    k.names.forEach(n => {
+      const g = /layer (\d+) head (\d+)$/.exec(n);
+      if (!g) return;
+      if (!k.layers.includes(+g[1])) k.layers.push(+g[1]);
+      if (!k.heads.includes(+g[2])) k.heads.push(+g[2]);
     });
-    pick.appendChild(select);
-    panel.appendChild(pick);
-  }
-  map.dataset.view = "mean";
-  map.appendChild(heatmap(t.source_tokens, out, t.attention));
+    k.prefix = k.names.length ? k.names[0].replace(/layer \d+ head \d+$/, "") : "";
+  });
+  const pickers = el("div", { class: "pickers" });
+  const kindSel = el("select", { class: "view-kind", "aria-label": "attention kind" });
+  kinds.forEach(k => kindSel.appendChild(el("option", { value: k.key }, k.label)));
+  const layerSel = el("select", { class: "view-layer", "aria-label": "layer" });
+  const headSel = el("select", { class: "view-head", "aria-label": "head" });
+  const kindLabel = el("label", {}, "attention "), layerLabel = el("label", {}, "layer "), headLabel = el("label", {}, "head ");
+  kindLabel.appendChild(kindSel); layerLabel.appendChild(layerSel); headLabel.appendChild(headSel);
+  [kindLabel, layerLabel, headLabel].forEach(l => pickers.appendChild(l));
+  const map = el("div", { class: "map" });
+  const summary = el("div", { class: "summaries" });
+  panel.appendChild(pickers);
   panel.appendChild(map);
+  panel.appendChild(summary);
+
+  const kind = () => kinds.find(k => k.key === kindSel.value) || kinds[0];
+  function fillPickers() {  // the chosen kind's layers (the last by default) and heads (the mean by default)
+    const k = kind();
+    layerSel.textContent = ""; headSel.textContent = "";
+    k.layers.forEach(l => layerSel.appendChild(el("option", { value: String(l) }, String(l))));
+    layerSel.value = String(k.layers[k.layers.length - 1]);
+    headSel.appendChild(el("option", { value: "mean" }, "mean of heads"));
+    headSel.appendChild(el("option", { value: "all" }, "all heads"));
+    k.heads.forEach(h => headSel.appendChild(el("option", { value: String(h) }, String(h))));
+    kindLabel.style.display = kinds.length > 1 ? "" : "none";
+    layerLabel.style.display = headLabel.style.display = k.names.length ? "" : "none";
+    pickers.style.display = kinds.length > 1 || k.names.length ? "" : "none";
+  }
+  function rowsOf(k, layer, head) {  // the server's rows; the mean of another layer than the last here
+    if (!k.names.length) return k.mean;
+    if (head !== "mean") return k.views[k.prefix + "layer " + layer + " head " + head] || [];
+    if (layer === k.layers[k.layers.length - 1]) return k.mean;
+    const maps = k.heads.map(h => k.views[k.prefix + "layer " + layer + " head " + h] || []);
+    return maps[0].map((row, i) => row.map((_, j) => maps.reduce((a, v) => a + v[i][j], 0) / maps.length));
+  }
+  function viewName(k, layer, head) {  // what the summary table and data-view call it
+    if (!k.names.length || (head === "mean" && layer === k.layers[k.layers.length - 1])) return k.prefix + "mean";
+    return k.prefix + "layer " + layer + (head === "mean" ? " mean" : " head " + head);
+  }
+  function draw(byUser) {  // byUser: redrawn after the page's first layout, so report it
+    const k = kind(), layer = Number(layerSel.value), head = headSel.value;
+    map.textContent = "";
+    if (k.names.length && head === "all") {
+      map.dataset.view = k.prefix + "layer " + layer + " all";
+      const grid = el("div", { class: "grid" });
+      k.heads.forEach(h => {
+        const f = el("figure");
+        f.appendChild(el("figcaption", {}, "head " + h));
+        f.appendChild(heatmap(t.source_tokens, k.rows, rowsOf(k, layer, String(h)), 14));
+        grid.appendChild(f);
+      });
+      map.appendChild(grid);
+    } else {
+      map.dataset.view = viewName(k, layer, head);
+      map.appendChild(heatmap(t.source_tokens, k.rows, rowsOf(k, layer, head) || []));
+    }
+    // The table: per view, mean row entropy (nats) against ln S, and how diagonal it is.
+    summary.textContent = "";
+    if (k.summary.length) {
+      const table = el("table", { class: "summary" });
+      const head_ = el("tr");
+      ["view", "entropy", "ln S", "diag. mass", "diag. argmax"].forEach(h => head_.appendChild(el("th", {}, h)));
+      const thead = el("thead"); thead.appendChild(head_); table.appendChild(thead);
+      const body = el("tbody");
+      k.summary.forEach(s => {
+        const tr = el("tr", { "data-view": s.view });
+        if (s.view === map.dataset.view || (s.view === "mean" && map.dataset.view === k.prefix + "mean"))
+          tr.classList.add("current");
+        tr.appendChild(el("td", {}, s.view === k.prefix + "mean" || s.view === "mean"
+                                        ? (k.names.length ? "mean of last layer" : "attention") : s.view.slice(k.prefix.length)));
+        [s.entropy, s.uniform_entropy, s.diagonal_mass, s.diagonal_argmax]
+          .forEach(x => tr.appendChild(el("td", {}, Number(x).toFixed(3))));
+        tr.addEventListener("click", () => {  // show that view
+          const g = /layer (\d+) head (\d+)$/.exec(s.view);
+          layerSel.value = g ? g[1] : String(k.layers[k.layers.length - 1]);
+          headSel.value = g ? g[2] : "mean";
+          draw(true);
+        });
+        body.appendChild(tr);
+      });
+      table.appendChild(body);
+      summary.appendChild(table);
+      summary.appendChild(el("div", { class: "note" }, k.label + " per view: mean entropy of a row in nats (a uniform row " +
+        "has ln S); diag. mass = mean weight within \u00b11 of the diagonal position i\u00b7S/T, diag. argmax = share " +
+        "of rows whose largest weight is there. Click a row to show it."));
+    }
+    if (byUser) check();
+  }
+  kindSel.addEventListener("change", () => { fillPickers(); draw(true); });
+  layerSel.addEventListener("change", () => draw(true));
+  headSel.addEventListener("change", () => draw(true));
+  fillPickers();
+  draw(false);
 }
 
 function check() {  // what was laid out, per model
@@ -173,7 +279,11 @@ function check() {  // what was laid out, per model
                                 nbest: p.querySelectorAll("table.nbest tr").length,
                                 src_labels: p.querySelectorAll("text.src-label").length,
                                 out_labels: p.querySelectorAll("text.out-label").length,
-                                views: p.querySelectorAll("select.view-picker option").length,
+                                kinds: [...p.querySelectorAll("select.view-kind option")].map(o => o.value),
+                                kind_shown: !!p.querySelector("select.view-kind") && p.querySelector("select.view-kind").parentNode.style.display !== "none",
+                                layers: p.querySelectorAll("select.view-layer option").length,
+                                heads: p.querySelectorAll("select.view-head option").length,
+                                summary: [...p.querySelectorAll("table.summary tbody tr")].map(r => r.dataset.view),
                                 view: (p.querySelector(".map") || { dataset: {} }).dataset.view || null,
                                 weights: [...p.querySelectorAll("rect.cell")].slice(0, 64).map(c => Number(c.dataset.w)),
                                 error: (p.querySelector(".error") || {}).textContent || null };

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "attend/serve/attention_summary.hpp"
 #include "attend/text/utf8.hpp"
 
 namespace attend {
@@ -59,7 +60,7 @@ TranslateRequest parse_translate_request(const std::string& body, const std::vec
     bad(std::string("the body is not valid JSON: ") + e.what());
   }
   if (!j.is_object()) bad(std::string("the body must be a JSON object, not ") + type_name(j));
-  static const std::vector<std::string> known = {"text", "model", "beam", "nbest", "attention"};
+  static const std::vector<std::string> known = {"text", "model", "models", "beam", "nbest", "attention"};
   for (const auto& [key, value] : j.items())
     if (std::find(known.begin(), known.end(), key) == known.end())
       bad("unknown field \"" + key + "\" (known: " + joined(known) + ")");
@@ -87,12 +88,36 @@ TranslateRequest parse_translate_request(const std::string& body, const std::vec
     r.text.push_back(std::move(s));
   }
 
+  const auto unknown = [&](const std::string& name) {
+    return RequestError(400, "unknown model \"" + name + "\" (loaded: " + joined(models) + ")");
+  };
   r.model = models.front();
   if (const auto m = j.find("model"); m != j.end()) {
     if (!m->is_string()) bad(std::string("\"model\" must be a string, not ") + type_name(*m));
     r.model = m->get<std::string>();
-    if (std::find(models.begin(), models.end(), r.model) == models.end())
-      throw RequestError(404, "unknown model \"" + r.model + "\" (loaded: " + joined(models) + ")");
+    if (std::find(models.begin(), models.end(), r.model) == models.end()) throw unknown(r.model);
+  }
+  if (const auto m = j.find("models"); m != j.end()) {
+    if (j.contains("model")) bad("give \"model\" (one) or \"models\" (several), not both");
+    if (m->is_string()) {
+      if (m->get<std::string>() != "all")
+        bad("\"models\" must be a list of model names or \"all\", not the string " + m->dump());
+      r.models = models;
+    } else {
+      if (!m->is_array()) bad(std::string("\"models\" must be a list of model names or \"all\", not ") + type_name(*m));
+      if (m->empty()) bad("\"models\" is empty: name at least one model, or give \"all\"");
+      for (std::size_t i = 0; i < m->size(); ++i) {
+        const json& name = (*m)[i];
+        if (!name.is_string())
+          bad("\"models\"[" + std::to_string(i) + "] must be a string, not " + type_name(name));
+        const std::string n = name.get<std::string>();
+        if (std::find(models.begin(), models.end(), n) == models.end()) throw unknown(n);
+        if (std::find(r.models.begin(), r.models.end(), n) != r.models.end())
+          bad("\"models\" names \"" + n + "\" twice");
+        r.models.push_back(n);
+      }
+    }
+    r.model = r.models.front();
   }
   if (const auto b = j.find("beam"); b != j.end()) r.beam = count_field(*b, "beam", limits.max_beam);
   if (const auto n = j.find("nbest"); n != j.end()) r.nbest = count_field(*n, "nbest", limits.max_beam);
@@ -106,15 +131,34 @@ TranslateRequest parse_translate_request(const std::string& body, const std::vec
   return r;
 }
 
-std::string translations_json(const std::vector<Translation>& translations, const TranslateRequest& request) {
+namespace {
+
+json summaries(const std::vector<std::string>& names, const std::vector<std::vector<std::vector<float>>>& views,
+               const std::vector<std::vector<float>>& mean) {
   json out = json::array();
-  for (const Translation& t : translations) {
+  const auto add = [&](const std::string& name, const std::vector<std::vector<float>>& rows) {
+    const AttentionSummary s = summarize_attention(rows);
+    out.push_back({{"view", name},
+                   {"entropy", s.entropy},
+                   {"uniform_entropy", s.uniform_entropy},
+                   {"diagonal_mass", s.diagonal_mass},
+                   {"diagonal_argmax", s.diagonal_argmax}});
+  };
+  add(kDefaultAttentionViewName, mean);
+  for (std::size_t v = 0; v < views.size() && v < names.size(); ++v) add(names[v], views[v]);
+  return out;
+}
+
+json translations_array(const std::vector<ServedTranslation>& translations, const TranslateRequest& request) {
+  json out = json::array();
+  for (const ServedTranslation& t : translations) {
     json nbest = json::array();
     for (const auto& h : t.nbest) nbest.push_back({{"text", h.text}, {"score", h.score}, {"tokens", h.tokens}});
     json one = {{"text", t.text},        {"score", t.score},   {"tokens", t.tokens},
                 {"source_tokens", t.source_tokens}, {"finished", t.finished}, {"nbest", std::move(nbest)}};
     if (request.attention) {
       one["attention"] = t.attention;
+      one["attention_summary"] = summaries(t.view_names, t.views, t.attention);
       if (!t.views.empty()) {
         json views = json::object();
         for (std::size_t v = 0; v < t.views.size() && v < t.view_names.size(); ++v) views[t.view_names[v]] = t.views[v];
@@ -122,16 +166,41 @@ std::string translations_json(const std::vector<Translation>& translations, cons
         one["attention_view_names"] = t.view_names;
         one["default_view"] = kDefaultAttentionView;
       }
+      if (!t.encoder_views.empty()) {
+        const auto mean = mean_of_last_layer(t.encoder_view_names, t.encoder_views);
+        json views = json::object();
+        for (std::size_t v = 0; v < t.encoder_views.size() && v < t.encoder_view_names.size(); ++v)
+          views[t.encoder_view_names[v]] = t.encoder_views[v];
+        one["encoder_attention"] = mean;
+        one["encoder_attention_views"] = std::move(views);
+        one["encoder_attention_view_names"] = t.encoder_view_names;
+        one["encoder_attention_summary"] = summaries(t.encoder_view_names, t.encoder_views, mean);
+      }
     }
     out.push_back(std::move(one));
   }
-  // Invalid UTF-8 cannot come out of a vocabulary built from valid text, but a model file is
-  // input too: replace rather than fail.
-  return json({{"translations", std::move(out)}}).dump(-1, ' ', false, json::error_handler_t::replace);
+  return out;
 }
 
-std::string error_json(const std::string& message) {
-  return json({{"error", message}}).dump(-1, ' ', false, json::error_handler_t::replace);
+// Invalid UTF-8 cannot come out of a vocabulary built from valid text, but a model file is
+// input too: replace rather than fail.
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+}  // namespace
+
+std::string translations_json(const std::vector<ServedTranslation>& translations, const TranslateRequest& request) {
+  return dump(json({{"translations", translations_array(translations, request)}}));
 }
+
+std::string model_results_json(
+    const std::vector<std::pair<std::string, std::vector<ServedTranslation>>>& results,
+    const TranslateRequest& request) {
+  json out = json::array();
+  for (const auto& [model, translations] : results)
+    out.push_back({{"model", model}, {"translations", translations_array(translations, request)}});
+  return dump(json({{"results", std::move(out)}}));
+}
+
+std::string error_json(const std::string& message) { return dump(json({{"error", message}})); }
 
 }  // namespace attend

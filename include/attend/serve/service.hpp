@@ -17,10 +17,16 @@
 
 namespace attend {
 
+// One served model. Each keeps its own everything (vocabularies, tokenizer or subword model,
+// text options: the ModelBundle load_model read from its one file); models share nothing.
 struct ServedModel {
   std::string name, path;
   Translator translator;
 };
+
+// "gru encoder (1 layer, hidden 24) · bahdanau attention · bahdanau-style gru decoder": what
+// GET /v1/models and the explorer show of a model (its cell, encoder, attention and decoder).
+std::string model_summary(const ModelConfig& config);
 
 struct ServiceOptions {
   std::size_t workers = 2;
@@ -45,12 +51,15 @@ class TranslationService {
 
   // A POST /v1/translate body in, the JSON answer out; throws RequestError for a bad request
   // (also 413 for a line longer than limits.max_tokens tokens, 400 for one the model cannot take).
+  // With "models", each named model's lines are queued at once (and decoded by whichever
+  // workers are free), and the answer is model_results_json's.
   std::string handle_translate(const std::string& body);
-  // The same from a parsed request (no model named: the first): waits in the queue, decoded
-  // with the others.
-  std::vector<Translation> translate(const TranslateRequest& request);
+  // The same from a parsed request, for request.model (none named: the first) only: waits in
+  // the queue, decoded with the others.
+  std::vector<ServedTranslation> translate(const TranslateRequest& request);
 
-  // GET /v1/models: [{"name", "path", "config": {...}, "tokenizer", "src_vocab", "tgt_vocab"}].
+  // GET /v1/models: [{"name", "path", "file", "summary", "config": {...}, "tokenizer",
+  // "src_vocab", "tgt_vocab"}].
   std::string models_json() const;
   // GET /health: {"status": "ok", "models", "requests", "lines", "batches", "batching", "workers"}.
   std::string health_json() const;
@@ -66,9 +75,16 @@ class TranslationService {
     std::size_t model = 0;
     SearchOptions search;
     std::vector<std::string> lines;
-    std::promise<std::vector<Translation>> done;
+    std::promise<std::vector<ServedTranslation>> done;
   };
   static bool same_batch(const Job& a, const Job& b);
+  std::size_t model_index(const std::string& name) const;
+  // Throws RequestError for a line model `m` cannot take or one over limits.max_tokens.
+  void check_lines(std::size_t m, const TranslateRequest& request) const;
+  std::future<std::vector<ServedTranslation>> enqueue(std::size_t m, const TranslateRequest& request);
+  // Translator::translate's work, keeping the encoder's self-attention views too.
+  std::vector<ServedTranslation> decode_lines(const Translator& tr, const std::vector<std::string>& lines,
+                                              const SearchOptions& search) const;
   void work();
 
   std::vector<ServedModel> models_;
