@@ -21,6 +21,7 @@ double validation_score(const RunResult& r) {
 std::map<std::string, double> choose_rates(const std::vector<RunResult>& first_stage) {
   std::map<std::string, std::pair<double, double>> best;  // variant -> (score, rate)
   for (const auto& r : first_stage) {
+    if (!(r.spec.lr > 0)) continue;  // a variant without candidates trains every seed at its one rate
     const double score = validation_score(r);
     if (!std::isfinite(score)) continue;
     const std::string v = r.spec.variant.name();
@@ -38,7 +39,7 @@ std::vector<RunSpec> second_stage_runs(const CompareOptions& o, const std::map<s
   std::vector<RunSpec> runs;
   for (const Variant& v : grid_variants(o)) {
     auto it = rates.find(v.name());
-    if (it == rates.end()) continue;
+    if (it == rates.end() || variant_training(o, v).lr_grid.empty()) continue;
     for (std::size_t i = 1; i < o.seeds; ++i) runs.push_back({v, o.first_seed + i, it->second});
   }
   return runs;

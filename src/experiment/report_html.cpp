@@ -234,6 +234,16 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
     for (const auto& [run, err] : s.failures) o << "<li class=\"note\">" << esc(run) << ": " << esc(err) << "</li>";
     o << "</ul>\n";
   }
+  o << "<h2 id=\"matching\">" << esc(matching_heading()) << "</h2>\n<p>" << esc(matching_intro(s))
+    << "</p>\n<div class=\"wide\"><table id=\"matching-table\"><tr>";
+  for (const auto& c : matching_columns()) o << "<th>" << esc(c) << "</th>";
+  o << "</tr>\n";
+  for (const auto& v : s.variants) {
+    o << "<tr>";
+    for (const auto& cell : matching_row(v)) o << "<td>" << esc(cell) << "</td>";
+    o << "</tr>\n";
+  }
+  o << "</table></div>\n";
   if (s.corpus)
     o << "<p style=\"font-size:12px;color:#555\">" << esc(bleu_definition(s)) << ". Significance test: "
       << esc(bootstrap_bleu_method()) << " \u0394BLEU is in BLEU points.</p>\n";
