@@ -39,7 +39,7 @@ std::vector<RunSpec> second_stage_runs(const CompareOptions& o, const std::map<s
   std::vector<RunSpec> runs;
   for (const Variant& v : grid_variants(o)) {
     auto it = rates.find(v.name());
-    if (it == rates.end() || variant_training(o, v).lr_grid.empty()) continue;
+    if (it == rates.end()) continue;
     for (std::size_t i = 1; i < o.seeds; ++i) runs.push_back({v, o.first_seed + i, it->second});
   }
   return runs;

@@ -60,7 +60,8 @@ void matching(CompareSummary& s, const CompareResult& result) {
   } else if (s.converge) {
     s.matching = "convergence";
     s.matching_text = "Matching: at convergence: every run trained until its " + s.validation_metric +
-                      " stopped improving (" + s.budget + "); the steps and time each took differ.";
+                      " stopped improving or it reached the step cap (the budget above); the steps and time each "
+                      "took differ.";
   } else {
     s.matching = "equal-steps";
     s.matching_text = "Matching: equal steps: every run trained the same number of updates (" + s.budget +
