@@ -115,7 +115,7 @@ TEST_CASE("a bad --for rule is refused naming the rule and the problem", "[compa
   CHECK_THAT(error_of("decoder=transformer: lr=0.1 lr-grid=0.1,0.2"), Catch::Contains("either lr"));
 }
 
-TEST_CASE("a rule matches the variants with its axis values; later rules win", "[compare][for]") {
+TEST_CASE("a rule matches the variants with its axis values, and later rules win", "[compare][for]") {
   CompareOptions o = tiny_grid("unused");
   o.cells = {"gru", "lstm"};
   o.attentions = {"bahdanau", "luong-general"};
