@@ -32,6 +32,7 @@ struct CompareArgs {
   bool quiet = false;
   std::string config_file;
   std::string budget, lr_grid;
+  std::vector<std::string> rules;  // --for, in order
   std::size_t max_steps = 20000, estimate_steps = 20;
   CompareArgs() {
     grid.model = cli_model_config();
@@ -79,6 +80,7 @@ po::options_description all_options(CompareArgs& a) {
       ("lr-grid", po::value<std::string>(&a.lr_grid),
        "learning rates, e.g. 0.001,0.003,0.01: every variant at each on the first seed, the other seeds at "
        "the variant's best by validation (replaces --lr)")
+      ("for", po::value<std::vector<std::string>>(&a.rules)->composing(), train_rule_help().c_str())
       ("diagnostics-every", opt(&g.diagnostics_every),
        "steps between training diagnostics (saturation, attention entropy, gradient norms); 0 = at every validation")
       ("estimate-steps", opt(&a.estimate_steps),
@@ -282,7 +284,9 @@ int compare_here(const CompareArgs& a, const po::variables_map& vm) {
   const std::size_t variants = grid_variants(o).size();
   if (!a.quiet) {
     std::cerr << "grid: " << variants << " variants x ";
-    if (o.lr_grid.empty())
+    if (!o.rules.empty())
+      std::cerr << o.seeds << " seeds, rates per variant as --for sets them = " << runs << " runs";
+    else if (o.lr_grid.empty())
       std::cerr << o.seeds << " seeds = " << runs << " runs";
     else
       std::cerr << o.lr_grid.size() << " rates on seed " << o.first_seed << " + " << variants << " variants x "
@@ -291,11 +295,22 @@ int compare_here(const CompareArgs& a, const po::variables_map& vm) {
     if (o.ranks) std::cerr << " on each of " << o.ranks->size() << " ranks";
     std::cerr << "; results in " << o.out_dir << "\n";
   }
+  if (!a.quiet)
+    for (const TrainRule& rule : o.rules) {
+      std::string names;
+      for (const Variant& v : grid_variants(o))
+        if (rule_matches(o, rule, v)) names += (names.empty() ? "" : ", ") + v.name();
+      std::cerr << "--for '" << rule.text << "' applies to " << names << "\n";
+    }
   if (!a.quiet && !source.description.empty()) std::cerr << "data: " << source.description << "\n";
   if (!a.quiet && reports)
     for (const auto& change : grid_axis_changes(o, source))
-      std::cerr << "grid: " << change << " since " << o.out_dir
-                << " was last run; the runs both grids have are reused\n";
+      if (change.rfind("grid.for:", 0) == 0)
+        std::cerr << "grid: the --for rules differ from the last run in " << o.out_dir << " (" << change.substr(10)
+                  << "); the variants whose training settings changed retrain, the others keep their runs\n";
+      else
+        std::cerr << "grid: " << change << " since " << o.out_dir
+                  << " was last run; the runs both grids have are reused\n";
   if (!a.quiet && a.estimate_steps > 0) print_estimate(estimate_grid(o, source, a.estimate_steps));
   GridDisplay display(a.quiet);
   GridProgressFn progress;
@@ -340,6 +355,7 @@ int run_compare_command(const std::vector<std::string>& args) {
   require(vm, "out", "compare");
   apply_budget(a, vm);
   finish_train_options(a.grid.train);
+  for (const auto& rule : a.rules) a.grid.rules.push_back(parse_train_rule(rule));
   for (const GridAxis& axis : grid_axes())
     if (vm.count(axis.option)) set_axis_values(a.grid, axis, split_list(a.axis_lists[axis.field]));
   a.grid.max_src_len_given = !vm["max-src-len"].defaulted();

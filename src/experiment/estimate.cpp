@@ -38,7 +38,7 @@ GridEstimate estimate_grid(const CompareOptions& o, const DataSource& source, st
     pv.name = v.name();
     if (calibration_steps > 0) {
       auto model = build_model(o, v, o.first_seed, data);
-      TrainOptions t = o.train;
+      TrainOptions t = variant_training(o, v).train;
       t.steps = calibration_steps;
       t.patience = 0;
       t.validate = nullptr;
@@ -60,17 +60,18 @@ GridEstimate estimate_grid(const CompareOptions& o, const DataSource& source, st
     // The runs of this variant still to train (a second-stage run counts as done when a run
     // of that seed exists at any rate of the grid).
     std::size_t todo = 0;
+    const VariantTraining vt = variant_training(o, v);
     auto finished = [&](const RunSpec& spec) {
       RunResult ignored;
-      return !o.force && read_finished(out / spec.name(), spec, ignored);
+      return !o.force && read_finished(out / spec.name(), spec, ignored, vt.settings);
     };
-    if (o.lr_grid.empty()) {
+    if (vt.lr_grid.empty()) {
       for (std::size_t i = 0; i < o.seeds; ++i) todo += !finished({v, o.first_seed + i});
     } else {
-      for (double lr : o.lr_grid) todo += !finished({v, o.first_seed, lr});
+      for (double lr : vt.lr_grid) todo += !finished({v, o.first_seed, lr});
       for (std::size_t i = 1; i < o.seeds; ++i) {
         bool done = false;
-        for (double lr : o.lr_grid) done = done || finished({v, o.first_seed + i, lr});
+        for (double lr : vt.lr_grid) done = done || finished({v, o.first_seed + i, lr});
         todo += !done;
       }
     }

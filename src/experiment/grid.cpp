@@ -82,8 +82,9 @@ std::vector<Variant> grid_variants(const CompareOptions& o) {
 std::vector<RunSpec> grid_runs(const CompareOptions& o) {
   std::vector<RunSpec> runs;
   for (const Variant& v : grid_variants(o)) {
-    if (!o.lr_grid.empty()) {
-      for (double lr : o.lr_grid) runs.push_back({v, o.first_seed, lr});
+    const std::vector<double> rates = variant_training(o, v).lr_grid;
+    if (!rates.empty()) {
+      for (double lr : rates) runs.push_back({v, o.first_seed, lr});
       continue;
     }
     for (std::size_t i = 0; i < o.seeds; ++i) runs.push_back({v, o.first_seed + i});
@@ -92,9 +93,12 @@ std::vector<RunSpec> grid_runs(const CompareOptions& o) {
 }
 
 std::size_t planned_runs(const CompareOptions& o) {
-  const std::size_t variants = grid_variants(o).size();
-  if (o.lr_grid.empty()) return variants * o.seeds;
-  return variants * o.lr_grid.size() + variants * (o.seeds ? o.seeds - 1 : 0);
+  std::size_t runs = 0;
+  for (const Variant& v : grid_variants(o)) {
+    const std::size_t rates = variant_training(o, v).lr_grid.size();
+    runs += rates ? rates + (o.seeds ? o.seeds - 1 : 0) : o.seeds;
+  }
+  return runs;
 }
 
 std::string budget_text(const CompareOptions& o) {
@@ -135,6 +139,79 @@ ModelConfig config_of(const CompareOptions& o, const Variant& v) {
 
 }  // namespace
 
+bool rule_matches(const CompareOptions& o, const TrainRule& rule, const Variant& v) {
+  const ModelConfig c = config_of(o, v);
+  for (const auto& [field, value] : rule.match) {
+    const GridAxis* axis = nullptr;
+    for (const GridAxis& a : grid_axes())
+      if (a.field == field) axis = &a;
+    if (!axis) return false;
+    if (axis->applies && !axis->applies(c)) return false;
+    for (const ModelField& f : model_fields())
+      if (f.key == field && f.get(c) != value) return false;
+  }
+  return true;
+}
+
+VariantTraining variant_training(const CompareOptions& o, const Variant& v) {
+  VariantTraining t;
+  t.train = o.train;
+  t.lr_grid = o.lr_grid;
+  for (const TrainRule& rule : o.rules) {
+    if (!rule_matches(o, rule, v)) continue;
+    t.rules.push_back(rule.text);
+    for (const auto& [key, value] : rule.settings) {
+      // lr and lr-grid are one setting, the rate: the later rule's replaces the other.
+      if (key == "lr") t.settings.erase("lr-grid");
+      if (key == "lr-grid") t.settings.erase("lr");
+      t.settings[key] = value;
+    }
+  }
+  TrainOptions& x = t.train;
+  for (const auto& [key, value] : t.settings) {
+    if (key == "lr") {
+      x.optimizer.lr = std::stod(value);
+      t.lr_grid.clear();
+    } else if (key == "lr-grid") {
+      t.lr_grid.clear();
+      std::string cur;
+      for (char c : value + ",")
+        if (c == ',') {
+          t.lr_grid.push_back(std::stod(cur));
+          cur.clear();
+        } else {
+          cur += c;
+        }
+    } else if (key == "warmup") {
+      x.lr_schedule.warmup = std::stoull(value);
+    } else if (key == "lr-schedule") {
+      x.lr_schedule.schedule = parse_lr_schedule(value);
+    } else if (key == "label-smoothing") {
+      x.label_smoothing = std::stod(value);
+    } else if (key == "dropout") {
+      t.dropout = std::stod(value);
+    } else if (key == "clip") {
+      x.clip = std::stod(value);
+    } else if (key == "teacher-forcing") {
+      x.teacher_forcing = std::stod(value);
+    } else if (key == "lr-decay") {
+      x.lr_decay = std::stod(value);
+    } else if (key == "optimizer") {
+      x.optimizer.kind = parse_optimizer(value);
+    } else if (key == "momentum") {
+      x.optimizer.momentum = std::stod(value);
+    }
+  }
+  return t;
+}
+
+ModelConfig variant_config(const CompareOptions& o, const Variant& v) {
+  ModelConfig c = config_of(o, v);
+  const VariantTraining t = variant_training(o, v);
+  if (t.dropout >= 0) c.dropout = t.dropout;
+  return c;
+}
+
 SearchOptions CompareOptions::test_search() const {
   SearchOptions search;
   search.beam = beam;
@@ -167,8 +244,24 @@ void validate_grid(const CompareOptions& o) {
     if (!(lr > 0) || !std::isfinite(lr)) throw Error("--lr-grid: every rate must be positive (got " + rate_name(lr) + ")");
     if (!rates.insert(lr).second) throw Error("--lr-grid names " + rate_name(lr) + " twice");
   }
+  for (const TrainRule& rule : o.rules) {
+    bool any = false;
+    for (const Variant& v : grid_variants(o)) any = any || rule_matches(o, rule, v);
+    if (!any) {
+      std::string names;
+      for (const Variant& v : grid_variants(o)) names += (names.empty() ? "" : ", ") + v.name();
+      throw Error("--for '" + rule.text + "' matches no variant of the grid (variants: " + names + ")");
+    }
+  }
   for (const Variant& v : grid_variants(o)) {
-    ModelConfig c = config_of(o, v);
+    const VariantTraining t = variant_training(o, v);
+    try {
+      validate(t.train);
+    } catch (const Error& e) {
+      throw Error("variant " + v.name() + (t.rules.empty() ? "" : " (with --for '" + t.rules.back() + "')") + ": " +
+                  e.what());
+    }
+    ModelConfig c = variant_config(o, v);
     c.src_vocab = c.tgt_vocab = 8;  // the data is not known yet
     try {
       c.validate();
@@ -213,6 +306,16 @@ std::map<std::string, std::string> grid_signature(const CompareOptions& o, const
   s["train.eval_every"] = std::to_string(t.eval_every);
   s["train.patience"] = std::to_string(t.patience);
   s["train.lr_decay"] = num(t.lr_decay);
+  // Absent at their defaults, so grids written before the schedule existed still resume.
+  if (t.lr_schedule.warmup) s["train.warmup"] = std::to_string(t.lr_schedule.warmup);
+  if (t.lr_schedule.schedule != LrSchedule::Constant) s["train.lr_schedule"] = to_string(t.lr_schedule.schedule);
+  // The --for rules: changeable like an axis (is_grid_axis); each run records the settings the
+  // rules gave it and retrains when they differ, so a variant no changed rule touches keeps its runs.
+  if (!o.rules.empty()) {
+    std::vector<std::string> rules;
+    for (const TrainRule& r : o.rules) rules.push_back(r.text);
+    s["grid.for"] = join(rules, " ; ");
+  }
   // Absent for a fixed budget at one rate, so grids written before these existed still resume.
   if (o.budget == Budget::Converge) s["grid.budget"] = "converge";
   if (!o.lr_grid.empty()) {
@@ -256,7 +359,7 @@ std::vector<std::string> signature_differences(const std::map<std::string, std::
 }
 
 bool is_grid_axis(const std::string& key) {
-  if (key == "grid.seeds") return true;
+  if (key == "grid.seeds" || key == "grid.for") return true;
   for (const GridAxis& axis : grid_axes())
     if (key == axis.signature_key) return true;
   return false;
@@ -304,7 +407,7 @@ std::size_t longest_source(const CompareData& d) {
 
 std::unique_ptr<Seq2Seq<float>> build_model(const CompareOptions& o, const Variant& v,
                                             std::uint64_t seed, const CompareData& data) {
-  ModelConfig c = config_of(o, v);
+  ModelConfig c = variant_config(o, v);
   c.fit_to_vocabularies(data.src_vocab.size(), data.tgt_vocab.size(), data.shared_vocab);
   c.fit_to_data(longest_source(data), o.max_src_len_given);
   return std::make_unique<Seq2Seq<float>>(c, seed);

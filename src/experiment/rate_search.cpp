@@ -21,6 +21,7 @@ double validation_score(const RunResult& r) {
 std::map<std::string, double> choose_rates(const std::vector<RunResult>& first_stage) {
   std::map<std::string, std::pair<double, double>> best;  // variant -> (score, rate)
   for (const auto& r : first_stage) {
+    if (!(r.spec.lr > 0)) continue;  // a variant without candidates trains every seed at its one rate
     const double score = validation_score(r);
     if (!std::isfinite(score)) continue;
     const std::string v = r.spec.variant.name();

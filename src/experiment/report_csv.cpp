@@ -22,6 +22,7 @@ void write_csv(const CompareSummary& s, std::ostream& out) {
       << ",lr,best_step_mean,best_seconds_mean,stopped_early,seeds_paired,sign_flip_p_vs_best,t_test_p_vs_best";
   for (double x : s.lr_grid) out << ",validation_lr_" << fmt("%g", x);
   for (const auto& r : s.rankings) out << ",rank_at_" << fmt("%.0f", 100 * r.fraction) << "pct";
+  out << ",steps_mean,lr_candidates,warmup,lr_schedule,label_smoothing,training";
   out << "\n";
   auto n = [](const MeanStd& m, bool sd) { return m.n ? fmt("%.6g", sd ? m.std : m.mean) : std::string(); };
   for (const auto& v : s.variants) {
@@ -56,6 +57,14 @@ void write_csv(const CompareSummary& s, std::ostream& out) {
         if (r.order[k].first == v.name) rank = std::to_string(k + 1);
       out << "," << rank;
     }
+    // The training settings (blank for a result without them): candidates separated by spaces.
+    std::string candidates;
+    for (double x : v.training.lr_grid) candidates += (candidates.empty() ? "" : " ") + fmt("%g", x);
+    const TrainOptions& t = v.training.train;
+    out << "," << n(v.steps, false) << "," << candidates << ","
+        << (v.has_training ? std::to_string(t.lr_schedule.warmup) : "") << ","
+        << (v.has_training ? to_string(t.lr_schedule.schedule) : "") << ","
+        << (v.has_training ? fmt("%g", t.label_smoothing) : "") << "," << csv_field(v.training_text);
     out << "\n";
   }
 }

@@ -256,6 +256,16 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
   }
   o << "<p style=\"font-size:12px;color:#555\" id=\"seed-tests\">Across seeds: " << esc(seed_test_method()) << "</p>\n";
   if (!seed_note(s).empty()) o << "<p class=\"note\" id=\"seed-note\">" << esc(seed_note(s)) << "</p>\n";
+  o << "<h2 id=\"matching\">" << esc(matching_heading()) << "</h2>\n<p>" << esc(matching_intro(s))
+    << "</p>\n<div class=\"wide\"><table id=\"matching-table\"><tr>";
+  for (const auto& c : matching_columns()) o << "<th>" << esc(c) << "</th>";
+  o << "</tr>\n";
+  for (const auto& v : s.variants) {
+    o << "<tr>";
+    for (const auto& cell : matching_row(v)) o << "<td>" << esc(cell) << "</td>";
+    o << "</tr>\n";
+  }
+  o << "</table></div>\n";
   for (std::size_t k = 0; k < s.contrasts.size(); ++k) {
     const auto& c = s.contrasts[k];
     if (k == 0 || s.contrasts[k - 1].axis != c.axis)

@@ -43,6 +43,8 @@ void write_json(const CompareSummary& s, std::ostream& out) {
   j["budget"] = s.budget;
   j["converge"] = s.converge;
   j["lr_grid"] = s.lr_grid;
+  j["matching"] = {{"kind", s.matching}, {"text", s.matching_text}, {"parameters", s.parameters_text},
+                   {"parameter_ratio", s.parameter_ratio}};
   j["validation_metric"] = s.validation_metric;
   json rankings = json::array();
   for (const auto& r : s.rankings) {
@@ -110,6 +112,18 @@ void write_json(const CompareSummary& s, std::ostream& out) {
     x["best_step"] = ms_json(v.best_step);
     x["best_seconds"] = ms_json(v.best_seconds);
     x["stopped_early"] = v.stopped_early;
+    x["steps"] = ms_json(v.steps);
+    if (v.has_training) {
+      const TrainOptions& t = v.training.train;
+      x["training"] = {{"text", v.training_text},
+                       {"lr", v.training.lr_grid.empty() ? json(t.optimizer.lr) : v.lr > 0 ? json(v.lr) : json(nullptr)},
+                       {"lr_candidates", v.training.lr_grid},
+                       {"warmup", t.lr_schedule.warmup},
+                       {"lr_schedule", to_string(t.lr_schedule.schedule)},
+                       {"label_smoothing", t.label_smoothing},
+                       {"settings", v.training.settings},
+                       {"rules", v.training.rules}};
+    }
     if (!v.rates.empty()) {
       json rates = json::array();
       for (const auto& t : v.rates)

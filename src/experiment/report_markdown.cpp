@@ -174,6 +174,16 @@ void write_markdown(const CompareSummary& s, std::ostream& out) {
   out << "\nSignificance: " << (s.corpus ? bootstrap_bleu_method() : bootstrap_method()) << " Across seeds: "
       << seed_test_method() << "\n";
   if (!seed_note(s).empty()) out << "\n" << seed_note(s) << "\n";
+  out << "\n## " << matching_heading() << "\n\n" << matching_intro(s) << "\n\n|";
+  for (const auto& c : matching_columns()) out << " " << c << " |";
+  out << "\n|";
+  for (std::size_t i = 0; i < matching_columns().size(); ++i) out << "---|";
+  out << "\n";
+  for (const auto& v : s.variants) {
+    out << "|";
+    for (const auto& cell : matching_row(v)) out << " " << cell << " |";
+    out << "\n";
+  }
   write_contrasts_markdown(s, out);
   if (lr) {
     out << "\n## Learning rates\n\nEvery variant trained at each rate on the first seed; the rate with the best "

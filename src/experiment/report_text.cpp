@@ -161,9 +161,14 @@ std::string contrast_intro(const std::string& axis, const std::string& reference
 }
 
 std::string two_rates_sentence(const CompareSummary& s) {
-  return s.lr_grid.size() == 2
+  bool own = false;  // a --for rule gave some variant its own rate or candidates
+  for (const auto& v : s.variants) own = own || v.training.settings.count("lr") || v.training.settings.count("lr-grid");
+  return std::string(s.lr_grid.size() == 2
              ? " With two rates every choice is at an end of the grid: a rate beyond it was not tried and may be better."
-             : "";
+             : "") +
+         (own ? " Variants a --for rule gives their own rate or candidates trained at those only (\u2014: not one of "
+                "the variant's candidates)."
+              : "");
 }
 
 std::vector<CurvePoint> mean_curve(const std::vector<const std::vector<CurvePoint>*>& curves) {
@@ -177,5 +182,25 @@ std::vector<CurvePoint> mean_curve(const std::vector<const std::vector<CurvePoin
   return out;
 }
 
+std::string matching_heading() { return "Matching: is the comparison fair?"; }
+
+std::string matching_intro(const CompareSummary& s) {
+  return s.matching_text + (s.parameters_text.empty() ? "" : " " + s.parameters_text) +
+         " Each variant's training settings (the rate it trained its seeds at, of its candidates; warmup and "
+         "schedule; what --for rules set) beside its size, steps and speed:";
+}
+
+std::vector<std::string> matching_columns() {
+  return {"variant", "parameters", "training", "steps", "train time", "tokens/s"};
+}
+
+std::vector<std::string> matching_row(const VariantSummary& v) {
+  return {v.name,
+          std::to_string(v.parameters),
+          v.training_text.empty() ? "—" : v.training_text,
+          steps_ms(v.steps),
+          v.seconds.n ? duration(v.seconds.mean) : "—",
+          v.tokens_per_s.n ? fmt("%.0f", v.tokens_per_s.mean) : "—"};
+}
 
 }  // namespace attend::report

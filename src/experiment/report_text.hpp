@@ -72,4 +72,11 @@ std::string contrast_bootstrap_text(const CompareSummary::AxisContrast& c);
 std::string contrast_sign_flip_text(const CompareSummary::AxisContrast& c);
 std::string contrast_t_test_text(const CompareSummary::AxisContrast& c);
 
+// The "is it fair?" section: its heading, the sentence on how the variants are matched and the
+// parameter spread, and each variant's training settings with its size, steps and speed.
+std::string matching_heading();
+std::string matching_intro(const CompareSummary& s);
+std::vector<std::string> matching_columns();  // variant, parameters, training, steps, train time, tokens/s
+std::vector<std::string> matching_row(const VariantSummary& v);
+
 }  // namespace attend::report

@@ -167,11 +167,17 @@ void train_run(RunResult& r, const CompareOptions& options, const DataSource& so
       << " parameters; " << data.train.size() << " train, " << data.valid.size() << " valid, "
       << data.test.size() << " test examples\n";
 
-  TrainOptions o = options.train;
+  const VariantTraining variant = variant_training(options, spec.variant);
+  r.training = variant.settings;
+  TrainOptions o = variant.train;
   o.seed = spec.seed;
   o.ranks = nullptr;  // a run trains in one process, as in a local grid
   if (spec.lr > 0) o.optimizer.lr = spec.lr;
-  log << "learning rate " << o.optimizer.lr << "; budget " << budget_text(options) << "\n";
+  log << "learning rate " << o.optimizer.lr;
+  if (o.lr_schedule.warmup) log << ", warmup " << o.lr_schedule.warmup << " steps";
+  if (o.lr_schedule.schedule != LrSchedule::Constant) log << ", " << to_string(o.lr_schedule.schedule);
+  log << "; budget " << budget_text(options) << "\n";
+  for (const auto& rule : variant.rules) log << "--for '" << rule << "' applies\n";
   const auto train_data = encode_examples(data.train, b.src_vocab, b.tgt_vocab);
   const auto valid_data = encode_examples(data.valid, b.src_vocab, b.tgt_vocab);
   const auto test_data = encode_examples(data.test, b.src_vocab, b.tgt_vocab);
@@ -263,6 +269,8 @@ void train_run(RunResult& r, const CompareOptions& options, const DataSource& so
   b.info["steps"] = std::to_string(r.steps);
   b.info["status"] = to_string(r.status);
   b.info["lr"] = rate_name(o.optimizer.lr);
+  if (o.lr_schedule.warmup) b.info["warmup"] = std::to_string(o.lr_schedule.warmup);
+  if (o.lr_schedule.schedule != LrSchedule::Constant) b.info["lr-schedule"] = to_string(o.lr_schedule.schedule);
   if (r.corpus && std::isfinite(r.bleu)) b.info["test-bleu"] = std::to_string(r.bleu);
   save_model((fs::path(r.run_dir) / "model.safetensors").string(), b);
   write_file_atomic((fs::path(r.run_dir) / "metrics.json").string(), to_json(r).dump(1) + "\n");

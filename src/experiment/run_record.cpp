@@ -117,6 +117,7 @@ json to_json(const RunResult& r) {
           {"diagnostics", diagnostics_json(r.diagnostics)}};
   for (const GridAxis& axis : grid_axes())
     if (const std::string* value = axis_value(r.spec.variant, axis)) j[axis.field] = *value;
+  if (!r.training.empty()) j["training"] = r.training;  // absent without --for, as before rules existed
   if (r.corpus) {
     // Per test sentence: clipped matches of orders 1-4, hypothesis n-grams of orders 1-4,
     // hypothesis length, reference length.
@@ -194,11 +195,13 @@ RunResult from_json(const json& j, const RunSpec& spec) {
   r.best_seconds = j.value("best_seconds", 0.0);
   r.stopped_early = j.value("stopped_early", false);
   if (j.contains("diagnostics")) r.diagnostics = diagnostics_from(j.at("diagnostics"));
+  if (j.contains("training")) r.training = j.at("training").get<std::map<std::string, std::string>>();
   r.resumed = true;
   return r;
 }
 
-bool read_finished(const fs::path& dir, const RunSpec& spec, RunResult& r) {
+bool read_finished(const fs::path& dir, const RunSpec& spec, RunResult& r,
+                   const std::map<std::string, std::string>& training) {
   const fs::path file = dir / "metrics.json";
   if (!fs::exists(file)) return false;
   try {
@@ -206,6 +209,9 @@ bool read_finished(const fs::path& dir, const RunSpec& spec, RunResult& r) {
     const json j = json::parse(in);
     if (!j.value("complete", false)) return false;
     if (parse_run_status(j.at("status").get<std::string>()) == RunStatus::Failed) return false;
+    const auto recorded = j.contains("training") ? j.at("training").get<std::map<std::string, std::string>>()
+                                                 : std::map<std::string, std::string>{};
+    if (recorded != training) return false;  // the --for rules give this variant other settings now
     r = from_json(j, spec);
     r.run_dir = dir.string();
     return true;

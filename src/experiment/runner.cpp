@@ -72,7 +72,17 @@ class Runner {
     const std::size_t threads = opt_.threads ? opt_.threads : std::max(1u, std::thread::hardware_concurrency());
     std::vector<RunResult> runs = run_all(grid_runs(opt_), out, threads);
     std::map<std::string, double> chosen;
-    if (!opt_.lr_grid.empty()) {
+    std::map<std::string, VariantTraining> training;
+    std::vector<double> all_rates;  // every variant's candidates, in grid order
+    for (const Variant& v : grid_variants(opt_)) {
+      VariantTraining t = variant_training(opt_, v);
+      for (double lr : t.lr_grid)
+        if (std::find(all_rates.begin(), all_rates.end(), lr) == all_rates.end()) all_rates.push_back(lr);
+      training[v.name()] = std::move(t);
+    }
+    // With --for rules the report's rate columns are every candidate in ascending order.
+    if (!opt_.rules.empty()) std::sort(all_rates.begin(), all_rates.end());
+    if (!all_rates.empty()) {
       chosen = choose_rates(runs);
       const auto second = second_stage_runs(opt_, chosen);
       {
@@ -109,8 +119,10 @@ class Runner {
     r.beam = opt_.beam;
     r.budget = budget_text(opt_);
     r.converge = opt_.budget == Budget::Converge;
-    r.lr_grid = opt_.lr_grid;
+    r.lr_grid = all_rates;
     r.chosen_lr = chosen;
+    r.training = std::move(training);
+    r.time_limit = opt_.time_limit;
     return r;
   }
 
@@ -125,7 +137,9 @@ class Runner {
     }
     if (ranks_.root())
       for (std::size_t i = 0; i < specs.size(); ++i)
-        if (opt_.force || !read_finished(results[i].run_dir, specs[i], results[i])) todo.push_back(i);
+        if (opt_.force ||
+            !read_finished(results[i].run_dir, specs[i], results[i], variant_training(opt_, specs[i].variant).settings))
+          todo.push_back(i);
     if (spread()) share_finished(specs, results, todo);
     {
       std::lock_guard<std::mutex> lock(status_mutex_);
@@ -282,7 +296,8 @@ class Runner {
                           std::to_string(diff.size()) + (diff.size() > 1 ? " settings differ):" : " setting differs):");
         for (const auto& d : diff) msg += "\n  " + d;
         msg += "\nuse another --out directory, or --force to retrain every run of this grid there (the axes " +
-               changeable_axes_text() + " may change freely)";
+               changeable_axes_text() + " may change freely, and so may the --for rules: a variant whose training "
+               "settings change retrains, the others keep their runs)";
         throw Error(msg);
       }
     }

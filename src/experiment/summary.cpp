@@ -17,6 +17,74 @@ using report::fmt;
 using report::mean_curve;
 
 
+namespace {
+
+std::string join_rates(const std::vector<double>& rates) {
+  std::string t;
+  for (double x : rates) t += (t.empty() ? "" : ", ") + fmt("%g", x);
+  return t;
+}
+
+// "lr 0.001 (of 0.0003, 0.001), warmup 4000, inverse-sqrt, label smoothing 0.1".
+std::string training_text(const VariantSummary& v) {
+  if (!v.has_training) return v.lr > 0 ? "lr " + fmt("%g", v.lr) : "";
+  const VariantTraining& t = v.training;
+  std::string text;
+  if (!t.lr_grid.empty())
+    text = (v.lr > 0 ? "lr " + fmt("%g", v.lr) : std::string("lr not chosen")) + " (of " + join_rates(t.lr_grid) + ")";
+  else
+    text = "lr " + fmt("%g", t.train.optimizer.lr);
+  const LrScheduleOptions& sch = t.train.lr_schedule;
+  text += sch.warmup ? ", warmup " + std::to_string(sch.warmup) : std::string(", no warmup");
+  if (sch.schedule != LrSchedule::Constant) text += ", " + to_string(sch.schedule);
+  if (t.train.label_smoothing > 0) text += ", label smoothing " + fmt("%g", t.train.label_smoothing);
+  for (const auto& [key, value] : t.settings)
+    if (key != "lr" && key != "lr-grid" && key != "warmup" && key != "lr-schedule" && key != "label-smoothing")
+      text += ", " + key + " " + value;
+  return text;
+}
+
+std::string count_text(std::size_t n) {
+  if (n >= 1000000) return fmt("%.1fM", n / 1e6);
+  if (n >= 1000) return fmt("%.1fk", n / 1e3);
+  return std::to_string(n);
+}
+
+// CompareSummary::matching, matching_text, parameters_text, parameter_ratio.
+void matching(CompareSummary& s, const CompareResult& result) {
+  if (result.time_limit > 0) {
+    s.matching = "equal-time";
+    s.matching_text = "Matching: equal time: every run trained for at most " + report::duration(result.time_limit) +
+                      " (--time-limit) within the budget " + s.budget +
+                      "; faster variants take more steps (see steps and tokens/s).";
+  } else if (s.converge) {
+    s.matching = "convergence";
+    s.matching_text = "Matching: at convergence: every run trained until its " + s.validation_metric +
+                      " stopped improving or it reached the step cap (the budget above); the steps and time each "
+                      "took differ.";
+  } else {
+    s.matching = "equal-steps";
+    s.matching_text = "Matching: equal steps: every run trained the same number of updates (" + s.budget +
+                      ") of the same batches; the time each took differs (see train time and tokens/s).";
+  }
+  const VariantSummary* lo = nullptr;
+  const VariantSummary* hi = nullptr;
+  for (const auto& v : s.variants) {
+    if (!v.parameters) continue;
+    if (!lo || v.parameters < lo->parameters) lo = &v;
+    if (!hi || v.parameters > hi->parameters) hi = &v;
+  }
+  if (!lo) return;
+  s.parameter_ratio = double(hi->parameters) / double(lo->parameters);
+  if (hi->parameters == lo->parameters)
+    s.parameters_text = "Parameters are equal: " + count_text(lo->parameters) + " in every variant.";
+  else
+    s.parameters_text = "Parameters differ by up to " + fmt("%.1f", s.parameter_ratio) + "x: " + lo->name + " " +
+                        count_text(lo->parameters) + ", " + hi->name + " " + count_text(hi->parameters) + ".";
+}
+
+}  // namespace
+
 std::vector<CompareSummary::BudgetRanking> rank_at_fractions(
     const std::vector<std::string>& variants,
     const std::vector<std::vector<const std::vector<CurvePoint>*>>& curves, bool higher_better,
@@ -177,6 +245,8 @@ CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
       v.name = name;
       auto chosen = result.chosen_lr.find(name);
       if (chosen != result.chosen_lr.end()) v.lr = chosen->second;
+      auto training = result.training.find(name);
+      if (training != result.training.end()) v.training = training->second, v.has_training = true;
       s.variants.push_back(v);
     }
     VariantSummary& v = s.variants[index[name]];
@@ -224,13 +294,16 @@ CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
   }
 
   // With two rates every choice is at an end; the rates section says so once instead.
-  if (result.lr_grid.size() >= 3) {
-    const auto [lowest, highest] = std::minmax_element(result.lr_grid.begin(), result.lr_grid.end());
-    for (auto& v : s.variants) {
+  for (auto& v : s.variants) {
+    const std::vector<double>& candidates = v.has_training ? v.training.lr_grid : result.lr_grid;
+    if (candidates.size() < 3) continue;
+    const auto [lowest, highest] = std::minmax_element(candidates.begin(), candidates.end());
+    {
       if (v.lr <= 0 || (v.lr != *lowest && v.lr != *highest)) continue;
       const bool low = v.lr == *lowest;
       v.notes.push_back("its rate (" + fmt("%g", v.lr) + ") is the " + (low ? "smallest" : "largest") +
-                        " of --lr-grid: a " + (low ? "smaller" : "larger") +
+                        " of " + (v.training.settings.count("lr-grid") ? "its --for lr-grid" : "--lr-grid") +
+                        ": a " + (low ? "smaller" : "larger") +
                         " one was not tried and may be better");
     }
   }
@@ -239,7 +312,7 @@ CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
     std::vector<double> em, ta, ppl, sec, tps, ent, uni, gold, bleu;
     std::vector<std::vector<double>> by(s.buckets.size());
     std::vector<const std::vector<CurvePoint>*> tl, vl, vb;
-    std::vector<double> best_step, best_seconds;
+    std::vector<double> best_step, best_seconds, steps;
     for (const RunResult* r : v.runs) {
       if (r->parameters) v.parameters = r->parameters;
       const std::string seed = "seed " + std::to_string(r->spec.seed);
@@ -260,6 +333,7 @@ CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
         v.notes.push_back(seed + " reached the step cap (" + std::to_string(r->steps) +
                           " steps) while its validation was still improving: it may not have converged");
       best_step.push_back(double(r->best_step));
+      steps.push_back(double(r->steps));
       best_seconds.push_back(r->best_seconds);
       v.stopped_early += r->stopped_early;
       em.push_back(r->exact_match);
@@ -297,8 +371,12 @@ CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
     v.mean_valid_loss = mean_curve(vl);
     v.best_step = mean_std(best_step);
     v.best_seconds = mean_std(best_seconds);
+    v.steps = mean_std(steps);
+    v.training_text = training_text(v);
     s.max_seeds = std::max(s.max_seeds, v.ok);
   }
+
+  matching(s, result);
 
   // The ranking by validation figure at fractions of the budget.
   {

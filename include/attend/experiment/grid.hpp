@@ -10,6 +10,7 @@
 #include "attend/core/error.hpp"
 #include "attend/decode/search.hpp"
 #include "attend/experiment/data_source.hpp"
+#include "attend/experiment/train_rule.hpp"
 #include "attend/nn/config.hpp"
 #include "attend/nn/seq2seq.hpp"
 #include "attend/train/distributed.hpp"
@@ -79,6 +80,9 @@ struct CompareOptions {
   // Steps between TrainResult::diagnostics points; 0 = one per validation (train.eval_every, or
   // steps / 50 when that is once per epoch).
   std::size_t diagnostics_every = 0;
+  // --for: training settings of the variants each rule matches (train_rule.hpp), applied in
+  // order over `train` and `lr_grid` (later rules win); every rule must match a variant.
+  std::vector<TrainRule> rules;
   // The processes of an mpirun job (distributed.hpp); nullptr = this process alone. Every rank
   // passes the same options and the same out_dir, one directory on a filesystem they all share.
   // Each rank takes the next run no rank has claimed yet (a claim file under out_dir), trains it in
@@ -91,6 +95,24 @@ struct CompareOptions {
   SearchOptions test_search() const;
 };
 
+// The training settings of one variant: the grid's `train` and `lr_grid` with the rules that match
+// it applied in order.
+struct VariantTraining {
+  TrainOptions train;             // seed and ranks are set per run
+  std::vector<double> lr_grid;    // its rate candidates; empty: every seed at train.optimizer.lr
+  double dropout = -1;            // a rule's dropout (ModelConfig::dropout); < 0 = the shared model's
+  // What the rules changed (setting -> canonical value); empty for a variant no rule matches. A
+  // run records it (metrics.json "training") and is retrained when it differs.
+  std::map<std::string, std::string> settings;
+  std::vector<std::string> rules;  // the canonical texts of the rules that matched, in order
+};
+VariantTraining variant_training(const CompareOptions& options, const Variant& variant);
+// Whether every axis=value pair of the rule holds for the variant (an axis that does not apply
+// to the variant, such as luong-output for a bahdanau-style decoder, holds for no value).
+bool rule_matches(const CompareOptions& options, const TrainRule& rule, const Variant& variant);
+// The variant's model before the data: the shared model with its axis values and a rule's dropout.
+ModelConfig variant_config(const CompareOptions& options, const Variant& variant);
+
 // "steps:1200" or "converge (patience 5, eval every 100, at most 20000 steps)".
 std::string budget_text(const CompareOptions& options);
 
@@ -101,7 +123,8 @@ std::vector<Variant> grid_variants(const CompareOptions& options);
 // these are the first stage (first_seed at every rate, rate fastest); the second stage's runs
 // follow from the first stage's results (second_stage_runs).
 std::vector<RunSpec> grid_runs(const CompareOptions& options);
-// Runs in the whole grid: variants × seeds, or variants × rates + variants × (seeds − 1).
+// Runs in the whole grid: per variant seeds, or (with rate candidates, its own or the grid's)
+// rates + (seeds − 1).
 std::size_t planned_runs(const CompareOptions& options);
 // Throws Error naming the problem: an empty axis, an unknown cell/attention/decoder style, a
 // repeated name, no seeds, an impossible combination.

@@ -17,9 +17,10 @@ double validation_score(const RunResult& run);
 
 // The rate each variant (by Variant::name) trains its other seeds at: the rate of its first-seed
 // run with the highest validation_score (the lower rate on a tie); variants without a
-// successful first-stage run are absent.
+// successful first-stage run, and variants without rate candidates (runs with lr 0), are absent.
 std::map<std::string, double> choose_rates(const std::vector<RunResult>& first_stage);
-// The second stage: each variant with a chosen rate, seeds first_seed + 1 … at that rate.
+// The second stage: each variant with a chosen rate, seeds first_seed + 1 … at that rate (a
+// variant without rate candidates has none: choose_rates leaves it out).
 std::vector<RunSpec> second_stage_runs(const CompareOptions& options,
                                        const std::map<std::string, double>& rates);
 

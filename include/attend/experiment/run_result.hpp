@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <iosfwd>
 #include <limits>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,8 @@ struct RunResult {
   double best_seconds = 0;
   bool stopped_early = false;         // patience ran out before the step budget
   std::vector<DiagnosticsPoint> diagnostics;
+  // The settings --for rules gave it (VariantTraining::settings); empty: the grid's own.
+  std::map<std::string, std::string> training;
 };
 
 }  // namespace attend

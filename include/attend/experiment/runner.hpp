@@ -47,6 +47,10 @@ struct CompareResult {
   bool converge = false;
   std::vector<double> lr_grid;       // empty: one rate for every run
   std::map<std::string, double> chosen_lr;  // variant name -> the rate its seeds trained at
+  // variant name -> its training settings (the grid's with the --for rules applied); empty for a
+  // result not made by run_compare.
+  std::map<std::string, VariantTraining> training;
+  double time_limit = 0;             // seconds per run (corpus grids); 0 = none
 };
 
 // Runs (or resumes) the grid under options.out_dir (spread over options.ranks under mpirun). Per run: OUT/<run>/model.safetensors (attend::save_model),

@@ -60,6 +60,13 @@ struct VariantSummary {
     bool chosen = false;
   };
   std::vector<RateTrial> rates;
+  // The training settings it ran with: the grid's, with the --for rules that match it applied
+  // (has_training false for a result without them), and as one phrase for the reports:
+  // "lr 0.001 (of 0.0003, 0.001), warmup 4000, inverse-sqrt".
+  VariantTraining training;
+  bool has_training = false;
+  std::string training_text;
+  MeanStd steps;                   // updates trained (successful runs)
   std::vector<std::string> notes;  // e.g. "seed 2 diverged (NaN loss), excluded from the mean"
 };
 
@@ -84,7 +91,13 @@ struct CompareSummary {
   // early stopping, would have kept), averaged over the variant's seeds.
   std::string budget;
   bool converge = false;
-  std::vector<double> lr_grid;
+  std::vector<double> lr_grid;     // every variant's rate candidates (a --for rule's too)
+  // How the variants are matched, for "is it fair?": "equal-steps", "equal-time" (--time-limit)
+  // or "convergence", the sentence saying so, and the parameter counts' spread ("parameters
+  // differ by up to 2.3x: gru+bahdanau 4.1M, transformer 9.6M").
+  std::string matching;
+  std::string matching_text, parameters_text;
+  double parameter_ratio = 1;      // largest / smallest parameter count
   std::string validation_metric;  // "validation loss (lower is better)" or "validation BLEU ..."
   struct BudgetRanking {
     double fraction = 1;
