@@ -167,7 +167,7 @@ TEST_CASE("the spm tokenizer trains SentencePiece, stores it in the model and de
   CHECK(!contains(r.out, "\xe2\x96\x81"));  // no SentencePiece "▁" left in the output
 }
 
-TEST_CASE("--tie-embeddings with --shared-vocab makes source, target and output embeddings one matrix",
+TEST_CASE("tied embeddings with a shared vocabulary make source, target and output embeddings one matrix",
           "[cli-corpus]") {
   Corpus c(60);
   const std::string transformer =
