@@ -1314,6 +1314,23 @@ TEST_CASE("in a grid across encoders --bidirectional applies to the recurrent en
   CHECK_THROWS_WITH(alone.validate(), Catch::Contains("--bidirectional applies to recurrent encoders"));
 }
 
+TEST_CASE("in a grid across decoders --decoder-layers and --tie-embeddings apply to the Transformer decoders only",
+          "[compare]") {
+  TempDir dir;
+  CompareOptions o = tiny_grid(dir.file("g"));
+  o.attentions = {"bahdanau"};
+  o.decoders = {"auto", "transformer"};
+  o.model.decoder_layers = 2;
+  o.model.tie_embeddings = true;
+  validate_grid(o);
+  const CompareData d = task_source(tiny_task()).load(1);
+  for (const Variant& v : grid_variants(o)) {
+    const ModelConfig c = build_model(o, v, 1, d)->config();
+    CHECK(c.decoder_layers == (v.decoder == "transformer" ? 2u : 0u));
+    CHECK(c.tie_embeddings == (v.decoder == "transformer"));
+  }
+}
+
 TEST_CASE("the encoder is a grid axis: rnn, transformer and rnn+self under the same decoder", "[compare]") {
   TempDir dir;
   CompareOptions o = tiny_grid(dir.file("g"));

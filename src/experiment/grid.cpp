@@ -134,6 +134,11 @@ ModelConfig config_of(const CompareOptions& o, const Variant& v) {
   // In a grid across encoders, --bidirectional means "the recurrent encoders are bidirectional":
   // an encoder without a direction (transformer: each position attends to both sides) ignores it.
   if (encoder_known(c.encoder) && !encoder_traits(c.encoder).has_direction) c.bidirectional = false;
+  // Likewise across decoders: --decoder-layers and --tie-embeddings are the Transformer decoders'.
+  if (decoder_known(c.decoder) && decoder_traits(c.decoder).style != DecoderStyle::Transformer) {
+    c.decoder_layers = 0;
+    c.tie_embeddings = false;
+  }
   return c;
 }
 
