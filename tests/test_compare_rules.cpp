@@ -436,3 +436,34 @@ TEST_CASE("attend compare --for on the command line: applies, resumes per varian
   CHECK(r.status == 2);
   CHECK_THAT(r.err, Catch::Contains("unknown setting 'speed'"));
 }
+
+TEST_CASE("--only keeps the variants of the product that match one of its selectors", "[compare][only]") {
+  TempDir dir;
+  CompareOptions o = tiny_grid(dir.file("grid"));
+  o.cells = {"gru", "lstm"};
+  o.attentions = {"bahdanau", "luong-dot"};
+  o.encoders = {"rnn", "transformer"};
+  CHECK(grid_variants(o).size() == 8);
+  o.only = {parse_variant_selector("cell=gru attention=bahdanau"),
+            parse_variant_selector("cells=lstm attention=luong-dot encoder=rnn")};
+  std::vector<std::string> names;
+  for (const Variant& v : grid_variants(o)) names.push_back(v.name());
+  CHECK(names == std::vector<std::string>{"gru+bahdanau", "lstm+luong-dot", "gru+bahdanau@transformer"});
+  CHECK(planned_runs(o) == 3 * o.seeds);
+  const DataSource source = task_source(tiny_task());
+  CHECK(grid_signature(o, source).at("grid.only") == "cell=gru attention=bahdanau ; cell=lstm attention=luong-dot encoder=rnn");
+  CHECK(is_grid_axis("grid.only"));  // narrowing or widening the selection keeps the runs both have
+  CHECK_NOTHROW(validate_grid(o));
+}
+
+TEST_CASE("an --only selector that matches nothing, or is malformed, is refused", "[compare][only]") {
+  TempDir dir;
+  CompareOptions o = tiny_grid(dir.file("grid"));
+  o.only = {parse_variant_selector("attention=bahdanau")};  // the grid has none and luong-general
+  CHECK_THROWS_WITH(validate_grid(o), Catch::Contains("--only 'attention=bahdanau' matches no variant") &&
+                                          Catch::Contains("gru+luong-general"));
+  CHECK_THROWS_WITH(parse_variant_selector(""), Catch::Contains("names no axis=value pair"));
+  CHECK_THROWS_WITH(parse_variant_selector("hidden=4"), Catch::Contains("'hidden' is not a grid axis"));
+  CHECK_THROWS_WITH(parse_variant_selector("cell=gru cells=lstm"), Catch::Contains("names the axis 'cells' twice"));
+  CHECK_THROWS_WITH(parse_variant_selector("cell=bogus"), Catch::Contains("bogus"));
+}

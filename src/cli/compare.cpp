@@ -33,6 +33,7 @@ struct CompareArgs {
   std::string config_file;
   std::string budget, lr_grid;
   std::vector<std::string> rules;  // --for, in order
+  std::vector<std::string> only;   // --only selectors
   std::size_t max_steps = 20000, estimate_steps = 20;
   CompareArgs() {
     grid.model = cli_model_config();
@@ -81,6 +82,9 @@ po::options_description all_options(CompareArgs& a) {
        "learning rates, e.g. 0.001,0.003,0.01: every variant at each on the first seed, the other seeds at "
        "the variant's best by validation (replaces --lr)")
       ("for", po::value<std::vector<std::string>>(&a.rules)->composing(), train_rule_help().c_str())
+      ("only", po::value<std::vector<std::string>>(&a.only)->composing(),
+       "keep only the variants of the axes' product that match one of these selectors (repeatable), e.g. "
+       "'cell=gru attention=bahdanau decoder=auto encoder=rnn'")
       ("diagnostics-every", opt(&g.diagnostics_every),
        "steps between training diagnostics (saturation, attention entropy, gradient norms); 0 = at every validation")
       ("estimate-steps", opt(&a.estimate_steps),
@@ -356,6 +360,7 @@ int run_compare_command(const std::vector<std::string>& args) {
   apply_budget(a, vm);
   finish_train_options(a.grid.train);
   for (const auto& rule : a.rules) a.grid.rules.push_back(parse_train_rule(rule));
+  for (const auto& sel : a.only) a.grid.only.push_back(parse_variant_selector(sel));
   for (const GridAxis& axis : grid_axes())
     if (vm.count(axis.option)) set_axis_values(a.grid, axis, split_list(a.axis_lists[axis.field]));
   a.grid.max_src_len_given = !vm["max-src-len"].defaulted();

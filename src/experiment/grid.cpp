@@ -76,7 +76,12 @@ std::vector<Variant> grid_variants(const CompareOptions& o) {
                    [](const GridAxis* a, const GridAxis* b) { return a->nesting < b->nesting; });
   std::vector<Variant> variants;
   expand(o, varied, 0, Variant{}, o.model, variants);
-  return variants;
+  if (o.only.empty()) return variants;
+  std::vector<Variant> kept;
+  for (const Variant& v : variants)
+    if (std::any_of(o.only.begin(), o.only.end(), [&](const TrainRule& sel) { return rule_matches(o, sel, v); }))
+      kept.push_back(v);
+  return kept;
 }
 
 std::vector<RunSpec> grid_runs(const CompareOptions& o) {
@@ -249,6 +254,17 @@ void validate_grid(const CompareOptions& o) {
     if (!(lr > 0) || !std::isfinite(lr)) throw Error("--lr-grid: every rate must be positive (got " + rate_name(lr) + ")");
     if (!rates.insert(lr).second) throw Error("--lr-grid names " + rate_name(lr) + " twice");
   }
+  if (!o.only.empty()) {
+    CompareOptions all = o;
+    all.only.clear();
+    const std::vector<Variant> product = grid_variants(all);
+    for (const TrainRule& sel : o.only)
+      if (std::none_of(product.begin(), product.end(), [&](const Variant& v) { return rule_matches(o, sel, v); })) {
+        std::string names;
+        for (const Variant& v : product) names += (names.empty() ? "" : ", ") + v.name();
+        throw Error("--only '" + sel.text + "' matches no variant of the axes (variants: " + names + ")");
+      }
+  }
   for (const TrainRule& rule : o.rules) {
     bool any = false;
     for (const Variant& v : grid_variants(o)) any = any || rule_matches(o, rule, v);
@@ -316,6 +332,11 @@ std::map<std::string, std::string> grid_signature(const CompareOptions& o, const
   if (t.lr_schedule.schedule != LrSchedule::Constant) s["train.lr_schedule"] = to_string(t.lr_schedule.schedule);
   // The --for rules: changeable like an axis (is_grid_axis); each run records the settings the
   // rules gave it and retrains when they differ, so a variant no changed rule touches keeps its runs.
+  if (!o.only.empty()) {
+    std::vector<std::string> only;
+    for (const TrainRule& r : o.only) only.push_back(r.text);
+    s["grid.only"] = join(only, " ; ");
+  }
   if (!o.rules.empty()) {
     std::vector<std::string> rules;
     for (const TrainRule& r : o.rules) rules.push_back(r.text);
@@ -364,7 +385,7 @@ std::vector<std::string> signature_differences(const std::map<std::string, std::
 }
 
 bool is_grid_axis(const std::string& key) {
-  if (key == "grid.seeds" || key == "grid.for") return true;
+  if (key == "grid.seeds" || key == "grid.for" || key == "grid.only") return true;
   for (const GridAxis& axis : grid_axes())
     if (key == axis.signature_key) return true;
   return false;

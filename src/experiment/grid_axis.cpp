@@ -2,6 +2,8 @@
 
 #include "attend/core/error.hpp"
 #include "attend/core/registry.hpp"
+#include "attend/nn/attention.hpp"
+#include "attend/nn/cell.hpp"
 #include "attend/nn/decoder.hpp"
 
 namespace attend {
@@ -13,6 +15,13 @@ void check_decoder(const std::string& value) {
   if (!decoder_known(value))
     throw Error("unknown decoder '" + value + "' (valid: " + join_names(decoder_list(), ", ") + ")");
 }
+void check_cell(const std::string& value) {
+  if (!cell_known(value)) throw Error("unknown cell '" + value + "' (valid: " + join_names(cell_list(), ", ") + ")");
+}
+void check_attention(const std::string& value) {
+  if (!attention_known(value))
+    throw Error("unknown attention '" + value + "' (valid: " + join_names(attention_list(), ", ") + ")");
+}
 void check_luong_output(const std::string& value) { parse_luong_output(value); }
 
 using O = CompareOptions;
@@ -22,9 +31,9 @@ std::vector<GridAxis>& table() {
   // field, option, grid.json key, help, nesting, name prefix, unnamed value, signed when unnamed,
   // applies, check, storage
   static std::vector<GridAxis> axes = {
-      {"cell", "cells", "grid.cells", "cells to compare", 1, "", nullptr, true, nullptr, nullptr, &O::cells, &V::cell},
-      {"attention", "attention", "grid.attention", "attention strategies", 2, "+", nullptr, true, nullptr, nullptr,
-       &O::attentions, &V::attention},
+      {"cell", "cells", "grid.cells", "cells to compare", 1, "", nullptr, true, nullptr, check_cell, &O::cells, &V::cell},
+      {"attention", "attention", "grid.attention", "attention strategies", 2, "+", nullptr, true, nullptr,
+       check_attention, &O::attentions, &V::attention},
       {"decoder", "decoder", "grid.decoder", "decoders (recurrent styles or transformer)", 3, "/", "auto", true, nullptr, check_decoder,
        &O::decoders, &V::decoder},
       {"luong_output", "luong-output", "grid.luong_output",

@@ -120,7 +120,45 @@ std::pair<std::string, std::string> pair_of(const std::string& word, const char*
   return {word.substr(0, eq), word.substr(eq + 1)};
 }
 
+std::vector<std::pair<std::string, std::string>> parse_selector(const std::vector<std::string>& selector) {
+  std::vector<std::pair<std::string, std::string>> match;
+  std::set<std::string> axes;
+  for (const auto& w : selector) {
+    const auto [key, value] = pair_of(w, "axis");
+    const GridAxis* axis = find_axis(key);
+    if (!axis) throw Error("'" + key + "' is not a grid axis (axes: " + axis_names() + ")");
+    if (!axes.insert(axis->field).second) throw Error("the selector names the axis '" + key + "' twice");
+    ModelConfig scratch;
+    apply_axis(*axis, scratch, value);  // an unknown cell, decoder, ... throws here
+    match.push_back({axis->field, value});
+  }
+  return match;
+}
+
+std::string selector_text(const std::vector<std::pair<std::string, std::string>>& match) {
+  std::string text;
+  for (const auto& [k, v] : match) {
+    std::string dashed = k;
+    std::replace(dashed.begin(), dashed.end(), '_', '-');
+    text += (text.empty() ? "" : " ") + dashed + "=" + v;
+  }
+  return text;
+}
+
 }  // namespace
+
+TrainRule parse_variant_selector(const std::string& text) {
+  try {
+    const auto selector = words(text);
+    if (selector.empty()) throw Error("names no axis=value pair");
+    TrainRule rule;
+    rule.match = parse_selector(selector);
+    rule.text = selector_text(rule.match);
+    return rule;
+  } catch (const Error& e) {
+    throw Error("--only '" + text + "': " + e.what());
+  }
+}
 
 const std::vector<std::string>& train_rule_keys() {
   static const std::vector<std::string> keys = {"lr",   "lr-grid", "warmup",          "lr-schedule", "label-smoothing",
@@ -150,16 +188,7 @@ TrainRule parse_train_rule(const std::string& text) {
     if (selector.empty()) throw Error("the selector (before ':') names no axis=value pair");
     if (settings.empty()) throw Error("the rule sets nothing after ':'");
     TrainRule rule;
-    std::set<std::string> axes;
-    for (const auto& w : selector) {
-      const auto [key, value] = pair_of(w, "axis");
-      const GridAxis* axis = find_axis(key);
-      if (!axis) throw Error("'" + key + "' is not a grid axis (axes: " + axis_names() + ")");
-      if (!axes.insert(axis->field).second) throw Error("the selector names the axis '" + key + "' twice");
-      ModelConfig scratch;
-      apply_axis(*axis, scratch, value);  // an unknown cell, decoder, ... throws here
-      rule.match.push_back({axis->field, value});
-    }
+    rule.match = parse_selector(selector);
     std::set<std::string> keys;
     for (const auto& w : settings) {
       const auto [key, value] = pair_of(w, "setting");
@@ -182,13 +211,7 @@ TrainRule parse_train_rule(const std::string& text) {
     }
     if (keys.count("lr") && keys.count("lr-grid"))
       throw Error("give either lr (one rate) or lr-grid (candidates chosen on validation), not both");
-    std::string canonical;
-    for (const auto& [k, v] : rule.match) {
-      std::string dashed = k;
-      std::replace(dashed.begin(), dashed.end(), '_', '-');
-      canonical += (canonical.empty() ? "" : " ") + dashed + "=" + v;
-    }
-    canonical += ":";
+    std::string canonical = selector_text(rule.match) + ":";
     for (const auto& [k, v] : rule.settings) canonical += " " + k + "=" + v;
     rule.text = canonical;
     return rule;

@@ -83,6 +83,10 @@ struct CompareOptions {
   // --for: training settings of the variants each rule matches (train_rule.hpp), applied in
   // order over `train` and `lr_grid` (later rules win); every rule must match a variant.
   std::vector<TrainRule> rules;
+  // --only: when not empty, the grid keeps the variants of the axes' product that match at least
+  // one of these selectors (settings empty), e.g. three RNN models and a Transformer without the
+  // rest of their product; every selector must match a variant.
+  std::vector<TrainRule> only;
   // The processes of an mpirun job (distributed.hpp); nullptr = this process alone. Every rank
   // passes the same options and the same out_dir, one directory on a filesystem they all share.
   // Each rank takes the next run no rank has claimed yet (a claim file under out_dir), trains it in

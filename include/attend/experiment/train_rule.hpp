@@ -27,6 +27,10 @@ struct TrainRule {
 // bad value, a key given twice, lr together with lr-grid.
 TrainRule parse_train_rule(const std::string& text);
 
+// Parses an --only selector, "cell=gru attention=bahdanau encoder=rnn": the selector part of a
+// rule alone (settings stay empty; text is the canonical selector). Throws attend::Error as above.
+TrainRule parse_variant_selector(const std::string& text);
+
 // The settings a rule may set, in help order: lr, lr-grid, warmup, lr-schedule, label-smoothing,
 // dropout, clip, teacher-forcing, lr-decay, optimizer, momentum.
 const std::vector<std::string>& train_rule_keys();
