@@ -437,7 +437,7 @@ TEST_CASE("attend compare --for on the command line: applies, resumes per varian
   CHECK_THAT(r.err, Catch::Contains("unknown setting 'speed'"));
 }
 
-TEST_CASE("--only keeps the variants of the product that match one of its selectors", "[compare][only]") {
+TEST_CASE("a grid with only-selectors keeps the variants of the product that match one of them", "[compare][only]") {
   TempDir dir;
   CompareOptions o = tiny_grid(dir.file("grid"));
   o.cells = {"gru", "lstm"};
