@@ -20,6 +20,7 @@
 #include "attend/experiment/compare.hpp"
 #include "attend/core/error.hpp"
 #include "attend/experiment/report.hpp"
+#include "attend/io/checkpoint.hpp"
 #include "support.hpp"
 
 using namespace attend;
@@ -1407,5 +1408,34 @@ TEST_CASE("adding a grid axis for a model field is one table line", "[compare]")
   CHECK_THROWS_WITH(validate_grid(o), Catch::Contains("dropout") && Catch::Contains("lots"));
   set_axis_values(o, dropout, {"0", "0"});
   CHECK_THROWS_WITH(validate_grid(o), Catch::Contains("--dropouts names '0' twice"));
-  CHECK_THAT(changeable_axes_text(), Catch::EndsWith("--encoder, --dropouts and --seeds"));
+  CHECK_THAT(changeable_axes_text(), Catch::EndsWith("--encoder, --hidden, --heads, --dropouts and --seeds"));
+}
+
+TEST_CASE("the width and the heads are grid axes when given two or more values", "[compare][cli]") {
+  TempDir dir;
+  const std::string base =
+      "compare --task copy --train-size 100 --valid-size 10 --test-size 10 --min-len 3 --max-len 5 "
+      "--cells gru --attention luong-dot --decoder transformer --encoder transformer --self-layers 1 --ffn 8 "
+      "--self-heads 1 --seeds 1 --steps 2 --emb 8 --threads 1 -q";
+  CliRun r = run_cli(dir, base + " --hidden 8 --heads 1,4 --out g");
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  const auto g = nlohmann::json::parse(read_file(dir.file("g/grid.json")))["signature"];
+  CHECK(g["grid.heads"] == "1,4");
+  CHECK(g.count("model.heads") == 0);
+  CHECK(g["model.hidden"] == "8");  // one value: the shared model's option, as before
+  CHECK(g.count("grid.hidden") == 0);
+  CHECK(fs::exists(dir.file("g/gru+luong-dot_transformer@transformer~heads1-s1/metrics.json")));
+  CHECK(fs::exists(dir.file("g/gru+luong-dot_transformer@transformer~heads4-s1/metrics.json")));
+  const ModelBundle m = load_model(dir.file("g/gru+luong-dot_transformer@transformer~heads4-s1/model.safetensors"));
+  CHECK(m.model->config().heads == 4);
+  CHECK(m.model->config().hidden == 8);
+  r = run_cli(dir, base + " --hidden 8,12 --heads 4 --out h");
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK(load_model(dir.file("h/gru+luong-dot_transformer@transformer~hidden12-s1/model.safetensors"))
+            .model->config().hidden == 12);
+  r = run_cli(dir, base + " --hidden 8 --heads 3,4 --out k");  // 3 does not divide 8
+  CHECK(r.status == 2);
+  CHECK_THAT(r.err, Catch::Contains("--heads 3 does not divide --hidden 8"));
 }

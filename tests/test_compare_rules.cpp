@@ -92,7 +92,7 @@ TEST_CASE("a bad --for rule is refused naming the rule and the problem", "[compa
   CHECK_THAT(error_of("decoder=transformer warmup=10"), Catch::Contains("SELECTOR: SETTINGS"));
   CHECK_THAT(error_of(": warmup=10"), Catch::Contains("names no axis=value"));
   CHECK_THAT(error_of("decoder=transformer:"), Catch::Contains("sets nothing"));
-  CHECK_THAT(error_of("hidden=64: warmup=10"), Catch::Contains("'hidden' is not a grid axis"));
+  CHECK_THAT(error_of("emb=64: warmup=10"), Catch::Contains("'emb' is not a grid axis"));
   CHECK_THAT(error_of("decoder=nope: warmup=10"), Catch::Contains("unknown decoder 'nope'"));
   CHECK_THAT(error_of("cell=gru cells=lstm: warmup=10"), Catch::Contains("twice"));
   CHECK_THAT(error_of("decoder=transformer: hidden=64"),
@@ -463,7 +463,7 @@ TEST_CASE("an --only selector that matches nothing, or is malformed, is refused"
   CHECK_THROWS_WITH(validate_grid(o), Catch::Contains("--only 'attention=bahdanau' matches no variant") &&
                                           Catch::Contains("gru+luong-general"));
   CHECK_THROWS_WITH(parse_variant_selector(""), Catch::Contains("names no axis=value pair"));
-  CHECK_THROWS_WITH(parse_variant_selector("hidden=4"), Catch::Contains("'hidden' is not a grid axis"));
+  CHECK_THROWS_WITH(parse_variant_selector("emb=4"), Catch::Contains("'emb' is not a grid axis"));
   CHECK_THROWS_WITH(parse_variant_selector("cell=gru cells=lstm"), Catch::Contains("names the axis 'cells' twice"));
   CHECK_THROWS_WITH(parse_variant_selector("cell=bogus"), Catch::Contains("bogus"));
 }

@@ -63,7 +63,14 @@ po::options_description all_options(CompareArgs& a) {
     std::string* list = &a.axis_lists[axis.field];
     const auto* values = axis_values(g, axis);
     const std::string help = field_help(axis);
-    grid.add_options()(axis.option, values ? opt(list) : po::value<std::string>(list), help.c_str());
+    if (values) {
+      grid.add_options()(axis.option, opt(list), help.c_str());
+    } else {  // a width: one value is the shared model's option, whose default it shows
+      std::string dflt;
+      for (const ModelField& f : model_fields())
+        if (f.key == std::string(axis.field)) dflt = f.get(g.model);
+      grid.add_options()(axis.option, po::value<std::string>(list)->default_value(dflt), help.c_str());
+    }
     axis_fields.push_back(axis.field);
   }
   grid.add_options()
@@ -361,8 +368,14 @@ int run_compare_command(const std::vector<std::string>& args) {
   finish_train_options(a.grid.train);
   for (const auto& rule : a.rules) a.grid.rules.push_back(parse_train_rule(rule));
   for (const auto& sel : a.only) a.grid.only.push_back(parse_variant_selector(sel));
-  for (const GridAxis& axis : grid_axes())
-    if (vm.count(axis.option)) set_axis_values(a.grid, axis, split_list(a.axis_lists[axis.field]));
+  for (const GridAxis& axis : grid_axes()) {
+    if (!vm.count(axis.option) || vm[axis.option].defaulted()) continue;
+    std::vector<std::string> values = split_list(a.axis_lists[axis.field]);
+    // An axis kept outside CompareOptions' members (a width) with one value is the shared
+    // model's option, as it was before it became an axis: the grid's names and signature stay.
+    if (!axis.values && values.size() == 1) apply_axis(axis, a.grid.model, values[0]);
+    else set_axis_values(a.grid, axis, std::move(values));
+  }
   a.grid.max_src_len_given = !vm["max-src-len"].defaulted();
   a.text.subword.seed = a.grid.first_seed;
   validate_grid(a.grid);

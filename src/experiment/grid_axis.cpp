@@ -41,6 +41,12 @@ std::vector<GridAxis>& table() {
        4, "+", "tanh", false, luong_style, check_luong_output, &O::luong_outputs, &V::luong_output},
       {"encoder", "encoder", "grid.encoder", "source encoders, a grid axis", 0, "@", "rnn", false, nullptr, nullptr,
        &O::encoders, &V::encoder},
+      // Widths as axes (a list of two or more; one value is the shared model's, as before): the
+      // scaling experiment varies d_k = hidden / heads with the model width fixed, or the width.
+      {"hidden", "hidden", "grid.hidden", "hidden width d_model (one value, or a grid axis)", 5, "~hidden", nullptr,
+       true, nullptr, nullptr},
+      {"heads", "heads", "grid.heads", "heads of the multi-head and per-head attention (one value, or a grid axis)",
+       6, "~heads", nullptr, true, nullptr, nullptr},
   };
   return axes;
 }
