@@ -268,6 +268,18 @@ TEST_CASE("train --normalize stores the steps; translate gives the raw and the n
   REQUIRE(s1.status == 0);
   CHECK(s1.out == s2.out);
 
+  // eval --normalize-refs: BLEU against the references after the model's normalisation, which
+  // here are the normalised reference file itself.
+  write_file(c.dir.file("t.raw"), "Very Summer!\nThat water.\nChristmas, happy!\n");
+  const std::string eval = "eval --model " + c.model() + " --src " + quote(c.dir.file("s.raw")) + " --ref ";
+  const CliRun e1 = run_cli(c.dir, eval + quote(c.dir.file("t.raw")) + " --normalize-refs --metrics-json " +
+                                       quote(c.dir.file("e1.json")));
+  const CliRun e2 = run_cli(c.dir, eval + quote(c.dir.file("t")));
+  REQUIRE(e1.status == 0);
+  REQUIRE(e2.status == 0);
+  CHECK(e1.out == e2.out);
+  CHECK(contains(read_file(c.dir.file("e1.json")), "\"normalized_references\": true"));
+
   // The same --normalize at translate time is fine; another one is refused.
   CHECK(run_cli(c.dir, "translate --normalize pytorch-tutorial --model " + c.model(), raw).out == a.out);
   r = run_cli(c.dir, "translate --normalize lower,whitespace --model " + c.model(), raw);
