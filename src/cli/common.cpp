@@ -16,6 +16,7 @@
 
 #include <attend/core/blas_threads.hpp>
 #include <attend/text/corpus.hpp>
+#include <attend/text/normalize.hpp>
 #include <attend/core/error.hpp>
 #include <attend/text/utf8.hpp>
 
@@ -222,9 +223,21 @@ void add_text_pipeline_options(po::options_description& d, TextPipelineOptions& 
       ("max-line-tokens", opt(&t.max_line_tokens),
        "a line with more tokens (words for spm) in any file is a bad line (0 = no limit)")
       ("lowercase", flag(&t.text.lowercase), "lower-case all text")
-      ("normalize", flag(&t.text.normalize), "collapse runs of whitespace and trim lines")
+      ("normalize",
+       po::value<std::string>()->implicit_value("1")->notifier([&t](const std::string& spec) { set_normalization(t.text, spec); }),
+       normalization_help().c_str())
       ("skip-bad-lines", flag(&t.skip_bad_lines),
        "drop pairs with empty, over-long or invalid UTF-8 lines with a warning instead of failing");
+}
+
+void set_normalization(TextOptions& text, const std::string& spec) {
+  // The spellings of the older boolean --normalize (also in config files): whitespace only.
+  if (spec == "1" || spec == "true" || spec == "yes" || spec == "on") {
+    text.normalize = true;
+    return;
+  }
+  if (spec == "0" || spec == "false" || spec == "no" || spec == "off") return;
+  text.steps = Normalizer::parse(spec);
 }
 
 void add_file_run_options(po::options_description& d, std::size_t* bleu_every, double* time_limit,
@@ -251,15 +264,37 @@ std::vector<std::string> corpus_options_given(const po::variables_map& vm) {
 void add_model_options(po::options_description& desc, ModelOptions& o) {
   desc.add_options()
       ("model,m", po::value<std::string>(&o.model), "model file written by `attend train` (required)")
+      ("normalize", po::value<std::string>(&o.normalize),
+       "the model's normalisation (attend train --normalize): given anyway, it must be the same; for a model "
+       "that records none (trained on text normalised beforehand) it is applied to the input")
       ("threads", count_option(&o.threads),
        "BLAS threads (0 = the library default)");
+}
+
+void apply_normalize_option(ModelBundle& b, const std::string& spec, const std::string& path) {
+  TextOptions given;
+  set_normalization(given, spec);
+  const std::string recorded = describe_text_options(text_options_from_info(b.info));
+  const std::string wanted = describe_text_options(given);
+  if (recorded.empty()) {  // a model trained on text normalised beforehand: apply it from now on
+    b.info["normalize"] = given.normalize ? "1" : "0";
+    if (!given.steps.empty()) b.info["normalization"] = given.steps.spec();
+    return;
+  }
+  if (recorded != wanted)
+    throw Error("--normalize '" + spec + "'" +
+                (wanted == spec ? std::string() : " (" + (wanted.empty() ? std::string("no step") : wanted) + ")") +
+                " contradicts the normalisation '" + recorded + "' that '" + path +
+                "' was trained with; leave --normalize out to use the model's");
 }
 
 ModelBundle load_model_for(const ModelOptions& o, const po::variables_map& vm,
                            const std::string& command) {
   require(vm, "model", command);
   set_blas_threads(o.threads);
-  return load_model(o.model);
+  ModelBundle b = load_model(o.model);
+  if (vm.count("normalize")) apply_normalize_option(b, o.normalize, o.model);
+  return b;
 }
 
 // ---- text -------------------------------------------------------------------------------------

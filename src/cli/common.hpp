@@ -103,8 +103,15 @@ std::vector<std::string> corpus_options_given(const po::variables_map& vm);
 struct ModelOptions {
   std::string model;
   std::size_t threads = 0;
+  std::string normalize;  // --normalize: must match the model's, or is applied to a model without one
 };
 void add_model_options(po::options_description& desc, ModelOptions& o);
+// --normalize SPEC of train and compare into text options (the older 1/0 spellings: whitespace
+// or nothing); throws Error for an unknown step.
+void set_normalization(TextOptions& text, const std::string& spec);
+// --normalize SPEC of translate, eval and score against the model's recorded normalisation: the
+// same is fine, none recorded takes SPEC, anything else is an Error saying both.
+void apply_normalize_option(ModelBundle& b, const std::string& spec, const std::string& path);
 ModelBundle load_model_for(const ModelOptions& o, const po::variables_map& vm,
                            const std::string& command);
 

@@ -46,6 +46,8 @@ std::string format_score(double x) {
 std::string g_attention_format = "text";
 // Which view of the attention --show-attention prints (attention_rows: "mean" or "layer L head H").
 std::string g_attention_view = kDefaultAttentionViewName;
+// --show-normalized: print each line as the model saw it (after its normalisation) first.
+bool g_show_normalized = false;
 
 void print_hypothesis(const Translator& tr, const std::vector<std::string>& src, const Hypothesis* h,
                       std::size_t nbest, bool show_attention) {
@@ -73,6 +75,7 @@ void translate_and_print(const Translator& tr, const std::vector<std::string>& l
   const auto hyps = decode(tr.model(), sources, opt, batch);
   for (std::size_t i = 0; i < lines.size(); ++i) {
     const auto src = show_attention ? tr.bundle().tokenize_source(lines[i]) : std::vector<std::string>{};
+    if (g_show_normalized) std::cout << "normalized: " << lines[i] << "\n";
     if (hyps[i].empty())
       for (std::size_t n = 0; n < opt.nbest; ++n) print_hypothesis(tr, src, nullptr, opt.nbest, false);
     for (const auto& h : hyps[i]) print_hypothesis(tr, src, &h, opt.nbest, show_attention);
@@ -96,6 +99,9 @@ int run_translate(const std::vector<std::string>& args) {
       ("attention-view", po::value(&g_attention_view)->default_value(kDefaultAttentionViewName),
        "which attention --show-attention prints: mean (a Transformer decoder: the mean over the last "
        "layer's heads) or \"layer L head H\" (json: every view is included as well)")
+      ("show-normalized", po::bool_switch(&g_show_normalized),
+       "print each input line as the model saw it (after the normalisation it was trained with), "
+       "as 'normalized: LINE', before its translation")
       ("help,h", "show this help");
   po::variables_map vm;
   const char* usage = "usage: attend translate --model M [options] < input > output\n\n"
@@ -146,6 +152,7 @@ struct EvalArgs {
   std::size_t batch = 128;
   std::string out, metrics_json;
   bool lowercase_bleu = false, skip_bad_lines = false;
+  bool normalize_refs = false;  // BLEU against the references after the model's normalisation
 };
 
 // A task option without a default: a count for the sizes, an int for the lengths.
@@ -167,7 +174,10 @@ void add_eval_options(po::options_description& d, EvalArgs& a) {
       ("metrics-json", po::value<std::string>(&a.metrics_json), "write the metrics as JSON here")
       ("lc", po::bool_switch(&a.lowercase_bleu), "with --src/--ref: lower-cased BLEU (sacreBLEU -lc)")
       ("skip-bad-lines", po::bool_switch(&a.skip_bad_lines),
-       "with --src/--ref: drop pairs with empty or invalid UTF-8 lines (warning with the count)");
+       "with --src/--ref: drop pairs with empty or invalid UTF-8 lines (warning with the count)")
+      ("normalize-refs", po::bool_switch(&a.normalize_refs),
+       "with --src/--ref: BLEU against the references after the model's normalisation (the hypotheses "
+       "are never changed); default: the references as written");
 }
 
 // A task option the user did not give takes the value recorded at training time (same task).
@@ -245,7 +255,10 @@ int eval_files(const Translator& tr, const EvalArgs& a, const SearchOptions& opt
   const EvalResult r = evaluate(tr.model(), pairs, a.batch, true, opt);
   std::vector<std::string> hyps(pairs.size());
   for (std::size_t i = 0; i < pairs.size(); ++i) hyps[i] = tr.describe(r.hypotheses[i]).text;
-  const BleuScore bleu = corpus_bleu(hyps, {c.tgt}, a.lowercase_bleu);
+  std::vector<std::string> refs = c.tgt;
+  if (a.normalize_refs)
+    for (auto& ref : refs) ref = tr.prepare(ref);
+  const BleuScore bleu = corpus_bleu(hyps, {refs}, a.lowercase_bleu);
   if (!a.out.empty()) {
     std::string text;
     for (const auto& h : hyps) text += h + "\n";
@@ -258,6 +271,7 @@ int eval_files(const Translator& tr, const EvalArgs& a, const SearchOptions& opt
   if (!a.metrics_json.empty()) {
     nlohmann::json j = bleu_json(bleu);
     j.update({{"bleu_lowercase", a.lowercase_bleu},
+              {"normalized_references", a.normalize_refs},
               {"perplexity", r.perplexity},
               {"token_accuracy", r.token_accuracy},
               {"lines", pairs.size()},

@@ -12,14 +12,7 @@ Translator::Translator(ModelBundle bundle) : bundle_(std::move(bundle)) {
 }
 
 std::string Translator::prepare(const std::string& line) const {
-  TextOptions t;
-  const auto flag = [&](const char* key) {
-    const auto it = bundle_.info.find(key);
-    return it != bundle_.info.end() && it->second == "1";
-  };
-  t.lowercase = flag("lowercase");
-  t.normalize = flag("normalize");
-  return apply_text_options(line, t);
+  return apply_text_options(line, text_options_from_info(bundle_.info));
 }
 
 std::vector<int> Translator::encode(const std::string& prepared_line, const std::string& where) const {

@@ -72,6 +72,12 @@ FileRunResult train_on_files(const FileRunOptions& opt, ModelConfig config, bool
     if (!b.train_state)
       throw Error("'" + opt.resume + "' holds no training state to resume (it was not saved by a training run on files)");
     r.resumed_from = b.train_state;
+    // The vocabularies were built from text normalised as the checkpoint says; other text
+    // options would feed the resumed run different tokens.
+    const std::string recorded = describe_text_options(text_options_from_info(b.info));
+    if (b.info.count("task") && b.info.at("task") == "files" && recorded != describe_text_options(text.text))
+      throw Error("'" + opt.resume + "' was trained with the normalisation '" + recorded + "' but this run gives '" +
+                  describe_text_options(text.text) + "'; resume with the same --normalize and --lowercase");
     config = b.model->config();
     text.tokenizer = tokenizer_name(b.tokenizer);
   } else {
@@ -109,6 +115,10 @@ FileRunResult train_on_files(const FileRunOptions& opt, ModelConfig config, bool
       if (limit && p.src.size() > limit)
         throw Error("a source has " + std::to_string(p.src.size()) + " tokens, more than the model's --max-src-len " +
                     std::to_string(limit));
+
+  // Every checkpoint written during training (the best one, the .last one) records the text
+  // options, so that translate normalises its input as the training data were.
+  for (const auto& [key, value] : corpus_info(text)) b.info[key] = value;
 
   TrainOptions o = opt.train;
   o.threads = training_shards(opt.threads);

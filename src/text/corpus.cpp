@@ -197,7 +197,35 @@ std::string normalize_whitespace(const std::string& text) {
 std::string apply_text_options(const std::string& line, const TextOptions& options) {
   std::string out = options.normalize ? normalize_whitespace(line) : line;
   if (options.lowercase) out = utf8_lowercase(out);
-  return out;
+  return options.steps.empty() ? out : options.steps.apply(out);
+}
+
+TextOptions text_options_from_info(const std::map<std::string, std::string>& info) {
+  TextOptions t;
+  const auto flag = [&](const char* key) {
+    const auto it = info.find(key);
+    return it != info.end() && it->second == "1";
+  };
+  t.lowercase = flag("lowercase");
+  t.normalize = flag("normalize");
+  const auto steps = info.find("normalization");
+  if (steps != info.end()) {
+    try {
+      t.steps = Normalizer::parse(steps->second);
+    } catch (const Error& e) {
+      throw Error(std::string("the model's recorded normalisation cannot be applied (written by a newer attend?): ") +
+                  e.what());
+    }
+  }
+  return t;
+}
+
+std::string describe_text_options(const TextOptions& options) {
+  std::string s = options.normalize ? "whitespace" : "";
+  if (options.lowercase) s += std::string(s.empty() ? "" : ",") + "lower";
+  const std::string steps = options.steps.spec();
+  if (!steps.empty()) s += (s.empty() ? "" : ",") + steps;
+  return s;
 }
 
 std::size_t count_words(const std::string& line) {

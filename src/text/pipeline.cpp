@@ -178,6 +178,8 @@ std::map<std::string, std::string> corpus_signature(const TextPipelineOptions& o
   s["max_line_tokens"] = std::to_string(o.max_line_tokens);
   s["lowercase"] = yes_no(o.text.lowercase);
   s["normalize"] = yes_no(o.text.normalize);
+  // Only when there are named steps, so that the signatures of earlier runs stay as they were.
+  if (!o.text.steps.empty()) s["normalization"] = o.text.steps.spec();
   s["skip_bad_lines"] = yes_no(o.skip_bad_lines);
   const CorpusFiles& f = o.files;
   const std::pair<const char*, const std::string*> files[] = {
@@ -194,11 +196,13 @@ std::map<std::string, std::string> corpus_signature(const TextPipelineOptions& o
 }
 
 std::map<std::string, std::string> corpus_info(const TextPipelineOptions& o) {
-  return {{"task", "files"},
-          {"lowercase", yes_no(o.text.lowercase)},
-          {"normalize", yes_no(o.text.normalize)},
-          {"train-src", o.files.train_src},
-          {"train-tgt", o.files.train_tgt}};
+  std::map<std::string, std::string> info = {{"task", "files"},
+                                             {"lowercase", yes_no(o.text.lowercase)},
+                                             {"normalize", yes_no(o.text.normalize)},
+                                             {"train-src", o.files.train_src},
+                                             {"train-tgt", o.files.train_tgt}};
+  if (!o.text.steps.empty()) info["normalization"] = o.text.steps.spec();
+  return info;
 }
 
 }  // namespace attend

@@ -10,9 +10,11 @@
 #include <cstddef>
 #include <functional>
 #include <iosfwd>
+#include <map>
 #include <string>
 #include <vector>
 
+#include "attend/text/normalize.hpp"
 #include "attend/text/utf8.hpp"
 
 namespace attend {
@@ -38,12 +40,23 @@ std::vector<std::string> read_text_lines(std::istream& in, const std::string& na
 // both ends.
 std::string normalize_whitespace(const std::string& text);
 
-// Text transformations applied to every line after the checks, only when asked.
+// Text transformations applied to every line after the checks, only when asked: first the two
+// older switches (--normalize without steps, then --lowercase: utf8_lowercase), then the named
+// steps of --normalize STEPS (normalize.hpp).
 struct TextOptions {
   bool lowercase = false;
   bool normalize = false;  // normalize_whitespace
+  Normalizer steps;
 };
 std::string apply_text_options(const std::string& line, const TextOptions& options);
+
+// The text options a model was trained with, from its checkpoint's info.* entries: "lowercase"
+// and "normalize" ("1"), "normalization" (Normalizer::spec()). Throws Error when the stored
+// steps cannot be parsed (a model written by a newer attend).
+TextOptions text_options_from_info(const std::map<std::string, std::string>& info);
+// The whole normalisation as one spec ("whitespace,lower,<steps>"; "" for none): what a model
+// applies, in the spelling of --normalize.
+std::string describe_text_options(const TextOptions& options);
 
 // Length of a line in the unit the limits are stated in (default: whitespace-separated words).
 using LineLength = std::function<std::size_t(const std::string&)>;
