@@ -16,7 +16,6 @@
 #include <attend/decode/translator.hpp>
 #include <attend/eval/bleu.hpp>
 #include <attend/eval/evaluate.hpp>
-#include <attend/eval/greedy_bleu.hpp>
 #include <attend/eval/metrics_json.hpp>
 #include <attend/experiment/run.hpp>
 #include <attend/text/batching.hpp>
@@ -329,6 +328,12 @@ std::size_t longest_source(const TaskData& data) {
   return n;
 }
 
+std::string join(const std::vector<std::string>& tokens) {
+  std::string line;
+  for (const auto& t : tokens) line += (line.empty() ? "" : " ") + t;
+  return line;
+}
+
 // Calls a Python callable (None: nothing) with the GIL held; a Python exception propagates as
 // py::error_already_set and ends training.
 struct Callback {
@@ -342,8 +347,8 @@ struct Callback {
 };
 
 // A built-in task, as `attend train --task` runs it (src/cli/train.cpp) without the printing:
-// validation BLEU is computed for the callback only (the kept parameters are chosen by the
-// validation loss, as on the command line).
+// validation BLEU (of greedy outputs, over the task's tokens) is computed for the callback only:
+// the kept parameters are chosen by the validation loss, as on the command line.
 nlohmann::json train_task(TrainArgs& a, const po::variables_map& vm, const Callback& validated,
                           const Callback& progress) {
   if (vm.count("tokenizer") && a.run.text.tokenizer != "char")
@@ -363,11 +368,19 @@ nlohmann::json train_task(TrainArgs& a, const po::variables_map& vm, const Callb
   TrainOptions o = a.run.train;
   o.threads = training_shards(a.run.threads);
   const auto valid = encode_examples(data.valid, b.src_vocab, b.tgt_vocab);
+  // A task's output is one word of characters (or digits): BLEU over its tokens, space-separated.
+  std::vector<std::vector<int>> valid_sources;
   std::vector<std::string> valid_refs;
-  for (const auto& e : data.valid) valid_refs.push_back(detokenize(e.tgt, b.tokenizer));
+  for (std::size_t i = 0; i < valid.size(); ++i) {
+    valid_sources.push_back(valid[i].src);
+    valid_refs.push_back(join(data.valid[i].tgt));
+  }
   if (!validated.fn.is_none())
     o.validate = [&](std::size_t step, double valid_loss) {
-      const double bleu = greedy_bleu(b, valid, valid_refs);
+      const auto hyps = decode(*b.model, valid_sources, SearchOptions{}, 128);
+      std::vector<std::string> lines;
+      for (const auto& h : hyps) lines.push_back(h.empty() ? "" : join(b.tgt_vocab.decode(h[0].tokens)));
+      const double bleu = corpus_bleu(lines, {valid_refs}).score;
       validated(step, valid_loss, bleu);
       return -valid_loss;  // what train() uses without a hook: the kept parameters do not change
     };
