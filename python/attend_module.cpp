@@ -335,7 +335,7 @@ std::string join(const std::vector<std::string>& tokens) {
 }
 
 // Calls a Python callable (None: nothing) with the GIL held; a Python exception propagates as
-// py::error_already_set and ends training.
+// py::error_already_set and ends training (as does a signal's: Ctrl-C in a notebook).
 struct Callback {
   py::object fn;
   template <typename... A>
@@ -343,6 +343,12 @@ struct Callback {
     if (fn.is_none()) return;
     py::gil_scoped_acquire gil;
     fn(std::forward<A>(args)...);
+  }
+  // The progress hook: Ctrl-C (KeyboardInterrupt) stops training here, then on_progress is called.
+  void step(const TrainProgress& p) const {
+    py::gil_scoped_acquire gil;
+    if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+    if (!fn.is_none()) fn(p.step, p.total_steps, p.loss, p.lr);
   }
 };
 
@@ -384,9 +390,7 @@ nlohmann::json train_task(TrainArgs& a, const po::variables_map& vm, const Callb
       validated(step, valid_loss, bleu);
       return -valid_loss;  // what train() uses without a hook: the kept parameters do not change
     };
-  ProgressFn on_progress;
-  if (!progress.fn.is_none())
-    on_progress = [&](const TrainProgress& p) { progress(p.step, p.total_steps, p.loss, p.lr); };
+  const ProgressFn on_progress = [&](const TrainProgress& p) { progress.step(p); };
   const TrainResult t = [&] {
     TrainingThreads threads(a.run.threads);
     return train(*b.model, encode_examples(data.train, b.src_vocab, b.tgt_vocab), valid, o, on_progress);
@@ -449,8 +453,7 @@ py::tuple train_command(const std::vector<std::string>& args, py::object validat
     if (!vm["task"].defaulted()) throw Error("give either --task or --train-src/--train-tgt files, not both");
     run.test_search.validate();
     FileRunHooks hooks;
-    if (!on_progress.fn.is_none())
-      hooks.progress = [&](const TrainProgress& p) { on_progress(p.step, p.total_steps, p.loss, p.lr); };
+    hooks.progress = [&](const TrainProgress& p) { on_progress.step(p); };
     hooks.validated = [&](std::size_t step, double valid_loss, double bleu, bool) {
       on_validated(step, valid_loss, bleu);
     };

@@ -33,7 +33,7 @@ class Hypothesis:
     """One translation of a source: text, tokens (without </s>), score (log-probability divided
     by the length penalty), log_prob, finished (ended with </s>) and, when translated with
     attention=True, `attention`: a float32 array with one row per output token (</s> included
-    when finished: see `target_tokens`) and one column per source token, each row summing to 1.
+    when finished: see `target_tokens`) and one column per source token, each row summing to 1 (local-p: less, by its Gaussian).
     For a Transformer decoder `views` maps "layer L head H" to the same kind of array (the
     default `attention` is the mean over the last layer's heads); for a self-attention encoder
     `encoder_views` maps "encoder layer L head H" to source x source arrays."""

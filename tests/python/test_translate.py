@@ -20,7 +20,9 @@ class TranslatorTest(unittest.TestCase):
         cls.validations = []
         cls.rnn = small_model(cls.tmp.file("rnn.safetensors"), attention="bahdanau",
                               on_validation=lambda *v: cls.validations.append(v))
-        cls.tf = small_model(cls.tmp.file("tf.safetensors"), **transformer_options())
+        cls.progress = []
+        cls.tf = small_model(cls.tmp.file("tf.safetensors"), on_progress=lambda *p: cls.progress.append(p),
+                             **transformer_options())
 
     @classmethod
     def tearDownClass(cls):
@@ -38,6 +40,10 @@ class TranslatorTest(unittest.TestCase):
         self.assertEqual(self.rnn.metrics["config"]["hidden"], 32)
         self.assertIn("exact_match", self.rnn.metrics["test"])
         self.assertEqual(len(self.rnn.metrics["valid_curve"]), 3)
+        self.assertTrue(self.progress)
+        step, total, loss, lr = self.progress[-1]
+        self.assertEqual((step, total), (150, 150))
+        self.assertTrue(math.isfinite(loss) and lr > 0)
 
     def test_greedy_equals_cli(self):
         for model in (self.rnn.model, self.tf.model):
