@@ -94,6 +94,22 @@ class ErrorsTest(unittest.TestCase):
         with self.assertRaisesRegex(KeyError, "stop here"):
             small_model(self.tmp.file("stopped.safetensors"), steps=20, eval_every=10, on_validation=stop)
 
+    def test_keyboard_interrupt_stops_training(self):
+        import _thread
+        import threading
+        import time
+        model = self.tmp.file("interrupted.safetensors")
+        timer = threading.Timer(0.5, _thread.interrupt_main)
+        start = time.perf_counter()
+        timer.start()
+        try:
+            with self.assertRaises(KeyboardInterrupt):
+                small_model(model, steps=1000000, eval_every=1000000)
+        finally:
+            timer.cancel()
+        self.assertLess(time.perf_counter() - start, 60)
+        self.assertFalse(os.path.exists(model))
+
     def test_train_options_are_the_cli_options(self):
         names = attend.train_options()
         for name in ("task", "hidden", "attention", "decoder", "heads", "steps", "lr", "batch",
