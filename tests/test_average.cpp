@@ -8,6 +8,7 @@
 #include <attend/io/checkpoint_file.hpp>
 #include <catch2/catch.hpp>
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -123,4 +124,43 @@ TEST_CASE("attend average: writes the average, refuses what cannot be averaged w
   CHECK(run_cli(dir, "average a.safetensors").status == 2);
   CHECK(run_cli(dir, "average --out a.safetensors a.safetensors b.safetensors").status == 2);
   CHECK(run_cli(dir, "average --out x.safetensors missing.safetensors").status == 2);
+}
+
+TEST_CASE("train --average-last / --average-best: the averages of the kept validations, saved beside the model", "[average][cli]") {
+  TempDir dir;
+  synthetic_corpus(dir);
+  const std::string files =
+      "train --train-src train.src --train-tgt train.tgt --valid-src valid.src --valid-tgt valid.tgt "
+      "--hidden 16 --emb 8 --batch 8 --steps 12 --bleu-every 3 -q --model m.safetensors --metrics-json m.json ";
+  // N = 1: the last validation is the final state (.last), the best one is the model itself.
+  CliRun r = run_cli(dir, files + "--average-last 1 --average-best 1");
+  REQUIRE(r.status == 0);
+  CHECK(contains(r.out, "average of the last 1 validation (steps 12)"));
+  auto same_tensors = [&](const std::string& a_path, const std::string& b_path) {
+    const auto a = attend::load_checkpoint_file(dir.file(a_path));
+    const auto b = attend::load_checkpoint_file(dir.file(b_path));
+    REQUIRE(a.tensors.size() == b.tensors.size());
+    for (std::size_t i = 0; i < a.tensors.size(); ++i)
+      if (a.tensors[i].data != b.tensors[i].data) return false;
+    return true;
+  };
+  CHECK(same_tensors("m.safetensors.avg-last", "m.safetensors.last"));
+  CHECK(same_tensors("m.safetensors.avg-best", "m.safetensors"));
+  CHECK(!attend::load_model(dir.file("m.safetensors.avg-last")).train_state);
+  // N = 3 and 2: the steps kept, in the metrics file too.
+  r = run_cli(dir, files + "--average-last 3 --average-best 2");
+  REQUIRE(r.status == 0);
+  CHECK(contains(r.out, "average of the last 3 validations (steps 6, 9, 12)"));
+  CHECK(contains(r.out, "average of the best 2 validations"));
+  const auto j = nlohmann::json::parse(read_file(dir.file("m.json")));
+  REQUIRE(j["averages"].size() == 2);
+  CHECK(j["averages"][0]["kind"] == "last");
+  CHECK(j["averages"][0]["steps"] == nlohmann::json::array({6, 9, 12}));
+  CHECK(j["averages"][1]["steps"].size() == 2);
+  const attend::ModelBundle avg = attend::load_model(dir.file("m.safetensors.avg-last"));
+  CHECK(avg.info.at("averaged-steps") == "6,9,12");
+  // Only when training on files.
+  r = run_cli(dir, "train --task reverse --steps 2 --average-last 2 --model t.safetensors");
+  CHECK(r.status == 2);
+  CHECK(contains(r.err, "--average-last applies to training on files"));
 }
