@@ -3,6 +3,7 @@
 #include <attend/decode/attention_export.hpp>
 #include <attend/decode/translator.hpp>
 #include <attend/eval/bleu.hpp>
+#include <attend/eval/chrf.hpp>
 #include <attend/eval/evaluate.hpp>
 #include <attend/eval/metrics_json.hpp>
 #include <attend/text/corpus.hpp>
@@ -251,13 +252,17 @@ int eval_files(const Translator& tr, const EvalArgs& a, const SearchOptions& opt
     for (const auto& h : hyps) text += h + "\n";
     write_file_atomic(a.out, text);
   }
-  std::printf("%s%s\nperplexity      %.4f\ntoken accuracy  %.2f%%\nlines           %zu\n",
-              bleu.format().c_str(), a.lowercase_bleu ? " (lower-cased)" : "", r.perplexity,
+  // chrF2 as sacreBLEU's default computes it: case-sensitive, also under --lc (as `attend bleu -lc`).
+  const ChrfScore chrf = corpus_chrf(hyps, {c.tgt});
+  std::printf("%s%s\n%s\nperplexity      %.4f\ntoken accuracy  %.2f%%\nlines           %zu\n",
+              bleu.format().c_str(), a.lowercase_bleu ? " (lower-cased)" : "", chrf.format().c_str(), r.perplexity,
               100 * r.token_accuracy, pairs.size());
   if (c.skipped) std::printf("skipped lines   %zu\n", c.skipped);
   if (!a.metrics_json.empty()) {
     nlohmann::json j = bleu_json(bleu);
-    j.update({{"bleu_lowercase", a.lowercase_bleu},
+    j.update({{"chrf", chrf.score},
+              {"chrf_name", chrf.name()},
+              {"bleu_lowercase", a.lowercase_bleu},
               {"perplexity", r.perplexity},
               {"token_accuracy", r.token_accuracy},
               {"lines", pairs.size()},

@@ -174,6 +174,19 @@ void write_markdown(const CompareSummary& s, std::ostream& out) {
   out << "\nSignificance: " << (s.corpus ? bootstrap_bleu_method() : bootstrap_method()) << " Across seeds: "
       << seed_test_method() << "\n";
   if (!seed_note(s).empty()) out << "\n" << seed_note(s) << "\n";
+  if (s.has_chrf) {
+    out << "\n## " << chrf_heading() << "\n\n" << chrf_definition(s) << ".\n\n|";
+    for (const auto& c : chrf_columns()) out << " " << c << " |";
+    out << "\n|";
+    for (std::size_t i = 0; i < chrf_columns().size(); ++i) out << "---|";
+    out << "\n";
+    for (const auto& v : s.variants) {
+      out << "|";
+      for (const auto& cell : chrf_row(v)) out << " " << cell << " |";
+      out << "\n";
+    }
+    if (!s.metric_agreement.empty()) out << "\n" << s.metric_agreement << "\n";
+  }
   out << "\n## " << matching_heading() << "\n\n" << matching_intro(s) << "\n\n|";
   for (const auto& c : matching_columns()) out << " " << c << " |";
   out << "\n|";
