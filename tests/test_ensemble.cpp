@@ -127,3 +127,57 @@ TEST_CASE("ensembles refuse a different target vocabulary and a wrong number of 
                     Catch::Contains("1 weights for 2 models"));
   CHECK_THROWS_WITH(parse_ensemble_combine("max"), Catch::Contains("valid: mean, logsum"));
 }
+
+TEST_CASE("translate, eval and score with --model given twice", "[ensemble][cli]") {
+  using namespace attend::test;
+  TempDir dir;
+  synthetic_corpus(dir);
+  const std::string files =
+      "train --train-src train.src --train-tgt train.tgt --valid-src valid.src --valid-tgt valid.tgt "
+      "--hidden 16 --emb 8 --batch 8 --steps 20 -q ";
+  REQUIRE(run_cli(dir, files + "--seed 1 --model a.safetensors").status == 0);
+  REQUIRE(run_cli(dir, files + "--seed 2 --cell lstm --model b.safetensors").status == 0);
+  REQUIRE(run_cli(dir, "train --task reverse --steps 2 --hidden 8 --emb 4 -q --model t.safetensors").status == 0);
+  const std::string input = read_file(dir.file("valid.src"));
+
+  const CliRun alone = run_cli(dir, "translate --beam 2 --model a.safetensors", input);
+  const CliRun twice = run_cli(dir, "translate --beam 2 --model a.safetensors --model a.safetensors", input);
+  REQUIRE(alone.status == 0);
+  REQUIRE(twice.status == 0);
+  CHECK(twice.out == alone.out);  // two copies under the mean: the same search
+  const CliRun mixed = run_cli(dir, "translate --beam 2 --nbest 2 --length-penalty 0.6 -m a.safetensors -m b.safetensors", input);
+  REQUIRE(mixed.status == 0);
+  CHECK(lines_of(mixed.out).size() == 2 * lines_of(input).size());
+  const CliRun logsum = run_cli(dir, "translate -m a.safetensors -m b.safetensors --ensemble-combine logsum "
+                                     "--ensemble-weights 1,0", input);
+  REQUIRE(logsum.status == 0);
+  CHECK(logsum.out == run_cli(dir, "translate -m a.safetensors", input).out);
+  const CliRun shown = run_cli(dir, "translate -m a.safetensors -m b.safetensors --show-attention "
+                                    "--attention-format json --attention-view 'model 2'", "red blue\n");
+  CHECK(shown.status == 0);
+  CHECK(contains(shown.out, "model 2"));
+
+  const CliRun e = run_cli(dir, "eval -m a.safetensors -m b.safetensors --src test.src --ref test.tgt");
+  REQUIRE(e.status == 0);
+  CHECK(contains(e.out, "BLEU = "));
+  CHECK(contains(e.out, "chrF2 = "));
+  CHECK(contains(e.out, "ensemble        2 models, mean probability"));
+
+  const CliRun s1 = run_cli(dir, "score -m a.safetensors --src test.src --tgt test.tgt");
+  const CliRun s2 = run_cli(dir, "score -m a.safetensors -m a.safetensors --src test.src --tgt test.tgt");
+  REQUIRE(s1.status == 0);
+  REQUIRE(s2.status == 0);
+  const auto l1 = lines_of(s1.out), l2 = lines_of(s2.out);
+  REQUIRE(l1.size() == l2.size());
+  for (std::size_t i = 0; i < l1.size(); ++i) CHECK(std::stod(l2[i]) == Approx(std::stod(l1[i])).epsilon(1e-4));
+
+  const CliRun bad = run_cli(dir, "translate -m a.safetensors -m t.safetensors", "red\n");
+  CHECK(bad.status == 2);
+  CHECK(contains(bad.err, "must share the target vocabulary"));
+  CHECK(contains(bad.err, "t.safetensors"));
+  CHECK(run_cli(dir, "eval -m a.safetensors -m b.safetensors --task reverse").status == 2);
+  CHECK(run_cli(dir, "translate -m a.safetensors -m b.safetensors --ensemble-weights 1,2", "red\n").status == 2);
+  CHECK(run_cli(dir, "translate -m a.safetensors -m b.safetensors --ensemble-combine logsum --ensemble-weights 1",
+                "red\n").status == 2);
+  CHECK(run_cli(dir, "translate -m a.safetensors -m b.safetensors --ensemble-combine max", "red\n").status == 2);
+}

@@ -312,6 +312,63 @@ std::vector<std::vector<Hypothesis>> ensemble_decode(const std::vector<const Seq
   return out;
 }
 
+template <typename T>
+std::vector<double> ensemble_score(const std::vector<const Seq2Seq<T>*>& models,
+                                   const std::vector<std::vector<EncodedPair>>& pairs, const EnsembleOptions& ens) {
+  if (models.empty() || pairs.size() != models.size()) throw Error("ensemble: one list of pairs per model");
+  if (!ens.weights.empty() && ens.weights.size() != models.size())
+    throw Error("--ensemble-weights: " + std::to_string(ens.weights.size()) + " weights for " +
+                std::to_string(models.size()) + " models");
+  const std::size_t M = models.size(), N = pairs[0].size();
+  for (std::size_t m = 1; m < M; ++m)
+    if (pairs[m].size() != N) throw Error("ensemble: the models' pair lists differ in length");
+  std::vector<double> out(N, 0.0);
+  std::vector<Workspace<T>> ws(M);
+  std::vector<double> lp(M);
+  for (std::size_t i = 0; i < N; ++i) {
+    const std::vector<int>& tgt = pairs[0][i].tgt;
+    const std::size_t steps = tgt.size() + 1;
+    for (std::size_t m = 0; m < M; ++m) {
+      const auto& src = pairs[m][i].src;
+      if (pairs[m][i].tgt != tgt) throw Error("ensemble: the models encode target " + std::to_string(i + 1) + " differently");
+      arma::umat s(src.size(), 1);
+      for (std::size_t j = 0; j < src.size(); ++j) s(j, 0) = static_cast<arma::uword>(src[j]);
+      models[m]->start_decoding(s, Lengths{src.size()}, steps, ws[m]);
+    }
+    double total = 0;
+    for (std::size_t t = 0; t < steps; ++t) {
+      const arma::uword feed = t == 0 ? arma::uword(Vocab::kBos) : arma::uword(tgt[t - 1]);
+      const std::size_t y = t < tgt.size() ? std::size_t(tgt[t]) : std::size_t(Vocab::kEos);
+      for (std::size_t m = 0; m < M; ++m) {
+        const Decoder<T>& dec = models[m]->decoder();
+        dec.step(t, &feed, ws[m].dec);
+        dec.logits(t, 1, ws[m].dec, ws[m].logits);
+        const T* z = ws[m].logits.colptr(0);
+        lp[m] = double(z[y]) - log_sum_exp(z, ws[m].logits.n_rows);
+      }
+      double step = 0;
+      if (M == 1) {
+        step = lp[0];
+      } else if (ens.combine == EnsembleCombine::LogSum) {
+        for (std::size_t m = 0; m < M; ++m) step += (ens.weights.empty() ? 1.0 : ens.weights[m]) * lp[m];
+      } else {
+        const double hi = *std::max_element(lp.begin(), lp.end());
+        double sum = 0;
+        for (double x : lp) sum += std::exp(x - hi);
+        step = hi + std::log(sum / double(M));
+      }
+      total += step;
+    }
+    out[i] = total;
+  }
+  return out;
+}
+
+template std::vector<double> ensemble_score(const std::vector<const Seq2Seq<float>*>&,
+                                            const std::vector<std::vector<EncodedPair>>&, const EnsembleOptions&);
+template std::vector<double> ensemble_score(const std::vector<const Seq2Seq<double>*>&,
+                                            const std::vector<std::vector<EncodedPair>>&, const EnsembleOptions&);
+
 template std::vector<std::vector<Hypothesis>> ensemble_decode(const std::vector<const Seq2Seq<float>*>&,
                                                               const std::vector<std::vector<std::vector<int>>>&,
                                                               const SearchOptions&, const EnsembleOptions&, std::size_t);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "attend/decode/search.hpp"
+#include "attend/text/batching.hpp"
 
 namespace attend {
 
@@ -36,5 +37,14 @@ std::vector<std::vector<Hypothesis>> ensemble_decode(const std::vector<const Seq
                                                      const std::vector<std::vector<std::vector<int>>>& sources,
                                                      const SearchOptions& opt, const EnsembleOptions& ensemble = {},
                                                      std::size_t batch_size = 64);
+
+// ln p(target | source) of each pair under the ensemble, </s> included: the reference fed step by
+// step to every model (pairs[m][i]: pair i in model m's source ids; the targets must agree), each
+// step's combined log-probability of the reference token summed. Under logsum this is the
+// weighted sum of the models' scores.
+template <typename T>
+std::vector<double> ensemble_score(const std::vector<const Seq2Seq<T>*>& models,
+                                   const std::vector<std::vector<EncodedPair>>& pairs,
+                                   const EnsembleOptions& ensemble = {});
 
 }  // namespace attend
