@@ -82,6 +82,14 @@ void write_json(const CompareSummary& s, std::ostream& out) {
                         {"p_value", c.test.bootstrap.p_value},
                         {"items", c.test.bootstrap.items},
                         {"resamples", c.test.bootstrap.resamples}};
+    if (s.has_chrf) {
+      x["chrf_seeds"] = seed_json(c.test.seeds_chrf);
+      if (c.test.compared_chrf)
+        x["chrf_bootstrap"] = {{"delta_chrf", c.test.bootstrap_chrf.delta},
+                               {"p_value", c.test.bootstrap_chrf.p_value},
+                               {"items", c.test.bootstrap_chrf.items},
+                               {"resamples", c.test.bootstrap_chrf.resamples}};
+    }
     contrasts.push_back(x);
   }
   j["axis_contrasts"] = contrasts;

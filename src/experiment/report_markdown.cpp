@@ -121,6 +121,20 @@ void write_contrasts_markdown(const CompareSummary& s, std::ostream& out) {
     out << "\n";
     for (const auto& [note_axis, text] : s.contrast_notes)
       if (note_axis == axis) out << "- " << text << "\n";
+    if (s.has_chrf) {
+      out << "- On chrF2 (\u0394, p bootstrap, p sign-flip, p t-test):";
+      bool first = true;
+      for (const auto& d : s.contrasts) {
+        if (d.axis != axis) continue;
+        out << (first ? " " : "; ") << s.variants[d.variant].name << " "
+            << (d.test.compared_chrf ? fmt("%+.2f", d.test.bootstrap_chrf.delta) : "\u2014") << ", "
+            << (d.test.compared_chrf ? p_value_text(d.test.bootstrap_chrf.p_value) : "\u2014") << ", "
+            << (d.test.seeds_chrf.judged() ? p_value_text(d.test.seeds_chrf.sign_flip_p) : "n/a") << ", "
+            << (d.test.seeds_chrf.judged() ? p_value_text(d.test.seeds_chrf.t.p) : "n/a");
+        first = false;
+      }
+      out << ".\n";
+    }
   }
 }
 
