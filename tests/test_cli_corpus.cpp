@@ -139,6 +139,14 @@ TEST_CASE("train on files, translate, eval --out, bleu and resume work end to en
   CHECK(contains(r.out, "lines           40"));
   CHECK(lines_of(read_file(out)).size() == 40);
   CHECK(nlohmann::json::parse(read_file(c.dir.file("e.json")))["lines"] == 40);
+  {
+    // chrF2 next to BLEU, the value `attend bleu --metrics chrf` gives on the same output.
+    CHECK(contains(r.out, "chrF2 = "));
+    const CliRun m = run_cli(c.dir, "bleu --hyp " + quote(out) + " --ref " + quote(c.tgt) + " --metrics chrf");
+    REQUIRE(m.status == 0);
+    CHECK(contains(r.out, lines_of(m.out)[0]));
+    CHECK(nlohmann::json::parse(read_file(c.dir.file("e.json"))).contains("chrf"));
+  }
 
   r = run_cli(c.dir, "bleu --hyp " + quote(out) + " --ref " + quote(c.tgt) + " -lc");
   CHECK(r.status == 0);

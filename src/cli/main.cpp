@@ -10,6 +10,7 @@
 #include "compare.hpp"
 
 namespace attend::cli {
+int run_average(const std::vector<std::string>& args);
 int run_bench(const std::vector<std::string>& args);
 int run_convert_checkpoint(const std::vector<std::string>& args);
 int run_serve(const std::vector<std::string>& args);
@@ -35,6 +36,7 @@ const CommandEntry kCommands[] = {
     {"compare", attend::cli::run_compare_command, "train a grid of cells x attention x seeds; report"},
     {"serve", attend::cli::run_serve, "translate over HTTP and show the attention explorer page"},
     {"bench", attend::cli::run_bench, "training and decoding speed of one model shape"},
+    {"average", attend::cli::run_average, "average the parameters of checkpoints of one model"},
     {"convert-checkpoint", attend::cli::run_convert_checkpoint, "rewrite a version-1 (HDF5) model file as version 2"},
 };
 

@@ -39,7 +39,11 @@ po::options_description file_options(TrainArgs& a) {
   add_file_run_options(d, &a.run.bleu_every, &a.run.train.max_seconds, &a.run.test_search.beam,
                        &a.run.test_search.length_penalty);
   d.add_options()
-      ("resume", po::value<std::string>(&a.run.resume), "continue the run saved in this checkpoint");
+      ("resume", po::value<std::string>(&a.run.resume), "continue the run saved in this checkpoint")
+      ("average-last", opt(&a.run.average_last),
+       "keep the parameters of the last N validations and write their average to MODEL.avg-last at the end (0 = off)")
+      ("average-best", opt(&a.run.average_best),
+       "keep the parameters of the N validations of best BLEU and write their average to MODEL.avg-best at the end (0 = off)");
   return d;
 }
 
@@ -222,6 +226,9 @@ void print_test_report(const EvalResult& r, const TaskData& data, const ModelBun
 int train_on_task(TrainArgs& a, const po::variables_map& vm) {
   if (vm.count("tokenizer") && a.run.text.tokenizer != "char")
     throw Error("--tokenizer applies to training on files (--train-src ...); built-in tasks use char");
+  for (const char* name : {"average-last", "average-best"})
+    if (!vm[name].defaulted())
+      throw Error(std::string("--") + name + " applies to training on files (--train-src ...); average task models with `attend average`");
   ModelConfig config = a.model;
   config.validate();  // fail before generating data
   set_blas_threads(a.run.threads);
@@ -345,6 +352,12 @@ int train_on_files(TrainArgs& a, const po::variables_map& vm) {
                   << "\n    (reference: " << r.data.test.tgt[i] << ")\n";
   }
   std::cout << "model saved to " << run.model_path << "\n";
+  for (const AveragedCheckpoint& avg : r.averages) {
+    std::cout << "average of the " << avg.kind << " " << avg.steps.size() << " validation"
+              << (avg.steps.size() == 1 ? "" : "s") << " (steps";
+    for (std::size_t i = 0; i < avg.steps.size(); ++i) std::cout << (i ? ", " : " ") << avg.steps[i];
+    std::cout << "): greedy valid BLEU " << fixed(avg.valid_bleu, 2) << ", saved to " << avg.path << "\n";
+  }
   if (!a.metrics_json.empty()) {
     nlohmann::json j = file_run_json(run, a.task, r);
     add_training_extras(j, run.train, r.train);

@@ -1,15 +1,20 @@
 // `attend translate`, `attend eval` and `attend score`: use a trained model.
 #include <attend/core/error.hpp>
 #include <attend/decode/attention_export.hpp>
+#include <attend/core/blas_threads.hpp>
+#include <attend/decode/ensemble.hpp>
 #include <attend/decode/translator.hpp>
 #include <attend/eval/bleu.hpp>
+#include <attend/eval/chrf.hpp>
 #include <attend/eval/evaluate.hpp>
 #include <attend/eval/metrics_json.hpp>
 #include <attend/text/corpus.hpp>
 #include <attend/text/tasks.hpp>
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <iostream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "common.hpp"
@@ -39,6 +44,86 @@ std::string format_score(double x) {
   return buf;
 }
 
+// ---- models: one, or an ensemble (--model given more than once) ----------------------------
+
+struct Models {
+  std::vector<std::string> paths;
+  std::size_t threads = 0;
+  std::string combine = "mean";
+  std::string weights;
+};
+
+void add_models_options(po::options_description& d, Models& m) {
+  d.add_options()
+      ("model,m", po::value<std::vector<std::string>>(&m.paths)->composing(),
+       "model file written by `attend train` (required); give it more than once to decode with an ensemble")
+      ("threads", count_option(&m.threads), "BLAS threads (0 = the library default)")
+      ("ensemble-combine", po::value<std::string>(&m.combine)->default_value("mean"),
+       "ensembles: mean (the log of the models' mean probability) | logsum (the weighted sum of their "
+       "log-probabilities)")
+      ("ensemble-weights", po::value<std::string>(&m.weights),
+       "ensembles with logsum: one weight per model, comma-separated (default: 1 each)");
+}
+
+// The models' translators: the first one's text options, tokenizer and target vocabulary decide the
+// output; every other model must have the same target vocabulary (exit 2 naming both files).
+struct Ensemble {
+  std::vector<Translator> members;
+  EnsembleOptions options;
+  const Translator& first() const { return members[0]; }
+  bool single() const { return members.size() == 1; }
+  std::vector<const Seq2Seq<float>*> models() const {
+    std::vector<const Seq2Seq<float>*> out;
+    for (const auto& t : members) out.push_back(&t.model());
+    return out;
+  }
+  // Each model's token ids of the raw lines (each model's own text options and source side).
+  std::vector<std::vector<std::vector<int>>> sources(const std::vector<std::string>& raw,
+                                                     const std::function<std::string(std::size_t)>& where) const {
+    std::vector<std::vector<std::vector<int>>> out(members.size(), std::vector<std::vector<int>>(raw.size()));
+    for (std::size_t m = 0; m < members.size(); ++m)
+      for (std::size_t i = 0; i < raw.size(); ++i) out[m][i] = members[m].encode(members[m].prepare(raw[i]), where(i));
+    return out;
+  }
+};
+
+Ensemble load_models(const Models& m, const po::variables_map& vm, const std::string& command) {
+  require(vm, "model", command);
+  set_blas_threads(m.threads);
+  Ensemble e;
+  for (const auto& path : m.paths) e.members.push_back(Translator::load(path));
+  for (std::size_t i = 1; i < e.members.size(); ++i) {
+    const auto& a = e.members[0].bundle(), &b = e.members[i].bundle();
+    if (a.tgt_vocab.tokens() != b.tgt_vocab.tokens())
+      throw Error("cannot ensemble '" + m.paths[0] + "' and '" + m.paths[i] +
+                  "': the models must share the target vocabulary (" + std::to_string(a.tgt_vocab.size()) +
+                  " against " + std::to_string(b.tgt_vocab.size()) + " tokens" +
+                  (a.tgt_vocab.size() == b.tgt_vocab.size() ? ", in a different order or with other tokens" : "") + ")");
+    if (a.tokenizer != b.tokenizer)
+      throw Error("cannot ensemble '" + m.paths[0] + "' and '" + m.paths[i] + "': their tokenizers differ (" +
+                  tokenizer_name(a.tokenizer) + " against " + tokenizer_name(b.tokenizer) + ")");
+  }
+  e.options.combine = parse_ensemble_combine(m.combine);
+  if (!m.weights.empty()) {
+    if (e.options.combine != EnsembleCombine::LogSum) throw Error("--ensemble-weights applies to --ensemble-combine logsum");
+    std::string item;
+    std::stringstream in(m.weights);
+    while (std::getline(in, item, ',')) {
+      try {
+        std::size_t used = 0;
+        e.options.weights.push_back(std::stod(item, &used));
+        if (used != item.size()) throw std::invalid_argument(item);
+      } catch (const std::exception&) {
+        throw Error("--ensemble-weights: '" + item + "' is not a number");
+      }
+    }
+    if (e.options.weights.size() != e.members.size())
+      throw Error("--ensemble-weights: " + std::to_string(e.options.weights.size()) + " weights for " +
+                  std::to_string(e.members.size()) + " models");
+  }
+  return e;
+}
+
 // ---- translate ------------------------------------------------------------------------------
 
 // How --show-attention prints the weights after each translation: a text map, or an export
@@ -66,13 +151,20 @@ void print_hypothesis(const Translator& tr, const std::vector<std::string>& src,
 
 // Decodes the pending lines together and prints each one's hypotheses (an empty line: empty
 // output lines).
-void translate_and_print(const Translator& tr, const std::vector<std::string>& lines,
-                         std::size_t first_lineno, const SearchOptions& opt, std::size_t batch,
-                         bool show_attention) {
-  std::vector<std::vector<int>> sources(lines.size());
-  for (std::size_t i = 0; i < lines.size(); ++i)
-    sources[i] = tr.encode(lines[i], "input line " + std::to_string(first_lineno + i));
-  const auto hyps = decode(tr.model(), sources, opt, batch);
+void translate_and_print(const Ensemble& ens, const std::vector<std::string>& raw, std::size_t first_lineno,
+                         const SearchOptions& opt, std::size_t batch, bool show_attention) {
+  const Translator& tr = ens.first();
+  std::vector<std::string> lines(raw.size());
+  for (std::size_t i = 0; i < raw.size(); ++i) lines[i] = tr.prepare(raw[i]);
+  auto where = [&](std::size_t i) { return "input line " + std::to_string(first_lineno + i); };
+  std::vector<std::vector<Hypothesis>> hyps;
+  if (ens.single()) {
+    std::vector<std::vector<int>> sources(lines.size());
+    for (std::size_t i = 0; i < lines.size(); ++i) sources[i] = tr.encode(lines[i], where(i));
+    hyps = decode(tr.model(), sources, opt, batch);
+  } else {
+    hyps = ensemble_decode(ens.models(), ens.sources(raw, where), opt, ens.options, batch);
+  }
   for (std::size_t i = 0; i < lines.size(); ++i) {
     const auto src = show_attention ? tr.bundle().tokenize_source(lines[i]) : std::vector<std::string>{};
     if (g_show_normalized) std::cout << "normalized: " << lines[i] << "\n";
@@ -86,11 +178,11 @@ void translate_and_print(const Translator& tr, const std::vector<std::string>& l
 }  // namespace
 
 int run_translate(const std::vector<std::string>& args) {
-  ModelOptions m;
+  Models m;
   SearchOptions opt;
   bool show_attention = false;
   po::options_description desc("Options");
-  add_model_options(desc, m);
+  add_models_options(desc, m);
   add_search_options(desc, opt, true);
   desc.add_options()
       ("show-attention", po::bool_switch(&show_attention), "print the attention after each translation (each n-best hypothesis)")
@@ -114,8 +206,17 @@ int run_translate(const std::vector<std::string>& args) {
     throw Error("unknown --attention-format '" + g_attention_format + "' (valid: text, svg, json, csv)");
   opt.keep_attention = show_attention;
 
-  const Translator tr(load_model_for(m, vm, "translate"));
-  if (show_attention) {
+  const Ensemble ens = load_models(m, vm, "translate");
+  const Translator& tr = ens.first();
+  if (show_attention && !ens.single()) {
+    // An ensemble keeps each model's default attention, named "model 1", "model 2", …
+    std::vector<std::string> views;
+    for (std::size_t i = 0; i < ens.members.size(); ++i) views.push_back("model " + std::to_string(i + 1));
+    if (g_attention_view != kDefaultAttentionViewName &&
+        std::find(views.begin(), views.end(), g_attention_view) == views.end())
+      throw Error("unknown --attention-view '" + g_attention_view + "' for this ensemble (valid: " +
+                  attention_view_list(views) + ")");
+  } else if (show_attention) {
     const std::vector<std::string> views = attention_view_names(tr.model());
     if (g_attention_view != kDefaultAttentionViewName &&
         std::find(views.begin(), views.end(), g_attention_view) == views.end())
@@ -132,13 +233,13 @@ int run_translate(const std::vector<std::string>& args) {
   std::string text;
   for (std::size_t lineno = 1; std::getline(std::cin, text); ++lineno) {
     chomp(text);
-    pending.push_back(tr.prepare(text));
+    pending.push_back(text);
     if (pending.size() < batch) continue;
-    translate_and_print(tr, pending, first, opt, batch, show_attention);
+    translate_and_print(ens, pending, first, opt, batch, show_attention);
     pending.clear();
     first = lineno + 1;
   }
-  translate_and_print(tr, pending, first, opt, batch, show_attention);
+  translate_and_print(ens, pending, first, opt, batch, show_attention);
   return 0;
 }
 
@@ -248,13 +349,22 @@ std::vector<EncodedPair> encode_pairs(const Translator& tr, const std::vector<st
 }
 
 // attend eval --src F --ref F: BLEU of the detokenised translations, perplexity of the references.
-int eval_files(const Translator& tr, const EvalArgs& a, const SearchOptions& opt) {
+// An ensemble (--model more than once): the translations are the ensemble's; perplexity and token
+// accuracy are the first model's (teacher-forced, as printed).
+int eval_files(const Ensemble& ens, const EvalArgs& a, const SearchOptions& opt) {
+  const Translator& tr = ens.first();
   const ParallelCorpus c = read_file_corpus(a.src, a.ref, a.skip_bad_lines);
   if (c.size() == 0) throw Error("nothing to evaluate: no pairs in '" + a.src + "'");
   const auto pairs = encode_pairs(tr, c.src, c.tgt, c.line_numbers, a.src);
-  const EvalResult r = evaluate(tr.model(), pairs, a.batch, true, opt);
+  const EvalResult r = evaluate(tr.model(), pairs, a.batch, ens.single(), opt);
   std::vector<std::string> hyps(pairs.size());
-  for (std::size_t i = 0; i < pairs.size(); ++i) hyps[i] = tr.describe(r.hypotheses[i]).text;
+  if (ens.single()) {
+    for (std::size_t i = 0; i < pairs.size(); ++i) hyps[i] = tr.describe(r.hypotheses[i]).text;
+  } else {
+    auto where = [&](std::size_t i) { return a.src + ":" + std::to_string(c.line_numbers[i]); };
+    const auto out = ensemble_decode(ens.models(), ens.sources(c.src, where), opt, ens.options, a.batch);
+    for (std::size_t i = 0; i < pairs.size(); ++i) hyps[i] = out[i].empty() ? "" : tr.describe(out[i][0]).text;
+  }
   std::vector<std::string> refs = c.tgt;
   if (a.normalize_refs)
     for (auto& ref : refs) ref = tr.prepare(ref);
@@ -264,19 +374,28 @@ int eval_files(const Translator& tr, const EvalArgs& a, const SearchOptions& opt
     for (const auto& h : hyps) text += h + "\n";
     write_file_atomic(a.out, text);
   }
-  std::printf("%s%s\nperplexity      %.4f\ntoken accuracy  %.2f%%\nlines           %zu\n",
-              bleu.format().c_str(), a.lowercase_bleu ? " (lower-cased)" : "", r.perplexity,
-              100 * r.token_accuracy, pairs.size());
+  // chrF2 as sacreBLEU's default computes it: case-sensitive, also under --lc (as `attend bleu -lc`).
+  const ChrfScore chrf = corpus_chrf(hyps, {refs});
+  std::printf("%s%s\n%s\nperplexity      %.4f%s\ntoken accuracy  %.2f%%%s\nlines           %zu\n",
+              bleu.format().c_str(), a.lowercase_bleu ? " (lower-cased)" : "", chrf.format().c_str(), r.perplexity,
+              ens.single() ? "" : " (model 1)", 100 * r.token_accuracy, ens.single() ? "" : " (model 1)",
+              pairs.size());
+  if (!ens.single())
+    std::printf("ensemble        %zu models, %s\n", ens.members.size(),
+                ens.options.combine == EnsembleCombine::Mean ? "mean probability" : "weighted log-probabilities");
   if (c.skipped) std::printf("skipped lines   %zu\n", c.skipped);
   if (!a.metrics_json.empty()) {
     nlohmann::json j = bleu_json(bleu);
-    j.update({{"bleu_lowercase", a.lowercase_bleu},
+    j.update({{"chrf", chrf.score},
+              {"chrf_name", chrf.name()},
+              {"bleu_lowercase", a.lowercase_bleu},
               {"normalized_references", a.normalize_refs},
               {"perplexity", r.perplexity},
               {"token_accuracy", r.token_accuracy},
               {"lines", pairs.size()},
               {"skipped", c.skipped},
               {"beam", opt.beam},
+              {"models", ens.members.size()},
               {"length_penalty", opt.length_penalty},
               {"max_len_ratio", opt.max_len_ratio}});
     write_file_atomic(a.metrics_json, j.dump(2) + "\n");
@@ -292,11 +411,11 @@ void print_eval(const EvalResult& r) {
 }  // namespace
 
 int run_eval(const std::vector<std::string>& args) {
-  ModelOptions m;
+  Models m;
   SearchOptions opt;
   EvalArgs a;
   po::options_description desc("Options");
-  add_model_options(desc, m);
+  add_models_options(desc, m);
   add_eval_options(desc, a);
   add_search_options(desc, opt, false);
   desc.add_options()("help,h", "show this help");
@@ -310,9 +429,11 @@ int run_eval(const std::vector<std::string>& args) {
   if (a.batch == 0) throw Error("--batch must be at least 1");
   if (vm.count("src") != vm.count("ref")) throw Error("--src and --ref go together");
   if (vm.count("src") && vm.count("task")) throw Error("give either --task or --src/--ref, not both");
-  const Translator tr(load_model_for(m, vm, "eval"));
+  const Ensemble ens = load_models(m, vm, "eval");
+  const Translator& tr = ens.first();
 
-  if (vm.count("src")) return eval_files(tr, a, opt);
+  if (vm.count("src")) return eval_files(ens, a, opt);
+  if (!ens.single()) throw Error("an ensemble (--model more than once) evaluates on files: give --src F --ref F");
   if (!a.out.empty()) throw Error("--out needs --src/--ref");
   const auto pairs = task_pairs(vm, tr.bundle(), a);
   if (pairs.empty()) throw Error("nothing to evaluate: no examples");
@@ -355,10 +476,10 @@ std::vector<EncodedPair> score_pairs(const Translator& tr, const std::string& sr
 
 
 int run_score(const std::vector<std::string>& args) {
-  ModelOptions m;
+  Models m;
   std::string src_path, tgt_path;
   po::options_description desc("Options");
-  add_model_options(desc, m);
+  add_models_options(desc, m);
   desc.add_options()
       ("src", po::value<std::string>(&src_path), "source file, one sentence per line (required)")
       ("tgt", po::value<std::string>(&tgt_path), "target file, one sentence per line (required)")
@@ -370,9 +491,18 @@ int run_score(const std::vector<std::string>& args) {
   po::notify(vm);
   require(vm, "src", "score");
   require(vm, "tgt", "score");
-  const Translator tr(load_model_for(m, vm, "score"));
+  const Ensemble ens = load_models(m, vm, "score");
+  const Translator& tr = ens.first();
 
   const auto pairs = score_pairs(tr, src_path, tgt_path);
+  if (!ens.single()) {
+    // Each model's pairs (its own source side); the target ids are the shared vocabulary's.
+    std::vector<std::vector<EncodedPair>> per_model;
+    for (const auto& member : ens.members) per_model.push_back(score_pairs(member, src_path, tgt_path));
+    const auto scores = ensemble_score(ens.models(), per_model, ens.options);
+    for (double x : scores) std::cout << format_score(x) << "\n";
+    return 0;
+  }
   Workspace<float> ws;
   for (std::size_t i = 0; i < pairs.size(); ++i) {
     const LossStats s = tr.model().loss(make_batch(pairs, {i}), ws);

@@ -23,6 +23,8 @@ void write_csv(const CompareSummary& s, std::ostream& out) {
   for (double x : s.lr_grid) out << ",validation_lr_" << fmt("%g", x);
   for (const auto& r : s.rankings) out << ",rank_at_" << fmt("%.0f", 100 * r.fraction) << "pct";
   out << ",steps_mean,lr_candidates,warmup,lr_schedule,label_smoothing,training";
+  if (s.has_chrf)
+    out << ",chrf_mean,chrf_std,delta_chrf_vs_best,p_value_chrf_vs_best,sign_flip_p_chrf_vs_best,t_test_p_chrf_vs_best";
   out << "\n";
   auto n = [](const MeanStd& m, bool sd) { return m.n ? fmt("%.6g", sd ? m.std : m.mean) : std::string(); };
   for (const auto& v : s.variants) {
@@ -65,6 +67,14 @@ void write_csv(const CompareSummary& s, std::ostream& out) {
         << (v.has_training ? std::to_string(t.lr_schedule.warmup) : "") << ","
         << (v.has_training ? to_string(t.lr_schedule.schedule) : "") << ","
         << (v.has_training ? fmt("%g", t.label_smoothing) : "") << "," << csv_field(v.training_text);
+    if (s.has_chrf) {
+      const bool judged_chrf = !v.is_best && v.seeds_vs_best_chrf.judged();
+      out << "," << n(v.chrf, false) << "," << n(v.chrf, true) << ","
+          << (v.compared_chrf ? fmt("%.6g", v.vs_best_chrf.delta) : "") << ","
+          << (v.compared_chrf ? fmt("%.6g", v.vs_best_chrf.p_value) : "") << ","
+          << (judged_chrf ? fmt("%.6g", v.seeds_vs_best_chrf.sign_flip_p) : "") << ","
+          << (judged_chrf && std::isfinite(v.seeds_vs_best_chrf.t.p) ? fmt("%.6g", v.seeds_vs_best_chrf.t.p) : "");
+    }
     out << "\n";
   }
 }

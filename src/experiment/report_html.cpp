@@ -239,6 +239,19 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
       << esc(bootstrap_bleu_method()) << " \u0394BLEU is in BLEU points.</p>\n";
   else
     o << "<p style=\"font-size:12px;color:#555\">Significance test: " << esc(bootstrap_method()) << " \u0394EM is in percentage points.</p>\n";
+  if (s.has_chrf) {
+    o << "<h3 id=\"chrf\">" << esc(chrf_heading()) << "</h3>\n<p>" << esc(chrf_definition(s))
+      << ".</p>\n<table id=\"chrf-table\"><tr>";
+    for (const auto& c : chrf_columns()) o << "<th>" << esc(c) << "</th>";
+    o << "</tr>\n";
+    for (const auto& v : s.variants) {
+      o << "<tr" << (v.is_best ? " class=\"best\"" : "") << ">";
+      for (const auto& cell : chrf_row(v)) o << "<td>" << esc(cell) << "</td>";
+      o << "</tr>\n";
+    }
+    o << "</table>\n";
+    if (!s.metric_agreement.empty()) o << "<p id=\"metric-agreement\">" << esc(s.metric_agreement) << "</p>\n";
+  }
   // By source length in a table of its own, so the results table fits the page with its p columns.
   if (!s.buckets.empty()) {
     o << "<p id=\"by-length\">" << (s.corpus ? "BLEU" : "Exact match %") << " by source length ("

@@ -38,6 +38,14 @@ void write_json(const CompareSummary& s, std::ostream& out) {
     j["significance_method"] = bootstrap_bleu_method();
     j["data_description"] = s.data_description;
     j["length_unit"] = "words";
+    if (s.has_chrf) {
+      j["chrf_definition"] = chrf_definition(s);
+      j["chrf_significance_method"] = bootstrap_chrf_method();
+      j["metric_agreement"] = s.metric_agreement;
+      json d = json::array();
+      for (const auto& [a, b] : s.metric_disagreements) d.push_back({{"bleu_higher", a}, {"chrf_higher", b}});
+      j["metric_disagreements"] = d;
+    }
   }
   j["seed_test_method"] = seed_test_method();
   j["budget"] = s.budget;
@@ -74,6 +82,14 @@ void write_json(const CompareSummary& s, std::ostream& out) {
                         {"p_value", c.test.bootstrap.p_value},
                         {"items", c.test.bootstrap.items},
                         {"resamples", c.test.bootstrap.resamples}};
+    if (s.has_chrf) {
+      x["chrf_seeds"] = seed_json(c.test.seeds_chrf);
+      if (c.test.compared_chrf)
+        x["chrf_bootstrap"] = {{"delta_chrf", c.test.bootstrap_chrf.delta},
+                               {"p_value", c.test.bootstrap_chrf.p_value},
+                               {"items", c.test.bootstrap_chrf.items},
+                               {"resamples", c.test.bootstrap_chrf.resamples}};
+    }
     contrasts.push_back(x);
   }
   j["axis_contrasts"] = contrasts;
@@ -108,6 +124,13 @@ void write_json(const CompareSummary& s, std::ostream& out) {
       by.push_back({{"lengths", {s.buckets[k].lo, s.buckets[k].hi}}, {by_key, ms_json(v.by_length[k])}});
     x[s.corpus ? "bleu_by_length" : "exact_match_by_length"] = by;
     if (s.corpus) x["bleu"] = ms_json(v.bleu);
+    if (s.has_chrf) {
+      x["chrf"] = ms_json(v.chrf);
+      if (!v.is_best && best_exists) x["seeds_vs_best_chrf"] = seed_json(v.seeds_vs_best_chrf);
+      if (v.compared_chrf)
+        x["vs_best_chrf"] = {{"delta_chrf", v.vs_best_chrf.delta}, {"p_value", v.vs_best_chrf.p_value},
+                             {"items", v.vs_best_chrf.items}, {"resamples", v.vs_best_chrf.resamples}};
+    }
     x["lr"] = v.lr > 0 ? json(v.lr) : json(nullptr);
     x["best_step"] = ms_json(v.best_step);
     x["best_seconds"] = ms_json(v.best_seconds);
@@ -151,6 +174,7 @@ void write_json(const CompareSummary& s, std::ostream& out) {
       if (s.corpus) {
         run["bleu"] = std::isfinite(r->bleu) ? json(r->bleu) : json(nullptr);
         run["bleu_line"] = r->bleu_line;
+        if (s.has_chrf) run["chrf"] = std::isfinite(r->chrf) ? json(r->chrf) : json(nullptr);
       }
       runs.push_back(run);
     }

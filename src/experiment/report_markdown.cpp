@@ -121,6 +121,20 @@ void write_contrasts_markdown(const CompareSummary& s, std::ostream& out) {
     out << "\n";
     for (const auto& [note_axis, text] : s.contrast_notes)
       if (note_axis == axis) out << "- " << text << "\n";
+    if (s.has_chrf) {
+      out << "- On chrF2 (\u0394, p bootstrap, p sign-flip, p t-test):";
+      bool first = true;
+      for (const auto& d : s.contrasts) {
+        if (d.axis != axis) continue;
+        out << (first ? " " : "; ") << s.variants[d.variant].name << " "
+            << (d.test.compared_chrf ? fmt("%+.2f", d.test.bootstrap_chrf.delta) : "\u2014") << ", "
+            << (d.test.compared_chrf ? p_value_text(d.test.bootstrap_chrf.p_value) : "\u2014") << ", "
+            << (d.test.seeds_chrf.judged() ? p_value_text(d.test.seeds_chrf.sign_flip_p) : "n/a") << ", "
+            << (d.test.seeds_chrf.judged() ? p_value_text(d.test.seeds_chrf.t.p) : "n/a");
+        first = false;
+      }
+      out << ".\n";
+    }
   }
 }
 
@@ -174,6 +188,19 @@ void write_markdown(const CompareSummary& s, std::ostream& out) {
   out << "\nSignificance: " << (s.corpus ? bootstrap_bleu_method() : bootstrap_method()) << " Across seeds: "
       << seed_test_method() << "\n";
   if (!seed_note(s).empty()) out << "\n" << seed_note(s) << "\n";
+  if (s.has_chrf) {
+    out << "\n## " << chrf_heading() << "\n\n" << chrf_definition(s) << ".\n\n|";
+    for (const auto& c : chrf_columns()) out << " " << c << " |";
+    out << "\n|";
+    for (std::size_t i = 0; i < chrf_columns().size(); ++i) out << "---|";
+    out << "\n";
+    for (const auto& v : s.variants) {
+      out << "|";
+      for (const auto& cell : chrf_row(v)) out << " " << cell << " |";
+      out << "\n";
+    }
+    if (!s.metric_agreement.empty()) out << "\n" << s.metric_agreement << "\n";
+  }
   out << "\n## " << matching_heading() << "\n\n" << matching_intro(s) << "\n\n|";
   for (const auto& c : matching_columns()) out << " " << c << " |";
   out << "\n|";

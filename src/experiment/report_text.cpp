@@ -64,6 +64,32 @@ std::string bleu_definition(const CompareSummary& s) {
          "exp smoothing" + (s.bleu_lowercase ? ", lower-cased" : "") + ")";
 }
 
+std::string chrf_definition(const CompareSummary& s) {
+  return std::string("chrF2: corpus chrF of the same test outputs against the same references, as sacreBLEU "
+                     "computes it by default (character n-grams of orders 1\u20136 without whitespace, beta 2, "
+                     "case-sensitive") +
+         (s.bleu_lowercase ? " even though BLEU is lower-cased, as sacreBLEU's -lc" : "") +
+         "); the best variant is the one of highest mean BLEU, and each variant is tested against it on chrF2 "
+         "with the same paired bootstrap (on corpus chrF2) and tests across seeds";
+}
+
+std::string chrf_heading() { return "chrF2 next to BLEU"; }
+
+std::vector<std::string> chrf_columns() {
+  return {"variant", "BLEU", "chrF2", "\u0394chrF2 vs best", "p (bootstrap)", "p (sign-flip, seeds)", "p (t-test, seeds)"};
+}
+
+std::vector<std::string> chrf_row(const VariantSummary& v) {
+  const bool judged = !v.is_best && v.seeds_vs_best_chrf.judged();
+  return {v.name + (v.is_best ? " (best)" : ""),
+          bleu_ms(v.bleu),
+          bleu_ms(v.chrf),
+          v.is_best || !v.compared_chrf ? "\u2014" : fmt("%+.2f", v.vs_best_chrf.delta),
+          v.is_best ? "best" : v.compared_chrf ? p_value_text(v.vs_best_chrf.p_value) : "\u2014",
+          v.is_best ? "best" : judged ? p_value_text(v.seeds_vs_best_chrf.sign_flip_p) : "n/a",
+          v.is_best ? "best" : judged ? p_value_text(v.seeds_vs_best_chrf.t.p) : "n/a"};
+}
+
 Headline headline_of(const CompareSummary& s) {
   if (s.corpus)
     return {"BLEU", "BLEU len", "\u0394BLEU vs best", "bleu", "bleu_len", "delta_bleu_vs_best",

@@ -57,6 +57,12 @@ bool has_gold(const CompareSummary& s);
 
 // What the BLEU figures are, in one sentence.
 std::string bleu_definition(const CompareSummary& s);
+// chrF2 next to BLEU (CompareSummary::has_chrf): what the figures are, the section's heading and
+// introduction, and its table (variant, BLEU, chrF2, ΔchrF2 vs best and the three p-values).
+std::string chrf_definition(const CompareSummary& s);
+std::string chrf_heading();
+std::vector<std::string> chrf_columns();
+std::vector<std::string> chrf_row(const VariantSummary& v);
 // What the seed tests could judge, in one sentence ("" with enough seeds).
 std::string seed_note(const CompareSummary& s);
 std::string budget_sentence(const CompareSummary& s);  // "" without a budget

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "attend/core/error.hpp"
+#include "attend/io/average.hpp"
 #include "attend/train/distributed.hpp"
 
 namespace attend {
@@ -58,6 +59,89 @@ TrainingThreads::TrainingThreads(std::size_t threads) : threads_(threads) {
 TrainingThreads::~TrainingThreads() { set_blas_threads(threads_); }
 
 // ---- one run on files ---------------------------------------------------------------------------
+
+namespace {
+
+// The parameters after one validation, for checkpoint averaging.
+struct Snapshot {
+  std::size_t step = 0;
+  double score = 0;
+  std::vector<float> values;
+};
+
+// The last `last` and the best `best` validations' parameters (ties: the earlier step stays).
+class SnapshotKeeper {
+ public:
+  SnapshotKeeper(std::size_t last, std::size_t best) : last_n_(last), best_n_(best) {}
+  bool active() const { return last_n_ || best_n_; }
+  void add(std::size_t step, double score, const Col<float>& values) {
+    if (!active()) return;
+    Snapshot s{step, score, std::vector<float>(values.begin(), values.end())};
+    if (best_n_) {
+      auto at = std::find_if(best_.begin(), best_.end(), [&](const Snapshot& b) { return score > b.score; });
+      if (std::size_t(at - best_.begin()) < best_n_) {
+        best_.insert(at, s);
+        if (best_.size() > best_n_) best_.pop_back();
+      }
+    }
+    if (last_n_) {
+      last_.push_back(std::move(s));
+      if (last_.size() > last_n_) last_.erase(last_.begin());
+    }
+  }
+  const std::vector<Snapshot>& last() const { return last_; }
+  const std::vector<Snapshot>& best() const { return best_; }
+
+ private:
+  std::size_t last_n_, best_n_;
+  std::vector<Snapshot> last_, best_;
+};
+
+}  // namespace
+
+namespace {
+
+// Saves the average of each kept set next to the model (no training state: it is not a point of
+// the run to resume from) with its greedy validation BLEU; the model keeps its own parameters.
+void write_averages(FileRunResult& r, const SnapshotKeeper& snapshots, const std::vector<EncodedPair>& valid_pairs,
+                    const std::string& model_path) {
+  ModelBundle& b = r.bundle;
+  auto& P = b.model->params();
+  const Col<float> kept = P.values();
+  const std::optional<TrainState> state = b.train_state;
+  const std::map<std::string, std::string> info = b.info;
+  for (const char* kind : {"last", "best"}) {
+    const std::vector<Snapshot>& set = std::string(kind) == "last" ? snapshots.last() : snapshots.best();
+    if (set.empty()) continue;
+    AveragedCheckpoint a;
+    a.kind = kind;
+    a.path = model_path + ".avg-" + kind;
+    std::vector<const std::vector<float>*> values;
+    for (const Snapshot& s : set) {
+      values.push_back(&s.values);
+      a.steps.push_back(s.step);
+    }
+    std::sort(a.steps.begin(), a.steps.end());
+    const std::vector<float> mean = average_values(values);
+    P.assign(Col<float>(mean));
+    a.valid_bleu = greedy_bleu(b, valid_pairs, r.data.valid.tgt);
+    b.train_state.reset();
+    b.info = info;
+    b.info.erase("test-bleu");
+    std::string steps;
+    for (std::size_t s : a.steps) steps += (steps.empty() ? "" : ",") + std::to_string(s);
+    b.info["averaged-steps"] = steps;
+    b.info["averaged-from"] = std::to_string(set.size());
+    b.info["valid-bleu"] = std::to_string(a.valid_bleu);
+    save_model(a.path, b);
+    r.averages.push_back(a);
+  }
+  P.assign(kept);
+  b.train_state = state;
+  b.info = info;
+}
+
+}  // namespace
 
 FileRunResult train_on_files(const FileRunOptions& opt, ModelConfig config, bool max_src_len_given,
                              const FileRunHooks& hooks) {
@@ -127,6 +211,7 @@ FileRunResult train_on_files(const FileRunOptions& opt, ModelConfig config, bool
   if (hooks.ready) hooks.ready(r.data, b, o);
 
   std::optional<TrainState> best_state;
+  SnapshotKeeper snapshots(opt.average_last, opt.average_best);
   double last_bleu = 0;
   std::size_t last_step = 0;
   double last_loss = 0;
@@ -145,6 +230,7 @@ FileRunResult train_on_files(const FileRunOptions& opt, ModelConfig config, bool
       save_model(model_path, b);
     }
     save_model(model_path + ".last", b);
+    snapshots.add(st.step, last_bleu, b.model->params().values());
     if (hooks.validated) hooks.validated(last_step, last_loss, last_bleu, improved);
   };
   {
@@ -175,8 +261,18 @@ FileRunResult train_on_files(const FileRunOptions& opt, ModelConfig config, bool
   }
   b.train_state = best_state ? best_state : std::optional<TrainState>(r.train.state);
   save_model(model_path, b);
+  if (snapshots.active()) write_averages(r, snapshots, valid_pairs, model_path);
   return r;
 }
+
+namespace {
+json averages_json(const std::vector<AveragedCheckpoint>& averages) {
+  json a = json::array();
+  for (const auto& x : averages)
+    a.push_back({{"kind", x.kind}, {"path", x.path}, {"steps", x.steps}, {"valid_bleu", x.valid_bleu}});
+  return a;
+}
+}  // namespace
 
 json file_run_json(const FileRunOptions& opt, const TaskOptions& task, const FileRunResult& r) {
   const TrainResult& t = r.train;
@@ -186,7 +282,7 @@ json file_run_json(const FileRunOptions& opt, const TaskOptions& task, const Fil
   if (r.test_pairs)
     test = {{"bleu", r.test_bleu.score}, {"bleu_line", r.test_bleu.format()}, {"perplexity", r.test_perplexity},
             {"beam", opt.test_search.beam}, {"examples", r.test_pairs}};
-  return {{"config", config_json(r.bundle.model->config())},
+  json j = {{"config", config_json(r.bundle.model->config())},
           {"train", train_options_json(task, o, opt.threads)},
           {"data", {{"train", r.train_pairs}, {"valid", r.valid_pairs}, {"test", r.test_pairs},
                     {"filtered", r.data.filtered}, {"skipped", r.data.skipped()},
@@ -203,6 +299,8 @@ json file_run_json(const FileRunOptions& opt, const TaskOptions& task, const Fil
           {"stopped_early", t.stopped_early},
           {"time_limit_reached", t.time_limit_reached},
           {"best_step", t.best_step}};
+  if (!r.averages.empty()) j["averages"] = averages_json(r.averages);
+  return j;
 }
 
 }  // namespace attend

@@ -9,6 +9,7 @@
 #include "attend/decode/translate_encoded.hpp"
 #include "attend/eval/greedy_bleu.hpp"
 #include "attend/eval/bleu.hpp"
+#include "attend/eval/chrf.hpp"
 #include "attend/experiment/compare.hpp"
 #include "attend/experiment/run.hpp"
 #include "attend/io/checkpoint.hpp"
@@ -117,6 +118,18 @@ void score_corpus(RunResult& r, const ModelBundle& b, const CompareData& data,
   r.exact_match = hyps.empty() ? 0 : double(exact) / hyps.size();
   r.bleu = bleu_score(total);
   r.bleu_line = bleu_from_counts(total.counts, total.totals, total.hyp_len, total.ref_len).format();
+  {
+    const ChrfOptions chrf;  // sacreBLEU's default: case-sensitive, also under --lc (as `attend bleu -lc`)
+    ChrfStatistics sum;
+    r.test_chrf.resize(hyps.size());
+    for (std::size_t i = 0; i < hyps.size(); ++i) {
+      r.test_chrf[i] = corpus_chrf({texts[i]}, {{data.test_ref_text[i]}}, chrf).statistics;
+      if (sum.empty()) sum.assign(r.test_chrf[i].size(), {0, 0, 0});
+      for (std::size_t o = 0; o < sum.size(); ++o)
+        for (std::size_t c = 0; c < 3; ++c) sum[o][c] += r.test_chrf[i][o][c];
+    }
+    if (!sum.empty()) r.chrf = chrf_from_statistics(sum, chrf);
+  }
   alignment_statistics(r, data.test, hyps, "", options.alignment_sentences);
   for (std::size_t i : corpus_sample_indices(data.test, options.heatmap_sentences)) {
     AttentionSample s;
@@ -137,6 +150,10 @@ void score_corpus(RunResult& r, const ModelBundle& b, const CompareData& data,
                 options.beam > 1 ? ("beam " + std::to_string(options.beam)).c_str() : "greedy",
                 options.bleu_lowercase ? ", lower-cased BLEU" : "");
   log << buf << r.bleu_line;
+  if (std::isfinite(r.chrf)) {
+    std::snprintf(buf, sizeof buf, "; chrF2 %.2f", r.chrf);
+    log << buf;
+  }
   std::snprintf(buf, sizeof buf, "; token accuracy %.4f perplexity %.4f", r.token_accuracy, r.perplexity);
   log << buf << "\n";
 }

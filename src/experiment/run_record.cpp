@@ -129,6 +129,18 @@ json to_json(const RunResult& r) {
     j["test"]["bleu"] = num_or_null(r.bleu);
     j["test"]["bleu_line"] = r.bleu_line;
     j["test_bleu_stats"] = stats;
+    if (!r.test_chrf.empty()) {
+      // Per test sentence, per chrF order (characters 1-6): hypothesis n-grams, reference
+      // n-grams, matches, flattened.
+      json chrf = json::array();
+      for (const auto& sentence : r.test_chrf) {
+        json flat = json::array();
+        for (const auto& o : sentence) flat.push_back(o[0]), flat.push_back(o[1]), flat.push_back(o[2]);
+        chrf.push_back(flat);
+      }
+      j["test"]["chrf"] = num_or_null(r.chrf);
+      j["test_chrf_stats"] = chrf;
+    }
     j["valid_bleu_curve"] = curve_json(r.valid_bleu);
     j["time_limit_reached"] = r.time_limit_reached;
   }
@@ -187,6 +199,15 @@ RunResult from_json(const json& j, const RunSpec& spec) {
       b.hyp_len = x.at(8).get<std::size_t>();
       b.ref_len = x.at(9).get<std::size_t>();
       r.test_bleu.push_back(b);
+    }
+    if (j.contains("test_chrf_stats")) {
+      r.chrf = num_from(t, "chrf");
+      for (const auto& x : j.at("test_chrf_stats")) {
+        ChrfStatistics st(x.size() / 3);
+        for (std::size_t o = 0; o < st.size(); ++o)
+          for (std::size_t c = 0; c < 3; ++c) st[o][c] = x.at(3 * o + c).get<std::size_t>();
+        r.test_chrf.push_back(std::move(st));
+      }
     }
     r.valid_bleu = curve_from(j.at("valid_bleu_curve"));
     r.time_limit_reached = j.value("time_limit_reached", false);

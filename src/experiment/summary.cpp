@@ -211,6 +211,51 @@ void add_axis_contrasts(CompareSummary& s) {
 
 }  // namespace
 
+namespace {
+
+// BLEU against chrF2: every pair of variants with successful runs whose order by mean BLEU is
+// the opposite of their order by mean chrF2.
+void metric_agreement(CompareSummary& s) {
+  std::vector<const VariantSummary*> ranked;
+  for (const auto& v : s.variants)
+    if (v.ok && v.chrf.n) ranked.push_back(&v);
+  if (ranked.size() < 2) {
+    s.metric_agreement = "";
+    return;
+  }
+  std::size_t pairs = 0;
+  std::string listed;
+  for (std::size_t i = 0; i < ranked.size(); ++i)
+    for (std::size_t j = i + 1; j < ranked.size(); ++j) {
+      ++pairs;
+      const VariantSummary *a = ranked[i], *b = ranked[j];
+      const double db = a->bleu.mean - b->bleu.mean, dc = a->chrf.mean - b->chrf.mean;
+      if (db == 0 || dc == 0 || (db > 0) == (dc > 0)) continue;
+      if (db < 0) std::swap(a, b);
+      s.metric_disagreements.push_back({a->name, b->name});
+      listed += (listed.empty() ? "" : "; ") + a->name + " > " + b->name + " by BLEU (" + fmt("%.2f", a->bleu.mean) +
+                " against " + fmt("%.2f", b->bleu.mean) + ") but < by chrF2 (" + fmt("%.2f", a->chrf.mean) +
+                " against " + fmt("%.2f", b->chrf.mean) + ")";
+    }
+  auto by = [&](const MeanStd VariantSummary::*m) {
+    std::vector<const VariantSummary*> o = ranked;
+    std::stable_sort(o.begin(), o.end(), [&](const VariantSummary* x, const VariantSummary* y) {
+      return (x->*m).mean > (y->*m).mean;
+    });
+    std::string t;
+    for (const auto* v : o) t += (t.empty() ? "" : " > ") + v->name;
+    return t;
+  };
+  if (s.metric_disagreements.empty())
+    s.metric_agreement = "BLEU and chrF2 order the variants the same way (means over seeds): " + by(&VariantSummary::bleu) + ".";
+  else
+    s.metric_agreement = "BLEU and chrF2 disagree about the order of " + std::to_string(s.metric_disagreements.size()) +
+                         " of " + std::to_string(pairs) + " pairs of variants (means over seeds): " + listed +
+                         ". By BLEU: " + by(&VariantSummary::bleu) + "; by chrF2: " + by(&VariantSummary::chrf) + ".";
+}
+
+}  // namespace
+
 CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
   CompareSummary s;
   s.alignment = result.alignment;
@@ -309,7 +354,7 @@ CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
   }
 
   for (auto& v : s.variants) {
-    std::vector<double> em, ta, ppl, sec, tps, ent, uni, gold, bleu;
+    std::vector<double> em, ta, ppl, sec, tps, ent, uni, gold, bleu, chrf;
     std::vector<std::vector<double>> by(s.buckets.size());
     std::vector<const std::vector<CurvePoint>*> tl, vl, vb;
     std::vector<double> best_step, best_seconds, steps;
@@ -352,10 +397,12 @@ CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
       vl.push_back(&r->valid_loss);
       if (s.corpus) {
         bleu.push_back(r->bleu);
+        if (std::isfinite(r->chrf)) chrf.push_back(r->chrf);
         vb.push_back(&r->valid_bleu);
       }
     }
     v.bleu = mean_std(bleu);
+    v.chrf = mean_std(chrf);
     if (s.corpus) v.mean_valid_bleu = mean_curve(vb);
     v.exact_match = mean_std(em);
     v.token_accuracy = mean_std(ta);
@@ -377,6 +424,18 @@ CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
   }
 
   matching(s, result);
+  if (s.corpus) {
+    bool all = false;
+    for (const auto& v : s.variants) {
+      if (!v.ok) continue;
+      all = true;
+      for (const RunResult* r : v.runs)
+        if (r->status == RunStatus::Ok && (!std::isfinite(r->chrf) || r->test_chrf.empty())) all = false;
+      if (!all) break;
+    }
+    s.has_chrf = all;
+  }
+  if (s.has_chrf) metric_agreement(s);
 
   // The ranking by validation figure at fractions of the budget.
   {
@@ -451,6 +510,9 @@ CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
       v.seeds_vs_best = c.seeds;
       v.vs_best = c.bootstrap;
       v.compared = c.compared;
+      v.vs_best_chrf = c.bootstrap_chrf;
+      v.compared_chrf = c.compared_chrf;
+      v.seeds_vs_best_chrf = c.seeds_chrf;
     }
   }
   add_axis_contrasts(s);
@@ -477,6 +539,23 @@ PairedComparison compare_paired(const VariantSummary& va, const VariantSummary& 
     c.seeds = seed_test(a, b);
   }
   if (corpus) {
+    {
+      std::vector<double> a, b;
+      std::vector<std::vector<ChrfStatistics>> sa, sb;
+      for (const auto& [ra, rb] : pairs) {
+        if (!std::isfinite(ra->chrf) || !std::isfinite(rb->chrf)) continue;
+        a.push_back(ra->chrf);
+        b.push_back(rb->chrf);
+        if (ra->test_chrf.empty() || ra->test_chrf.size() != rb->test_chrf.size()) continue;
+        sa.push_back(ra->test_chrf);
+        sb.push_back(rb->test_chrf);
+      }
+      c.seeds_chrf = seed_test(a, b);
+      if (!sa.empty()) {
+        c.bootstrap_chrf = paired_bootstrap_chrf(sa, sb, ChrfOptions{}, resamples, seed);
+        c.compared_chrf = true;
+      }
+    }
     std::vector<std::vector<BleuStats>> a, b;
     for (const auto& [ra, rb] : pairs) {
       if (ra->test_bleu.size() != rb->test_bleu.size()) continue;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "attend/eval/bleu_stats.hpp"
+#include "attend/eval/chrf.hpp"
 
 namespace attend {
 
@@ -44,6 +45,16 @@ BootstrapResult paired_bootstrap_bleu(const std::vector<std::vector<BleuStats>>&
                                       const std::vector<std::vector<BleuStats>>& b,
                                       std::size_t resamples = 1000, std::uint64_t seed = 12345);
 std::string bootstrap_bleu_method();
+
+// The same on corpus chrF: a[k][i] is the chrF statistics (ChrfScore::statistics of sentence i
+// alone) of system a in seed k; each resample sums the sampled sentences' statistics and scores
+// them with chrf_from_statistics(options). Delta in chrF points.
+using ChrfStatistics = std::vector<std::array<std::size_t, 3>>;
+BootstrapResult paired_bootstrap_chrf(const std::vector<std::vector<ChrfStatistics>>& a,
+                                      const std::vector<std::vector<ChrfStatistics>>& b,
+                                      const ChrfOptions& options = {}, std::size_t resamples = 1000,
+                                      std::uint64_t seed = 12345);
+std::string bootstrap_chrf_method();
 
 // ---- tests across seeds ---------------------------------------------------------------------
 // The runs of two variants paired by seed (same data, batch order and shared initial values),

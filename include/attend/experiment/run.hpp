@@ -59,6 +59,18 @@ struct FileRunOptions {
   SearchOptions test_search;       // decoding of the test set at the end (beam, length penalty)
   std::string model_path = "attend-model.safetensors";  // the best checkpoint; model_path + ".last" the latest
   std::string resume;              // continue the run saved in this checkpoint ("" = a new run)
+  // Checkpoint averaging (docs/training.md): keep the parameters of the last N validations and of
+  // the N best by validation BLEU (in memory; a resumed run counts from the resumption) and write
+  // each set's average at the end to model_path + ".avg-last" / ".avg-best" (0 = off).
+  std::size_t average_last = 0, average_best = 0;
+};
+
+// One average written at the end of a run (FileRunOptions::average_last / average_best).
+struct AveragedCheckpoint {
+  std::string kind;                 // "last" or "best"
+  std::string path;                 // where it was saved
+  std::vector<std::size_t> steps;   // the validations averaged, in step order
+  double valid_bleu = 0;            // greedy BLEU on the validation set, as during training
 };
 
 // What the caller sees during the run (each may be empty).
@@ -84,6 +96,7 @@ struct FileRunResult {
   std::vector<std::string> test_hypotheses;
   BleuScore test_bleu;
   double test_perplexity = 0;
+  std::vector<AveragedCheckpoint> averages;  // average_last, then average_best, when asked for
 };
 
 // Reads and prepares the files, builds the model from `config` (or continues options.resume),

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "attend/eval/bleu_stats.hpp"
+#include "attend/eval/significance.hpp"
 #include "attend/experiment/grid.hpp"
 #include "attend/train/trainer.hpp"
 
@@ -57,6 +58,10 @@ struct RunResult {
   double bleu = std::numeric_limits<double>::quiet_NaN();  // test corpus BLEU, 0–100
   std::string bleu_line;              // BleuScore::format()
   std::vector<BleuStats> test_bleu;   // per test sentence
+  // Test corpus chrF2 (sacreBLEU's default, case-sensitive also under --lc) and its statistics per test
+  // sentence; NaN / empty in runs recorded before chrF was measured.
+  double chrf = std::numeric_limits<double>::quiet_NaN();
+  std::vector<ChrfStatistics> test_chrf;
   std::vector<CurvePoint> valid_bleu; // greedy validation BLEU during training
   bool time_limit_reached = false;
   // The kept (best validation) checkpoint: its step and the training time until it.

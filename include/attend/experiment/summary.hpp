@@ -26,6 +26,10 @@ struct PairedComparison {
   BootstrapResult bootstrap;
   bool compared = false;  // the bootstrap is meaningful (both have paired successful runs)
   SeedTest seeds;
+  // Corpus grids whose runs measured chrF: the same two tests on corpus chrF2.
+  BootstrapResult bootstrap_chrf;
+  bool compared_chrf = false;
+  SeedTest seeds_chrf;
 };
 
 struct VariantSummary {
@@ -35,6 +39,10 @@ struct VariantSummary {
   std::size_t ok = 0, diverged = 0, failed = 0;
   MeanStd exact_match, token_accuracy, perplexity, seconds, tokens_per_s;
   MeanStd bleu;                    // corpus grids: test BLEU (0–100)
+  MeanStd chrf;                    // corpus grids: test chrF2 (0–100), when the runs measured it
+  BootstrapResult vs_best_chrf;    // chrF2 against the best variant (by BLEU), as vs_best
+  bool compared_chrf = false;
+  SeedTest seeds_vs_best_chrf;
   MeanStd attention_entropy, uniform_entropy, gold_mass;
   std::size_t parameters = 0;
   // Per bucket (CompareSummary::buckets): exact match (0–1), or BLEU (0–100) in a corpus grid.
@@ -77,6 +85,13 @@ struct CompareSummary {
   std::string best;              // highest mean exact match (corpus grids: highest mean BLEU)
   std::string alignment, alignment_note, data_name;
   bool corpus = false;           // BLEU metrics; lengths in words; buckets of equal size
+  // Every successful run of the corpus grid measured chrF2 (runs recorded before chrF was
+  // measured lack it): the reports show chrF2 next to BLEU.
+  bool has_chrf = false;
+  // One plain sentence: whether BLEU and chrF2 order the variants (by mean over seeds) the same
+  // way, and the pairs they disagree about ("" without chrF).
+  std::string metric_agreement;
+  std::vector<std::pair<std::string, std::string>> metric_disagreements;  // (a, b): BLEU a > b, chrF2 a < b
   std::string data_description;
   bool bleu_lowercase = false;
   std::size_t beam = 1;
