@@ -34,8 +34,11 @@ CrossAttention<T>::CrossAttention(ParameterRegistry<T>& params, const ModelConfi
 
 template <typename T>
 void CrossAttention<T>::prepare(const Memory<T>& m, std::size_t T_max, CrossAttentionState<T>& s) const {
-  s.KV = params_.value(in_w_).rows(H_, 3 * H_ - 1) * *m.values;  // (2H × B·S): k and v of every memory position, one GEMM
-  s.KV.each_col() += params_.value(in_b_).rows(H_, 3 * H_ - 1).col(0);
+  // (2H × B·S): k and v of every memory position, one GEMM onto the bias
+  const Mat<T>& W = params_.value(in_w_);
+  s.KV.set_size(2 * H_, m.values->n_cols);
+  gemm_bias(false, false, 2 * H_, m.values->n_cols, H_, W.memptr() + H_, 3 * H_, m.values->memptr(), H_,
+            params_.value(in_b_).memptr() + H_, s.KV.memptr(), 2 * H_);
   s.dKV.reset();
   if (scores_.empty()) return;
   s.keys.resize(heads_);
@@ -63,8 +66,10 @@ void CrossAttention<T>::forward(const Mat<T>& x, std::size_t t0, const Memory<T>
   const bool drop = rng && dropout_ > 0;
   s.t0 = t0;
   s.n = n;
-  s.Q = params_.value(in_w_).rows(0, H_ - 1) * x;  // q' of every query: one GEMM
-  s.Q.each_col() += params_.value(in_b_).rows(0, H_ - 1).col(0);
+  // q' of every query: one GEMM onto the bias, reading the weight's first H rows in place
+  s.Q.set_size(H_, N);
+  gemm_bias(false, false, H_, N, H_, params_.value(in_w_).memptr(), 3 * H_, x.memptr(), H_,
+            params_.value(in_b_).memptr(), s.Q.memptr(), H_);
   s.ctx.set_size(H_, N);
   if (scores_.empty()) {
     const T scale = T(1) / std::sqrt(T(dk_));
@@ -102,8 +107,7 @@ void CrossAttention<T>::forward(const Mat<T>& x, std::size_t t0, const Memory<T>
       }
     }
   }
-  out = params_.value(out_w_) * s.ctx;
-  out.each_col() += params_.value(out_b_).col(0);
+  affine(params_.value(out_w_), s.ctx, params_.value(out_b_), out);
 }
 
 template <typename T>
@@ -125,10 +129,10 @@ template <typename T>
 void CrossAttention<T>::backward(const Mat<T>& dout, const Mat<T>& x, const Memory<T>& m,
                                  CrossAttentionState<T>& s, Mat<T>& dx) const {
   const std::size_t B = m.B, S = m.S, N = x.n_cols, n = s.n;
-  params_.grad(out_w_) += dout * s.ctx.t();
-  params_.grad(out_b_) += arma::sum(dout, 1);
+  add_weight_grad(dout, s.ctx, params_.grad(out_w_).memptr(), H_);
+  add_row_sums(dout, params_.grad(out_b_));
   s.dctx = params_.value(out_w_).t() * dout;
-  s.dQ.zeros(H_, N);
+  s.dQ.set_size(H_, N);  // every column is written below: by each head, or per head and step
   if (s.dKV.is_empty()) s.dKV.zeros(2 * H_, B * S);
   if (scores_.empty()) {
     const T scale = T(1) / std::sqrt(T(dk_));
@@ -167,17 +171,21 @@ void CrossAttention<T>::backward(const Mat<T>& dout, const Mat<T>& x, const Memo
       s.dKV.rows(i * dk_, (i + 1) * dk_ - 1) += s.dkeys[i];
     }
   }
-  params_.grad(in_w_).rows(0, H_ - 1) += s.dQ * x.t();
-  params_.grad(in_b_).rows(0, H_ - 1) += arma::sum(s.dQ, 1);
-  dx = params_.value(in_w_).rows(0, H_ - 1).t() * s.dQ;
+  // The q' rows of the packed weight, in place (leading dimension 3H).
+  add_weight_grad(s.dQ, x, params_.grad(in_w_).memptr(), 3 * H_);
+  add_row_sums(s.dQ, params_.grad(in_b_));
+  dx.set_size(H_, N);
+  gemm(true, false, H_, N, H_, T(1), params_.value(in_w_).memptr(), 3 * H_, s.dQ.memptr(), H_, T(0), dx.memptr(), H_);
 }
 
 template <typename T>
 void CrossAttention<T>::finish_backward(const Memory<T>& m, CrossAttentionState<T>& s, Mat<T>& dmemory) const {
   if (s.dKV.is_empty()) return;
-  params_.grad(in_w_).rows(H_, 3 * H_ - 1) += s.dKV * m.values->t();
-  params_.grad(in_b_).rows(H_, 3 * H_ - 1) += arma::sum(s.dKV, 1);
-  dmemory += params_.value(in_w_).rows(H_, 3 * H_ - 1).t() * s.dKV;
+  // The k and v rows of the packed weight, in place (leading dimension 3H).
+  add_weight_grad(s.dKV, *m.values, params_.grad(in_w_).memptr() + H_, 3 * H_);
+  add_row_sums(s.dKV.memptr(), 2 * H_, 2 * H_, s.dKV.n_cols, params_.grad(in_b_).memptr() + H_);
+  gemm(true, false, H_, s.dKV.n_cols, 2 * H_, T(1), params_.value(in_w_).memptr() + H_, 3 * H_, s.dKV.memptr(),
+       2 * H_, T(1), dmemory.memptr(), H_);
 }
 
 template class CrossAttention<float>;

@@ -108,34 +108,40 @@ void TransformerDecoderLayer<T>::backward(const Mat<T>& dy, const Memory<T>& mem
   Mat<T>&dg1 = params_.grad(n1_w_), &db1 = params_.grad(n1_b_);
   Mat<T>&dg2 = params_.grad(n2_w_), &db2 = params_.grad(n2_b_);
   Mat<T>&dg3 = params_.grad(n3_w_), &db3 = params_.grad(n3_b_);
-  auto undrop = [](const Mat<T>& d, const Mat<T>& mask) { return mask.is_empty() ? d : Mat<T>(d % mask); };
+  // d ⊙ mask in `scratch`, or d itself without a mask
+  Mat<T> scratch;
+  auto undrop = [&scratch](const Mat<T>& d, const Mat<T>& mask) -> const Mat<T>& {
+    if (mask.is_empty()) return d;
+    scratch = d % mask;
+    return scratch;
+  };
   // Each block: dr = the gradient on (residual + drop(block(input))); the input's gradient is
   // the block's backward, through the norm before it with norm_first, plus dr.
-  Mat<T> d, dr, dnext;
-  if (pre) dr = dy;  // on x₂ + drop(ff)
-  else layer_norm_backward(dy, c.hat3, c.rstd3, g3, dg3, db3, dr);
-  ff_.backward(undrop(dr, c.drop3), c.f_in, shape_.gelu, c.ff, d);  // d: on f_in
-  if (pre) {
-    layer_norm_backward(d, c.hat3, c.rstd3, g3, dg3, db3, dnext);
-    dnext += dr;  // on x₂ = x₁ + drop(ca)
-  } else {
-    dnext = d + dr;  // on x₂ = norm2(x₁ + drop(ca))
-    layer_norm_backward(dnext, c.hat2, c.rstd2, g2, dg2, db2, dr);
+  Mat<T> d, dr;
+  const Mat<T>* dr3 = &dy;  // on x₂ + drop(ff)
+  if (!pre) {
+    layer_norm_backward(dy, c.hat3, c.rstd3, g3, dg3, db3, dr);
+    dr3 = &dr;
   }
-  if (pre) dr = std::move(dnext);
+  ff_.backward(undrop(*dr3, c.drop3), c.f_in, shape_.gelu, c.ff, d);  // d: on f_in
+  if (pre) {
+    layer_norm_backward(d, c.hat3, c.rstd3, g3, dg3, db3, d, dr3);  // on x₂ = x₁ + drop(ca)
+    dr.swap(d);
+  } else {
+    d += dr;  // on x₂ = norm2(x₁ + drop(ca))
+    layer_norm_backward(d, c.hat2, c.rstd2, g2, dg2, db2, dr);
+  }
   cross_.backward(undrop(dr, c.drop2), c.c_in, memory, c.cross, d);  // d: on c_in
   if (pre) {
-    layer_norm_backward(d, c.hat2, c.rstd2, g2, dg2, db2, dnext);
-    dnext += dr;  // on x₁ = x + drop(sa)
-    dr = std::move(dnext);
+    layer_norm_backward(d, c.hat2, c.rstd2, g2, dg2, db2, d, &dr);  // on x₁ = x + drop(sa)
+    dr.swap(d);
   } else {
-    dnext = d + dr;  // on x₁ = norm1(x + drop(sa))
-    layer_norm_backward(dnext, c.hat1, c.rstd1, g1, dg1, db1, dr);
+    d += dr;  // on x₁ = norm1(x + drop(sa))
+    layer_norm_backward(d, c.hat1, c.rstd1, g1, dg1, db1, dr);
   }
   sa_.backward(undrop(dr, c.drop1), c.a_in, memory.B, nullptr, c.sa, d);  // d: on a_in
   if (pre) {
-    layer_norm_backward(d, c.hat1, c.rstd1, g1, dg1, db1, dx);
-    dx += dr;
+    layer_norm_backward(d, c.hat1, c.rstd1, g1, dg1, db1, dx, &dr);
   } else {
     dx = d + dr;
   }
@@ -249,10 +255,16 @@ template <typename T>
 void TransformerDecoder<T>::logits(std::size_t t0, std::size_t n, const DecoderCache<T>& cache,
                                    Mat<T>& out) const {
   const auto& st = decoder_state<TransformerDecoderState<T>>(cache);
-  const auto y = block(st.Y, t0 * cache.B, n * cache.B);
-  if (config_.tie_embeddings) out = params_.value(embedding_).t() * *y;  // (V × n·B)
-  else out = params_.value(out_w_) * *y;
-  out.each_col() += params_.value(out_b_).col(0);
+  const std::size_t H = config_.hidden, V = config_.tgt_vocab, N = n * cache.B;
+  const T* y = st.Y.memptr() + H * t0 * cache.B;
+  // (V × n·B): one GEMM onto the bias
+  out.set_size(V, N);
+  if (config_.tie_embeddings)
+    gemm_bias(true, false, V, N, H, params_.value(embedding_).memptr(), H, y, H, params_.value(out_b_).memptr(),
+              out.memptr(), V);
+  else
+    gemm_bias(false, false, V, N, H, params_.value(out_w_).memptr(), V, y, H, params_.value(out_b_).memptr(),
+              out.memptr(), V);
 }
 
 template <typename T>
@@ -270,7 +282,7 @@ void TransformerDecoder<T>::backward(const Mat<T>& dlogits, std::size_t Tn, cons
     params_.grad(out_w_) += dlogits * y.t();
     d = params_.value(out_w_).t() * dlogits;
   }
-  params_.grad(out_b_) += arma::sum(dlogits, 1);
+  add_row_sums(dlogits, params_.grad(out_b_));
   Mat<T> dx;
   if (config_.norm_first) {
     layer_norm_backward(d, st.hat, st.rstd, params_.value(norm_w_), params_.grad(norm_w_), params_.grad(norm_b_), dx);

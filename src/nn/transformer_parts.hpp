@@ -11,10 +11,11 @@ namespace attend {
 template <typename T>
 void layer_norm(const Mat<T>& x, const Mat<T>& g, const Mat<T>& b, Mat<T>& hat, arma::Row<T>& rstd,
                 Mat<T>& y);
-// dx = rstd ⊙ (dĥ − mean(dĥ) − ĥ ⊙ mean(dĥ ⊙ ĥ)) with dĥ = dy ⊙ g; adds dg, db.
+// dx = rstd ⊙ (dĥ − mean(dĥ) − ĥ ⊙ mean(dĥ ⊙ ĥ)) (+ *plus, if given) with dĥ = dy ⊙ g; adds
+// dg, db. dx may be dy.
 template <typename T>
 void layer_norm_backward(const Mat<T>& dy, const Mat<T>& hat, const arma::Row<T>& rstd, const Mat<T>& g,
-                         Mat<T>& dg, Mat<T>& db, Mat<T>& dx);
+                         Mat<T>& dg, Mat<T>& db, Mat<T>& dx, const Mat<T>* plus = nullptr);
 
 // relu, or the exact gelu 0.5·x·(1 + erf(x/√2)), in place; and d ← d ⊙ act'(pre).
 template <typename T>

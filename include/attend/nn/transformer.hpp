@@ -71,6 +71,7 @@ template <typename T>
 struct FeedForwardCache {
   Mat<T> pre, act;  // linear1's output; the activation (after dropout)
   Mat<T> drop;      // dropout mask (empty without dropout)
+  Mat<T> dpre;      // backward: the gradient on pre
 };
 
 template <typename T>
