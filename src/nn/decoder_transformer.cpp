@@ -2,7 +2,9 @@
 // every target position of a batch at once, one GEMM per projection over all T·B positions;
 // decoding runs one step at a time over the self-attention keys and values of the earlier steps,
 // kept in each layer's qkv, and the memory's keys and values, projected once per batch.
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "attend/core/error.hpp"
 #include "attend/nn/transformer.hpp"
@@ -273,16 +275,50 @@ void TransformerDecoder<T>::backward(const Mat<T>& dlogits, std::size_t Tn, cons
                                      std::vector<Mat<T>>& dc0) const {
   auto& st = decoder_state<TransformerDecoderState<T>>(cache);
   const std::size_t H = config_.hidden, B = cache.B, N = Tn * B;
+  const std::size_t V = dlogits.n_rows;
   const Mat<T> y = block(st.Y, 0, N);
-  Mat<T> d;
-  if (config_.tie_embeddings) {
-    params_.grad(embedding_) += y * dlogits.t();
-    d = params_.value(embedding_) * dlogits;
-  } else {
-    params_.grad(out_w_) += dlogits * y.t();
-    d = params_.value(out_w_).t() * dlogits;
+  // A column of dlogits that is all zero (a padded target position) adds nothing to the output
+  // layer's gradients: when there are such columns, the products run over the others only,
+  // gathered, and the gradient on y is 0 at the skipped columns.
+  std::vector<std::size_t> live;
+  live.reserve(N);
+  for (std::size_t j = 0; j < N; ++j) {
+    const T* c = dlogits.colptr(j);
+    std::size_t i = 0;
+    while (i < V && c[i] == T(0)) ++i;
+    if (i < V) live.push_back(j);
   }
-  add_row_sums(dlogits, params_.grad(out_b_));
+  const std::size_t nl = live.size();
+  const bool gather = nl < N;
+  const Mat<T>* dl = &dlogits;
+  const Mat<T>* yl = &y;
+  if (gather) {
+    st.dl_live.set_size(V, nl);
+    st.y_live.set_size(H, nl);
+    for (std::size_t k = 0; k < nl; ++k) {
+      std::copy_n(dlogits.colptr(live[k]), V, st.dl_live.colptr(k));
+      std::copy_n(y.colptr(live[k]), H, st.y_live.colptr(k));
+    }
+    dl = &st.dl_live;
+    yl = &st.y_live;
+  }
+  Mat<T> d;
+  Mat<T>& dy = gather ? st.d_live : d;  // on the gathered columns of y
+  dy.set_size(H, nl);
+  if (config_.tie_embeddings) {
+    const Mat<T>& E = params_.value(embedding_);  // H × V
+    gemm(false, true, H, V, nl, T(1), yl->memptr(), H, dl->memptr(), V, T(1), params_.grad(embedding_).memptr(), H);
+    gemm(false, false, H, nl, V, T(1), E.memptr(), H, dl->memptr(), V, T(0), dy.memptr(), H);
+  } else {
+    const Mat<T>& W = params_.value(out_w_);  // V × H
+    gemm(false, true, V, H, nl, T(1), dl->memptr(), V, yl->memptr(), H, T(1), params_.grad(out_w_).memptr(), V);
+    gemm(true, false, H, nl, V, T(1), W.memptr(), V, dl->memptr(), V, T(0), dy.memptr(), H);
+  }
+  add_row_sums(*dl, params_.grad(out_b_));
+  if (gather) {
+    d.zeros(H, N);
+    for (std::size_t k = 0; k < nl; ++k) std::copy_n(dy.colptr(k), H, d.colptr(live[k]));
+  }
   Mat<T> dx;
   if (config_.norm_first) {
     layer_norm_backward(d, st.hat, st.rstd, params_.value(norm_w_), params_.grad(norm_w_), params_.grad(norm_b_), dx);

@@ -112,6 +112,7 @@ struct TransformerDecoderState : DecoderState {
   arma::Row<T> rstd;
   Mat<T> pe;                           // sinusoidal positions, H × T_max
   Mat<T> w;                            // scratch: one head's weights
+  Mat<T> dl_live, y_live, d_live;      // backward: the non-zero columns of dlogits, their inputs, gradient
 };
 
 template <typename T>

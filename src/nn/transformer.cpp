@@ -282,23 +282,29 @@ FeedForward<T>::FeedForward(ParameterRegistry<T>& params, const std::string& pre
 template <typename T>
 void FeedForward<T>::forward(const Mat<T>& in, bool gelu, double dropout, FeedForwardCache<T>& c, Mat<T>& out,
                              std::mt19937_64* rng) const {
-  affine(params_.value(l1_w_), in, params_.value(l1_b_), c.pre);  // two GEMMs over all positions
-  if (rng && dropout > 0) dropout_mask(c.drop, c.pre.n_rows, c.pre.n_cols, dropout, *rng);
+  // Two GEMMs over all positions. relu runs in place on linear1's output: its backward needs
+  // only where the activation is positive, which act (after dropout) still tells wherever the
+  // dropout kept the unit (and where it did not, the gradient is 0 either way); gelu keeps pre.
+  Mat<T>& lin = gelu ? c.pre : c.act;
+  affine(params_.value(l1_w_), in, params_.value(l1_b_), lin);
+  if (!gelu) c.pre.reset();
+  if (rng && dropout > 0) dropout_mask(c.drop, lin.n_rows, lin.n_cols, dropout, *rng);
   else c.drop.reset();
-  c.act.set_size(c.pre.n_rows, c.pre.n_cols);
-  const T* p = c.pre.memptr();
+  c.act.set_size(lin.n_rows, lin.n_cols);
   T* a = c.act.memptr();
-  const std::size_t n = c.pre.n_elem;
+  const std::size_t n = c.act.n_elem;
+  const T* m = c.drop.is_empty() ? nullptr : c.drop.memptr();
   if (gelu) {
+    const T* p = c.pre.memptr();
     for (std::size_t i = 0; i < n; ++i) a[i] = T(0.5) * p[i] * (T(1) + std::erf(p[i] * T(kInvSqrt2)));
+    if (m)
+      for (std::size_t i = 0; i < n; ++i) a[i] *= m[i];
+  } else if (m) {
+#pragma omp simd
+    for (std::size_t i = 0; i < n; ++i) a[i] = (a[i] > 0 ? a[i] : T(0)) * m[i];
   } else {
 #pragma omp simd
-    for (std::size_t i = 0; i < n; ++i) a[i] = p[i] > 0 ? p[i] : T(0);
-  }
-  if (!c.drop.is_empty()) {
-    const T* m = c.drop.memptr();
-#pragma omp simd
-    for (std::size_t i = 0; i < n; ++i) a[i] *= m[i];
+    for (std::size_t i = 0; i < n; ++i) a[i] = a[i] > 0 ? a[i] : T(0);
   }
   affine(params_.value(l2_w_), c.act, params_.value(l2_b_), out);
 }
@@ -313,8 +319,23 @@ void FeedForward<T>::backward(const Mat<T>& dout, const Mat<T>& in, bool gelu, F
   dpre.set_size(W2.n_cols, dout.n_cols);
   gemm(true, false, W2.n_cols, dout.n_cols, W2.n_rows, T(1), W2.memptr(), W2.n_rows, dout.memptr(), dout.n_rows,
        T(0), dpre.memptr(), W2.n_cols);
-  if (!c.drop.is_empty()) dpre %= c.drop;
-  activate_backward(c.pre, dpre, gelu);
+  if (gelu) {
+    if (!c.drop.is_empty()) dpre %= c.drop;
+    activate_backward(c.pre, dpre, true);
+  } else {
+    // d ⊙ mask where the unit is positive, 0 elsewhere
+    const T* a = c.act.memptr();
+    T* g = dpre.memptr();
+    const std::size_t n = dpre.n_elem;
+    if (!c.drop.is_empty()) {
+      const T* m = c.drop.memptr();
+#pragma omp simd
+      for (std::size_t i = 0; i < n; ++i) g[i] = a[i] > 0 ? g[i] * m[i] : T(0);
+    } else {
+#pragma omp simd
+      for (std::size_t i = 0; i < n; ++i) g[i] = a[i] > 0 ? g[i] : T(0);
+    }
+  }
   add_weight_grad(dpre, in, params_.grad(l1_w_).memptr(), dpre.n_rows);
   add_row_sums(dpre, params_.grad(l1_b_));
   din = params_.value(l1_w_).t() * dpre;

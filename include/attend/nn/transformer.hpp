@@ -69,7 +69,7 @@ class SelfAttention {
 // gelu: <prefix>linear1.weight/bias (F × H, F), linear2.weight/bias (H × F, H).
 template <typename T>
 struct FeedForwardCache {
-  Mat<T> pre, act;  // linear1's output; the activation (after dropout)
+  Mat<T> pre, act;  // linear1's output (gelu only; empty with relu); the activation (after dropout)
   Mat<T> drop;      // dropout mask (empty without dropout)
   Mat<T> dpre;      // backward: the gradient on pre
 };
