@@ -6,6 +6,7 @@
 #pragma once
 #include <armadillo>
 #include <cstddef>
+#include <algorithm>
 #include <vector>
 
 namespace attend {
@@ -65,6 +66,43 @@ template <typename T>
 inline void add_weight_grad(const arma::Mat<T>& d, const arma::Mat<T>& x, T* g, std::size_t ldg) {
   if (d.n_cols == 0) return;
   gemm(false, true, d.n_rows, x.n_rows, d.n_cols, T(1), d.memptr(), d.n_rows, x.memptr(), x.n_rows, T(1), g, ldg);
+}
+
+}  // namespace attend
+
+namespace attend {
+
+// The columns of d that are not all zero, in order (a NaN counts as non-zero). A backward pass
+// over padded positions carries exact zeros there; the products can skip those columns.
+template <typename T>
+inline void nonzero_columns(const arma::Mat<T>& d, std::vector<std::size_t>& live) {
+  live.clear();
+  live.reserve(d.n_cols);
+  const std::size_t m = d.n_rows;
+  for (std::size_t j = 0; j < d.n_cols; ++j) {
+    const T* c = d.colptr(j);
+    std::size_t i = 0;
+    while (i < m && c[i] == T(0)) ++i;
+    if (i < m) live.push_back(j);
+  }
+}
+
+// Whether skipping the all-zero columns pays for gathering the others: at least 1 in 16 is zero.
+inline bool worth_gathering(std::size_t live, std::size_t n) { return live + n / 16 < n; }
+
+// out = the columns `cols` of src, in that order.
+template <typename T>
+inline void gather_columns(const arma::Mat<T>& src, const std::vector<std::size_t>& cols, arma::Mat<T>& out) {
+  out.set_size(src.n_rows, cols.size());
+  for (std::size_t k = 0; k < cols.size(); ++k) std::copy_n(src.colptr(cols[k]), src.n_rows, out.colptr(k));
+}
+
+// out (m × n): column cols[k] = src column k, zeros elsewhere.
+template <typename T>
+inline void scatter_columns(const arma::Mat<T>& src, const std::vector<std::size_t>& cols, std::size_t n,
+                            arma::Mat<T>& out) {
+  out.zeros(src.n_rows, n);
+  for (std::size_t k = 0; k < cols.size(); ++k) std::copy_n(src.colptr(k), src.n_rows, out.colptr(cols[k]));
 }
 
 }  // namespace attend

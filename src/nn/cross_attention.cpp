@@ -129,9 +129,8 @@ template <typename T>
 void CrossAttention<T>::backward(const Mat<T>& dout, const Mat<T>& x, const Memory<T>& m,
                                  CrossAttentionState<T>& s, Mat<T>& dx) const {
   const std::size_t B = m.B, S = m.S, N = x.n_cols, n = s.n;
-  add_weight_grad(dout, s.ctx, params_.grad(out_w_).memptr(), H_);
-  add_row_sums(dout, params_.grad(out_b_));
-  s.dctx = params_.value(out_w_).t() * dout;
+  affine_backward(params_.value(out_w_).memptr(), H_, dout, s.ctx, params_.grad(out_w_).memptr(), H_,
+                  params_.grad(out_b_).memptr(), s.dctx, s.gather);
   s.dQ.set_size(H_, N);  // every column is written below: by each head, or per head and step
   if (s.dKV.is_empty()) s.dKV.zeros(2 * H_, B * S);
   if (scores_.empty()) {
@@ -172,10 +171,8 @@ void CrossAttention<T>::backward(const Mat<T>& dout, const Mat<T>& x, const Memo
     }
   }
   // The q' rows of the packed weight, in place (leading dimension 3H).
-  add_weight_grad(s.dQ, x, params_.grad(in_w_).memptr(), 3 * H_);
-  add_row_sums(s.dQ, params_.grad(in_b_));
-  dx.set_size(H_, N);
-  gemm(true, false, H_, N, H_, T(1), params_.value(in_w_).memptr(), 3 * H_, s.dQ.memptr(), H_, T(0), dx.memptr(), H_);
+  affine_backward(params_.value(in_w_).memptr(), 3 * H_, s.dQ, x, params_.grad(in_w_).memptr(), 3 * H_,
+                  params_.grad(in_b_).memptr(), dx, s.gather);
 }
 
 template <typename T>

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "attend/nn/attention.hpp"
+#include "attend/nn/transformer.hpp"
 
 namespace attend {
 
@@ -36,6 +37,7 @@ struct CrossAttentionState {
   std::vector<std::unique_ptr<AttentionState>> batch;
   std::vector<std::vector<std::unique_ptr<AttentionState>>> steps;
   Mat<T> scratch, da, dctx, qh, dqh, w, dw;
+  ColumnGather<T> gather;
 };
 
 template <typename T>

@@ -281,44 +281,32 @@ void TransformerDecoder<T>::backward(const Mat<T>& dlogits, std::size_t Tn, cons
   // layer's gradients: when there are such columns, the products run over the others only,
   // gathered, and the gradient on y is 0 at the skipped columns.
   std::vector<std::size_t> live;
-  live.reserve(N);
-  for (std::size_t j = 0; j < N; ++j) {
-    const T* c = dlogits.colptr(j);
-    std::size_t i = 0;
-    while (i < V && c[i] == T(0)) ++i;
-    if (i < V) live.push_back(j);
-  }
+  nonzero_columns(dlogits, live);
   const std::size_t nl = live.size();
-  const bool gather = nl < N;
+  const bool gather = worth_gathering(nl, N);
   const Mat<T>* dl = &dlogits;
   const Mat<T>* yl = &y;
   if (gather) {
-    st.dl_live.set_size(V, nl);
-    st.y_live.set_size(H, nl);
-    for (std::size_t k = 0; k < nl; ++k) {
-      std::copy_n(dlogits.colptr(live[k]), V, st.dl_live.colptr(k));
-      std::copy_n(y.colptr(live[k]), H, st.y_live.colptr(k));
-    }
+    gather_columns(dlogits, live, st.dl_live);
+    gather_columns(y, live, st.y_live);
     dl = &st.dl_live;
     yl = &st.y_live;
   }
+  const std::size_t n = dl->n_cols;
   Mat<T> d;
-  Mat<T>& dy = gather ? st.d_live : d;  // on the gathered columns of y
-  dy.set_size(H, nl);
+  Mat<T>& dy = gather ? st.d_live : d;  // on the (gathered) columns of y
+  dy.set_size(H, n);
   if (config_.tie_embeddings) {
     const Mat<T>& E = params_.value(embedding_);  // H × V
-    gemm(false, true, H, V, nl, T(1), yl->memptr(), H, dl->memptr(), V, T(1), params_.grad(embedding_).memptr(), H);
-    gemm(false, false, H, nl, V, T(1), E.memptr(), H, dl->memptr(), V, T(0), dy.memptr(), H);
+    gemm(false, true, H, V, n, T(1), yl->memptr(), H, dl->memptr(), V, T(1), params_.grad(embedding_).memptr(), H);
+    gemm(false, false, H, n, V, T(1), E.memptr(), H, dl->memptr(), V, T(0), dy.memptr(), H);
   } else {
     const Mat<T>& W = params_.value(out_w_);  // V × H
-    gemm(false, true, V, H, nl, T(1), dl->memptr(), V, yl->memptr(), H, T(1), params_.grad(out_w_).memptr(), V);
-    gemm(true, false, H, nl, V, T(1), W.memptr(), V, dl->memptr(), V, T(0), dy.memptr(), H);
+    gemm(false, true, V, H, n, T(1), dl->memptr(), V, yl->memptr(), H, T(1), params_.grad(out_w_).memptr(), V);
+    gemm(true, false, H, n, V, T(1), W.memptr(), V, dl->memptr(), V, T(0), dy.memptr(), H);
   }
   add_row_sums(*dl, params_.grad(out_b_));
-  if (gather) {
-    d.zeros(H, N);
-    for (std::size_t k = 0; k < nl; ++k) std::copy_n(dy.colptr(k), H, d.colptr(live[k]));
-  }
+  if (gather) scatter_columns(st.d_live, live, N, d);
   Mat<T> dx;
   if (config_.norm_first) {
     layer_norm_backward(d, st.hat, st.rstd, params_.value(norm_w_), params_.grad(norm_w_), params_.grad(norm_b_), dx);

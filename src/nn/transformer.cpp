@@ -105,6 +105,28 @@ void layer_norm_backward(const Mat<T>& dy, const Mat<T>& hat, const arma::Row<T>
 }
 
 template <typename T>
+void affine_backward(const T* w, std::size_t ldw, const Mat<T>& d, const Mat<T>& x, T* gw, std::size_t ldgw,
+                     T* gb, Mat<T>& dx, ColumnGather<T>& s) {
+  const std::size_t m = d.n_rows, k = x.n_rows, N = d.n_cols;
+  nonzero_columns(d, s.live);
+  const bool gather = worth_gathering(s.live.size(), N);
+  const Mat<T>*dd = &d, *xx = &x;
+  if (gather) {
+    gather_columns(d, s.live, s.d);
+    gather_columns(x, s.live, s.x);
+    dd = &s.d;
+    xx = &s.x;
+  }
+  const std::size_t n = dd->n_cols;
+  add_weight_grad(*dd, *xx, gw, ldgw);
+  add_row_sums(dd->memptr(), m, m, n, gb);
+  Mat<T>& out = gather ? s.dx : dx;
+  out.set_size(k, n);
+  gemm(true, false, k, n, m, T(1), w, ldw, dd->memptr(), m, T(0), out.memptr(), k);
+  if (gather) scatter_columns(s.dx, s.live, N, dx);
+}
+
+template <typename T>
 void activate(Mat<T>& x, bool gelu) {
   if (gelu) x.transform([](T v) { return T(0.5) * v * (T(1) + std::erf(v * T(kInvSqrt2))); });
   else {
@@ -181,6 +203,8 @@ void head_backward(const HeadBlock<T>& h, const Mat<T>& a, const Mat<T>& mask, c
   template void layer_norm(const Mat<T>&, const Mat<T>&, const Mat<T>&, Mat<T>&, arma::Row<T>&, Mat<T>&); \
   template void layer_norm_backward(const Mat<T>&, const Mat<T>&, const arma::Row<T>&, const Mat<T>&,    \
                                     Mat<T>&, Mat<T>&, Mat<T>&, const Mat<T>*);                           \
+  template void affine_backward(const T*, std::size_t, const Mat<T>&, const Mat<T>&, T*, std::size_t, T*, \
+                               Mat<T>&, ColumnGather<T>&);                                           \
   template void activate(Mat<T>&, bool);                                                             \
   template void activate_backward(const Mat<T>&, Mat<T>&, bool);                                     \
   template void head_forward(const HeadBlock<T>&, Mat<T>&, const Mat<T>&, Mat<T>&, T*, std::size_t); \
@@ -242,9 +266,8 @@ template <typename T>
 void SelfAttention<T>::backward(const Mat<T>& dout, const Mat<T>& in, std::size_t B, const Lengths* len,
                                 SelfAttentionCache<T>& c, Mat<T>& din) const {
   const std::size_t H = width_, nh = heads_, dk = H / nh, N = in.n_cols, n = N / B, ld = 3 * H * B;
-  add_weight_grad(dout, c.ctx, params_.grad(out_w_).memptr(), H);
-  add_row_sums(dout, params_.grad(out_b_));
-  c.dctx = params_.value(out_w_).t() * dout;
+  affine_backward(params_.value(out_w_).memptr(), H, dout, c.ctx, params_.grad(out_w_).memptr(), H,
+                  params_.grad(out_b_).memptr(), c.dctx, c.gather);
   // The heads write dq of every position and dk, dv of the keys they see: padded keys (position
   // len[b] and on) get no k or v gradient.
   c.dqkv.set_size(3 * H, N);
@@ -262,9 +285,8 @@ void SelfAttention<T>::backward(const Mat<T>& dout, const Mat<T>& in, std::size_
       head_backward(hb, c.attn[b * nh + h], c.attn_mask[b * nh + h], c.dctx.memptr() + H * b + h * dk, H * B,
                     c.scratch, c.da, dq, dq + H, dq + 2 * H);
     }
-  add_weight_grad(c.dqkv, in, params_.grad(in_w_).memptr(), 3 * H);
-  add_row_sums(c.dqkv, params_.grad(in_b_));
-  din = params_.value(in_w_).t() * c.dqkv;
+  affine_backward(params_.value(in_w_).memptr(), 3 * H, c.dqkv, in, params_.grad(in_w_).memptr(), 3 * H,
+                  params_.grad(in_b_).memptr(), din, c.gather);
 }
 
 template <typename T>
@@ -309,36 +331,62 @@ void FeedForward<T>::forward(const Mat<T>& in, bool gelu, double dropout, FeedFo
   affine(params_.value(l2_w_), c.act, params_.value(l2_b_), out);
 }
 
+// Columns of dout that are all zero (padded positions) give zero gradients throughout the block
+// and add nothing to the parameter gradients: when there are enough of them, the block runs over
+// the others, gathered, and din is 0 at the skipped columns.
 template <typename T>
 void FeedForward<T>::backward(const Mat<T>& dout, const Mat<T>& in, bool gelu, FeedForwardCache<T>& c,
                               Mat<T>& din) const {
-  const Mat<T>& W2 = params_.value(l2_w_);
-  add_weight_grad(dout, c.act, params_.grad(l2_w_).memptr(), W2.n_rows);
-  add_row_sums(dout, params_.grad(l2_b_));
-  Mat<T>& dpre = c.dpre;
-  dpre.set_size(W2.n_cols, dout.n_cols);
-  gemm(true, false, W2.n_cols, dout.n_cols, W2.n_rows, T(1), W2.memptr(), W2.n_rows, dout.memptr(), dout.n_rows,
-       T(0), dpre.memptr(), W2.n_cols);
-  if (gelu) {
-    if (!c.drop.is_empty()) dpre %= c.drop;
-    activate_backward(c.pre, dpre, true);
-  } else {
-    // d ⊙ mask where the unit is positive, 0 elsewhere
-    const T* a = c.act.memptr();
-    T* g = dpre.memptr();
-    const std::size_t n = dpre.n_elem;
+  const Mat<T>&W1 = params_.value(l1_w_), &W2 = params_.value(l2_w_);
+  const std::size_t H = W2.n_rows, F = W2.n_cols, N = dout.n_cols;
+  nonzero_columns(dout, c.live);
+  const bool gather = worth_gathering(c.live.size(), N);
+  const Mat<T>*d = &dout, *act = &c.act, *x = &in, *pre = &c.pre, *mask = &c.drop;
+  if (gather) {
+    gather_columns(dout, c.live, c.g_dout);
+    gather_columns(c.act, c.live, c.g_act);
+    gather_columns(in, c.live, c.g_in);
+    d = &c.g_dout;
+    act = &c.g_act;
+    x = &c.g_in;
+    if (gelu) {
+      gather_columns(c.pre, c.live, c.g_pre);
+      pre = &c.g_pre;
+    }
     if (!c.drop.is_empty()) {
-      const T* m = c.drop.memptr();
-#pragma omp simd
-      for (std::size_t i = 0; i < n; ++i) g[i] = a[i] > 0 ? g[i] * m[i] : T(0);
-    } else {
-#pragma omp simd
-      for (std::size_t i = 0; i < n; ++i) g[i] = a[i] > 0 ? g[i] : T(0);
+      gather_columns(c.drop, c.live, c.g_drop);
+      mask = &c.g_drop;
     }
   }
-  add_weight_grad(dpre, in, params_.grad(l1_w_).memptr(), dpre.n_rows);
+  const std::size_t n = d->n_cols;
+  add_weight_grad(*d, *act, params_.grad(l2_w_).memptr(), H);
+  add_row_sums(*d, params_.grad(l2_b_));
+  Mat<T>& dpre = c.dpre;
+  dpre.set_size(F, n);
+  gemm(true, false, F, n, H, T(1), W2.memptr(), H, d->memptr(), H, T(0), dpre.memptr(), F);
+  if (gelu) {
+    if (!mask->is_empty()) dpre %= *mask;
+    activate_backward(*pre, dpre, true);
+  } else {
+    // d ⊙ mask where the unit is positive, 0 elsewhere
+    const T* a = act->memptr();
+    T* g = dpre.memptr();
+    const std::size_t e = dpre.n_elem;
+    if (!mask->is_empty()) {
+      const T* m = mask->memptr();
+#pragma omp simd
+      for (std::size_t i = 0; i < e; ++i) g[i] = a[i] > 0 ? g[i] * m[i] : T(0);
+    } else {
+#pragma omp simd
+      for (std::size_t i = 0; i < e; ++i) g[i] = a[i] > 0 ? g[i] : T(0);
+    }
+  }
+  add_weight_grad(dpre, *x, params_.grad(l1_w_).memptr(), F);
   add_row_sums(dpre, params_.grad(l1_b_));
-  din = params_.value(l1_w_).t() * dpre;
+  Mat<T>& out = gather ? c.g_din : din;
+  out.set_size(H, n);
+  gemm(true, false, H, n, F, T(1), W1.memptr(), F, dpre.memptr(), F, T(0), out.memptr(), H);
+  if (gather) scatter_columns(c.g_din, c.live, N, din);
 }
 
 // ---- the encoder layer --------------------------------------------------------------------------
