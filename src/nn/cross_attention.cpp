@@ -178,11 +178,33 @@ void CrossAttention<T>::backward(const Mat<T>& dout, const Mat<T>& x, const Memo
 template <typename T>
 void CrossAttention<T>::finish_backward(const Memory<T>& m, CrossAttentionState<T>& s, Mat<T>& dmemory) const {
   if (s.dKV.is_empty()) return;
-  // The k and v rows of the packed weight, in place (leading dimension 3H).
-  add_weight_grad(s.dKV, *m.values, params_.grad(in_w_).memptr() + H_, 3 * H_);
-  add_row_sums(s.dKV.memptr(), 2 * H_, 2 * H_, s.dKV.n_cols, params_.grad(in_b_).memptr() + H_);
-  gemm(true, false, H_, s.dKV.n_cols, 2 * H_, T(1), params_.value(in_w_).memptr() + H_, 3 * H_, s.dKV.memptr(),
-       2 * H_, T(1), dmemory.memptr(), H_);
+  // The k and v rows of the packed weight, in place (leading dimension 3H). Padded memory
+  // positions are keys nobody attends to: their columns of dKV are zero and are skipped.
+  ColumnGather<T>& g = s.gather;
+  nonzero_columns(s.dKV, g.live);
+  const bool gather = worth_gathering(g.live.size(), s.dKV.n_cols);
+  const Mat<T>*d = &s.dKV, *x = m.values;
+  if (gather) {
+    gather_columns(s.dKV, g.live, g.d);
+    gather_columns(*m.values, g.live, g.x);
+    d = &g.d;
+    x = &g.x;
+  }
+  const std::size_t n = d->n_cols;
+  add_weight_grad(*d, *x, params_.grad(in_w_).memptr() + H_, 3 * H_);
+  add_row_sums(d->memptr(), 2 * H_, 2 * H_, n, params_.grad(in_b_).memptr() + H_);
+  const T* wkv = params_.value(in_w_).memptr() + H_;
+  if (!gather) {
+    gemm(true, false, H_, n, 2 * H_, T(1), wkv, 3 * H_, d->memptr(), 2 * H_, T(1), dmemory.memptr(), H_);
+    return;
+  }
+  g.dx.set_size(H_, n);
+  gemm(true, false, H_, n, 2 * H_, T(1), wkv, 3 * H_, d->memptr(), 2 * H_, T(0), g.dx.memptr(), H_);
+  for (std::size_t k = 0; k < n; ++k) {
+    const T* src = g.dx.colptr(k);
+    T* dst = dmemory.colptr(g.live[k]);
+    for (std::size_t i = 0; i < H_; ++i) dst[i] += src[i];
+  }
 }
 
 template class CrossAttention<float>;
