@@ -39,7 +39,7 @@ void CrossAttention<T>::prepare(const Memory<T>& m, std::size_t T_max, CrossAtte
   s.KV.set_size(2 * H_, m.values->n_cols);
   gemm_bias(false, false, 2 * H_, m.values->n_cols, H_, W.memptr() + H_, 3 * H_, m.values->memptr(), H_,
             params_.value(in_b_).memptr() + H_, s.KV.memptr(), 2 * H_);
-  s.dKV.reset();
+  s.dkv_live = false;
   if (scores_.empty()) return;
   s.keys.resize(heads_);
   s.dkeys.resize(heads_);
@@ -132,7 +132,10 @@ void CrossAttention<T>::backward(const Mat<T>& dout, const Mat<T>& x, const Memo
   affine_backward(params_.value(out_w_).memptr(), H_, dout, s.ctx, params_.grad(out_w_).memptr(), H_,
                   params_.grad(out_b_).memptr(), s.dctx, s.gather);
   s.dQ.set_size(H_, N);  // every column is written below: by each head, or per head and step
-  if (s.dKV.is_empty()) s.dKV.zeros(2 * H_, B * S);
+  if (!s.dkv_live) {
+    s.dKV.zeros(2 * H_, B * S);
+    s.dkv_live = true;
+  }
   if (scores_.empty()) {
     const T scale = T(1) / std::sqrt(T(dk_));
     for (std::size_t b = 0; b < B; ++b)
@@ -177,7 +180,7 @@ void CrossAttention<T>::backward(const Mat<T>& dout, const Mat<T>& x, const Memo
 
 template <typename T>
 void CrossAttention<T>::finish_backward(const Memory<T>& m, CrossAttentionState<T>& s, Mat<T>& dmemory) const {
-  if (s.dKV.is_empty()) return;
+  if (!s.dkv_live) return;
   // The k and v rows of the packed weight, in place (leading dimension 3H). Padded memory
   // positions are keys nobody attends to: their columns of dKV are zero and are skipped.
   ColumnGather<T>& g = s.gather;

@@ -111,7 +111,7 @@ void TransformerDecoderLayer<T>::backward(const Mat<T>& dy, const Memory<T>& mem
   Mat<T>&dg2 = params_.grad(n2_w_), &db2 = params_.grad(n2_b_);
   Mat<T>&dg3 = params_.grad(n3_w_), &db3 = params_.grad(n3_b_);
   // d ⊙ mask in `scratch`, or d itself without a mask
-  Mat<T> scratch;
+  Mat<T>& scratch = c.scratch;
   auto undrop = [&scratch](const Mat<T>& d, const Mat<T>& mask) -> const Mat<T>& {
     if (mask.is_empty()) return d;
     scratch = d % mask;
@@ -119,7 +119,7 @@ void TransformerDecoderLayer<T>::backward(const Mat<T>& dy, const Memory<T>& mem
   };
   // Each block: dr = the gradient on (residual + drop(block(input))); the input's gradient is
   // the block's backward, through the norm before it with norm_first, plus dr.
-  Mat<T> d, dr;
+  Mat<T>&d = c.d, &dr = c.dr;
   const Mat<T>* dr3 = &dy;  // on x₂ + drop(ff)
   if (!pre) {
     layer_norm_backward(dy, c.hat3, c.rstd3, g3, dg3, db3, dr);
@@ -293,7 +293,7 @@ void TransformerDecoder<T>::backward(const Mat<T>& dlogits, std::size_t Tn, cons
     yl = &st.y_live;
   }
   const std::size_t n = dl->n_cols;
-  Mat<T> d;
+  Mat<T>& d = st.dy;
   Mat<T>& dy = gather ? st.d_live : d;  // on the (gathered) columns of y
   dy.set_size(H, n);
   if (config_.tie_embeddings) {
@@ -307,20 +307,21 @@ void TransformerDecoder<T>::backward(const Mat<T>& dlogits, std::size_t Tn, cons
   }
   add_row_sums(*dl, params_.grad(out_b_));
   if (gather) scatter_columns(st.d_live, live, N, d);
-  Mat<T> dx;
+  Mat<T>* g = &d;  // the gradient on the current layer's output; each layer's on its input in its cache
   if (config_.norm_first) {
-    layer_norm_backward(d, st.hat, st.rstd, params_.value(norm_w_), params_.grad(norm_w_), params_.grad(norm_b_), dx);
-    d.swap(dx);
+    layer_norm_backward(d, st.hat, st.rstd, params_.value(norm_w_), params_.grad(norm_w_), params_.grad(norm_b_),
+                        st.dnorm);
+    g = &st.dnorm;
   }
   for (std::size_t l = layers_.size(); l-- > 0;) {
-    layers_[l].backward(d, cache.memory, st.layers[l], dx);
-    d.swap(dx);
+    layers_[l].backward(*g, cache.memory, st.layers[l], st.layers[l].dx);
+    g = &st.layers[l].dx;
   }
-  if (!st.emb_mask.is_empty()) d %= st.emb_mask;
+  if (!st.emb_mask.is_empty()) *g %= st.emb_mask;
   const T scale = std::sqrt(T(H));
   Mat<T>& dE = params_.grad(embedding_);
   for (std::size_t t = 0; t < Tn; ++t)
-    for (std::size_t b = 0; b < B; ++b) dE.col(tokens(t, b)) += scale * d.col(t * B + b);
+    for (std::size_t b = 0; b < B; ++b) dE.col(tokens(t, b)) += scale * g->col(t * B + b);
   for (std::size_t l = 0; l < layers_.size(); ++l)
     layers_[l].cross().finish_backward(cache.memory, st.layers[l].cross, dmemory);
   dh0.clear();

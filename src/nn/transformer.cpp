@@ -479,27 +479,28 @@ void TransformerLayer<T>::backward(const Mat<T>& dy, TransformerLayerCache<T>& c
   Mat<T>&dg1 = params_.grad(n1_w_), &db1 = params_.grad(n1_b_);
   Mat<T>&dg2 = params_.grad(n2_w_), &db2 = params_.grad(n2_b_);
 
-  Mat<T> scratch;  // a gradient with a dropout mask applied
-  const Mat<T>* dr2 = &dy;  // on x1 + drop2(ff)
-  Mat<T> t2;
+  Mat<T>& scratch = c.scratch;  // a gradient with a dropout mask applied
+  const Mat<T>* dr2 = &dy;      // on x1 + drop2(ff)
   if (!shape_.norm_first) {
-    layer_norm_backward(dy, c.hat2, c.rstd2, g2, dg2, db2, t2);
-    dr2 = &t2;
+    layer_norm_backward(dy, c.hat2, c.rstd2, g2, dg2, db2, c.d1);
+    dr2 = &c.d1;
   }
-  Mat<T> dx1;  // on f_in
+  Mat<T>& dx1 = c.d2;  // on f_in
   ff_.backward(undropped(*dr2, c.drop2, scratch), c.f_in, shape_.gelu, c.ff, dx1);
   if (shape_.norm_first) layer_norm_backward(dx1, c.hat2, c.rstd2, g2, dg2, db2, dx1, dr2);
   else dx1 += *dr2;
 
-  Mat<T> dr1;  // on x + drop1(sa)
-  if (shape_.norm_first) dr1 = std::move(dx1);
-  else layer_norm_backward(dx1, c.hat1, c.rstd1, g1, dg1, db1, dr1);
-  Mat<T> da;
-  sa_.backward(undropped(dr1, c.drop1, scratch), c.a_in, c.B, &c.len, c.sa, da);
+  const Mat<T>* dr1 = &dx1;  // on x + drop1(sa)
+  if (!shape_.norm_first) {
+    layer_norm_backward(dx1, c.hat1, c.rstd1, g1, dg1, db1, c.d1);
+    dr1 = &c.d1;
+  }
+  Mat<T>& da = c.d3;
+  sa_.backward(undropped(*dr1, c.drop1, scratch), c.a_in, c.B, &c.len, c.sa, da);
   if (shape_.norm_first) {
-    layer_norm_backward(da, c.hat1, c.rstd1, g1, dg1, db1, dx, &dr1);
+    layer_norm_backward(da, c.hat1, c.rstd1, g1, dg1, db1, dx, dr1);
   } else {
-    dx = da + dr1;
+    dx = da + *dr1;
   }
 }
 
@@ -529,11 +530,10 @@ void TransformerStack<T>::forward(const Mat<T>& x, const Lengths& len, std::vect
 template <typename T>
 void TransformerStack<T>::backward(const Mat<T>& dy, std::vector<TransformerLayerCache<T>>& caches,
                                    Mat<T>& dx) const {
-  Mat<T> d = dy;
-  for (std::size_t l = layers_.size(); l-- > 0;) {
-    layers_[l].backward(d, caches[l], dx);
-    if (l > 0) d.swap(dx);
-  }
+  // Layer l's gradient on its input goes to caches[l].dx (dx for layer 0), read by layer l − 1.
+  const std::size_t L = layers_.size();
+  for (std::size_t l = L; l-- > 0;)
+    layers_[l].backward(l + 1 == L ? dy : caches[l + 1].dx, caches[l], l == 0 ? dx : caches[l].dx);
 }
 
 template <typename T>

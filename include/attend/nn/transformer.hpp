@@ -111,6 +111,8 @@ struct TransformerLayerCache {
   FeedForwardCache<T> ff;
   Mat<T> hat1, hat2;              // normalised inputs of norm1, norm2
   arma::Row<T> rstd1, rstd2;      // 1/√(var + ε) per column
+  Mat<T> d1, d2, d3, scratch;     // backward: gradients, kept allocated from batch to batch
+  Mat<T> dx;                      // the stack's backward: this layer's gradient on its input
 };
 
 template <typename T>
