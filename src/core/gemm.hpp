@@ -28,6 +28,13 @@ inline void gemm_bias(bool trans_a, bool trans_b, std::size_t m, std::size_t n, 
     for (std::size_t i = 0; i < m; ++i) col[i] = bias[i];
   }
   if (k == 0) return;
+  if (n == 1) {  // one column (a decoding step of one sentence): a matrix-vector product, as Armadillo's
+    const arma::blas_int rows = arma::blas_int(trans_a ? k : m), cols = arma::blas_int(trans_a ? m : k),
+                         LA = arma::blas_int(lda), inc_b = arma::blas_int(trans_b ? ldb : 1), one = 1;
+    const T alpha = T(1), beta = T(1);
+    arma::blas::gemv<T>(trans_a ? "T" : "N", &rows, &cols, &alpha, a, &LA, b, &inc_b, &beta, c, &one);
+    return;
+  }
   gemm(trans_a, trans_b, m, n, k, T(1), a, lda, b, ldb, T(1), c, ldc);
 }
 
