@@ -34,9 +34,12 @@ CrossAttention<T>::CrossAttention(ParameterRegistry<T>& params, const ModelConfi
 
 template <typename T>
 void CrossAttention<T>::prepare(const Memory<T>& m, std::size_t T_max, CrossAttentionState<T>& s) const {
-  s.KV = params_.value(in_w_).rows(H_, 3 * H_ - 1) * *m.values;  // (2H × B·S): k and v of every memory position, one GEMM
-  s.KV.each_col() += params_.value(in_b_).rows(H_, 3 * H_ - 1).col(0);
-  s.dKV.reset();
+  // (2H × B·S): k and v of every memory position, one GEMM onto the bias
+  const Mat<T>& W = params_.value(in_w_);
+  s.KV.set_size(2 * H_, m.values->n_cols);
+  gemm_bias(false, false, 2 * H_, m.values->n_cols, H_, W.memptr() + H_, 3 * H_, m.values->memptr(), H_,
+            params_.value(in_b_).memptr() + H_, s.KV.memptr(), 2 * H_);
+  s.dkv_live = false;
   if (scores_.empty()) return;
   s.keys.resize(heads_);
   s.dkeys.resize(heads_);
@@ -63,8 +66,10 @@ void CrossAttention<T>::forward(const Mat<T>& x, std::size_t t0, const Memory<T>
   const bool drop = rng && dropout_ > 0;
   s.t0 = t0;
   s.n = n;
-  s.Q = params_.value(in_w_).rows(0, H_ - 1) * x;  // q' of every query: one GEMM
-  s.Q.each_col() += params_.value(in_b_).rows(0, H_ - 1).col(0);
+  // q' of every query: one GEMM onto the bias, reading the weight's first H rows in place
+  s.Q.set_size(H_, N);
+  gemm_bias(false, false, H_, N, H_, params_.value(in_w_).memptr(), 3 * H_, x.memptr(), H_,
+            params_.value(in_b_).memptr(), s.Q.memptr(), H_);
   s.ctx.set_size(H_, N);
   if (scores_.empty()) {
     const T scale = T(1) / std::sqrt(T(dk_));
@@ -102,8 +107,7 @@ void CrossAttention<T>::forward(const Mat<T>& x, std::size_t t0, const Memory<T>
       }
     }
   }
-  out = params_.value(out_w_) * s.ctx;
-  out.each_col() += params_.value(out_b_).col(0);
+  affine(params_.value(out_w_), s.ctx, params_.value(out_b_), out);
 }
 
 template <typename T>
@@ -125,11 +129,13 @@ template <typename T>
 void CrossAttention<T>::backward(const Mat<T>& dout, const Mat<T>& x, const Memory<T>& m,
                                  CrossAttentionState<T>& s, Mat<T>& dx) const {
   const std::size_t B = m.B, S = m.S, N = x.n_cols, n = s.n;
-  params_.grad(out_w_) += dout * s.ctx.t();
-  params_.grad(out_b_) += arma::sum(dout, 1);
-  s.dctx = params_.value(out_w_).t() * dout;
-  s.dQ.zeros(H_, N);
-  if (s.dKV.is_empty()) s.dKV.zeros(2 * H_, B * S);
+  affine_backward(params_.value(out_w_).memptr(), H_, dout, s.ctx, params_.grad(out_w_).memptr(), H_,
+                  params_.grad(out_b_).memptr(), s.dctx, s.gather);
+  s.dQ.set_size(H_, N);  // every column is written below: by each head, or per head and step
+  if (!s.dkv_live) {
+    s.dKV.zeros(2 * H_, B * S);
+    s.dkv_live = true;
+  }
   if (scores_.empty()) {
     const T scale = T(1) / std::sqrt(T(dk_));
     for (std::size_t b = 0; b < B; ++b)
@@ -167,17 +173,41 @@ void CrossAttention<T>::backward(const Mat<T>& dout, const Mat<T>& x, const Memo
       s.dKV.rows(i * dk_, (i + 1) * dk_ - 1) += s.dkeys[i];
     }
   }
-  params_.grad(in_w_).rows(0, H_ - 1) += s.dQ * x.t();
-  params_.grad(in_b_).rows(0, H_ - 1) += arma::sum(s.dQ, 1);
-  dx = params_.value(in_w_).rows(0, H_ - 1).t() * s.dQ;
+  // The q' rows of the packed weight, in place (leading dimension 3H).
+  affine_backward(params_.value(in_w_).memptr(), 3 * H_, s.dQ, x, params_.grad(in_w_).memptr(), 3 * H_,
+                  params_.grad(in_b_).memptr(), dx, s.gather);
 }
 
 template <typename T>
 void CrossAttention<T>::finish_backward(const Memory<T>& m, CrossAttentionState<T>& s, Mat<T>& dmemory) const {
-  if (s.dKV.is_empty()) return;
-  params_.grad(in_w_).rows(H_, 3 * H_ - 1) += s.dKV * m.values->t();
-  params_.grad(in_b_).rows(H_, 3 * H_ - 1) += arma::sum(s.dKV, 1);
-  dmemory += params_.value(in_w_).rows(H_, 3 * H_ - 1).t() * s.dKV;
+  if (!s.dkv_live) return;
+  // The k and v rows of the packed weight, in place (leading dimension 3H). Padded memory
+  // positions are keys nobody attends to: their columns of dKV are zero and are skipped.
+  ColumnGather<T>& g = s.gather;
+  nonzero_columns(s.dKV, g.live);
+  const bool gather = worth_gathering(g.live.size(), s.dKV.n_cols);
+  const Mat<T>*d = &s.dKV, *x = m.values;
+  if (gather) {
+    gather_columns(s.dKV, g.live, g.d);
+    gather_columns(*m.values, g.live, g.x);
+    d = &g.d;
+    x = &g.x;
+  }
+  const std::size_t n = d->n_cols;
+  add_weight_grad(*d, *x, params_.grad(in_w_).memptr() + H_, 3 * H_);
+  add_row_sums(d->memptr(), 2 * H_, 2 * H_, n, params_.grad(in_b_).memptr() + H_);
+  const T* wkv = params_.value(in_w_).memptr() + H_;
+  if (!gather) {
+    gemm(true, false, H_, n, 2 * H_, T(1), wkv, 3 * H_, d->memptr(), 2 * H_, T(1), dmemory.memptr(), H_);
+    return;
+  }
+  g.dx.set_size(H_, n);
+  gemm(true, false, H_, n, 2 * H_, T(1), wkv, 3 * H_, d->memptr(), 2 * H_, T(0), g.dx.memptr(), H_);
+  for (std::size_t k = 0; k < n; ++k) {
+    const T* src = g.dx.colptr(k);
+    T* dst = dmemory.colptr(g.live[k]);
+    for (std::size_t i = 0; i < H_; ++i) dst[i] += src[i];
+  }
 }
 
 template class CrossAttention<float>;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "attend/nn/attention.hpp"
+#include "attend/nn/transformer.hpp"
 
 namespace attend {
 
@@ -25,6 +26,7 @@ struct CrossAttentionState {
   CrossAttentionState& operator=(CrossAttentionState&&) = default;
 
   Mat<T> KV, dKV;  // [k; v] of the memory (2H × B·S, batch-major) and its gradient
+  bool dkv_live = false;  // dKV holds this batch's gradient (kept allocated from batch to batch)
   Mat<T> Q, dQ;    // q' of the queries of the last call (H × n·B) and its gradient
   Mat<T> ctx;      // [o_1; …; o_heads] (H × n·B)
   std::size_t t0 = 0, n = 0;  // the steps the last call ran: t0 … t0 + n − 1
@@ -36,6 +38,7 @@ struct CrossAttentionState {
   std::vector<std::unique_ptr<AttentionState>> batch;
   std::vector<std::vector<std::unique_ptr<AttentionState>>> steps;
   Mat<T> scratch, da, dctx, qh, dqh, w, dw;
+  ColumnGather<T> gather;
 };
 
 template <typename T>

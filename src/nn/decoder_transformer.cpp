@@ -2,7 +2,9 @@
 // every target position of a batch at once, one GEMM per projection over all T·B positions;
 // decoding runs one step at a time over the self-attention keys and values of the earlier steps,
 // kept in each layer's qkv, and the memory's keys and values, projected once per batch.
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "attend/core/error.hpp"
 #include "attend/nn/transformer.hpp"
@@ -108,34 +110,40 @@ void TransformerDecoderLayer<T>::backward(const Mat<T>& dy, const Memory<T>& mem
   Mat<T>&dg1 = params_.grad(n1_w_), &db1 = params_.grad(n1_b_);
   Mat<T>&dg2 = params_.grad(n2_w_), &db2 = params_.grad(n2_b_);
   Mat<T>&dg3 = params_.grad(n3_w_), &db3 = params_.grad(n3_b_);
-  auto undrop = [](const Mat<T>& d, const Mat<T>& mask) { return mask.is_empty() ? d : Mat<T>(d % mask); };
+  // d ⊙ mask in `scratch`, or d itself without a mask
+  Mat<T>& scratch = c.scratch;
+  auto undrop = [&scratch](const Mat<T>& d, const Mat<T>& mask) -> const Mat<T>& {
+    if (mask.is_empty()) return d;
+    scratch = d % mask;
+    return scratch;
+  };
   // Each block: dr = the gradient on (residual + drop(block(input))); the input's gradient is
   // the block's backward, through the norm before it with norm_first, plus dr.
-  Mat<T> d, dr, dnext;
-  if (pre) dr = dy;  // on x₂ + drop(ff)
-  else layer_norm_backward(dy, c.hat3, c.rstd3, g3, dg3, db3, dr);
-  ff_.backward(undrop(dr, c.drop3), c.f_in, shape_.gelu, c.ff, d);  // d: on f_in
-  if (pre) {
-    layer_norm_backward(d, c.hat3, c.rstd3, g3, dg3, db3, dnext);
-    dnext += dr;  // on x₂ = x₁ + drop(ca)
-  } else {
-    dnext = d + dr;  // on x₂ = norm2(x₁ + drop(ca))
-    layer_norm_backward(dnext, c.hat2, c.rstd2, g2, dg2, db2, dr);
+  Mat<T>&d = c.d, &dr = c.dr;
+  const Mat<T>* dr3 = &dy;  // on x₂ + drop(ff)
+  if (!pre) {
+    layer_norm_backward(dy, c.hat3, c.rstd3, g3, dg3, db3, dr);
+    dr3 = &dr;
   }
-  if (pre) dr = std::move(dnext);
+  ff_.backward(undrop(*dr3, c.drop3), c.f_in, shape_.gelu, c.ff, d);  // d: on f_in
+  if (pre) {
+    layer_norm_backward(d, c.hat3, c.rstd3, g3, dg3, db3, d, dr3);  // on x₂ = x₁ + drop(ca)
+    dr.swap(d);
+  } else {
+    d += dr;  // on x₂ = norm2(x₁ + drop(ca))
+    layer_norm_backward(d, c.hat2, c.rstd2, g2, dg2, db2, dr);
+  }
   cross_.backward(undrop(dr, c.drop2), c.c_in, memory, c.cross, d);  // d: on c_in
   if (pre) {
-    layer_norm_backward(d, c.hat2, c.rstd2, g2, dg2, db2, dnext);
-    dnext += dr;  // on x₁ = x + drop(sa)
-    dr = std::move(dnext);
+    layer_norm_backward(d, c.hat2, c.rstd2, g2, dg2, db2, d, &dr);  // on x₁ = x + drop(sa)
+    dr.swap(d);
   } else {
-    dnext = d + dr;  // on x₁ = norm1(x + drop(sa))
-    layer_norm_backward(dnext, c.hat1, c.rstd1, g1, dg1, db1, dr);
+    d += dr;  // on x₁ = norm1(x + drop(sa))
+    layer_norm_backward(d, c.hat1, c.rstd1, g1, dg1, db1, dr);
   }
   sa_.backward(undrop(dr, c.drop1), c.a_in, memory.B, nullptr, c.sa, d);  // d: on a_in
   if (pre) {
-    layer_norm_backward(d, c.hat1, c.rstd1, g1, dg1, db1, dx);
-    dx += dr;
+    layer_norm_backward(d, c.hat1, c.rstd1, g1, dg1, db1, dx, &dr);
   } else {
     dx = d + dr;
   }
@@ -249,10 +257,16 @@ template <typename T>
 void TransformerDecoder<T>::logits(std::size_t t0, std::size_t n, const DecoderCache<T>& cache,
                                    Mat<T>& out) const {
   const auto& st = decoder_state<TransformerDecoderState<T>>(cache);
-  const auto y = block(st.Y, t0 * cache.B, n * cache.B);
-  if (config_.tie_embeddings) out = params_.value(embedding_).t() * *y;  // (V × n·B)
-  else out = params_.value(out_w_) * *y;
-  out.each_col() += params_.value(out_b_).col(0);
+  const std::size_t H = config_.hidden, V = config_.tgt_vocab, N = n * cache.B;
+  const T* y = st.Y.memptr() + H * t0 * cache.B;
+  // (V × n·B): one GEMM onto the bias
+  out.set_size(V, N);
+  if (config_.tie_embeddings)
+    gemm_bias(true, false, V, N, H, params_.value(embedding_).memptr(), H, y, H, params_.value(out_b_).memptr(),
+              out.memptr(), V);
+  else
+    gemm_bias(false, false, V, N, H, params_.value(out_w_).memptr(), V, y, H, params_.value(out_b_).memptr(),
+              out.memptr(), V);
 }
 
 template <typename T>
@@ -261,30 +275,53 @@ void TransformerDecoder<T>::backward(const Mat<T>& dlogits, std::size_t Tn, cons
                                      std::vector<Mat<T>>& dc0) const {
   auto& st = decoder_state<TransformerDecoderState<T>>(cache);
   const std::size_t H = config_.hidden, B = cache.B, N = Tn * B;
+  const std::size_t V = dlogits.n_rows;
   const Mat<T> y = block(st.Y, 0, N);
-  Mat<T> d;
-  if (config_.tie_embeddings) {
-    params_.grad(embedding_) += y * dlogits.t();
-    d = params_.value(embedding_) * dlogits;
-  } else {
-    params_.grad(out_w_) += dlogits * y.t();
-    d = params_.value(out_w_).t() * dlogits;
+  // A column of dlogits that is all zero (a padded target position) adds nothing to the output
+  // layer's gradients: when there are such columns, the products run over the others only,
+  // gathered, and the gradient on y is 0 at the skipped columns.
+  std::vector<std::size_t> live;
+  nonzero_columns(dlogits, live);
+  const std::size_t nl = live.size();
+  const bool gather = worth_gathering(nl, N);
+  const Mat<T>* dl = &dlogits;
+  const Mat<T>* yl = &y;
+  if (gather) {
+    gather_columns(dlogits, live, st.dl_live);
+    gather_columns(y, live, st.y_live);
+    dl = &st.dl_live;
+    yl = &st.y_live;
   }
-  params_.grad(out_b_) += arma::sum(dlogits, 1);
-  Mat<T> dx;
+  const std::size_t n = dl->n_cols;
+  Mat<T>& d = st.dy;
+  Mat<T>& dy = gather ? st.d_live : d;  // on the (gathered) columns of y
+  dy.set_size(H, n);
+  if (config_.tie_embeddings) {
+    const Mat<T>& E = params_.value(embedding_);  // H × V
+    gemm(false, true, H, V, n, T(1), yl->memptr(), H, dl->memptr(), V, T(1), params_.grad(embedding_).memptr(), H);
+    gemm(false, false, H, n, V, T(1), E.memptr(), H, dl->memptr(), V, T(0), dy.memptr(), H);
+  } else {
+    const Mat<T>& W = params_.value(out_w_);  // V × H
+    gemm(false, true, V, H, n, T(1), dl->memptr(), V, yl->memptr(), H, T(1), params_.grad(out_w_).memptr(), V);
+    gemm(true, false, H, n, V, T(1), W.memptr(), V, dl->memptr(), V, T(0), dy.memptr(), H);
+  }
+  add_row_sums(*dl, params_.grad(out_b_));
+  if (gather) scatter_columns(st.d_live, live, N, d);
+  Mat<T>* g = &d;  // the gradient on the current layer's output; each layer's on its input in its cache
   if (config_.norm_first) {
-    layer_norm_backward(d, st.hat, st.rstd, params_.value(norm_w_), params_.grad(norm_w_), params_.grad(norm_b_), dx);
-    d.swap(dx);
+    layer_norm_backward(d, st.hat, st.rstd, params_.value(norm_w_), params_.grad(norm_w_), params_.grad(norm_b_),
+                        st.dnorm);
+    g = &st.dnorm;
   }
   for (std::size_t l = layers_.size(); l-- > 0;) {
-    layers_[l].backward(d, cache.memory, st.layers[l], dx);
-    d.swap(dx);
+    layers_[l].backward(*g, cache.memory, st.layers[l], st.layers[l].dx);
+    g = &st.layers[l].dx;
   }
-  if (!st.emb_mask.is_empty()) d %= st.emb_mask;
+  if (!st.emb_mask.is_empty()) *g %= st.emb_mask;
   const T scale = std::sqrt(T(H));
   Mat<T>& dE = params_.grad(embedding_);
   for (std::size_t t = 0; t < Tn; ++t)
-    for (std::size_t b = 0; b < B; ++b) dE.col(tokens(t, b)) += scale * d.col(t * B + b);
+    for (std::size_t b = 0; b < B; ++b) dE.col(tokens(t, b)) += scale * g->col(t * B + b);
   for (std::size_t l = 0; l < layers_.size(); ++l)
     layers_[l].cross().finish_backward(cache.memory, st.layers[l].cross, dmemory);
   dh0.clear();

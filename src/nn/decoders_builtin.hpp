@@ -76,6 +76,8 @@ struct TransformerDecoderLayerCache {
   Mat<T> drop1, drop2, drop3;           // dropout masks on the blocks' outputs (empty without)
   Mat<T> hat1, hat2, hat3;
   arma::Row<T> rstd1, rstd2, rstd3;
+  Mat<T> d, dr, scratch;  // backward: gradients, kept allocated from batch to batch
+  Mat<T> dx;              // backward: this layer's gradient on its input, read by the layer below
 };
 
 template <typename T>
@@ -112,6 +114,8 @@ struct TransformerDecoderState : DecoderState {
   arma::Row<T> rstd;
   Mat<T> pe;                           // sinusoidal positions, H × T_max
   Mat<T> w;                            // scratch: one head's weights
+  Mat<T> dl_live, y_live, d_live;      // backward: the non-zero columns of dlogits, their inputs, gradient
+  Mat<T> dy, dnorm;                    // backward: the gradient on the stack's output (before the final norm)
 };
 
 template <typename T>

@@ -166,7 +166,14 @@ LossStats Seq2Seq<T>::forward(const Batch& batch, Workspace<T>& ws, bool backwar
       for (std::size_t v = 1; v < V; ++v) mx = z[v] > mx ? z[v] : mx;
       // The first maximum. With a NaN in z[0] (mx stays NaN) or an infinite logit there is no
       // valid maximum: arg = V matches no reference and the batch is flagged.
+      // Blocks of 64 compared at once (vectorised), then the first match inside the block.
       std::size_t arg = 0;
+      for (; arg + 64 <= V; arg += 64) {
+        bool hit = false;
+#pragma omp simd reduction(| : hit)
+        for (std::size_t v = arg; v < arg + 64; ++v) hit |= z[v] == mx;
+        if (hit) break;
+      }
       while (arg < V && z[arg] != mx) ++arg;
       // One exp per logit: p_v = exp(z_v − max) / Σ, kept in the gradient column when training.
       T* g = backward ? ws.dlogits.colptr(col) : ws.scratch.memptr();

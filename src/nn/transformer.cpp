@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "attend/core/error.hpp"
 #include "core/gemm.hpp"
@@ -18,28 +19,111 @@ constexpr double kInvSqrt2Pi = 0.39894228040143267794;
 
 }  // namespace
 
+// One pass per column for the mean, one for the variance of the centred values (kept in hat),
+// one writing ĥ and y: no temporaries.
 template <typename T>
 void layer_norm(const Mat<T>& x, const Mat<T>& g, const Mat<T>& b, Mat<T>& hat, arma::Row<T>& rstd,
                 Mat<T>& y) {
-  const arma::Row<T> mean = arma::mean(x, 0);
-  hat = x.each_row() - mean;
-  rstd = arma::mean(arma::square(hat), 0);
-  rstd.transform([](T v) { return T(1) / std::sqrt(v + T(kNormEps)); });
-  hat.each_row() %= rstd;
-  y = hat.each_col() % g.col(0);
-  y.each_col() += b.col(0);
+  const std::size_t H = x.n_rows, N = x.n_cols;
+  hat.set_size(H, N);
+  rstd.set_size(N);
+  y.set_size(H, N);
+  const T* gp = g.memptr();
+  const T* bp = b.memptr();
+  const T inv_h = T(1) / T(H);
+  for (std::size_t j = 0; j < N; ++j) {
+    const T* xc = x.colptr(j);
+    T* hc = hat.colptr(j);
+    T* yc = y.colptr(j);
+    T sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (std::size_t i = 0; i < H; ++i) sum += xc[i];
+    const T mean = sum * inv_h;
+    T sq = 0;
+#pragma omp simd reduction(+ : sq)
+    for (std::size_t i = 0; i < H; ++i) {
+      const T c = xc[i] - mean;
+      hc[i] = c;
+      sq += c * c;
+    }
+    const T r = T(1) / std::sqrt(sq * inv_h + T(kNormEps));
+    rstd[j] = r;
+#pragma omp simd
+    for (std::size_t i = 0; i < H; ++i) {
+      const T h = hc[i] * r;
+      hc[i] = h;
+      yc[i] = h * gp[i] + bp[i];
+    }
+  }
+}
+
+// Per column: one pass for dĥ = dy ⊙ g with its two means (and the columns' contributions to
+// dg and db, summed over the columns first, then added), one writing dx (plus `plus`, if given).
+// dx may be dy.
+template <typename T>
+void layer_norm_backward(const Mat<T>& dy, const Mat<T>& hat, const arma::Row<T>& rstd, const Mat<T>& g,
+                         Mat<T>& dg, Mat<T>& db, Mat<T>& dx, const Mat<T>* plus) {
+  const std::size_t H = dy.n_rows, N = dy.n_cols;
+  if (&dx != &dy) dx.set_size(H, N);
+  std::vector<T> sums(2 * H, T(0));
+  T* sg = sums.data();
+  T* sb = sg + H;
+  const T* gp = g.memptr();
+  const T inv_h = T(1) / T(H);
+  for (std::size_t j = 0; j < N; ++j) {
+    const T* d = dy.colptr(j);
+    const T* h = hat.colptr(j);
+    T* o = dx.colptr(j);
+    T m1 = 0, m2 = 0;
+#pragma omp simd reduction(+ : m1, m2)
+    for (std::size_t i = 0; i < H; ++i) {
+      const T di = d[i], hi = h[i], dh = di * gp[i];
+      sg[i] += di * hi;
+      sb[i] += di;
+      o[i] = dh;
+      m1 += dh;
+      m2 += dh * hi;
+    }
+    m1 *= inv_h;
+    m2 *= inv_h;
+    const T r = rstd[j];
+    if (plus) {
+      const T* p = plus->colptr(j);
+#pragma omp simd
+      for (std::size_t i = 0; i < H; ++i) o[i] = (o[i] - m1 - h[i] * m2) * r + p[i];
+    } else {
+#pragma omp simd
+      for (std::size_t i = 0; i < H; ++i) o[i] = (o[i] - m1 - h[i] * m2) * r;
+    }
+  }
+  T* dgp = dg.memptr();
+  T* dbp = db.memptr();
+  for (std::size_t i = 0; i < H; ++i) {
+    dgp[i] += sg[i];
+    dbp[i] += sb[i];
+  }
 }
 
 template <typename T>
-void layer_norm_backward(const Mat<T>& dy, const Mat<T>& hat, const arma::Row<T>& rstd, const Mat<T>& g,
-                         Mat<T>& dg, Mat<T>& db, Mat<T>& dx) {
-  dg += arma::sum(dy % hat, 1);
-  db += arma::sum(dy, 1);
-  const Mat<T> dhat = dy.each_col() % g.col(0);
-  const arma::Row<T> m1 = arma::mean(dhat, 0), m2 = arma::mean(dhat % hat, 0);
-  dx = dhat.each_row() - m1;
-  dx -= hat.each_row() % m2;
-  dx.each_row() %= rstd;
+void affine_backward(const T* w, std::size_t ldw, const Mat<T>& d, const Mat<T>& x, T* gw, std::size_t ldgw,
+                     T* gb, Mat<T>& dx, ColumnGather<T>& s) {
+  const std::size_t m = d.n_rows, k = x.n_rows, N = d.n_cols;
+  nonzero_columns(d, s.live);
+  const bool gather = worth_gathering(s.live.size(), N);
+  const Mat<T>*dd = &d, *xx = &x;
+  if (gather) {
+    gather_columns(d, s.live, s.d);
+    gather_columns(x, s.live, s.x);
+    dd = &s.d;
+    xx = &s.x;
+  }
+  const std::size_t n = dd->n_cols;
+  add_weight_grad(*dd, *xx, gw, ldgw);
+  add_row_sums(dd->memptr(), m, m, n, gb);
+  Mat<T>& out = gather ? s.dx : dx;
+  out.set_size(k, n);
+  gemm(true, false, k, n, m, T(1), w, ldw, dd->memptr(), m, T(0), out.memptr(), k);
+  if (gather) scatter_columns(s.dx, s.live, N, dx);
 }
 
 template <typename T>
@@ -118,7 +202,9 @@ void head_backward(const HeadBlock<T>& h, const Mat<T>& a, const Mat<T>& mask, c
 #define ATTEND_TRANSFORMER_PARTS(T)                                                                  \
   template void layer_norm(const Mat<T>&, const Mat<T>&, const Mat<T>&, Mat<T>&, arma::Row<T>&, Mat<T>&); \
   template void layer_norm_backward(const Mat<T>&, const Mat<T>&, const arma::Row<T>&, const Mat<T>&,    \
-                                    Mat<T>&, Mat<T>&, Mat<T>&);                                          \
+                                    Mat<T>&, Mat<T>&, Mat<T>&, const Mat<T>*);                           \
+  template void affine_backward(const T*, std::size_t, const Mat<T>&, const Mat<T>&, T*, std::size_t, T*, \
+                               Mat<T>&, ColumnGather<T>&);                                           \
   template void activate(Mat<T>&, bool);                                                             \
   template void activate_backward(const Mat<T>&, Mat<T>&, bool);                                     \
   template void head_forward(const HeadBlock<T>&, Mat<T>&, const Mat<T>&, Mat<T>&, T*, std::size_t); \
@@ -154,9 +240,9 @@ void SelfAttention<T>::forward(const Mat<T>& in, std::size_t t0, std::size_t B, 
   const std::size_t H = width_, nh = heads_, dk = H / nh, N = in.n_cols, n = N / B, ld = 3 * H * B;
   const bool drop = rng && dropout > 0;
   if (c.qkv.n_cols < (t0 + n) * B) c.qkv.set_size(3 * H, (t0 + n) * B);
-  Mat<T> qkv = block(c.qkv, t0 * B, N);
-  qkv = params_.value(in_w_) * in;  // q, k, v of every new position: one GEMM
-  qkv.each_col() += params_.value(in_b_).col(0);
+  // q, k, v of every new position: one GEMM onto the bias, in place in c.qkv
+  gemm_bias(false, false, 3 * H, N, H, params_.value(in_w_).memptr(), 3 * H, in.memptr(), H,
+            params_.value(in_b_).memptr(), c.qkv.memptr() + 3 * H * t0 * B, 3 * H);
   c.attn.resize(B * nh);
   c.attn_mask.resize(B * nh);
   c.ctx.set_size(H, N);
@@ -173,18 +259,21 @@ void SelfAttention<T>::forward(const Mat<T>& in, std::size_t t0, std::size_t B, 
       else mask.reset();
       head_forward(hb, c.attn[b * nh + h], mask, c.scratch, c.ctx.memptr() + H * b + h * dk, H * B);
     }
-  out = params_.value(out_w_) * c.ctx;
-  out.each_col() += params_.value(out_b_).col(0);
+  affine(params_.value(out_w_), c.ctx, params_.value(out_b_), out);
 }
 
 template <typename T>
 void SelfAttention<T>::backward(const Mat<T>& dout, const Mat<T>& in, std::size_t B, const Lengths* len,
                                 SelfAttentionCache<T>& c, Mat<T>& din) const {
   const std::size_t H = width_, nh = heads_, dk = H / nh, N = in.n_cols, n = N / B, ld = 3 * H * B;
-  params_.grad(out_w_) += dout * c.ctx.t();
-  params_.grad(out_b_) += arma::sum(dout, 1);
-  c.dctx = params_.value(out_w_).t() * dout;
-  c.dqkv.zeros(3 * H, N);  // padded keys get no k or v gradient
+  affine_backward(params_.value(out_w_).memptr(), H, dout, c.ctx, params_.grad(out_w_).memptr(), H,
+                  params_.grad(out_b_).memptr(), c.dctx, c.gather);
+  // The heads write dq of every position and dk, dv of the keys they see: padded keys (position
+  // len[b] and on) get no k or v gradient.
+  c.dqkv.set_size(3 * H, N);
+  if (len)
+    for (std::size_t b = 0; b < B; ++b)
+      for (std::size_t t = (*len)[b]; t < n; ++t) std::fill_n(c.dqkv.colptr(t * B + b) + H, 2 * H, T(0));
   const T scale = T(1) / std::sqrt(T(dk));
   for (std::size_t b = 0; b < B; ++b)
     for (std::size_t h = 0; h < nh; ++h) {
@@ -196,9 +285,8 @@ void SelfAttention<T>::backward(const Mat<T>& dout, const Mat<T>& in, std::size_
       head_backward(hb, c.attn[b * nh + h], c.attn_mask[b * nh + h], c.dctx.memptr() + H * b + h * dk, H * B,
                     c.scratch, c.da, dq, dq + H, dq + 2 * H);
     }
-  params_.grad(in_w_) += c.dqkv * in.t();
-  params_.grad(in_b_) += arma::sum(c.dqkv, 1);
-  din = params_.value(in_w_).t() * c.dqkv;
+  affine_backward(params_.value(in_w_).memptr(), 3 * H, c.dqkv, in, params_.grad(in_w_).memptr(), 3 * H,
+                  params_.grad(in_b_).memptr(), din, c.gather);
 }
 
 template <typename T>
@@ -216,34 +304,104 @@ FeedForward<T>::FeedForward(ParameterRegistry<T>& params, const std::string& pre
 template <typename T>
 void FeedForward<T>::forward(const Mat<T>& in, bool gelu, double dropout, FeedForwardCache<T>& c, Mat<T>& out,
                              std::mt19937_64* rng) const {
-  c.pre = params_.value(l1_w_) * in;  // two GEMMs over all positions
-  c.pre.each_col() += params_.value(l1_b_).col(0);
-  c.act = c.pre;
-  activate(c.act, gelu);
-  if (rng && dropout > 0) {
-    dropout_mask(c.drop, c.act.n_rows, c.act.n_cols, dropout, *rng);
-    c.act %= c.drop;
+  // Two GEMMs over all positions. relu runs in place on linear1's output: its backward needs
+  // only where the activation is positive, which act (after dropout) still tells wherever the
+  // dropout kept the unit (and where it did not, the gradient is 0 either way); gelu keeps pre.
+  Mat<T>& lin = gelu ? c.pre : c.act;
+  affine(params_.value(l1_w_), in, params_.value(l1_b_), lin);
+  if (!gelu) c.pre.reset();
+  if (rng && dropout > 0) dropout_mask(c.drop, lin.n_rows, lin.n_cols, dropout, *rng);
+  else c.drop.reset();
+  c.act.set_size(lin.n_rows, lin.n_cols);
+  T* a = c.act.memptr();
+  const std::size_t n = c.act.n_elem;
+  const T* m = c.drop.is_empty() ? nullptr : c.drop.memptr();
+  if (gelu) {
+    const T* p = c.pre.memptr();
+    for (std::size_t i = 0; i < n; ++i) a[i] = T(0.5) * p[i] * (T(1) + std::erf(p[i] * T(kInvSqrt2)));
+    if (m)
+      for (std::size_t i = 0; i < n; ++i) a[i] *= m[i];
+  } else if (m) {
+#pragma omp simd
+    for (std::size_t i = 0; i < n; ++i) a[i] = (a[i] > 0 ? a[i] : T(0)) * m[i];
   } else {
-    c.drop.reset();
+#pragma omp simd
+    for (std::size_t i = 0; i < n; ++i) a[i] = a[i] > 0 ? a[i] : T(0);
   }
-  out = params_.value(l2_w_) * c.act;
-  out.each_col() += params_.value(l2_b_).col(0);
+  affine(params_.value(l2_w_), c.act, params_.value(l2_b_), out);
 }
 
+// Columns of dout that are all zero (padded positions) give zero gradients throughout the block
+// and add nothing to the parameter gradients: when there are enough of them, the block runs over
+// the others, gathered, and din is 0 at the skipped columns.
 template <typename T>
 void FeedForward<T>::backward(const Mat<T>& dout, const Mat<T>& in, bool gelu, FeedForwardCache<T>& c,
                               Mat<T>& din) const {
-  params_.grad(l2_w_) += dout * c.act.t();
-  params_.grad(l2_b_) += arma::sum(dout, 1);
-  Mat<T> dpre = params_.value(l2_w_).t() * dout;
-  if (!c.drop.is_empty()) dpre %= c.drop;
-  activate_backward(c.pre, dpre, gelu);
-  params_.grad(l1_w_) += dpre * in.t();
-  params_.grad(l1_b_) += arma::sum(dpre, 1);
-  din = params_.value(l1_w_).t() * dpre;
+  const Mat<T>&W1 = params_.value(l1_w_), &W2 = params_.value(l2_w_);
+  const std::size_t H = W2.n_rows, F = W2.n_cols, N = dout.n_cols;
+  nonzero_columns(dout, c.live);
+  const bool gather = worth_gathering(c.live.size(), N);
+  const Mat<T>*d = &dout, *act = &c.act, *x = &in, *pre = &c.pre, *mask = &c.drop;
+  if (gather) {
+    gather_columns(dout, c.live, c.g_dout);
+    gather_columns(c.act, c.live, c.g_act);
+    gather_columns(in, c.live, c.g_in);
+    d = &c.g_dout;
+    act = &c.g_act;
+    x = &c.g_in;
+    if (gelu) {
+      gather_columns(c.pre, c.live, c.g_pre);
+      pre = &c.g_pre;
+    }
+    if (!c.drop.is_empty()) {
+      gather_columns(c.drop, c.live, c.g_drop);
+      mask = &c.g_drop;
+    }
+  }
+  const std::size_t n = d->n_cols;
+  add_weight_grad(*d, *act, params_.grad(l2_w_).memptr(), H);
+  add_row_sums(*d, params_.grad(l2_b_));
+  Mat<T>& dpre = c.dpre;
+  dpre.set_size(F, n);
+  gemm(true, false, F, n, H, T(1), W2.memptr(), H, d->memptr(), H, T(0), dpre.memptr(), F);
+  if (gelu) {
+    if (!mask->is_empty()) dpre %= *mask;
+    activate_backward(*pre, dpre, true);
+  } else {
+    // d ⊙ mask where the unit is positive, 0 elsewhere
+    const T* a = act->memptr();
+    T* g = dpre.memptr();
+    const std::size_t e = dpre.n_elem;
+    if (!mask->is_empty()) {
+      const T* m = mask->memptr();
+#pragma omp simd
+      for (std::size_t i = 0; i < e; ++i) g[i] = a[i] > 0 ? g[i] * m[i] : T(0);
+    } else {
+#pragma omp simd
+      for (std::size_t i = 0; i < e; ++i) g[i] = a[i] > 0 ? g[i] : T(0);
+    }
+  }
+  add_weight_grad(dpre, *x, params_.grad(l1_w_).memptr(), F);
+  add_row_sums(dpre, params_.grad(l1_b_));
+  Mat<T>& out = gather ? c.g_din : din;
+  out.set_size(H, n);
+  gemm(true, false, H, n, F, T(1), W1.memptr(), F, dpre.memptr(), F, T(0), out.memptr(), H);
+  if (gather) scatter_columns(c.g_din, c.live, N, din);
 }
 
 // ---- the encoder layer --------------------------------------------------------------------------
+
+namespace {
+
+// d ⊙ mask in `scratch`, or d itself without a mask (no dropout).
+template <typename T>
+const Mat<T>& undropped(const Mat<T>& d, const Mat<T>& mask, Mat<T>& scratch) {
+  if (mask.is_empty()) return d;
+  scratch = d % mask;
+  return scratch;
+}
+
+}  // namespace
 
 template <typename T>
 TransformerLayer<T>::TransformerLayer(ParameterRegistry<T>& params, const std::string& prefix,
@@ -321,29 +479,28 @@ void TransformerLayer<T>::backward(const Mat<T>& dy, TransformerLayerCache<T>& c
   Mat<T>&dg1 = params_.grad(n1_w_), &db1 = params_.grad(n1_b_);
   Mat<T>&dg2 = params_.grad(n2_w_), &db2 = params_.grad(n2_b_);
 
-  Mat<T> dr2;  // on x1 + drop2(ff)
-  if (shape_.norm_first) dr2 = dy;
-  else layer_norm_backward(dy, c.hat2, c.rstd2, g2, dg2, db2, dr2);
-  Mat<T> dx1;  // on f_in
-  ff_.backward(c.drop2.is_empty() ? dr2 : Mat<T>(dr2 % c.drop2), c.f_in, shape_.gelu, c.ff, dx1);
-  if (shape_.norm_first) {
-    Mat<T> t;
-    layer_norm_backward(dx1, c.hat2, c.rstd2, g2, dg2, db2, t);
-    dx1 = t + dr2;
-  } else {
-    dx1 += dr2;
+  Mat<T>& scratch = c.scratch;  // a gradient with a dropout mask applied
+  const Mat<T>* dr2 = &dy;      // on x1 + drop2(ff)
+  if (!shape_.norm_first) {
+    layer_norm_backward(dy, c.hat2, c.rstd2, g2, dg2, db2, c.d1);
+    dr2 = &c.d1;
   }
+  Mat<T>& dx1 = c.d2;  // on f_in
+  ff_.backward(undropped(*dr2, c.drop2, scratch), c.f_in, shape_.gelu, c.ff, dx1);
+  if (shape_.norm_first) layer_norm_backward(dx1, c.hat2, c.rstd2, g2, dg2, db2, dx1, dr2);
+  else dx1 += *dr2;
 
-  Mat<T> dr1;  // on x + drop1(sa)
-  if (shape_.norm_first) dr1 = std::move(dx1);
-  else layer_norm_backward(dx1, c.hat1, c.rstd1, g1, dg1, db1, dr1);
-  Mat<T> da;
-  sa_.backward(c.drop1.is_empty() ? dr1 : Mat<T>(dr1 % c.drop1), c.a_in, c.B, &c.len, c.sa, da);
+  const Mat<T>* dr1 = &dx1;  // on x + drop1(sa)
+  if (!shape_.norm_first) {
+    layer_norm_backward(dx1, c.hat1, c.rstd1, g1, dg1, db1, c.d1);
+    dr1 = &c.d1;
+  }
+  Mat<T>& da = c.d3;
+  sa_.backward(undropped(*dr1, c.drop1, scratch), c.a_in, c.B, &c.len, c.sa, da);
   if (shape_.norm_first) {
-    layer_norm_backward(da, c.hat1, c.rstd1, g1, dg1, db1, dx);
-    dx += dr1;
+    layer_norm_backward(da, c.hat1, c.rstd1, g1, dg1, db1, dx, dr1);
   } else {
-    dx = da + dr1;
+    dx = da + *dr1;
   }
 }
 
@@ -373,11 +530,10 @@ void TransformerStack<T>::forward(const Mat<T>& x, const Lengths& len, std::vect
 template <typename T>
 void TransformerStack<T>::backward(const Mat<T>& dy, std::vector<TransformerLayerCache<T>>& caches,
                                    Mat<T>& dx) const {
-  Mat<T> d = dy;
-  for (std::size_t l = layers_.size(); l-- > 0;) {
-    layers_[l].backward(d, caches[l], dx);
-    if (l > 0) d.swap(dx);
-  }
+  // Layer l's gradient on its input goes to caches[l].dx (dx for layer 0), read by layer l − 1.
+  const std::size_t L = layers_.size();
+  for (std::size_t l = L; l-- > 0;)
+    layers_[l].backward(l + 1 == L ? dy : caches[l + 1].dx, caches[l], l == 0 ? dx : caches[l].dx);
 }
 
 template <typename T>

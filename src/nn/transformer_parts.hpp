@@ -4,6 +4,7 @@
 #include <cstddef>
 
 #include "attend/core/params.hpp"
+#include "attend/nn/transformer.hpp"
 
 namespace attend {
 
@@ -11,10 +12,19 @@ namespace attend {
 template <typename T>
 void layer_norm(const Mat<T>& x, const Mat<T>& g, const Mat<T>& b, Mat<T>& hat, arma::Row<T>& rstd,
                 Mat<T>& y);
-// dx = rstd ⊙ (dĥ − mean(dĥ) − ĥ ⊙ mean(dĥ ⊙ ĥ)) with dĥ = dy ⊙ g; adds dg, db.
+// dx = rstd ⊙ (dĥ − mean(dĥ) − ĥ ⊙ mean(dĥ ⊙ ĥ)) (+ *plus, if given) with dĥ = dy ⊙ g; adds
+// dg, db. dx may be dy.
 template <typename T>
 void layer_norm_backward(const Mat<T>& dy, const Mat<T>& hat, const arma::Row<T>& rstd, const Mat<T>& g,
-                         Mat<T>& dg, Mat<T>& db, Mat<T>& dx);
+                         Mat<T>& dg, Mat<T>& db, Mat<T>& dx, const Mat<T>* plus = nullptr);
+
+// Backward of out = W·x + b (W: m × k at w, leading dimension ldw; d: m × N, the gradient on out):
+// gW (leading dimension ldgw) += d·xᵀ, gb (m values) += Σ_j d(:, j), dx = Wᵀ·d (k × N, written).
+// All-zero columns of d contribute nothing and give zero columns of dx: when there are enough of
+// them, the products run over the other columns only, gathered in s.
+template <typename T>
+void affine_backward(const T* w, std::size_t ldw, const Mat<T>& d, const Mat<T>& x, T* gw, std::size_t ldgw,
+                     T* gb, Mat<T>& dx, ColumnGather<T>& s);
 
 // relu, or the exact gelu 0.5·x·(1 + erf(x/√2)), in place; and d ← d ⊙ act'(pre).
 template <typename T>

@@ -29,6 +29,14 @@ struct TransformerShape {
   double dropout = 0.0;
 };
 
+// Scratch of a backward pass that skips the all-zero columns of a gradient (padded positions
+// carry exact zeros): the other columns' indices and their gathered copies.
+template <typename T>
+struct ColumnGather {
+  std::vector<std::size_t> live;
+  Mat<T> d, x, dx;
+};
+
 // Multi-head self-attention, nn.MultiheadAttention(H, heads) with query = key = value:
 //   [q; k; v] = in_proj_weight x + in_proj_bias (3H × H, packed),
 //   head i: a_i = softmax(q_iᵀ k_ij / √d_k) over the keys a position sees, dropout on a_i,
@@ -42,6 +50,7 @@ struct SelfAttentionCache {
   std::vector<Mat<T>> attn_mask;  // their dropout masks (empty without dropout)
   Mat<T> ctx;                     // heads concatenated, H × n·B
   Mat<T> dqkv, dctx, scratch, da;
+  ColumnGather<T> gather;
 };
 
 template <typename T>
@@ -69,8 +78,12 @@ class SelfAttention {
 // gelu: <prefix>linear1.weight/bias (F × H, F), linear2.weight/bias (H × F, H).
 template <typename T>
 struct FeedForwardCache {
-  Mat<T> pre, act;  // linear1's output; the activation (after dropout)
+  Mat<T> pre, act;  // linear1's output (gelu only; empty with relu); the activation (after dropout)
   Mat<T> drop;      // dropout mask (empty without dropout)
+  Mat<T> dpre;      // backward: the gradient on pre
+  // backward over the positions whose gradient is not all zero: their columns, gathered
+  std::vector<std::size_t> live;
+  Mat<T> g_dout, g_act, g_in, g_pre, g_drop, g_din;
 };
 
 template <typename T>
@@ -98,6 +111,8 @@ struct TransformerLayerCache {
   FeedForwardCache<T> ff;
   Mat<T> hat1, hat2;              // normalised inputs of norm1, norm2
   arma::Row<T> rstd1, rstd2;      // 1/√(var + ε) per column
+  Mat<T> d1, d2, d3, scratch;     // backward: gradients, kept allocated from batch to batch
+  Mat<T> dx;                      // the stack's backward: this layer's gradient on its input
 };
 
 template <typename T>
