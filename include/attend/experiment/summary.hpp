@@ -36,6 +36,7 @@ struct VariantSummary {
   MeanStd exact_match, token_accuracy, perplexity, seconds, tokens_per_s;
   MeanStd bleu;                    // corpus grids: test BLEU (0–100)
   MeanStd attention_entropy, uniform_entropy, gold_mass;
+  MeanStd zero_share, support;  // attention sparsity (RunResult::attention_zero_share, attention_support)
   std::size_t parameters = 0;
   // Per bucket (CompareSummary::buckets): exact match (0–1), or BLEU (0–100) in a corpus grid.
   std::vector<MeanStd> by_length;
