@@ -60,6 +60,10 @@ std::string attention_fn_help() { return "softmax | sparsemax | entmax15"; }
 template <typename T>
 void sparsemax(const T* z, std::size_t n, T* p) {
   if (n == 0) return;
+  if (n == 1) {  // z − (z − 1) need not round to 1
+    p[0] = T(1);
+    return;
+  }
   const std::vector<double>& zs = sorted_desc(z, n);
   double cum = 0, support_cum = zs[0];
   std::size_t k = 1;
@@ -81,6 +85,10 @@ void sparsemax(const T* z, std::size_t n, T* p) {
 template <typename T>
 void entmax15(const T* z, std::size_t n, T* p) {
   if (n == 0) return;
+  if (n == 1) {
+    p[0] = T(1);
+    return;
+  }
   const std::vector<double>& zs = sorted_desc(z, n);
   const double mx = zs[0];
   double mean = 0, m2 = 0, tau = -1;  // k = 1: τ = x_(1) − 1 = −1
