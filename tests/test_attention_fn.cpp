@@ -298,7 +298,7 @@ TEST_CASE("normalizer options that cannot apply are refused saying what to chang
   CHECK_NOTHROW(c.validate());
 }
 
-TEST_CASE("--attention-fn on the command line: refused where it cannot apply, trained where it can",
+TEST_CASE("the normalizer option on the command line: refused where it cannot apply, trained where it can",
           "[attention-fn][cli]") {
   attend::test::TempDir dir;
   const std::string train = "train -q --task reverse --train-size 60 --valid-size 10 --steps 3 --hidden 8 --emb 4 ";

@@ -146,6 +146,15 @@ TEST_CASE("a fixture checkpoint without the luong_output key reads as tanh, a li
         LuongOutput::Linear);
 }
 
+TEST_CASE("a fixture checkpoint without the attention_fn key reads as softmax, a sparsemax one as sparsemax",
+          "[pytorch-seq2seq][attention-fn]") {
+  CHECK(load_model(path_of("lstm_luong_general", ".safetensors")).model->config().attention_fn == "softmax");
+  CHECK(load_model(path_of("tf_tf_tied", ".safetensors")).model->config().attention_fn == "softmax");
+  CHECK(load_model(path_of("gru_bahdanau_sparsemax", ".safetensors")).model->config().attention_fn == "sparsemax");
+  CHECK(load_model(path_of("gru_local_p_general_entmax15", ".safetensors")).model->config().attention_fn ==
+        "entmax15");
+}
+
 TEST_CASE("attend reproduces PyTorch's log-probabilities for every fixture configuration",
           "[pytorch-seq2seq]") {
   double worst = 0;
