@@ -65,6 +65,7 @@ DEFAULTS = {
     "activation": "relu",
     "decoder_layers": 0,
     "tie_embeddings": False,
+    "attention_fn": "softmax",
 }
 
 ENCODERS = ["rnn", "transformer", "rnn+self"]
@@ -99,6 +100,10 @@ def full_config(config):
         raise ValueError("bidirectional needs an even hidden size")
     if c["encoder"] not in ENCODERS:
         raise ValueError(f"unknown encoder '{c['encoder']}'")
+    if c["attention_fn"] not in NORMALIZERS:
+        raise ValueError(f"unknown attention_fn '{c['attention_fn']}'")
+    if c["attention_fn"] != "softmax" and c["attention"] in ("none", "multihead"):
+        raise ValueError("the twin normalises with sparsemax / entmax15 in the scored strategies only")
     transformer_decoder = c["decoder"] == "transformer"
     if c["encoder"] != "rnn" or transformer_decoder:
         if c["self_heads"] < 1 or c["hidden"] % c["self_heads"]:
@@ -169,6 +174,45 @@ def masked_softmax(e, mask):
     return torch.softmax(e, dim=0).masked_fill(~mask, 0.0)
 
 
+def sparsemax(z):
+    """Sparsemax of a vector (Martins & Astudillo 2016), closed form by sorting."""
+    zs, _ = torch.sort(z, descending=True)
+    k = torch.arange(1, z.numel() + 1, dtype=z.dtype)
+    cum = torch.cumsum(zs, dim=0)
+    kstar = int(((1 + k * zs) > cum).nonzero().max()) + 1
+    return torch.clamp(z - (cum[kstar - 1] - 1) / kstar, min=0)
+
+
+def entmax15(z):
+    """1.5-entmax of a vector (Peters, Niculae & Martins 2019), exact by sorting: [z/2 - tau]_+^2."""
+    x = (z - z.max()) / 2
+    xs, _ = torch.sort(x, descending=True)
+    k = torch.arange(1, z.numel() + 1, dtype=z.dtype)
+    mean = torch.cumsum(xs, dim=0) / k
+    delta = 1 / k - (torch.cumsum(xs * xs, dim=0) / k - mean * mean)
+    tau = mean - torch.sqrt(torch.clamp(delta, min=0))
+    ok = (delta >= 0) & (xs > tau)
+    kstar = 1
+    while kstar < z.numel() and bool(ok[kstar]):
+        kstar += 1
+    return torch.clamp(x - tau[kstar - 1], min=0) ** 2
+
+
+NORMALIZERS = {"softmax": None, "sparsemax": sparsemax, "entmax15": entmax15}
+
+
+def masked_normalize(e, mask, fn):
+    """attend's --attention-fn over dim 0 of e (S, B) where mask is True; exactly 0 elsewhere."""
+    if fn == "softmax":
+        return masked_softmax(e, mask)
+    cols = []
+    for b in range(e.shape[1]):
+        idx = mask[:, b].nonzero().squeeze(1)
+        col = torch.zeros_like(e[:, b])
+        cols.append(col.index_put((idx,), NORMALIZERS[fn](e[idx, b])))
+    return torch.stack(cols, dim=1)
+
+
 # ----------------------------------------------------------------------------- attention
 
 class _Scores(nn.Module):
@@ -213,9 +257,10 @@ class ScoredAttention(_Scores):
 
     def __init__(self, name, c):
         super().__init__(self.KIND[name], c["hidden"])
+        self.fn = c["attention_fn"]
 
     def forward(self, q, memory, mask, src_len, t):
-        a = masked_softmax(self.scores(q, memory), mask)
+        a = masked_normalize(self.scores(q, memory), mask, self.fn)
         return torch.einsum("sb,sbh->bh", a, memory), a
 
 
@@ -225,13 +270,14 @@ class LocationAttention(nn.Module):
     def __init__(self, c):
         super().__init__()
         self.W_a = nn.Linear(c["hidden"], c["max_src_len"], bias=False)
+        self.fn = c["attention_fn"]
 
     def forward(self, q, memory, mask, src_len, t):
         S = memory.shape[0]
         if S > self.W_a.out_features:
             raise ValueError(f"source length {S} exceeds max_src_len {self.W_a.out_features}")
         e = self.W_a(q)[:, :S].t()
-        a = masked_softmax(e, mask)
+        a = masked_normalize(e, mask, self.fn)
         return torch.einsum("sb,sbh->bh", a, memory), a
 
 
@@ -242,6 +288,7 @@ class LocalAttention(_Scores):
         super().__init__(c["score"], c["hidden"])
         self.predictive = name == "local-p"
         self.D = c["window"]
+        self.fn = c["attention_fn"]
         if self.predictive:
             H = c["hidden"]
             self.W_p = nn.Linear(H, H, bias=False)
@@ -261,7 +308,7 @@ class LocalAttention(_Scores):
             lo = torch.clamp(p - self.D, min=0)
             hi = torch.minimum(p + self.D, last)
         window = mask & (j >= lo.detach()) & (j <= hi.detach())
-        a = masked_softmax(e, window)
+        a = masked_normalize(e, window, self.fn)  # the normalizer in the window, then the Gaussian
         if self.predictive:
             sigma = self.D / 2.0
             a = a * torch.exp(-((j - p) ** 2) / (2 * sigma * sigma))

@@ -1408,7 +1408,7 @@ TEST_CASE("adding a grid axis for a model field is one table line", "[compare]")
   CHECK_THROWS_WITH(validate_grid(o), Catch::Contains("dropout") && Catch::Contains("lots"));
   set_axis_values(o, dropout, {"0", "0"});
   CHECK_THROWS_WITH(validate_grid(o), Catch::Contains("--dropouts names '0' twice"));
-  CHECK_THAT(changeable_axes_text(), Catch::EndsWith("--encoder, --hidden, --heads, --dropouts and --seeds"));
+  CHECK_THAT(changeable_axes_text(), Catch::EndsWith("--encoder, --hidden, --heads, --attention-fn, --dropouts and --seeds"));
 }
 
 TEST_CASE("the width and the heads are grid axes when given two or more values", "[compare][cli]") {

@@ -9,7 +9,8 @@
 // pre-norm, relu and gelu, cross-attention heads unlike the self-attention heads, tied embeddings.
 // The newer configurations' JSON (the self-attention encoders and the Transformer decoder) also
 // hold "logits": per example, the float64 logits at its real target positions (y1 … yn </s>), one
-// row of V each; attend's double model reproduces them entry by entry.
+// row of V each; attend's double model reproduces them entry by entry. The sparsemax / entmax15
+// configurations (bench/torch_twin.py's own sorting implementations) hold the logits too.
 #include <catch2/catch.hpp>
 
 #include <nlohmann/json.hpp>
@@ -40,7 +41,10 @@ const std::vector<std::string> kConfigs = {
     "tf_gru_bahdanau",          "tf_lstm_luong_dense",      "rnnself_lstm_bahdanau_bi",
     // The Transformer decoder (DESIGN.md §6b) on every encoder.
     "tf_tf_post_relu",          "tf_tf_pre_gelu",           "tf_tf_tied",
-    "rnn_tf",                   "rnnself_tf"};
+    "rnn_tf",                   "rnnself_tf",
+    // The normalizer of the attention weights (--attention-fn sparsemax / entmax15).
+    "gru_bahdanau_sparsemax",   "lstm_luong_general_entmax15", "gru_location_sparsemax",
+    "gru_local_m_dot_entmax15", "lstm_local_p_concat_sparsemax", "gru_local_p_general_entmax15"};
 
 // Configurations where attend is known to disagree with PyTorch (DESIGN.md); their checks are
 // reported, not enforced, until the library is fixed. Empty: every configuration agrees.
@@ -140,6 +144,15 @@ TEST_CASE("a fixture checkpoint without the luong_output key reads as tanh, a li
         LuongOutput::Tanh);
   CHECK(load_model(path_of("gru_luong_general_linear", ".safetensors")).model->config().luong_output ==
         LuongOutput::Linear);
+}
+
+TEST_CASE("a fixture checkpoint without the attention_fn key reads as softmax, a sparsemax one as sparsemax",
+          "[pytorch-seq2seq][attention-fn]") {
+  CHECK(load_model(path_of("lstm_luong_general", ".safetensors")).model->config().attention_fn == "softmax");
+  CHECK(load_model(path_of("tf_tf_tied", ".safetensors")).model->config().attention_fn == "softmax");
+  CHECK(load_model(path_of("gru_bahdanau_sparsemax", ".safetensors")).model->config().attention_fn == "sparsemax");
+  CHECK(load_model(path_of("gru_local_p_general_entmax15", ".safetensors")).model->config().attention_fn ==
+        "entmax15");
 }
 
 TEST_CASE("attend reproduces PyTorch's log-probabilities for every fixture configuration",

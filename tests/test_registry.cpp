@@ -256,7 +256,9 @@ TEST_CASE("the option table writes the checkpoint keys and values of format 1 (a
       {"luong_output", "tanh"}, {"encoder", "rnn"}, {"self_layers", "1"}, {"self_heads", "4"},
       {"ffn", "512"}, {"norm_first", "0"}, {"activation", "relu"},
       // added with the Transformer decoder
-      {"decoder_layers", "0"}, {"tie_embeddings", "0"}, {"share_embeddings", "0"}};
+      {"decoder_layers", "0"}, {"tie_embeddings", "0"}, {"share_embeddings", "0"},
+      // added with the normalizer choice (issue 28); a file without it normalises with softmax
+      {"attention_fn", "softmax"}};
   CHECK(c.to_map() == expected);
   const ModelConfig back = ModelConfig::from_map(expected);
   CHECK(back.to_map() == expected);

@@ -3,6 +3,7 @@
 #include "attend/core/error.hpp"
 #include "attend/core/registry.hpp"
 #include "attend/nn/attention.hpp"
+#include "attend/nn/attention_fn.hpp"
 #include "attend/nn/cell.hpp"
 #include "attend/nn/decoder.hpp"
 
@@ -23,6 +24,15 @@ void check_attention(const std::string& value) {
     throw Error("unknown attention '" + value + "' (valid: " + join_names(attention_list(), ", ") + ")");
 }
 void check_luong_output(const std::string& value) { parse_luong_output(value); }
+void check_attention_fn(const std::string& value) { parse_attention_fn(value); }
+// The normalizer applies where a strategy reads it: not to `none`, nor to the Transformer
+// decoder's fused multi-head cross-attention (not built yet), which keep softmax.
+bool normalizes(const ModelConfig& c) {
+  if (!attention_known(c.attention)) return false;
+  const AttentionTraits t = attention_traits(c.attention);
+  if (!t.attention_fn || t.decoder == DecoderStyle::None) return false;
+  return !(c.style() == DecoderStyle::Transformer && c.attention == "multihead");
+}
 
 using O = CompareOptions;
 using V = Variant;
@@ -47,6 +57,12 @@ std::vector<GridAxis>& table() {
        true, nullptr, nullptr},
       {"heads", "heads", "grid.heads", "heads of the multi-head and per-head attention (one value, or a grid axis)",
        6, "~heads", nullptr, true, nullptr, nullptr},
+      // The normalizer (issue 28): softmax is unnamed and unsigned, so older grids keep their
+      // names and grid.json; a list of two or more is an axis (~sparsemax, ~entmax15 in the names).
+      {"attention_fn", "attention-fn", "grid.attention_fn",
+       "normalizers of the attention weights (one value, or a grid axis; not applied to --attention none nor to "
+       "the Transformer decoder's multihead cross-attention)",
+       7, "~", "softmax", false, normalizes, check_attention_fn},
   };
   return axes;
 }

@@ -414,24 +414,37 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
   write_diagnostics(s, color, o);
 
   // Alignment statistics (a corpus has no gold alignment: entropy only, and the report says so).
+  // Sparsity columns when the runs measured it (runs recorded before it was have none).
+  const bool sparsity = std::any_of(s.variants.begin(), s.variants.end(),
+                                    [](const VariantSummary& v) { return v.zero_share.n > 0; });
+  auto sparsity_cells = [&](const VariantSummary& v) {
+    if (!sparsity) return std::string();
+    return "<td>" + (v.zero_share.n ? pct_ms(v.zero_share) : std::string("—")) + "</td><td>" +
+           (v.support.n ? num_ms(v.support) : std::string("—")) + "</td>";
+  };
   o << "<h2 id=\"alignment\">Alignment statistics</h2>\n<p>" << esc(s.alignment_note) << " Computed on the "
     << (s.beam > 1 ? "beam-search" : "greedy") << " outputs of up to the first 300 test sentences. <b>Entropy</b> (nats) "
        "of each output token's attention distribution: 0 = all weight on one source token; ln S (the \u201cuniform\u201d "
        "column) = spread evenly."
     << (s.corpus ? "" : " <b>Mass on gold</b>: mean weight on the known correct source position (higher = sharper, "
                         "correctly placed attention).")
-    << "</p>\n<table><tr><th>variant</th><th>attention entropy</th><th>uniform entropy (ln S)</th><th>mass on gold position"
+    << (sparsity ? " <b>Exact zeros</b>: share of source positions whose weight is exactly 0 (sparsemax and entmax15 "
+                   "give them; softmax only by underflow). <b>Support</b>: mean number of positions with weight above 0 "
+                   "per output token."
+                 : "")
+    << "</p>\n<table><tr><th>variant</th><th>attention entropy</th><th>uniform entropy (ln S)</th>"
+    << (sparsity ? "<th>exact zeros %</th><th>support</th>" : "") << "<th>mass on gold position"
     << (s.corpus ? "" : " %") << "</th></tr>\n";
   for (const auto& v : s.variants) {
     o << "<tr><td><span class=\"swatch\" style=\"background:" << color[v.name] << "\"></span>" << esc(v.name) << "</td>";
     if (!v.has_attention)
-      o << "<td colspan=\"3\" style=\"text-align:center;color:#777\">" << (v.ok ? "no attention mechanism" : "no successful run") << "</td></tr>\n";
+      o << "<td colspan=\"" << (sparsity ? 5 : 3) << "\" style=\"text-align:center;color:#777\">" << (v.ok ? "no attention mechanism" : "no successful run") << "</td></tr>\n";
     else if (s.corpus)
-      o << "<td>" << num_ms(v.attention_entropy) << "</td><td>" << num_ms(v.uniform_entropy)
-        << "</td><td style=\"color:#777\">not available: no gold alignment for a corpus</td></tr>\n";
+      o << "<td>" << num_ms(v.attention_entropy) << "</td><td>" << num_ms(v.uniform_entropy) << "</td>"
+        << sparsity_cells(v) << "<td style=\"color:#777\">not available: no gold alignment for a corpus</td></tr>\n";
     else
-      o << "<td>" << num_ms(v.attention_entropy) << "</td><td>" << num_ms(v.uniform_entropy) << "</td><td>"
-        << (v.gold_mass.n ? pct_ms(v.gold_mass) : "—") << "</td></tr>\n";
+      o << "<td>" << num_ms(v.attention_entropy) << "</td><td>" << num_ms(v.uniform_entropy) << "</td>"
+        << sparsity_cells(v) << "<td>" << (v.gold_mass.n ? pct_ms(v.gold_mass) : "—") << "</td></tr>\n";
   }
   o << "</table>\n";
 

@@ -115,6 +115,11 @@ void write_json(const CompareSummary& s, std::ostream& out) {
               {"gold_mass", ms_json(v.gold_mass)},
               {"best", v.is_best},
               {"notes", v.notes}};
+    // Attention sparsity, when the runs measured it (runs recorded before it was have none).
+    if (v.zero_share.n) {
+      x["attention_zero_share"] = ms_json(v.zero_share);
+      x["attention_support"] = ms_json(v.support);
+    }
     // Each axis's value under its field's key (cell, attention, decoder, luong_output, encoder, …).
     for (const GridAxis& axis : grid_axes())
       if (const std::string* value = axis_value(v.variant, axis)) x[axis.field] = *value;

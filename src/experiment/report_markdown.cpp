@@ -242,17 +242,28 @@ void write_markdown(const CompareSummary& s, std::ostream& out) {
     out << "\n" << (s.ranking_changes ? "**" : "") << s.ranking_note << (s.ranking_changes ? "**" : "") << "\n";
   }
   write_diagnostics_markdown(s, out);
+  // Sparsity columns when the runs measured it (runs recorded before it was have none).
+  const bool sparsity = std::any_of(s.variants.begin(), s.variants.end(),
+                                    [](const VariantSummary& v) { return v.zero_share.n > 0; });
   out << "\n## Alignment\n\n" << s.alignment_note
       << " Entropy in nats per output token (a uniform distribution over the source has ln S; "
-         "the column gives that mean for comparison).\n\n"
-      << "| variant | attention entropy | uniform entropy |"
-      << (has_gold(s) ? " mass on gold position |\n|---|---|---|---|\n" : "\n|---|---|---|\n");
+         "the column gives that mean for comparison)."
+      << (sparsity ? " Exact zeros: the share of source positions whose weight is exactly 0 (sparsemax and "
+                     "entmax15 give them, softmax only by underflow); support: the mean number of positions "
+                     "with weight above 0 per output token."
+                   : "")
+      << "\n\n| variant | attention entropy | uniform entropy |" << (sparsity ? " exact zeros | support |" : "")
+      << (has_gold(s) ? " mass on gold position |" : "") << "\n|---|---|---|" << (sparsity ? "---|---|" : "")
+      << (has_gold(s) ? "---|" : "") << "\n";
   for (const auto& v : s.variants) {
     if (!v.has_attention) {
-      out << "| " << v.name << " | no attention | — |" << (has_gold(s) ? " — |\n" : "\n");
+      out << "| " << v.name << " | no attention | — |" << (sparsity ? " — | — |" : "") << (has_gold(s) ? " — |\n" : "\n");
       continue;
     }
     out << "| " << v.name << " | " << num_ms(v.attention_entropy) << " | " << num_ms(v.uniform_entropy) << " |";
+    if (sparsity)
+      out << " " << (v.zero_share.n ? pct_ms(v.zero_share) + "%" : "—") << " | "
+          << (v.support.n ? num_ms(v.support) : "—") << " |";
     if (has_gold(s)) out << " " << (v.gold_mass.n ? pct_ms(v.gold_mass) + "%" : "—") << " |";
     out << "\n";
   }

@@ -58,7 +58,7 @@ void alignment_statistics(RunResult& r, const std::vector<Example>& test,
                           const std::vector<Hypothesis>& hyps, const std::string& alignment,
                           std::size_t max_sentences) {
   double entropy = 0, uniform = 0, gold = 0;
-  std::size_t steps = 0, gold_steps = 0;
+  std::size_t steps = 0, gold_steps = 0, positions = 0, zeros = 0;
   for (std::size_t i = 0; i < test.size() && i < max_sentences && i < hyps.size(); ++i) {
     const auto& att = hyps[i].attention;
     if (att.empty()) continue;
@@ -67,6 +67,8 @@ void alignment_statistics(RunResult& r, const std::vector<Example>& test,
       double h = 0;
       for (float a : att[t])
         if (a > 0) h -= double(a) * std::log(double(a));
+        else ++zeros;
+      positions += att[t].size();
       entropy += h;
       uniform += std::log(double(std::max<std::size_t>(1, att[t].size())));
       ++steps;
@@ -79,6 +81,8 @@ void alignment_statistics(RunResult& r, const std::vector<Example>& test,
   if (steps) {
     r.attention_entropy = entropy / steps;
     r.uniform_entropy = uniform / steps;
+    r.attention_zero_share = positions ? double(zeros) / double(positions) : 0.0;
+    r.attention_support = double(positions - zeros) / double(steps);
   }
   if (gold_steps) r.gold_mass = gold / gold_steps;
 }

@@ -109,6 +109,8 @@ json to_json(const RunResult& r) {
           {"attention_entropy", r.attention_entropy},
           {"uniform_entropy", r.uniform_entropy},
           {"gold_mass", r.gold_mass},
+          {"attention_zero_share", r.attention_zero_share},
+          {"attention_support", r.attention_support},
           {"samples", samples},
           {"lr", r.spec.lr},
           {"best_step", r.best_step},
@@ -171,6 +173,9 @@ RunResult from_json(const json& j, const RunSpec& spec) {
   r.attention_entropy = num_from(j, "attention_entropy");
   r.uniform_entropy = num_from(j, "uniform_entropy");
   r.gold_mass = num_from(j, "gold_mass");
+  // Recorded since the normalizer choice (issue 28); older runs have neither.
+  r.attention_zero_share = num_from(j, "attention_zero_share", -1);
+  r.attention_support = num_from(j, "attention_support", -1);
   for (const auto& s : j.at("samples")) {
     AttentionSample a;
     a.index = s.at("index").get<std::size_t>();

@@ -354,7 +354,7 @@ CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
   }
 
   for (auto& v : s.variants) {
-    std::vector<double> em, ta, ppl, sec, tps, ent, uni, gold, bleu, chrf;
+    std::vector<double> em, ta, ppl, sec, tps, ent, uni, gold, bleu, chrf, zero, sup;
     std::vector<std::vector<double>> by(s.buckets.size());
     std::vector<const std::vector<CurvePoint>*> tl, vl, vb;
     std::vector<double> best_step, best_seconds, steps;
@@ -388,6 +388,7 @@ CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
       tps.push_back(r->tokens_per_s);
       if (r->attention_entropy >= 0) ent.push_back(r->attention_entropy), uni.push_back(r->uniform_entropy);
       if (r->gold_mass >= 0) gold.push_back(r->gold_mass);
+      if (r->attention_zero_share >= 0) zero.push_back(r->attention_zero_share), sup.push_back(r->attention_support);
       for (std::size_t k = 0; k < s.buckets.size(); ++k) {
         const double x = s.corpus ? bucket_bleu(*r, s.buckets[k].lo, s.buckets[k].hi)
                                   : bucket_em(*r, s.buckets[k].lo, s.buckets[k].hi);
@@ -412,6 +413,8 @@ CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
     v.attention_entropy = mean_std(ent);
     v.uniform_entropy = mean_std(uni);
     v.gold_mass = mean_std(gold);
+    v.zero_share = mean_std(zero);
+    v.support = mean_std(sup);
     v.has_attention = !ent.empty();
     for (auto& b : by) v.by_length.push_back(mean_std(b));
     v.mean_train_loss = mean_curve(tl);

@@ -3,6 +3,7 @@
 // (local-m), or in a window at a predicted p_t with a Gaussian prior (local-p).
 #pragma once
 #include "attend/nn/attention.hpp"
+#include "attend/nn/attention_fn.hpp"
 
 namespace attend {
 
@@ -59,7 +60,7 @@ AttentionTraits multihead_traits();
 template <typename T>
 struct ScoredStep : WindowState {  // lo, hi: the window |j − p_t| ≤ D (global: all real j)
   Mat<T> e;      // e_j, the base score (S × B)
-  Mat<T> alpha;  // α = softmax of e in the window (S × B); a = α except for local-p
+  Mat<T> alpha;  // α = the normalizer (softmax …) of e in the window (S × B); a = α except for local-p
   Mat<T> u;      // local-p: u = tanh(W_p q) (H × B)
   Mat<T> p;      // local-p: row 0 p_t, row 1 σ(v_pᵀ u) (2 × B)
   Mat<T> dw;     // ∂L/∂a, then (local-p) ∂L/∂α (S × B)
@@ -99,6 +100,7 @@ class ScoredAttention final : public Attention<T> {
   std::unique_ptr<Score<T>> score_;
   Locality locality_;
   double window_;
+  AttentionFn fn_;                 // the normalizer (--attention-fn)
   std::size_t w_p_ = 0, v_p_ = 0;  // local-p: p_t = (S_b − 1)·σ(v_pᵀ tanh(W_p q))
 };
 
@@ -117,6 +119,7 @@ struct MultiheadStep : AttentionState {
   Mat<T> d_o;  // ∂L/∂o (H × B)
   Mat<T> dqp;  // ∂L/∂q' (3H × B)
   Mat<T> da;   // ∂L/∂a_i of one head (S × 1)
+  Mat<T> de;   // ∂L/∂(scores) of one head (S × 1; sparsemax / entmax15)
 };
 
 template <typename T>
@@ -138,6 +141,7 @@ class MultiheadAttention final : public Attention<T> {
  private:
   ParameterRegistry<T>& params_;
   std::size_t heads_;
+  AttentionFn fn_;  // the normalizer of each head (--attention-fn)
   std::size_t in_w_, in_b_, out_w_, out_b_;
 };
 

@@ -2,6 +2,8 @@
 //   [q'; k; v] = in_proj_weight [q; h; h] + in_proj_bias      (row blocks of the 3H × H weight)
 //   per head i: a_i = masked softmax(q'_iᵀ k_{i,j} / √(H/heads)),  o_i = Σ_j a_ij v_{i,j}
 //   context = out_proj.weight [o_1; …; o_heads] + out_proj.bias;  weights = mean_i a_i
+// With --attention-fn sparsemax / entmax15 each head's softmax is that normalizer instead (over
+// the real positions; attention_fn.hpp).
 #include <cmath>
 
 #include "attend/core/error.hpp"
@@ -13,7 +15,7 @@ namespace attend {
 template <typename T>
 MultiheadAttention<T>::MultiheadAttention(ParameterRegistry<T>& params, const ModelConfig& config,
                                           const std::string& prefix)
-    : params_(params), heads_(config.heads) {
+    : params_(params), heads_(config.heads), fn_(parse_attention_fn(config.attention_fn)) {
   const std::size_t H = config.hidden;
   if (heads_ == 0 || H % heads_ != 0)
     throw Error("--heads " + std::to_string(heads_) + " does not divide --hidden " +
@@ -70,10 +72,15 @@ void MultiheadAttention<T>::forward(const Mat<T>& q, std::size_t, const Memory<T
         a[j] = scale * dot(qi, P.colptr(b * S + j) + H + i * dh, dh);
         mx = std::max(mx, a[j]);
       }
-      T sum = 0;
-      for (std::size_t j = 0; j < n; ++j) sum += (a[j] = std::exp(a[j] - mx));
+      T sum = 1;
+      if (fn_ == AttentionFn::Softmax) {
+        sum = 0;
+        for (std::size_t j = 0; j < n; ++j) sum += (a[j] = std::exp(a[j] - mx));
+      } else {
+        normalize(fn_, a, n, a);
+      }
       for (std::size_t j = 0; j < n; ++j) {
-        a[j] /= sum;
+        if (fn_ == AttentionFn::Softmax) a[j] /= sum;
         axpy(a[j], P.colptr(b * S + j) + 2 * H + i * dh, o.colptr(b) + i * dh, dh);
         weights(j, b) += a[j] / static_cast<T>(heads_);
       }
@@ -105,6 +112,7 @@ void MultiheadAttention<T>::backward(const Mat<T>& dcontext, const Mat<T>& q, st
   dqp.zeros(3 * H, B);
   Mat<T>& da = st.da;  // reused: no allocation per step
   da.set_size(S, 1);
+  st.de.set_size(S, 1);
   for (std::size_t b = 0; b < B; ++b) {
     const std::size_t n = (*m.len)[b];
     for (std::size_t i = 0; i < heads_; ++i) {
@@ -116,8 +124,9 @@ void MultiheadAttention<T>::backward(const Mat<T>& dcontext, const Mat<T>& q, st
         s += a[j] * da[j];
         axpy(a[j], doi, dP.colptr(b * S + j) + 2 * H + i * dh, dh);
       }
+      if (fn_ != AttentionFn::Softmax) normalize_backward(fn_, a, da.memptr(), n, st.de.memptr());
       for (std::size_t j = 0; j < n; ++j) {
-        const T ds = a[j] * (da[j] - s) * scale;
+        const T ds = (fn_ == AttentionFn::Softmax ? a[j] * (da[j] - s) : st.de[j]) * scale;
         axpy(ds, P.colptr(b * S + j) + H + i * dh, dqp.colptr(b) + i * dh, dh);
         axpy(ds, qp.colptr(b) + i * dh, dP.colptr(b * S + j) + H + i * dh, dh);
       }
@@ -140,6 +149,7 @@ void MultiheadAttention<T>::prepare_backward(const Memory<T>& m, AttentionState&
 AttentionTraits multihead_traits() {
   AttentionTraits t;
   t.help = "torch.nn.MultiheadAttention(H, --heads); weights averaged over heads";
+  t.attention_fn = true;
   t.validate = [](const ModelConfig& c) {
     if (c.heads == 0 || c.hidden % c.heads != 0)
       throw Error("--heads " + std::to_string(c.heads) + " does not divide --hidden " +

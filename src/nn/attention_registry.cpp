@@ -36,6 +36,7 @@ AttentionRegistry::Entry global(const std::string& name, const std::string& scor
   t.help = help;
   t.decoder = decoder;
   t.per_head = true;
+  t.attention_fn = true;
   return AttentionRegistry::entry(name, scored<float>(score, Locality::Global),
                                   scored<double>(score, Locality::Global), std::move(t));
 }
@@ -43,6 +44,7 @@ AttentionRegistry::Entry global(const std::string& name, const std::string& scor
 AttentionRegistry::Entry local(const std::string& name, Locality locality) {
   AttentionTraits t = local_traits(locality);
   t.per_head = true;
+  t.attention_fn = true;
   return AttentionRegistry::entry(name, scored<float>("", locality), scored<double>("", locality), std::move(t));
 }
 

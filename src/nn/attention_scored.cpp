@@ -3,10 +3,13 @@
 //   local-m: |j − p_t| ≤ D with p_t = min(t, S_b − 1)
 //   local-p: |j − p_t| ≤ D with p_t = (S_b − 1)·σ(v_pᵀ tanh(W_p q)), and
 //            a_j = softmax-in-window(e)_j · exp(−(j − p_t)² / (2σ²)), σ = D/2 (not renormalised)
+// The normalizer is --attention-fn (softmax by default; sparsemax, entmax15: attention_fn.hpp),
+// applied in the window; local-p multiplies its output by the Gaussian as above.
 #include <algorithm>
 #include <cmath>
 
 #include "attend/core/error.hpp"
+#include "attend/nn/attention_fn.hpp"
 #include "nn/attention_builtin.hpp"
 #include "core/kernels.hpp"
 
@@ -39,7 +42,7 @@ ScoredAttention<T>::ScoredAttention(ParameterRegistry<T>& params, const ModelCon
                                     const std::string& prefix, const std::string& score,
                                     Locality locality)
     : params_(params), score_(scores().factory<T>(score)(params, config, prefix)), locality_(locality),
-      window_(static_cast<double>(config.window)) {
+      window_(static_cast<double>(config.window)), fn_(parse_attention_fn(config.attention_fn)) {
   if (locality == Locality::Predictive) {
     const double k = 1.0 / std::sqrt(double(config.hidden));
     w_p_ = params.add(prefix + "W_p.weight", config.hidden, config.hidden, k);
@@ -122,7 +125,7 @@ void ScoredAttention<T>::forward_weights(const Mat<T>& q, std::size_t t, const M
     hi[b] = static_cast<arma::uword>(std::min(last, std::floor(center + window_)));
   }
   Mat<T>& alpha = st.alpha;
-  window_softmax(e, lo, hi, alpha);
+  window_normalize(fn_, e, lo, hi, alpha);
   weights = alpha;
   if (locality_ == Locality::Predictive) {
     const T two_sigma2 = static_cast<T>(2 * (window_ / 2) * (window_ / 2));
@@ -178,7 +181,7 @@ void ScoredAttention<T>::weights_backward(const Mat<T>& q, const Memory<T>& m, A
   dq.zeros(q.n_rows, q.n_cols);
   Mat<T>& de = st.de;
   if (locality_ != Locality::Predictive) {
-    softmax_backward(alpha, dw, de);
+    window_normalize_backward(fn_, alpha, dw, de);
     score_->backward(de, q, m, keys, *st.score, dq, dmemory);
     return;
   }
@@ -196,7 +199,7 @@ void ScoredAttention<T>::weights_backward(const Mat<T>& q, const Memory<T>& m, A
       dw(j, b) *= g;
     }
   }
-  softmax_backward(alpha, dw, de);
+  window_normalize_backward(fn_, alpha, dw, de);
   score_->backward(de, q, m, keys, *st.score, dq, dmemory);
   // p = (S_b − 1)·σ(s), s = v_pᵀ u, u = tanh(W_p q)
   const Mat<T>& u = st.u;

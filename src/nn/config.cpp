@@ -7,6 +7,7 @@
 
 #include "attend/core/error.hpp"
 #include "attend/nn/attention.hpp"
+#include "attend/nn/attention_fn.hpp"
 #include "attend/nn/cell.hpp"
 #include "attend/nn/decoder.hpp"
 #include "attend/nn/encoder.hpp"
@@ -166,6 +167,10 @@ const std::vector<ModelField>& model_fields() {
   static const std::vector<ModelField> fields = {
       {"cell", "cell", "recurrent cell", &C::cell, cell_help},
       {"attention", "attention", "attention strategy", &C::attention, attention_help},
+      // A checkpoint written before this field has no key and reads as softmax, the default.
+      {"attention_fn", "attention-fn",
+       "normalizer of the attention weights (sparsemax and entmax15 give exact zeros; docs/attention-fn.md)",
+       &C::attention_fn, attention_fn_help},
       {"decoder", "decoder",
        "decoder (auto: the recurrent decoder, bahdanau style for the bahdanau strategy, luong otherwise)",
        &C::decoder, decoder_help},
@@ -303,6 +308,22 @@ void ModelConfig::validate() const {
                   "projection share one width; the recurrent decoder's do not");
   }
   const auto t = attention_traits(attention);
+  if (!attention_fn_known(attention_fn))
+    throw Error("unknown attention function '" + attention_fn + "' (valid: softmax, sparsemax, entmax15)");
+  if (attention_fn != "softmax") {
+    if (t.decoder == DecoderStyle::None)
+      throw Error("--attention-fn " + attention_fn + " normalises attention weights, but --attention " + attention +
+                  " has none: choose an attention strategy (e.g. --attention bahdanau) or leave --attention-fn "
+                  "at softmax");
+    if (d.style == DecoderStyle::Transformer && attention == "multihead")
+      throw Error("--attention-fn " + attention_fn + " is not built yet for the Transformer decoder's fused "
+                  "multi-head cross-attention (--attention multihead); use --attention scaled-dot (per-head "
+                  "scaled dot-product scores, normalised by --attention-fn in each head) or leave "
+                  "--attention-fn at softmax");
+    if (!t.attention_fn)
+      throw Error("attention strategy '" + attention + "' normalises with softmax only; leave --attention-fn at "
+                  "softmax or choose a built-in strategy");
+  }
   if (t.validate) t.validate(*this);
   if (const auto check = encoder_traits(encoder).validate) check(*this);
   if (d.validate) d.validate(*this);

@@ -204,6 +204,8 @@ void ForwardStatistics::add(const ForwardStatistics& o) {
   entropy_sum += o.entropy_sum;
   uniform_entropy_sum += o.uniform_entropy_sum;
   attention_steps += o.attention_steps;
+  attention_positions += o.attention_positions;
+  zero_weights += o.zero_weights;
 }
 
 
@@ -236,6 +238,8 @@ void Seq2Seq<T>::collect_statistics(const Batch& batch, const Workspace<T>& ws,
         double h = 0;
         for (std::size_t j = 0; j < ws.src_len[b]; ++j)
           if (a[j] > 0) h -= double(a[j]) * std::log(double(a[j]));
+          else ++s.zero_weights;
+        s.attention_positions += ws.src_len[b];
         s.entropy_sum += h;
         s.uniform_entropy_sum += std::log(double(ws.src_len[b]));
         ++s.attention_steps;

@@ -148,7 +148,8 @@ void sum_over_ranks(Communicator& ranks, ForwardStatistics& f) {
     v.push_back(double(share.saturated));
     v.push_back(double(share.units));
   }
-  v.insert(v.end(), {f.entropy_sum, f.uniform_entropy_sum, double(f.attention_steps)});
+  v.insert(v.end(), {f.entropy_sum, f.uniform_entropy_sum, double(f.attention_steps), double(f.attention_positions),
+                     double(f.zero_weights)});
   ranks.sum(v.data(), v.size());
   std::size_t i = 0;
   for (auto& [name, share] : f.saturation) {
@@ -157,7 +158,9 @@ void sum_over_ranks(Communicator& ranks, ForwardStatistics& f) {
   }
   f.entropy_sum = v[i++];
   f.uniform_entropy_sum = v[i++];
-  f.attention_steps = std::size_t(v[i]);
+  f.attention_steps = std::size_t(v[i++]);
+  f.attention_positions = std::size_t(v[i++]);
+  f.zero_weights = std::size_t(v[i]);
 }
 
 }  // namespace

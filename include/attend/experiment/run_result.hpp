@@ -51,6 +51,10 @@ struct RunResult {
   double attention_entropy = -1;      // mean entropy (nats) per output step; −1 = no attention
   double uniform_entropy = -1;        // mean ln(source length) over the same steps, for scale
   double gold_mass = -1;              // mean weight on the gold-aligned position; −1 = unknown
+  // Sparsity over the same steps (--attention-fn sparsemax / entmax15 give exact zeros): the share
+  // of real source positions whose weight is exactly 0, and the mean number that are not (the
+  // support); −1 = no attention, or a run recorded before these were measured.
+  double attention_zero_share = -1, attention_support = -1;
   std::vector<AttentionSample> samples;
   std::string run_dir;
   // Corpus runs only:

@@ -44,6 +44,7 @@ struct VariantSummary {
   bool compared_chrf = false;
   SeedTest seeds_vs_best_chrf;
   MeanStd attention_entropy, uniform_entropy, gold_mass;
+  MeanStd zero_share, support;  // attention sparsity (RunResult::attention_zero_share, attention_support)
   std::size_t parameters = 0;
   // Per bucket (CompareSummary::buckets): exact match (0–1), or BLEU (0–100) in a corpus grid.
   std::vector<MeanStd> by_length;

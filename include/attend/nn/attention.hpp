@@ -127,6 +127,9 @@ struct AttentionTraits {
   // Serves as the score of each head of the Transformer decoder's cross-attention: it implements
   // forward_weights / backward_weights and is built with config.hidden = the head width.
   bool per_head = false;
+  // Reads ModelConfig::attention_fn (softmax | sparsemax | entmax15) for its normalizer; a
+  // strategy without it accepts softmax only (validate refuses the others).
+  bool attention_fn = false;
 };
 
 template <typename T>

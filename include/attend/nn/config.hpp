@@ -52,6 +52,8 @@ std::string luong_output_help();  // "tanh | linear"
 struct ModelConfig {
   std::string cell = "gru";            // a registered cell (cell_help())
   std::string attention = "bahdanau";  // a registered strategy (attention_help())
+  // The normalizer of the attention weights: softmax | sparsemax | entmax15 (attention_fn.hpp).
+  std::string attention_fn = "softmax";
   std::string decoder = "auto";        // a registered decoder (decoder_help())
   LuongOutput luong_output = LuongOutput::Tanh;  // only the luong style has h̃; see validate()
   std::string score = "general";       // base score of local-m / local-p (local_score_help())

@@ -32,6 +32,10 @@ struct ForwardStatistics {
   double entropy_sum = 0;          // Σ over output steps of −Σ_j a_j ln a_j (nats)
   double uniform_entropy_sum = 0;  // Σ over the same steps of ln(source length)
   std::size_t attention_steps = 0; // real output steps with attention; 0 without attention
+  // Sparsity (--attention-fn sparsemax / entmax15 give exact zeros): over the same steps, the
+  // real source positions and those whose weight is exactly 0. Share of zeros = zero_weights /
+  // attention_positions; mean support = (attention_positions − zero_weights) / attention_steps.
+  std::size_t attention_positions = 0, zero_weights = 0;
 
   void add(const ForwardStatistics& other);
 };
