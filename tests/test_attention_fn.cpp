@@ -270,7 +270,7 @@ TEST_CASE("sparse normalizers give exact zeros in a whole model's attention", "[
   CHECK(stats.attention_positions - stats.zero_weights >= stats.attention_steps);  // a support of one at least
 }
 
-TEST_CASE("the normalizer is a checkpoint key; a model without it reads as softmax", "[attention-fn][config]") {
+TEST_CASE("the normalizer is a checkpoint key, a model without it reads as softmax", "[attention-fn][config]") {
   ModelConfig c;
   CHECK(c.to_map().at("attention_fn") == "softmax");
   c.attention_fn = "entmax15";

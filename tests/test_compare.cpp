@@ -384,7 +384,7 @@ CompareResult fake_grid() {
 
 }  // namespace
 
-TEST_CASE("summary: diverged runs are marked and excluded from the mean; best and p-values",
+TEST_CASE("summary: diverged runs are marked and excluded from the mean, best and p-values",
           "[compare]") {
   const CompareResult g = fake_grid();
   const CompareSummary s = summarize(g);
@@ -930,7 +930,7 @@ TEST_CASE("the ranking at fractions of the budget says when it changes with the 
   CHECK(r[2].order[1].second == Approx(0.4));
 }
 
-TEST_CASE("the tests across seeds appear next to the bootstrap; fewer than 3 seeds are not judged",
+TEST_CASE("the tests across seeds appear next to the bootstrap, fewer than 3 seeds are not judged",
           "[compare]") {
   CompareResult g;
   g.data_name = "task reverse";
@@ -1035,7 +1035,7 @@ TEST_CASE("a grid with one value on every axis but attention has no axis contras
   CHECK_THAT(md.str(), !Catch::Contains("axis: each variant"));
 }
 
-TEST_CASE("diagnostics are plotted one chart per measure with a line per variant; none recorded gets a sentence",
+TEST_CASE("diagnostics are plotted one chart per measure with a line per variant, none recorded gets a sentence",
           "[compare]") {
   CompareResult g;
   g.data_name = "task reverse";

@@ -227,7 +227,7 @@ struct RawCorpus {
 
 }  // namespace
 
-TEST_CASE("train --normalize stores the steps; translate gives the raw and the normalised line the same output",
+TEST_CASE("train --normalize stores the steps, translate gives the raw and the normalised line the same output",
           "[normalize][cli]") {
   RawCorpus c;
   CliRun r = run_cli(c.dir, c.train("--normalize pytorch-tutorial"));
@@ -292,7 +292,7 @@ TEST_CASE("train --normalize stores the steps; translate gives the raw and the n
   CHECK(contains(r.err, "contradicts"));
 }
 
-TEST_CASE("a model without stored normalisation takes translate --normalize; bad specs exit 2", "[normalize][cli]") {
+TEST_CASE("a model without stored normalisation takes translate --normalize, bad specs exit 2", "[normalize][cli]") {
   RawCorpus c;
   // The older switch: --normalize alone is whitespace collapsing, recorded as before.
   REQUIRE(run_cli(c.dir, c.train("--normalize")).status == 0);

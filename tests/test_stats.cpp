@@ -77,7 +77,7 @@ TEST_CASE("sign-flip test beyond 20 seeds is estimated by random patterns", "[st
   CHECK(sign_flip_p(mixed, 20000) > 0.5);
 }
 
-TEST_CASE("seed test: fewer than 3 seeds cannot be judged; with 3 both tests are run", "[stats]") {
+TEST_CASE("seed test: fewer than 3 seeds cannot be judged, with 3 both tests are run", "[stats]") {
   const SeedTest two = seed_test({0.9, 0.8}, {0.5, 0.6});
   CHECK_FALSE(two.judged());
   CHECK(std::isnan(two.sign_flip_p));

@@ -51,6 +51,7 @@ struct Models {
   std::size_t threads = 0;
   std::string combine = "mean";
   std::string weights;
+  std::string normalize;  // --normalize: checked against (or applied to) every model's
 };
 
 void add_models_options(po::options_description& d, Models& m) {
@@ -58,6 +59,9 @@ void add_models_options(po::options_description& d, Models& m) {
       ("model,m", po::value<std::vector<std::string>>(&m.paths)->composing(),
        "model file written by `attend train` (required); give it more than once to decode with an ensemble")
       ("threads", count_option(&m.threads), "BLAS threads (0 = the library default)")
+      ("normalize", po::value<std::string>(&m.normalize),
+       "the model's normalisation (attend train --normalize): given anyway, it must be the same; for a model "
+       "that records none (trained on text normalised beforehand) it is applied to the input")
       ("ensemble-combine", po::value<std::string>(&m.combine)->default_value("mean"),
        "ensembles: mean (the log of the models' mean probability) | logsum (the weighted sum of their "
        "log-probabilities)")
@@ -91,7 +95,11 @@ Ensemble load_models(const Models& m, const po::variables_map& vm, const std::st
   require(vm, "model", command);
   set_blas_threads(m.threads);
   Ensemble e;
-  for (const auto& path : m.paths) e.members.push_back(Translator::load(path));
+  for (const auto& path : m.paths) {
+    ModelBundle b = load_model(path);
+    if (vm.count("normalize")) apply_normalize_option(b, m.normalize, path);
+    e.members.push_back(Translator(std::move(b)));
+  }
   for (std::size_t i = 1; i < e.members.size(); ++i) {
     const auto& a = e.members[0].bundle(), &b = e.members[i].bundle();
     if (a.tgt_vocab.tokens() != b.tgt_vocab.tokens())
