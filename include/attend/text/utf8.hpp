@@ -24,6 +24,8 @@ std::string utf8_prefix(const std::string& text, std::size_t n);
 // (the letters whose lower case is one code point of the same UTF-8 length class); other
 // characters are unchanged.
 std::string utf8_lowercase(const std::string& text);
+// Appends the UTF-8 encoding of code point cp.
+void append_utf8(std::string& out, char32_t cp);
 
 // Byte length of the whitespace character at text[i] (whitespace as Python's str.split() sees it:
 // ASCII and the Unicode White_Space characters), or 0.
