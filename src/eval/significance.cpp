@@ -25,6 +25,53 @@ double bootstrap_p_value(double observed, std::size_t resamples, std::uint64_t s
   return double(extreme + 1) / double(resamples + 1);
 }
 
+
+// Paired bootstrap of a corpus metric over sentences: each run's sentence statistics are summed
+// with add(sum, x) over the sample and scored with score(sum); the difference a − b is averaged
+// over the runs (seeds).
+template <typename Stats, typename Add, typename Score>
+BootstrapResult paired_bootstrap_corpus(const std::vector<std::vector<Stats>>& a,
+                                        const std::vector<std::vector<Stats>>& b, Add add, Score score,
+                                        std::size_t resamples, std::uint64_t seed) {
+  if (a.size() != b.size()) throw Error("paired bootstrap: the two systems have different numbers of runs");
+  BootstrapResult r;
+  r.resamples = resamples;
+  if (a.empty()) return r;
+  const std::size_t n = a[0].size();
+  for (std::size_t k = 0; k < a.size(); ++k)
+    if (a[k].size() != n || b[k].size() != n)
+      throw Error("paired bootstrap: the runs have different numbers of test sentences");
+  r.items = n;
+  if (n == 0) return r;
+  // Mean over seeds of metric(a) − metric(b) on the sentences idx (all when null).
+  auto delta_of = [&](const std::vector<std::size_t>* idx) {
+    double d = 0;
+    for (std::size_t k = 0; k < a.size(); ++k) {
+      Stats sa{}, sb{};
+      if (idx) {
+        for (std::size_t i : *idx) add(sa, a[k][i]), add(sb, b[k][i]);
+      } else {
+        for (std::size_t i = 0; i < n; ++i) add(sa, a[k][i]), add(sb, b[k][i]);
+      }
+      d += score(sa) - score(sb);
+    }
+    return d / double(a.size());
+  };
+  r.delta = delta_of(nullptr);
+  std::vector<std::size_t> idx(n);
+  r.p_value = bootstrap_p_value(r.delta, resamples, seed, [&](std::mt19937_64& rng) {
+    for (auto& i : idx) i = rng() % n;
+    return delta_of(&idx);
+  });
+  return r;
+}
+
+void add_chrf(ChrfStatistics& sum, const ChrfStatistics& x) {
+  if (sum.size() < x.size()) sum.resize(x.size(), {0, 0, 0});
+  for (std::size_t o = 0; o < x.size(); ++o)
+    for (std::size_t j = 0; j < 3; ++j) sum[o][j] += x[o][j];
+}
+
 }  // namespace
 
 MeanStd mean_std(const std::vector<double>& values) {
@@ -81,37 +128,9 @@ std::string bootstrap_method() {
 BootstrapResult paired_bootstrap_bleu(const std::vector<std::vector<BleuStats>>& a,
                                       const std::vector<std::vector<BleuStats>>& b,
                                       std::size_t resamples, std::uint64_t seed) {
-  if (a.size() != b.size()) throw Error("paired bootstrap: the two systems have different numbers of runs");
-  BootstrapResult r;
-  r.resamples = resamples;
-  if (a.empty()) return r;
-  const std::size_t n = a[0].size();
-  for (std::size_t k = 0; k < a.size(); ++k)
-    if (a[k].size() != n || b[k].size() != n)
-      throw Error("paired bootstrap: the runs have different numbers of test sentences");
-  r.items = n;
-  if (n == 0) return r;
-  // Mean over seeds of BLEU(a) − BLEU(b) on the sentences idx (all when null).
-  auto delta_of = [&](const std::vector<std::size_t>* idx) {
-    double d = 0;
-    for (std::size_t k = 0; k < a.size(); ++k) {
-      BleuStats sa, sb;
-      if (idx) {
-        for (std::size_t i : *idx) sa += a[k][i], sb += b[k][i];
-      } else {
-        for (std::size_t i = 0; i < n; ++i) sa += a[k][i], sb += b[k][i];
-      }
-      d += bleu_score(sa) - bleu_score(sb);
-    }
-    return d / double(a.size());
-  };
-  r.delta = delta_of(nullptr);
-  std::vector<std::size_t> idx(n);
-  r.p_value = bootstrap_p_value(r.delta, resamples, seed, [&](std::mt19937_64& rng) {
-    for (auto& i : idx) i = rng() % n;
-    return delta_of(&idx);
-  });
-  return r;
+  return paired_bootstrap_corpus(
+      a, b, [](BleuStats& sum, const BleuStats& x) { sum += x; }, [](const BleuStats& s) { return bleu_score(s); },
+      resamples, seed);
 }
 
 std::string bootstrap_bleu_method() {
@@ -124,47 +143,11 @@ std::string bootstrap_bleu_method() {
          "difference.";
 }
 
-namespace {
-void add_chrf(ChrfStatistics& sum, const ChrfStatistics& x) {
-  if (sum.size() < x.size()) sum.resize(x.size(), {0, 0, 0});
-  for (std::size_t o = 0; o < x.size(); ++o)
-    for (std::size_t j = 0; j < 3; ++j) sum[o][j] += x[o][j];
-}
-}  // namespace
-
 BootstrapResult paired_bootstrap_chrf(const std::vector<std::vector<ChrfStatistics>>& a,
                                       const std::vector<std::vector<ChrfStatistics>>& b, const ChrfOptions& options,
                                       std::size_t resamples, std::uint64_t seed) {
-  if (a.size() != b.size()) throw Error("paired bootstrap: the two systems have different numbers of runs");
-  BootstrapResult r;
-  r.resamples = resamples;
-  if (a.empty()) return r;
-  const std::size_t n = a[0].size();
-  for (std::size_t k = 0; k < a.size(); ++k)
-    if (a[k].size() != n || b[k].size() != n)
-      throw Error("paired bootstrap: the runs have different numbers of test sentences");
-  r.items = n;
-  if (n == 0) return r;
-  auto delta_of = [&](const std::vector<std::size_t>* idx) {
-    double d = 0;
-    for (std::size_t k = 0; k < a.size(); ++k) {
-      ChrfStatistics sa, sb;
-      if (idx) {
-        for (std::size_t i : *idx) add_chrf(sa, a[k][i]), add_chrf(sb, b[k][i]);
-      } else {
-        for (std::size_t i = 0; i < n; ++i) add_chrf(sa, a[k][i]), add_chrf(sb, b[k][i]);
-      }
-      d += chrf_from_statistics(sa, options) - chrf_from_statistics(sb, options);
-    }
-    return d / double(a.size());
-  };
-  r.delta = delta_of(nullptr);
-  std::vector<std::size_t> idx(n);
-  r.p_value = bootstrap_p_value(r.delta, resamples, seed, [&](std::mt19937_64& rng) {
-    for (auto& i : idx) i = rng() % n;
-    return delta_of(&idx);
-  });
-  return r;
+  return paired_bootstrap_corpus(
+      a, b, add_chrf, [&](const ChrfStatistics& s) { return chrf_from_statistics(s, options); }, resamples, seed);
 }
 
 std::string bootstrap_chrf_method() {
