@@ -25,7 +25,7 @@ using attend::test::model_gradient_error;
 namespace {
 
 // loss = Σ W ⊙ y over the stack's output plus Σ W_x ⊙ dx (checks the input gradient too).
-void check_stack(const TransformerShape& shape, std::size_t layers, bool dropout) {
+void check_stack(const TransformerShape& shape, std::size_t layers, bool dropout, bool skip_padded = false) {
   const Lengths len = {5, 3, 1};
   const std::size_t S = 5, B = 3, H = shape.width;
   ParameterRegistry<double> P;
@@ -39,7 +39,7 @@ void check_stack(const TransformerShape& shape, std::size_t layers, bool dropout
   std::vector<TransformerLayerCache<double>> caches;
   auto loss = [&]() {
     std::mt19937_64 rng(5);  // the same dropout masks in every evaluation
-    stack.forward(x, len, outs, caches, dropout ? &rng : nullptr);
+    stack.forward(x, len, outs, caches, dropout ? &rng : nullptr, skip_padded);
     return arma::accu(w % outs.back());
   };
   P.zero_grad();
@@ -49,8 +49,9 @@ void check_stack(const TransformerShape& shape, std::size_t layers, bool dropout
   const arma::vec analytic = P.grads();
   std::string worst;
   const double err = max_relative_error(P, analytic, loss, &worst);
-  std::printf("gradcheck self-attention layers=%zu heads=%zu norm_first=%d gelu=%d dropout=%d: %.2e (%s)\n",
-              layers, shape.heads, int(shape.norm_first), int(shape.gelu), int(dropout), err, worst.c_str());
+  std::printf("gradcheck self-attention layers=%zu heads=%zu norm_first=%d gelu=%d dropout=%d skip=%d: %.2e (%s)\n",
+              layers, shape.heads, int(shape.norm_first), int(shape.gelu), int(dropout), int(skip_padded), err,
+              worst.c_str());
   INFO(worst);
   CHECK(err < 1e-6);
   // The input gradient, by the same stencil on a few entries.
@@ -61,7 +62,7 @@ void check_stack(const TransformerShape& shape, std::size_t layers, bool dropout
       xp = x;
       xp[i] += d;
       std::mt19937_64 rng(5);
-      stack.forward(xp, len, outs, caches, dropout ? &rng : nullptr);
+      stack.forward(xp, len, outs, caches, dropout ? &rng : nullptr, skip_padded);
       return arma::accu(w % outs.back());
     };
     const double h = 1e-4;
@@ -151,6 +152,18 @@ TEST_CASE("the self-attention stack reproduces PyTorch's nn.TransformerEncoder w
       worst = std::max(worst, std::abs(outs.back()(i % 8, i / 8) - double(out.data[i])));
     std::printf("pytorch transformer %-20s max |attend - torch| = %.2e\n", name.c_str(), worst);
     CHECK(worst < 2e-6);  // the fixture's output is stored in float32
+    // Leaving the padded positions out of the products (as encoders do) changes no real position.
+    stack.forward(x, len, outs, caches, nullptr, /*skip_padded=*/true);
+    double worst_real = 0;
+    std::size_t real = 0;
+    for (std::size_t i = 0; i < out.data.size(); ++i) {
+      const std::size_t col = i / 8, t = col / 3, b = col % 3;
+      if (t >= len[b]) continue;
+      ++real;
+      worst_real = std::max(worst_real, std::abs(outs.back()(i % 8, col) - double(out.data[i])));
+    }
+    REQUIRE(real == 8 * 9);
+    CHECK(worst_real < 2e-6);
   }
 }
 
@@ -166,6 +179,18 @@ TEST_CASE("the self-attention layer has exact gradients with padding, both norm 
       s.gelu = gelu;
       check_stack(s, 1, false);
     }
+}
+
+TEST_CASE("a self-attention stack that skips padded positions has exact gradients", "[transformer][gradcheck]") {
+  for (const bool norm_first : {false, true}) {
+    TransformerShape s;
+    s.width = 4;
+    s.heads = 2;
+    s.ffn = 6;
+    s.norm_first = norm_first;
+    check_stack(s, 2, false, /*skip_padded=*/true);
+    check_stack(s, 1, true, /*skip_padded=*/true);
+  }
 }
 
 TEST_CASE("a two-layer self-attention stack has exact gradients with dropout on", "[transformer][gradcheck]") {

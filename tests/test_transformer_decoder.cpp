@@ -82,6 +82,85 @@ TEST_CASE("every per-head strategy as the cross-attention has exact gradients",
   }
 }
 
+TEST_CASE("training leaves padded target positions out and gets the loss and gradients of computing them",
+          "[transformer-decoder]") {
+  for (const bool norm_first : {false, true})
+    for (const std::string attention : {"multihead", "bahdanau"}) {
+      ModelConfig c = transformer_config("transformer", attention);
+      c.norm_first = norm_first;
+      Seq2Seq<double> model(c, 5);
+      model.params().values() *= 2.0;
+      const Batch batch = mixed_batch();
+      Workspace<double> ws;
+      auto& P = model.params();
+      TrainStepOptions all;
+      all.skip_padding = false;
+      P.zero_grad();
+      const double loss_all = model.loss_and_grad(batch, ws, all).mean();
+      REQUIRE(ws.logits.n_cols == batch.tgt_in.n_rows * batch.size());
+      const arma::vec grad_all = P.grads();
+      P.zero_grad();
+      const double loss_real = model.loss_and_grad(batch, ws, TrainStepOptions{}).mean();
+      REQUIRE(ws.logits.n_cols == batch.real_target_tokens());  // only the real positions were computed
+      REQUIRE(ws.logits.n_cols < batch.tgt_in.n_rows * batch.size());
+      INFO(attention << " norm_first " << norm_first);
+      CHECK(std::abs(loss_real - loss_all) <= 1e-12 * std::abs(loss_all));
+      CHECK(arma::norm(P.grads() - grad_all, "inf") <= 1e-12 * arma::norm(grad_all, "inf"));
+    }
+}
+
+TEST_CASE("with dropout, leaving padded positions out draws the same masks and gets the same gradients",
+          "[transformer-decoder]") {
+  for (const std::string encoder : {"transformer", "rnn+self"})
+    for (const std::string attention : {"multihead", "luong-general"}) {
+      ModelConfig c = transformer_config(encoder, attention);
+      c.dropout = 0.3;
+      Seq2Seq<double> model(c, 5);
+      model.params().values() *= 2.0;
+      const Batch batch = mixed_batch();
+      Workspace<double> ws;
+      auto& P = model.params();
+      std::mt19937_64 rng;
+      auto run = [&](bool skip) {
+        rng.seed(17);
+        TrainStepOptions o;
+        o.rng = &rng;
+        o.skip_padding = skip;
+        P.zero_grad();
+        return model.loss_and_grad(batch, ws, o).mean();
+      };
+      const double loss_all = run(false);
+      const arma::vec grad_all = P.grads();
+      const double loss_real = run(true);
+      INFO(encoder << " " << attention);
+      CHECK(std::abs(loss_real - loss_all) <= 1e-12 * std::abs(loss_all));
+      CHECK(arma::norm(P.grads() - grad_all, "inf") <= 1e-12 * arma::norm(grad_all, "inf"));
+    }
+}
+
+TEST_CASE("a training step on a used workspace gets the gradients of a fresh one, for every cross-attention",
+          "[transformer-decoder]") {
+  // Per-head strategies keep their weights between the forward and the backward pass; a backward
+  // pass must leave nothing that the next forward pass writes through (it once left a view).
+  for (const std::string attention : {"multihead", "bahdanau", "luong-general", "local-p"}) {
+    Seq2Seq<double> model(transformer_config("transformer", attention), 5);
+    model.params().values() *= 2.0;
+    const Batch batch = mixed_batch();
+    auto& P = model.params();
+    Workspace<double> used;
+    model.loss_and_grad(batch, used, TrainStepOptions{});
+    model.loss_and_grad(batch, used, TrainStepOptions{});
+    P.zero_grad();
+    model.loss_and_grad(batch, used, TrainStepOptions{});
+    const arma::vec again = P.grads();
+    Workspace<double> fresh;
+    P.zero_grad();
+    model.loss_and_grad(batch, fresh, TrainStepOptions{});
+    INFO(attention);
+    CHECK(arma::norm(P.grads() - again, "inf") <= 1e-12 * arma::norm(again, "inf"));
+  }
+}
+
 TEST_CASE("the Transformer decoder has exact gradients with dropout on", "[transformer-decoder][gradcheck]") {
   for (const std::string attention : {"multihead", "luong-general"}) {
     ModelConfig c = transformer_config("transformer", attention);
@@ -121,7 +200,9 @@ TEST_CASE("incremental decoding gives the logits of recomputing the whole prefix
     const std::size_t Tn = batch.tgt_in.n_rows, B = batch.size();
     // Recomputed: the whole prefix at once, as training runs it.
     Workspace<double> full;
-    model.loss(batch, full);
+    TrainStepOptions every;
+    every.skip_padding = false;  // logits of every position, padded ones too
+    model.loss(batch, full, every);
     // Incremental: one step at a time over the cached keys and values.
     Workspace<double> inc;
     model.start_decoding(batch.src, batch.src_len, Tn, inc);

@@ -113,3 +113,52 @@ inline void scatter_columns(const arma::Mat<T>& src, const std::vector<std::size
 }
 
 }  // namespace attend
+
+namespace attend {
+
+// The columns t·B + b with t < len[b] of n time steps of B = len.size() examples (time-major
+// blocks), in order, when they leave out enough of the others to pay for gathering; otherwise
+// empty, which means every column. Training computes only these positions where nothing reads
+// the others (padded targets feed no loss; padded sources are keys nobody attends to).
+template <typename L>
+inline void real_columns(const std::vector<L>& len, std::size_t n, std::vector<std::size_t>& cols) {
+  const std::size_t B = len.size();
+  cols.clear();
+  for (std::size_t t = 0; t < n; ++t)
+    for (std::size_t b = 0; b < B; ++b)
+      if (t < std::size_t(len[b])) cols.push_back(t * B + b);
+  if (!worth_gathering(cols.size(), n * B)) cols.clear();
+}
+
+// dst (m × N, leading dimension ld): column cols[k] = src column k, 0 in the other columns.
+template <typename T>
+inline void scatter_columns(const arma::Mat<T>& src, const std::vector<std::size_t>& cols, std::size_t N, T* dst,
+                            std::size_t ld) {
+  const std::size_t m = src.n_rows;
+  std::size_t k = 0;
+  for (std::size_t j = 0; j < N; ++j) {
+    T* col = dst + j * ld;
+    if (k < cols.size() && cols[k] == j) std::copy_n(src.colptr(k++), m, col);
+    else std::fill_n(col, m, T(0));
+  }
+}
+
+// C (m × N, leading dimension ldc) = A·x + bias (A: m × k at a, leading dimension lda; x: k × N)
+// on the columns `cols` of x and 0 on the others; every column when cols is empty. xg and cg
+// hold the gathered columns and their product.
+template <typename T>
+inline void affine_columns(std::size_t m, const T* a, std::size_t lda, const arma::Mat<T>& x, const T* bias,
+                           const std::vector<std::size_t>& cols, T* c, std::size_t ldc, arma::Mat<T>& xg,
+                           arma::Mat<T>& cg) {
+  const std::size_t k = x.n_rows;
+  if (cols.empty()) {
+    gemm_bias(false, false, m, x.n_cols, k, a, lda, x.memptr(), k, bias, c, ldc);
+    return;
+  }
+  gather_columns(x, cols, xg);
+  cg.set_size(m, cols.size());
+  gemm_bias(false, false, m, cols.size(), k, a, lda, xg.memptr(), k, bias, cg.memptr(), m);
+  scatter_columns(cg, cols, x.n_cols, c, ldc);
+}
+
+}  // namespace attend

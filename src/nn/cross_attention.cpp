@@ -34,11 +34,16 @@ CrossAttention<T>::CrossAttention(ParameterRegistry<T>& params, const ModelConfi
 
 template <typename T>
 void CrossAttention<T>::prepare(const Memory<T>& m, std::size_t T_max, CrossAttentionState<T>& s) const {
-  // (2H × B·S): k and v of every memory position, one GEMM onto the bias
+  // (2H × B·S): k and v of every real memory position, one GEMM onto the bias; padded positions
+  // are keys nobody attends to, and get 0.
   const Mat<T>& W = params_.value(in_w_);
+  s.memory_cols.clear();
+  for (std::size_t b = 0; b < m.B; ++b)
+    for (std::size_t j = 0; j < (*m.len)[b]; ++j) s.memory_cols.push_back(b * m.S + j);
+  if (!worth_gathering(s.memory_cols.size(), m.values->n_cols)) s.memory_cols.clear();
   s.KV.set_size(2 * H_, m.values->n_cols);
-  gemm_bias(false, false, 2 * H_, m.values->n_cols, H_, W.memptr() + H_, 3 * H_, m.values->memptr(), H_,
-            params_.value(in_b_).memptr() + H_, s.KV.memptr(), 2 * H_);
+  affine_columns(2 * H_, W.memptr() + H_, 3 * H_, *m.values, params_.value(in_b_).memptr() + H_, s.memory_cols,
+                 s.KV.memptr(), 2 * H_, s.g_in, s.g_out);
   s.dkv_live = false;
   if (scores_.empty()) return;
   s.keys.resize(heads_);
@@ -61,15 +66,19 @@ void CrossAttention<T>::prepare(const Memory<T>& m, std::size_t T_max, CrossAtte
 
 template <typename T>
 void CrossAttention<T>::forward(const Mat<T>& x, std::size_t t0, const Memory<T>& m,
-                                CrossAttentionState<T>& s, Mat<T>& out, std::mt19937_64* rng) const {
+                                CrossAttentionState<T>& s, Mat<T>& out, std::mt19937_64* rng,
+                                const Columns* cols) const {
   const std::size_t B = m.B, S = m.S, N = x.n_cols, n = N / B;
   const bool drop = rng && dropout_ > 0;
   s.t0 = t0;
   s.n = n;
-  // q' of every query: one GEMM onto the bias, reading the weight's first H rows in place
+  if (cols) s.cols = *cols;
+  else s.cols.clear();
+  // q' of every query (or of s.cols, 0 at the others): one GEMM onto the bias, reading the
+  // weight's first H rows in place
   s.Q.set_size(H_, N);
-  gemm_bias(false, false, H_, N, H_, params_.value(in_w_).memptr(), 3 * H_, x.memptr(), H_,
-            params_.value(in_b_).memptr(), s.Q.memptr(), H_);
+  affine_columns(H_, params_.value(in_w_).memptr(), 3 * H_, x, params_.value(in_b_).memptr(), s.cols, s.Q.memptr(),
+                 H_, s.g_in, s.g_out);
   s.ctx.set_size(H_, N);
   if (scores_.empty()) {
     const T scale = T(1) / std::sqrt(T(dk_));
@@ -107,7 +116,9 @@ void CrossAttention<T>::forward(const Mat<T>& x, std::size_t t0, const Memory<T>
       }
     }
   }
-  affine(params_.value(out_w_), s.ctx, params_.value(out_b_), out);
+  out.set_size(H_, N);
+  affine_columns(H_, params_.value(out_w_).memptr(), H_, s.ctx, params_.value(out_b_).memptr(), s.cols, out.memptr(),
+                 H_, s.g_in, s.g_out);
 }
 
 template <typename T>
@@ -130,7 +141,7 @@ void CrossAttention<T>::backward(const Mat<T>& dout, const Mat<T>& x, const Memo
                                  CrossAttentionState<T>& s, Mat<T>& dx) const {
   const std::size_t B = m.B, S = m.S, N = x.n_cols, n = s.n;
   affine_backward(params_.value(out_w_).memptr(), H_, dout, s.ctx, params_.grad(out_w_).memptr(), H_,
-                  params_.grad(out_b_).memptr(), s.dctx, s.gather);
+                  params_.grad(out_b_).memptr(), s.dctx, s.gather, &s.cols);
   s.dQ.set_size(H_, N);  // every column is written below: by each head, or per head and step
   if (!s.dkv_live) {
     s.dKV.zeros(2 * H_, B * S);
@@ -152,7 +163,9 @@ void CrossAttention<T>::backward(const Mat<T>& dout, const Mat<T>& x, const Memo
       const Memory<T> mi{&s.keys[i], m.len, S, B};
       s.dkeys[i].zeros(dk_, B * S);
       for (std::size_t st = n; st-- > 0;) {
-        s.w = block(s.weights[i], st * B, B);
+        // A copy: assigning the block itself (an rvalue over the weights' memory) would let
+        // Armadillo's move make s.w a view of the weights, and the next forward write into them.
+        s.w = *block(static_cast<const Mat<T>&>(s.weights[i]), st * B, B);
         const bool drop = !s.weight_mask[i].is_empty();
         s.dw.zeros(S, B);
         for (std::size_t b = 0; b < B; ++b) {
@@ -175,7 +188,7 @@ void CrossAttention<T>::backward(const Mat<T>& dout, const Mat<T>& x, const Memo
   }
   // The q' rows of the packed weight, in place (leading dimension 3H).
   affine_backward(params_.value(in_w_).memptr(), 3 * H_, s.dQ, x, params_.grad(in_w_).memptr(), 3 * H_,
-                  params_.grad(in_b_).memptr(), dx, s.gather);
+                  params_.grad(in_b_).memptr(), dx, s.gather, &s.cols);
 }
 
 template <typename T>
@@ -184,8 +197,9 @@ void CrossAttention<T>::finish_backward(const Memory<T>& m, CrossAttentionState<
   // The k and v rows of the packed weight, in place (leading dimension 3H). Padded memory
   // positions are keys nobody attends to: their columns of dKV are zero and are skipped.
   ColumnGather<T>& g = s.gather;
-  nonzero_columns(s.dKV, g.live);
-  const bool gather = worth_gathering(g.live.size(), s.dKV.n_cols);
+  if (!s.memory_cols.empty()) g.live = s.memory_cols;
+  else nonzero_columns(s.dKV, g.live);
+  const bool gather = !s.memory_cols.empty() || worth_gathering(g.live.size(), s.dKV.n_cols);
   const Mat<T>*d = &s.dKV, *x = m.values;
   if (gather) {
     gather_columns(s.dKV, g.live, g.d);

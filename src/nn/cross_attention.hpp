@@ -39,6 +39,9 @@ struct CrossAttentionState {
   std::vector<std::vector<std::unique_ptr<AttentionState>>> steps;
   Mat<T> scratch, da, dctx, qh, dqh, w, dw;
   ColumnGather<T> gather;
+  Columns cols;         // the query positions the last call projected (empty: all)
+  Columns memory_cols;  // the real memory positions, whose k and v prepare computed (empty: all)
+  Mat<T> g_in, g_out;
 };
 
 template <typename T>
@@ -50,9 +53,10 @@ class CrossAttention {
   // Once per batch (and again after the memory changes): k and v of the memory; states for up to
   // T_max steps.
   void prepare(const Memory<T>& m, std::size_t T_max, CrossAttentionState<T>& s) const;
-  // Steps t0 … t0+n−1 at once: x (H × n·B, column (t − t0)·B + b) → out (H × n·B).
+  // Steps t0 … t0+n−1 at once: x (H × n·B, column (t − t0)·B + b) → out (H × n·B). cols: the
+  // positions whose q' and output are computed (0 at the others).
   void forward(const Mat<T>& x, std::size_t t0, const Memory<T>& m, CrossAttentionState<T>& s,
-               Mat<T>& out, std::mt19937_64* rng) const;
+               Mat<T>& out, std::mt19937_64* rng, const Columns* cols = nullptr) const;
   // The weights of head i at step t0 + step of the last call, S × B.
   void head_weights(const CrossAttentionState<T>& s, const Memory<T>& m, std::size_t step,
                     std::size_t i, Mat<T>& out) const;

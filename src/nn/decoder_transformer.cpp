@@ -54,7 +54,7 @@ void TransformerDecoderLayer<T>::begin(const Memory<T>& memory, std::size_t T_ma
 template <typename T>
 void TransformerDecoderLayer<T>::forward(const Mat<T>& x, std::size_t t0, const Memory<T>& memory,
                                          TransformerDecoderLayerCache<T>& c, Mat<T>& y,
-                                         std::mt19937_64* rng) const {
+                                         std::mt19937_64* rng, const Columns* cols) const {
   const std::size_t H = shape_.width, B = memory.B, N = x.n_cols;
   const bool drop = rng && shape_.dropout > 0, pre = shape_.norm_first;
   const double p = shape_.dropout;
@@ -73,7 +73,7 @@ void TransformerDecoderLayer<T>::forward(const Mat<T>& x, std::size_t t0, const 
   if (pre) layer_norm(x, g1, b1, c.hat1, c.rstd1, c.a_in);
   else c.a_in = x;
   Mat<T> r;
-  sa_.forward(c.a_in, t0, B, nullptr, p, c.sa, r, rng);
+  sa_.forward(c.a_in, t0, B, nullptr, p, c.sa, r, rng, cols);
   dropped(r, c.drop1);
   r += x;
   if (pre) {
@@ -84,7 +84,7 @@ void TransformerDecoderLayer<T>::forward(const Mat<T>& x, std::size_t t0, const 
     c.c_in = c.x1;
   }
 
-  cross_.forward(c.c_in, t0, memory, c.cross, r, rng);
+  cross_.forward(c.c_in, t0, memory, c.cross, r, rng, cols);
   dropped(r, c.drop2);
   r += c.x1;
   if (pre) {
@@ -95,7 +95,7 @@ void TransformerDecoderLayer<T>::forward(const Mat<T>& x, std::size_t t0, const 
     c.f_in = c.x2;
   }
 
-  ff_.forward(c.f_in, shape_.gelu, p, c.ff, r, rng);
+  ff_.forward(c.f_in, shape_.gelu, p, c.ff, r, rng, cols);
   dropped(r, c.drop3);
   r += c.x2;
   if (pre) y = std::move(r);
@@ -198,7 +198,7 @@ void TransformerDecoder<T>::begin(const Memory<T>& memory, const std::vector<Mat
 
 template <typename T>
 void TransformerDecoder<T>::run(const arma::uword* tokens, std::size_t t0, std::size_t n,
-                                DecoderCache<T>& cache) const {
+                                DecoderCache<T>& cache, const Columns* cols) const {
   auto& st = decoder_state<TransformerDecoderState<T>>(cache);
   const std::size_t H = config_.hidden, B = cache.B, N = n * B, L = layers_.size();
   const Mat<T>& E = params_.value(embedding_);
@@ -218,7 +218,7 @@ void TransformerDecoder<T>::run(const arma::uword* tokens, std::size_t t0, std::
   }
   st.outs.resize(L);
   for (std::size_t l = 0; l < L; ++l)
-    layers_[l].forward(l == 0 ? st.X0 : st.outs[l - 1], t0, cache.memory, st.layers[l], st.outs[l], cache.rng);
+    layers_[l].forward(l == 0 ? st.X0 : st.outs[l - 1], t0, cache.memory, st.layers[l], st.outs[l], cache.rng, cols);
   Mat<T> y = block(st.Y, t0 * B, N);
   if (config_.norm_first) {
     layer_norm(st.outs.back(), params_.value(norm_w_), params_.value(norm_b_), st.hat, st.rstd, st.top);
@@ -245,11 +245,17 @@ void TransformerDecoder<T>::teacher_forced(const arma::umat& tokens, DecoderCach
   std::vector<arma::uword> ids(Tn * B);
   for (std::size_t t = 0; t < Tn; ++t)
     for (std::size_t b = 0; b < B; ++b) ids[t * B + b] = tokens(t, b);
-  run(ids.data(), 0, Tn, cache);
+  // Only the real positions when the caller asks (training): a padded position is a query whose
+  // output nothing reads and a key only later padded positions see (causal), so the layers leave
+  // it out of their products and logits() of it out of the output layer.
+  auto& st = decoder_state<TransformerDecoderState<T>>(cache);
+  st.packed = !cache.real.empty();
+  run(ids.data(), 0, Tn, cache, st.packed ? &cache.real : nullptr);
 }
 
 template <typename T>
 void TransformerDecoder<T>::step(std::size_t t, const arma::uword* tokens, DecoderCache<T>& cache) const {
+  decoder_state<TransformerDecoderState<T>>(cache).packed = false;
   run(tokens, t, 1, cache);
 }
 
@@ -257,9 +263,16 @@ template <typename T>
 void TransformerDecoder<T>::logits(std::size_t t0, std::size_t n, const DecoderCache<T>& cache,
                                    Mat<T>& out) const {
   const auto& st = decoder_state<TransformerDecoderState<T>>(cache);
-  const std::size_t H = config_.hidden, V = config_.tgt_vocab, N = n * cache.B;
+  std::size_t N = n * cache.B;
+  const std::size_t H = config_.hidden, V = config_.tgt_vocab;
   const T* y = st.Y.memptr() + H * t0 * cache.B;
-  // (V × n·B): one GEMM onto the bias
+  Mat<T> real_y;
+  if (st.packed) {  // the real positions of a teacher-forced call only, gathered
+    gather_columns(st.Y, cache.real, real_y);
+    y = real_y.memptr();
+    N = real_y.n_cols;
+  }
+  // (V × n·B, or V × real): one GEMM onto the bias
   out.set_size(V, N);
   if (config_.tie_embeddings)
     gemm_bias(true, false, V, N, H, params_.value(embedding_).memptr(), H, y, H, params_.value(out_b_).memptr(),
@@ -279,14 +292,20 @@ void TransformerDecoder<T>::backward(const Mat<T>& dlogits, std::size_t Tn, cons
   const Mat<T> y = block(st.Y, 0, N);
   // A column of dlogits that is all zero (a padded target position) adds nothing to the output
   // layer's gradients: when there are such columns, the products run over the others only,
-  // gathered, and the gradient on y is 0 at the skipped columns.
+  // gathered, and the gradient on y is 0 at the skipped columns. After a teacher_forced call over
+  // the real positions only, dlogits has just those columns.
   std::vector<std::size_t> live;
-  nonzero_columns(dlogits, live);
+  if (st.packed) live = cache.real;
+  else nonzero_columns(dlogits, live);
   const std::size_t nl = live.size();
-  const bool gather = worth_gathering(nl, N);
+  const bool gather = st.packed || worth_gathering(nl, N);
   const Mat<T>* dl = &dlogits;
   const Mat<T>* yl = &y;
-  if (gather) {
+  if (st.packed) {
+    if (dlogits.n_cols != nl) throw Error("dlogits has a column per position, not per real position");
+    gather_columns(y, live, st.y_live);
+    yl = &st.y_live;
+  } else if (gather) {
     gather_columns(dlogits, live, st.dl_live);
     gather_columns(y, live, st.y_live);
     dl = &st.dl_live;
@@ -384,6 +403,7 @@ DecoderTraits transformer_decoder_traits() {
   t.style = DecoderStyle::Transformer;
   t.initial_state = false;
   t.scheduled_sampling = false;
+  t.skips_padding = true;
   t.default_attention = "multihead";
   t.validate = [](const ModelConfig& c) {
     if (c.transformer_decoder_layers() < 1) throw Error("--decoder-layers must be at least 1");

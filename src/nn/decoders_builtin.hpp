@@ -89,8 +89,9 @@ class TransformerDecoderLayer {
 
   void begin(const Memory<T>& memory, std::size_t T_max, TransformerDecoderLayerCache<T>& c) const;
   // Steps t0 … t0+n−1 (x: H × n·B) → y; the steps before t0 ran earlier in this batch.
+  // cols (t0 = 0): the positions computed (see Columns); the blocks' outputs are 0 at the others.
   void forward(const Mat<T>& x, std::size_t t0, const Memory<T>& memory, TransformerDecoderLayerCache<T>& c,
-               Mat<T>& y, std::mt19937_64* rng) const;
+               Mat<T>& y, std::mt19937_64* rng, const Columns* cols = nullptr) const;
   // After a forward over all steps from 0: dy → dx; accumulates parameter gradients and the
   // cross-attention's key / value gradient.
   void backward(const Mat<T>& dy, const Memory<T>& memory, TransformerDecoderLayerCache<T>& c, Mat<T>& dx) const;
@@ -115,6 +116,7 @@ struct TransformerDecoderState : DecoderState {
   Mat<T> pe;                           // sinusoidal positions, H × T_max
   Mat<T> w;                            // scratch: one head's weights
   Mat<T> dl_live, y_live, d_live;      // backward: the non-zero columns of dlogits, their inputs, gradient
+  bool packed = false;                 // the last call was teacher_forced over DecoderCache::real only
   Mat<T> dy, dnorm;                    // backward: the gradient on the stack's output (before the final norm)
 };
 
@@ -139,7 +141,8 @@ class TransformerDecoder final : public Decoder<T> {
 
  private:
   // Embeds tokens (t0 … t0+n−1, n·B of them, column (t − t0)·B + b) and runs the stack.
-  void run(const arma::uword* tokens, std::size_t t0, std::size_t n, DecoderCache<T>& cache) const;
+  void run(const arma::uword* tokens, std::size_t t0, std::size_t n, DecoderCache<T>& cache,
+           const Columns* cols = nullptr) const;
 
   ParameterRegistry<T>& params_;
   ModelConfig config_;

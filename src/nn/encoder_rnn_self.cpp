@@ -12,7 +12,7 @@ template <typename T>
 void RecurrentSelfEncoder<T>::forward(const arma::umat& src, const Lengths& len,
                                       EncoderCache<T>& cache, std::mt19937_64* rng) const {
   rnn_.forward(src, len, cache, rng);
-  stack_.forward(cache.out.back(), len, cache.self_out, cache.self, rng);
+  stack_.forward(cache.out.back(), len, cache.self_out, cache.self, rng, cache.skip_padding);
 }
 
 template <typename T>

@@ -68,7 +68,7 @@ void TransformerEncoder<T>::forward(const arma::umat& src, const Lengths& len,
   } else {
     cache.emb_mask.reset();
   }
-  stack_.forward(cache.emb, len, cache.self_out, cache.self, rng);
+  stack_.forward(cache.emb, len, cache.self_out, cache.self, rng, cache.skip_padding);
   // The initial decoder state: mean over the real positions of the top layer.
   const Mat<T>& top = cache.self_out.back();
   Mat<T> pooled(H, B, arma::fill::zeros);

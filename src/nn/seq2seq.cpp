@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "attend/core/error.hpp"
+#include "core/gemm.hpp"
 #include "core/kernels.hpp"
 #include "nn/saturation.hpp"
 
@@ -118,12 +119,15 @@ LossStats Seq2Seq<T>::forward(const Batch& batch, Workspace<T>& ws, bool backwar
                               const TrainStepOptions& opt) const {
   const std::size_t B = batch.size(), Tn = batch.tgt_in.n_rows, S = batch.src.n_rows;
   const std::size_t V = config_.tgt_vocab;
+  ws.enc.skip_padding = opt.skip_padding;
   encode(batch.src, batch.src_len, ws, opt.rng);
   Memory<T> memory{&ws.memory, &ws.src_len, S, B};
   decoder_->begin(memory, ws.h0, ws.c0, Tn, ws.dec, opt.rng);
   const bool sampled = opt.rng && opt.teacher_forcing < 1.0;
   ws.fed = batch.tgt_in;
+  ws.dec.real.clear();
   if (!sampled) {
+    if (decoder_traits_.skips_padding && opt.skip_padding) real_columns(batch.tgt_len, Tn, ws.dec.real);
     decoder_->teacher_forced(batch.tgt_in, ws.dec);
     decoder_->logits(0, Tn, ws.dec, ws.logits);
   } else {
@@ -147,51 +151,53 @@ LossStats Seq2Seq<T>::forward(const Batch& batch, Workspace<T>& ws, bool backwar
   }
   LossStats stats;
   stats.tokens = batch.real_target_tokens();
-  if (backward) ws.dlogits.set_size(V, Tn * B);
+  // The logits' columns: every position t·B + b, or only the real ones (ws.dec.real, in order).
+  const std::vector<std::size_t>& real = ws.dec.real;
+  const std::size_t cols = real.empty() ? Tn * B : real.size();
+  if (backward) ws.dlogits.set_size(V, cols);
   else ws.scratch.set_size(V);
   const double eps = opt.label_smoothing;
   const std::size_t n = opt.normalizer ? opt.normalizer : stats.tokens;
   const T inv_n = static_cast<T>(1.0 / std::max<std::size_t>(1, n));
-  for (std::size_t t = 0; t < Tn; ++t)
-    for (std::size_t b = 0; b < B; ++b) {
-      const std::size_t col = t * B + b;
-      if (t >= batch.tgt_len[b]) {  // padding: no loss, no gradient
-        if (backward) ws.dlogits.col(col).zeros();
-        continue;
-      }
-      const T* z = ws.logits.colptr(col);
-      const arma::uword y = batch.tgt_out(t, b);
-      T mx = z[0];
-#pragma omp simd reduction(max : mx)
-      for (std::size_t v = 1; v < V; ++v) mx = z[v] > mx ? z[v] : mx;
-      // The first maximum. With a NaN in z[0] (mx stays NaN) or an infinite logit there is no
-      // valid maximum: arg = V matches no reference and the batch is flagged.
-      // Blocks of 64 compared at once (vectorised), then the first match inside the block.
-      std::size_t arg = 0;
-      for (; arg + 64 <= V; arg += 64) {
-        bool hit = false;
-#pragma omp simd reduction(| : hit)
-        for (std::size_t v = arg; v < arg + 64; ++v) hit |= z[v] == mx;
-        if (hit) break;
-      }
-      while (arg < V && z[arg] != mx) ++arg;
-      // One exp per logit: p_v = exp(z_v − max) / Σ, kept in the gradient column when training.
-      T* g = backward ? ws.dlogits.colptr(col) : ws.scratch.memptr();
-      T sum = 0;
-#pragma omp simd reduction(+ : sum)
-      for (std::size_t v = 0; v < V; ++v) {
-        g[v] = exp_fast(z[v] - mx);
-        sum += g[v];
-      }
-      stats.nll_sum += std::log(double(sum)) - double(z[y] - mx);
-      stats.correct += arg == y;
-      if (!std::isfinite(mx) || !std::isfinite(sum)) stats.non_finite = true;
-      if (!backward) continue;
-      // d/dz of mean[(1−ε)(−log p_y) + ε·mean_v(−log p_v)] = p − (1−ε)·onehot(y) − ε/V
-      const T scale = static_cast<T>(1.0 / double(sum)) * inv_n, smooth = static_cast<T>(eps / V) * inv_n;
-      for (std::size_t v = 0; v < V; ++v) g[v] = g[v] * scale - smooth;
-      g[y] -= static_cast<T>(1 - eps) * inv_n;
+  for (std::size_t col = 0; col < cols; ++col) {
+    const std::size_t pos = real.empty() ? col : real[col], t = pos / B, b = pos % B;
+    if (t >= batch.tgt_len[b]) {  // padding: no loss, no gradient
+      if (backward) ws.dlogits.col(col).zeros();
+      continue;
     }
+    const T* z = ws.logits.colptr(col);
+    const arma::uword y = batch.tgt_out(t, b);
+    T mx = z[0];
+#pragma omp simd reduction(max : mx)
+    for (std::size_t v = 1; v < V; ++v) mx = z[v] > mx ? z[v] : mx;
+    // The first maximum. With a NaN in z[0] (mx stays NaN) or an infinite logit there is no
+    // valid maximum: arg = V matches no reference and the batch is flagged.
+    // Blocks of 64 compared at once (vectorised), then the first match inside the block.
+    std::size_t arg = 0;
+    for (; arg + 64 <= V; arg += 64) {
+      bool hit = false;
+#pragma omp simd reduction(| : hit)
+      for (std::size_t v = arg; v < arg + 64; ++v) hit |= z[v] == mx;
+      if (hit) break;
+    }
+    while (arg < V && z[arg] != mx) ++arg;
+    // One exp per logit: p_v = exp(z_v − max) / Σ, kept in the gradient column when training.
+    T* g = backward ? ws.dlogits.colptr(col) : ws.scratch.memptr();
+    T sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (std::size_t v = 0; v < V; ++v) {
+      g[v] = exp_fast(z[v] - mx);
+      sum += g[v];
+    }
+    stats.nll_sum += std::log(double(sum)) - double(z[y] - mx);
+    stats.correct += arg == y;
+    if (!std::isfinite(mx) || !std::isfinite(sum)) stats.non_finite = true;
+    if (!backward) continue;
+    // d/dz of mean[(1−ε)(−log p_y) + ε·mean_v(−log p_v)] = p − (1−ε)·onehot(y) − ε/V
+    const T scale = static_cast<T>(1.0 / double(sum)) * inv_n, smooth = static_cast<T>(eps / V) * inv_n;
+    for (std::size_t v = 0; v < V; ++v) g[v] = g[v] * scale - smooth;
+    g[y] -= static_cast<T>(1 - eps) * inv_n;
+  }
   if (opt.statistics) collect_statistics(batch, ws, *opt.statistics);
   return stats;
 }

@@ -106,10 +106,11 @@ void layer_norm_backward(const Mat<T>& dy, const Mat<T>& hat, const arma::Row<T>
 
 template <typename T>
 void affine_backward(const T* w, std::size_t ldw, const Mat<T>& d, const Mat<T>& x, T* gw, std::size_t ldgw,
-                     T* gb, Mat<T>& dx, ColumnGather<T>& s) {
+                     T* gb, Mat<T>& dx, ColumnGather<T>& s, const Columns* cols) {
   const std::size_t m = d.n_rows, k = x.n_rows, N = d.n_cols;
-  nonzero_columns(d, s.live);
-  const bool gather = worth_gathering(s.live.size(), N);
+  if (cols && !cols->empty()) s.live = *cols;
+  else nonzero_columns(d, s.live);
+  const bool gather = (cols && !cols->empty()) || worth_gathering(s.live.size(), N);
   const Mat<T>*dd = &d, *xx = &x;
   if (gather) {
     gather_columns(d, s.live, s.d);
@@ -204,7 +205,7 @@ void head_backward(const HeadBlock<T>& h, const Mat<T>& a, const Mat<T>& mask, c
   template void layer_norm_backward(const Mat<T>&, const Mat<T>&, const arma::Row<T>&, const Mat<T>&,    \
                                     Mat<T>&, Mat<T>&, Mat<T>&, const Mat<T>*);                           \
   template void affine_backward(const T*, std::size_t, const Mat<T>&, const Mat<T>&, T*, std::size_t, T*, \
-                               Mat<T>&, ColumnGather<T>&);                                           \
+                               Mat<T>&, ColumnGather<T>&, const Columns*);                           \
   template void activate(Mat<T>&, bool);                                                             \
   template void activate_backward(const Mat<T>&, Mat<T>&, bool);                                     \
   template void head_forward(const HeadBlock<T>&, Mat<T>&, const Mat<T>&, Mat<T>&, T*, std::size_t); \
@@ -236,13 +237,17 @@ SelfAttention<T>::SelfAttention(ParameterRegistry<T>& params, const std::string&
 template <typename T>
 void SelfAttention<T>::forward(const Mat<T>& in, std::size_t t0, std::size_t B, const Lengths* len,
                                double dropout, SelfAttentionCache<T>& c, Mat<T>& out,
-                               std::mt19937_64* rng) const {
+                               std::mt19937_64* rng, const Columns* cols) const {
   const std::size_t H = width_, nh = heads_, dk = H / nh, N = in.n_cols, n = N / B, ld = 3 * H * B;
   const bool drop = rng && dropout > 0;
   if (c.qkv.n_cols < (t0 + n) * B) c.qkv.set_size(3 * H, (t0 + n) * B);
-  // q, k, v of every new position: one GEMM onto the bias, in place in c.qkv
-  gemm_bias(false, false, 3 * H, N, H, params_.value(in_w_).memptr(), 3 * H, in.memptr(), H,
-            params_.value(in_b_).memptr(), c.qkv.memptr() + 3 * H * t0 * B, 3 * H);
+  if (cols && t0 == 0) c.cols = *cols;
+  else c.cols.clear();
+  // q, k, v of every new position (or of c.cols, 0 at the others): one GEMM onto the bias, in
+  // place in c.qkv. The heads still run over every query: a skipped one reads zeros, and is
+  // either padding or a key only padded queries see.
+  affine_columns(3 * H, params_.value(in_w_).memptr(), 3 * H, in, params_.value(in_b_).memptr(), c.cols,
+                 c.qkv.memptr() + 3 * H * t0 * B, 3 * H, c.g_in, c.g_out);
   c.attn.resize(B * nh);
   c.attn_mask.resize(B * nh);
   c.ctx.set_size(H, N);
@@ -259,7 +264,9 @@ void SelfAttention<T>::forward(const Mat<T>& in, std::size_t t0, std::size_t B, 
       else mask.reset();
       head_forward(hb, c.attn[b * nh + h], mask, c.scratch, c.ctx.memptr() + H * b + h * dk, H * B);
     }
-  affine(params_.value(out_w_), c.ctx, params_.value(out_b_), out);
+  out.set_size(H, N);
+  affine_columns(H, params_.value(out_w_).memptr(), H, c.ctx, params_.value(out_b_).memptr(), c.cols,
+                 out.memptr(), H, c.g_in, c.g_out);
 }
 
 template <typename T>
@@ -267,7 +274,7 @@ void SelfAttention<T>::backward(const Mat<T>& dout, const Mat<T>& in, std::size_
                                 SelfAttentionCache<T>& c, Mat<T>& din) const {
   const std::size_t H = width_, nh = heads_, dk = H / nh, N = in.n_cols, n = N / B, ld = 3 * H * B;
   affine_backward(params_.value(out_w_).memptr(), H, dout, c.ctx, params_.grad(out_w_).memptr(), H,
-                  params_.grad(out_b_).memptr(), c.dctx, c.gather);
+                  params_.grad(out_b_).memptr(), c.dctx, c.gather, &c.cols);
   // The heads write dq of every position and dk, dv of the keys they see: padded keys (position
   // len[b] and on) get no k or v gradient.
   c.dqkv.set_size(3 * H, N);
@@ -286,7 +293,7 @@ void SelfAttention<T>::backward(const Mat<T>& dout, const Mat<T>& in, std::size_
                     c.scratch, c.da, dq, dq + H, dq + 2 * H);
     }
   affine_backward(params_.value(in_w_).memptr(), 3 * H, c.dqkv, in, params_.grad(in_w_).memptr(), 3 * H,
-                  params_.grad(in_b_).memptr(), din, c.gather);
+                  params_.grad(in_b_).memptr(), din, c.gather, &c.cols);
 }
 
 template <typename T>
@@ -303,15 +310,32 @@ FeedForward<T>::FeedForward(ParameterRegistry<T>& params, const std::string& pre
 
 template <typename T>
 void FeedForward<T>::forward(const Mat<T>& in, bool gelu, double dropout, FeedForwardCache<T>& c, Mat<T>& out,
-                             std::mt19937_64* rng) const {
-  // Two GEMMs over all positions. relu runs in place on linear1's output: its backward needs
+                             std::mt19937_64* rng, const Columns* cols) const {
+  // Two GEMMs over all positions, or over the columns cols, gathered (pre, act and the dropout
+  // mask then hold only those). relu runs in place on linear1's output: its backward needs
   // only where the activation is positive, which act (after dropout) still tells wherever the
   // dropout kept the unit (and where it did not, the gradient is 0 either way); gelu keeps pre.
+  const Mat<T>* x = &in;
+  if (cols && !cols->empty()) {
+    c.cols = *cols;
+    gather_columns(in, c.cols, c.g_in);
+    x = &c.g_in;
+  } else {
+    c.cols.clear();
+  }
   Mat<T>& lin = gelu ? c.pre : c.act;
-  affine(params_.value(l1_w_), in, params_.value(l1_b_), lin);
+  affine(params_.value(l1_w_), *x, params_.value(l1_b_), lin);
   if (!gelu) c.pre.reset();
-  if (rng && dropout > 0) dropout_mask(c.drop, lin.n_rows, lin.n_cols, dropout, *rng);
-  else c.drop.reset();
+  if (rng && dropout > 0) {
+    if (c.cols.empty()) {
+      dropout_mask(c.drop, lin.n_rows, lin.n_cols, dropout, *rng);
+    } else {  // drawn for every position, as without skipping, so the two draw the same masks
+      dropout_mask(c.g_drop, lin.n_rows, in.n_cols, dropout, *rng);
+      gather_columns(c.g_drop, c.cols, c.drop);
+    }
+  } else {
+    c.drop.reset();
+  }
   c.act.set_size(lin.n_rows, lin.n_cols);
   T* a = c.act.memptr();
   const std::size_t n = c.act.n_elem;
@@ -328,21 +352,33 @@ void FeedForward<T>::forward(const Mat<T>& in, bool gelu, double dropout, FeedFo
 #pragma omp simd
     for (std::size_t i = 0; i < n; ++i) a[i] = a[i] > 0 ? a[i] : T(0);
   }
-  affine(params_.value(l2_w_), c.act, params_.value(l2_b_), out);
+  if (c.cols.empty()) {
+    affine(params_.value(l2_w_), c.act, params_.value(l2_b_), out);
+  } else {
+    affine(params_.value(l2_w_), c.act, params_.value(l2_b_), c.g_out);
+    scatter_columns(c.g_out, c.cols, in.n_cols, out);
+  }
 }
 
 // Columns of dout that are all zero (padded positions) give zero gradients throughout the block
 // and add nothing to the parameter gradients: when there are enough of them, the block runs over
-// the others, gathered, and din is 0 at the skipped columns.
+// the others, gathered, and din is 0 at the skipped columns. After a forward over some columns
+// only, the backward runs over those (the block's output elsewhere was the constant 0).
 template <typename T>
 void FeedForward<T>::backward(const Mat<T>& dout, const Mat<T>& in, bool gelu, FeedForwardCache<T>& c,
                               Mat<T>& din) const {
   const Mat<T>&W1 = params_.value(l1_w_), &W2 = params_.value(l2_w_);
   const std::size_t H = W2.n_rows, F = W2.n_cols, N = dout.n_cols;
-  nonzero_columns(dout, c.live);
-  const bool gather = worth_gathering(c.live.size(), N);
   const Mat<T>*d = &dout, *act = &c.act, *x = &in, *pre = &c.pre, *mask = &c.drop;
-  if (gather) {
+  const bool packed = !c.cols.empty();
+  if (packed) c.live = c.cols;
+  else nonzero_columns(dout, c.live);
+  const bool gather = packed || worth_gathering(c.live.size(), N);
+  if (packed) {
+    gather_columns(dout, c.live, c.g_dout);
+    d = &c.g_dout;
+    x = &c.g_in;
+  } else if (gather) {
     gather_columns(dout, c.live, c.g_dout);
     gather_columns(c.act, c.live, c.g_act);
     gather_columns(in, c.live, c.g_in);
@@ -427,7 +463,7 @@ void TransformerLayer<T>::initialize() const {
 // norm_first: x1 = x + drop1(sa(norm1(x))), y = x1 + drop2(ff(norm2(x1))).
 template <typename T>
 void TransformerLayer<T>::forward(const Mat<T>& x, const Lengths& len, Mat<T>& y,
-                                  TransformerLayerCache<T>& c, std::mt19937_64* rng) const {
+                                  TransformerLayerCache<T>& c, std::mt19937_64* rng, bool skip_padded) const {
   const std::size_t H = shape_.width, B = len.size();
   if (x.n_rows != H || B == 0 || x.n_cols % B != 0)
     throw Error("self-attention layer input of the wrong shape");
@@ -437,6 +473,8 @@ void TransformerLayer<T>::forward(const Mat<T>& x, const Lengths& len, Mat<T>& y
   c.len = len;
   for (auto l : len)
     if (l < 1 || l > c.S) throw Error("every source needs between 1 and S tokens");
+  if (skip_padded) real_columns(len, c.S, c.cols);
+  else c.cols.clear();
   const bool drop = rng && shape_.dropout > 0;
   const double p = shape_.dropout;
   const Mat<T>&g1 = params_.value(n1_w_), &b1 = params_.value(n1_b_);
@@ -445,7 +483,7 @@ void TransformerLayer<T>::forward(const Mat<T>& x, const Lengths& len, Mat<T>& y
   if (shape_.norm_first) layer_norm(x, g1, b1, c.hat1, c.rstd1, c.a_in);
   else c.a_in = x;
   Mat<T> r;
-  sa_.forward(c.a_in, 0, B, &c.len, p, c.sa, r, rng);
+  sa_.forward(c.a_in, 0, B, &c.len, p, c.sa, r, rng, &c.cols);
   if (drop) {
     dropout_mask(c.drop1, H, N, p, *rng);
     r %= c.drop1;
@@ -461,7 +499,7 @@ void TransformerLayer<T>::forward(const Mat<T>& x, const Lengths& len, Mat<T>& y
     c.f_in = c.x1;
   }
 
-  ff_.forward(c.f_in, shape_.gelu, p, c.ff, r, rng);
+  ff_.forward(c.f_in, shape_.gelu, p, c.ff, r, rng, &c.cols);
   if (drop) {
     dropout_mask(c.drop2, H, N, p, *rng);
     r %= c.drop2;
@@ -519,12 +557,12 @@ void TransformerStack<T>::initialize() const {
 
 template <typename T>
 void TransformerStack<T>::forward(const Mat<T>& x, const Lengths& len, std::vector<Mat<T>>& outs,
-                                  std::vector<TransformerLayerCache<T>>& caches,
-                                  std::mt19937_64* rng) const {
+                                  std::vector<TransformerLayerCache<T>>& caches, std::mt19937_64* rng,
+                                  bool skip_padded) const {
   outs.resize(layers_.size());
   caches.resize(layers_.size());
   for (std::size_t l = 0; l < layers_.size(); ++l)
-    layers_[l].forward(l == 0 ? x : outs[l - 1], len, outs[l], caches[l], rng);
+    layers_[l].forward(l == 0 ? x : outs[l - 1], len, outs[l], caches[l], rng, skip_padded);
 }
 
 template <typename T>

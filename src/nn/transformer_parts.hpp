@@ -21,10 +21,11 @@ void layer_norm_backward(const Mat<T>& dy, const Mat<T>& hat, const arma::Row<T>
 // Backward of out = W·x + b (W: m × k at w, leading dimension ldw; d: m × N, the gradient on out):
 // gW (leading dimension ldgw) += d·xᵀ, gb (m values) += Σ_j d(:, j), dx = Wᵀ·d (k × N, written).
 // All-zero columns of d contribute nothing and give zero columns of dx: when there are enough of
-// them, the products run over the other columns only, gathered in s.
+// them, the products run over the other columns only, gathered in s. With cols (not empty), the
+// forward computed only those columns: the products run over them and dx is 0 elsewhere.
 template <typename T>
 void affine_backward(const T* w, std::size_t ldw, const Mat<T>& d, const Mat<T>& x, T* gw, std::size_t ldgw,
-                     T* gb, Mat<T>& dx, ColumnGather<T>& s);
+                     T* gb, Mat<T>& dx, ColumnGather<T>& s, const Columns* cols = nullptr);
 
 // relu, or the exact gelu 0.5·x·(1 + erf(x/√2)), in place; and d ← d ⊙ act'(pre).
 template <typename T>

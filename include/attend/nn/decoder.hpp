@@ -52,6 +52,11 @@ struct DecoderCache {
   Memory<T> memory;              // kept by pointer: must outlive the cache's use
   Mat<T> A;                      // the attention weights each step shows (S × T·B; see weights())
   std::mt19937_64* rng = nullptr;  // dropout; nullptr = evaluation
+  // Set before teacher_forced, for a decoder whose traits say skips_padding: the columns t·B + b
+  // whose logits are wanted (the real target positions), in order; empty: every column. Such a
+  // decoder computes only those: logits() of that call are V × real.size() in this order, and
+  // backward takes dlogits of that shape.
+  std::vector<std::size_t> real;
   // The decoder's own activations, made by the decoder `state_of` and reused across batches.
   const void* state_of = nullptr;
   std::unique_ptr<DecoderState> state;
@@ -136,6 +141,7 @@ struct DecoderTraits {
   DecoderStyle style = DecoderStyle::Auto;
   bool initial_state = true;       // starts from the encoder's final states (--bridge applies)
   bool scheduled_sampling = true;  // trains with --teacher-forcing below 1
+  bool skips_padding = false;      // teacher_forced computes only DecoderCache::real
   std::string default_attention;   // what --attention means when not given ("": the model default)
 };
 

@@ -96,6 +96,9 @@ struct EncoderCache {
   // The decoder's initial states before the bridge, one per decoder layer: H × B (final_c
   // only for cells with memory).
   std::vector<Mat<T>> final_h, final_c;
+  // Self-attention layers leave padded positions out of their products (what the memory holds
+  // there is then no layer's output, and is read only as masked keys). Set before forward.
+  bool skip_padding = true;
   std::vector<Mat<T>> self_out;                 // per self-attention layer: H × S·B
   std::vector<TransformerLayerCache<T>> self;   // per self-attention layer
   Mat<T> d_out, d_in, d_proc, d_self;           // scratch for backward

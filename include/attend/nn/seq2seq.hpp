@@ -45,6 +45,10 @@ struct TrainStepOptions {
   // When set, the forward pass adds its statistics here (read from its own caches after the
   // pass: no second pass, and nothing is done when null).
   ForwardStatistics* statistics = nullptr;
+  // Self-attention encoders, and decoders that can (DecoderTraits::skips_padding) under teacher
+  // forcing, compute no padded position: the loss and its gradients are the same either way
+  // (dropout included: the masks are drawn for every position, as without skipping).
+  bool skip_padding = true;
 };
 
 template <typename T>

@@ -15,6 +15,10 @@
 namespace attend {
 
 using Lengths = std::vector<arma::uword>;
+// The positions a pass computes in its position-wise products: columns t·B + b, in order; empty
+// means every column. Training leaves out padded positions nothing reads: a block's output there
+// is 0, and its backward ignores the gradient there (the output is a constant).
+using Columns = std::vector<std::size_t>;
 
 // Inverted dropout (defined with the recurrent encoder): mask entries are 0 or 1/(1−p).
 template <typename T>
@@ -51,6 +55,8 @@ struct SelfAttentionCache {
   Mat<T> ctx;                     // heads concatenated, H × n·B
   Mat<T> dqkv, dctx, scratch, da;
   ColumnGather<T> gather;
+  Columns cols;                   // the positions the last forward projected (empty: all)
+  Mat<T> g_in, g_out;             // their gathered inputs and products
 };
 
 template <typename T>
@@ -61,8 +67,10 @@ class SelfAttention {
   // Positions t0 … t0+n−1 of B examples (in: H × n·B) → out (H × n·B). len: example b's keys are
   // its len[b] real positions (src_key_padding_mask); nullptr: causal, position t sees keys
   // 0 … t, those before t0 read from c.qkv where earlier calls left them.
+  // cols (t0 = 0 only): the positions whose q, k, v and output are computed; the others get 0.
   void forward(const Mat<T>& in, std::size_t t0, std::size_t B, const Lengths* len, double dropout,
-               SelfAttentionCache<T>& c, Mat<T>& out, std::mt19937_64* rng) const;
+               SelfAttentionCache<T>& c, Mat<T>& out, std::mt19937_64* rng,
+               const Columns* cols = nullptr) const;
   // After a forward from t0 = 0 over every position: dout → din (overwritten); accumulates the
   // parameter gradients.
   void backward(const Mat<T>& dout, const Mat<T>& in, std::size_t B, const Lengths* len,
@@ -84,14 +92,17 @@ struct FeedForwardCache {
   // backward over the positions whose gradient is not all zero: their columns, gathered
   std::vector<std::size_t> live;
   Mat<T> g_dout, g_act, g_in, g_pre, g_drop, g_din;
+  Columns cols;  // the positions the last forward computed (empty: all); pre, act, drop, g_in hold only those
+  Mat<T> g_out;
 };
 
 template <typename T>
 class FeedForward {
  public:
   FeedForward(ParameterRegistry<T>& params, const std::string& prefix, std::size_t width, std::size_t ffn);
+  // cols: the positions computed; out is 0 at the others.
   void forward(const Mat<T>& in, bool gelu, double dropout, FeedForwardCache<T>& c, Mat<T>& out,
-               std::mt19937_64* rng) const;
+               std::mt19937_64* rng, const Columns* cols = nullptr) const;
   void backward(const Mat<T>& dout, const Mat<T>& in, bool gelu, FeedForwardCache<T>& c, Mat<T>& din) const;
 
  private:
@@ -113,6 +124,7 @@ struct TransformerLayerCache {
   arma::Row<T> rstd1, rstd2;      // 1/√(var + ε) per column
   Mat<T> d1, d2, d3, scratch;     // backward: gradients, kept allocated from batch to batch
   Mat<T> dx;                      // the stack's backward: this layer's gradient on its input
+  Columns cols;                   // the positions its blocks computed (empty: all)
 };
 
 template <typename T>
@@ -125,9 +137,11 @@ class TransformerLayer {
   void initialize() const;
   const TransformerShape& shape() const { return shape_; }
 
-  // x: H × S·B. rng == nullptr: no dropout (evaluation). Writes y (H × S·B).
+  // x: H × S·B. rng == nullptr: no dropout (evaluation). Writes y (H × S·B). skip_padded: the
+  // blocks leave out positions at or past len[b] (their outputs there are 0; y at those positions
+  // is then not PyTorch's, and nothing should read it but masked attention).
   void forward(const Mat<T>& x, const Lengths& len, Mat<T>& y, TransformerLayerCache<T>& cache,
-               std::mt19937_64* rng) const;
+               std::mt19937_64* rng, bool skip_padded = false) const;
   // dy: gradient on y. Accumulates parameter gradients and writes dx.
   void backward(const Mat<T>& dy, TransformerLayerCache<T>& cache, Mat<T>& dx) const;
 
@@ -149,8 +163,11 @@ class TransformerStack {
   void initialize() const;
   std::size_t layers() const { return layers_.size(); }
   // outs[l]: output of layer l (H × S·B); caches resized to the layer count.
+  // skip_padded: as TransformerLayer::forward (encoders set it: their padded positions are
+  // masked keys).
   void forward(const Mat<T>& x, const Lengths& len, std::vector<Mat<T>>& outs,
-               std::vector<TransformerLayerCache<T>>& caches, std::mt19937_64* rng) const;
+               std::vector<TransformerLayerCache<T>>& caches, std::mt19937_64* rng,
+               bool skip_padded = false) const;
   // dy: gradient on the last layer's output; writes dx, the gradient on x.
   void backward(const Mat<T>& dy, std::vector<TransformerLayerCache<T>>& caches, Mat<T>& dx) const;
   // Example b's self-attention weights of the last forward, per layer and head, named
