@@ -32,7 +32,7 @@ std::string slurp(const std::string& path) {
 
 int main(int argc, char** argv) {
   std::string model, log = "/tmp/attend_soak_server.log";
-  std::string server_args = "--workers 2 --max-queue 16 --max-connections 48 --http-threads 16 "
+  std::string server_args = "--workers 2 --max-queue 4 --max-connections 48 --http-threads 16 "
                             "--read-timeout 5 --request-timeout 5 --deadline 10";
   attend::soak::SoakOptions o;
   for (int i = 1; i < argc; ++i) {
@@ -81,17 +81,11 @@ int main(int argc, char** argv) {
   }
   o.server_pid = pid;
   // The expected translations: each sentence alone, before the load.
-  httplib::Client c("127.0.0.1", o.port);
-  c.set_read_timeout(60, 0);
-  for (const char* s : {"abc", "hello", "serve", "attention", "xyzzy", "reverse", "abcdefg", "qwerty", "a",
-                        "batching", "mm", "loopback", "soak", "memory", "deadline", "prometheus"}) {
-    const auto res = c.Post("/v1/translate", nlohmann::json({{"text", {s}}}).dump(), "application/json");
-    if (!res || res->status != 200) {
-      std::fprintf(stderr, "the warm-up request for '%s' failed\n", s);
-      kill(pid, SIGKILL);
-      return 1;
-    }
-    o.expected[s] = nlohmann::json::parse(res->body)["translations"][0]["text"].get<std::string>();
+  if (!attend::soak::learn_expected(o, {"abc", "hello", "serve", "attention", "xyzzy", "reverse", "abcdefg", "qwerty",
+                                        "a", "batching", "mm", "loopback", "soak", "memory", "deadline", "prometheus"})) {
+    std::fprintf(stderr, "a warm-up request failed\n");
+    kill(pid, SIGKILL);
+    return 1;
   }
   std::printf("attend serve %s (pid %d, port %d); %d clients for %.0f s, warm-up %.0f s\n", server_args.c_str(),
               static_cast<int>(pid), o.port, o.clients, o.seconds, o.warmup_seconds);

@@ -40,6 +40,9 @@ struct SoakOptions {
   // Good requests' sentences and the translation each must get (the server's own answer to the
   // sentence alone, before the load); a good request is 1-3 of them.
   std::map<std::string, std::string> expected;
+  // The same sentences' translations with beam 4: burst requests are 8 sentences searched with
+  // beam 4 (heavier, so that bursts overflow the queue).
+  std::map<std::string, std::string> expected_beam;
   int burst_every_seconds = 10;  // every so often, burst_size good requests at once
   int burst_size = 48;
   std::string api_key;  // sent as Authorization: Bearer when not empty
@@ -183,10 +186,10 @@ class Soak {
     if (report_.problems.size() < 20) report_.problems.push_back(p);
   }
 
-  // One good request of `n` sentences from `rng`; counts its outcome.
+  // One good request of 1-3 sentences from `rng` (a burst's: 8, beam 4); counts its outcome.
   void good(std::mt19937& rng, bool burst) {
     nlohmann::json text = nlohmann::json::array();
-    const int n = 1 + static_cast<int>(rng() % 3);
+    const int n = burst ? 8 : 1 + static_cast<int>(rng() % 3);
     std::vector<std::string> chosen;
     for (int k = 0; k < n; ++k) chosen.push_back(sentences_[rng() % sentences_.size()]);
     for (const auto& s : chosen) text.push_back(s);
@@ -195,7 +198,9 @@ class Soak {
     c.set_read_timeout(120, 0);
     c.set_write_timeout(30, 0);
     const auto t0 = SoakClock::now();
-    const auto res = c.Post("/v1/translate", headers(), nlohmann::json({{"text", text}}).dump(), "application/json");
+    nlohmann::json body = {{"text", text}};
+    if (burst) body["beam"] = 4;
+    const auto res = c.Post("/v1/translate", headers(), body.dump(), "application/json");
     const double ms = std::chrono::duration<double, std::milli>(SoakClock::now() - t0).count();
     std::lock_guard<std::mutex> lock(mutex_);
     retry_after_ = false;
@@ -222,7 +227,7 @@ class Soak {
       const auto answer = nlohmann::json::parse(res->body).at("translations");
       right = answer.size() == chosen.size();
       for (std::size_t k = 0; right && k < chosen.size(); ++k)
-        right = answer[k].at("text").get<std::string>() == o_.expected.at(chosen[k]);
+        right = answer[k].at("text").get<std::string>() == (burst ? o_.expected_beam : o_.expected).at(chosen[k]);
     } catch (const std::exception&) {
       right = false;
     }
@@ -349,6 +354,23 @@ class Soak {
 };
 
 inline thread_local bool Soak::retry_after_ = false;
+
+// Fills o.expected and o.expected_beam with the server's answers to each sentence alone (greedy,
+// and beam 4), before the load. False when a request fails.
+inline bool learn_expected(SoakOptions& o, const std::vector<std::string>& sentences) {
+  httplib::Client c("127.0.0.1", o.port);
+  c.set_read_timeout(60, 0);
+  httplib::Headers h;
+  if (!o.api_key.empty()) h = {{"Authorization", "Bearer " + o.api_key}};
+  for (const auto& s : sentences)
+    for (const int beam : {1, 4}) {
+      const auto res = c.Post("/v1/translate", h, nlohmann::json({{"text", {s}}, {"beam", beam}}).dump(), "application/json");
+      if (!res || res->status != 200) return false;
+      (beam == 1 ? o.expected : o.expected_beam)[s] =
+          nlohmann::json::parse(res->body)["translations"][0]["text"].get<std::string>();
+    }
+  return true;
+}
 
 inline std::string describe(const SoakReport& r) {
   char buf[2048];

@@ -327,6 +327,39 @@ TEST_CASE("requests past their deadline are answered 503 and not decoded", "[ser
   CHECK(server.terminate() == 0);
 }
 
+TEST_CASE("a request whose client hangs up while it waits is dropped from the queue", "[serve][limits][http]") {
+  ServerProcess server("--model " + quote(serve_models().bahdanau) + " --workers 1");
+  // Three slow requests keep the one worker busy; the fourth, sent raw, is queued behind them
+  // and its client hangs up at once.
+  std::vector<std::thread> busy;
+  for (int i = 0; i < 3; ++i)
+    busy.emplace_back([&] {
+      httplib::Client c("127.0.0.1", server.port());
+      c.set_read_timeout(300, 0);
+      c.Post("/v1/translate", slow_request().dump(), "application/json");
+    });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  {
+    const std::string body = json({{"text", {"abc"}}}).dump();
+    RawConnection gone(server.port());
+    REQUIRE(gone.ok());
+    REQUIRE(gone.send_all("POST /v1/translate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                          "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body));
+  }
+  for (auto& t : busy) t.join();
+  httplib::Client c("127.0.0.1", server.port());
+  double dropped = 0;
+  for (int i = 0; i < 300 && dropped < 1; ++i) {
+    if (i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const auto res = c.Get("/metrics");
+    REQUIRE(res);
+    if (contains(res->body, "attend_requests_dropped_total{reason=\"abandoned\"} 1")) dropped = 1;
+  }
+  CHECK(dropped == 1);
+  CHECK(server.terminate() == 0);
+  CHECK(contains(server.log(), "POST /v1/translate 499 "));
+}
+
 TEST_CASE("GET /metrics is parsed by prometheus_client and counts the requests", "[serve][metrics][http]") {
   ServerProcess server("--model " + quote(serve_models().luong));
   httplib::Client c("127.0.0.1", server.port());
@@ -438,4 +471,49 @@ TEST_CASE("the explorer page draws exact zero weights hatched with a legend", "[
   CHECK(contains(page, "w === 0"));
   CHECK(contains(page, "function zeroLegend"));
   CHECK(contains(page, "exactly 0 (a sparse attention"));
+}
+
+TEST_CASE("with --tls-cert and --tls-key serve answers HTTPS and checks the key inside it", "[serve][tls][http]") {
+  TempDir dir;
+  const std::string cert = dir.file("cert.pem"), key = dir.file("key.pem");
+  const int made = std::system(("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 "
+                                "-addext subjectAltName=IP:127.0.0.1 -keyout " + quote(key) + " -out " + quote(cert) +
+                                " >/dev/null 2>&1").c_str());
+  if (made != 0) {
+    WARN("no openssl command: the TLS test is skipped");
+    return;
+  }
+  ServerProcess server("--model " + quote(serve_models().luong) + " --tls-cert " + quote(cert) + " --tls-key " +
+                       quote(key) + " --api-key-file " + quote(key_file(dir, kKey + "\n")));
+  CHECK(contains(server.log(), "on https://127.0.0.1:"));
+  httplib::SSLClient tls("127.0.0.1", server.port());
+  tls.set_ca_cert_path(cert.c_str());
+  tls.enable_server_certificate_verification(true);
+  tls.set_read_timeout(60, 0);
+  const auto refused = tls.Get("/health");
+  REQUIRE(refused);
+  CHECK(refused->status == 401);
+  const auto res = tls.Post("/v1/translate", bearer(kKey), json({{"text", {"abc"}}}).dump(), "application/json");
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  CHECK(json::parse(res->body).at("translations").size() == 1);
+  // Plain HTTP on the TLS port gets no answer.
+  httplib::Client plain("127.0.0.1", server.port());
+  plain.set_read_timeout(30, 0);
+  const auto nothing = plain.Get("/health");
+  CHECK((!nothing || nothing->status >= 400));
+  CHECK(server.terminate() == 0);
+}
+
+TEST_CASE("serve refuses a TLS certificate without its key and a key that does not match", "[serve][tls]") {
+  TempDir dir;
+  const CliRun alone = run_cli(dir, "serve --model " + quote(serve_models().luong) + " --tls-cert x.pem --port 0");
+  CHECK(alone.status == 2);
+  CHECK(contains(alone.err, "--tls-cert and --tls-key go together"));
+  write_file(dir.file("x.pem"), "not a certificate");
+  const CliRun bad = run_cli(dir, "serve --model " + quote(serve_models().luong) +
+                                      " --tls-cert " + quote(dir.file("x.pem")) + " --tls-key " + quote(dir.file("x.pem")) +
+                                      " --port 0");
+  CHECK(bad.status == 2);
+  CHECK(contains(bad.err, "not a readable PEM certificate"));
 }

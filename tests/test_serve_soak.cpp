@@ -11,7 +11,7 @@ using namespace attend::test;
 
 TEST_CASE("soak 20 s - 64 mixed clients leave the server up with right answers or 503s", "[serve][soak][http]") {
   ServerProcess server("--model " + quote(serve_models().luong) +
-                       " --workers 2 --max-queue 8 --max-connections 40 --http-threads 12 --read-timeout 2 "
+                       " --workers 2 --max-queue 4 --max-connections 40 --http-threads 12 --read-timeout 2 "
                        "--request-timeout 2 --deadline 5 --access-log off");
   attend::soak::SoakOptions o;
   o.port = server.port();
@@ -23,14 +23,7 @@ TEST_CASE("soak 20 s - 64 mixed clients leave the server up with right answers o
   o.burst_size = 32;
   o.cut_wait_ms = 8000;
   // The expected answers: each sentence alone, before the load.
-  httplib::Client c("127.0.0.1", server.port());
-  c.set_read_timeout(60, 0);
-  for (const char* s : {"abc", "hello", "serve", "attention", "xyzzy", "reverse", "abcdefg", "qwerty"}) {
-    const auto res = c.Post("/v1/translate", nlohmann::json({{"text", {s}}}).dump(), "application/json");
-    REQUIRE(res);
-    REQUIRE(res->status == 200);
-    o.expected[s] = nlohmann::json::parse(res->body)["translations"][0]["text"].get<std::string>();
-  }
+  REQUIRE(attend::soak::learn_expected(o, {"abc", "hello", "serve", "attention", "xyzzy", "reverse", "abcdefg", "qwerty"}));
   const attend::soak::SoakReport r = attend::soak::Soak(o).run();
   INFO(attend::soak::describe(r));
   CHECK(r.server_alive);

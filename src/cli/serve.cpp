@@ -18,7 +18,10 @@
 #include <attend/serve/request.hpp>
 #include <attend/serve/service.hpp>
 #include <httplib.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -142,14 +145,35 @@ class AccessLog {
 
 enum class Cut { none, timeout, deadline };
 
+// Plain TCP, or TLS over it when `ssl` is given (the socket is then non-blocking and every
+// SSL_read/SSL_write that wants the network waits for it under the same timeouts and deadline).
 class DeadlineStream : public httplib::Stream {
  public:
-  DeadlineStream(socket_t sock, const HttpOptions& o) : sock_(sock), o_(o) {}
+  DeadlineStream(socket_t sock, const HttpOptions& o, SSL* ssl = nullptr) : sock_(sock), o_(o), ssl_(ssl) {}
 
-  bool is_readable() const override { return filled_ > used_ || wait(POLLIN, o_.read_timeout_ms); }
+  bool is_readable() const override { return buffered() || wait(POLLIN, o_.read_timeout_ms); }
   bool is_writable() const override { return wait(POLLOUT, o_.write_timeout_ms); }
 
+  // TLS: the server's side of the handshake, under the current deadline.
+  bool handshake() {
+    for (;;) {
+      ERR_clear_error();
+      const int r = SSL_accept(ssl_);
+      if (r == 1) return true;
+      if (!wait_for_ssl(r)) return false;
+    }
+  }
+
   ssize_t read(char* ptr, size_t size) override {
+    if (ssl_) {
+      for (;;) {
+        ERR_clear_error();
+        const int n = SSL_read(ssl_, ptr, static_cast<int>(std::min<size_t>(size, 1 << 20)));
+        if (n > 0) return n;
+        if (SSL_get_error(ssl_, n) == SSL_ERROR_ZERO_RETURN) return 0;
+        if (!wait_for_ssl(n)) return -1;
+      }
+    }
     if (filled_ == used_) {
       if (!wait(POLLIN, o_.read_timeout_ms)) return -1;
       // httplib reads headers a byte at a time: fill a buffer with what has arrived.
@@ -167,6 +191,14 @@ class DeadlineStream : public httplib::Stream {
   }
 
   ssize_t write(const char* ptr, size_t size) override {
+    if (ssl_) {
+      for (;;) {
+        ERR_clear_error();
+        const int n = SSL_write(ssl_, ptr, static_cast<int>(std::min<size_t>(size, 1 << 20)));
+        if (n > 0) return n;
+        if (!wait_for_ssl(n)) return -1;
+      }
+    }
     if (!wait(POLLOUT, o_.write_timeout_ms)) return -1;
     ssize_t n;
     do n = send(sock_, ptr, size, MSG_NOSIGNAL);
@@ -180,7 +212,7 @@ class DeadlineStream : public httplib::Stream {
 
   // Waits up to `ms` for the first byte of the next request, giving up early when `stopping`.
   bool wait_for_request(int ms, const std::function<bool()>& stopping) {
-    if (filled_ > used_) return true;
+    if (buffered()) return true;
     const auto until = Clock::now() + std::chrono::milliseconds(ms);
     while (!stopping()) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
@@ -236,8 +268,19 @@ class DeadlineStream : public httplib::Stream {
     ip = buf;
   }
 
+  bool buffered() const { return filled_ > used_ || (ssl_ && SSL_pending(ssl_) > 0); }
+  // After an SSL call returned `r` <= 0: waits for what it wants; false for an error or a
+  // timeout (recorded as for plain reads and writes).
+  bool wait_for_ssl(int r) const {
+    const int e = SSL_get_error(ssl_, r);
+    if (e == SSL_ERROR_WANT_READ) return wait(POLLIN, o_.read_timeout_ms);
+    if (e == SSL_ERROR_WANT_WRITE) return wait(POLLOUT, o_.write_timeout_ms);
+    return false;
+  }
+
   socket_t sock_;
   const HttpOptions& o_;
+  SSL* ssl_ = nullptr;
   char buffer_[4096];
   std::size_t filled_ = 0, used_ = 0;
   Clock::time_point deadline_ = Clock::time_point::max();
@@ -250,6 +293,7 @@ struct Connection {
   Clock::time_point started;  // the request's first byte
   bool logged = false;        // its answer went through the logger
   bool close_after = false;   // end the connection after this answer
+  bool client_left = false;   // the client hung up while its translate request waited (499)
   RequestContext request;     // lines (and text) of a translate request, for the log
 };
 thread_local Connection* t_connection = nullptr;
@@ -339,7 +383,9 @@ std::string route_label(const std::string& path) {
 
 class GuardedServer : public httplib::Server {
  public:
-  GuardedServer(const HttpOptions& o, Metrics& metrics, AccessLog& log) : o_(o), metrics_(metrics), log_(log) {
+  // With `tls` (owned by the caller), every connection speaks TLS.
+  GuardedServer(const HttpOptions& o, Metrics& metrics, AccessLog& log, SSL_CTX* tls = nullptr)
+      : o_(o), metrics_(metrics), log_(log), tls_(tls) {
     metrics_.gauge("attend_http_connections", "Open connections: served (active) or waiting for an HTTP thread.");
     metrics_.counter("attend_http_connections_refused_total",
                      "Connections refused with 503 because --max-connections were open.");
@@ -350,6 +396,7 @@ class GuardedServer : public httplib::Server {
     metrics_.counter("attend_http_requests_cut_total",
                      "Requests whose connection was closed for taking too long: a read or write timeout, "
                      "or the whole-request deadline.");
+    metrics_.counter("attend_http_tls_handshakes_failed_total", "TLS connections whose handshake failed or timed out.");
     metrics_.counter("attend_http_idle_connections_closed_total",
                      "New connections closed because no request began within --read-timeout.");
     metrics_.set("attend_http_connections", {{"state", "active"}}, 0);
@@ -368,16 +415,19 @@ class GuardedServer : public httplib::Server {
 
   // The logger: the access log line and the HTTP metrics of one answered request.
   void record(const httplib::Request& req, int status) {
+    record(req.method, req.path, req.remote_addr, status);
+  }
+  void record(const std::string& req_method, const std::string& path, const std::string& ip, int status) {
     Connection* c = t_connection;
     const double seconds = c ? std::chrono::duration<double>(Clock::now() - c->started).count() : 0;
-    const std::string route = route_label(req.path);
-    const std::string method = req.method == "GET" || req.method == "POST" ? req.method : "other";
+    const std::string route = route_label(path);
+    const std::string method = req_method == "GET" || req_method == "POST" ? req_method : "other";
     metrics_.add("attend_http_requests_total", {{"method", method}, {"path", route}, {"status", std::to_string(status)}});
     metrics_.observe("attend_http_request_duration_seconds", {{"path", route}}, seconds);
     char took[32];
     std::snprintf(took, sizeof took, "%.4f", seconds);
-    std::string line = AccessLog::now_utc() + " " + (req.remote_addr.empty() ? "-" : req.remote_addr) + " " +
-                       AccessLog::printable(req.method, 16) + " " + AccessLog::printable(req.path) + " " +
+    std::string line = AccessLog::now_utc() + " " + (ip.empty() ? "-" : ip) + " " +
+                       AccessLog::printable(req_method, 16) + " " + AccessLog::printable(path) + " " +
                        std::to_string(status) + " " + took + "s";
     if (c && c->request.lines) line += " lines=" + std::to_string(c->request.lines);
     if (c && o_.log_text && !c->request.text.empty()) {
@@ -407,7 +457,26 @@ class GuardedServer : public httplib::Server {
       refuse(sock);
       return false;
     }
-    DeadlineStream stream(sock, o_);
+    SSL* ssl = nullptr;
+    if (tls_) {
+      fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK);
+      ssl = SSL_new(tls_);
+      if (!ssl || SSL_set_fd(ssl, sock) != 1) {
+        if (ssl) SSL_free(ssl);
+        ::close(sock);
+        return false;
+      }
+    }
+    DeadlineStream stream(sock, o_, ssl);
+    if (ssl) {
+      stream.set_deadline(Clock::now() + std::chrono::milliseconds(o_.request_timeout_ms));
+      if (!stream.handshake()) {
+        metrics_.add("attend_http_tls_handshakes_failed_total");
+        SSL_free(ssl);
+        ::close(sock);
+        return false;
+      }
+    }
     Connection connection;
     connection.stream = &stream;
     t_connection = &connection;
@@ -431,9 +500,16 @@ class GuardedServer : public httplib::Server {
       connection.request.keep_text = o_.log_text;
       stream.set_deadline(connection.started + std::chrono::milliseconds(o_.request_timeout_ms));
       stream.reset_cut();
+      connection.client_left = false;
       bool closed = false;
       ok = process_request(stream, n + 1 == o_.keep_alive_requests, closed, nullptr) && !closed &&
            !connection.close_after;
+      if (connection.client_left && !connection.logged) {  // its answer could not be written
+        std::string ip;
+        int port = 0;
+        stream.get_remote_ip_and_port(ip, port);
+        record("POST", "/v1/translate", ip, 499);
+      }
       if (stream.cut() != Cut::none) {
         const char* why = stream.cut() == Cut::deadline ? "deadline" : "timeout";
         metrics_.add("attend_http_requests_cut_total", {{"reason", why}});
@@ -452,6 +528,10 @@ class GuardedServer : public httplib::Server {
       }
     }
     t_connection = nullptr;
+    if (ssl) {
+      SSL_shutdown(ssl);  // the close_notify, without waiting for the client's
+      SSL_free(ssl);
+    }
     ::shutdown(sock, SHUT_RDWR);
     ::close(sock);
     return true;
@@ -459,6 +539,11 @@ class GuardedServer : public httplib::Server {
 
   // A connection beyond --max-connections: 503 and Retry-After, written without waiting, then closed.
   void refuse(socket_t sock) {
+    if (tls_) {  // no plain-text answer on a TLS port: the client sees the connection closed
+      ::close(sock);
+      metrics_.add("attend_http_connections_refused_total");
+      return;
+    }
     static const std::string body =
         error_json("the server has too many open connections; retry later") ;
     const std::string answer = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
@@ -499,8 +584,13 @@ class GuardedServer : public httplib::Server {
       else std::this_thread::sleep_for(std::chrono::milliseconds(50));
       std::vector<Parked> keep;
       const auto now = Clock::now();
+      bool closing = false;
+      {
+        std::lock_guard<std::mutex> lock(refused_mutex_);
+        closing = closing_;
+      }
       for (const auto& p : parked) {
-        bool done = now >= p.until || closing_;
+        bool done = now >= p.until || closing;
         for (int i = 0; !done && i < 16; ++i) {
           const ssize_t n = recv(p.sock, buf, sizeof buf, MSG_DONTWAIT);
           if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) done = true;
@@ -522,9 +612,10 @@ class GuardedServer : public httplib::Server {
   const HttpOptions& o_;
   Metrics& metrics_;
   AccessLog& log_;
+  SSL_CTX* tls_ = nullptr;
   std::mutex refused_mutex_;
   std::vector<Parked> refused_;
-  bool closing_ = false;  // guarded by refused_mutex_ (read unguarded only to stop sooner)
+  bool closing_ = false;  // guarded by refused_mutex_
   std::thread closer_;
 };
 
@@ -544,7 +635,7 @@ std::string seconds_text(int ms) {
 
 int run_serve(const std::vector<std::string>& args) {
   std::vector<std::string> model_specs;
-  std::string host = "127.0.0.1", api_key_file, access_log = "-";
+  std::string host = "127.0.0.1", api_key_file, access_log = "-", tls_cert, tls_key;
   int port = 8080;
   std::size_t threads = 1;
   std::size_t read_timeout = 5, write_timeout = 5, request_timeout = 30;
@@ -563,6 +654,8 @@ int run_serve(const std::vector<std::string>& args) {
        "file of API keys, one per line: requests need 'Authorization: Bearer KEY'")
       ("insecure-no-auth", po::bool_switch(&insecure_no_auth),
        "listen on a non-loopback --host without API keys (anyone who reaches the port may use it)")
+      ("tls-cert", po::value(&tls_cert), "serve HTTPS: the certificate chain (PEM), with --tls-key")
+      ("tls-key", po::value(&tls_key), "the certificate's private key (PEM, unencrypted)")
       ("workers", count_option(&s.workers), "decoding workers")
       ("batch-lines", count_option(&s.max_batch_lines), "lines of queued requests decoded together")
       ("no-batching", po::bool_switch(&no_batching), "decode each request on its own")
@@ -608,6 +701,20 @@ int run_serve(const std::vector<std::string>& args) {
                 "'Authorization: Bearer KEY') or, to serve without authentication anyway, --insecure-no-auth");
   if (!api_key_file.empty() && insecure_no_auth) throw Error("--api-key-file and --insecure-no-auth exclude each other");
   const ApiKeys keys = api_key_file.empty() ? ApiKeys() : ApiKeys::load(api_key_file);
+  if (tls_cert.empty() != tls_key.empty()) throw Error("--tls-cert and --tls-key go together");
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> tls(nullptr, SSL_CTX_free);
+  if (!tls_cert.empty()) {
+    tls.reset(SSL_CTX_new(TLS_server_method()));
+    if (!tls) throw Error("cannot set up TLS (OpenSSL)");
+    SSL_CTX_set_min_proto_version(tls.get(), TLS1_2_VERSION);
+    SSL_CTX_set_mode(tls.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    if (SSL_CTX_use_certificate_chain_file(tls.get(), tls_cert.c_str()) != 1)
+      throw Error("--tls-cert " + tls_cert + ": not a readable PEM certificate");
+    if (SSL_CTX_use_PrivateKey_file(tls.get(), tls_key.c_str(), SSL_FILETYPE_PEM) != 1)
+      throw Error("--tls-key " + tls_key + ": not a readable PEM private key (without a passphrase)");
+    if (SSL_CTX_check_private_key(tls.get()) != 1)
+      throw Error("--tls-key " + tls_key + " is not the key of --tls-cert " + tls_cert);
+  }
   s.batching = !no_batching;
   s.deadline = std::chrono::milliseconds(static_cast<long long>(1000 * deadline));
   h.read_timeout_ms = static_cast<int>(1000 * read_timeout);
@@ -633,7 +740,7 @@ int run_serve(const std::vector<std::string>& args) {
 
   TranslationService service(std::move(models), s);
   Metrics& metrics = service.metrics();
-  GuardedServer server(h, metrics, log);
+  GuardedServer server(h, metrics, log, tls.get());
   server.set_payload_max_length(s.limits.max_body_bytes);
   // What the Keep-Alive header announces; GuardedServer's loop enforces them.
   server.set_keep_alive_max_count(h.keep_alive_requests);
@@ -682,7 +789,7 @@ int run_serve(const std::vector<std::string>& args) {
     } catch (const RequestError& e) {
       answer_json(res, e.status(), error_json(e.what()));
       if (e.status() == 503) res.set_header("Retry-After", "1");
-      if (e.status() == 499 && t_connection) t_connection->close_after = true;
+      if (e.status() == 499 && t_connection) t_connection->close_after = t_connection->client_left = true;
     } catch (const std::bad_alloc&) {
       answer_json(res, 503, error_json("out of memory while translating; send fewer or shorter lines"));
     } catch (const std::exception& e) {
@@ -730,7 +837,7 @@ int run_serve(const std::vector<std::string>& args) {
   std::cerr << "attend: serving " << service.model_names().size() << " model"
             << (service.model_names().size() == 1 ? "" : "s") << " (";
   for (std::size_t i = 0; i < service.model_names().size(); ++i) std::cerr << (i ? ", " : "") << service.model_names()[i];
-  std::cerr << ") on http://" << host << ":" << bound << "/"
+  std::cerr << ") on " << (tls ? "https" : "http") << "://" << host << ":" << bound << "/"
             << (keys.enabled() ? " (API key required)" : "") << std::endl;
   // Returns once stopped, after the connections in flight were answered.
   const bool listened = server.listen_after_bind();
