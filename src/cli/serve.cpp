@@ -490,7 +490,7 @@ class GuardedServer : public httplib::Server {
           std::string ip;
           int port = 0;
           stream.get_remote_ip_and_port(ip, port);
-          log_.write(AccessLog::now_utc() + " " + ip + " - - cut: no request within --read-timeout");
+          log_.write(AccessLog::now_utc() + " " + (ip.empty() ? "-" : ip) + " - - cut: no request within --read-timeout");
         }
         break;
       }
@@ -520,7 +520,7 @@ class GuardedServer : public httplib::Server {
           char took[32];
           std::snprintf(took, sizeof took, "%.4f",
                         std::chrono::duration<double>(Clock::now() - connection.started).count());
-          log_.write(AccessLog::now_utc() + " " + ip + " - - cut " + took + "s (" +
+          log_.write(AccessLog::now_utc() + " " + (ip.empty() ? "-" : ip) + " - - cut " + took + "s (" +
                      (stream.cut() == Cut::deadline ? "the request took longer than --request-timeout"
                                                     : "no bytes within --read-timeout or --write-timeout") + ")");
         }
