@@ -52,7 +52,7 @@ ServerProcess::ServerProcess(const std::string& args) {
     execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
-  const std::regex listening(R"(on http://127\.0\.0\.1:([0-9]+)/)");
+  const std::regex listening(R"(on https?://127\.0\.0\.1:([0-9]+)/)");
   for (int i = 0; i < 600 && port_ == 0; ++i) {
     std::smatch m;
     const std::string text = read_file(log);

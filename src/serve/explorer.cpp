@@ -59,6 +59,8 @@ const char* const kPage = R"PAGE(<!doctype html>
   svg text { font: 12px ui-monospace, monospace; fill: #1d232a; }
   svg rect.cell { stroke: #fff; stroke-width: 1; }
   svg rect.cell:hover { stroke: #d9480f; stroke-width: 2; }
+  .legend { font-size: 12px; color: #4a5560; margin: 4px 0; }
+  .legend svg { vertical-align: middle; margin: 0 4px 0 0; }
   #tip { position: fixed; pointer-events: none; background: #1d232a; color: #fff; font-size: 12px;
          padding: 3px 7px; border-radius: 3px; display: none; }
   #render-check { display: none; }
@@ -74,12 +76,38 @@ const char* const kPage = R"PAGE(<!doctype html>
   <div id="models"></div>
 </form>
 <div id="panels"></div>
+<!-- An exact zero weight (sparsemax, entmax15) is hatched, not shaded: a shade near white would
+     look the same for 0 and for 0.001. -->
+<svg width="0" height="0" style="position:absolute" aria-hidden="true"><defs>
+  <pattern id="zero-hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">
+    <rect width="6" height="6" fill="#ffffff"></rect><line x1="0" y1="0" x2="0" y2="6" stroke="#b8c0c8" stroke-width="2"></line>
+  </pattern></defs></svg>
 <div id="tip"></div>
 <pre id="render-check" data-ok="0"></pre>
 <script>
 "use strict";
 const SVGNS = "http://www.w3.org/2000/svg";
 let models = [];
+// The API key, when the server asks for one (401): asked once, kept for this tab.
+let apiKey = sessionStorage.getItem("attend-api-key") || "";
+let asking = null;
+async function api(path, options) {
+  for (let attempt = 0; ; attempt++) {
+    const o = Object.assign({}, options || {});
+    o.headers = Object.assign({}, o.headers || {});
+    if (apiKey) o.headers.Authorization = "Bearer " + apiKey;
+    const res = await fetch(path, o);
+    if (res.status !== 401 || attempt >= 2) return res;
+    const tried = apiKey;
+    if (!asking) asking = Promise.resolve().then(() => {
+      const key = window.prompt(tried ? "That API key was refused. API key:" : "This server needs an API key:");
+      if (key) { apiKey = key.trim(); sessionStorage.setItem("attend-api-key", apiKey); }
+      asking = null;
+      return key;
+    });
+    if (!(await asking) && apiKey === tried) return res;
+  }
+}
 
 function el(tag, attrs, text) {
   const e = tag.startsWith("svg:") ? document.createElementNS(SVGNS, tag.slice(4)) : document.createElement(tag);
@@ -95,6 +123,12 @@ function shade(w) {  // white to deep blue
   const t = Math.max(0, Math.min(1, w));
   const c = (a, b) => Math.round(a + (b - a) * Math.sqrt(t));
   return "rgb(" + c(247, 8) + "," + c(251, 48) + "," + c(255, 107) + ")";
+}
+// A weight as the tooltip shows it: an exact zero (sparsemax, entmax15) says so, a tiny non-zero
+// one keeps its magnitude.
+function weightText(w) {
+  if (w === 0) return "0 (exactly)";
+  return w < 0.001 ? w.toExponential(1) : w.toFixed(3);
 }
 function describe(m) {
   if (m.summary) return [m.summary, m.tokenizer, "vocab " + m.src_vocab + "/" + m.tgt_vocab].join(" \u00b7 ");
@@ -118,20 +152,35 @@ function heatmap(src, out, weights, cell) {
   out.forEach((t, i) => {
     svg.appendChild(el("svg:text", { x: left - 6, y: top + i * cell + cell * 0.68, "text-anchor": "end", class: "out-label" }, label(t)));
     (weights[i] || []).forEach((w, j) => {
-      const r = el("svg:rect", { class: "cell", x: left + j * cell, y: top + i * cell, width: cell, height: cell,
-                                 fill: shade(w), "data-w": w.toFixed(4), "data-src": src[j], "data-out": t });
-      r.appendChild(el("svg:title", {}, label(t) + " \u2190 " + label(src[j]) + ": " + w.toFixed(3)));
+      const zero = w === 0;
+      const r = el("svg:rect", { class: zero ? "cell zero" : "cell", x: left + j * cell, y: top + i * cell,
+                                 width: cell, height: cell, fill: zero ? "url(#zero-hatch)" : shade(w),
+                                 "data-w": w.toFixed(4), "data-zero": zero ? "1" : "0", "data-src": src[j], "data-out": t });
+      r.appendChild(el("svg:title", {}, label(t) + " \u2190 " + label(src[j]) + ": " + weightText(w)));
       svg.appendChild(r);
     });
   });
   return svg;
 }
 
+// Under a map with exact zeros: what the hatching means.
+function zeroLegend(weights) {
+  if (!weights.some(row => (row || []).some(w => w === 0))) return null;
+  const box = el("div", { class: "legend zero-legend" });
+  const swatch = el("svg:svg", { width: 14, height: 14 });
+  swatch.appendChild(el("svg:rect", { width: 14, height: 14, fill: "url(#zero-hatch)", stroke: "#b8c0c8" }));
+  box.appendChild(swatch);
+  box.appendChild(document.createTextNode("exactly 0 (a sparse attention: sparsemax, entmax15); " +
+                                          "the palest blue is a small weight above 0"));
+  return box;
+}
+
 function showTip(ev) {
   const r = ev.target.closest && ev.target.closest("rect.cell");
   const tip = document.getElementById("tip");
   if (!r) { tip.style.display = "none"; return; }
-  tip.textContent = label(r.dataset.out) + " \u2190 " + label(r.dataset.src) + "  " + r.dataset.w;
+  tip.textContent = label(r.dataset.out) + " \u2190 " + label(r.dataset.src) + "  " +
+                    (r.dataset.zero === "1" ? "0 (exactly)" : r.dataset.w);
   tip.style.left = (ev.clientX + 12) + "px";
   tip.style.top = (ev.clientY + 12) + "px";
   tip.style.display = "block";
@@ -225,9 +274,14 @@ function render(panel, m, answer) {
         grid.appendChild(f);
       });
       map.appendChild(grid);
+      const legend = zeroLegend([].concat(...k.heads.map(h => rowsOf(k, layer, String(h)))));
+      if (legend) map.appendChild(legend);
     } else {
       map.dataset.view = viewName(k, layer, head);
-      map.appendChild(heatmap(t.source_tokens, k.rows, rowsOf(k, layer, head) || []));
+      const rows = rowsOf(k, layer, head) || [];
+      map.appendChild(heatmap(t.source_tokens, k.rows, rows));
+      const legend = zeroLegend(rows);
+      if (legend) map.appendChild(legend);
     }
     // The table: per view, mean row entropy (nats) against ln S, and how diagonal it is.
     summary.textContent = "";
@@ -309,7 +363,7 @@ async function translate(ev) {
     panel.appendChild(el("div", { class: "config" }, describe(m)));
     panels.appendChild(panel);
     try {
-      const res = await fetch("/v1/translate", { method: "POST", headers: { "Content-Type": "application/json" },
+      const res = await api("/v1/translate", { method: "POST", headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ text: [text], model: m.name, beam, nbest, attention: true }) });
       const answer = await res.json();
       if (!res.ok) throw new Error(answer.error || res.statusText);
@@ -327,7 +381,10 @@ async function start() {
   document.getElementById("panels").addEventListener("mousemove", showTip);
   document.getElementById("panels").addEventListener("mouseleave", showTip);
   try {
-    models = (await (await fetch("/v1/models")).json()).models;
+    const res = await api("/v1/models");
+    const answer = await res.json();
+    if (!res.ok) throw new Error(answer.error || res.statusText);
+    models = answer.models;
   } catch (e) {
     document.getElementById("panels").appendChild(el("div", { class: "error" }, "cannot list the models: " + e));
     return;

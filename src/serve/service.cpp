@@ -1,6 +1,7 @@
 #include "attend/serve/service.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -37,19 +38,59 @@ std::string model_summary(const ModelConfig& c) {
 }
 
 TranslationService::TranslationService(std::vector<ServedModel> models, ServiceOptions options)
-    : models_(std::move(models)), options_(options) {
-  if (models_.empty()) throw Error("the server needs at least one model");
+    : options_(options) {
+  if (models.empty()) throw Error("the server needs at least one model");
   if (options_.workers == 0) throw Error("the server needs at least one worker");
   if (options_.max_batch_lines == 0) throw Error("the batch size must be at least 1");
-  for (const auto& m : models_) {
+  if (options_.max_queue == 0) throw Error("the queue must hold at least 1 request");
+  for (auto& m : models) {
     if (std::find(names_.begin(), names_.end(), m.name) != names_.end())
       throw Error("two models are named '" + m.name + "'; name them with --model NAME=FILE");
     names_.push_back(m.name);
+    models_.push_back(std::make_shared<const ServedModel>(std::move(m)));
   }
+  declare_metrics();
+  publish_models(models_);
   for (std::size_t i = 0; i < options_.workers; ++i) workers_.emplace_back([this] { work(); });
 }
 
 TranslationService::~TranslationService() { stop(); }
+
+void TranslationService::declare_metrics() {
+  metrics_.gauge("attend_queue_requests", "Translate requests waiting for a decoding worker.");
+  metrics_.gauge("attend_queue_limit", "The most requests that may wait (--max-queue).");
+  metrics_.counter("attend_queue_rejected_total", "Requests refused with 503 because the queue was full.");
+  metrics_.counter("attend_requests_dropped_total",
+                   "Queued requests dropped without decoding: past their deadline, or their client gone.");
+  metrics_.histogram("attend_batch_lines", "Lines decoded together in one batch.",
+                     {1, 2, 4, 8, 16, 32, 64, 128, 256});
+  metrics_.histogram("attend_batch_requests", "Requests decoded together in one batch.", {1, 2, 4, 8, 16, 32, 64});
+  metrics_.histogram("attend_decode_seconds", "Time one batch took to decode.",
+                     {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30});
+  metrics_.counter("attend_decoded_lines_total", "Lines decoded, by model.");
+  metrics_.counter("attend_source_tokens_total", "Source tokens of the decoded lines, by model.");
+  metrics_.counter("attend_decoded_tokens_total", "Output tokens of the best hypotheses, by model.");
+  metrics_.gauge("attend_model_info", "A loaded model (always 1): its name, file and summary.");
+  metrics_.gauge("attend_model_load_timestamp_seconds", "When the model was loaded, Unix time.");
+  metrics_.counter("attend_model_reloads_total", "Reloads of the models (SIGHUP), by result.");
+  metrics_.gauge("attend_workers", "Decoding workers.");
+  metrics_.set("attend_queue_requests", 0);
+  metrics_.set("attend_queue_limit", static_cast<double>(options_.max_queue));
+  metrics_.set("attend_workers", static_cast<double>(options_.workers));
+}
+
+void TranslationService::publish_models(const Models& models) {
+  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  metrics_.clear("attend_model_info");
+  for (const auto& m : models) {
+    metrics_.set("attend_model_info",
+                 {{"model", m->name},
+                  {"file", std::filesystem::path(m->path).filename().string()},
+                  {"summary", model_summary(m->translator.model().config())}},
+                 1);
+    metrics_.set("attend_model_load_timestamp_seconds", {{"model", m->name}}, now);
+  }
+}
 
 void TranslationService::stop() {
   {
@@ -66,17 +107,50 @@ ServiceStats TranslationService::stats() const {
   return stats_;
 }
 
-std::string TranslationService::handle_translate(const std::string& body) {
+std::size_t TranslationService::queued() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return queue_.size();
+}
+
+TranslationService::Models TranslationService::snapshot() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return models_;
+}
+
+void TranslationService::reload() {
+  const Models old = snapshot();
+  Models fresh;
+  try {
+    for (const auto& m : old)
+      fresh.push_back(std::make_shared<const ServedModel>(ServedModel{m->name, m->path, Translator::load(m->path)}));
+  } catch (...) {
+    metrics_.add("attend_model_reloads_total", {{"result", "failed"}});
+    throw;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    models_ = fresh;
+    stats_.reloads += 1;
+  }
+  publish_models(fresh);
+  metrics_.add("attend_model_reloads_total", {{"result", "ok"}});
+}
+
+std::string TranslationService::handle_translate(const std::string& body, RequestContext* context) {
   const TranslateRequest r = parse_translate_request(body, names_, options_.limits);
-  if (r.models.empty()) return translations_json(translate(r), r);
-  std::vector<std::size_t> chosen;
-  for (const auto& name : r.models) chosen.push_back(model_index(name));
+  if (context) {
+    context->lines = r.text.size();
+    if (context->keep_text) context->text = r.text;
+  }
+  if (r.models.empty()) return translations_json(translate(r, context), r);
+  const Models models = snapshot();
+  std::vector<std::shared_ptr<const ServedModel>> chosen;
+  for (const auto& name : r.models) chosen.push_back(models[model_index(name)]);
   // Every model's lines are checked before any is queued, so a refused request decodes nothing.
-  for (const std::size_t m : chosen) check_lines(m, r);
-  std::vector<std::future<std::vector<ServedTranslation>>> answers;
-  for (const std::size_t m : chosen) answers.push_back(enqueue(m, r));
+  for (const auto& m : chosen) check_lines(*m, r);
+  auto answers = run(chosen, r, context);
   std::vector<std::pair<std::string, std::vector<ServedTranslation>>> results;
-  for (std::size_t k = 0; k < chosen.size(); ++k) results.emplace_back(names_[chosen[k]], answers[k].get());
+  for (std::size_t k = 0; k < chosen.size(); ++k) results.emplace_back(chosen[k]->name, std::move(answers[k]));
   return model_results_json(results, r);
 }
 
@@ -91,8 +165,8 @@ std::size_t TranslationService::model_index(const std::string& name) const {
   return static_cast<std::size_t>(found - names_.begin());
 }
 
-void TranslationService::check_lines(std::size_t m, const TranslateRequest& request) const {
-  const Translator& tr = models_[m].translator;
+void TranslationService::check_lines(const ServedModel& m, const TranslateRequest& request) const {
+  const Translator& tr = m.translator;
   // Checked in the request's thread, so a line the model cannot take fails its own request and
   // never the batch it would have joined.
   for (std::size_t i = 0; i < request.text.size(); ++i) {
@@ -101,37 +175,77 @@ void TranslationService::check_lines(std::size_t m, const TranslateRequest& requ
     try {
       ids = tr.encode(tr.prepare(request.text[i]), where);
     } catch (const Error& e) {
-      throw RequestError(400, models_.size() > 1 ? "model \"" + names_[m] + "\": " + e.what() : e.what());
+      throw RequestError(400, names_.size() > 1 ? "model \"" + m.name + "\": " + e.what() : e.what());
     }
     if (ids.size() > options_.limits.max_tokens)
       throw RequestError(413, where + " has " + std::to_string(ids.size()) + " tokens, more than the limit of " +
                                   std::to_string(options_.limits.max_tokens) +
-                                  (models_.size() > 1 ? " (as model \"" + names_[m] + "\" splits it)" : ""));
+                                  (names_.size() > 1 ? " (as model \"" + m.name + "\" splits it)" : ""));
   }
 }
 
-std::future<std::vector<ServedTranslation>> TranslationService::enqueue(std::size_t m, const TranslateRequest& request) {
-  Job job;
-  job.model = m;
-  job.search.beam = request.beam;
-  job.search.nbest = request.nbest;
-  job.search.keep_attention = request.attention;
-  job.search.keep_attention_views = request.attention;
-  job.lines = request.text;
-  auto answer = job.done.get_future();
+std::vector<std::vector<ServedTranslation>> TranslationService::run(
+    const std::vector<std::shared_ptr<const ServedModel>>& chosen, const TranslateRequest& request,
+    RequestContext* context) {
+  const auto deadline = Clock::now() + options_.deadline;
+  auto abandoned = std::make_shared<std::atomic<bool>>(false);
+  std::vector<std::future<std::vector<ServedTranslation>>> answers;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (stopping_) throw RequestError(503, "the server is shutting down");
-    queue_.push_back(std::move(job));
+    if (!queue_.empty() && queue_.size() + chosen.size() > options_.max_queue) {
+      stats_.busy += 1;
+      metrics_.add("attend_queue_rejected_total");
+      throw RequestError(503, "the server is busy (" + std::to_string(queue_.size()) +
+                                  " requests are waiting); retry later");
+    }
+    for (const auto& m : chosen) {
+      Job job;
+      job.model = m;
+      job.search.beam = request.beam;
+      job.search.nbest = request.nbest;
+      job.search.keep_attention = request.attention;
+      job.search.keep_attention_views = request.attention;
+      job.lines = request.text;
+      job.deadline = deadline;
+      job.abandoned = abandoned;
+      answers.push_back(job.done.get_future());
+      queue_.push_back(std::move(job));
+    }
+    metrics_.set("attend_queue_requests", static_cast<double>(queue_.size()));
   }
-  wake_.notify_one();
-  return answer;
+  if (chosen.size() == 1) wake_.notify_one();
+  else wake_.notify_all();
+  std::vector<std::vector<ServedTranslation>> out;
+  for (auto& answer : answers) {
+    for (;;) {
+      const auto now = Clock::now();
+      const auto step = std::min<Clock::duration>(std::chrono::milliseconds(50), deadline - now);
+      if (step > Clock::duration::zero() && answer.wait_for(step) == std::future_status::ready) break;
+      if (answer.wait_for(std::chrono::seconds(0)) == std::future_status::ready) break;
+      if (Clock::now() >= deadline) {  // the worker drops the jobs when it sees the deadline passed
+        char limit[32];
+        std::snprintf(limit, sizeof limit, "%g", options_.deadline.count() / 1000.0);
+        throw RequestError(503, std::string("not translated within the deadline of ") + limit +
+                                    " s (the server is busy); retry later");
+      }
+      if (context && context->client_gone && context->client_gone()) {
+        abandoned->store(true);
+        std::lock_guard<std::mutex> lock(mutex_);
+        stats_.abandoned += 1;
+        throw RequestError(499, "the client closed the connection");
+      }
+    }
+    out.push_back(answer.get());
+  }
+  return out;
 }
 
-std::vector<ServedTranslation> TranslationService::translate(const TranslateRequest& request) {
-  const std::size_t m = model_index(request.model);
-  check_lines(m, request);
-  return enqueue(m, request).get();
+std::vector<ServedTranslation> TranslationService::translate(const TranslateRequest& request, RequestContext* context) {
+  const Models models = snapshot();
+  const auto& m = models[model_index(request.model)];
+  check_lines(*m, request);
+  return std::move(run({m}, request, context).front());
 }
 
 std::vector<ServedTranslation> TranslationService::decode_lines(const Translator& tr,
@@ -179,6 +293,23 @@ void TranslationService::work() {
       std::unique_lock<std::mutex> lock(mutex_);
       wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and nothing left to answer
+      // Requests nobody waits for any more are answered (for form's sake) and not decoded.
+      const auto now = Clock::now();
+      for (auto it = queue_.begin(); it != queue_.end();) {
+        const bool gone = it->abandoned->load();
+        if (gone || now >= it->deadline) {
+          if (!gone) stats_.expired += 1;
+          metrics_.add("attend_requests_dropped_total", {{"reason", gone ? "abandoned" : "deadline"}});
+          it->done.set_exception(std::make_exception_ptr(RequestError(503, "dropped: not translated in time")));
+          it = queue_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      if (queue_.empty()) {
+        metrics_.set("attend_queue_requests", 0);
+        continue;
+      }
       batch.push_back(std::move(queue_.front()));
       queue_.pop_front();
       std::size_t lines = batch.front().lines.size();
@@ -192,12 +323,25 @@ void TranslationService::work() {
             ++it;
           }
         }
+      metrics_.set("attend_queue_requests", static_cast<double>(queue_.size()));
     }
     std::vector<std::string> lines;
     for (const Job& j : batch) lines.insert(lines.end(), j.lines.begin(), j.lines.end());
     try {
-      const Translator& tr = models_[batch.front().model].translator;
-      std::vector<ServedTranslation> all = decode_lines(tr, lines, batch.front().search);
+      const ServedModel& model = *batch.front().model;
+      const auto started = Clock::now();
+      std::vector<ServedTranslation> all = decode_lines(model.translator, lines, batch.front().search);
+      metrics_.observe("attend_decode_seconds", std::chrono::duration<double>(Clock::now() - started).count());
+      metrics_.observe("attend_batch_lines", static_cast<double>(lines.size()));
+      metrics_.observe("attend_batch_requests", static_cast<double>(batch.size()));
+      std::size_t source_tokens = 0, output_tokens = 0;
+      for (const auto& t : all) {
+        source_tokens += t.source_tokens.size();
+        output_tokens += t.tokens.size();
+      }
+      metrics_.add("attend_decoded_lines_total", {{"model", model.name}}, static_cast<double>(lines.size()));
+      metrics_.add("attend_source_tokens_total", {{"model", model.name}}, static_cast<double>(source_tokens));
+      metrics_.add("attend_decoded_tokens_total", {{"model", model.name}}, static_cast<double>(output_tokens));
       std::size_t at = 0;
       {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -219,7 +363,8 @@ void TranslationService::work() {
 
 std::string TranslationService::models_json() const {
   nlohmann::json out = nlohmann::json::array();
-  for (const auto& m : models_) {
+  for (const auto& model : snapshot()) {
+    const ServedModel& m = *model;
     const ModelBundle& b = m.translator.bundle();
     nlohmann::json config = nlohmann::json::object();
     for (const auto& [key, value] : m.translator.model().config().to_map()) config[key] = value;
@@ -238,7 +383,8 @@ std::string TranslationService::models_json() const {
 std::string TranslationService::health_json() const {
   const ServiceStats s = stats();
   return nlohmann::json({{"status", "ok"},
-                         {"models", models_.size()},
+                         {"models", names_.size()},
+                         {"queued", queued()},
                          {"requests", s.requests},
                          {"lines", s.lines},
                          {"batches", s.batches},

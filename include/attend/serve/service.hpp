@@ -2,17 +2,24 @@
 // Requests wait in one queue; a worker takes the oldest and, with batching on, every other queued
 // request for the same model and search options (up to max_batch_lines lines), and decodes them
 // together with one Translator::translate call (decode(): sorted by length, batched).
+// The queue is bounded (a full one refuses with 503), and a request nobody waits for any more
+// (past its deadline, or its client gone) is dropped before it is decoded.
 #pragma once
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "attend/decode/translator.hpp"
+#include "attend/serve/metrics.hpp"
 #include "attend/serve/request.hpp"
 
 namespace attend {
@@ -32,13 +39,33 @@ struct ServiceOptions {
   std::size_t workers = 2;
   bool batching = true;             // off: each request is decoded on its own
   std::size_t max_batch_lines = 64; // lines of queued requests one worker decodes at once
+  // Most requests waiting for a worker (a request with "models" counts once per model); one
+  // more is refused with RequestError 503 ("busy") at once.
+  std::size_t max_queue = 64;
+  // A translate request not answered this long after it was queued is answered 503, and its
+  // lines are not decoded if no worker has taken them yet.
+  std::chrono::milliseconds deadline{60000};
   ServeLimits limits;
+};
+
+// What a translate request brings besides its body, and what it reports back (for the log).
+struct RequestContext {
+  // Polled while the request waits (every 50 ms); true: its client has gone, so its lines are
+  // dropped from the queue and the request ends with RequestError 499.
+  std::function<bool()> client_gone;
+  std::size_t lines = 0;           // out: entries of "text", once parsed
+  bool keep_text = false;          // in: fill `text` (for an access log that asks for it)
+  std::vector<std::string> text;   // out
 };
 
 struct ServiceStats {
   std::size_t requests = 0;  // answered translate requests
   std::size_t lines = 0;     // their lines
   std::size_t batches = 0;   // Translator::translate calls the workers made for them
+  std::size_t busy = 0;      // refused because the queue was full
+  std::size_t expired = 0;   // queued past their deadline (answered 503)
+  std::size_t abandoned = 0; // given up by their client while waiting
+  std::size_t reloads = 0;   // successful reload()s
 };
 
 class TranslationService {
@@ -53,16 +80,28 @@ class TranslationService {
   // (also 413 for a line longer than limits.max_tokens tokens, 400 for one the model cannot take).
   // With "models", each named model's lines are queued at once (and decoded by whichever
   // workers are free), and the answer is model_results_json's.
-  std::string handle_translate(const std::string& body);
+  // RequestError 503 when the queue is full or the deadline passes, 499 when the client goes.
+  std::string handle_translate(const std::string& body, RequestContext* context = nullptr);
   // The same from a parsed request, for request.model (none named: the first) only: waits in
   // the queue, decoded with the others.
-  std::vector<ServedTranslation> translate(const TranslateRequest& request);
+  std::vector<ServedTranslation> translate(const TranslateRequest& request, RequestContext* context = nullptr);
+
+  // Loads every model again from its file (names unchanged) and then swaps them in at once:
+  // requests already queued or being decoded finish with the models they were checked against,
+  // later ones get the new. Throws attend::Error naming the file (the old models stay) when one
+  // cannot be loaded. Not concurrent with itself.
+  void reload();
 
   // GET /v1/models: [{"name", "path", "file", "summary", "config": {...}, "tokenizer",
   // "src_vocab", "tgt_vocab"}].
   std::string models_json() const;
-  // GET /health: {"status": "ok", "models", "requests", "lines", "batches", "batching", "workers"}.
+  // GET /health: {"status": "ok", "models", "requests", "lines", "batches", "batching", "workers",
+  // "queued"}.
   std::string health_json() const;
+  // The registry behind GET /metrics: the service's series (queue, batches, tokens, models; see
+  // docs/serve.md) are declared here; the HTTP layer adds its own to it.
+  Metrics& metrics() { return metrics_; }
+  std::size_t queued() const;
   const std::vector<std::string>& model_names() const { return names_; }
   const ServiceOptions& options() const { return options_; }
   ServiceStats stats() const;
@@ -71,24 +110,35 @@ class TranslationService {
   void stop();
 
  private:
+  using Models = std::vector<std::shared_ptr<const ServedModel>>;
+  using Clock = std::chrono::steady_clock;
   struct Job {
-    std::size_t model = 0;
+    std::shared_ptr<const ServedModel> model;  // as the request was checked against
     SearchOptions search;
     std::vector<std::string> lines;
+    Clock::time_point deadline;
+    std::shared_ptr<std::atomic<bool>> abandoned;  // set by the waiting request when it gives up
     std::promise<std::vector<ServedTranslation>> done;
   };
   static bool same_batch(const Job& a, const Job& b);
+  Models snapshot() const;
   std::size_t model_index(const std::string& name) const;
   // Throws RequestError for a line model `m` cannot take or one over limits.max_tokens.
-  void check_lines(std::size_t m, const TranslateRequest& request) const;
-  std::future<std::vector<ServedTranslation>> enqueue(std::size_t m, const TranslateRequest& request);
+  void check_lines(const ServedModel& m, const TranslateRequest& request) const;
+  // Queues one job per model, all or none (RequestError 503 when the queue has no room), and
+  // waits for their answers until the deadline or the client goes.
+  std::vector<std::vector<ServedTranslation>> run(const std::vector<std::shared_ptr<const ServedModel>>& chosen,
+                                                  const TranslateRequest& request, RequestContext* context);
+  void declare_metrics();
+  void publish_models(const Models& models);
   // Translator::translate's work, keeping the encoder's self-attention views too.
   std::vector<ServedTranslation> decode_lines(const Translator& tr, const std::vector<std::string>& lines,
                                               const SearchOptions& search) const;
   void work();
 
-  std::vector<ServedModel> models_;
+  Models models_;  // guarded by mutex_ (swapped by reload())
   std::vector<std::string> names_;
+  Metrics metrics_;
   ServiceOptions options_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
