@@ -109,6 +109,7 @@ TEST_CASE("a bad --for rule is refused naming the rule and the problem", "[compa
   CHECK_THAT(error_of("decoder=transformer: lr-grid=0.1,,0.2"), Catch::Contains("empty rate"));
   CHECK_THAT(error_of("decoder=transformer: lr-grid=0.1,0.1"), Catch::Contains("twice"));
   CHECK_THAT(error_of("decoder=transformer: warmup=1.5"), Catch::Contains("whole number"));
+  CHECK_THAT(error_of("decoder=transformer: warmup=99999999999999999999999"), Catch::Contains("too large"));
   CHECK_THAT(error_of("decoder=transformer: lr-schedule=cosine"), Catch::Contains("cosine"));
   CHECK_THAT(error_of("decoder=transformer: label-smoothing=1"), Catch::Contains("must be in [0, 1)"));
   CHECK_THAT(error_of("decoder=transformer: warmup=1 warmup=2"), Catch::Contains("'warmup' twice"));

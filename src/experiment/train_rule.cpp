@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 
 #include "attend/core/error.hpp"
 #include "attend/experiment/grid.hpp"
@@ -48,7 +49,11 @@ double number(const std::string& key, const std::string& value) {
 std::string whole(const std::string& key, const std::string& value) {
   if (value.empty() || value.find_first_not_of("0123456789") != std::string::npos)
     throw Error(key + "=" + value + ": needs a whole number of steps");
-  return std::to_string(std::stoull(value));
+  try {
+    return std::to_string(std::stoull(value));
+  } catch (const std::out_of_range&) {  // found by fuzz/fuzz_train_rule.cpp
+    throw Error(key + "=" + value + ": too large a number of steps");
+  }
 }
 
 std::string in_range(const std::string& key, const std::string& value, double lo, bool lo_open, double hi,
