@@ -120,6 +120,21 @@ LossStats Seq2Seq<T>::forward(const Batch& batch, Workspace<T>& ws, bool backwar
   const std::size_t V = config_.tgt_vocab;
   encode(batch.src, batch.src_len, ws, opt.rng);
   Memory<T> memory{&ws.memory, &ws.src_len, S, B};
+  // Hard attention while training draws its positions from the training stream; the REINFORCE
+  // coefficients follow from the loss below, before any backward reads them.
+  const bool hard = opt.rng && config_.attention_fn == "hard";
+  if (hard) {
+    HardAttentionPass& h = ws.hard;
+    h.options = opt.hard ? *opt.hard : HardAttentionOptions{};
+    h.rng = opt.rng;
+    h.coef.assign(B, 0.0);
+    h.entropy_coef = 0;
+    h.steps = batch.tgt_len;
+    h.next_forced = 0;
+    h.forced_invalid = false;
+    h.log_prob.assign(B, 0.0);
+    memory.hard = &h;
+  }
   decoder_->begin(memory, ws.h0, ws.c0, Tn, ws.dec, opt.rng);
   const bool sampled = opt.rng && opt.teacher_forcing < 1.0;
   ws.fed = batch.tgt_in;
@@ -183,7 +198,9 @@ LossStats Seq2Seq<T>::forward(const Batch& batch, Workspace<T>& ws, bool backwar
         g[v] = exp_fast(z[v] - mx);
         sum += g[v];
       }
-      stats.nll_sum += std::log(double(sum)) - double(z[y] - mx);
+      const double nll = std::log(double(sum)) - double(z[y] - mx);
+      stats.nll_sum += nll;
+      if (hard) ws.hard.coef[b] += nll;
       stats.correct += arg == y;
       if (!std::isfinite(mx) || !std::isfinite(sum)) stats.non_finite = true;
       if (!backward) continue;
@@ -192,6 +209,10 @@ LossStats Seq2Seq<T>::forward(const Batch& batch, Workspace<T>& ws, bool backwar
       for (std::size_t v = 0; v < V; ++v) g[v] = g[v] * scale - smooth;
       g[y] -= static_cast<T>(1 - eps) * inv_n;
     }
+  if (hard) {  // c_b = (NLL_b − baseline) / n, and λ / n (attention_fn.hpp)
+    for (double& c : ws.hard.coef) c = (c - opt.reinforce_baseline) / double(std::max<std::size_t>(1, n));
+    ws.hard.entropy_coef = ws.hard.options.entropy_weight / double(std::max<std::size_t>(1, n));
+  }
   if (opt.statistics) collect_statistics(batch, ws, *opt.statistics);
   return stats;
 }

@@ -4,10 +4,14 @@
 //   softmax:   a_j = exp(e_j) / Σ_k exp(e_k)                       (every weight > 0; the default)
 //   sparsemax: a = argmin_{p ∈ Δ} ‖p − e‖² = [e − τ]₊              (Martins & Astudillo, 2016)
 //   entmax15:  a = [e/2 − τ]₊²  with τ such that Σ a = 1            (1.5-entmax; Peters et al., 2019)
+//   hard:      a = one-hot(j): while training j ~ softmax(e) (REINFORCE) or j = argmax(e + g) with
+//              Gumbel noise g (straight-through); otherwise j = argmax e, ties to the lowest index
+//              (Xu et al., 2015, "Show, Attend and Tell")
 // sparsemax and entmax15 give exact zeros; positions outside the window (padding included) are 0
 // for every normalizer. Both are computed exactly by sorting, in double precision whatever T is.
 #pragma once
 #include <cstddef>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -15,13 +19,66 @@
 
 namespace attend {
 
-enum class AttentionFn { Softmax, Sparsemax, Entmax15 };
+enum class AttentionFn { Softmax, Sparsemax, Entmax15, Hard };
 
-std::string to_string(AttentionFn fn);  // "softmax", "sparsemax", "entmax15"
+std::string to_string(AttentionFn fn);  // "softmax", "sparsemax", "entmax15", "hard"
 // Throws attend::Error naming the bad name and the valid ones.
 AttentionFn parse_attention_fn(const std::string& name);
 bool attention_fn_known(const std::string& name);
-std::string attention_fn_help();  // "softmax | sparsemax | entmax15"
+std::string attention_fn_help();  // "softmax | sparsemax | entmax15 | hard"
+
+// ---- hard attention (docs/attention-fn.md, "hard") -------------------------------------------
+// How the score's gradient is estimated while training (--hard-estimator):
+//   reinforce: j ~ p = softmax(e); ∂L/∂e = c_b (onehot(j) − p) + (λ/n) p ⊙ (log p + H(p)),
+//              c_b = (NLL_b − baseline)/n with NLL_b the example's summed negative log-likelihood,
+//              the baseline a moving average of it and n the tokens the loss is averaged over
+//              (the entropy term is the gradient of −(λ/n) H(p): an entropy bonus);
+//   gumbel:    j = argmax(e + g), g_j = −log(−log u_j), u_j ~ U(0, 1); forward one-hot(j),
+//              backward that of y = softmax((e + g)/τ): ∂L/∂e = (1/τ) y ⊙ (∂L/∂a − Σ y ⊙ ∂L/∂a).
+enum class HardEstimator { Reinforce, Gumbel };
+std::string to_string(HardEstimator e);  // "reinforce", "gumbel"
+HardEstimator parse_hard_estimator(const std::string& name);  // throws attend::Error
+std::string hard_estimator_help();  // "reinforce | gumbel"
+
+// The training options of hard attention (TrainOptions::hard; ignored for other normalizers).
+struct HardAttentionOptions {
+  HardEstimator estimator = HardEstimator::Reinforce;
+  double gumbel_tau = 1.0;        // τ of the straight-through Gumbel-softmax (> 0)
+  double baseline_decay = 0.9;    // REINFORCE baseline b ← d·b + (1 − d)·(mean NLL_b of the batch)
+  double entropy_weight = 0.0;    // λ of the entropy bonus (REINFORCE)
+  void validate() const;          // throws attend::Error naming the option
+};
+
+// What one training pass of a model with hard attention gives its strategies, through
+// Memory::hard (nullptr: evaluation, the deterministic argmax). The model fills it: `rng` and
+// `options` before the forward, `coef` (c_b above; REINFORCE only) after it, before the backward.
+struct HardAttentionPass {
+  HardAttentionOptions options;
+  std::mt19937_64* rng = nullptr;  // the draws (the training stream that dropout uses)
+  std::vector<double> coef;        // per example: (NLL_b − baseline) / n
+  double entropy_coef = 0;         // λ / n
+  std::vector<arma::uword> steps;  // per example: the target length; later steps get no score gradient
+  // For tests that enumerate every choice: when not empty, the draws take these positions in turn
+  // (window-relative: 0 = the window's first position) instead of sampling.
+  // A forced position past the window's end takes its last position and sets forced_invalid.
+  std::vector<std::size_t> forced;
+  std::size_t next_forced = 0;
+  bool forced_invalid = false;
+  // Written by the forward: Σ over the example's real steps (t < steps[b]; every step when
+  // `steps` is empty) and heads of log p(j drawn) under the sampling distribution (REINFORCE).
+  std::vector<double> log_prob;
+};
+
+// One draw over n scores z: writes the one-hot p and `soft`, the distribution whose backward the
+// estimator uses (reinforce: softmax(z); gumbel: softmax((z + g)/τ)); returns j. Without `pass`
+// (evaluation), j = argmax z (lowest index on ties) and soft = p.
+template <typename T>
+std::size_t hard_draw(const T* z, std::size_t n, HardAttentionPass* pass, T* p, T* soft);
+// ∂L/∂z of a draw from dp = ∂L/∂p: reinforce (with `coef` = c_b, `entropy_coef` = λ/n; dp
+// unused), gumbel (dp through softmax((z + g)/τ)). dz may not alias the others.
+template <typename T>
+void hard_backward(const HardAttentionOptions& options, const T* p, const T* soft, const T* dp,
+                   std::size_t n, double coef, double entropy_coef, T* dz);
 
 // One vector z of n scores → p (n weights summing to 1). p may alias z.
 template <typename T>

@@ -25,6 +25,7 @@ struct Workspace {
   arma::umat fed;                         // decoder input tokens actually fed (T × B)
   Mat<T> logits, dlogits;                 // V × T·B
   Col<T> scratch;                         // V: probabilities when not training
+  HardAttentionPass hard;                 // --attention-fn hard while training (Memory::hard)
 };
 
 struct LossStats {
@@ -45,6 +46,11 @@ struct TrainStepOptions {
   // When set, the forward pass adds its statistics here (read from its own caches after the
   // pass: no second pass, and nothing is done when null).
   ForwardStatistics* statistics = nullptr;
+  // Hard attention (--attention-fn hard) while training (rng set): the estimator's options
+  // (nullptr = the defaults) and the REINFORCE baseline, a moving average of the examples' summed
+  // negative log-likelihood (TrainState::reinforce_baseline; 0 = none yet).
+  const HardAttentionOptions* hard = nullptr;
+  double reinforce_baseline = 0;
 };
 
 template <typename T>
