@@ -72,10 +72,11 @@ struct Expectation {
 
 // Every tuple of `draws` positions in [0, width) forced in turn (tuples with a position past its
 // window skipped): the exact expectation over the choices of the loss and, with `grads`, of the
-// gradient loss_and_grad gives (REINFORCE with `baseline`, no entropy bonus).
+// gradient loss_and_grad gives (REINFORCE with `reward` and `baseline`, no entropy bonus).
 Expectation enumerate(Seq2Seq<double>& model, const Batch& batch, std::size_t draws, std::size_t width, bool grads,
-                      double baseline = 0) {
+                      HardReward reward = HardReward::ToGo, double baseline = 0) {
   HardAttentionOptions o;
+  o.reward = reward;
   std::mt19937_64 rng(1);
   TrainStepOptions opt;
   opt.rng = &rng;
@@ -113,15 +114,15 @@ Expectation enumerate(Seq2Seq<double>& model, const Batch& batch, std::size_t dr
 
 // The exact expectation of REINFORCE's gradient (by enumeration) against the finite-difference
 // gradient of the exact expected loss (by enumeration): the largest relative error per entry.
-double estimator_bias(const ModelConfig& c, std::size_t draws, double baseline = 0) {
+double estimator_bias(const ModelConfig& c, std::size_t draws, HardReward reward, double baseline = 0) {
   Seq2Seq<double> model(c, 5);
   const Batch batch = tiny_batch();
-  const Expectation e = enumerate(model, batch, draws, 3, true, baseline);
+  const Expectation e = enumerate(model, batch, draws, 3, true, reward, baseline);
   CHECK(e.total_p == Approx(1.0).epsilon(1e-12));
   std::string worst;
   const double err = max_relative_error(
       model.params(), e.estimator, [&] { return enumerate(model, batch, draws, 3, false).loss; }, &worst);
-  INFO(c.attention << " / " << c.decoder << ": worst entry " << worst << ", relative error " << err);
+  INFO(c.attention << " / " << c.decoder << " / " << to_string(reward) << ": worst entry " << worst << ", relative error " << err);
   return err;
 }
 
@@ -342,20 +343,26 @@ TEST_CASE("REINFORCE is exactly unbiased: its expectation over every choice is t
           "[hard-attention][gradcheck]") {
   // Two decoder steps of three positions: 9 choices (81 for two heads). The exact expectation of
   // the estimator against finite differences of the exact expected loss, every parameter.
-  CHECK(estimator_bias(hard_config("luong-general", "luong"), 2) < 1e-6);
-  CHECK(estimator_bias(hard_config("bahdanau", "bahdanau"), 2) < 1e-6);
-  CHECK(estimator_bias(hard_config("luong-concat", "bahdanau"), 2) < 1e-6);
-  CHECK(estimator_bias(hard_config("local-m", "luong"), 2) < 1e-6);
-  CHECK(estimator_bias(hard_config("local-p", "luong"), 2) < 1e-6);
-  CHECK(estimator_bias(hard_config("multihead", "luong"), 4) < 1e-6);
+  // Both rewards: the whole sequence's NLL, and the NLL from the draw's step on (to-go).
+  for (const HardReward r : {HardReward::Sequence, HardReward::ToGo}) {
+    CHECK(estimator_bias(hard_config("luong-general", "luong"), 2, r) < 1e-6);
+    CHECK(estimator_bias(hard_config("bahdanau", "bahdanau"), 2, r) < 1e-6);
+    CHECK(estimator_bias(hard_config("luong-concat", "bahdanau"), 2, r) < 1e-6);
+    CHECK(estimator_bias(hard_config("local-m", "luong"), 2, r) < 1e-6);
+    CHECK(estimator_bias(hard_config("local-p", "luong"), 2, r) < 1e-6);
+    CHECK(estimator_bias(hard_config("multihead", "luong"), 4, r) < 1e-6);
+  }
 }
 
 TEST_CASE("REINFORCE with a constant baseline is exactly unbiased too", "[hard-attention][gradcheck]") {
-  CHECK(estimator_bias(hard_config("luong-general", "luong"), 2, 1.7) < 1e-6);
+  CHECK(estimator_bias(hard_config("luong-general", "luong"), 2, HardReward::Sequence, 1.7) < 1e-6);
+  CHECK(estimator_bias(hard_config("bahdanau", "bahdanau"), 2, HardReward::ToGo, 1.7) < 1e-6);
 }
 
 TEST_CASE("the mean of many REINFORCE samples equals the exact gradient of the expected loss within its standard error",
           "[hard-attention]") {
+  const HardReward reward = GENERATE(HardReward::Sequence, HardReward::ToGo);
+  INFO(to_string(reward));
   const ModelConfig c = hard_config("luong-general", "luong");
   Seq2Seq<double> model(c, 5);
   const Batch batch = tiny_batch();
@@ -373,6 +380,7 @@ TEST_CASE("the mean of many REINFORCE samples equals the exact gradient of the e
     exact[i] = (up - down) / (2 * h);
   }
   HardAttentionOptions o;  // REINFORCE, no entropy bonus, baseline 0: unbiased
+  o.reward = reward;
   std::mt19937_64 rng(20261207);
   TrainStepOptions opt;
   opt.rng = &rng;
@@ -458,6 +466,7 @@ TEST_CASE("the hard-attention training state is stored, and a state without it r
   HardAttentionOptions h;
   h.estimator = HardEstimator::Gumbel;
   h.gumbel_tau = 0.3;
+  h.reward = HardReward::Sequence;
   s.hard = h;
   const TrainState r = TrainState::from_map(s.to_map());
   CHECK(r.reinforce_baseline == s.reinforce_baseline);
@@ -465,9 +474,10 @@ TEST_CASE("the hard-attention training state is stored, and a state without it r
   REQUIRE(r.hard);
   CHECK(r.hard->estimator == HardEstimator::Gumbel);
   CHECK(r.hard->gumbel_tau == 0.3);
+  CHECK(r.hard->reward == HardReward::Sequence);
   auto m = s.to_map();
-  for (const char* key : {"reinforce_baseline", "reinforce_updates", "hard_estimator", "gumbel_tau", "baseline_decay",
-                          "entropy_weight"})
+  for (const char* key : {"reinforce_baseline", "reinforce_updates", "hard_estimator", "reinforce_reward", "gumbel_tau",
+                          "baseline_decay", "entropy_weight"})
     m.erase(key);
   const TrainState old = TrainState::from_map(m);
   CHECK(old.reinforce_updates == 0);
@@ -491,6 +501,7 @@ TEST_CASE("hard attention options that cannot apply are refused saying what to c
   o.entropy_weight = -1;
   CHECK_THROWS_WITH(o.validate(), Catch::Contains("--entropy-weight"));
   CHECK_THROWS_WITH(parse_hard_estimator("gumble"), Catch::Contains("reinforce, gumbel"));
+  CHECK_THROWS_WITH(parse_hard_reward("togo"), Catch::Contains("sequence, to-go"));
 }
 
 TEST_CASE("hard attention on the command line: trained and stored, refused for the Transformer decoder",

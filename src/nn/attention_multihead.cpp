@@ -141,7 +141,7 @@ void MultiheadAttention<T>::backward(const Mat<T>& dcontext, const Mat<T>& q, st
           st.de.zeros();
         else
           hard_backward(pass->options, a, st.soft.colptr(b * heads_ + i), da.memptr(), n,
-                        reinforce && b < pass->coef.size() ? pass->coef[b] : 0.0,
+                        reinforce ? pass->coefficient(b, t) : 0.0,
                         reinforce ? pass->entropy_coef : 0.0, st.de.memptr());
       } else if (fn_ != AttentionFn::Softmax) {
         normalize_backward(fn_, a, da.memptr(), n, st.de.memptr());

@@ -66,6 +66,16 @@ HardEstimator parse_hard_estimator(const std::string& name) {
 
 std::string hard_estimator_help() { return "reinforce | gumbel"; }
 
+std::string to_string(HardReward r) { return r == HardReward::Sequence ? "sequence" : "to-go"; }
+
+HardReward parse_hard_reward(const std::string& name) {
+  if (name == "sequence") return HardReward::Sequence;
+  if (name == "to-go") return HardReward::ToGo;
+  throw Error("unknown --reinforce-reward '" + name + "' (valid: sequence, to-go)");
+}
+
+std::string hard_reward_help() { return "sequence | to-go"; }
+
 void HardAttentionOptions::validate() const {
   if (!(gumbel_tau > 0) || !std::isfinite(gumbel_tau)) throw Error("--gumbel-tau must be a positive number");
   if (!(baseline_decay >= 0 && baseline_decay < 1)) throw Error("--baseline-decay must be in [0, 1)");

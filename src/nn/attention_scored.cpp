@@ -198,7 +198,7 @@ void ScoredAttention<T>::normalizer_backward(const Memory<T>& m, std::size_t t, 
     if (lo > hi) continue;
     // A draw past the example's target changes no loss: no score gradient (REINFORCE).
     if (reinforce && !pass->steps.empty() && t >= pass->steps[b]) continue;
-    const double coef = reinforce && b < pass->coef.size() ? pass->coef[b] : 0.0;
+    const double coef = reinforce ? pass->coefficient(b, t) : 0.0;
     hard_backward(pass->options, st.alpha.colptr(b) + lo, st.soft.colptr(b) + lo, st.dw.colptr(b) + lo,
                   hi - lo + 1, coef, reinforce ? pass->entropy_coef : 0.0, st.de.colptr(b) + lo);
   }

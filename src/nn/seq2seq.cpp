@@ -127,7 +127,8 @@ LossStats Seq2Seq<T>::forward(const Batch& batch, Workspace<T>& ws, bool backwar
     HardAttentionPass& h = ws.hard;
     h.options = opt.hard ? *opt.hard : HardAttentionOptions{};
     h.rng = opt.rng;
-    h.coef.assign(B, 0.0);
+    h.coef.assign(Tn * B, 0.0);
+    h.batch = B;
     h.entropy_coef = 0;
     h.steps = batch.tgt_len;
     h.next_forced = 0;
@@ -200,7 +201,7 @@ LossStats Seq2Seq<T>::forward(const Batch& batch, Workspace<T>& ws, bool backwar
       }
       const double nll = std::log(double(sum)) - double(z[y] - mx);
       stats.nll_sum += nll;
-      if (hard) ws.hard.coef[b] += nll;
+      if (hard) ws.hard.coef[col] = nll;
       stats.correct += arg == y;
       if (!std::isfinite(mx) || !std::isfinite(sum)) stats.non_finite = true;
       if (!backward) continue;
@@ -209,9 +210,23 @@ LossStats Seq2Seq<T>::forward(const Batch& batch, Workspace<T>& ws, bool backwar
       for (std::size_t v = 0; v < V; ++v) g[v] = g[v] * scale - smooth;
       g[y] -= static_cast<T>(1 - eps) * inv_n;
     }
-  if (hard) {  // c_b = (NLL_b − baseline) / n, and λ / n (attention_fn.hpp)
-    for (double& c : ws.hard.coef) c = (c - opt.reinforce_baseline) / double(std::max<std::size_t>(1, n));
-    ws.hard.entropy_coef = ws.hard.options.entropy_weight / double(std::max<std::size_t>(1, n));
+  if (hard) {  // c_bt = (R_bt − β m_bt) / n, and λ / n (attention_fn.hpp)
+    const double inv = 1.0 / double(std::max<std::size_t>(1, n)), beta = opt.reinforce_baseline;
+    const bool to_go = ws.hard.options.reward == HardReward::ToGo;
+    for (std::size_t b = 0; b < B; ++b) {
+      const std::size_t steps = std::min<std::size_t>(batch.tgt_len[b], Tn);
+      double suffix = 0;  // Σ NLL over tokens t … steps − 1
+      for (std::size_t t = steps; t-- > 0;) {
+        suffix += ws.hard.coef[t * B + b];
+        ws.hard.coef[t * B + b] = suffix;  // R_bt for to-go
+      }
+      for (std::size_t t = 0; t < steps; ++t) {
+        double& c = ws.hard.coef[t * B + b];
+        const double R = to_go ? c : suffix, m = double(to_go ? steps - t : steps);
+        c = (R - beta * m) * inv;
+      }
+    }
+    ws.hard.entropy_coef = ws.hard.options.entropy_weight * inv;
   }
   if (opt.statistics) collect_statistics(batch, ws, *opt.statistics);
   return stats;

@@ -82,6 +82,7 @@ std::map<std::string, std::string> TrainState::to_map() const {
   }
   if (hard) {
     m["hard_estimator"] = to_string(hard->estimator);
+    m["reinforce_reward"] = to_string(hard->reward);
     m["gumbel_tau"] = exact_text(hard->gumbel_tau);
     m["baseline_decay"] = exact_text(hard->baseline_decay);
     m["entropy_weight"] = exact_text(hard->entropy_weight);
@@ -134,6 +135,11 @@ TrainState TrainState::from_map(const std::map<std::string, std::string>& m) {
     } catch (const Error&) {
       throw Error("training state: 'hard_estimator' is not reinforce or gumbel: '" + get("hard_estimator") + "'");
     }
+    try {
+      h.reward = parse_hard_reward(get("reinforce_reward"));
+    } catch (const Error&) {
+      throw Error("training state: 'reinforce_reward' is not sequence or to-go: '" + get("reinforce_reward") + "'");
+    }
     h.gumbel_tau = real("gumbel_tau");
     h.baseline_decay = real("baseline_decay");
     h.entropy_weight = real("entropy_weight");
@@ -183,8 +189,8 @@ TrainResult train(Seq2Seq<float>& model, const std::vector<EncodedPair>& train_d
   step_opt.label_smoothing = opt.label_smoothing;
   step_opt.rng = &rng;
   step_opt.hard = &opt.hard;
-  // Hard attention: REINFORCE's baseline, updated after every step from the batch's mean
-  // summed NLL per example (the first batch starts it).
+  // Hard attention: REINFORCE's baseline, updated after every step from the batch's NLL per
+  // token (the first batch starts it).
   const bool hard = model.config().attention_fn == "hard";
   const bool reinforce = hard && opt.hard.estimator == HardEstimator::Reinforce;
   double baseline = 0;
@@ -218,10 +224,10 @@ TrainResult train(Seq2Seq<float>& model, const std::vector<EncodedPair>& train_d
     plateau_lr = r.lr;
     if (hard && r.hard) {
       const HardAttentionOptions& h = *r.hard;
-      if (h.estimator != opt.hard.estimator || h.gumbel_tau != opt.hard.gumbel_tau ||
+      if (h.estimator != opt.hard.estimator || h.reward != opt.hard.reward || h.gumbel_tau != opt.hard.gumbel_tau ||
           h.baseline_decay != opt.hard.baseline_decay || h.entropy_weight != opt.hard.entropy_weight)
         throw Error("cannot resume: the run was trained with --hard-estimator " + to_string(h.estimator) +
-                    " --gumbel-tau " + exact_text(h.gumbel_tau) + " --baseline-decay " +
+                    " --reinforce-reward " + to_string(h.reward) + " --gumbel-tau " + exact_text(h.gumbel_tau) + " --baseline-decay " +
                     exact_text(h.baseline_decay) + " --entropy-weight " + exact_text(h.entropy_weight) +
                     "; pass the same to continue it exactly");
     }
@@ -268,8 +274,8 @@ TrainResult train(Seq2Seq<float>& model, const std::vector<EncodedPair>& train_d
     step_opt.reinforce_baseline = baseline;
     const LossStats s = parallel.loss(b, true, step_opt);
     const double loss = s.mean();
-    if (reinforce && std::isfinite(s.nll_sum)) {
-      const double mean_nll = s.nll_sum / double(b.size());
+    if (reinforce && std::isfinite(s.nll_sum) && s.tokens > 0) {
+      const double mean_nll = s.nll_sum / double(s.tokens);
       baseline = baseline_updates == 0 ? mean_nll
                                        : opt.hard.baseline_decay * baseline + (1 - opt.hard.baseline_decay) * mean_nll;
       ++baseline_updates;

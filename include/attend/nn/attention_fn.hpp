@@ -29,10 +29,12 @@ std::string attention_fn_help();  // "softmax | sparsemax | entmax15 | hard"
 
 // ---- hard attention (docs/attention-fn.md, "hard") -------------------------------------------
 // How the score's gradient is estimated while training (--hard-estimator):
-//   reinforce: j ~ p = softmax(e); ∂L/∂e = c_b (onehot(j) − p) + (λ/n) p ⊙ (log p + H(p)),
-//              c_b = (NLL_b − baseline)/n with NLL_b the example's summed negative log-likelihood,
-//              the baseline a moving average of it and n the tokens the loss is averaged over
-//              (the entropy term is the gradient of −(λ/n) H(p): an entropy bonus);
+//   reinforce: j ~ p = softmax(e); ∂L/∂e = c_bt (onehot(j) − p) + (λ/n) p ⊙ (log p + H(p)),
+//              c_bt = (R_bt − β m_bt)/n: R_bt the negative log-likelihood the reward sums (the
+//              example's whole target, or its tokens t, t+1, … for to-go; HardReward), m_bt the
+//              number of those tokens, β a moving average of the NLL per token (the baseline) and
+//              n the tokens the loss is averaged over (the entropy term is the gradient of
+//              −(λ/n) H(p): an entropy bonus);
 //   gumbel:    j = argmax(e + g), g_j = −log(−log u_j), u_j ~ U(0, 1); forward one-hot(j),
 //              backward that of y = softmax((e + g)/τ): ∂L/∂e = (1/τ) y ⊙ (∂L/∂a − Σ y ⊙ ∂L/∂a).
 enum class HardEstimator { Reinforce, Gumbel };
@@ -40,11 +42,21 @@ std::string to_string(HardEstimator e);  // "reinforce", "gumbel"
 HardEstimator parse_hard_estimator(const std::string& name);  // throws attend::Error
 std::string hard_estimator_help();  // "reinforce | gumbel"
 
+// What REINFORCE's reward for the draw at step t sums (--reinforce-reward): the negative
+// log-likelihood of the example's whole target (sequence, as Xu et al.), or of its tokens t, t+1, …
+// (to-go: the draw at step t cannot change the tokens before t, so leaving them out keeps the
+// estimate unbiased and lowers its variance).
+enum class HardReward { Sequence, ToGo };
+std::string to_string(HardReward r);  // "sequence", "to-go"
+HardReward parse_hard_reward(const std::string& name);  // throws attend::Error
+std::string hard_reward_help();  // "sequence | to-go"
+
 // The training options of hard attention (TrainOptions::hard; ignored for other normalizers).
 struct HardAttentionOptions {
   HardEstimator estimator = HardEstimator::Reinforce;
   double gumbel_tau = 1.0;        // τ of the straight-through Gumbel-softmax (> 0)
-  double baseline_decay = 0.9;    // REINFORCE baseline b ← d·b + (1 − d)·(mean NLL_b of the batch)
+  HardReward reward = HardReward::ToGo;  // what REINFORCE's reward sums
+  double baseline_decay = 0.9;    // REINFORCE baseline β ← d·β + (1 − d)·(the batch's NLL per token)
   double entropy_weight = 0.0;    // λ of the entropy bonus (REINFORCE)
   void validate() const;          // throws attend::Error naming the option
 };
@@ -55,7 +67,8 @@ struct HardAttentionOptions {
 struct HardAttentionPass {
   HardAttentionOptions options;
   std::mt19937_64* rng = nullptr;  // the draws (the training stream that dropout uses)
-  std::vector<double> coef;        // per example: (NLL_b − baseline) / n
+  std::vector<double> coef;        // c_bt of step t, example b at t·batch + b (0 past the target)
+  std::size_t batch = 0;           // examples in the pass
   double entropy_coef = 0;         // λ / n
   std::vector<arma::uword> steps;  // per example: the target length; later steps get no score gradient
   // For tests that enumerate every choice: when not empty, the draws take these positions in turn
@@ -67,6 +80,11 @@ struct HardAttentionPass {
   // Written by the forward: Σ over the example's real steps (t < steps[b]; every step when
   // `steps` is empty) and heads of log p(j drawn) under the sampling distribution (REINFORCE).
   std::vector<double> log_prob;
+
+  double coefficient(std::size_t b, std::size_t t) const {
+    const std::size_t k = t * batch + b;
+    return k < coef.size() ? coef[k] : 0.0;
+  }
 };
 
 // One draw over n scores z: writes the one-hot p and `soft`, the distribution whose backward the
@@ -74,7 +92,7 @@ struct HardAttentionPass {
 // (evaluation), j = argmax z (lowest index on ties) and soft = p.
 template <typename T>
 std::size_t hard_draw(const T* z, std::size_t n, HardAttentionPass* pass, T* p, T* soft);
-// ∂L/∂z of a draw from dp = ∂L/∂p: reinforce (with `coef` = c_b, `entropy_coef` = λ/n; dp
+// ∂L/∂z of a draw from dp = ∂L/∂p: reinforce (with `coef` = c_bt, `entropy_coef` = λ/n; dp
 // unused), gumbel (dp through softmax((z + g)/τ)). dz may not alias the others.
 template <typename T>
 void hard_backward(const HardAttentionOptions& options, const T* p, const T* soft, const T* dp,

@@ -47,8 +47,8 @@ struct TrainStepOptions {
   // pass: no second pass, and nothing is done when null).
   ForwardStatistics* statistics = nullptr;
   // Hard attention (--attention-fn hard) while training (rng set): the estimator's options
-  // (nullptr = the defaults) and the REINFORCE baseline, a moving average of the examples' summed
-  // negative log-likelihood (TrainState::reinforce_baseline; 0 = none yet).
+  // (nullptr = the defaults) and the REINFORCE baseline β, a moving average of the negative
+  // log-likelihood per token (TrainState::reinforce_baseline; 0 = none yet).
   const HardAttentionOptions* hard = nullptr;
   double reinforce_baseline = 0;
 };

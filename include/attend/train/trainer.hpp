@@ -30,8 +30,8 @@ struct TrainState {
   std::size_t best_step = 0, bad_evals = 0;
   OptimizerState<float> optimizer;  // empty in checkpoints written before it was saved
   // Hard attention (--attention-fn hard): the REINFORCE baseline, a moving average of the
-  // examples' summed negative log-likelihood, and the batches it has seen (0 = none: the next
-  // step runs without a baseline and the first batch's mean starts it). Stored only once set.
+  // negative log-likelihood per token, and the batches it has seen (0 = none: the next step runs
+  // without a baseline and the first batch's starts it). Stored only once set.
   double reinforce_baseline = 0;
   std::size_t reinforce_updates = 0;
   // The estimator's options of a run with hard attention (stored so that a resumed run can be
