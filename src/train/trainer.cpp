@@ -135,10 +135,12 @@ TrainState TrainState::from_map(const std::map<std::string, std::string>& m) {
     } catch (const Error&) {
       throw Error("training state: 'hard_estimator' is not reinforce or gumbel: '" + get("hard_estimator") + "'");
     }
-    try {
-      h.reward = parse_hard_reward(get("reinforce_reward"));
-    } catch (const Error&) {
-      throw Error("training state: 'reinforce_reward' is not sequence or to-go: '" + get("reinforce_reward") + "'");
+    if (m.count("reinforce_reward")) {
+      try {
+        h.reward = parse_hard_reward(get("reinforce_reward"));
+      } catch (const Error&) {
+        throw Error("training state: 'reinforce_reward' is not sequence or to-go: '" + get("reinforce_reward") + "'");
+      }
     }
     h.gumbel_tau = real("gumbel_tau");
     h.baseline_decay = real("baseline_decay");

@@ -63,7 +63,7 @@ struct HardAttentionOptions {
 
 // What one training pass of a model with hard attention gives its strategies, through
 // Memory::hard (nullptr: evaluation, the deterministic argmax). The model fills it: `rng` and
-// `options` before the forward, `coef` (c_b above; REINFORCE only) after it, before the backward.
+// `options` before the forward, `coef` (c_bt above; REINFORCE only) after it, before the backward.
 struct HardAttentionPass {
   HardAttentionOptions options;
   std::mt19937_64* rng = nullptr;  // the draws (the training stream that dropout uses)
@@ -89,7 +89,9 @@ struct HardAttentionPass {
 
 // One draw over n scores z: writes the one-hot p and `soft`, the distribution whose backward the
 // estimator uses (reinforce: softmax(z); gumbel: softmax((z + g)/τ)); returns j. Without `pass`
-// (evaluation), j = argmax z (lowest index on ties) and soft = p.
+// (evaluation), j = argmax z (lowest index on ties) and soft = p. p may alias z. The stream gives
+// each uniform u = (⌊r / 2¹¹⌋ + ½)·2⁻⁵³ from one draw r: reinforce one per draw (inverse CDF),
+// gumbel one per position.
 template <typename T>
 std::size_t hard_draw(const T* z, std::size_t n, HardAttentionPass* pass, T* p, T* soft);
 // ∂L/∂z of a draw from dp = ∂L/∂p: reinforce (with `coef` = c_bt, `entropy_coef` = λ/n; dp
