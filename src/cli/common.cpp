@@ -1,4 +1,5 @@
 #include "common.hpp"
+#include "attend/nn/attention_fn.hpp"
 
 #include <unistd.h>
 
@@ -191,7 +192,24 @@ void add_optimization_options(po::options_description& d, TrainOptions& o) {
            ->default_value(to_string(o.lr_schedule.schedule))
            ->notifier([&o](const std::string& name) { o.lr_schedule.schedule = parse_lr_schedule(name); }),
        ("after the warmup: " + lr_schedule_help() +
-        " (inverse-sqrt: lr * sqrt(max(warmup, 1) / step)); --lr-decay multiplies on top").c_str());
+        " (inverse-sqrt: lr * sqrt(max(warmup, 1) / step)); --lr-decay multiplies on top").c_str())
+      ("hard-estimator",
+       po::value<std::string>()
+           ->default_value(to_string(o.hard.estimator))
+           ->notifier([&o](const std::string& name) { o.hard.estimator = parse_hard_estimator(name); }),
+       ("--attention-fn hard: the score's gradient while training, " + hard_estimator_help() +
+        " (REINFORCE with a moving-average baseline, or straight-through Gumbel-softmax)").c_str())
+      ("reinforce-reward",
+       po::value<std::string>()
+           ->default_value(to_string(o.hard.reward))
+           ->notifier([&o](const std::string& name) { o.hard.reward = parse_hard_reward(name); }),
+       ("--hard-estimator reinforce: the negative log-likelihood the reward of step t's draw sums, " +
+        hard_reward_help() + " (the whole target, as Xu et al., or its tokens from t on)").c_str())
+      ("gumbel-tau", opt(&o.hard.gumbel_tau), "--hard-estimator gumbel: temperature of the backward's softmax")
+      ("baseline-decay", opt(&o.hard.baseline_decay),
+       "--hard-estimator reinforce: decay of the baseline's moving average of the NLL per token")
+      ("entropy-weight", opt(&o.hard.entropy_weight),
+       "--hard-estimator reinforce: weight of the entropy bonus on the attention distribution");
 }
 
 void finish_train_options(TrainOptions& o) {

@@ -61,6 +61,7 @@ template <typename T>
 struct ScoredStep : WindowState {  // lo, hi: the window |j − p_t| ≤ D (global: all real j)
   Mat<T> e;      // e_j, the base score (S × B)
   Mat<T> alpha;  // α = the normalizer (softmax …) of e in the window (S × B); a = α except for local-p
+  Mat<T> soft;   // hard: the distribution of the draw in the window (hard_draw; S × B)
   Mat<T> u;      // local-p: u = tanh(W_p q) (H × B)
   Mat<T> p;      // local-p: row 0 p_t, row 1 σ(v_pᵀ u) (2 × B)
   Mat<T> dw;     // ∂L/∂a, then (local-p) ∂L/∂α (S × B)
@@ -93,8 +94,10 @@ class ScoredAttention final : public Attention<T> {
 
  private:
   // From st.dw = ∂L/∂weights: dq (overwritten) and the score's dmemory.
-  void weights_backward(const Mat<T>& q, const Memory<T>& m, AttentionState& batch, ScoredStep<T>& st,
-                        Mat<T>& dq, Mat<T>& dmemory) const;
+  void weights_backward(const Mat<T>& q, std::size_t t, const Memory<T>& m, AttentionState& batch,
+                        ScoredStep<T>& st, Mat<T>& dq, Mat<T>& dmemory) const;
+  // st.de from st.dw = ∂L/∂α through the normalizer (hard: its estimator, attention_fn.hpp).
+  void normalizer_backward(const Memory<T>& m, std::size_t t, ScoredStep<T>& st) const;
 
   ParameterRegistry<T>& params_;
   std::unique_ptr<Score<T>> score_;
@@ -115,6 +118,7 @@ template <typename T>
 struct MultiheadStep : AttentionState {
   Mat<T> qp;   // q' = W_in q + b_in (3H × B; the first H rows are used)
   Mat<T> A;    // a_i (S × B·heads), column b·heads + i
+  Mat<T> soft; // hard: each head's distribution of the draw (S × B·heads; hard_draw)
   Mat<T> o;    // [o_1; …; o_heads] (H × B)
   Mat<T> d_o;  // ∂L/∂o (H × B)
   Mat<T> dqp;  // ∂L/∂q' (3H × B)

@@ -2,8 +2,8 @@
 //   [q'; k; v] = in_proj_weight [q; h; h] + in_proj_bias      (row blocks of the 3H × H weight)
 //   per head i: a_i = masked softmax(q'_iᵀ k_{i,j} / √(H/heads)),  o_i = Σ_j a_ij v_{i,j}
 //   context = out_proj.weight [o_1; …; o_heads] + out_proj.bias;  weights = mean_i a_i
-// With --attention-fn sparsemax / entmax15 each head's softmax is that normalizer instead (over
-// the real positions; attention_fn.hpp).
+// With --attention-fn sparsemax / entmax15 / hard each head's softmax is that normalizer instead
+// (over the real positions; attention_fn.hpp): with hard each head draws its own position.
 #include <cmath>
 
 #include "attend/core/error.hpp"
@@ -47,7 +47,7 @@ void MultiheadAttention<T>::prepare(const Memory<T>& m, AttentionState& batch) c
 }
 
 template <typename T>
-void MultiheadAttention<T>::forward(const Mat<T>& q, std::size_t, const Memory<T>& m,
+void MultiheadAttention<T>::forward(const Mat<T>& q, std::size_t t, const Memory<T>& m,
                                     AttentionState& batch, AttentionState& step,
                                     Mat<T>& context, Mat<T>& weights) const {
   const std::size_t B = m.B, S = m.S, H = q.n_rows, dh = H / heads_;
@@ -62,6 +62,10 @@ void MultiheadAttention<T>::forward(const Mat<T>& q, std::size_t, const Memory<T
   Mat<T>& o = st.o;
   o.zeros(H, B);
   weights.zeros(S, B);
+  HardAttentionPass* pass = m.hard;
+  const bool hard = fn_ == AttentionFn::Hard;
+  const bool record = hard && pass && pass->options.estimator == HardEstimator::Reinforce && pass->log_prob.size() == B;
+  if (hard) st.soft.zeros(S, B * heads_);
   for (std::size_t b = 0; b < B; ++b) {
     const std::size_t n = (*m.len)[b];
     for (std::size_t i = 0; i < heads_; ++i) {
@@ -76,6 +80,10 @@ void MultiheadAttention<T>::forward(const Mat<T>& q, std::size_t, const Memory<T
       if (fn_ == AttentionFn::Softmax) {
         sum = 0;
         for (std::size_t j = 0; j < n; ++j) sum += (a[j] = std::exp(a[j] - mx));
+      } else if (hard) {
+        T* soft = st.soft.colptr(b * heads_ + i);
+        const std::size_t j = hard_draw(a, n, pass, a, soft);
+        if (record && (pass->steps.empty() || t < pass->steps[b])) pass->log_prob[b] += std::log(double(soft[j]));
       } else {
         normalize(fn_, a, n, a);
       }
@@ -91,7 +99,7 @@ void MultiheadAttention<T>::forward(const Mat<T>& q, std::size_t, const Memory<T
 }
 
 template <typename T>
-void MultiheadAttention<T>::backward(const Mat<T>& dcontext, const Mat<T>& q, std::size_t,
+void MultiheadAttention<T>::backward(const Mat<T>& dcontext, const Mat<T>& q, std::size_t t,
                                      const Memory<T>& m, AttentionState& batch,
                                      AttentionState& step, const Mat<T>&, Mat<T>& dq,
                                      Mat<T>&) const {
@@ -113,6 +121,8 @@ void MultiheadAttention<T>::backward(const Mat<T>& dcontext, const Mat<T>& q, st
   Mat<T>& da = st.da;  // reused: no allocation per step
   da.set_size(S, 1);
   st.de.set_size(S, 1);
+  const HardAttentionPass* pass = m.hard;
+  const bool reinforce = pass && pass->options.estimator == HardEstimator::Reinforce;
   for (std::size_t b = 0; b < B; ++b) {
     const std::size_t n = (*m.len)[b];
     for (std::size_t i = 0; i < heads_; ++i) {
@@ -124,7 +134,18 @@ void MultiheadAttention<T>::backward(const Mat<T>& dcontext, const Mat<T>& q, st
         s += a[j] * da[j];
         axpy(a[j], doi, dP.colptr(b * S + j) + 2 * H + i * dh, dh);
       }
-      if (fn_ != AttentionFn::Softmax) normalize_backward(fn_, a, da.memptr(), n, st.de.memptr());
+      if (fn_ == AttentionFn::Hard) {
+        // The estimator (attention_fn.hpp); nothing for the argmax, or for a draw past the
+        // example's target under REINFORCE (it changes no loss).
+        if (!pass || (reinforce && !pass->steps.empty() && t >= pass->steps[b]))
+          st.de.zeros();
+        else
+          hard_backward(pass->options, a, st.soft.colptr(b * heads_ + i), da.memptr(), n,
+                        reinforce ? pass->coefficient(b, t) : 0.0,
+                        reinforce ? pass->entropy_coef : 0.0, st.de.memptr());
+      } else if (fn_ != AttentionFn::Softmax) {
+        normalize_backward(fn_, a, da.memptr(), n, st.de.memptr());
+      }
       for (std::size_t j = 0; j < n; ++j) {
         const T ds = (fn_ == AttentionFn::Softmax ? a[j] * (da[j] - s) : st.de[j]) * scale;
         axpy(ds, P.colptr(b * S + j) + H + i * dh, dqp.colptr(b) + i * dh, dh);

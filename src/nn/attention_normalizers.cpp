@@ -22,7 +22,8 @@ struct FnName {
 };
 constexpr FnName kFns[] = {{AttentionFn::Softmax, "softmax"},
                            {AttentionFn::Sparsemax, "sparsemax"},
-                           {AttentionFn::Entmax15, "entmax15"}};
+                           {AttentionFn::Entmax15, "entmax15"},
+                           {AttentionFn::Hard, "hard"}};
 
 // The scores sorted in decreasing order, in a buffer each thread reuses.
 template <typename T>
@@ -50,10 +51,131 @@ bool attention_fn_known(const std::string& name) {
 AttentionFn parse_attention_fn(const std::string& name) {
   for (const auto& f : kFns)
     if (name == f.name) return f.fn;
-  throw Error("unknown attention function '" + name + "' (valid: softmax, sparsemax, entmax15)");
+  throw Error("unknown attention function '" + name + "' (valid: softmax, sparsemax, entmax15, hard)");
 }
 
-std::string attention_fn_help() { return "softmax | sparsemax | entmax15"; }
+std::string attention_fn_help() { return "softmax | sparsemax | entmax15 | hard"; }
+
+std::string to_string(HardEstimator e) { return e == HardEstimator::Gumbel ? "gumbel" : "reinforce"; }
+
+HardEstimator parse_hard_estimator(const std::string& name) {
+  if (name == "reinforce") return HardEstimator::Reinforce;
+  if (name == "gumbel") return HardEstimator::Gumbel;
+  throw Error("unknown --hard-estimator '" + name + "' (valid: reinforce, gumbel)");
+}
+
+std::string hard_estimator_help() { return "reinforce | gumbel"; }
+
+std::string to_string(HardReward r) { return r == HardReward::Sequence ? "sequence" : "to-go"; }
+
+HardReward parse_hard_reward(const std::string& name) {
+  if (name == "sequence") return HardReward::Sequence;
+  if (name == "to-go") return HardReward::ToGo;
+  throw Error("unknown --reinforce-reward '" + name + "' (valid: sequence, to-go)");
+}
+
+std::string hard_reward_help() { return "sequence | to-go"; }
+
+void HardAttentionOptions::validate() const {
+  if (!(gumbel_tau > 0) || !std::isfinite(gumbel_tau)) throw Error("--gumbel-tau must be a positive number");
+  if (!(baseline_decay >= 0 && baseline_decay < 1)) throw Error("--baseline-decay must be in [0, 1)");
+  if (!(entropy_weight >= 0) || !std::isfinite(entropy_weight)) throw Error("--entropy-weight must be at least 0");
+}
+
+namespace {
+
+// The first maximum of z (ties to the lowest index).
+template <typename T>
+std::size_t first_argmax(const T* z, std::size_t n) {
+  std::size_t j = 0;
+  for (std::size_t k = 1; k < n; ++k)
+    if (z[k] > z[j]) j = k;
+  return j;
+}
+
+// softmax(x) of n doubles into out (T).
+template <typename T>
+void softmax_into(const double* x, std::size_t n, T* out) {
+  double mx = x[0];
+  for (std::size_t k = 1; k < n; ++k) mx = std::max(mx, x[k]);
+  double sum = 0;
+  for (std::size_t k = 0; k < n; ++k) sum += std::exp(x[k] - mx);
+  for (std::size_t k = 0; k < n; ++k) out[k] = static_cast<T>(std::exp(x[k] - mx) / sum);
+}
+
+// A uniform draw in (0, 1) from the 53 high bits of one draw of the stream (never 0 or 1).
+double open_uniform(std::mt19937_64& rng) { return (double(rng() >> 11) + 0.5) * 0x1.0p-53; }
+
+}  // namespace
+
+template <typename T>
+std::size_t hard_draw(const T* z, std::size_t n, HardAttentionPass* pass, T* p, T* soft) {
+  if (n == 0) return 0;
+  std::size_t j;
+  if (!pass) {
+    j = first_argmax(z, n);
+    for (std::size_t k = 0; k < n; ++k) soft[k] = T(0);
+    soft[j] = T(1);
+  } else {
+    thread_local std::vector<double> x;
+    x.assign(z, z + n);
+    const bool gumbel = pass->options.estimator == HardEstimator::Gumbel;
+    if (gumbel) {
+      // Always one draw per position (also when `forced`), so the stream advances alike.
+      for (std::size_t k = 0; k < n; ++k) {
+        const double g = -std::log(-std::log(open_uniform(*pass->rng)));
+        x[k] = (x[k] + g) / pass->options.gumbel_tau;
+      }
+    }
+    softmax_into(x.data(), n, soft);
+    if (pass->next_forced < pass->forced.size()) {
+      j = pass->forced[pass->next_forced++];
+      if (j >= n) {
+        j = n - 1;
+        pass->forced_invalid = true;
+      }
+    } else if (gumbel) {
+      j = first_argmax(x.data(), n);
+    } else {
+      // Inverse CDF of softmax(z) on one uniform draw; rounding leaves the last position.
+      const double u = open_uniform(*pass->rng);
+      double cum = 0;
+      j = n - 1;
+      for (std::size_t k = 0; k < n; ++k) {
+        cum += double(soft[k]);
+        if (u < cum) {
+          j = k;
+          break;
+        }
+      }
+    }
+  }
+  for (std::size_t k = 0; k < n; ++k) p[k] = T(0);
+  p[j] = T(1);
+  return j;
+}
+
+template <typename T>
+void hard_backward(const HardAttentionOptions& options, const T* p, const T* soft, const T* dp,
+                   std::size_t n, double coef, double entropy_coef, T* dz) {
+  if (options.estimator == HardEstimator::Gumbel) {
+    double s = 0;
+    for (std::size_t k = 0; k < n; ++k) s += double(soft[k]) * double(dp[k]);
+    const double inv_tau = 1 / options.gumbel_tau;
+    for (std::size_t k = 0; k < n; ++k) dz[k] = static_cast<T>(inv_tau * double(soft[k]) * (double(dp[k]) - s));
+    return;
+  }
+  double entropy = 0;
+  if (entropy_coef != 0)
+    for (std::size_t k = 0; k < n; ++k)
+      if (soft[k] > 0) entropy -= double(soft[k]) * std::log(double(soft[k]));
+  for (std::size_t k = 0; k < n; ++k) {
+    const double q = double(soft[k]);
+    double g = coef * (double(p[k]) - q);
+    if (entropy_coef != 0 && q > 0) g += entropy_coef * q * (std::log(q) + entropy);
+    dz[k] = static_cast<T>(g);
+  }
+}
 
 // sparsemax (Martins & Astudillo, 2016): with z sorted, z_(1) ≥ … ≥ z_(n), the support size is
 // k* = max{k : 1 + k z_(k) > Σ_{i≤k} z_(i)}, τ = (Σ_{i≤k*} z_(i) − 1) / k*, p = [z − τ]₊.
@@ -119,6 +241,12 @@ void normalize(AttentionFn fn, const T* z, std::size_t n, T* p) {
     case AttentionFn::Entmax15:
       entmax15(z, n, p);
       return;
+    case AttentionFn::Hard: {  // the deterministic form: one-hot of the first maximum
+      const std::size_t j = first_argmax(z, n);
+      for (std::size_t k = 0; k < n; ++k) p[k] = T(0);
+      p[j] = T(1);
+      return;
+    }
     case AttentionFn::Softmax: {
       T mx = z[0];
       for (std::size_t j = 0; j < n; ++j) mx = std::max(mx, z[j]);
@@ -133,6 +261,9 @@ void normalize(AttentionFn fn, const T* z, std::size_t n, T* p) {
 template <typename T>
 void normalize_backward(AttentionFn fn, const T* p, const T* dp, std::size_t n, T* dz) {
   switch (fn) {
+    case AttentionFn::Hard:  // the argmax is piecewise constant: no gradient reaches the scores
+      for (std::size_t j = 0; j < n; ++j) dz[j] = T(0);
+      return;
     case AttentionFn::Softmax: {
       double s = 0;
       for (std::size_t j = 0; j < n; ++j) s += double(p[j]) * double(dp[j]);
@@ -190,7 +321,10 @@ void window_normalize_backward(AttentionFn fn, const Mat<T>& a, const Mat<T>& da
   template void normalize_backward(AttentionFn, const T*, const T*, std::size_t, T*);                \
   template void window_normalize(AttentionFn, const Mat<T>&, const std::vector<arma::uword>&,        \
                                  const std::vector<arma::uword>&, Mat<T>&);                          \
-  template void window_normalize_backward(AttentionFn, const Mat<T>&, const Mat<T>&, Mat<T>&);
+  template void window_normalize_backward(AttentionFn, const Mat<T>&, const Mat<T>&, Mat<T>&);      \
+  template std::size_t hard_draw(const T*, std::size_t, HardAttentionPass*, T*, T*);                 \
+  template void hard_backward(const HardAttentionOptions&, const T*, const T*, const T*, std::size_t, \
+                              double, double, T*);
 ATTEND_NORMALIZERS(float)
 ATTEND_NORMALIZERS(double)
 #undef ATTEND_NORMALIZERS

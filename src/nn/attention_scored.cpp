@@ -3,8 +3,9 @@
 //   local-m: |j − p_t| ≤ D with p_t = min(t, S_b − 1)
 //   local-p: |j − p_t| ≤ D with p_t = (S_b − 1)·σ(v_pᵀ tanh(W_p q)), and
 //            a_j = softmax-in-window(e)_j · exp(−(j − p_t)² / (2σ²)), σ = D/2 (not renormalised)
-// The normalizer is --attention-fn (softmax by default; sparsemax, entmax15: attention_fn.hpp),
-// applied in the window; local-p multiplies its output by the Gaussian as above.
+// The normalizer is --attention-fn (softmax by default; sparsemax, entmax15, hard: attention_fn.hpp),
+// applied in the window; local-p multiplies its output by the Gaussian as above (for hard: the
+// one-hot of the drawn position times its Gaussian factor).
 #include <algorithm>
 #include <cmath>
 
@@ -125,7 +126,20 @@ void ScoredAttention<T>::forward_weights(const Mat<T>& q, std::size_t t, const M
     hi[b] = static_cast<arma::uword>(std::min(last, std::floor(center + window_)));
   }
   Mat<T>& alpha = st.alpha;
-  window_normalize(fn_, e, lo, hi, alpha);
+  if (fn_ == AttentionFn::Hard) {
+    alpha.zeros(S, B);
+    st.soft.zeros(S, B);
+    HardAttentionPass* pass = m.hard;
+    const bool record = pass && pass->options.estimator == HardEstimator::Reinforce && pass->log_prob.size() == B;
+    for (std::size_t b = 0; b < B; ++b) {
+      if (lo[b] > hi[b]) continue;
+      const std::size_t j = lo[b] + hard_draw(e.colptr(b) + lo[b], hi[b] - lo[b] + 1, pass, alpha.colptr(b) + lo[b],
+                                              st.soft.colptr(b) + lo[b]);
+      if (record && (pass->steps.empty() || t < pass->steps[b])) pass->log_prob[b] += std::log(double(st.soft(j, b)));
+    }
+  } else {
+    window_normalize(fn_, e, lo, hi, alpha);
+  }
   weights = alpha;
   if (locality_ == Locality::Predictive) {
     const T two_sigma2 = static_cast<T>(2 * (window_ / 2) * (window_ / 2));
@@ -138,7 +152,7 @@ void ScoredAttention<T>::forward_weights(const Mat<T>& q, std::size_t t, const M
 }
 
 template <typename T>
-void ScoredAttention<T>::backward(const Mat<T>& dcontext, const Mat<T>& q, std::size_t,
+void ScoredAttention<T>::backward(const Mat<T>& dcontext, const Mat<T>& q, std::size_t t,
                                   const Memory<T>& m, AttentionState& batch,
                                   AttentionState& step, const Mat<T>& weights, Mat<T>& dq,
                                   Mat<T>& dmemory) const {
@@ -155,11 +169,11 @@ void ScoredAttention<T>::backward(const Mat<T>& dcontext, const Mat<T>& q, std::
       axpy(weights(j, b), dcontext.colptr(b), dh.colptr(j), d);
     }
   }
-  weights_backward(q, m, batch, st, dq, dmemory);
+  weights_backward(q, t, m, batch, st, dq, dmemory);
 }
 
 template <typename T>
-void ScoredAttention<T>::backward_weights(const Mat<T>& dweights, const Mat<T>& q, std::size_t,
+void ScoredAttention<T>::backward_weights(const Mat<T>& dweights, const Mat<T>& q, std::size_t t,
                                           const Memory<T>& m, AttentionState& batch,
                                           AttentionState& step, Mat<T>& dq, Mat<T>& dmemory) const {
   ScoredStep<T>& st = state_as<ScoredStep<T>>(step);
@@ -168,12 +182,32 @@ void ScoredAttention<T>::backward_weights(const Mat<T>& dweights, const Mat<T>& 
   for (std::size_t b = 0; b < m.B; ++b)
     for (std::size_t j = 0; j < m.S; ++j)
       if (j < st.lo[b] || j > st.hi[b]) st.dw(j, b) = 0;
-  weights_backward(q, m, batch, st, dq, dmemory);
+  weights_backward(q, t, m, batch, st, dq, dmemory);
 }
 
 template <typename T>
-void ScoredAttention<T>::weights_backward(const Mat<T>& q, const Memory<T>& m, AttentionState& batch,
-                                          ScoredStep<T>& st, Mat<T>& dq, Mat<T>& dmemory) const {
+void ScoredAttention<T>::normalizer_backward(const Memory<T>& m, std::size_t t, ScoredStep<T>& st) const {
+  if (fn_ != AttentionFn::Hard) return window_normalize_backward(fn_, st.alpha, st.dw, st.de);
+  const std::size_t B = m.B;
+  st.de.zeros(m.S, B);
+  const HardAttentionPass* pass = m.hard;
+  if (!pass) return;  // the deterministic argmax: no gradient reaches the scores
+  const bool reinforce = pass->options.estimator == HardEstimator::Reinforce;
+  for (std::size_t b = 0; b < B; ++b) {
+    const std::size_t lo = st.lo[b], hi = st.hi[b];
+    if (lo > hi) continue;
+    // A draw past the example's target changes no loss: no score gradient (REINFORCE).
+    if (reinforce && !pass->steps.empty() && t >= pass->steps[b]) continue;
+    const double coef = reinforce ? pass->coefficient(b, t) : 0.0;
+    hard_backward(pass->options, st.alpha.colptr(b) + lo, st.soft.colptr(b) + lo, st.dw.colptr(b) + lo,
+                  hi - lo + 1, coef, reinforce ? pass->entropy_coef : 0.0, st.de.colptr(b) + lo);
+  }
+}
+
+template <typename T>
+void ScoredAttention<T>::weights_backward(const Mat<T>& q, std::size_t t, const Memory<T>& m,
+                                          AttentionState& batch, ScoredStep<T>& st, Mat<T>& dq,
+                                          Mat<T>& dmemory) const {
   const std::size_t B = m.B;
   ScoreKeys<T>& keys = state_as<ScoreKeys<T>>(batch);
   const Mat<T>& alpha = st.alpha;
@@ -181,7 +215,7 @@ void ScoredAttention<T>::weights_backward(const Mat<T>& q, const Memory<T>& m, A
   dq.zeros(q.n_rows, q.n_cols);
   Mat<T>& de = st.de;
   if (locality_ != Locality::Predictive) {
-    window_normalize_backward(fn_, alpha, dw, de);
+    normalizer_backward(m, t, st);
     score_->backward(de, q, m, keys, *st.score, dq, dmemory);
     return;
   }
@@ -199,7 +233,7 @@ void ScoredAttention<T>::weights_backward(const Mat<T>& q, const Memory<T>& m, A
       dw(j, b) *= g;
     }
   }
-  window_normalize_backward(fn_, alpha, dw, de);
+  normalizer_backward(m, t, st);
   score_->backward(de, q, m, keys, *st.score, dq, dmemory);
   // p = (S_b − 1)·σ(s), s = v_pᵀ u, u = tanh(W_p q)
   const Mat<T>& u = st.u;

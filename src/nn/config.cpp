@@ -169,7 +169,8 @@ const std::vector<ModelField>& model_fields() {
       {"attention", "attention", "attention strategy", &C::attention, attention_help},
       // A checkpoint written before this field has no key and reads as softmax, the default.
       {"attention_fn", "attention-fn",
-       "normalizer of the attention weights (sparsemax and entmax15 give exact zeros; docs/attention-fn.md)",
+       "normalizer of the attention weights (sparsemax and entmax15 give exact zeros; hard attends to one "
+       "position, sampled while training; docs/attention-fn.md)",
        &C::attention_fn, attention_fn_help},
       {"decoder", "decoder",
        "decoder (auto: the recurrent decoder, bahdanau style for the bahdanau strategy, luong otherwise)",
@@ -309,7 +310,11 @@ void ModelConfig::validate() const {
   }
   const auto t = attention_traits(attention);
   if (!attention_fn_known(attention_fn))
-    throw Error("unknown attention function '" + attention_fn + "' (valid: softmax, sparsemax, entmax15)");
+    throw Error("unknown attention function '" + attention_fn + "' (valid: softmax, sparsemax, entmax15, hard)");
+  if (attention_fn == "hard" && d.style == DecoderStyle::Transformer)
+    throw Error("--attention-fn hard is not built for the Transformer decoder's cross-attention (it samples "
+                "one position per step for a recurrent decoder); use --decoder auto, bahdanau or luong, or "
+                "another --attention-fn");
   if (attention_fn != "softmax") {
     if (t.decoder == DecoderStyle::None)
       throw Error("--attention-fn " + attention_fn + " normalises attention weights, but --attention " + attention +

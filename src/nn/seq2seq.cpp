@@ -122,6 +122,22 @@ LossStats Seq2Seq<T>::forward(const Batch& batch, Workspace<T>& ws, bool backwar
   ws.enc.skip_padding = opt.skip_padding;
   encode(batch.src, batch.src_len, ws, opt.rng);
   Memory<T> memory{&ws.memory, &ws.src_len, S, B};
+  // Hard attention while training draws its positions from the training stream; the REINFORCE
+  // coefficients follow from the loss below, before any backward reads them.
+  const bool hard = opt.rng && config_.attention_fn == "hard";
+  if (hard) {
+    HardAttentionPass& h = ws.hard;
+    h.options = opt.hard ? *opt.hard : HardAttentionOptions{};
+    h.rng = opt.rng;
+    h.coef.assign(Tn * B, 0.0);
+    h.batch = B;
+    h.entropy_coef = 0;
+    h.steps = batch.tgt_len;
+    h.next_forced = 0;
+    h.forced_invalid = false;
+    h.log_prob.assign(B, 0.0);
+    memory.hard = &h;
+  }
   decoder_->begin(memory, ws.h0, ws.c0, Tn, ws.dec, opt.rng);
   const bool sampled = opt.rng && opt.teacher_forcing < 1.0;
   ws.fed = batch.tgt_in;
@@ -189,7 +205,9 @@ LossStats Seq2Seq<T>::forward(const Batch& batch, Workspace<T>& ws, bool backwar
       g[v] = exp_fast(z[v] - mx);
       sum += g[v];
     }
-    stats.nll_sum += std::log(double(sum)) - double(z[y] - mx);
+    const double nll = std::log(double(sum)) - double(z[y] - mx);
+    stats.nll_sum += nll;
+    if (hard) ws.hard.coef[pos] = nll;
     stats.correct += arg == y;
     if (!std::isfinite(mx) || !std::isfinite(sum)) stats.non_finite = true;
     if (!backward) continue;
@@ -197,6 +215,24 @@ LossStats Seq2Seq<T>::forward(const Batch& batch, Workspace<T>& ws, bool backwar
     const T scale = static_cast<T>(1.0 / double(sum)) * inv_n, smooth = static_cast<T>(eps / V) * inv_n;
     for (std::size_t v = 0; v < V; ++v) g[v] = g[v] * scale - smooth;
     g[y] -= static_cast<T>(1 - eps) * inv_n;
+  }
+  if (hard) {  // c_bt = (R_bt − β m_bt) / n, and λ / n (attention_fn.hpp)
+    const double inv = 1.0 / double(std::max<std::size_t>(1, n)), beta = opt.reinforce_baseline;
+    const bool to_go = ws.hard.options.reward == HardReward::ToGo;
+    for (std::size_t b = 0; b < B; ++b) {
+      const std::size_t steps = std::min<std::size_t>(batch.tgt_len[b], Tn);
+      double suffix = 0;  // Σ NLL over tokens t … steps − 1
+      for (std::size_t t = steps; t-- > 0;) {
+        suffix += ws.hard.coef[t * B + b];
+        ws.hard.coef[t * B + b] = suffix;  // R_bt for to-go
+      }
+      for (std::size_t t = 0; t < steps; ++t) {
+        double& c = ws.hard.coef[t * B + b];
+        const double R = to_go ? c : suffix, m = double(to_go ? steps - t : steps);
+        c = (R - beta * m) * inv;
+      }
+    }
+    ws.hard.entropy_coef = ws.hard.options.entropy_weight * inv;
   }
   if (opt.statistics) collect_statistics(batch, ws, *opt.statistics);
   return stats;

@@ -58,17 +58,36 @@ TrainingDiverged::TrainingDiverged(std::size_t step, std::vector<std::size_t> ex
       step_(step),
       examples_(std::move(examples)) {}
 
+namespace {
+
+std::string exact_text(double x) {
+  std::ostringstream out;
+  out.precision(17);
+  out << x;
+  return out.str();
+}
+
+}  // namespace
+
 std::map<std::string, std::string> TrainState::to_map() const {
-  std::ostringstream lr_text, best_text;
-  lr_text.precision(17);
-  best_text.precision(17);
-  lr_text << lr;
-  best_text << best_score;
-  return {{"step", std::to_string(step)},           {"epoch", std::to_string(epoch)},
-          {"next_batch", std::to_string(next_batch)}, {"epoch_rng", epoch_rng},
-          {"sample_rng", sample_rng},               {"lr", lr_text.str()},
-          {"best_score", best_text.str()},          {"best_step", std::to_string(best_step)},
-          {"bad_evals", std::to_string(bad_evals)},   {"optimizer_steps", std::to_string(optimizer.steps)}};
+  std::map<std::string, std::string> m = {
+      {"step", std::to_string(step)},           {"epoch", std::to_string(epoch)},
+      {"next_batch", std::to_string(next_batch)}, {"epoch_rng", epoch_rng},
+      {"sample_rng", sample_rng},               {"lr", exact_text(lr)},
+      {"best_score", exact_text(best_score)},   {"best_step", std::to_string(best_step)},
+      {"bad_evals", std::to_string(bad_evals)},   {"optimizer_steps", std::to_string(optimizer.steps)}};
+  if (reinforce_updates > 0) {
+    m["reinforce_baseline"] = exact_text(reinforce_baseline);
+    m["reinforce_updates"] = std::to_string(reinforce_updates);
+  }
+  if (hard) {
+    m["hard_estimator"] = to_string(hard->estimator);
+    m["reinforce_reward"] = to_string(hard->reward);
+    m["gumbel_tau"] = exact_text(hard->gumbel_tau);
+    m["baseline_decay"] = exact_text(hard->baseline_decay);
+    m["entropy_weight"] = exact_text(hard->entropy_weight);
+  }
+  return m;
 }
 
 TrainState TrainState::from_map(const std::map<std::string, std::string>& m) {
@@ -105,11 +124,35 @@ TrainState TrainState::from_map(const std::map<std::string, std::string>& m) {
   s.best_step = count("best_step");
   s.bad_evals = count("bad_evals");
   if (m.count("optimizer_steps")) s.optimizer.steps = count("optimizer_steps");
+  if (m.count("reinforce_updates")) {
+    s.reinforce_updates = count("reinforce_updates");
+    s.reinforce_baseline = real("reinforce_baseline");
+  }
+  if (m.count("hard_estimator")) {
+    HardAttentionOptions h;
+    try {
+      h.estimator = parse_hard_estimator(get("hard_estimator"));
+    } catch (const Error&) {
+      throw Error("training state: 'hard_estimator' is not reinforce or gumbel: '" + get("hard_estimator") + "'");
+    }
+    if (m.count("reinforce_reward")) {
+      try {
+        h.reward = parse_hard_reward(get("reinforce_reward"));
+      } catch (const Error&) {
+        throw Error("training state: 'reinforce_reward' is not sequence or to-go: '" + get("reinforce_reward") + "'");
+      }
+    }
+    h.gumbel_tau = real("gumbel_tau");
+    h.baseline_decay = real("baseline_decay");
+    h.entropy_weight = real("entropy_weight");
+    s.hard = h;
+  }
   return s;
 }
 
 void validate(const TrainOptions& o) {
   o.optimizer.validate();
+  o.hard.validate();
   if (o.batch == 0) throw Error("--batch must be at least 1");
   if (o.teacher_forcing < 0 || o.teacher_forcing > 1) throw Error("--teacher-forcing must be in [0, 1]");
   if (o.label_smoothing < 0 || o.label_smoothing >= 1) throw Error("--label-smoothing must be in [0, 1)");
@@ -147,6 +190,13 @@ TrainResult train(Seq2Seq<float>& model, const std::vector<EncodedPair>& train_d
   step_opt.teacher_forcing = opt.teacher_forcing;
   step_opt.label_smoothing = opt.label_smoothing;
   step_opt.rng = &rng;
+  step_opt.hard = &opt.hard;
+  // Hard attention: REINFORCE's baseline, updated after every step from the batch's NLL per
+  // token (the first batch starts it).
+  const bool hard = model.config().attention_fn == "hard";
+  const bool reinforce = hard && opt.hard.estimator == HardEstimator::Reinforce;
+  double baseline = 0;
+  std::size_t baseline_updates = 0;
   double best = -std::numeric_limits<double>::infinity();  // a score to maximise
   Col<float> best_values;
   std::size_t bad_evals = 0;
@@ -174,6 +224,17 @@ TrainResult train(Seq2Seq<float>& model, const std::vector<EncodedPair>& train_d
     epoch = r.epoch;
     first_step = r.step + 1;
     plateau_lr = r.lr;
+    if (hard && r.hard) {
+      const HardAttentionOptions& h = *r.hard;
+      if (h.estimator != opt.hard.estimator || h.reward != opt.hard.reward || h.gumbel_tau != opt.hard.gumbel_tau ||
+          h.baseline_decay != opt.hard.baseline_decay || h.entropy_weight != opt.hard.entropy_weight)
+        throw Error("cannot resume: the run was trained with --hard-estimator " + to_string(h.estimator) +
+                    " --reinforce-reward " + to_string(h.reward) + " --gumbel-tau " + exact_text(h.gumbel_tau) + " --baseline-decay " +
+                    exact_text(h.baseline_decay) + " --entropy-weight " + exact_text(h.entropy_weight) +
+                    "; pass the same to continue it exactly");
+    }
+    baseline = r.reinforce_baseline;
+    baseline_updates = r.reinforce_updates;
     if (r.optimizer.steps > 0 || !r.optimizer.buffers.empty()) optimizer->restore(r.optimizer);
     best = r.best_score;
     bad_evals = r.bad_evals;
@@ -193,6 +254,9 @@ TrainResult train(Seq2Seq<float>& model, const std::vector<EncodedPair>& train_d
     st.best_step = result.best_step;
     st.bad_evals = bad_evals;
     st.optimizer = optimizer->state();
+    st.reinforce_baseline = baseline;
+    st.reinforce_updates = baseline_updates;
+    if (hard) st.hard = opt.hard;
     return st;
   };
 
@@ -209,8 +273,15 @@ TrainResult train(Seq2Seq<float>& model, const std::vector<EncodedPair>& train_d
     ForwardStatistics forward_stats;
     step_opt.statistics = diagnose ? &forward_stats : nullptr;
     P.zero_grad();
+    step_opt.reinforce_baseline = baseline;
     const LossStats s = parallel.loss(b, true, step_opt);
     const double loss = s.mean();
+    if (reinforce && std::isfinite(s.nll_sum) && s.tokens > 0) {
+      const double mean_nll = s.nll_sum / double(s.tokens);
+      baseline = baseline_updates == 0 ? mean_nll
+                                       : opt.hard.baseline_decay * baseline + (1 - opt.hard.baseline_decay) * mean_nll;
+      ++baseline_updates;
+    }
     if (!std::isfinite(loss)) throw TrainingDiverged(step, examples, "the loss is " + non_finite_text(loss));
     if (s.non_finite) throw TrainingDiverged(step, examples, "a logit is NaN or infinite");
     if (diagnose)

@@ -10,6 +10,7 @@
 
 #include "attend/core/params.hpp"
 #include "attend/core/registry.hpp"
+#include "attend/nn/attention_fn.hpp"
 #include "attend/nn/cost.hpp"
 #include "attend/nn/config.hpp"
 
@@ -24,6 +25,9 @@ struct Memory {
   const Mat<T>* values = nullptr;  // d × (B·S)
   const Lengths* len = nullptr;    // real length of each example
   std::size_t S = 0, B = 0;
+  // A training pass of hard attention (--attention-fn hard): where to draw and how to estimate
+  // the score's gradient (attention_fn.hpp). nullptr = evaluation: the deterministic argmax.
+  HardAttentionPass* hard = nullptr;
 
   std::size_t dim() const { return values->n_rows; }
   ConstBlock<T> example(std::size_t b) const { return block(*values, b * S, S); }
@@ -127,7 +131,7 @@ struct AttentionTraits {
   // Serves as the score of each head of the Transformer decoder's cross-attention: it implements
   // forward_weights / backward_weights and is built with config.hidden = the head width.
   bool per_head = false;
-  // Reads ModelConfig::attention_fn (softmax | sparsemax | entmax15) for its normalizer; a
+  // Reads ModelConfig::attention_fn (softmax | sparsemax | entmax15 | hard) for its normalizer; a
   // strategy without it accepts softmax only (validate refuses the others).
   bool attention_fn = false;
 };

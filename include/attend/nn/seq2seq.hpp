@@ -25,6 +25,7 @@ struct Workspace {
   arma::umat fed;                         // decoder input tokens actually fed (T × B)
   Mat<T> logits, dlogits;                 // V × T·B
   Col<T> scratch;                         // V: probabilities when not training
+  HardAttentionPass hard;                 // --attention-fn hard while training (Memory::hard)
 };
 
 struct LossStats {
@@ -49,6 +50,11 @@ struct TrainStepOptions {
   // forcing, compute no padded position: the loss and its gradients are the same either way
   // (dropout included: the masks are drawn for every position, as without skipping).
   bool skip_padding = true;
+  // Hard attention (--attention-fn hard) while training (rng set): the estimator's options
+  // (nullptr = the defaults) and the REINFORCE baseline β, a moving average of the negative
+  // log-likelihood per token (TrainState::reinforce_baseline; 0 = none yet).
+  const HardAttentionOptions* hard = nullptr;
+  double reinforce_baseline = 0;
 };
 
 template <typename T>

@@ -3,6 +3,7 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,14 @@ struct TrainState {
   double best_score = -std::numeric_limits<double>::infinity();  // best validation score so far
   std::size_t best_step = 0, bad_evals = 0;
   OptimizerState<float> optimizer;  // empty in checkpoints written before it was saved
+  // Hard attention (--attention-fn hard): the REINFORCE baseline, a moving average of the
+  // negative log-likelihood per token, and the batches it has seen (0 = none: the next step runs
+  // without a baseline and the first batch's starts it). Stored only once set.
+  double reinforce_baseline = 0;
+  std::size_t reinforce_updates = 0;
+  // The estimator's options of a run with hard attention (stored so that a resumed run can be
+  // checked against them; absent for other runs and in older checkpoints).
+  std::optional<HardAttentionOptions> hard;
 
   // As text key/value pairs ("step", "epoch", ..., "optimizer_steps") for the checkpoint's
   // configuration; the optimizer's buffers are tensors of their own (see save_model).
@@ -68,6 +77,9 @@ struct TrainOptions {
   std::size_t threads = 1;       // data-parallel shards per batch (use one BLAS thread with > 1)
   double max_seconds = 0;        // stop (after a final validation) once training took this long; 0 = no limit
   std::size_t diagnostics_every = 0;  // steps between DiagnosticsPoints; 0 = none
+  // --attention-fn hard: how the score's gradient is estimated (attention_fn.hpp; the
+  // REINFORCE baseline lives in TrainState). Ignored for other normalizers.
+  HardAttentionOptions hard;
 
   // Validation hook: called every eval_every steps (and at the end) with the step and the
   // validation loss; returns a score to maximise (e.g. BLEU) that then decides the best
@@ -134,7 +146,8 @@ struct TrainResult {
 using ProgressFn = std::function<void(const TrainProgress&)>;
 
 // The options train() accepts: the optimizer's (OptimizerConfig::validate), batch at least 1,
-// teacher forcing in [0, 1], label smoothing in [0, 1), lr_decay in (0, 1]. Throws attend::Error
+// teacher forcing in [0, 1], label smoothing in [0, 1), lr_decay in (0, 1], the hard-attention
+// options (HardAttentionOptions::validate). Throws attend::Error
 // naming the option as the command line spells it.
 void validate(const TrainOptions& options);
 
