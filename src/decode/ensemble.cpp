@@ -6,6 +6,7 @@
 #include "attend/core/error.hpp"
 #include "attend/text/vocab.hpp"
 #include "core/kernels.hpp"
+#include "decode/beam.hpp"
 
 namespace attend {
 
@@ -16,28 +17,6 @@ EnsembleCombine parse_ensemble_combine(const std::string& name) {
 }
 
 namespace {
-
-// As search.cpp's: log Σ exp(z) of one logits column, summed in T, the result in double.
-template <typename T>
-double log_sum_exp(const T* z, std::size_t V) {
-  T mx = z[0];
-  for (std::size_t v = 1; v < V; ++v) mx = z[v] > mx ? z[v] : mx;
-  T sum = 0;
-#pragma omp simd reduction(+ : sum)
-  for (std::size_t v = 0; v < V; ++v) sum += exp_fast(z[v] - mx);
-  return double(mx) + std::log(double(sum));
-}
-
-double length_penalty(std::size_t length, double alpha) {
-  return alpha == 0 ? 1.0 : std::pow((5.0 + double(length)) / 6.0, alpha);
-}
-
-template <typename T>
-std::vector<float> attention_column(const Mat<T>& w, std::size_t col, std::size_t len, bool reversed) {
-  std::vector<float> a(len);
-  for (std::size_t j = 0; j < len; ++j) a[reversed ? len - 1 - j : j] = static_cast<float>(w(j, col));
-  return a;
-}
 
 // One model of the ensemble over a batch of sources, each source's k hypotheses side by side.
 template <typename T>
@@ -245,17 +224,7 @@ class EnsembleBatch {
   void finish(std::size_t b) {
     Beam& beam = beams_[b];
     beam.done = true;
-    std::vector<Hypothesis>& finished = beam.finished;
-    if (finished.size() < opt_.nbest || finished.empty())
-      for (auto& h : beam.alive) {
-        h.score = h.log_prob / length_penalty(h.tokens.size(), opt_.length_penalty);
-        finished.push_back(std::move(h));
-      }
-    std::stable_sort(finished.begin(), finished.end(),
-                     [](const Hypothesis& a, const Hypothesis& c) { return a.score > c.score; });
-    const std::size_t keep = std::max<std::size_t>(1, opt_.nbest);
-    if (finished.size() > keep) finished.resize(keep);
-    out_[b] = std::move(finished);
+    out_[b] = ranked_nbest(std::move(beam.finished), beam.alive, opt_);
     beam.alive.clear();
   }
 

@@ -7,23 +7,11 @@
 #include "attend/core/error.hpp"
 #include "attend/text/vocab.hpp"
 #include "core/kernels.hpp"
+#include "decode/beam.hpp"
 
 namespace attend {
 
 namespace {
-
-// log Σ exp(z) of one logits column, so log p(v) = z_v − log Σ exp(z); both searches use it, so
-// beam 1 equals greedy exactly. The exponentials are summed in T (vectorised), the result in double.
-template <typename T>
-double log_sum_exp(const T* z, std::size_t V) {
-  T mx = z[0];
-#pragma omp simd reduction(max : mx)
-  for (std::size_t v = 1; v < V; ++v) mx = z[v] > mx ? z[v] : mx;
-  T sum = 0;
-#pragma omp simd reduction(+ : sum)
-  for (std::size_t v = 0; v < V; ++v) sum += exp_fast(z[v] - mx);
-  return double(mx) + std::log(double(sum));
-}
 
 // The m largest entries of z (ties: lower index first), in that order.
 template <typename T>
@@ -46,19 +34,6 @@ std::size_t best_token(const T* z, std::size_t V, double& log_prob) {
   const std::size_t y = std::max_element(z, z + V) - z;
   log_prob = double(z[y]) - log_sum_exp(z, V);
   return y;
-}
-
-double length_penalty(std::size_t length, double alpha) {
-  return alpha == 0 ? 1.0 : std::pow((5.0 + double(length)) / 6.0, alpha);
-}
-
-// Weights over the source in its original order (the encoder saw it reversed with reverse_source).
-template <typename T>
-std::vector<float> attention_column(const Mat<T>& w, std::size_t col, std::size_t len,
-                                    bool reversed) {
-  std::vector<float> a(len);
-  for (std::size_t j = 0; j < len; ++j) a[reversed ? len - 1 - j : j] = static_cast<float>(w(j, col));
-  return a;
 }
 
 // Appends step t's row of every view (column col of each) to h's views; the first row names them.
@@ -322,16 +297,7 @@ class BeamBatch {
   void finish(std::size_t b) {
     Beam& beam = beams_[b];
     beam.done = true;
-    std::vector<Hypothesis>& finished = beam.finished;
-    if (finished.size() < opt_.nbest || finished.empty())
-      for (auto& h : beam.alive) {
-        h.score = h.log_prob / length_penalty(h.tokens.size(), opt_.length_penalty);
-        finished.push_back(std::move(h));
-      }
-    std::stable_sort(finished.begin(), finished.end(),
-                     [](const Hypothesis& a, const Hypothesis& c) { return a.score > c.score; });
-    const std::size_t keep = std::max<std::size_t>(1, opt_.nbest);
-    if (finished.size() > keep) finished.resize(keep);
+    std::vector<Hypothesis> finished = ranked_nbest(std::move(beam.finished), beam.alive, opt_);
     if (b < encoder_views_.size())
       for (auto& h : finished) {
         h.encoder_view_names = encoder_views_[b].encoder_view_names;
