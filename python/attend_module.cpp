@@ -269,8 +269,8 @@ BleuScore bleu(const std::vector<std::string>& hyps, const std::vector<std::vect
 // The options of `attend train`, bound to the library's structs by the command line's own option
 // groups (src/cli/common.cpp: task_options, add_model_options over model_fields(),
 // add_optimization_options, add_text_pipeline_options, add_file_run_options). The few that
-// `attend train` declares itself are declared here with the same names: resume, seed,
-// diagnostics-every, threads, model, metrics-json.
+// `attend train` adds beyond those groups come from the same functions (add_resume_options,
+// add_run_control_options, add_run_output_options), so both spell and bind them alike.
 struct TrainArgs {
   TaskOptions task;
   ModelConfig model = cli::cli_model_config();
@@ -286,22 +286,17 @@ po::options_description train_description(TrainArgs& a) {
   cli::add_text_pipeline_options(files, a.run.text, "test sources (optional; BLEU at the end)");
   cli::add_file_run_options(files, &a.run.bleu_every, &a.run.train.max_seconds, &a.run.test_search.beam,
                             &a.run.test_search.length_penalty);
-  files.add_options()("resume", po::value<std::string>(&a.run.resume), "continue the run saved in this checkpoint");
+  cli::add_resume_options(files, a.run);
   all.add(files);
   po::options_description model("Model");
   cli::add_model_options(model, a.model);
   all.add(model);
   po::options_description training("Training");
   cli::add_optimization_options(training, a.run.train);
-  training.add_options()
-      ("seed", cli::opt(&a.run.train.seed), "seed of the data, the initial weights and the batch order")
-      ("diagnostics-every", cli::opt(&a.run.train.diagnostics_every), "steps between diagnostics (0 = never)")
-      ("threads", cli::opt(&a.run.threads), "data-parallel shards in training, BLAS threads in decoding (0 = one per core)");
+  cli::add_run_control_options(training, a.run);
   all.add(training);
   po::options_description output("Output");
-  output.add_options()
-      ("model", cli::opt(&a.run.model_path), "where to save the trained model")
-      ("metrics-json", po::value<std::string>(&a.metrics_json), "write the run's metrics as JSON here");
+  cli::add_run_output_options(output, a.run, a.metrics_json);
   all.add(output);
   return all;
 }

@@ -267,6 +267,31 @@ void add_file_run_options(po::options_description& d, std::size_t* bleu_every, d
       ("length-penalty", opt(length_penalty), "GNMT length penalty for the test set at the end");
 }
 
+void add_resume_options(po::options_description& d, FileRunOptions& run) {
+  d.add_options()
+      ("resume", po::value<std::string>(&run.resume), "continue the run saved in this checkpoint")
+      ("average-last", opt(&run.average_last),
+       "keep the parameters of the last N validations and write their average to MODEL.avg-last at the end (0 = off)")
+      ("average-best", opt(&run.average_best),
+       "keep the parameters of the N validations of best BLEU and write their average to MODEL.avg-best at the end (0 = off)");
+}
+
+void add_run_control_options(po::options_description& d, FileRunOptions& run) {
+  d.add_options()
+      ("seed", opt(&run.train.seed), "seed of the data, the initial weights and the batch order")
+      ("diagnostics-every", opt(&run.train.diagnostics_every),
+       "every N steps, record unit saturation, attention entropy and gradient norms per parameter "
+       "group in the --metrics-json output (0 = never)")
+      ("threads", opt(&run.threads), "training: this many data-parallel shards with one BLAS thread each; "
+                                     "decoding: this many BLAS threads (0 = one per core)");
+}
+
+void add_run_output_options(po::options_description& d, FileRunOptions& run, std::string& metrics_json) {
+  d.add_options()
+      ("model", opt(&run.model_path), "where to save the trained model")
+      ("metrics-json", po::value<std::string>(&metrics_json), "write the run's metrics as JSON here");
+}
+
 std::vector<std::string> corpus_options_given(const po::variables_map& vm) {
   static const char* kNames[] = {"train-src", "train-tgt", "valid-src", "valid-tgt", "test-src",
                                  "test-tgt", "tokenizer", "spm-vocab", "spm-type", "shared-vocab",

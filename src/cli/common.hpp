@@ -96,6 +96,12 @@ void add_text_pipeline_options(po::options_description& d, TextPipelineOptions& 
 // The options that apply only to training on files, bound wherever the command keeps them.
 void add_file_run_options(po::options_description& d, std::size_t* bleu_every, double* time_limit,
                           std::size_t* beam, double* length_penalty);
+// What `attend train` and the Python module's attend.train both declare beyond the shared groups,
+// bound to the run's options: on files, --resume and the checkpoint averages; in training, --seed,
+// --diagnostics-every and --threads; in the output, --model and --metrics-json.
+void add_resume_options(po::options_description& d, FileRunOptions& run);
+void add_run_control_options(po::options_description& d, FileRunOptions& run);
+void add_run_output_options(po::options_description& d, FileRunOptions& run, std::string& metrics_json);
 // The file options given on the command line or in the config file (not defaulted).
 std::vector<std::string> corpus_options_given(const po::variables_map& vm);
 

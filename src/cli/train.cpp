@@ -38,12 +38,7 @@ po::options_description file_options(TrainArgs& a) {
   add_text_pipeline_options(d, a.run.text, "test sources (optional; BLEU at the end)");
   add_file_run_options(d, &a.run.bleu_every, &a.run.train.max_seconds, &a.run.test_search.beam,
                        &a.run.test_search.length_penalty);
-  d.add_options()
-      ("resume", po::value<std::string>(&a.run.resume), "continue the run saved in this checkpoint")
-      ("average-last", opt(&a.run.average_last),
-       "keep the parameters of the last N validations and write their average to MODEL.avg-last at the end (0 = off)")
-      ("average-best", opt(&a.run.average_best),
-       "keep the parameters of the N validations of best BLEU and write their average to MODEL.avg-best at the end (0 = off)");
+  add_resume_options(d, a.run);
   return d;
 }
 
@@ -56,21 +51,14 @@ po::options_description model_options(TrainArgs& a) {
 po::options_description training_options(TrainArgs& a) {
   po::options_description d("Training");
   add_optimization_options(d, a.run.train);
-  d.add_options()
-      ("seed", opt(&a.run.train.seed), "seed of the data, the initial weights and the batch order")
-      ("diagnostics-every", opt(&a.run.train.diagnostics_every),
-       "every N steps, record unit saturation, attention entropy and gradient norms per parameter "
-       "group in the --metrics-json output (0 = never)")
-      ("threads", opt(&a.run.threads), "training: this many data-parallel shards with one BLAS thread each; "
-                                       "decoding: this many BLAS threads (0 = one per core)");
+  add_run_control_options(d, a.run);
   return d;
 }
 
 po::options_description output_options(TrainArgs& a) {
   po::options_description d("Output");
+  add_run_output_options(d, a.run, a.metrics_json);
   d.add_options()
-      ("model", opt(&a.run.model_path), "where to save the trained model")
-      ("metrics-json", po::value<std::string>(&a.metrics_json), "write the run's metrics as JSON here")
       ("config", po::value<std::string>(&a.config_file),
        "read options from this file (`name = value` lines); the command line wins")
       ("quiet,q", flag(&a.quiet), "no progress line and no examples")

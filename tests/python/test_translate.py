@@ -165,6 +165,22 @@ class TranslatorTest(unittest.TestCase):
         self.assertEqual([r.text for r in t.translate(SENTENCES)],
                          [r.text for r in attend.Translator(self.rnn.model).translate(SENTENCES)])
 
+    def test_train_on_files_writes_the_checkpoint_averages(self):
+        # The options attend train declares beyond the shared groups (--average-last,
+        # --average-best) bind the same way here: the averages exist and load.
+        lines = ["a b c", "d e f g", "h i", "j k l m n", "o p q", "r s t a b"]
+        for side, text in (("src", lines), ("tgt", [" ".join(reversed(l.split())) for l in lines])):
+            with open(self.tmp.file("files." + side), "w") as f:
+                f.write("\n".join(text * 4) + "\n")
+        model = self.tmp.file("files.safetensors")
+        attend.train(train_src=self.tmp.file("files.src"), train_tgt=self.tmp.file("files.tgt"),
+                     valid_src=self.tmp.file("files.src"), valid_tgt=self.tmp.file("files.tgt"),
+                     tokenizer="space", hidden=16, emb=8, steps=40, bleu_every=10, batch=8, seed=1,
+                     threads=1, average_last=2, average_best=2, model=model)
+        for suffix in (".avg-last", ".avg-best"):
+            averaged = attend.Translator(model + suffix)
+            self.assertEqual(averaged.config["hidden"], 16)
+
 
 if __name__ == "__main__":
     unittest.main()
