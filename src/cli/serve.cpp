@@ -169,7 +169,12 @@ int run_serve(const std::vector<std::string>& args) {
     if (!any) throw Error("--ensemble-weights: no --model is an ensemble (write --model NAME=FILE,FILE,...)");
   }
   std::vector<ServedModel> models;
-  for (const auto& spec : specs) models.push_back(load_served_model(spec, ensemble));
+  std::vector<std::string> shown;  // for the start line: an ensemble's name says so
+  for (const auto& spec : specs) {
+    models.push_back(load_served_model(spec, ensemble));
+    shown.push_back(spec.paths.size() == 1 ? spec.name
+                                           : spec.name + ": ensemble of " + std::to_string(spec.paths.size()));
+  }
   set_blas_threads(threads);
 
   // The signals only write a byte to a pipe (all a handler may safely do); a thread waiting on
@@ -282,7 +287,7 @@ int run_serve(const std::vector<std::string>& args) {
   });
   std::cerr << "attend: serving " << service.model_names().size() << " model"
             << (service.model_names().size() == 1 ? "" : "s") << " (";
-  for (std::size_t i = 0; i < service.model_names().size(); ++i) std::cerr << (i ? ", " : "") << service.model_names()[i];
+  for (std::size_t i = 0; i < shown.size(); ++i) std::cerr << (i ? ", " : "") << shown[i];
   std::cerr << ") on " << (tls ? "https" : "http") << "://" << host << ":" << bound << "/"
             << (keys.enabled() ? " (API key required)" : "") << std::endl;
   // Returns once stopped, after the connections in flight were answered.
