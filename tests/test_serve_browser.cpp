@@ -301,3 +301,59 @@ TEST_CASE("the explorer shows a Transformer's views by kind, layer and head next
   alarm(0);
   CHECK(server.terminate() == 0);
 }
+
+TEST_CASE("the explorer shows an ensemble's translation and each member's attention", "[browser][serve][serve-ensemble]") {
+  const std::string exe = find_chromium();
+  if (exe.empty()) {
+    WARN("chromium is not installed (apt-get install -y chromium): the browser check is skipped");
+    return;
+  }
+  ServerProcess server("--model e=" + quote(serve_models().bahdanau + "," + serve_models().luong));
+  TempDir profile;
+  alarm(180);
+  {
+    Browser b(exe, profile.file());
+    const std::string sentence = "explore";
+    b.open("http://127.0.0.1:" + std::to_string(server.port()) + "/?text=" + sentence);
+    REQUIRE(b.wait_for("document.getElementById('render-check').dataset.ok === '1'"));
+    const json first = json::parse(b.eval("document.getElementById('render-check').textContent").get<std::string>());
+    INFO(first.dump());
+    httplib::Client api("127.0.0.1", server.port());
+    const json body = {{"text", {sentence}}, {"model", "e"}, {"beam", 4}, {"nbest", 3}, {"attention", true}};
+    const json t = json::parse(api.Post("/v1/translate", body.dump(), "application/json")->body)["translations"][0];
+    const json& drawn = first.at("e");
+    CHECK(drawn.at("error").is_null());
+    CHECK(drawn.at("translation") == (t.at("text") == "" ? json("(empty)") : t.at("text")));
+    CHECK(drawn.at("kinds") == json({"model 1", "model 2"}));
+    CHECK(drawn.at("kind_shown").get<bool>());
+    CHECK(drawn.at("layers").get<std::size_t>() == 0);
+    CHECK(drawn.at("view") == "model 1");
+    CHECK(drawn.at("summary") == json({"model 1", "model 2"}));
+    const std::size_t cells = t.at("attention").size() * t.at("source_tokens").size();
+    CHECK(drawn.at("drawn").get<std::size_t>() == cells);
+    const auto same = [](const json& drawn_weights, const json& rows) {
+      std::size_t at = 0;
+      for (const auto& row : rows)
+        for (const auto& w : row) {
+          if (at == drawn_weights.size()) return true;
+          if (std::abs(drawn_weights[at++].get<double>() - w.get<double>()) > 1e-4) return false;
+        }
+      return at == drawn_weights.size();
+    };
+    CHECK(same(drawn.at("weights"), t.at("attention_views").at("model 1")));
+
+    // The second member's map, picked as a kind of attention.
+    const std::string panel = "document.querySelector('.panel[data-model=e] ";
+    b.eval("(() => { const s = " + panel + "select.view-kind'); s.value = 'model 2'; s.dispatchEvent(new Event('change')); })()");
+    REQUIRE(b.wait_for(panel + ".map').dataset.view === 'model 2'"));
+    const json second = json::parse(b.eval("document.getElementById('render-check').textContent").get<std::string>());
+    CHECK(second.at("e").at("drawn").get<std::size_t>() == cells);
+    CHECK(same(second.at("e").at("weights"), t.at("attention_views").at("model 2")));
+    CHECK(b.eval(panel + "table.summary tr.current').dataset.view") == "model 2");
+    // A click on the first member's summary row shows its map again.
+    b.click(".panel[data-model=e] table.summary tr[data-view=\"model 1\"]");
+    REQUIRE(b.wait_for(panel + ".map').dataset.view === 'model 1'"));
+  }
+  alarm(0);
+  CHECK(server.terminate() == 0);
+}

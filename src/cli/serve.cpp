@@ -39,24 +39,6 @@ namespace attend::cli {
 namespace {
 
 
-// --model FILE (named after the file) or --model NAME=FILE.
-ServedModel load_served(const std::string& spec) {
-  std::string name, path = spec;
-  const auto eq = spec.find('=');
-  if (eq != std::string::npos && !std::filesystem::exists(spec)) {
-    name = spec.substr(0, eq);
-    path = spec.substr(eq + 1);
-    if (name.empty() || path.empty()) throw Error("--model '" + spec + "': write --model NAME=FILE or --model FILE");
-  } else {
-    name = std::filesystem::path(path).stem().string();
-  }
-  for (const char c : name)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == '+'))
-      throw Error("--model '" + spec + "': the name '" + name +
-                  "' may hold letters, digits and - _ . + only; give one with --model NAME=FILE");
-  return ServedModel{name, path, Translator(load_model(path))};
-}
-
 // The signal pipe: SIGTERM/SIGINT write 's' (stop), SIGHUP 'r' (reload the models).
 int g_signal_pipe[2] = {-1, -1};
 
@@ -74,6 +56,7 @@ void answer_json(httplib::Response& res, int status, const std::string& body) {
 
 int run_serve(const std::vector<std::string>& args) {
   std::vector<std::string> model_specs;
+  std::string ensemble_combine = "mean", ensemble_weights;
   std::string host = "127.0.0.1", api_key_file, access_log = "-", tls_cert, tls_key;
   int port = 8080;
   std::size_t threads = 1;
@@ -85,7 +68,12 @@ int run_serve(const std::vector<std::string>& args) {
   po::options_description desc("Options");
   desc.add_options()
       ("model,m", po::value(&model_specs)->composing(),
-       "a model file, or NAME=FILE; repeat for several (required)")
+       "a model file, NAME=FILE, or NAME=FILE,FILE,... (an ensemble decoded together); repeat for several (required)")
+      ("ensemble-combine", po::value(&ensemble_combine)->default_value(ensemble_combine),
+       "how every ensemble combines its models: mean (the log of their mean probability) | logsum (the weighted "
+       "sum of their log-probabilities)")
+      ("ensemble-weights", po::value(&ensemble_weights),
+       "with --ensemble-combine logsum: one weight per member, comma-separated, for every ensemble (default: 1 each)")
       ("host", po::value(&host)->default_value(host),
        "address to listen on (another than loopback needs --api-key-file or --insecure-no-auth)")
       ("port", po::value(&port)->default_value(port), "port to listen on (0 = any free port, printed)")
@@ -118,10 +106,11 @@ int run_serve(const std::vector<std::string>& args) {
       ("help,h", "show this help");
   po::variables_map vm;
   const char* usage =
-      "usage: attend serve --model M [--model NAME=M2 ...] [--host 127.0.0.1] [--port 8080] [options]\n\n"
+      "usage: attend serve --model M [--model NAME=M2 | --model NAME=M3,M4 ...] [--host 127.0.0.1] [--port 8080] [options]\n\n"
       "Answers POST /v1/translate, GET /v1/models, GET /health and GET /metrics, and shows the\n"
       "attention explorer at / (docs/serve.md), which compares the models side by side. Each model\n"
       "keeps its own vocabularies and tokenizer; the first answers requests that name none.\n"
+      "NAME=M3,M4 serves an ensemble of the files under one name (docs/ensembles.md).\n"
       "SIGTERM or Ctrl-C finishes the requests in flight and exits; SIGHUP reloads the models.\n";
   if (!parse_command_line(args, desc, usage, vm)) return 0;
   po::notify(vm);
@@ -161,8 +150,31 @@ int run_serve(const std::vector<std::string>& args) {
   h.request_timeout_ms = static_cast<int>(1000 * request_timeout);
   AccessLog log(access_log);
 
+  // Every spec and the ensemble options are checked before a model is loaded.
+  std::vector<ModelSpec> specs;
+  for (const auto& spec : model_specs) specs.push_back(parse_model_spec(spec));
+  EnsembleOptions ensemble;
+  ensemble.combine = parse_ensemble_combine(ensemble_combine);
+  if (!ensemble_weights.empty()) {
+    if (ensemble.combine != EnsembleCombine::LogSum) throw Error("--ensemble-weights applies to --ensemble-combine logsum");
+    ensemble.weights = parse_ensemble_weights(ensemble_weights);
+    bool any = false;
+    for (const auto& spec : specs) {
+      if (spec.paths.size() == 1) continue;
+      any = true;
+      if (spec.paths.size() != ensemble.weights.size())
+        throw Error("--ensemble-weights gives " + std::to_string(ensemble.weights.size()) + " weights, but the ensemble '" +
+                    spec.name + "' has " + std::to_string(spec.paths.size()) + " models (the weights apply to every ensemble)");
+    }
+    if (!any) throw Error("--ensemble-weights: no --model is an ensemble (write --model NAME=FILE,FILE,...)");
+  }
   std::vector<ServedModel> models;
-  for (const auto& spec : model_specs) models.push_back(load_served(spec));
+  std::vector<std::string> shown;  // for the start line: an ensemble's name says so
+  for (const auto& spec : specs) {
+    models.push_back(load_served_model(spec, ensemble));
+    shown.push_back(spec.paths.size() == 1 ? spec.name
+                                           : spec.name + ": ensemble of " + std::to_string(spec.paths.size()));
+  }
   set_blas_threads(threads);
 
   // The signals only write a byte to a pipe (all a handler may safely do); a thread waiting on
@@ -275,7 +287,7 @@ int run_serve(const std::vector<std::string>& args) {
   });
   std::cerr << "attend: serving " << service.model_names().size() << " model"
             << (service.model_names().size() == 1 ? "" : "s") << " (";
-  for (std::size_t i = 0; i < service.model_names().size(); ++i) std::cerr << (i ? ", " : "") << service.model_names()[i];
+  for (std::size_t i = 0; i < shown.size(); ++i) std::cerr << (i ? ", " : "") << shown[i];
   std::cerr << ") on " << (tls ? "https" : "http") << "://" << host << ":" << bound << "/"
             << (keys.enabled() ? " (API key required)" : "") << std::endl;
   // Returns once stopped, after the connections in flight were answered.

@@ -4,6 +4,7 @@
 #include <attend/core/blas_threads.hpp>
 #include <attend/decode/ensemble.hpp>
 #include <attend/decode/translator.hpp>
+#include <attend/decode/translator_ensemble.hpp>
 #include <attend/eval/bleu.hpp>
 #include <attend/eval/chrf.hpp>
 #include <attend/eval/evaluate.hpp>
@@ -69,67 +70,25 @@ void add_models_options(po::options_description& d, Models& m) {
        "ensembles with logsum: one weight per model, comma-separated (default: 1 each)");
 }
 
-// The models' translators: the first one's text options, tokenizer and target vocabulary decide the
-// output; every other model must have the same target vocabulary (exit 2 naming both files).
-struct Ensemble {
-  std::vector<Translator> members;
-  EnsembleOptions options;
-  const Translator& first() const { return members[0]; }
-  bool single() const { return members.size() == 1; }
-  std::vector<const Seq2Seq<float>*> models() const {
-    std::vector<const Seq2Seq<float>*> out;
-    for (const auto& t : members) out.push_back(&t.model());
-    return out;
-  }
-  // Each model's token ids of the raw lines (each model's own text options and source side).
-  std::vector<std::vector<std::vector<int>>> sources(const std::vector<std::string>& raw,
-                                                     const std::function<std::string(std::size_t)>& where) const {
-    std::vector<std::vector<std::vector<int>>> out(members.size(), std::vector<std::vector<int>>(raw.size()));
-    for (std::size_t m = 0; m < members.size(); ++m)
-      for (std::size_t i = 0; i < raw.size(); ++i) out[m][i] = members[m].encode(members[m].prepare(raw[i]), where(i));
-    return out;
-  }
-};
-
-Ensemble load_models(const Models& m, const po::variables_map& vm, const std::string& command) {
+// The models' translators (TranslatorEnsemble): the first one's text options, tokenizer and target
+// vocabulary decide the output; every other model must have the same target vocabulary and
+// tokenizer (exit 2 naming both files).
+TranslatorEnsemble load_models(const Models& m, const po::variables_map& vm, const std::string& command) {
   require(vm, "model", command);
   set_blas_threads(m.threads);
-  Ensemble e;
+  std::vector<Translator> members;
   for (const auto& path : m.paths) {
     ModelBundle b = load_model(path);
     if (vm.count("normalize")) apply_normalize_option(b, m.normalize, path);
-    e.members.push_back(Translator(std::move(b)));
+    members.push_back(Translator(std::move(b)));
   }
-  for (std::size_t i = 1; i < e.members.size(); ++i) {
-    const auto& a = e.members[0].bundle(), &b = e.members[i].bundle();
-    if (a.tgt_vocab.tokens() != b.tgt_vocab.tokens())
-      throw Error("cannot ensemble '" + m.paths[0] + "' and '" + m.paths[i] +
-                  "': the models must share the target vocabulary (" + std::to_string(a.tgt_vocab.size()) +
-                  " against " + std::to_string(b.tgt_vocab.size()) + " tokens" +
-                  (a.tgt_vocab.size() == b.tgt_vocab.size() ? ", in a different order or with other tokens" : "") + ")");
-    if (a.tokenizer != b.tokenizer)
-      throw Error("cannot ensemble '" + m.paths[0] + "' and '" + m.paths[i] + "': their tokenizers differ (" +
-                  tokenizer_name(a.tokenizer) + " against " + tokenizer_name(b.tokenizer) + ")");
-  }
-  e.options.combine = parse_ensemble_combine(m.combine);
+  EnsembleOptions options;
+  options.combine = parse_ensemble_combine(m.combine);
   if (!m.weights.empty()) {
-    if (e.options.combine != EnsembleCombine::LogSum) throw Error("--ensemble-weights applies to --ensemble-combine logsum");
-    std::string item;
-    std::stringstream in(m.weights);
-    while (std::getline(in, item, ',')) {
-      try {
-        std::size_t used = 0;
-        e.options.weights.push_back(std::stod(item, &used));
-        if (used != item.size()) throw std::invalid_argument(item);
-      } catch (const std::exception&) {
-        throw Error("--ensemble-weights: '" + item + "' is not a number");
-      }
-    }
-    if (e.options.weights.size() != e.members.size())
-      throw Error("--ensemble-weights: " + std::to_string(e.options.weights.size()) + " weights for " +
-                  std::to_string(e.members.size()) + " models");
+    if (options.combine != EnsembleCombine::LogSum) throw Error("--ensemble-weights applies to --ensemble-combine logsum");
+    options.weights = parse_ensemble_weights(m.weights);
   }
-  return e;
+  return TranslatorEnsemble(std::move(members), m.paths, std::move(options));
 }
 
 // ---- translate ------------------------------------------------------------------------------
@@ -159,7 +118,7 @@ void print_hypothesis(const Translator& tr, const std::vector<std::string>& src,
 
 // Decodes the pending lines together and prints each one's hypotheses (an empty line: empty
 // output lines).
-void translate_and_print(const Ensemble& ens, const std::vector<std::string>& raw, std::size_t first_lineno,
+void translate_and_print(const TranslatorEnsemble& ens, const std::vector<std::string>& raw, std::size_t first_lineno,
                          const SearchOptions& opt, std::size_t batch, bool show_attention) {
   const Translator& tr = ens.first();
   std::vector<std::string> lines(raw.size());
@@ -171,7 +130,7 @@ void translate_and_print(const Ensemble& ens, const std::vector<std::string>& ra
     for (std::size_t i = 0; i < lines.size(); ++i) sources[i] = tr.encode(lines[i], where(i));
     hyps = decode(tr.model(), sources, opt, batch);
   } else {
-    hyps = ensemble_decode(ens.models(), ens.sources(raw, where), opt, ens.options, batch);
+    hyps = ensemble_decode(ens.models(), ens.sources(raw, where), opt, ens.options(), batch);
   }
   for (std::size_t i = 0; i < lines.size(); ++i) {
     const auto src = show_attention ? tr.bundle().tokenize_source(lines[i]) : std::vector<std::string>{};
@@ -214,12 +173,12 @@ int run_translate(const std::vector<std::string>& args) {
     throw Error("unknown --attention-format '" + g_attention_format + "' (valid: text, svg, json, csv)");
   opt.keep_attention = show_attention;
 
-  const Ensemble ens = load_models(m, vm, "translate");
+  const TranslatorEnsemble ens = load_models(m, vm, "translate");
   const Translator& tr = ens.first();
   if (show_attention && !ens.single()) {
     // An ensemble keeps each model's default attention, named "model 1", "model 2", …
     std::vector<std::string> views;
-    for (std::size_t i = 0; i < ens.members.size(); ++i) views.push_back("model " + std::to_string(i + 1));
+    for (std::size_t i = 0; i < ens.size(); ++i) views.push_back("model " + std::to_string(i + 1));
     if (g_attention_view != kDefaultAttentionViewName &&
         std::find(views.begin(), views.end(), g_attention_view) == views.end())
       throw Error("unknown --attention-view '" + g_attention_view + "' for this ensemble (valid: " +
@@ -359,7 +318,7 @@ std::vector<EncodedPair> encode_pairs(const Translator& tr, const std::vector<st
 // attend eval --src F --ref F: BLEU of the detokenised translations, perplexity of the references.
 // An ensemble (--model more than once): the translations are the ensemble's; perplexity and token
 // accuracy are the first model's (teacher-forced, as printed).
-int eval_files(const Ensemble& ens, const EvalArgs& a, const SearchOptions& opt) {
+int eval_files(const TranslatorEnsemble& ens, const EvalArgs& a, const SearchOptions& opt) {
   const Translator& tr = ens.first();
   const ParallelCorpus c = read_file_corpus(a.src, a.ref, a.skip_bad_lines);
   if (c.size() == 0) throw Error("nothing to evaluate: no pairs in '" + a.src + "'");
@@ -370,7 +329,7 @@ int eval_files(const Ensemble& ens, const EvalArgs& a, const SearchOptions& opt)
     for (std::size_t i = 0; i < pairs.size(); ++i) hyps[i] = tr.describe(r.hypotheses[i]).text;
   } else {
     auto where = [&](std::size_t i) { return a.src + ":" + std::to_string(c.line_numbers[i]); };
-    const auto out = ensemble_decode(ens.models(), ens.sources(c.src, where), opt, ens.options, a.batch);
+    const auto out = ensemble_decode(ens.models(), ens.sources(c.src, where), opt, ens.options(), a.batch);
     for (std::size_t i = 0; i < pairs.size(); ++i) hyps[i] = out[i].empty() ? "" : tr.describe(out[i][0]).text;
   }
   std::vector<std::string> refs = c.tgt;
@@ -389,8 +348,8 @@ int eval_files(const Ensemble& ens, const EvalArgs& a, const SearchOptions& opt)
               ens.single() ? "" : " (model 1)", 100 * r.token_accuracy, ens.single() ? "" : " (model 1)",
               pairs.size());
   if (!ens.single())
-    std::printf("ensemble        %zu models, %s\n", ens.members.size(),
-                ens.options.combine == EnsembleCombine::Mean ? "mean probability" : "weighted log-probabilities");
+    std::printf("ensemble        %zu models, %s\n", ens.size(),
+                ens.options().combine == EnsembleCombine::Mean ? "mean probability" : "weighted log-probabilities");
   if (c.skipped) std::printf("skipped lines   %zu\n", c.skipped);
   if (!a.metrics_json.empty()) {
     nlohmann::json j = bleu_json(bleu);
@@ -403,7 +362,7 @@ int eval_files(const Ensemble& ens, const EvalArgs& a, const SearchOptions& opt)
               {"lines", pairs.size()},
               {"skipped", c.skipped},
               {"beam", opt.beam},
-              {"models", ens.members.size()},
+              {"models", ens.size()},
               {"length_penalty", opt.length_penalty},
               {"max_len_ratio", opt.max_len_ratio}});
     write_file_atomic(a.metrics_json, j.dump(2) + "\n");
@@ -437,7 +396,7 @@ int run_eval(const std::vector<std::string>& args) {
   if (a.batch == 0) throw Error("--batch must be at least 1");
   if (vm.count("src") != vm.count("ref")) throw Error("--src and --ref go together");
   if (vm.count("src") && vm.count("task")) throw Error("give either --task or --src/--ref, not both");
-  const Ensemble ens = load_models(m, vm, "eval");
+  const TranslatorEnsemble ens = load_models(m, vm, "eval");
   const Translator& tr = ens.first();
 
   if (vm.count("src")) return eval_files(ens, a, opt);
@@ -499,15 +458,15 @@ int run_score(const std::vector<std::string>& args) {
   po::notify(vm);
   require(vm, "src", "score");
   require(vm, "tgt", "score");
-  const Ensemble ens = load_models(m, vm, "score");
+  const TranslatorEnsemble ens = load_models(m, vm, "score");
   const Translator& tr = ens.first();
 
   const auto pairs = score_pairs(tr, src_path, tgt_path);
   if (!ens.single()) {
     // Each model's pairs (its own source side); the target ids are the shared vocabulary's.
     std::vector<std::vector<EncodedPair>> per_model;
-    for (const auto& member : ens.members) per_model.push_back(score_pairs(member, src_path, tgt_path));
-    const auto scores = ensemble_score(ens.models(), per_model, ens.options);
+    for (const auto& member : ens.members()) per_model.push_back(score_pairs(member, src_path, tgt_path));
+    const auto scores = ensemble_score(ens.models(), per_model, ens.options());
     for (double x : scores) std::cout << format_score(x) << "\n";
     return 0;
   }

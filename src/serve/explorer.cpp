@@ -12,6 +12,8 @@ namespace {
 // self-attention when the model has one), the layer, and the head (the mean over the layer's
 // heads, one head, or all heads side by side); choosing one redraws its heatmap. Under the map,
 // a table of each view's entropy and diagonality (computed by the server: attention_summary.hpp).
+// An ensemble's panel shows the ensemble's translation and, with the kind picker, each member's
+// attention ("model 1", "model 2", …: the views its answer carries), model 1's first.
 const char* const kPage = R"PAGE(<!doctype html>
 <html lang="en">
 <head>
@@ -131,6 +133,8 @@ function weightText(w) {
   return w < 0.001 ? w.toExponential(1) : w.toFixed(3);
 }
 function describe(m) {
+  if (m.members) return [m.summary, m.tokenizer, "vocab " + m.src_vocab + "/" + m.tgt_vocab].join(" \u00b7 ") + ": " +
+    m.members.map((x, i) => "model " + (i + 1) + " = " + x.file + " (" + x.summary + ")").join("; ");
   if (m.summary) return [m.summary, m.tokenizer, "vocab " + m.src_vocab + "/" + m.tgt_vocab].join(" \u00b7 ");
   const c = m.config || {};
   const tf = c.decoder === "transformer";
@@ -207,8 +211,15 @@ function render(panel, m, answer) {
   // The kinds of attention the answer has: the cross-attention (one map for a recurrent decoder;
   // every layer's and head's for a Transformer decoder) and, for an encoder with self-attention,
   // the encoder's (source × source). Each kind's default map is the mean over its last layer's heads.
-  const kinds = [{ key: "cross", label: "cross-attention", names: t.attention_view_names || [],
-                   views: t.attention_views || {}, mean: t.attention, rows: out, summary: t.attention_summary || [] }];
+  const names = t.attention_view_names || [];
+  // An ensemble's views are its members' attention, "model 1", "model 2", …: one kind each (the
+  // first is "attention"), and the summary table lists them all.
+  const ensemble = names.length > 0 && names.every(n => /^model \d+$/.test(n));
+  const kinds = ensemble
+    ? names.map(n => ({ key: n, label: n, ensemble: true, names: [], views: {}, mean: t.attention_views[n] || [],
+                        rows: out, summary: (t.attention_summary || []).filter(s => s.view !== "mean") }))
+    : [{ key: "cross", label: "cross-attention", names, views: t.attention_views || {}, mean: t.attention, rows: out,
+         summary: t.attention_summary || [] }];
   if ((t.encoder_attention_view_names || []).length)
     kinds.push({ key: "encoder", label: "encoder self-attention", names: t.encoder_attention_view_names,
                  views: t.encoder_attention_views || {}, mean: t.encoder_attention, rows: t.source_tokens,
@@ -258,6 +269,7 @@ function render(panel, m, answer) {
     return maps[0].map((row, i) => row.map((_, j) => maps.reduce((a, v) => a + v[i][j], 0) / maps.length));
   }
   function viewName(k, layer, head) {  // what the summary table and data-view call it
+    if (k.ensemble) return k.key;
     if (!k.names.length || (head === "mean" && layer === k.layers[k.layers.length - 1])) return k.prefix + "mean";
     return k.prefix + "layer " + layer + (head === "mean" ? " mean" : " head " + head);
   }
@@ -300,6 +312,7 @@ function render(panel, m, answer) {
         [s.entropy, s.uniform_entropy, s.diagonal_mass, s.diagonal_argmax]
           .forEach(x => tr.appendChild(el("td", {}, Number(x).toFixed(3))));
         tr.addEventListener("click", () => {  // show that view
+          if (kinds.some(x => x.ensemble && x.key === s.view)) { kindSel.value = s.view; fillPickers(); }
           const g = /layer (\d+) head (\d+)$/.exec(s.view);
           layerSel.value = g ? g[1] : String(k.layers[k.layers.length - 1]);
           headSel.value = g ? g[2] : "mean";

@@ -164,7 +164,7 @@ json translations_array(const std::vector<ServedTranslation>& translations, cons
         for (std::size_t v = 0; v < t.views.size() && v < t.view_names.size(); ++v) views[t.view_names[v]] = t.views[v];
         one["attention_views"] = std::move(views);
         one["attention_view_names"] = t.view_names;
-        one["default_view"] = kDefaultAttentionView;
+        one["default_view"] = t.default_view.empty() ? std::string(kDefaultAttentionView) : t.default_view;
       }
       if (!t.encoder_views.empty()) {
         const auto mean = mean_of_last_layer(t.encoder_view_names, t.encoder_views);

@@ -1,6 +1,7 @@
 #include "attend/serve/service.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -16,7 +17,67 @@ std::string count(std::size_t n, const char* what) {
   return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
 }
 
+std::string file_name(const std::string& path) { return std::filesystem::path(path).filename().string(); }
+
+// The members' files, joined by commas (as --model NAME=A,B names them).
+std::string joined(const std::vector<std::string>& paths, bool names_only) {
+  std::string out;
+  for (const auto& p : paths) out += (out.empty() ? "" : ",") + (names_only ? file_name(p) : p);
+  return out;
+}
+
 }  // namespace
+
+ServedModel::ServedModel(std::string name_, std::string path, Translator translator)
+    : name(std::move(name_)), models([&] {
+        std::vector<Translator> one;
+        one.push_back(std::move(translator));
+        return TranslatorEnsemble(std::move(one), {std::move(path)});
+      }()) {}
+
+ServedModel::ServedModel(std::string name_, TranslatorEnsemble models_)
+    : name(std::move(name_)), models(std::move(models_)) {}
+
+ModelSpec parse_model_spec(const std::string& spec) {
+  ModelSpec out;
+  std::string files = spec;
+  bool named = false;
+  const auto eq = spec.find('=');
+  if (eq != std::string::npos && !std::filesystem::exists(spec)) {
+    out.name = spec.substr(0, eq);
+    files = spec.substr(eq + 1);
+    named = true;
+    if (out.name.empty() || files.empty())
+      throw Error("--model '" + spec + "': write --model FILE, --model NAME=FILE or --model NAME=FILE,FILE,...");
+  }
+  if (std::filesystem::exists(files) || files.find(',') == std::string::npos) {
+    out.paths.push_back(files);
+  } else {
+    std::size_t at = 0;
+    for (;;) {
+      const auto comma = files.find(',', at);
+      out.paths.push_back(files.substr(at, comma == std::string::npos ? std::string::npos : comma - at));
+      if (out.paths.back().empty())
+        throw Error("--model '" + spec + "': an empty file name in the list (write NAME=FILE,FILE,...)");
+      if (comma == std::string::npos) break;
+      at = comma + 1;
+    }
+  }
+  if (!named && out.paths.size() > 1)
+    throw Error("--model '" + spec + "': no such file; to serve an ensemble of these files, name it: --model NAME=" +
+                files);
+  if (!named) out.name = std::filesystem::path(out.paths.front()).stem().string();
+  for (const char c : out.name)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == '+'))
+      throw Error("--model '" + spec + "': the name '" + out.name +
+                  "' may hold letters, digits and - _ . + only; give one with --model NAME=FILE");
+  return out;
+}
+
+ServedModel load_served_model(const ModelSpec& spec, const EnsembleOptions& ensemble) {
+  if (spec.paths.size() == 1) return ServedModel(spec.name, spec.paths.front(), Translator::load(spec.paths.front()));
+  return ServedModel(spec.name, TranslatorEnsemble::load(spec.paths, ensemble));
+}
 
 std::string model_summary(const ModelConfig& c) {
   const bool tf_decoder = c.style() == DecoderStyle::Transformer;
@@ -35,6 +96,21 @@ std::string model_summary(const ModelConfig& c) {
   std::string decoder = tf_decoder ? "transformer decoder (" + count(c.transformer_decoder_layers(), "layer") + ")"
                                    : c.decoder_style() + "-style " + c.cell + " decoder";
   return encoder + " \u00b7 " + attention + " \u00b7 " + decoder;
+}
+
+std::string served_model_summary(const ServedModel& m) {
+  if (!m.ensemble()) return model_summary(m.models.first().model().config());
+  const EnsembleOptions& o = m.models.options();
+  std::string how = "mean probability";
+  if (o.combine == EnsembleCombine::LogSum) {
+    how = "weighted log-probabilities";
+    for (std::size_t i = 0; i < o.weights.size(); ++i) {
+      char w[32];
+      std::snprintf(w, sizeof w, "%g", o.weights[i]);
+      how += (i ? ", " : " ") + std::string(w);
+    }
+  }
+  return "ensemble of " + count(m.models.size(), "model") + " (" + how + ")";
 }
 
 TranslationService::TranslationService(std::vector<ServedModel> models, ServiceOptions options)
@@ -84,10 +160,7 @@ void TranslationService::publish_models(const Models& models) {
   metrics_.clear("attend_model_info");
   for (const auto& m : models) {
     metrics_.set("attend_model_info",
-                 {{"model", m->name},
-                  {"file", std::filesystem::path(m->path).filename().string()},
-                  {"summary", model_summary(m->translator.model().config())}},
-                 1);
+                 {{"model", m->name}, {"file", joined(m->paths(), true)}, {"summary", served_model_summary(*m)}}, 1);
     metrics_.set("attend_model_load_timestamp_seconds", {{"model", m->name}}, now);
   }
 }
@@ -121,8 +194,9 @@ void TranslationService::reload() {
   const Models old = snapshot();
   Models fresh;
   try {
-    for (const auto& m : old)
-      fresh.push_back(std::make_shared<const ServedModel>(ServedModel{m->name, m->path, Translator::load(m->path)}));
+    for (const auto& m : old)  // an ensemble's files are checked together again
+      fresh.push_back(std::make_shared<const ServedModel>(
+          ServedModel(m->name, TranslatorEnsemble::load(m->paths(), m->models.options()))));
   } catch (...) {
     metrics_.add("attend_model_reloads_total", {{"result", "failed"}});
     throw;
@@ -166,21 +240,28 @@ std::size_t TranslationService::model_index(const std::string& name) const {
 }
 
 void TranslationService::check_lines(const ServedModel& m, const TranslateRequest& request) const {
-  const Translator& tr = m.translator;
   // Checked in the request's thread, so a line the model cannot take fails its own request and
-  // never the batch it would have joined.
-  for (std::size_t i = 0; i < request.text.size(); ++i) {
-    const std::string where = "\"text\"[" + std::to_string(i) + "]";
-    std::vector<int> ids;
-    try {
-      ids = tr.encode(tr.prepare(request.text[i]), where);
-    } catch (const Error& e) {
-      throw RequestError(400, names_.size() > 1 ? "model \"" + m.name + "\": " + e.what() : e.what());
+  // never the batch it would have joined. Every member of an ensemble reads the line, so each
+  // one's limits apply.
+  for (std::size_t k = 0; k < m.models.size(); ++k) {
+    const Translator& tr = m.models.members()[k];
+    const std::string who = m.ensemble() ? "model \"" + m.name + "\" (member " + std::to_string(k + 1) + ", " +
+                                               file_name(m.paths()[k]) + ")"
+                                         : "model \"" + m.name + "\"";
+    const bool say_who = m.ensemble() || names_.size() > 1;
+    for (std::size_t i = 0; i < request.text.size(); ++i) {
+      const std::string where = "\"text\"[" + std::to_string(i) + "]";
+      std::vector<int> ids;
+      try {
+        ids = tr.encode(tr.prepare(request.text[i]), where);
+      } catch (const Error& e) {
+        throw RequestError(400, say_who ? who + ": " + e.what() : e.what());
+      }
+      if (ids.size() > options_.limits.max_tokens)
+        throw RequestError(413, where + " has " + std::to_string(ids.size()) + " tokens, more than the limit of " +
+                                    std::to_string(options_.limits.max_tokens) +
+                                    (say_who ? " (as " + who + " splits it)" : ""));
     }
-    if (ids.size() > options_.limits.max_tokens)
-      throw RequestError(413, where + " has " + std::to_string(ids.size()) + " tokens, more than the limit of " +
-                                  std::to_string(options_.limits.max_tokens) +
-                                  (names_.size() > 1 ? " (as model \"" + m.name + "\" splits it)" : ""));
   }
 }
 
@@ -248,9 +329,20 @@ std::vector<ServedTranslation> TranslationService::translate(const TranslateRequ
   return std::move(run({m}, request, context).front());
 }
 
-std::vector<ServedTranslation> TranslationService::decode_lines(const Translator& tr,
+std::vector<ServedTranslation> TranslationService::decode_lines(const ServedModel& m,
                                                                 const std::vector<std::string>& lines,
                                                                 const SearchOptions& search) const {
+  if (m.ensemble()) {
+    std::vector<Translation> all = m.models.translate(lines, search, options_.max_batch_lines);
+    std::vector<ServedTranslation> out;
+    out.reserve(all.size());
+    for (auto& t : all) {
+      out.emplace_back(std::move(t));
+      if (!out.back().views.empty()) out.back().default_view = out.back().view_names.front();
+    }
+    return out;
+  }
+  const Translator& tr = m.models.first();
   std::vector<std::string> prepared(lines.size());
   std::vector<std::vector<int>> sources(lines.size());
   for (std::size_t i = 0; i < lines.size(); ++i) {
@@ -330,7 +422,7 @@ void TranslationService::work() {
     try {
       const ServedModel& model = *batch.front().model;
       const auto started = Clock::now();
-      std::vector<ServedTranslation> all = decode_lines(model.translator, lines, batch.front().search);
+      std::vector<ServedTranslation> all = decode_lines(model, lines, batch.front().search);
       metrics_.observe("attend_decode_seconds", std::chrono::duration<double>(Clock::now() - started).count());
       metrics_.observe("attend_batch_lines", static_cast<double>(lines.size()));
       metrics_.observe("attend_batch_requests", static_cast<double>(batch.size()));
@@ -363,19 +455,36 @@ void TranslationService::work() {
 
 std::string TranslationService::models_json() const {
   nlohmann::json out = nlohmann::json::array();
+  const auto describe = [](const Translator& tr, const std::string& path, const std::string& summary) {
+    const ModelBundle& b = tr.bundle();
+    nlohmann::json config = nlohmann::json::object();
+    for (const auto& [key, value] : tr.model().config().to_map()) config[key] = value;
+    return nlohmann::json{{"path", path},
+                          {"file", file_name(path)},
+                          {"summary", summary},
+                          {"config", std::move(config)},
+                          {"tokenizer", tokenizer_name(b.tokenizer)},
+                          {"src_vocab", b.src_vocab.size()},
+                          {"tgt_vocab", b.tgt_vocab.size()}};
+  };
   for (const auto& model : snapshot()) {
     const ServedModel& m = *model;
-    const ModelBundle& b = m.translator.bundle();
-    nlohmann::json config = nlohmann::json::object();
-    for (const auto& [key, value] : m.translator.model().config().to_map()) config[key] = value;
-    out.push_back({{"name", m.name},
-                   {"path", m.path},
-                   {"file", std::filesystem::path(m.path).filename().string()},
-                   {"summary", model_summary(m.translator.model().config())},
-                   {"config", std::move(config)},
-                   {"tokenizer", tokenizer_name(b.tokenizer)},
-                   {"src_vocab", b.src_vocab.size()},
-                   {"tgt_vocab", b.tgt_vocab.size()}});
+    // An ensemble: the first member's facts (it turns the output into text), the joined files
+    // and the ensemble's summary, then each member's own.
+    nlohmann::json one = describe(m.models.first(), m.paths().front(), served_model_summary(m));
+    one["name"] = m.name;
+    if (m.ensemble()) {
+      one["path"] = joined(m.paths(), false);
+      one["file"] = joined(m.paths(), true);
+      one["ensemble"] = {{"combine", ensemble_combine_name(m.models.options().combine)},
+                         {"weights", m.models.options().weights}};
+      nlohmann::json members = nlohmann::json::array();
+      for (std::size_t k = 0; k < m.models.size(); ++k)
+        members.push_back(describe(m.models.members()[k], m.paths()[k],
+                                   model_summary(m.models.members()[k].model().config())));
+      one["members"] = std::move(members);
+    }
+    out.push_back(std::move(one));
   }
   return nlohmann::json({{"models", std::move(out)}}).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

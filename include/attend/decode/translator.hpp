@@ -57,15 +57,15 @@ class Translator {
   // a prepared line as source ids; throws attend::Error "WHERE: …" when the model cannot take it
   // (longer than location attention's --max-src-len),
   std::vector<int> encode(const std::string& prepared_line, const std::string& where = "input") const;
-  // and a hypothesis as text.
+  // and a hypothesis as text;
   TranslationHypothesis describe(const Hypothesis& h) const;
+  // a prepared line's n-best list (best first) as the Translation translate() returns.
+  Translation assemble(std::string prepared, std::vector<Hypothesis> hyps) const;
 
   const ModelBundle& bundle() const { return bundle_; }
   const Seq2Seq<float>& model() const { return *bundle_.model; }
 
  private:
-  Translation assemble(std::string prepared, std::vector<Hypothesis> hyps) const;
-
   ModelBundle bundle_;
 };
 

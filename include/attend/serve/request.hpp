@@ -56,6 +56,10 @@ struct ServedTranslation : Translation {
   explicit ServedTranslation(Translation t) : Translation(std::move(t)) {}
   std::vector<std::string> encoder_view_names;
   std::vector<std::vector<std::vector<float>>> encoder_views;  // [view][query][key]
+  // What "attention" is when there are views ("default_view" in the answer): empty for
+  // kDefaultAttentionView (a Transformer decoder's mean over its last layer's heads); "model 1"
+  // for an ensemble, whose views are its members' attention, "model 1", "model 2", ….
+  std::string default_view;
 };
 
 // The answer to a request: {"translations": [{"text", "score", "tokens", "source_tokens",
@@ -65,7 +69,8 @@ struct ServedTranslation : Translation {
 // (attention_summary.hpp), "mean" (= "attention") first. With a Transformer decoder also
 // "attention_views": {"layer L head H": rows like "attention", ...}, "attention_view_names" (the
 // same names in layer/head order) and "default_view": what "attention" is ("mean over the last
-// layer's heads"). With a self-attention encoder also "encoder_attention" (the mean over its
+// layer's heads"; for an ensemble the views are its members' attention, "model 1", "model 2", …,
+// and "default_view" is "model 1"). With a self-attention encoder also "encoder_attention" (the mean over its
 // last layer's heads, one row per source token), "encoder_attention_views" {"encoder layer L head
 // H": rows}, "encoder_attention_view_names" and "encoder_attention_summary".
 std::string translations_json(const std::vector<ServedTranslation>& translations, const TranslateRequest& request);

@@ -1,7 +1,8 @@
 // The models `attend serve` answers with, and the pool of workers that decodes their requests.
 // Requests wait in one queue; a worker takes the oldest and, with batching on, every other queued
 // request for the same model and search options (up to max_batch_lines lines), and decodes them
-// together with one Translator::translate call (decode(): sorted by length, batched).
+// together with one Translator::translate call (decode(): sorted by length, batched; for an
+// ensemble one TranslatorEnsemble::translate call, ensemble_decode).
 // The queue is bounded (a full one refuses with 503), and a request nobody waits for any more
 // (past its deadline, or its client gone) is dropped before it is decoded.
 #pragma once
@@ -19,21 +20,46 @@
 #include <vector>
 
 #include "attend/decode/translator.hpp"
+#include "attend/decode/translator_ensemble.hpp"
 #include "attend/serve/metrics.hpp"
 #include "attend/serve/request.hpp"
 
 namespace attend {
 
-// One served model. Each keeps its own everything (vocabularies, tokenizer or subword model,
-// text options: the ModelBundle load_model read from its one file); models share nothing.
+// One served model: one model file, or an ensemble of several (TranslatorEnsemble, decoded
+// together by ensemble_decode under one name). Each keeps its own everything (vocabularies,
+// tokenizer or subword model, text options: the ModelBundles load_model read from its files);
+// served models share nothing.
 struct ServedModel {
-  std::string name, path;
-  Translator translator;
+  ServedModel(std::string name, std::string path, Translator translator);  // one model file
+  ServedModel(std::string name, TranslatorEnsemble models);                // one or more
+  std::string name;
+  TranslatorEnsemble models;  // one member for a single model file
+  const std::vector<std::string>& paths() const { return models.paths(); }
+  bool ensemble() const { return !models.single(); }
 };
+
+// An `attend serve --model` argument: FILE (named after the file's stem), NAME=FILE, or
+// NAME=FILE,FILE,... (an ensemble of those files under NAME). An argument that is an existing
+// file is that file (so a file name may hold '=' or ','); so is the part after NAME= when it is
+// an existing file; otherwise that part is split at the commas. Throws attend::Error for an
+// empty name or file, an ensemble without a name, or a name with other characters than letters,
+// digits and - _ . +.
+struct ModelSpec {
+  std::string name;
+  std::vector<std::string> paths;  // more than one: an ensemble
+};
+ModelSpec parse_model_spec(const std::string& spec);
+// Loads the spec's file, or its files as an ensemble combined by `ensemble` (which a single file
+// ignores); load_model's and TranslatorEnsemble's errors name the files.
+ServedModel load_served_model(const ModelSpec& spec, const EnsembleOptions& ensemble = {});
 
 // "gru encoder (1 layer, hidden 24) · bahdanau attention · bahdanau-style gru decoder": what
 // GET /v1/models and the explorer show of a model (its cell, encoder, attention and decoder).
 std::string model_summary(const ModelConfig& config);
+// The same of a served model: model_summary for one file; for an ensemble "ensemble of 2
+// models (mean probability)" or "(weighted log-probabilities 0.7, 0.3)".
+std::string served_model_summary(const ServedModel& model);
 
 struct ServiceOptions {
   std::size_t workers = 2;
@@ -86,14 +112,18 @@ class TranslationService {
   // the queue, decoded with the others.
   std::vector<ServedTranslation> translate(const TranslateRequest& request, RequestContext* context = nullptr);
 
-  // Loads every model again from its file (names unchanged) and then swaps them in at once:
-  // requests already queued or being decoded finish with the models they were checked against,
-  // later ones get the new. Throws attend::Error naming the file (the old models stay) when one
-  // cannot be loaded. Not concurrent with itself.
+  // Loads every model again from its file (names unchanged; every member of an ensemble, checked
+  // again as at start) and then swaps them in at once: requests already queued or being decoded
+  // finish with the models they were checked against, later ones get the new. Throws
+  // attend::Error naming the file (the old models stay) when one cannot be loaded or an
+  // ensemble's files no longer fit together. Not concurrent with itself.
   void reload();
 
   // GET /v1/models: [{"name", "path", "file", "summary", "config": {...}, "tokenizer",
-  // "src_vocab", "tgt_vocab"}].
+  // "src_vocab", "tgt_vocab"}]; an ensemble's path and file are its members' joined by commas,
+  // its config, tokenizer and vocabulary sizes the first member's, and it has also
+  // "ensemble": {"combine", "weights"} and "members": [{"path", "file", "summary", "config",
+  // "tokenizer", "src_vocab", "tgt_vocab"}] (docs/serve.md).
   std::string models_json() const;
   // GET /health: {"status": "ok", "models", "requests", "lines", "batches", "batching", "workers",
   // "queued"}.
@@ -123,7 +153,8 @@ class TranslationService {
   static bool same_batch(const Job& a, const Job& b);
   Models snapshot() const;
   std::size_t model_index(const std::string& name) const;
-  // Throws RequestError for a line model `m` cannot take or one over limits.max_tokens.
+  // Throws RequestError for a line model `m` (any member of an ensemble) cannot take or one over
+  // limits.max_tokens (as any member splits it).
   void check_lines(const ServedModel& m, const TranslateRequest& request) const;
   // Queues one job per model, all or none (RequestError 503 when the queue has no room), and
   // waits for their answers until the deadline or the client goes.
@@ -131,8 +162,9 @@ class TranslationService {
                                                   const TranslateRequest& request, RequestContext* context);
   void declare_metrics();
   void publish_models(const Models& models);
-  // Translator::translate's work, keeping the encoder's self-attention views too.
-  std::vector<ServedTranslation> decode_lines(const Translator& tr, const std::vector<std::string>& lines,
+  // Translator::translate's work, keeping the encoder's self-attention views too; for an
+  // ensemble TranslatorEnsemble::translate's (each member's attention as "model 1", …).
+  std::vector<ServedTranslation> decode_lines(const ServedModel& m, const std::vector<std::string>& lines,
                                               const SearchOptions& search) const;
   void work();
 
