@@ -132,6 +132,67 @@ TEST_CASE("eval with source and reference files of different lengths names both 
   CHECK(contains(r.err, "one.txt"));
 }
 
+namespace {
+
+// Ten reverse pairs of varied lengths, the tiny model's kind of input.
+void write_reverse_pairs(const TempDir& dir) {
+  write_file(dir.file("lp.src"), "abcde\nfghij\nklm\nnopqrst\nab\ncdefghijk\nlmnop\nqrs\ntabcdefg\nhij\n");
+  write_file(dir.file("lp.ref"), "edcba\njihgf\nmlk\ntsrqpon\nba\nkjihgfedc\nponml\nsrq\ngfedcbat\njih\n");
+}
+
+double figure_after(const std::string& text, const std::string& key) {
+  const auto pos = text.find(key);
+  REQUIRE(pos != std::string::npos);
+  return std::stod(text.substr(pos + key.size()));
+}
+
+}  // namespace
+
+TEST_CASE("eval --length-penalty-grid reports the alpha of the best BLEU and writes its translations", "[cli]") {
+  const TrainedModel& m = trained();
+  write_reverse_pairs(m.dir);
+  const std::string base = "eval --beam 4 --model " + quote(m.model) + " --src lp.src --ref lp.ref";
+  const CliRun grid = run_cli(m.dir, base + " --length-penalty-grid 0,0.6,1.5 --out grid.hyp --metrics-json grid.json");
+  REQUIRE(grid.status == 0);
+  const auto j = nlohmann::json::parse(read_file(m.dir.file("grid.json")));
+  REQUIRE(j.at("length_penalty_grid").size() == 3);
+  double best_bleu = -1, best_alpha = -1;
+  for (const auto& t : j.at("length_penalty_grid"))
+    if (t.at("bleu").get<double>() > best_bleu) best_bleu = t.at("bleu"), best_alpha = t.at("length_penalty");
+  CHECK(j.at("length_penalty").get<double>() == best_alpha);
+  CHECK(j.at("bleu").get<double>() == best_bleu);
+  // The same alpha given alone decodes the same translations and the same BLEU.
+  std::ostringstream alpha;
+  alpha << best_alpha;
+  const CliRun one = run_cli(m.dir, base + " --length-penalty " + alpha.str() + " --out one.hyp");
+  REQUIRE(one.status == 0);
+  CHECK(read_file(m.dir.file("one.hyp")) == read_file(m.dir.file("grid.hyp")));
+  CHECK(figure_after(one.out, "BLEU = ") == Approx(figure_after(grid.out, "BLEU = ")));
+}
+
+TEST_CASE("eval --length-penalty-grid with one alpha equals eval --length-penalty with it", "[cli]") {
+  const TrainedModel& m = trained();
+  write_reverse_pairs(m.dir);
+  const std::string base = "eval --beam 3 --model " + quote(m.model) + " --src lp.src --ref lp.ref";
+  const CliRun grid = run_cli(m.dir, base + " --length-penalty-grid 0.8");
+  const CliRun one = run_cli(m.dir, base + " --length-penalty 0.8");
+  REQUIRE(grid.status == 0);
+  REQUIRE(one.status == 0);
+  CHECK(contains(grid.out, "length penalty  0.8 (best BLEU of 1)"));
+  const auto bleu_line = [](const std::string& out) { return out.substr(0, out.find('\n')); };
+  CHECK(contains(grid.out, bleu_line(one.out)));
+}
+
+TEST_CASE("eval --length-penalty-grid refuses a negative, repeated or non-numeric alpha", "[cli]") {
+  const TrainedModel& m = trained();
+  write_reverse_pairs(m.dir);
+  for (const char* grid : {"0,-0.5", "0.2,0.2", "0,x", "0,"}) {
+    const CliRun r = run_cli(m.dir, "eval --model " + quote(m.model) + " --src lp.src --ref lp.ref --length-penalty-grid " + grid);
+    CHECK(r.status == 2);
+    CHECK(contains(r.err, "--length-penalty-grid"));
+  }
+}
+
 TEST_CASE("an unknown cell exits 2 and lists the valid cells", "[cli]") {
   TempDir dir;
   const CliRun r = run_cli(dir, std::string(kTiny) + " --cell foo");

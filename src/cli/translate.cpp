@@ -12,6 +12,7 @@
 #include <attend/text/corpus.hpp>
 #include <attend/text/tasks.hpp>
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <functional>
 #include <iostream>
@@ -221,7 +222,31 @@ struct EvalArgs {
   std::string out, metrics_json;
   bool lowercase_bleu = false, skip_bad_lines = false;
   bool normalize_refs = false;  // BLEU against the references after the model's normalisation
+  std::vector<double> length_penalties;  // --length-penalty-grid: decode once per alpha, keep the best
 };
+
+// "0,0.2,0.4" as GNMT alphas: finite, not negative, no repeats; Error naming the bad item.
+std::vector<double> parse_length_penalty_grid(const std::string& text) {
+  std::vector<double> out;
+  std::string item;
+  std::stringstream in(text);
+  while (std::getline(in, item, ',')) {
+    double x = 0;
+    try {
+      std::size_t used = 0;
+      x = std::stod(item, &used);
+      if (used != item.size()) throw std::invalid_argument(item);
+    } catch (const std::exception&) {
+      throw Error("--length-penalty-grid: '" + item + "' is not a number");
+    }
+    if (!std::isfinite(x) || x < 0) throw Error("--length-penalty-grid: '" + item + "' must be a number >= 0");
+    if (std::find(out.begin(), out.end(), x) != out.end())
+      throw Error("--length-penalty-grid: " + item + " is given twice");
+    out.push_back(x);
+  }
+  if (out.empty() || text.back() == ',') throw Error("--length-penalty-grid: give alphas separated by commas, e.g. 0,0.4,0.8");
+  return out;
+}
 
 // A task option without a default: a count for the sizes, an int for the lengths.
 po::typed_value<Count>* task_value(std::size_t* field) { return count_value(field); }
@@ -245,7 +270,13 @@ void add_eval_options(po::options_description& d, EvalArgs& a) {
        "with --src/--ref: drop pairs with empty or invalid UTF-8 lines (warning with the count)")
       ("normalize-refs", po::bool_switch(&a.normalize_refs),
        "with --src/--ref: BLEU against the references after the model's normalisation (the hypotheses "
-       "are never changed); default: the references as written");
+       "are never changed); default: the references as written")
+      ("length-penalty-grid", po::value<std::string>()->notifier([&a](const std::string& text) {
+         a.length_penalties = parse_length_penalty_grid(text);
+       }),
+       "with --src/--ref: decode once per GNMT alpha in this list (e.g. 0,0.2,0.4,0.6,0.8,1), print "
+       "BLEU, chrF and the brevity penalty of each, and report (and --out) the alpha of the best BLEU; "
+       "choose it on a validation set, then give it to --length-penalty on the test set");
 }
 
 // A task option the user did not give takes the value recorded at training time (same task).
@@ -318,43 +349,93 @@ std::vector<EncodedPair> encode_pairs(const Translator& tr, const std::vector<st
 // attend eval --src F --ref F: BLEU of the detokenised translations, perplexity of the references.
 // An ensemble (--model more than once): the translations are the ensemble's; perplexity and token
 // accuracy are the first model's (teacher-forced, as printed).
-int eval_files(const TranslatorEnsemble& ens, const EvalArgs& a, const SearchOptions& opt) {
+// The first entry of the highest BLEU.
+template <typename Tried>
+std::size_t best_index(const std::vector<Tried>& tried) {
+  std::size_t best = 0;
+  for (std::size_t i = 1; i < tried.size(); ++i)
+    if (tried[i].bleu.score > tried[best].bleu.score) best = i;
+  return best;
+}
+
+// The detokenised best hypothesis of every pair under opt (one model: decode(); an ensemble:
+// ensemble_decode()).
+std::vector<std::string> decode_texts(const TranslatorEnsemble& ens, const ParallelCorpus& c,
+                                      const std::vector<EncodedPair>& pairs, const EvalArgs& a,
+                                      const SearchOptions& opt) {
+  const Translator& tr = ens.first();
+  std::vector<std::vector<Hypothesis>> out;
+  if (ens.single()) {
+    std::vector<std::vector<int>> sources(pairs.size());
+    for (std::size_t i = 0; i < pairs.size(); ++i) sources[i] = pairs[i].src;
+    out = decode(tr.model(), sources, opt, a.batch);
+  } else {
+    auto where = [&](std::size_t i) { return a.src + ":" + std::to_string(c.line_numbers[i]); };
+    out = ensemble_decode(ens.models(), ens.sources(c.src, where), opt, ens.options(), a.batch);
+  }
+  std::vector<std::string> hyps(pairs.size());
+  for (std::size_t i = 0; i < pairs.size(); ++i) hyps[i] = out[i].empty() ? "" : tr.describe(out[i][0]).text;
+  return hyps;
+}
+
+// attend eval --src F --ref F: BLEU of the detokenised translations, perplexity of the references.
+// An ensemble (--model more than once): the translations are the ensemble's; perplexity and token
+// accuracy are the first model's (teacher-forced, as printed). With --length-penalty-grid the
+// files are decoded once per alpha and the alpha of the best BLEU (the first, on ties) is the one
+// reported and written.
+int eval_files(const TranslatorEnsemble& ens, const EvalArgs& a, SearchOptions opt) {
   const Translator& tr = ens.first();
   const ParallelCorpus c = read_file_corpus(a.src, a.ref, a.skip_bad_lines);
   if (c.size() == 0) throw Error("nothing to evaluate: no pairs in '" + a.src + "'");
   const auto pairs = encode_pairs(tr, c.src, c.tgt, c.line_numbers, a.src);
-  const EvalResult r = evaluate(tr.model(), pairs, a.batch, ens.single(), opt);
-  std::vector<std::string> hyps(pairs.size());
-  if (ens.single()) {
-    for (std::size_t i = 0; i < pairs.size(); ++i) hyps[i] = tr.describe(r.hypotheses[i]).text;
-  } else {
-    auto where = [&](std::size_t i) { return a.src + ":" + std::to_string(c.line_numbers[i]); };
-    const auto out = ensemble_decode(ens.models(), ens.sources(c.src, where), opt, ens.options(), a.batch);
-    for (std::size_t i = 0; i < pairs.size(); ++i) hyps[i] = out[i].empty() ? "" : tr.describe(out[i][0]).text;
-  }
+  const EvalResult r = evaluate(tr.model(), pairs, a.batch, false, opt);
   std::vector<std::string> refs = c.tgt;
   if (a.normalize_refs)
     for (auto& ref : refs) ref = tr.prepare(ref);
-  const BleuScore bleu = corpus_bleu(hyps, {refs}, a.lowercase_bleu);
+
+  struct Tried {
+    double alpha;
+    BleuScore bleu;
+    ChrfScore chrf;
+  };
+  std::vector<Tried> tried;
+  std::vector<std::string> hyps;
+  const std::vector<double> alphas = a.length_penalties.empty() ? std::vector<double>{opt.length_penalty} : a.length_penalties;
+  for (const double alpha : alphas) {
+    SearchOptions o = opt;
+    o.length_penalty = alpha;
+    std::vector<std::string> h = decode_texts(ens, c, pairs, a, o);
+    // chrF2 as sacreBLEU's default computes it: case-sensitive, also under --lc (as `attend bleu -lc`).
+    Tried t{alpha, corpus_bleu(h, {refs}, a.lowercase_bleu), corpus_chrf(h, {refs})};
+    if (tried.empty() || t.bleu.score > tried[best_index(tried)].bleu.score) hyps = std::move(h);
+    tried.push_back(std::move(t));
+  }
+  const Tried& best = tried[best_index(tried)];
+  opt.length_penalty = best.alpha;
+  if (!a.length_penalties.empty()) {
+    std::printf("length penalty  alpha  BLEU    chrF2   BP     ratio\n");
+    for (const auto& t : tried)
+      std::printf("                %-5g  %6.2f  %6.2f  %.3f  %.3f%s\n", t.alpha, t.bleu.score, t.chrf.score, t.bleu.bp,
+                  t.bleu.ratio, &t == &best ? "  (best BLEU)" : "");
+  }
   if (!a.out.empty()) {
     std::string text;
     for (const auto& h : hyps) text += h + "\n";
     write_file_atomic(a.out, text);
   }
-  // chrF2 as sacreBLEU's default computes it: case-sensitive, also under --lc (as `attend bleu -lc`).
-  const ChrfScore chrf = corpus_chrf(hyps, {refs});
   std::printf("%s%s\n%s\nperplexity      %.4f%s\ntoken accuracy  %.2f%%%s\nlines           %zu\n",
-              bleu.format().c_str(), a.lowercase_bleu ? " (lower-cased)" : "", chrf.format().c_str(), r.perplexity,
-              ens.single() ? "" : " (model 1)", 100 * r.token_accuracy, ens.single() ? "" : " (model 1)",
+              best.bleu.format().c_str(), a.lowercase_bleu ? " (lower-cased)" : "", best.chrf.format().c_str(),
+              r.perplexity, ens.single() ? "" : " (model 1)", 100 * r.token_accuracy, ens.single() ? "" : " (model 1)",
               pairs.size());
+  if (!a.length_penalties.empty()) std::printf("length penalty  %g (best BLEU of %zu)\n", best.alpha, tried.size());
   if (!ens.single())
     std::printf("ensemble        %zu models, %s\n", ens.size(),
                 ens.options().combine == EnsembleCombine::Mean ? "mean probability" : "weighted log-probabilities");
   if (c.skipped) std::printf("skipped lines   %zu\n", c.skipped);
   if (!a.metrics_json.empty()) {
-    nlohmann::json j = bleu_json(bleu);
-    j.update({{"chrf", chrf.score},
-              {"chrf_name", chrf.name()},
+    nlohmann::json j = bleu_json(best.bleu);
+    j.update({{"chrf", best.chrf.score},
+              {"chrf_name", best.chrf.name()},
               {"bleu_lowercase", a.lowercase_bleu},
               {"normalized_references", a.normalize_refs},
               {"perplexity", r.perplexity},
@@ -365,6 +446,13 @@ int eval_files(const TranslatorEnsemble& ens, const EvalArgs& a, const SearchOpt
               {"models", ens.size()},
               {"length_penalty", opt.length_penalty},
               {"max_len_ratio", opt.max_len_ratio}});
+    if (!a.length_penalties.empty()) {
+      nlohmann::json grid = nlohmann::json::array();
+      for (const auto& t : tried)
+        grid.push_back({{"length_penalty", t.alpha}, {"bleu", t.bleu.score}, {"chrf", t.chrf.score},
+                        {"bp", t.bleu.bp}, {"ratio", t.bleu.ratio}});
+      j["length_penalty_grid"] = grid;
+    }
     write_file_atomic(a.metrics_json, j.dump(2) + "\n");
   }
   return 0;
