@@ -207,8 +207,8 @@ TEST_CASE("a client that sends nothing is disconnected after the read timeout", 
   RawConnection idle(server.port());
   REQUIRE(idle.ok());
   CHECK(idle.closed_within(30000));
+  CHECK(server.terminate() == 0);  // the log is complete only after the server has ended
   CHECK(contains(server.log(), "cut: no request within --read-timeout"));
-  CHECK(server.terminate() == 0);
 }
 
 TEST_CASE("a trickling client cannot hold the only HTTP thread past the request timeout", "[serve][limits][http]") {
@@ -236,8 +236,8 @@ TEST_CASE("a trickling client cannot hold the only HTTP thread past the request 
   CHECK(cut);
   REQUIRE(res);
   CHECK(res->status == 200);
+  CHECK(server.terminate() == 0);  // the log is complete only after the server has ended
   CHECK(contains(server.log(), "longer than --request-timeout"));
-  CHECK(server.terminate() == 0);
 }
 
 TEST_CASE("connections beyond max-connections are answered 503 with Retry-After", "[serve][limits][http]") {
@@ -253,8 +253,8 @@ TEST_CASE("connections beyond max-connections are answered 503 with Retry-After"
   REQUIRE(res);
   CHECK(res->status == 503);
   CHECK(res->get_header_value("Retry-After") == "1");
+  CHECK(server.terminate() == 0);  // the log is complete only after the server has ended
   CHECK(contains(server.log(), "refused (--max-connections 2"));
-  CHECK(server.terminate() == 0);
 }
 
 TEST_CASE("a full decode queue answers 503 with Retry-After and every request ends 200 or 503",
