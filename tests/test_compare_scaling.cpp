@@ -288,3 +288,43 @@ TEST_CASE("line charts without error bars or a log x axis draw as before", "[com
   REQUIRE(std::sscanf(log.c_str() + d, " d=\"M%lf,%lf L%lf,%lf L%lf,%lf", &x[0], &y[0], &x[1], &y[1], &x[2], &y[2]) == 6);
   CHECK(x[1] - x[0] == Approx(x[2] - x[1]).margin(0.11));
 }
+
+TEST_CASE("scaling: a corpus grid shows test BLEU against the hidden width", "[compare][scaling]") {
+  CompareResult g;
+  g.data_name = "corpus";
+  g.corpus = true;
+  for (const std::string hidden : {"128", "512"})
+    for (std::uint64_t seed : {1, 2, 3}) {
+      RunResult r = scaling_run("bahdanau", {{"hidden", hidden}}, seed, 5);
+      r.corpus = true;
+      const double q = hidden == "128" ? 0.5 : 0.8;
+      for (int i = 0; i < 20; ++i) {
+        BleuStats b;
+        for (std::size_t n = 0; n < 4; ++n) {
+          b.totals[n] = 10 - n;
+          b.counts[n] = std::size_t(std::lround(q * double(10 - n) * ((i + int(seed)) % 2 ? 1.0 : 0.9)));
+        }
+        b.hyp_len = b.ref_len = 10;
+        r.test_bleu.push_back(b);
+      }
+      r.bleu = 100 * q + double(seed);
+      g.runs.push_back(r);
+    }
+  const CompareSummary s = summarize(g);
+  REQUIRE(s.width_series.size() == 1);
+  const auto& line = s.width_series[0].series.at(0);
+  CHECK(line.cells[0].mean == Approx(52));
+  CHECK(line.cells[1].mean == Approx(82));
+  REQUIRE(line.test.compared);
+  CHECK(line.test.bootstrap.delta > 0);
+  std::ostringstream md, js;
+  write_markdown(s, md);
+  write_json(s, js);
+  CHECK_THAT(md.str(), Catch::Contains("\n## Scaling: BLEU against the hidden width (hidden axis)\n") &&
+                           Catch::Contains("| series | hidden 128 | hidden 512 | ΔBLEU (largest − smallest) |") &&
+                           Catch::Contains("| gru+bahdanau/transformer | 52.00 ± 1.00 (n=3) | 82.00 ± 1.00 (n=3) | +"));
+  const auto j = nlohmann::json::parse(js.str());
+  CHECK(j["width_series"][0]["metric"] == "bleu");
+  CHECK(j["width_series"][0]["series"][0]["mean"][1].get<double>() == Approx(82));
+  CHECK(j["width_series"][0]["series"][0]["test"]["bootstrap"].count("delta_bleu") == 1);
+}
