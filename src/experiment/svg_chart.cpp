@@ -137,7 +137,7 @@ std::string line_chart(const std::string& id, const std::string& title, const st
     }
     if (s.markers)
       for (const auto& [x, y] : s.points)
-        if (std::isfinite(y))
+        if (std::isfinite(y) && !(options.log2_x && !(x > 0)))
           o << "<circle cx=\"" << px(x) << "\" cy=\"" << py(y) << "\" r=\"3\" fill=\"" << s.color << "\" data-series=\""
             << esc(s.name) << "\" data-x=\"" << tick_text(x) << "\" data-y=\"" << fmt("%.6g", y) << "\"><title>" << esc(s.name)
             << ": " << tick_text(x) << " \u2192 " << fmt("%.3g", y) << "</title></circle>";

@@ -22,7 +22,7 @@ struct Series {
 // What a chart may add to the default: a log2 x axis, ticks at given x values (e.g. the widths
 // 16, 64, 256 of a scaling chart) and error bars. The default draws as before these existed.
 struct ChartOptions {
-  bool log2_x = false;
+  bool log2_x = false;  // x > 0 only (other points are left out); not with a band
   std::vector<double> x_ticks;  // empty: round ticks
   // Per series, per point: the half-length of a vertical bar y ± e (e.g. the seeds' standard
   // deviation); a missing, non-finite or zero e draws none.
