@@ -217,3 +217,46 @@ TEST_CASE("at 1,400 px the results table of a grid with long variant names fits 
   CHECK(table["width"].get<int>() <= table["room"].get<int>());
   CHECK(table["last_right"].get<int>() <= table["room_right"].get<int>());
 }
+
+TEST_CASE("the scaling chart of a grid over heads draws one visible line per series", "[browser]") {
+  const Browser browser;
+  if (browser.exe.empty()) return;
+  const std::string& exe = browser.exe;
+  const fs::path& dir = browser.dir;
+  TaskOptions task;
+  task.name = "copy";
+  task.train_size = 100;
+  task.valid_size = 10;
+  task.test_size = 20;
+  task.min_len = 3;
+  task.max_len = 5;
+  CompareOptions o;
+  o.cells = {"gru"};
+  o.attentions = {"scaled-dot", "luong-dot", "bahdanau"};
+  o.decoders = {"transformer"};
+  o.encoders = {"transformer"};
+  o.more_axes["heads"] = {"1", "4"};
+  o.seeds = 2;
+  o.model.emb = 16;
+  o.model.hidden = 16;
+  o.model.self_heads = 1;
+  o.model.ffn = 16;
+  o.train.steps = 10;
+  o.train.batch = 16;
+  o.out_dir = (dir / "grid").string();
+  o.threads = 1;
+  o.heatmap_sentences = 1;
+  const CompareResult result = run_compare(o, task_source(task));
+  const CompareSummary summary = summarize(result);
+  REQUIRE(summary.width_series.size() == 1);
+  CHECK(summary.width_series[0].xs == std::vector<double>{4, 16});
+  write_reports(summary, result, o.out_dir);
+  const auto check = render_check(exe, dir, dir / "grid" / "report.html");
+  const auto& chart = check["charts"]["chart-scaling-heads"];
+  INFO(check.dump());
+  CHECK(chart["paths"].get<int>() == 3);
+  CHECK(chart["visible"].get<int>() == 3);
+  CHECK(chart["width"].get<int>() > 300);
+  const auto& table = check["tables"]["scaling-heads-table"];
+  CHECK(table["width"].get<int>() <= table["room"].get<int>());
+}

@@ -301,6 +301,47 @@ void write_html(const CompareSummary& s, const CompareResult& result, std::ostre
       o << "</ul>\n";
     }
   }
+  // The scaling view: per width axis a table and a chart (x on a log2 scale at the widths, one line
+  // per series, each point with the seeds' standard deviation as an error bar).
+  for (const auto& w : s.width_series) {
+    o << "<h2 id=\"scaling-" << esc(w.axis) << "\">" << esc(width_heading(s, w)) << "</h2>\n<p>"
+      << esc(without_backticks(width_intro(s, w))) << "</p>\n<div class=\"wide\"><table id=\"scaling-" << esc(w.axis)
+      << "-table\"><tr>";
+    for (const auto& c : width_columns(s, w)) o << "<th>" << esc(c) << "</th>";
+    o << "</tr>\n";
+    std::vector<Series> lines;
+    ChartOptions chart;
+    chart.log2_x = true;
+    chart.x_ticks = w.xs;
+    for (std::size_t i = 0; i < w.series.size(); ++i) {
+      const auto& line = w.series[i];
+      Series series;
+      series.name = line.name;
+      series.color = color_of(i);
+      series.markers = true;
+      chart.errors.emplace_back();
+      for (std::size_t k = 0; k < w.xs.size(); ++k) {
+        const MeanStd& m = line.cells[k];
+        if (!m.n) continue;
+        const double scale = s.corpus ? 1.0 : 100.0;
+        series.points.push_back({w.xs[k], scale * m.mean});
+        chart.errors.back().push_back(m.n > 1 ? scale * m.std : 0.0);
+      }
+      lines.push_back(series);
+      const std::vector<std::string> row = width_row(s, w, line);
+      o << "<tr><td><span class=\"swatch\" style=\"background:" << series.color << "\"></span>" << esc(row[0]) << "</td>";
+      for (std::size_t k = 1; k < row.size(); ++k) o << "<td>" << esc(row[k]) << "</td>";
+      o << "</tr>\n";
+    }
+    o << "</table></div>\n<p class=\"note\">" << esc(w.note) << "</p>\n";
+    const std::string xlab = w.x_label == "d_k"      ? "d_k = d_model / heads (log scale)"
+                             : w.x_label == "hidden" ? "hidden width (log scale)"
+                                                     : "heads (log scale)";
+    o << "<figure>"
+      << line_chart("chart-scaling-" + w.axis, width_heading(s, w), xlab, s.corpus ? "test BLEU" : "exact match %",
+                    lines, false, NAN, NAN, {NAN, NAN}, "", chart)
+      << "<figcaption>Mean over seeds; the bars span \u00b1 one standard deviation over the seeds.</figcaption></figure>\n";
+  }
   if (lr) {
     o << "<h2 id=\"rates\">Learning rates</h2>\n<p>Every variant trained at each rate on the first seed; the rate with the "
          "best " << esc(s.validation_metric) << " (bold) trained the other seeds. The test split played no part in the "

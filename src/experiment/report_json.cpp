@@ -96,6 +96,43 @@ void write_json(const CompareSummary& s, std::ostream& out) {
   json notes = json::array();
   for (const auto& [axis, text] : s.contrast_notes) notes.push_back({{"axis", axis}, {"note", text}});
   j["axis_contrast_notes"] = notes;
+  // Present only in a grid with a width axis, so the other grids' files stay as they were. Per
+  // series mean, std and n align with xs (null where there is no successful run); the metric is
+  // "metric" (exact match 0–1 on a task, BLEU 0–100 on a corpus).
+  if (!s.width_series.empty()) {
+    json all = json::array();
+    for (const auto& w : s.width_series) {
+      json lines = json::array();
+      for (const auto& line : w.series) {
+        json mean = json::array(), sd = json::array(), n = json::array(), variants = json::array();
+        for (std::size_t k = 0; k < w.xs.size(); ++k) {
+          const MeanStd& m = line.cells[k];
+          mean.push_back(m.n ? json(m.mean) : json(nullptr));
+          sd.push_back(m.n ? json(m.std) : json(nullptr));
+          n.push_back(m.n);
+          variants.push_back(line.variants[k] >= 0 ? json(s.variants[std::size_t(line.variants[k])].name)
+                                                   : json(nullptr));
+        }
+        json x = {{"name", line.name}, {"mean", mean}, {"std", sd}, {"n", n}, {"variants", variants}};
+        if (line.tested) {
+          x["test"] = {{"x_low", w.xs[line.low]}, {"x_high", w.xs[line.high]}, {"seeds", seed_json(line.test.seeds)}};
+          if (line.test.compared)
+            x["test"]["bootstrap"] = {{s.corpus ? "delta_bleu" : "delta_exact_match", line.test.bootstrap.delta},
+                                      {"p_value", line.test.bootstrap.p_value},
+                                      {"items", line.test.bootstrap.items},
+                                      {"resamples", line.test.bootstrap.resamples}};
+        }
+        lines.push_back(x);
+      }
+      all.push_back({{"axis", w.axis},
+                     {"x_label", w.x_label},
+                     {"metric", s.corpus ? "bleu" : "exact_match"},
+                     {"xs", w.xs},
+                     {"series", lines},
+                     {"note", w.note}});
+    }
+    j["width_series"] = all;
+  }
   const bool best_exists = !s.best.empty();
   j["variants"] = json::array();
   for (const auto& v : s.variants) {

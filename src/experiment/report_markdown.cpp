@@ -138,6 +138,24 @@ void write_contrasts_markdown(const CompareSummary& s, std::ostream& out) {
   }
 }
 
+// The scaling view: per width axis, the headline metric of each series at each width.
+void write_width_series_markdown(const CompareSummary& s, std::ostream& out) {
+  for (const auto& w : s.width_series) {
+    out << "\n## " << width_heading(s, w) << "\n\n" << width_intro(s, w) << "\n\n|";
+    const std::vector<std::string> columns = width_columns(s, w);
+    for (const auto& c : columns) out << " " << c << " |";
+    out << "\n|";
+    for (std::size_t i = 0; i < columns.size(); ++i) out << "---|";
+    out << "\n";
+    for (const auto& line : w.series) {
+      out << "|";
+      for (const auto& cell : width_row(s, w, line)) out << " " << cell << " |";
+      out << "\n";
+    }
+    out << "\n- " << w.note << "\n";
+  }
+}
+
 }  // namespace
 
 void write_markdown(const CompareSummary& s, std::ostream& out) {
@@ -212,6 +230,7 @@ void write_markdown(const CompareSummary& s, std::ostream& out) {
     out << "\n";
   }
   write_contrasts_markdown(s, out);
+  write_width_series_markdown(s, out);
   if (lr) {
     out << "\n## Learning rates\n\nEvery variant trained at each rate on the first seed; the rate with the best "
         << s.validation_metric << " trained the other seeds (marked *). The test split played no part in the choice."

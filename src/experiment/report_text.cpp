@@ -186,6 +186,77 @@ std::string contrast_intro(const std::string& axis, const std::string& reference
          "the pair.";
 }
 
+std::string width_heading(const CompareSummary& s, const CompareSummary::WidthSeries& w) {
+  const std::string metric = s.corpus ? "BLEU" : "exact match";
+  const std::string against = w.x_label == "d_k"      ? "d_k"
+                              : w.x_label == "hidden" ? "the hidden width"
+                                                      : "the number of heads";
+  return "Scaling: " + metric + " against " + against + " (" + w.axis + " axis)";
+}
+
+std::string width_intro(const CompareSummary& s, const CompareSummary::WidthSeries& w) {
+  std::string columns;
+  if (w.x_label == "d_k")
+    columns = "each column a head width d_k = d_model / heads (d_model the variant's hidden width), ascending";
+  else if (w.x_label == "hidden")
+    columns = "each column a hidden width, ascending";
+  else
+    columns = "each column a number of heads, ascending (the model width is unknown, so d_k is not shown)";
+  return "One row per series: the variants that differ only in their " + w.axis + ", named without their `~" +
+         w.axis + "` part; " + columns + ". Each cell: " + (s.corpus ? "test BLEU" : "exact match %") +
+         ", mean \u00b1 sample standard deviation over the seeds that trained without diverging (n seeds); "
+         "\u2014 where the grid has no such variant or none of its runs succeeded. \u0394 = the series' largest " +
+         w.x_label + " \u2212 its smallest (positive: higher at the larger), with the tests of the results table on "
+         "the pair.";
+}
+
+std::string width_column(const CompareSummary::WidthSeries& w, double x) { return w.x_label + " " + fmt("%g", x); }
+
+std::string width_cell(const CompareSummary& s, const MeanStd& m) {
+  if (m.n == 0) return "\u2014";
+  return (s.corpus ? bleu_ms(m) : pct_ms(m)) + " (n=" + std::to_string(m.n) + ")";
+}
+
+std::string width_delta_text(const CompareSummary& s, const CompareSummary::WidthSeries& w,
+                             const CompareSummary::WidthSeries::Line& line) {
+  if (!line.tested || !line.test.compared) return "\u2014";
+  return (s.corpus ? fmt("%+.2f", line.test.bootstrap.delta) : fmt("%+.1f", 100 * line.test.bootstrap.delta)) +
+         " (" + fmt("%g", w.xs[line.high]) + " \u2212 " + fmt("%g", w.xs[line.low]) + ")";
+}
+
+std::string width_bootstrap_text(const CompareSummary::WidthSeries::Line& line) {
+  return line.tested && line.test.compared ? p_value_text(line.test.bootstrap.p_value) : "\u2014";
+}
+
+std::string width_sign_flip_text(const CompareSummary::WidthSeries::Line& line) {
+  return line.tested && line.test.seeds.judged() ? p_value_text(line.test.seeds.sign_flip_p) : "n/a";
+}
+
+std::string width_t_test_text(const CompareSummary::WidthSeries::Line& line) {
+  return line.tested && line.test.seeds.judged() ? p_value_text(line.test.seeds.t.p) : "n/a";
+}
+
+std::vector<std::string> width_columns(const CompareSummary& s, const CompareSummary::WidthSeries& w) {
+  std::vector<std::string> c{"series"};
+  for (double x : w.xs) c.push_back(width_column(w, x));
+  c.push_back(std::string(s.corpus ? "\u0394BLEU" : "\u0394EM") + " (largest \u2212 smallest)");
+  c.push_back("p (bootstrap)");
+  c.push_back("p (sign-flip, seeds)");
+  c.push_back("p (t-test, seeds)");
+  return c;
+}
+
+std::vector<std::string> width_row(const CompareSummary& s, const CompareSummary::WidthSeries& w,
+                                   const CompareSummary::WidthSeries::Line& line) {
+  std::vector<std::string> r{line.name};
+  for (const MeanStd& m : line.cells) r.push_back(width_cell(s, m));
+  r.push_back(width_delta_text(s, w, line));
+  r.push_back(width_bootstrap_text(line));
+  r.push_back(width_sign_flip_text(line));
+  r.push_back(width_t_test_text(line));
+  return r;
+}
+
 std::string two_rates_sentence(const CompareSummary& s) {
   bool own = false;  // a --for rule gave some variant its own rate or candidates
   for (const auto& v : s.variants) own = own || v.training.settings.count("lr") || v.training.settings.count("lr-grid");

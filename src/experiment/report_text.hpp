@@ -78,6 +78,23 @@ std::string contrast_bootstrap_text(const CompareSummary::AxisContrast& c);
 std::string contrast_sign_flip_text(const CompareSummary::AxisContrast& c);
 std::string contrast_t_test_text(const CompareSummary::AxisContrast& c);
 
+// The scaling view of a width axis (CompareSummary::WidthSeries): its section's heading and
+// introduction (with Markdown code spans), a column's heading ("d_k 16", "hidden 128"), a cell
+// ("90.0 ± 1.2 (n=3)", "—" without a successful run), the Δ of the series' largest width against
+// its smallest and the three p-values ("—" / "n/a" when untested).
+std::string width_heading(const CompareSummary& s, const CompareSummary::WidthSeries& w);
+std::string width_intro(const CompareSummary& s, const CompareSummary::WidthSeries& w);
+std::string width_column(const CompareSummary::WidthSeries& w, double x);
+std::string width_cell(const CompareSummary& s, const MeanStd& m);
+std::string width_delta_text(const CompareSummary& s, const CompareSummary::WidthSeries& w,
+                             const CompareSummary::WidthSeries::Line& line);
+std::string width_bootstrap_text(const CompareSummary::WidthSeries::Line& line);
+std::string width_sign_flip_text(const CompareSummary::WidthSeries::Line& line);
+std::string width_t_test_text(const CompareSummary::WidthSeries::Line& line);
+std::vector<std::string> width_columns(const CompareSummary& s, const CompareSummary::WidthSeries& w);
+std::vector<std::string> width_row(const CompareSummary& s, const CompareSummary::WidthSeries& w,
+                                   const CompareSummary::WidthSeries::Line& line);
+
 // The "is it fair?" section: its heading, the sentence on how the variants are matched and the
 // parameter spread, and each variant's training settings with its size, steps and speed.
 std::string matching_heading();

@@ -123,6 +123,7 @@ class Runner {
     r.chosen_lr = chosen;
     r.training = std::move(training);
     r.time_limit = opt_.time_limit;
+    r.hidden = opt_.model.hidden;
     return r;
   }
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <map>
 
 #include "attend/experiment/grid_axis.hpp"
@@ -212,6 +213,113 @@ void add_axis_contrasts(CompareSummary& s) {
 }  // namespace
 
 namespace {
+
+// CompareSummary::width_series: per width axis the grid varies (hidden, heads), the headline
+// metric of each series (the variants equal on every other axis) at each width.
+void add_width_series(CompareSummary& s, const CompareResult& result) {
+  const GridAxis* hidden_axis = nullptr;
+  for (const GridAxis& a : grid_axes())
+    if (std::string(a.field) == "hidden") hidden_axis = &a;
+  auto number = [](const std::string* text) {
+    return text && !text->empty() ? std::strtod(text->c_str(), nullptr) : 0.0;
+  };
+  for (const GridAxis& axis : grid_axes()) {
+    const std::string field = axis.field;
+    if (field != "hidden" && field != "heads") continue;
+    std::vector<std::string> values;
+    for (const auto& v : s.variants) {
+      const std::string* x = axis_value(v.variant, axis);
+      if (x && !x->empty() && std::find(values.begin(), values.end(), *x) == values.end()) values.push_back(*x);
+    }
+    if (values.size() < 2) continue;
+    CompareSummary::WidthSeries w;
+    w.axis = field;
+    const bool heads = field == "heads";
+    // d_model of each variant: its hidden axis value, else the shared model's width.
+    auto d_model = [&](const Variant& v) {
+      const double h = hidden_axis ? number(axis_value(v, *hidden_axis)) : 0.0;
+      return h > 0 ? h : double(result.hidden);
+    };
+    bool known = true;
+    for (const auto& v : s.variants)
+      if (heads && axis_value(v.variant, axis) && !(d_model(v.variant) > 0)) known = false;
+    w.x_label = !heads ? "hidden" : known ? "d_k" : "heads";
+    auto width_of = [&](const Variant& v) {
+      const double x = number(axis_value(v, axis));
+      return heads && known && x > 0 ? d_model(v) / x : x;
+    };
+    // Series in grid order, each with its variants' widths.
+    std::vector<std::pair<std::string, std::vector<std::pair<double, std::size_t>>>> lines;
+    for (std::size_t i = 0; i < s.variants.size(); ++i) {
+      const std::string* x = axis_value(s.variants[i].variant, axis);
+      if (!x || x->empty()) continue;
+      Variant rest = s.variants[i].variant;
+      rest.more_axes.erase(axis.field);  // the width axes are kept in more_axes
+      const std::string name = rest.name();
+      auto it = std::find_if(lines.begin(), lines.end(), [&](const auto& l) { return l.first == name; });
+      if (it == lines.end()) {
+        lines.emplace_back(name, std::vector<std::pair<double, std::size_t>>{});
+        it = lines.end() - 1;
+      }
+      const double width = width_of(s.variants[i].variant);
+      it->second.push_back({width, i});
+      if (std::find(w.xs.begin(), w.xs.end(), width) == w.xs.end()) w.xs.push_back(width);
+    }
+    std::sort(w.xs.begin(), w.xs.end());
+    std::size_t tested = 0, higher = 0, lower = 0, judged = 0, seeds_higher = 0, seeds_lower = 0;
+    for (const auto& [name, points] : lines) {
+      CompareSummary::WidthSeries::Line line;
+      line.name = name;
+      line.cells.assign(w.xs.size(), MeanStd{});
+      line.variants.assign(w.xs.size(), -1);
+      for (const auto& [width, i] : points) {
+        const std::size_t k = std::find(w.xs.begin(), w.xs.end(), width) - w.xs.begin();
+        line.variants[k] = long(i);
+        line.cells[k] = s.corpus ? s.variants[i].bleu : s.variants[i].exact_match;
+      }
+      std::vector<std::size_t> present;
+      for (std::size_t k = 0; k < w.xs.size(); ++k)
+        if (line.cells[k].n) present.push_back(k);
+      if (present.size() >= 2) {
+        line.tested = true;
+        line.low = present.front();
+        line.high = present.back();
+        line.test = compare_paired(s.variants[std::size_t(line.variants[line.high])],
+                                   s.variants[std::size_t(line.variants[line.low])], s.corpus, s.resamples,
+                                   s.bootstrap_seed);
+        ++tested;
+        if (line.test.compared && line.test.bootstrap.p_value < 0.05)
+          ++(line.test.bootstrap.delta > 0 ? higher : lower);
+        if (line.test.seeds.judged()) {
+          ++judged;
+          if (std::isfinite(line.test.seeds.t.p) && line.test.seeds.t.p < 0.05)
+            ++(line.test.seeds.mean_difference > 0 ? seeds_higher : seeds_lower);
+        }
+      }
+      w.series.push_back(line);
+    }
+    const std::string metric = s.corpus ? "BLEU" : "exact match";
+    if (tested == 0) {
+      w.note = "No series has successful runs at two or more " + w.x_label + " values, so none is tested.";
+    } else {
+      w.note = "Largest against smallest " + w.x_label + " within each series, " + std::to_string(tested) +
+               " series: " + metric + " higher in " + std::to_string(higher) +
+               ", lower in " + std::to_string(lower) + ", not separated in " + std::to_string(tested - higher - lower) +
+               " by the paired bootstrap (p < 0.05)";
+      if (judged)
+        w.note += "; across seeds (t-test, p < 0.05) higher in " + std::to_string(seeds_higher) + ", lower in " +
+                  std::to_string(seeds_lower) + ", not separated in " +
+                  std::to_string(judged - seeds_higher - seeds_lower) +
+                  (judged < tested ? " of the " + std::to_string(judged) + " with " +
+                                         std::to_string(SeedTest::kMinSeeds) + " or more paired seeds"
+                                   : "");
+      else
+        w.note += "; fewer than " + std::to_string(SeedTest::kMinSeeds) + " paired seeds, so no test across seeds";
+      w.note += ".";
+    }
+    s.width_series.push_back(w);
+  }
+}
 
 // BLEU against chrF2: every pair of variants with successful runs whose order by mean BLEU is
 // the opposite of their order by mean chrF2.
@@ -519,6 +627,7 @@ CompareSummary summarize(const CompareResult& result, std::size_t max_buckets) {
     }
   }
   add_axis_contrasts(s);
+  add_width_series(s, result);
   return s;
 }
 

@@ -36,18 +36,31 @@ std::string color_of(std::size_t i) { return kPalette[i % 10]; }
 std::string line_chart(const std::string& id, const std::string& title, const std::string& xlab,
                        const std::string& ylab, const std::vector<Series>& series, bool log_y,
                        double ymin_fixed, double ymax_fixed, std::pair<double, double> band,
-                       const std::string& band_label) {
+                       const std::string& band_label, const ChartOptions& options) {
   const double W = 640, H = 360, L = 62, R = 170, Tp = 34, B = 48;
   double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
   auto ty = [&](double y) { return log_y ? std::log10(y) : y; };
-  for (const auto& s : series)
-    for (const auto& [x, y] : s.points) {
-      if (!std::isfinite(y) || (log_y && y <= 0)) continue;
-      x0 = std::min(x0, x), x1 = std::max(x1, x), y0 = std::min(y0, ty(y)), y1 = std::max(y1, ty(y));
+  auto tx = [&](double x) { return options.log2_x ? std::log2(x) : x; };
+  // The error bar of series j's point i (0: none).
+  auto error = [&](std::size_t j, std::size_t i) {
+    const double e = j < options.errors.size() && i < options.errors[j].size() ? options.errors[j][i] : 0.0;
+    return std::isfinite(e) && e > 0 ? e : 0.0;
+  };
+  for (std::size_t j = 0; j < series.size(); ++j)
+    for (std::size_t i = 0; i < series[j].points.size(); ++i) {
+      const auto [x, y] = series[j].points[i];
+      if (!std::isfinite(y) || (log_y && y <= 0) || (options.log2_x && !(x > 0))) continue;
+      x0 = std::min(x0, tx(x)), x1 = std::max(x1, tx(x)), y0 = std::min(y0, ty(y)), y1 = std::max(y1, ty(y));
+      const double e = error(j, i);
+      if (e > 0) {
+        if (!log_y || y - e > 0) y0 = std::min(y0, ty(y - e));
+        y1 = std::max(y1, ty(y + e));
+      }
     }
   if (!std::isfinite(x0)) x0 = 0, x1 = 1, y0 = 0, y1 = 1;
   if (std::isfinite(band.first)) x0 = std::min(x0, band.first), x1 = std::max(x1, band.second);
   if (x1 == x0) x0 -= 0.5, x1 += 0.5;
+  if (options.log2_x) x0 -= 0.25, x1 += 0.25;  // room for the end points' error bars
   if (std::isfinite(ymin_fixed)) y0 = ty(ymin_fixed);
   if (std::isfinite(ymax_fixed)) y1 = ty(ymax_fixed);
   if (log_y) {
@@ -55,7 +68,7 @@ std::string line_chart(const std::string& id, const std::string& title, const st
     y0 -= pad, y1 += pad;
   }
   if (y1 <= y0) y1 = y0 + 1;
-  auto px = [&](double x) { return L + (x - x0) / (x1 - x0) * (W - L - R); };
+  auto px = [&](double x) { return L + (tx(x) - x0) / (x1 - x0) * (W - L - R); };
   auto py = [&](double y) { return Tp + (1 - (ty(y) - y0) / (y1 - y0)) * (H - Tp - B); };
   std::ostringstream o;
   o << "<svg class=\"chart\" id=\"" << id << "\" width=\"" << W << "\" height=\"" << H << "\" viewBox=\"0 0 " << W << " " << H
@@ -88,7 +101,8 @@ std::string line_chart(const std::string& id, const std::string& title, const st
         << "<text x=\"" << L - 6 << "\" y=\"" << y + 4 << "\" font-size=\"11\" text-anchor=\"end\">" << tick_text(v) << "</text>";
     }
   }
-  for (double v : nice_ticks(x0, x1, 7)) {
+  for (double v : options.x_ticks.empty() ? nice_ticks(x0, x1, 7) : options.x_ticks) {
+    if (options.log2_x && options.x_ticks.empty()) v = std::pow(2.0, v);
     const double x = px(v);
     o << "<line x1=\"" << x << "\" x2=\"" << x << "\" y1=\"" << H - B << "\" y2=\"" << H - B + 5 << "\" stroke=\"#333\"/>"
       << "<text x=\"" << x << "\" y=\"" << H - B + 18 << "\" font-size=\"11\" text-anchor=\"middle\">" << tick_text(v) << "</text>";
@@ -99,18 +113,31 @@ std::string line_chart(const std::string& id, const std::string& title, const st
   o << "<text x=\"14\" y=\"" << (Tp + H - B) / 2 << "\" font-size=\"12\" text-anchor=\"middle\" transform=\"rotate(-90 14 "
     << (Tp + H - B) / 2 << ")\">" << esc(ylab) << "</text>";
   // Series.
-  for (const auto& s : series) {
+  for (std::size_t j = 0; j < series.size(); ++j) {
+    const Series& s = series[j];
     std::string d;
     for (const auto& [x, y] : s.points) {
-      if (!std::isfinite(y) || (log_y && y <= 0)) continue;
+      if (!std::isfinite(y) || (log_y && y <= 0) || (options.log2_x && !(x > 0))) continue;
       d += (d.empty() ? "M" : " L") + fmt("%.1f", px(x)) + "," + fmt("%.1f", py(y));
     }
     o << "<path class=\"series\" data-series=\"" << esc(s.name) << "\" d=\"" << d << "\" fill=\"none\" stroke=\"" << s.color
       << "\" stroke-width=\"" << s.width << "\" stroke-opacity=\"" << s.opacity << "\""
       << (s.dashed ? " stroke-dasharray=\"6 4\"" : "") << "/>";
+    for (std::size_t i = 0; i < s.points.size(); ++i) {
+      const auto [x, y] = s.points[i];
+      const double e = error(j, i);
+      if (!std::isfinite(y) || e <= 0 || (options.log2_x && !(x > 0))) continue;
+      const double bx = px(x), top = py(y + e), bottom = log_y && y - e <= 0 ? py(std::pow(10.0, y0)) : py(y - e);
+      o << "<path class=\"error-bar\" data-series=\"" << esc(s.name) << "\" data-x=\"" << tick_text(x)
+        << "\" data-low=\"" << fmt("%.6g", y - e) << "\" data-high=\"" << fmt("%.6g", y + e) << "\" d=\"M"
+        << fmt("%.1f", bx) << "," << fmt("%.1f", top) << " L" << fmt("%.1f", bx) << "," << fmt("%.1f", bottom) << " M"
+        << fmt("%.1f", bx - 4) << "," << fmt("%.1f", top) << " L" << fmt("%.1f", bx + 4) << "," << fmt("%.1f", top) << " M"
+        << fmt("%.1f", bx - 4) << "," << fmt("%.1f", bottom) << " L" << fmt("%.1f", bx + 4) << "," << fmt("%.1f", bottom)
+        << "\" stroke=\"" << s.color << "\" stroke-width=\"1.2\" fill=\"none\"/>";
+    }
     if (s.markers)
       for (const auto& [x, y] : s.points)
-        if (std::isfinite(y))
+        if (std::isfinite(y) && !(options.log2_x && !(x > 0)))
           o << "<circle cx=\"" << px(x) << "\" cy=\"" << py(y) << "\" r=\"3\" fill=\"" << s.color << "\" data-series=\""
             << esc(s.name) << "\" data-x=\"" << tick_text(x) << "\" data-y=\"" << fmt("%.6g", y) << "\"><title>" << esc(s.name)
             << ": " << tick_text(x) << " \u2192 " << fmt("%.3g", y) << "</title></circle>";

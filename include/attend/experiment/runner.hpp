@@ -51,6 +51,9 @@ struct CompareResult {
   // result not made by run_compare.
   std::map<std::string, VariantTraining> training;
   double time_limit = 0;             // seconds per run (corpus grids); 0 = none
+  // The shared model's hidden width (CompareOptions::model.hidden): d_model of the scaling view's
+  // d_k = d_model / heads when hidden is not an axis; 0 = unknown (the view then shows heads).
+  std::size_t hidden = 0;
 };
 
 // Runs (or resumes) the grid under options.out_dir (spread over options.ranks under mpirun). Per run: OUT/<run>/model.safetensors (attend::save_model),

@@ -136,6 +136,30 @@ struct CompareSummary {
   std::vector<AxisContrast> contrasts;  // grouped by axis, in grid order
   // Per axis and value, one plain sentence counting the pairs each test separates: (axis, text).
   std::vector<std::pair<std::string, std::string>> contrast_notes;
+  // The scaling view of each width axis the grid varies (hidden, heads: two or more values), in
+  // grid_axes() order: the headline metric (exact match 0–1, or BLEU 0–100 in a corpus grid)
+  // against the width, one series per combination of the variant's other axes.
+  struct WidthSeries {
+    std::string axis;     // "heads" or "hidden"
+    // What the columns measure: "d_k" (d_model / heads, d_model the variant's hidden: its hidden
+    // axis value, or the shared model's CompareResult::hidden) for the heads axis, "hidden" for
+    // the hidden axis; "heads" when the heads axis's d_model is unknown (CompareResult::hidden 0).
+    std::string x_label;
+    std::vector<double> xs;  // every width of any series, ascending (not the grid's order)
+    struct Line {
+      std::string name;      // the variants' name without the axis's part, e.g. "gru+bahdanau/transformer"
+      std::vector<MeanStd> cells;       // per xs; n 0: no variant there, or none of its runs succeeded
+      std::vector<long> variants;       // per xs: index into CompareSummary::variants, −1 for none
+      // The variant at the series' largest width against the one at its smallest (both with a
+      // successful run): compare_paired(largest, smallest), Δ = largest − smallest.
+      bool tested = false;
+      std::size_t low = 0, high = 0;    // indices into xs of the two ends tested
+      PairedComparison test;
+    };
+    std::vector<Line> series;  // in grid order of their first variant
+    std::string note;          // one plain sentence counting the series each test separates
+  };
+  std::vector<WidthSeries> width_series;
 };
 
 // The ranking at fractions of the budget (CompareSummary::rankings). `curves[k]` holds the
