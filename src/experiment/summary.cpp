@@ -127,6 +127,33 @@ std::vector<CompareSummary::BudgetRanking> rank_at_fractions(
 
 namespace {
 
+// How many paired comparisons each test separates, by direction, for the reports' one-sentence
+// notes: "better in 1, worse in 0, not separated in 2 by the paired bootstrap (p < 0.05); across
+// seeds (t-test, p < 0.05) …".
+struct SeparationTally {
+  std::size_t pairs = 0, up = 0, down = 0, judged = 0, seeds_up = 0, seeds_down = 0;
+  void add(const PairedComparison& t) {
+    ++pairs;
+    if (t.compared && t.bootstrap.p_value < 0.05) ++(t.bootstrap.delta > 0 ? up : down);
+    if (t.seeds.judged()) {
+      ++judged;
+      if (std::isfinite(t.seeds.t.p) && t.seeds.t.p < 0.05) ++(t.seeds.mean_difference > 0 ? seeds_up : seeds_down);
+    }
+  }
+  std::string text(const std::string& up_word, const std::string& down_word) const {
+    std::string t = up_word + " in " + std::to_string(up) + ", " + down_word + " in " + std::to_string(down) +
+                    ", not separated in " + std::to_string(pairs - up - down) + " by the paired bootstrap (p < 0.05)";
+    if (!judged)
+      return t + "; fewer than " + std::to_string(SeedTest::kMinSeeds) + " paired seeds, so no test across seeds";
+    return t + "; across seeds (t-test, p < 0.05) " + up_word + " in " + std::to_string(seeds_up) + ", " + down_word +
+           " in " + std::to_string(seeds_down) + ", not separated in " +
+           std::to_string(judged - seeds_up - seeds_down) +
+           (judged < pairs ? " of the " + std::to_string(judged) + " with " + std::to_string(SeedTest::kMinSeeds) +
+                                 " or more paired seeds"
+                           : "");
+  }
+};
+
 // CompareSummary::contrasts and contrast_notes. An axis takes part when the variants hold two or
 // more values of it; its reference is the value of the first variant in grid order (the first
 // value given on the command line).
@@ -179,33 +206,13 @@ void add_axis_contrasts(CompareSummary& s) {
       }
     }
     for (std::size_t k = 1; k < values.size(); ++k) {
-      std::size_t pairs = 0, better = 0, worse = 0, judged = 0, seeds_better = 0, seeds_worse = 0;
-      for (const auto& c : s.contrasts) {
-        if (c.axis != axis.name || c.value != values[k]) continue;
-        ++pairs;
-        if (c.test.compared && c.test.bootstrap.p_value < 0.05)
-          ++(c.test.bootstrap.delta > 0 ? better : worse);
-        if (c.test.seeds.judged()) {
-          ++judged;
-          if (std::isfinite(c.test.seeds.t.p) && c.test.seeds.t.p < 0.05)
-            ++(c.test.seeds.mean_difference > 0 ? seeds_better : seeds_worse);
-        }
-      }
-      if (pairs == 0) continue;
-      std::string note = "`" + values[k] + "` against `" + ref + "`, " + std::to_string(pairs) +
-                         (pairs == 1 ? " pair" : " pairs") + ": better in " + std::to_string(better) +
-                         ", worse in " + std::to_string(worse) + ", not separated in " +
-                         std::to_string(pairs - better - worse) + " by the paired bootstrap (p < 0.05)";
-      if (judged)
-        note += "; across seeds (t-test, p < 0.05) better in " + std::to_string(seeds_better) + ", worse in " +
-                std::to_string(seeds_worse) + ", not separated in " +
-                std::to_string(judged - seeds_better - seeds_worse) +
-                (judged < pairs ? " of the " + std::to_string(judged) + " with " +
-                                      std::to_string(SeedTest::kMinSeeds) + " or more paired seeds"
-                                : "");
-      else
-        note += "; fewer than " + std::to_string(SeedTest::kMinSeeds) + " paired seeds, so no test across seeds";
-      s.contrast_notes.emplace_back(axis.name, note + ".");
+      SeparationTally tally;
+      for (const auto& c : s.contrasts)
+        if (c.axis == axis.name && c.value == values[k]) tally.add(c.test);
+      if (tally.pairs == 0) continue;
+      s.contrast_notes.emplace_back(
+          axis.name, "`" + values[k] + "` against `" + ref + "`, " + std::to_string(tally.pairs) +
+                         (tally.pairs == 1 ? " pair" : " pairs") + ": " + tally.text("better", "worse") + ".");
     }
   }
 }
@@ -266,7 +273,7 @@ void add_width_series(CompareSummary& s, const CompareResult& result) {
       if (std::find(w.xs.begin(), w.xs.end(), width) == w.xs.end()) w.xs.push_back(width);
     }
     std::sort(w.xs.begin(), w.xs.end());
-    std::size_t tested = 0, higher = 0, lower = 0, judged = 0, seeds_higher = 0, seeds_lower = 0;
+    SeparationTally tally;
     for (const auto& [name, points] : lines) {
       CompareSummary::WidthSeries::Line line;
       line.name = name;
@@ -287,36 +294,16 @@ void add_width_series(CompareSummary& s, const CompareResult& result) {
         line.test = compare_paired(s.variants[std::size_t(line.variants[line.high])],
                                    s.variants[std::size_t(line.variants[line.low])], s.corpus, s.resamples,
                                    s.bootstrap_seed);
-        ++tested;
-        if (line.test.compared && line.test.bootstrap.p_value < 0.05)
-          ++(line.test.bootstrap.delta > 0 ? higher : lower);
-        if (line.test.seeds.judged()) {
-          ++judged;
-          if (std::isfinite(line.test.seeds.t.p) && line.test.seeds.t.p < 0.05)
-            ++(line.test.seeds.mean_difference > 0 ? seeds_higher : seeds_lower);
-        }
+        tally.add(line.test);
       }
       w.series.push_back(line);
     }
     const std::string metric = s.corpus ? "BLEU" : "exact match";
-    if (tested == 0) {
+    if (tally.pairs == 0)
       w.note = "No series has successful runs at two or more " + w.x_label + " values, so none is tested.";
-    } else {
-      w.note = "Largest against smallest " + w.x_label + " within each series, " + std::to_string(tested) +
-               " series: " + metric + " higher in " + std::to_string(higher) +
-               ", lower in " + std::to_string(lower) + ", not separated in " + std::to_string(tested - higher - lower) +
-               " by the paired bootstrap (p < 0.05)";
-      if (judged)
-        w.note += "; across seeds (t-test, p < 0.05) higher in " + std::to_string(seeds_higher) + ", lower in " +
-                  std::to_string(seeds_lower) + ", not separated in " +
-                  std::to_string(judged - seeds_higher - seeds_lower) +
-                  (judged < tested ? " of the " + std::to_string(judged) + " with " +
-                                         std::to_string(SeedTest::kMinSeeds) + " or more paired seeds"
-                                   : "");
-      else
-        w.note += "; fewer than " + std::to_string(SeedTest::kMinSeeds) + " paired seeds, so no test across seeds";
-      w.note += ".";
-    }
+    else
+      w.note = "Largest against smallest " + w.x_label + " within each series, " + std::to_string(tally.pairs) +
+               " series: " + metric + " " + tally.text("higher", "lower") + ".";
     s.width_series.push_back(w);
   }
 }
