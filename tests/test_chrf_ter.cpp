@@ -264,3 +264,73 @@ TEST_CASE("attend bleu with an unknown metric exits 2 naming the valid ones", "[
   CHECK(attend::test::contains(r.err, "bleu, chrf, chrf++, ter"));
   CHECK(r.out.empty());
 }
+
+namespace {
+
+// 60 reference lines and two systems: `good` equals the references, `bad` drops the last two
+// words of every line.
+struct PairedFiles {
+  attend::test::TempDir dir;
+  std::string ref = dir.file("ref.txt"), good = dir.file("good.txt"), bad = dir.file("bad.txt");
+  PairedFiles() {
+    std::string r, g, b;
+    for (int i = 0; i < 60; ++i) {
+      const std::string w = "w" + std::to_string(i);
+      r += "the " + w + " cat sat on the mat today\n";
+      g += "the " + w + " cat sat on the mat today\n";
+      b += "the " + w + " cat sat on the\n";
+    }
+    attend::test::write_file(ref, r);
+    attend::test::write_file(good, g);
+    attend::test::write_file(bad, b);
+  }
+  std::string command(const std::string& hyp, const std::string& base) const {
+    return "bleu --hyp " + attend::test::quote(hyp) + " --ref " + attend::test::quote(ref) + " --paired-bootstrap " +
+           attend::test::quote(base);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("bleu --paired-bootstrap of a system against itself finds no difference", "[cli][bleu][bootstrap]") {
+  const PairedFiles f;
+  const auto r = attend::test::run_cli(f.dir, f.command(f.bad, f.bad) + " --metrics-json " +
+                                                  attend::test::quote(f.dir.file("m.json")));
+  REQUIRE(r.status == 0);
+  CHECK(attend::test::contains(r.out, "BLEU +0.00 (p 1.000), chrF2 +0.00 (p 1.000)"));
+  const auto j = nlohmann::json::parse(attend::test::read_file(f.dir.file("m.json")));
+  REQUIRE(j.is_array());
+  CHECK(j[1].at("bleu_delta") == 0.0);
+  CHECK(j[1].at("bleu_p") == 1.0);
+}
+
+TEST_CASE("bleu --paired-bootstrap separates a system equal to the references from a truncated one",
+          "[cli][bleu][bootstrap]") {
+  const PairedFiles f;
+  const auto r = attend::test::run_cli(f.dir, f.command(f.good, f.bad) + " --metrics-json " +
+                                                  attend::test::quote(f.dir.file("m.json")));
+  REQUIRE(r.status == 0);
+  const auto j = nlohmann::json::parse(attend::test::read_file(f.dir.file("m.json")));
+  CHECK(j[1].at("bleu_delta").get<double>() > 10);
+  CHECK(j[1].at("bleu_p").get<double>() < 0.01);
+  CHECK(j[1].at("chrf_delta").get<double>() > 10);
+  CHECK(j[1].at("chrf_p").get<double>() < 0.01);
+  // The other way round: the same difference, negative.
+  const auto back = attend::test::run_cli(f.dir, f.command(f.bad, f.good) + " --metrics-json " +
+                                                     attend::test::quote(f.dir.file("n.json")));
+  REQUIRE(back.status == 0);
+  const auto k = nlohmann::json::parse(attend::test::read_file(f.dir.file("n.json")));
+  CHECK(k[1].at("bleu_delta").get<double>() == Approx(-j[1].at("bleu_delta").get<double>()));
+}
+
+TEST_CASE("bleu --paired-bootstrap refuses a baseline of another line count and several references",
+          "[cli][bleu][bootstrap]") {
+  const PairedFiles f;
+  attend::test::write_file(f.dir.file("short.txt"), "the cat\n");
+  auto r = attend::test::run_cli(f.dir, f.command(f.good, f.dir.file("short.txt")));
+  CHECK(r.status == 2);
+  CHECK(attend::test::contains(r.err, "short.txt"));
+  r = attend::test::run_cli(f.dir, f.command(f.good, f.bad) + " --ref " + attend::test::quote(f.ref));
+  CHECK(r.status == 2);
+  CHECK(attend::test::contains(r.err, "one --ref"));
+}
