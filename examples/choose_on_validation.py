@@ -11,7 +11,9 @@ For the candidate models given (single checkpoints, or checkpoint averages writt
      them (`attend eval -m A -m B …`) on the validation files, with the same grid;
   3. every system (candidate or ensemble) on the test files twice: at alpha 0 and at the alpha its
      validation run chose.
-It prints a Markdown table and writes DIR/choices.json. The test files play no part in any choice.
+It prints a Markdown table and writes DIR/choices.json, and each test decoding's translations to
+DIR/testN-alpha0.hyp and DIR/testN-chosen.hyp (for `attend bleu --paired-bootstrap`). The test
+files play no part in any choice.
 """
 
 import argparse
@@ -79,10 +81,11 @@ def main():
     for i, s in enumerate(systems):
         s["valid_alpha0"] = at_alpha(s["valid"], 0)
         s["alpha"] = s["valid"]["length_penalty"]
-        s["test_alpha0"] = run_eval(args, s["models"], args.test_src, args.test_ref, ["--length-penalty", "0"],
-                                    "test%d-alpha0" % i)
-        s["test_chosen"] = run_eval(args, s["models"], args.test_src, args.test_ref,
-                                    ["--length-penalty", repr(s["alpha"])], "test%d-chosen" % i)
+        for key, alpha in (("test_alpha0", 0), ("test_chosen", s["alpha"])):
+            tag = "test%d-%s" % (i, "alpha0" if key == "test_alpha0" else "chosen")
+            s[key] = run_eval(args, s["models"], args.test_src, args.test_ref,
+                              ["--length-penalty", repr(alpha), "--out", os.path.join(args.out, tag + ".hyp")], tag)
+            s[key + "_hyp"] = os.path.join(args.out, tag + ".hyp")
 
     print("| system | valid BLEU (α 0) | α chosen on valid | valid BLEU (α) | test BLEU (α 0) | test chrF2 (α 0) "
           "| BP (α 0) | test BLEU (α chosen) | test chrF2 (α chosen) | BP (α chosen) |")
