@@ -191,9 +191,10 @@ TEST_CASE("bad serve model specs are refused with the reason", "[serve-ensemble]
       {"/tmp/no-such-dir/a.safetensors,/tmp/no-such-dir/b.safetensors", "name it: --model NAME="},
       {"a b=x.safetensors", "letters, digits"},
   };
-  for (const auto& [spec, why] : cases) {
+  for (const auto& c : cases) {
+    const std::string spec = c.first;  // a named copy: a lambda may not capture a structured binding in C++17
     INFO(spec);
-    CHECK(contains(error_of([&] { parse_model_spec(spec); }), why));
+    CHECK(contains(error_of([&] { parse_model_spec(spec); }), c.second));
   }
 }
 
