@@ -469,4 +469,18 @@ std::vector<std::string> split_list(const std::string& s) {
   return out;
 }
 
+std::vector<double> parse_number_list(const std::string& option, const std::string& text) {
+  std::vector<double> out;
+  for (const auto& item : split_list(text)) {
+    try {
+      std::size_t used = 0;
+      out.push_back(std::stod(item, &used));
+      if (used != item.size()) throw std::invalid_argument(item);
+    } catch (const std::exception&) {
+      throw Error(option + ": '" + item + "' is not a number");
+    }
+  }
+  return out;
+}
+
 }  // namespace attend::cli

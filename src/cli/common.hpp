@@ -127,6 +127,9 @@ ModelBundle load_model_for(const ModelOptions& o, const po::variables_map& vm,
 void chomp(std::string& line);
 // A comma-separated option value as its items, each trimmed of blanks; "" gives none.
 std::vector<std::string> split_list(const std::string& s);
+// split_list's items as numbers ("--lr-grid 0.001,0.003"); throws Error "OPTION: 'x' is not a
+// number" for an item that is not one whole number (an empty item included).
+std::vector<double> parse_number_list(const std::string& option, const std::string& text);
 
 
 // Text attention map: a header row with the source tokens, then one row per output token whose

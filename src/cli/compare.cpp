@@ -256,17 +256,7 @@ void apply_budget(CompareArgs& a, const po::variables_map& vm) {
   }
   if (!a.lr_grid.empty()) {
     if (!vm["lr"].defaulted()) throw Error("give either --lr or --lr-grid, not both");
-    for (const auto& x : split_list(a.lr_grid)) {
-      double lr = 0;
-      try {
-        std::size_t used = 0;
-        lr = std::stod(x, &used);
-        if (used != x.size()) throw std::invalid_argument(x);
-      } catch (const std::exception&) {
-        throw Error("--lr-grid: '" + x + "' is not a number");
-      }
-      g.lr_grid.push_back(lr);
-    }
+    g.lr_grid = parse_number_list("--lr-grid", a.lr_grid);
   }
 }
 

@@ -227,25 +227,17 @@ struct EvalArgs {
 
 // "0,0.2,0.4" as GNMT alphas: finite, not negative, no repeats; Error naming the bad item.
 std::vector<double> parse_length_penalty_grid(const std::string& text) {
-  std::vector<double> out;
-  std::string item;
-  std::stringstream in(text);
-  while (std::getline(in, item, ',')) {
-    double x = 0;
-    try {
-      std::size_t used = 0;
-      x = std::stod(item, &used);
-      if (used != item.size()) throw std::invalid_argument(item);
-    } catch (const std::exception&) {
-      throw Error("--length-penalty-grid: '" + item + "' is not a number");
-    }
-    if (!std::isfinite(x) || x < 0) throw Error("--length-penalty-grid: '" + item + "' must be a number >= 0");
-    if (std::find(out.begin(), out.end(), x) != out.end())
-      throw Error("--length-penalty-grid: " + item + " is given twice");
-    out.push_back(x);
+  const std::vector<double> alphas = parse_number_list("--length-penalty-grid", text);
+  if (alphas.empty()) throw Error("--length-penalty-grid: give alphas separated by commas, e.g. 0,0.4,0.8");
+  for (std::size_t i = 0; i < alphas.size(); ++i) {
+    std::ostringstream alpha;
+    alpha << alphas[i];
+    if (!std::isfinite(alphas[i]) || alphas[i] < 0)
+      throw Error("--length-penalty-grid: " + alpha.str() + " must be a number >= 0");
+    if (std::find(alphas.begin(), alphas.begin() + i, alphas[i]) != alphas.begin() + i)
+      throw Error("--length-penalty-grid: " + alpha.str() + " is given twice");
   }
-  if (out.empty() || text.back() == ',') throw Error("--length-penalty-grid: give alphas separated by commas, e.g. 0,0.4,0.8");
-  return out;
+  return alphas;
 }
 
 // A task option without a default: a count for the sizes, an int for the lengths.
@@ -349,6 +341,21 @@ std::vector<EncodedPair> encode_pairs(const Translator& tr, const std::vector<st
 // attend eval --src F --ref F: BLEU of the detokenised translations, perplexity of the references.
 // An ensemble (--model more than once): the translations are the ensemble's; perplexity and token
 // accuracy are the first model's (teacher-forced, as printed).
+// The detokenised best hypothesis of every pair under opt; sources[m] are member m's source ids
+// (one model: decode(); an ensemble: ensemble_decode()).
+std::vector<std::string> decode_texts(const TranslatorEnsemble& ens,
+                                      const std::vector<std::vector<std::vector<int>>>& sources, const EvalArgs& a,
+                                      const SearchOptions& opt) {
+  const auto out = ens.single() ? decode(ens.first().model(), sources[0], opt, a.batch)
+                                : ensemble_decode(ens.models(), sources, opt, ens.options(), a.batch);
+  std::vector<std::string> hyps(out.size());
+  for (std::size_t i = 0; i < out.size(); ++i) hyps[i] = out[i].empty() ? "" : ens.first().describe(out[i][0]).text;
+  return hyps;
+}
+
+// attend eval --src F --ref F: BLEU of the detokenised translations, perplexity of the references.
+// An ensemble (--model more than once): the translations are the ensemble's; perplexity and token
+// accuracy are the first model's (teacher-forced, as printed).
 // The first entry of the highest BLEU.
 template <typename Tried>
 std::size_t best_index(const std::vector<Tried>& tried) {
@@ -393,24 +400,35 @@ int eval_files(const TranslatorEnsemble& ens, const EvalArgs& a, SearchOptions o
   if (a.normalize_refs)
     for (auto& ref : refs) ref = tr.prepare(ref);
 
+  // Each member's source ids, encoded once for every alpha.
+  std::vector<std::vector<std::vector<int>>> sources;
+  if (ens.single()) {
+    sources.resize(1);
+    for (const auto& p : pairs) sources[0].push_back(p.src);
+  } else {
+    sources = ens.sources(c.src, [&](std::size_t i) { return a.src + ":" + std::to_string(c.line_numbers[i]); });
+  }
   struct Tried {
     double alpha;
     BleuScore bleu;
     ChrfScore chrf;
   };
   std::vector<Tried> tried;
+  std::size_t best_at = 0;
   std::vector<std::string> hyps;
   const std::vector<double> alphas = a.length_penalties.empty() ? std::vector<double>{opt.length_penalty} : a.length_penalties;
   for (const double alpha : alphas) {
     SearchOptions o = opt;
     o.length_penalty = alpha;
-    std::vector<std::string> h = decode_texts(ens, c, pairs, a, o);
+    std::vector<std::string> h = decode_texts(ens, sources, a, o);
     // chrF2 as sacreBLEU's default computes it: case-sensitive, also under --lc (as `attend bleu -lc`).
-    Tried t{alpha, corpus_bleu(h, {refs}, a.lowercase_bleu), corpus_chrf(h, {refs})};
-    if (tried.empty() || t.bleu.score > tried[best_index(tried)].bleu.score) hyps = std::move(h);
-    tried.push_back(std::move(t));
+    tried.push_back({alpha, corpus_bleu(h, {refs}, a.lowercase_bleu), corpus_chrf(h, {refs})});
+    if (tried.size() == 1 || tried.back().bleu.score > tried[best_at].bleu.score) {  // the first, on ties
+      best_at = tried.size() - 1;
+      hyps = std::move(h);
+    }
   }
-  const Tried& best = tried[best_index(tried)];
+  const Tried& best = tried[best_at];
   opt.length_penalty = best.alpha;
   if (!a.length_penalties.empty()) {
     std::printf("length penalty  alpha  BLEU    chrF2   BP     ratio\n");
