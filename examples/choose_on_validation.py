@@ -37,6 +37,8 @@ def run_eval(args, models, src, ref, extra, tag):
         sys.exit("attend eval failed (%d): %s\n%s" % (done.returncode, " ".join(cmd), done.stderr))
     with open(os.path.join(args.out, tag + ".txt"), "w") as f:
         f.write(" ".join(cmd) + "\n" + done.stdout)
+    if done.stderr:  # e.g. a best length penalty at an end of --alphas
+        sys.stderr.write("%s: %s" % (tag, done.stderr))
     with open(metrics) as f:
         return json.load(f)
 

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -181,6 +182,28 @@ TEST_CASE("eval --length-penalty-grid with one alpha equals eval --length-penalt
   CHECK(contains(grid.out, "length penalty  0.8 (best BLEU of 1)"));
   const auto bleu_line = [](const std::string& out) { return out.substr(0, out.find('\n')); };
   CHECK(contains(grid.out, bleu_line(one.out)));
+}
+
+TEST_CASE("eval --length-penalty-grid notes a best alpha at an end of the grid", "[cli]") {
+  const TrainedModel& m = trained();
+  write_reverse_pairs(m.dir);
+  const std::string base = "eval --beam 4 --model " + quote(m.model) + " --src lp.src --ref lp.ref --metrics-json g.json";
+  // Ties go to the first alpha given, so on a model the penalty does not move the order differs.
+  for (const char* grid : {"0,0.6,1.5", "1.5,0.6,0", "0.3,0.6"}) {
+    const CliRun r = run_cli(m.dir, base + " --length-penalty-grid " + grid);
+    REQUIRE(r.status == 0);
+    const auto j = nlohmann::json::parse(read_file(m.dir.file("g.json")));
+    double lowest = 1e9, highest = -1;
+    for (const auto& t : j.at("length_penalty_grid")) {
+      lowest = std::min(lowest, t.at("length_penalty").get<double>());
+      highest = std::max(highest, t.at("length_penalty").get<double>());
+    }
+    const double best = j.at("length_penalty").get<double>();
+    const bool edge = best == highest || (best == lowest && lowest > 0);
+    INFO("grid " << grid << ", best alpha " << best);
+    CHECK(j.at("length_penalty_at_grid_edge").get<bool>() == edge);
+    CHECK(contains(r.err, "of --length-penalty-grid; BLEU may be higher beyond it") == edge);
+  }
 }
 
 TEST_CASE("eval --length-penalty-grid refuses a negative, repeated or non-numeric alpha", "[cli]") {

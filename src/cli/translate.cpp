@@ -445,7 +445,13 @@ int eval_files(const TranslatorEnsemble& ens, const EvalArgs& a, SearchOptions o
               best.bleu.format().c_str(), a.lowercase_bleu ? " (lower-cased)" : "", best.chrf.format().c_str(),
               r.perplexity, ens.single() ? "" : " (model 1)", 100 * r.token_accuracy, ens.single() ? "" : " (model 1)",
               pairs.size());
+  // The best alpha at an end of the grid says the grid may have stopped short of the real best.
+  const auto [lowest, highest] = std::minmax_element(alphas.begin(), alphas.end());
+  const bool best_at_edge = alphas.size() > 1 && (best.alpha == *highest || (best.alpha == *lowest && *lowest > 0));
   if (!a.length_penalties.empty()) std::printf("length penalty  %g (best BLEU of %zu)\n", best.alpha, tried.size());
+  if (best_at_edge)
+    std::fprintf(stderr, "note: the best alpha, %g, is the %s of --length-penalty-grid; BLEU may be higher beyond it\n",
+                 best.alpha, best.alpha == *highest ? "largest" : "smallest");
   if (!ens.single())
     std::printf("ensemble        %zu models, %s\n", ens.size(),
                 ens.options().combine == EnsembleCombine::Mean ? "mean probability" : "weighted log-probabilities");
@@ -470,6 +476,7 @@ int eval_files(const TranslatorEnsemble& ens, const EvalArgs& a, SearchOptions o
         grid.push_back({{"length_penalty", t.alpha}, {"bleu", t.bleu.score}, {"chrf", t.chrf.score},
                         {"bp", t.bleu.bp}, {"ratio", t.bleu.ratio}});
       j["length_penalty_grid"] = grid;
+      j["length_penalty_at_grid_edge"] = best_at_edge;
     }
     write_file_atomic(a.metrics_json, j.dump(2) + "\n");
   }
