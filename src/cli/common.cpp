@@ -179,6 +179,9 @@ void add_optimization_options(po::options_description& d, TrainOptions& o) {
       ("clip", opt(&o.clip), "global gradient-norm clipping (0 = off)")
       ("teacher-forcing", opt(&o.teacher_forcing), "probability of feeding the reference token")
       ("label-smoothing", opt(&o.label_smoothing), "label smoothing")
+      ("flush-denormals", flag(&o.flush_denormals),
+       "train with subnormal floats flushed to zero; --flush-denormals=0 keeps them (IEEE "
+       "arithmetic, as PyTorch by default; up to 3x slower when a softmax saturates)")
       ("batch", opt(&o.batch), "examples per batch")
       ("steps", opt(&o.steps), ("updates (0 with --epochs 0: " + std::to_string(kDefaultSteps) + ")").c_str())
       ("epochs", opt(&o.epochs), "epochs when --steps is 0")

@@ -1,6 +1,7 @@
 // `attend <command> [options]`: dispatch to a command and turn every failure into
 // "attend: error: <message>" on stderr and exit status 2.
 #include <attend/core/error.hpp>
+#include <attend/core/float_mode.hpp>
 #include <algorithm>
 #include <cstring>
 #include <iostream>
@@ -71,6 +72,9 @@ int fail(const char* message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The command line owns its process: decoding flushes subnormals too (threads started later
+  // inherit the mode); training sets its own mode from --flush-denormals.
+  attend::set_flush_denormals(true);
   try {
     return dispatch(std::vector<std::string>(argv + 1, argv + argc));
   } catch (const attend::Error& e) {

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "attend/core/error.hpp"
+#include "attend/core/float_mode.hpp"
 #include "attend/train/diagnostics.hpp"
 #include "attend/train/parallel.hpp"
 
@@ -170,6 +171,8 @@ TrainResult train(Seq2Seq<float>& model, const std::vector<EncodedPair>& train_d
     throw Error("--decoder " + model.config().decoder + " trains with teacher forcing only; leave --teacher-forcing at 1");
   if (train_data.empty()) throw Error("no training examples");
   validate(opt);
+  // Before ParallelLoss starts its shard threads, which inherit the mode.
+  const FlushDenormalsScope float_mode(opt.flush_denormals);
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
   auto seconds = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };

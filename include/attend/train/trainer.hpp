@@ -77,6 +77,9 @@ struct TrainOptions {
   std::size_t threads = 1;       // data-parallel shards per batch (use one BLAS thread with > 1)
   double max_seconds = 0;        // stop (after a final validation) once training took this long; 0 = no limit
   std::size_t diagnostics_every = 0;  // steps between DiagnosticsPoints; 0 = none
+  // Train with subnormal floats flushed to zero (core/float_mode.hpp); the caller's mode is
+  // restored on return. Off keeps IEEE subnormals, as PyTorch does by default.
+  bool flush_denormals = true;
   // --attention-fn hard: how the score's gradient is estimated (attention_fn.hpp; the
   // REINFORCE baseline lives in TrainState). Ignored for other normalizers.
   HardAttentionOptions hard;
