@@ -190,6 +190,8 @@ TEST_CASE("bad serve model specs are refused with the reason", "[serve-ensemble]
       {"e=", "write --model FILE"},
       {"/tmp/no-such-dir/a.safetensors,/tmp/no-such-dir/b.safetensors", "name it: --model NAME="},
       {"a b=x.safetensors", "letters, digits"},
+      {"", "write --model FILE"},
+      {"runs/", "no model name in the file name"},
   };
   for (const auto& c : cases) {
     const std::string spec = c.first;  // a named copy: a lambda may not capture a structured binding in C++17
@@ -398,4 +400,14 @@ TEST_CASE("attend serve refuses bad ensemble options at start", "[serve-ensemble
     CHECK(r.status == 2);
     CHECK(contains(r.err, why));
   }
+}
+
+TEST_CASE("a serve model spec the system cannot take as a path is still parsed, not a filesystem error", "[serve-ensemble][serve]") {
+  // Found by fuzz_model_spec: std::filesystem::exists threw "File name too long" for these.
+  const std::string long_file(5000, 'a');
+  ModelSpec s = parse_model_spec("x=" + long_file + ",b");
+  CHECK(s.name == "x");
+  CHECK(s.paths == std::vector<std::string>{long_file, "b"});
+  s = parse_model_spec(long_file);
+  CHECK(s.name == long_file);
 }

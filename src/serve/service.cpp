@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
+#include <system_error>
 #include <nlohmann/json.hpp>
 
 #include "attend/core/error.hpp"
@@ -26,6 +27,13 @@ std::string joined(const std::vector<std::string>& paths, bool names_only) {
   return out;
 }
 
+// Whether the text names an existing file; a name the system refuses (too long, say) names none,
+// and loading it later reports the file.
+bool is_file_path(const std::string& text) {
+  std::error_code ec;
+  return std::filesystem::exists(text, ec);
+}
+
 }  // namespace
 
 ServedModel::ServedModel(std::string name_, std::string path, Translator translator)
@@ -43,14 +51,14 @@ ModelSpec parse_model_spec(const std::string& spec) {
   std::string files = spec;
   bool named = false;
   const auto eq = spec.find('=');
-  if (eq != std::string::npos && !std::filesystem::exists(spec)) {
+  if (eq != std::string::npos && !is_file_path(spec)) {
     out.name = spec.substr(0, eq);
     files = spec.substr(eq + 1);
     named = true;
     if (out.name.empty() || files.empty())
       throw Error("--model '" + spec + "': write --model FILE, --model NAME=FILE or --model NAME=FILE,FILE,...");
   }
-  if (std::filesystem::exists(files) || files.find(',') == std::string::npos) {
+  if (is_file_path(files) || files.find(',') == std::string::npos) {
     out.paths.push_back(files);
   } else {
     std::size_t at = 0;
@@ -66,7 +74,10 @@ ModelSpec parse_model_spec(const std::string& spec) {
   if (!named && out.paths.size() > 1)
     throw Error("--model '" + spec + "': no such file; to serve an ensemble of these files, name it: --model NAME=" +
                 files);
+  if (out.paths.front().empty()) throw Error("--model '" + spec + "': write --model FILE, --model NAME=FILE or --model NAME=FILE,FILE,...");
   if (!named) out.name = std::filesystem::path(out.paths.front()).stem().string();
+  if (out.name.empty())
+    throw Error("--model '" + spec + "': no model name in the file name; give one with --model NAME=FILE");
   for (const char c : out.name)
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == '+'))
       throw Error("--model '" + spec + "': the name '" + out.name +
