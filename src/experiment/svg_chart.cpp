@@ -37,7 +37,13 @@ std::string line_chart(const std::string& id, const std::string& title, const st
                        const std::string& ylab, const std::vector<Series>& series, bool log_y,
                        double ymin_fixed, double ymax_fixed, std::pair<double, double> band,
                        const std::string& band_label, const ChartOptions& options) {
-  const double W = 640, H = 360, L = 62, R = 170, Tp = 34, B = 48;
+  // The plot area keeps its 408 px; the legend column (R) widens for names longer than its 170 px
+  // hold (about 6.5 px a character at 11 px), so no name is cut off at the edge.
+  std::size_t longest = 0;
+  for (const auto& s : series)
+    if (s.in_legend) longest = std::max(longest, s.name.size());
+  const double R = std::max(170.0, 48 + 6.5 * static_cast<double>(longest));
+  const double W = 470 + R, H = 360, L = 62, Tp = 34, B = 48;
   double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
   auto ty = [&](double y) { return log_y ? std::log10(y) : y; };
   auto tx = [&](double x) { return options.log2_x ? std::log2(x) : x; };
