@@ -339,6 +339,16 @@ TEST_CASE("an unknown command exits 2 and lists the commands", "[cli]") {
   for (const char* cmd : {"train", "translate", "eval", "score", "tasks"}) CHECK(contains(r.err, cmd));
 }
 
+TEST_CASE("train --flush-denormals=0 trains and a value that is not a boolean exits 2 naming the option", "[cli]") {
+  TempDir dir;
+  const CliRun kept = run_cli(dir, std::string(kTiny) + " --flush-denormals=0 --model kept.safetensors");
+  CHECK(kept.status == 0);
+  CHECK(fs::exists(dir.file("kept.safetensors")));
+  const CliRun bad = run_cli(dir, std::string(kTiny) + " --flush-denormals=maybe --model bad.safetensors");
+  CHECK(bad.status == 2);
+  CHECK(contains(bad.err, "flush-denormals"));
+}
+
 TEST_CASE("an unknown option exits 2 with the option named", "[cli]") {
   TempDir dir;
   const CliRun r = run_cli(dir, "tasks --bogus");

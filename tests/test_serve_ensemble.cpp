@@ -403,7 +403,7 @@ TEST_CASE("attend serve refuses bad ensemble options at start", "[serve-ensemble
 }
 
 TEST_CASE("a serve model spec the system cannot take as a path is still parsed, not a filesystem error", "[serve-ensemble][serve]") {
-  // Found by fuzz_model_spec: std::filesystem::exists threw "File name too long" for these.
+  // std::filesystem::exists threw "File name too long" for these (found while writing fuzz_model_spec).
   const std::string long_file(5000, 'a');
   ModelSpec s = parse_model_spec("x=" + long_file + ",b");
   CHECK(s.name == "x");

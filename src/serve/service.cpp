@@ -47,6 +47,7 @@ ServedModel::ServedModel(std::string name_, TranslatorEnsemble models_)
     : name(std::move(name_)), models(std::move(models_)) {}
 
 ModelSpec parse_model_spec(const std::string& spec) {
+  const std::string usage = "--model '" + spec + "': write --model FILE, --model NAME=FILE or --model NAME=FILE,FILE,...";
   ModelSpec out;
   std::string files = spec;
   bool named = false;
@@ -55,8 +56,7 @@ ModelSpec parse_model_spec(const std::string& spec) {
     out.name = spec.substr(0, eq);
     files = spec.substr(eq + 1);
     named = true;
-    if (out.name.empty() || files.empty())
-      throw Error("--model '" + spec + "': write --model FILE, --model NAME=FILE or --model NAME=FILE,FILE,...");
+    if (out.name.empty() || files.empty()) throw Error(usage);
   }
   if (is_file_path(files) || files.find(',') == std::string::npos) {
     out.paths.push_back(files);
@@ -74,7 +74,7 @@ ModelSpec parse_model_spec(const std::string& spec) {
   if (!named && out.paths.size() > 1)
     throw Error("--model '" + spec + "': no such file; to serve an ensemble of these files, name it: --model NAME=" +
                 files);
-  if (out.paths.front().empty()) throw Error("--model '" + spec + "': write --model FILE, --model NAME=FILE or --model NAME=FILE,FILE,...");
+  if (out.paths.front().empty()) throw Error(usage);
   if (!named) out.name = std::filesystem::path(out.paths.front()).stem().string();
   if (out.name.empty())
     throw Error("--model '" + spec + "': no model name in the file name; give one with --model NAME=FILE");
