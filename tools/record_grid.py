@@ -27,8 +27,12 @@ def main():
         metrics = os.path.join(grid, run, "metrics.json")
         if not os.path.isfile(metrics):
             continue
-        with open(metrics) as f:
-            j = json.load(f)
+        try:
+            with open(metrics) as f:
+                j = json.load(f)
+        except json.JSONDecodeError as e:
+            print(f"skipped {run}: {metrics}: {e}")  # compare trains such a run again
+            continue
         if not j.get("complete") or j.get("status") == "failed":
             continue
         j["samples"] = []
